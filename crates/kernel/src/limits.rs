@@ -1,0 +1,42 @@
+//! Limits on everything, with their units in their names and their reasons beside them.
+//! Config may lower or raise the operator-facing ones within validated bounds.
+
+/// Caller-chosen ids (account codes, transfer ids). 64 bytes fit a UUID with a prefix,
+/// and keep every index entry small.
+pub const ID_BYTES_MAX: usize = 64;
+
+/// Transfers in one atomic batch. A batch is one unit of all-or-nothing work for one
+/// caller (a payment with its fee and subsidy is 2–4 transfers); 1,000 leaves room for
+/// bulk settlement while keeping one batch well under a millisecond of writer time.
+pub const BATCH_TRANSFERS_MAX: usize = 1_000;
+
+/// Transfers the group-commit writer puts into one database transaction. At ~10 µs of
+/// writer time per transfer, 4,096 transfers hold the writer ~40 ms, the worst extra
+/// latency a submitter can see from someone else's batch.
+pub const COMMIT_TRANSFERS_MAX: usize = 4_096;
+
+/// Submissions waiting for the writer. Beyond this, submitters wait for room (back
+/// pressure) instead of growing memory without bound: 16,384 × ~1 KiB = 16 MiB.
+pub const WRITER_QUEUE_LEN_MAX: usize = 16_384;
+
+/// Rows in one page of a listing (account history, outbox reads).
+pub const PAGE_ROWS_MAX: usize = 500;
+
+/// Default rows in one page when the caller does not say.
+pub const PAGE_ROWS_DEFAULT: usize = 50;
+
+/// Free text on a transfer (its memo). Enough for a sentence, not for a document.
+pub const MEMO_BYTES_MAX: usize = 256;
+
+/// Outbox payloads and job payloads. Events carry ids and small facts, not documents:
+/// 64 KiB × the 4,096 events of the largest commit = 256 MiB worst case in one batch.
+pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
+
+/// Default request body limit: 1 MiB is far above any API request Plaza accepts.
+pub const REQUEST_BODY_BYTES_DEFAULT: usize = 1024 * 1024;
+
+/// Default time one HTTP request may take before it is answered with a timeout.
+pub const REQUEST_TIMEOUT_MS_DEFAULT: u64 = 30_000;
+
+/// How many times a failing job is retried before it is parked as failed.
+pub const JOB_ATTEMPTS_MAX: u32 = 10;
