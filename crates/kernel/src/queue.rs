@@ -100,3 +100,120 @@ impl JobState {
         }
     }
 }
+
+/// How a job run ended, as the scheduler reports it to the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// It succeeded.
+    Done,
+    /// It failed and will be tried again at `due_at`.
+    Retry {
+        /// When to try again.
+        due_at: Timestamp,
+        /// What went wrong.
+        error: String,
+    },
+    /// It failed for the last time.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Why the outbox or the job queue could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    /// A consumer name that is empty or too long.
+    #[error("consumer name must be 1 to 64 bytes")]
+    BadConsumer,
+    /// A payload over [`crate::limits::PAYLOAD_BYTES_MAX`].
+    #[error("payload is {len_bytes} bytes; at most {max_bytes} are allowed")]
+    PayloadTooLarge {
+        /// Its size.
+        len_bytes: usize,
+        /// The limit.
+        max_bytes: usize,
+    },
+    /// Storage failed. The message is for logs.
+    #[error("the queue store failed: {reason}")]
+    Unavailable {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Durable outbox reads. Events are written through the ledger's unit of work, so that
+/// they commit with the change that caused them.
+pub trait OutboxStore: Send + Sync {
+    /// Events after `consumer`'s cursor, oldest first, at most `rows_max`. Reading does
+    /// not move the cursor: a consumer that crashes before [`OutboxStore::ack_events`]
+    /// reads the same events again (at least once).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError`] when the name is bad or the store fails.
+    fn read_events(
+        &self,
+        consumer: String,
+        rows_max: usize,
+    ) -> crate::BoxFuture<'_, Result<Vec<Event>, QueueError>>;
+
+    /// Moves `consumer`'s cursor to `through_seq` (never backwards), durably.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError`] when the name is bad or the store fails.
+    fn ack_events(
+        &self,
+        consumer: String,
+        through_seq: i64,
+    ) -> crate::BoxFuture<'_, Result<(), QueueError>>;
+
+    /// Per consumer, how many events wait behind its cursor.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] when the store fails.
+    fn lag(&self) -> crate::BoxFuture<'_, Result<Vec<(String, i64)>, QueueError>>;
+}
+
+/// The durable job queue, read by the scheduler. Jobs are scheduled through the ledger's
+/// unit of work, so that they commit with the change that caused them.
+pub trait JobStore: Send + Sync {
+    /// Pending jobs due at or before `now`, in due order (then id order), at most
+    /// `rows_max`.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] when the store fails.
+    fn due_jobs(
+        &self,
+        now: Timestamp,
+        rows_max: usize,
+    ) -> crate::BoxFuture<'_, Result<Vec<Job>, QueueError>>;
+
+    /// When the earliest pending job is due, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] when the store fails.
+    fn next_due_at(&self) -> crate::BoxFuture<'_, Result<Option<Timestamp>, QueueError>>;
+
+    /// Records how a run of `job` ended, durably.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] when the store fails.
+    fn finish_job(
+        &self,
+        job: Job,
+        outcome: JobOutcome,
+    ) -> crate::BoxFuture<'_, Result<(), QueueError>>;
+
+    /// Reads one job.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] when the store fails.
+    fn job(&self, id: i64) -> crate::BoxFuture<'_, Result<Option<Job>, QueueError>>;
+}

@@ -66,7 +66,7 @@ pub fn apply(
     let mut overlay: HashMap<&AccountId, AccountState> = HashMap::new();
     let mut posted = Vec::with_capacity(batch.transfers().len());
     for transfer in batch.transfers() {
-        let mut current = |account: &AccountId| -> Result<AccountState, LedgerError> {
+        let current = |account: &AccountId| -> Result<AccountState, LedgerError> {
             let state = match overlay.get(account) {
                 Some(state) => *state,
                 None => balances

@@ -347,6 +347,14 @@ pub enum LedgerError {
         /// The account.
         account: AccountId,
     },
+    /// An event or job payload over the limit.
+    #[error("an event or job payload is {len_bytes} bytes; at most {max_bytes} are allowed")]
+    PayloadTooLarge {
+        /// Its size.
+        len_bytes: usize,
+        /// The limit.
+        max_bytes: usize,
+    },
     /// Storage failed; nothing was applied. The message is for logs, not for callers.
     #[error("the ledger store failed: {reason}")]
     Unavailable {

@@ -1,0 +1,802 @@
+//! The scale-out backend: PostgreSQL (and PostgreSQL-wire databases) through
+//! tokio-postgres.
+//!
+//! The writer is a task that owns one connection and holds a session advisory lock, so
+//! a second Plaza cannot write to the same database. Each group is written with a few
+//! set-based statements (`UNNEST` of arrays), not a statement per row: a group of 500
+//! transfers costs about five round trips and one WAL flush. Reads use a second
+//! connection, on which tokio-postgres pipelines concurrent queries.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use plaza_kernel::clock::{Clock, Timestamp};
+use plaza_kernel::id::{AccountId, TransferId};
+use plaza_kernel::money::Currency;
+use plaza_kernel::queue::{Event, Job, JobState};
+use plaza_ledger::{Account, AccountAudit, AccountKind, HistoryPage, Transfer};
+use tokio::sync::mpsc;
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+use crate::error::StoreError;
+use crate::metrics::StoreMetrics;
+use crate::plan::{Answer, CachedAccount, GroupRows, Loaded, Needs, NextIds, WriterCache};
+use crate::writer::{Group, GroupSteps, Message};
+
+/// How the PostgreSQL backend is reached.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// A `postgres://user[:password]@host[:port]/database` URL.
+    pub url: String,
+}
+
+/// The advisory lock key that marks "a plaza writer holds this database" ("plaza" in
+/// ASCII).
+const WRITER_LOCK_KEY: i64 = 0x70_6c_61_7a_61;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: ledger, outbox, jobs.
+    "
+    CREATE TABLE ledger_accounts (
+        row_id BIGINT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        floor_minor BIGINT,
+        balance_minor BIGINT NOT NULL,
+        created_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE ledger_transfers (
+        seq BIGINT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        from_row BIGINT NOT NULL,
+        to_row BIGINT NOT NULL,
+        amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
+        currency TEXT NOT NULL,
+        memo TEXT NOT NULL,
+        from_balance_after_minor BIGINT NOT NULL,
+        to_balance_after_minor BIGINT NOT NULL,
+        committed_at_ms BIGINT NOT NULL
+    );
+    CREATE INDEX ledger_transfers_from ON ledger_transfers (from_row, seq);
+    CREATE INDEX ledger_transfers_to ON ledger_transfers (to_row, seq);
+    CREATE TABLE outbox_events (
+        seq BIGINT PRIMARY KEY,
+        topic TEXT NOT NULL,
+        key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL
+    );
+    CREATE TABLE outbox_cursors (
+        consumer TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL
+    );
+    CREATE TABLE jobs (
+        id BIGINT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        due_at_ms BIGINT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        state TEXT NOT NULL,
+        last_error TEXT,
+        created_at_ms BIGINT NOT NULL,
+        finished_at_ms BIGINT,
+        UNIQUE (kind, key)
+    );
+    CREATE INDEX jobs_pending_due ON jobs (due_at_ms, id) WHERE state = 'pending';
+    ",
+];
+
+/// The URL without its password, for messages.
+fn location(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{}:{}/{}",
+        config.get_user().unwrap_or(""),
+        hosts.join(","),
+        port,
+        config.get_dbname().unwrap_or("")
+    )
+}
+
+async fn connect(config: &tokio_postgres::Config, location: &str) -> Result<Client, StoreError> {
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|error| StoreError::Open {
+            location: location.to_owned(),
+            reason: error.to_string(),
+        })?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::error!(%error, "postgres connection closed");
+        }
+    });
+    Ok(client)
+}
+
+fn db_error(error: tokio_postgres::Error) -> StoreError {
+    StoreError::unavailable(error)
+}
+
+async fn migrate(client: &mut Client, location: &str) -> Result<(), StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS plaza_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        )
+        .await
+        .map_err(db_error)?;
+    let found: i64 = client
+        .query_opt("SELECT value FROM plaza_meta WHERE key = 'schema_version'", &[])
+        .await
+        .map_err(db_error)?
+        .and_then(|row| row.get::<_, String>(0).parse().ok())
+        .unwrap_or(0);
+    let supported = MIGRATIONS.len() as i64;
+    if found > supported {
+        return Err(StoreError::NewerSchema {
+            location: location.to_owned(),
+            found,
+            supported,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index as i64 + 1;
+        let failed = |error: tokio_postgres::Error| StoreError::Migration {
+            version,
+            reason: error.to_string(),
+        };
+        let tx = client.transaction().await.map_err(failed)?;
+        tx.batch_execute(sql).await.map_err(failed)?;
+        tx.execute(
+            "INSERT INTO plaza_meta (key, value) VALUES ('schema_version', $1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&version.to_string()],
+        )
+        .await
+        .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        tracing::info!(version, "postgres schema migrated");
+    }
+    Ok(())
+}
+
+async fn next_ids(client: &Client) -> Result<NextIds, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT (SELECT COALESCE(MAX(row_id), 0) + 1 FROM ledger_accounts), \
+                    (SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger_transfers), \
+                    (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_events), \
+                    (SELECT COALESCE(MAX(id), 0) + 1 FROM jobs)",
+            &[],
+        )
+        .await?;
+    Ok(NextIds {
+        account_row: row.get(0),
+        transfer_seq: row.get(1),
+        event_seq: row.get(2),
+        job_id: row.get(3),
+    })
+}
+
+/// Connects, takes the writer lock, migrates and starts the writer task.
+pub(crate) async fn open(
+    options: &PostgresOptions,
+    clock: Arc<dyn Clock>,
+    metrics: StoreMetrics,
+    receiver: mpsc::Receiver<Message>,
+) -> Result<(PgReaders, tokio::task::JoinHandle<()>), StoreError> {
+    let config = tokio_postgres::Config::from_str(&options.url).map_err(|error| {
+        StoreError::Open {
+            location: "the --database-url".to_owned(),
+            reason: error.to_string(),
+        }
+    })?;
+    let location = location(&config);
+    let mut client = connect(&config, &location).await?;
+    let locked: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
+        .await
+        .map_err(db_error)?
+        .get(0);
+    if !locked {
+        return Err(StoreError::InUse { location });
+    }
+    migrate(&mut client, &location).await?;
+    let next = next_ids(&client).await.map_err(db_error)?;
+    let statements = Statements::prepare(&client).await.map_err(db_error)?;
+    let readers = PgReaders {
+        client: Arc::new(connect(&config, &location).await?),
+    };
+    let writer = PgWriter {
+        client,
+        statements,
+        cache: WriterCache::default(),
+        next,
+        clock,
+        metrics,
+    };
+    let task = tokio::spawn(writer.run(receiver));
+    Ok((readers, task))
+}
+
+const TRANSFER_SELECT: &str = "SELECT t.seq, t.id, fa.id, ta.id, t.amount_minor, \
+     t.currency, t.memo, t.from_balance_after_minor, t.to_balance_after_minor, t.committed_at_ms \
+     FROM ledger_transfers t \
+     JOIN ledger_accounts fa ON fa.row_id = t.from_row \
+     JOIN ledger_accounts ta ON ta.row_id = t.to_row";
+
+const ACCOUNT_COLUMNS: &str =
+    "row_id, id, kind, currency, floor_minor, balance_minor, created_at_ms";
+
+fn bad_value(column: &str, value: &str) -> StoreError {
+    StoreError::Unavailable {
+        reason: format!("column {column} holds {value:?}, which plaza cannot read"),
+    }
+}
+
+fn account_id(text: String) -> Result<AccountId, StoreError> {
+    AccountId::parse(text.clone()).map_err(|_| bad_value("account id", &text))
+}
+
+fn currency(text: &str) -> Result<Currency, StoreError> {
+    Currency::parse(text).map_err(|_| bad_value("currency", text))
+}
+
+fn transfer_from_row(row: &Row) -> Result<Transfer, StoreError> {
+    let id: String = row.try_get(1).map_err(db_error)?;
+    Ok(Transfer {
+        seq: row.try_get(0).map_err(db_error)?,
+        id: TransferId::parse(id.clone()).map_err(|_| bad_value("transfer id", &id))?,
+        from: account_id(row.try_get(2).map_err(db_error)?)?,
+        to: account_id(row.try_get(3).map_err(db_error)?)?,
+        amount_minor: row.try_get(4).map_err(db_error)?,
+        currency: currency(row.try_get(5).map_err(db_error)?)?,
+        memo: row.try_get(6).map_err(db_error)?,
+        from_balance_after_minor: row.try_get(7).map_err(db_error)?,
+        to_balance_after_minor: row.try_get(8).map_err(db_error)?,
+        committed_at: Timestamp::from_unix_ms(row.try_get(9).map_err(db_error)?),
+    })
+}
+
+fn account_from_row(row: &Row) -> Result<CachedAccount, StoreError> {
+    let kind: String = row.try_get(2).map_err(db_error)?;
+    Ok(CachedAccount {
+        row: row.try_get(0).map_err(db_error)?,
+        account: Account {
+            id: account_id(row.try_get(1).map_err(db_error)?)?,
+            kind: AccountKind::parse(&kind).ok_or_else(|| bad_value("kind", &kind))?,
+            currency: currency(row.try_get(3).map_err(db_error)?)?,
+            floor_minor: row.try_get(4).map_err(db_error)?,
+            balance_minor: row.try_get(5).map_err(db_error)?,
+            created_at: Timestamp::from_unix_ms(row.try_get(6).map_err(db_error)?),
+        },
+    })
+}
+
+const JOB_COLUMNS: &str = "id, kind, key, payload, due_at_ms, attempts, state, last_error";
+
+fn job_from_row(row: &Row) -> Result<Job, StoreError> {
+    let state: String = row.try_get(6).map_err(db_error)?;
+    let attempts: i64 = row.try_get(5).map_err(db_error)?;
+    Ok(Job {
+        id: row.try_get(0).map_err(db_error)?,
+        kind: row.try_get(1).map_err(db_error)?,
+        key: row.try_get(2).map_err(db_error)?,
+        payload: row.try_get(3).map_err(db_error)?,
+        due_at: Timestamp::from_unix_ms(row.try_get(4).map_err(db_error)?),
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        state: JobState::parse(&state).ok_or_else(|| bad_value("state", &state))?,
+        last_error: row.try_get(7).map_err(db_error)?,
+    })
+}
+
+/// The writer's statements, prepared once.
+struct Statements {
+    load_transfers: Statement,
+    load_accounts: Statement,
+    load_jobs: Statement,
+    insert_accounts: Statement,
+    insert_transfers: Statement,
+    update_balances: Statement,
+    insert_events: Statement,
+    insert_jobs: Statement,
+    update_job: Statement,
+    upsert_cursor: Statement,
+    upsert_meta: Statement,
+}
+
+impl Statements {
+    async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            load_transfers: client
+                .prepare(&format!("{TRANSFER_SELECT} WHERE t.id = ANY($1::text[])"))
+                .await?,
+            load_accounts: client
+                .prepare(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[])"
+                ))
+                .await?,
+            load_jobs: client
+                .prepare(
+                    "SELECT j.id, j.kind, j.key FROM jobs j \
+                     JOIN UNNEST($1::text[], $2::text[]) AS k(kind, key) \
+                       ON j.kind = k.kind AND j.key = k.key",
+                )
+                .await?,
+            insert_accounts: client
+                .prepare(&format!(
+                    "INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) \
+                     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
+                                          $5::int8[], $6::int8[], $7::int8[])"
+                ))
+                .await?,
+            insert_transfers: client
+                .prepare(
+                    "INSERT INTO ledger_transfers (seq, id, from_row, to_row, amount_minor, \
+                       currency, memo, from_balance_after_minor, to_balance_after_minor, committed_at_ms) \
+                     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], \
+                                          $6::text[], $7::text[], $8::int8[], $9::int8[], $10::int8[])",
+                )
+                .await?,
+            update_balances: client
+                .prepare(
+                    "UPDATE ledger_accounts a SET balance_minor = u.balance_minor \
+                     FROM UNNEST($1::int8[], $2::int8[]) AS u(row_id, balance_minor) \
+                     WHERE a.row_id = u.row_id",
+                )
+                .await?,
+            insert_events: client
+                .prepare(
+                    "INSERT INTO outbox_events (seq, topic, key, payload, created_at_ms) \
+                     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[])",
+                )
+                .await?,
+            insert_jobs: client
+                .prepare(
+                    "INSERT INTO jobs (id, kind, key, payload, due_at_ms, state, created_at_ms) \
+                     SELECT id, kind, key, payload, due_at_ms, 'pending', created_at_ms \
+                     FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[]) \
+                       AS j(id, kind, key, payload, due_at_ms, created_at_ms)",
+                )
+                .await?,
+            update_job: client
+                .prepare(
+                    "UPDATE jobs SET state = $2, due_at_ms = $3, attempts = $4, last_error = $5, \
+                     finished_at_ms = $6 WHERE id = $1",
+                )
+                .await?,
+            upsert_cursor: client
+                .prepare(
+                    "INSERT INTO outbox_cursors (consumer, seq) VALUES ($1, $2) \
+                     ON CONFLICT (consumer) DO UPDATE SET seq = GREATEST(outbox_cursors.seq, excluded.seq)",
+                )
+                .await?,
+            upsert_meta: client
+                .prepare(
+                    "INSERT INTO plaza_meta (key, value) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .await?,
+        })
+    }
+}
+
+struct PgWriter {
+    client: Client,
+    statements: Statements,
+    cache: WriterCache,
+    next: NextIds,
+    clock: Arc<dyn Clock>,
+    metrics: StoreMetrics,
+}
+
+impl PgWriter {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Message>) {
+        let mut shutdown_replies = Vec::new();
+        while let Some(first) = receiver.recv().await {
+            let group = Group::gather(first, &mut receiver);
+            shutdown_replies.extend(group.shutdown_replies);
+            if !group.requests.is_empty() {
+                self.run_group(GroupSteps::new(group.requests)).await;
+            }
+        }
+        for reply in shutdown_replies {
+            let _ignored = reply.send(());
+        }
+    }
+
+    async fn run_group(&mut self, steps: GroupSteps) {
+        self.cache.trim();
+        let outcome = self.plan_and_write(&steps).await;
+        if outcome.is_err() {
+            self.cache.clear();
+            match next_ids(&self.client).await {
+                Ok(next) => self.next = next,
+                Err(error) => tracing::error!(%error, "rereading sequence numbers failed"),
+            }
+        }
+        steps.answer(outcome, &self.metrics);
+    }
+
+    async fn plan_and_write(
+        &mut self,
+        steps: &GroupSteps,
+    ) -> Result<(Vec<Answer>, usize), String> {
+        let needs = steps.needs(&self.cache);
+        let loaded = self.load(needs).await.map_err(|e| e.to_string())?;
+        let now = self.clock.now();
+        let (answers, rows) = steps.plan(loaded, &mut self.cache, &mut self.next, now);
+        let transfers_written = rows.transfers.len();
+        if !rows.is_empty() {
+            self.write(&rows).await.map_err(|e| e.to_string())?;
+        }
+        Ok((answers, transfers_written))
+    }
+
+    async fn load(&mut self, needs: Needs) -> Result<Loaded, StoreError> {
+        let mut loaded = Loaded::default();
+        if !needs.transfer_ids.is_empty() {
+            let ids: Vec<&str> = needs.transfer_ids.iter().map(TransferId::as_str).collect();
+            for row in self
+                .client
+                .query(&self.statements.load_transfers, &[&ids])
+                .await
+                .map_err(db_error)?
+            {
+                let transfer = transfer_from_row(&row)?;
+                loaded.transfers.insert(transfer.id.clone(), transfer);
+            }
+        }
+        if !needs.account_ids.is_empty() {
+            let ids: Vec<&str> = needs.account_ids.iter().map(AccountId::as_str).collect();
+            for row in self
+                .client
+                .query(&self.statements.load_accounts, &[&ids])
+                .await
+                .map_err(db_error)?
+            {
+                self.cache.insert(account_from_row(&row)?);
+            }
+        }
+        if !needs.job_keys.is_empty() {
+            let (kinds, keys): (Vec<&str>, Vec<&str>) = needs
+                .job_keys
+                .iter()
+                .map(|(kind, key)| (kind.as_str(), key.as_str()))
+                .unzip();
+            let mut found = HashMap::new();
+            for row in self
+                .client
+                .query(&self.statements.load_jobs, &[&kinds, &keys])
+                .await
+                .map_err(db_error)?
+            {
+                found.insert((row.get::<_, String>(1), row.get::<_, String>(2)), row.get(0));
+            }
+            loaded.jobs = found;
+        }
+        Ok(loaded)
+    }
+
+    async fn write(&mut self, rows: &GroupRows) -> Result<(), tokio_postgres::Error> {
+        let statements = &self.statements;
+        let tx = self.client.transaction().await?;
+        if !rows.new_accounts.is_empty() {
+            let accounts = &rows.new_accounts;
+            let row_ids: Vec<i64> = accounts.iter().map(|a| a.row).collect();
+            let ids: Vec<&str> = accounts.iter().map(|a| a.account.id.as_str()).collect();
+            let kinds: Vec<&str> = accounts.iter().map(|a| a.account.kind.as_str()).collect();
+            let currencies: Vec<&str> =
+                accounts.iter().map(|a| a.account.currency.as_str()).collect();
+            let floors: Vec<Option<i64>> = accounts.iter().map(|a| a.account.floor_minor).collect();
+            let balances: Vec<i64> = accounts.iter().map(|a| a.account.balance_minor).collect();
+            let created: Vec<i64> = accounts
+                .iter()
+                .map(|a| a.account.created_at.unix_ms())
+                .collect();
+            tx.execute(
+                &statements.insert_accounts,
+                &[&row_ids, &ids, &kinds, &currencies, &floors, &balances, &created],
+            )
+            .await?;
+        }
+        if !rows.transfers.is_empty() {
+            let transfers = &rows.transfers;
+            let seqs: Vec<i64> = transfers.iter().map(|r| r.transfer.seq).collect();
+            let ids: Vec<&str> = transfers.iter().map(|r| r.transfer.id.as_str()).collect();
+            let from_rows: Vec<i64> = transfers.iter().map(|r| r.from_row).collect();
+            let to_rows: Vec<i64> = transfers.iter().map(|r| r.to_row).collect();
+            let amounts: Vec<i64> = transfers.iter().map(|r| r.transfer.amount_minor).collect();
+            let currencies: Vec<&str> =
+                transfers.iter().map(|r| r.transfer.currency.as_str()).collect();
+            let memos: Vec<&str> = transfers.iter().map(|r| r.transfer.memo.as_str()).collect();
+            let from_after: Vec<i64> = transfers
+                .iter()
+                .map(|r| r.transfer.from_balance_after_minor)
+                .collect();
+            let to_after: Vec<i64> = transfers
+                .iter()
+                .map(|r| r.transfer.to_balance_after_minor)
+                .collect();
+            let committed: Vec<i64> = transfers
+                .iter()
+                .map(|r| r.transfer.committed_at.unix_ms())
+                .collect();
+            tx.execute(
+                &statements.insert_transfers,
+                &[
+                    &seqs, &ids, &from_rows, &to_rows, &amounts, &currencies, &memos, &from_after,
+                    &to_after, &committed,
+                ],
+            )
+            .await?;
+        }
+        if !rows.balances.is_empty() {
+            let (row_ids, balances): (Vec<i64>, Vec<i64>) = rows.balances.iter().copied().unzip();
+            tx.execute(&statements.update_balances, &[&row_ids, &balances])
+                .await?;
+        }
+        if !rows.events.is_empty() {
+            let events = &rows.events;
+            let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+            let topics: Vec<&str> = events.iter().map(|e| e.topic.as_str()).collect();
+            let keys: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
+            let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
+            let created: Vec<i64> = events.iter().map(|e| e.created_at.unix_ms()).collect();
+            tx.execute(
+                &statements.insert_events,
+                &[&seqs, &topics, &keys, &payloads, &created],
+            )
+            .await?;
+        }
+        if !rows.jobs.is_empty() {
+            let jobs = &rows.jobs;
+            let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+            let kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
+            let keys: Vec<&str> = jobs.iter().map(|j| j.key.as_str()).collect();
+            let payloads: Vec<&str> = jobs.iter().map(|j| j.payload.as_str()).collect();
+            let due: Vec<i64> = jobs.iter().map(|j| j.due_at.unix_ms()).collect();
+            let created: Vec<i64> = jobs.iter().map(|j| j.created_at.unix_ms()).collect();
+            tx.execute(
+                &statements.insert_jobs,
+                &[&ids, &kinds, &keys, &payloads, &due, &created],
+            )
+            .await?;
+        }
+        for job in &rows.job_updates {
+            tx.execute(
+                &statements.update_job,
+                &[
+                    &job.id,
+                    &job.state.as_str(),
+                    &job.due_at.unix_ms(),
+                    &i64::from(job.attempts),
+                    &job.last_error,
+                    &job.finished_at.map(Timestamp::unix_ms),
+                ],
+            )
+            .await?;
+        }
+        for (consumer, seq) in &rows.cursor_acks {
+            tx.execute(&statements.upsert_cursor, &[consumer, seq]).await?;
+        }
+        for (key, value) in &rows.meta {
+            tx.execute(&statements.upsert_meta, &[key, value]).await?;
+        }
+        tx.commit().await
+    }
+}
+
+/// The read connection.
+#[derive(Clone)]
+pub(crate) struct PgReaders {
+    client: Arc<Client>,
+}
+
+impl std::fmt::Debug for PgReaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgReaders").finish_non_exhaustive()
+    }
+}
+
+impl PgReaders {
+    pub(crate) async fn check(&self) -> Result<(), StoreError> {
+        self.client
+            .query_one("SELECT 1", &[])
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    pub(crate) async fn meta(&self, key: String) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .client
+            .query_opt("SELECT value FROM plaza_meta WHERE key = $1", &[&key])
+            .await
+            .map_err(db_error)?
+            .map(|row| row.get(0)))
+    }
+
+    pub(crate) async fn account(&self, id: String) -> Result<Option<Account>, StoreError> {
+        self.client
+            .query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = $1"),
+                &[&id],
+            )
+            .await
+            .map_err(db_error)?
+            .map(|row| account_from_row(&row).map(|cached| cached.account))
+            .transpose()
+    }
+
+    pub(crate) async fn transfer(&self, id: String) -> Result<Option<Transfer>, StoreError> {
+        self.client
+            .query_opt(&format!("{TRANSFER_SELECT} WHERE t.id = $1"), &[&id])
+            .await
+            .map_err(db_error)?
+            .map(|row| transfer_from_row(&row))
+            .transpose()
+    }
+
+    pub(crate) async fn history(
+        &self,
+        id: String,
+        before_seq: Option<i64>,
+        rows_max: usize,
+    ) -> Result<Option<HistoryPage>, StoreError> {
+        let Some(row) = self
+            .client
+            .query_opt("SELECT row_id FROM ledger_accounts WHERE id = $1", &[&id])
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        let row_id: i64 = row.get(0);
+        let before = before_seq.unwrap_or(i64::MAX);
+        let limit = rows_max as i64 + 1;
+        let sql = format!(
+            "{TRANSFER_SELECT} WHERE t.seq IN (\
+               (SELECT seq FROM ledger_transfers WHERE from_row = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) \
+               UNION ALL \
+               (SELECT seq FROM ledger_transfers WHERE to_row = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3)) \
+             ORDER BY t.seq DESC LIMIT $3"
+        );
+        let mut transfers = self
+            .client
+            .query(&sql, &[&row_id, &before, &limit])
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(transfer_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_before_seq = if transfers.len() > rows_max {
+            transfers.truncate(rows_max);
+            transfers.last().map(|transfer| transfer.seq)
+        } else {
+            None
+        };
+        Ok(Some(HistoryPage {
+            transfers,
+            next_before_seq,
+        }))
+    }
+
+    pub(crate) async fn audit(&self) -> Result<Vec<AccountAudit>, StoreError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT a.id, a.currency, a.floor_minor, a.balance_minor, \
+                   (COALESCE((SELECT SUM(amount_minor) FROM ledger_transfers WHERE to_row = a.row_id), 0) \
+                  - COALESCE((SELECT SUM(amount_minor) FROM ledger_transfers WHERE from_row = a.row_id), 0))::int8, \
+                   (SELECT COUNT(*) FROM ledger_transfers WHERE to_row = a.row_id AND currency <> a.currency) \
+                 + (SELECT COUNT(*) FROM ledger_transfers WHERE from_row = a.row_id AND currency <> a.currency) \
+                 FROM ledger_accounts a ORDER BY a.row_id",
+                &[],
+            )
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let foreign: i64 = row.try_get(5).map_err(db_error)?;
+                Ok(AccountAudit {
+                    id: account_id(row.try_get(0).map_err(db_error)?)?,
+                    currency: currency(row.try_get(1).map_err(db_error)?)?,
+                    floor_minor: row.try_get(2).map_err(db_error)?,
+                    stored_balance_minor: row.try_get(3).map_err(db_error)?,
+                    recomputed_balance_minor: row.try_get(4).map_err(db_error)?,
+                    foreign_currency_transfers_count: u64::try_from(foreign).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn read_events(
+        &self,
+        consumer: String,
+        rows_max: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT seq, topic, key, payload, created_at_ms FROM outbox_events \
+                 WHERE seq > COALESCE((SELECT seq FROM outbox_cursors WHERE consumer = $1), 0) \
+                 ORDER BY seq LIMIT $2",
+                &[&consumer, &(rows_max as i64)],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| Event {
+                seq: row.get(0),
+                topic: row.get(1),
+                key: row.get(2),
+                payload: row.get(3),
+                created_at: Timestamp::from_unix_ms(row.get(4)),
+            })
+            .collect())
+    }
+
+    pub(crate) async fn lag(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT c.consumer, (SELECT COUNT(*) FROM outbox_events e WHERE e.seq > c.seq) \
+                 FROM outbox_cursors c ORDER BY c.consumer",
+                &[],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    pub(crate) async fn due_jobs(
+        &self,
+        now: Timestamp,
+        rows_max: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.client
+            .query(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'pending' AND due_at_ms <= $1 \
+                     ORDER BY due_at_ms, id LIMIT $2"
+                ),
+                &[&now.unix_ms(), &(rows_max as i64)],
+            )
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(job_from_row)
+            .collect()
+    }
+
+    pub(crate) async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        let row = self
+            .client
+            .query_one("SELECT MIN(due_at_ms) FROM jobs WHERE state = 'pending'", &[])
+            .await
+            .map_err(db_error)?;
+        Ok(row.get::<_, Option<i64>>(0).map(Timestamp::from_unix_ms))
+    }
+
+    pub(crate) async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
+        self.client
+            .query_opt(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"), &[&id])
+            .await
+            .map_err(db_error)?
+            .map(|row| job_from_row(&row))
+            .transpose()
+    }
+}

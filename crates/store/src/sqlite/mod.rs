@@ -1,0 +1,366 @@
+//! The embedded backend: SQLite in WAL mode, one writer thread and a few reader
+//! connections.
+//!
+//! The writer owns the only read-write connection and runs on a dedicated OS thread, so
+//! there is never a `SQLITE_BUSY` between writers and a commit never waits for the async
+//! runtime. `synchronous=FULL`: a commit is on disk before anyone is told it happened.
+
+mod reader;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use plaza_kernel::clock::{Clock, Timestamp};
+use plaza_kernel::id::{AccountId, TransferId};
+use plaza_kernel::money::Currency;
+use plaza_ledger::{Account, AccountKind, Transfer};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use tokio::sync::mpsc;
+
+pub(crate) use reader::SqliteReaders;
+pub(crate) use schema::SCHEMA_VERSION;
+
+use crate::error::StoreError;
+use crate::metrics::StoreMetrics;
+use crate::plan::{CachedAccount, GroupRows, Loaded, Needs, NextIds, WriterCache};
+use crate::writer::{Group, GroupSteps, Message};
+
+/// How the SQLite backend is opened.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file.
+    pub path: PathBuf,
+    /// `synchronous=FULL` (true, the default: durable on every commit) or `NORMAL`
+    /// (durable at checkpoints; only for throwaway data).
+    pub synchronous_full: bool,
+}
+
+fn corrupt_or_open(location: &str, error: &rusqlite::Error) -> StoreError {
+    let reason = error.to_string();
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+            StoreError::Corrupt {
+                location: location.to_owned(),
+                reason,
+            }
+        }
+        _ => StoreError::Open {
+            location: location.to_owned(),
+            reason,
+        },
+    }
+}
+
+pub(crate) fn open_connection(
+    path: &Path,
+    flags: OpenFlags,
+    synchronous_full: bool,
+) -> Result<Connection, StoreError> {
+    let location = path.display().to_string();
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|e| corrupt_or_open(&location, &e))?;
+    let synchronous = if synchronous_full { "FULL" } else { "NORMAL" };
+    conn.execute_batch(&format!(
+        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"
+    ))
+    .map_err(|e| corrupt_or_open(&location, &e))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Opens (creating if needed) and migrates the database, and starts the writer thread.
+pub(crate) fn open(
+    options: &SqliteOptions,
+    clock: Arc<dyn Clock>,
+    metrics: StoreMetrics,
+    receiver: mpsc::Receiver<Message>,
+) -> Result<(SqliteReaders, std::thread::JoinHandle<()>), StoreError> {
+    let location = options.path.display().to_string();
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = open_connection(&options.path, flags, options.synchronous_full)?;
+    schema::migrate(&mut conn, &location)?;
+    let next = next_ids(&conn).map_err(|e| corrupt_or_open(&location, &e))?;
+    let writer = SqliteWriter {
+        conn,
+        cache: WriterCache::default(),
+        next,
+        clock,
+        metrics,
+    };
+    let thread = std::thread::Builder::new()
+        .name("plaza-sqlite-writer".to_owned())
+        .spawn(move || writer.run(receiver))
+        .map_err(|error| StoreError::Open {
+            location: location.clone(),
+            reason: format!("cannot start the writer thread: {error}"),
+        })?;
+    let readers = SqliteReaders::new(options.path.clone(), options.synchronous_full);
+    Ok((readers, thread))
+}
+
+fn next_ids(conn: &Connection) -> rusqlite::Result<NextIds> {
+    let next = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0));
+    Ok(NextIds {
+        account_row: next("SELECT COALESCE(MAX(row_id), 0) + 1 FROM ledger_accounts")?,
+        transfer_seq: next("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger_transfers")?,
+        event_seq: next("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_events")?,
+        job_id: next("SELECT COALESCE(MAX(id), 0) + 1 FROM jobs")?,
+    })
+}
+
+/// A value read from a row that does not parse: the database was altered by hand.
+pub(crate) fn bad_value(column: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("column {column} holds {value:?}, which plaza cannot read").into(),
+    )
+}
+
+pub(crate) fn account_id(text: String) -> rusqlite::Result<AccountId> {
+    AccountId::parse(text.clone()).map_err(|_| bad_value("account id", &text))
+}
+
+pub(crate) fn currency(text: &str) -> rusqlite::Result<Currency> {
+    Currency::parse(text).map_err(|_| bad_value("currency", text))
+}
+
+pub(crate) const ACCOUNT_COLUMNS: &str =
+    "row_id, id, kind, currency, floor_minor, balance_minor, created_at_ms";
+
+pub(crate) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<CachedAccount> {
+    let kind: String = row.get(2)?;
+    let currency_text: String = row.get(3)?;
+    Ok(CachedAccount {
+        row: row.get(0)?,
+        account: Account {
+            id: account_id(row.get(1)?)?,
+            kind: AccountKind::parse(&kind).ok_or_else(|| bad_value("kind", &kind))?,
+            currency: currency(&currency_text)?,
+            floor_minor: row.get(4)?,
+            balance_minor: row.get(5)?,
+            created_at: Timestamp::from_unix_ms(row.get(6)?),
+        },
+    })
+}
+
+pub(crate) const TRANSFER_SELECT: &str = "SELECT t.seq, t.id, fa.id, ta.id, t.amount_minor, \
+     t.currency, t.memo, t.from_balance_after_minor, t.to_balance_after_minor, t.committed_at_ms \
+     FROM ledger_transfers t \
+     JOIN ledger_accounts fa ON fa.row_id = t.from_row \
+     JOIN ledger_accounts ta ON ta.row_id = t.to_row";
+
+pub(crate) fn transfer_from_row(row: &Row<'_>) -> rusqlite::Result<Transfer> {
+    let id: String = row.get(1)?;
+    let currency_text: String = row.get(5)?;
+    Ok(Transfer {
+        seq: row.get(0)?,
+        id: TransferId::parse(id.clone()).map_err(|_| bad_value("transfer id", &id))?,
+        from: account_id(row.get(2)?)?,
+        to: account_id(row.get(3)?)?,
+        amount_minor: row.get(4)?,
+        currency: currency(&currency_text)?,
+        memo: row.get(6)?,
+        from_balance_after_minor: row.get(7)?,
+        to_balance_after_minor: row.get(8)?,
+        committed_at: Timestamp::from_unix_ms(row.get(9)?),
+    })
+}
+
+struct SqliteWriter {
+    conn: Connection,
+    cache: WriterCache,
+    next: NextIds,
+    clock: Arc<dyn Clock>,
+    metrics: StoreMetrics,
+}
+
+impl SqliteWriter {
+    fn run(mut self, mut receiver: mpsc::Receiver<Message>) {
+        let mut shutdown_replies = Vec::new();
+        while let Some(first) = receiver.blocking_recv() {
+            let group = Group::gather(first, &mut receiver);
+            shutdown_replies.extend(group.shutdown_replies);
+            if !group.requests.is_empty() {
+                self.run_group(GroupSteps::new(group.requests));
+            }
+        }
+        // Closing the connection checkpoints the WAL into the main file.
+        if let Err((_conn, error)) = self.conn.close() {
+            tracing::warn!(%error, "closing the sqlite writer connection failed");
+        }
+        for reply in shutdown_replies {
+            let _ignored = reply.send(());
+        }
+    }
+
+    fn run_group(&mut self, steps: GroupSteps) {
+        self.cache.trim();
+        let outcome = self.plan_and_write(&steps);
+        if outcome.is_err() {
+            // Memory may now be ahead of disk: forget it and reread from the database.
+            self.cache.clear();
+            match next_ids(&self.conn) {
+                Ok(next) => self.next = next,
+                Err(error) => tracing::error!(%error, "rereading sequence numbers failed"),
+            }
+        }
+        steps.answer(outcome, &self.metrics);
+    }
+
+    fn plan_and_write(
+        &mut self,
+        steps: &GroupSteps,
+    ) -> Result<(Vec<crate::plan::Answer>, usize), String> {
+        let needs = steps.needs(&self.cache);
+        let loaded = self.load(needs).map_err(|e| e.to_string())?;
+        let now = self.clock.now();
+        let (answers, rows) = steps.plan(loaded, &mut self.cache, &mut self.next, now);
+        let transfers_written = rows.transfers.len();
+        if !rows.is_empty() {
+            self.write(&rows).map_err(|e| e.to_string())?;
+        }
+        Ok((answers, transfers_written))
+    }
+
+    fn load(&mut self, needs: Needs) -> rusqlite::Result<Loaded> {
+        let mut loaded = Loaded::default();
+        let transfer_sql = format!("{TRANSFER_SELECT} WHERE t.id = ?1");
+        let mut statement = self.conn.prepare_cached(&transfer_sql)?;
+        for id in needs.transfer_ids {
+            if let Some(transfer) = statement
+                .query_row([id.as_str()], transfer_from_row)
+                .optional()?
+            {
+                loaded.transfers.insert(id, transfer);
+            }
+        }
+        let account_sql = format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ?1");
+        let mut statement = self.conn.prepare_cached(&account_sql)?;
+        for id in needs.account_ids {
+            if let Some(cached) = statement
+                .query_row([id.as_str()], account_from_row)
+                .optional()?
+            {
+                self.cache.insert(cached);
+            }
+        }
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id FROM jobs WHERE kind = ?1 AND key = ?2")?;
+        for (kind, key) in needs.job_keys {
+            if let Some(id) = statement
+                .query_row([&kind, &key], |row| row.get::<_, i64>(0))
+                .optional()?
+            {
+                loaded.jobs.insert((kind, key), id);
+            }
+        }
+        Ok(loaded)
+    }
+
+    fn write(&mut self, rows: &GroupRows) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?;
+            for cached in &rows.new_accounts {
+                let account = &cached.account;
+                insert.execute(params![
+                    cached.row,
+                    account.id.as_str(),
+                    account.kind.as_str(),
+                    account.currency.as_str(),
+                    account.floor_minor,
+                    account.balance_minor,
+                    account.created_at.unix_ms(),
+                ])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO ledger_transfers (seq, id, from_row, to_row, amount_minor, currency, \
+                 memo, from_balance_after_minor, to_balance_after_minor, committed_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for row in &rows.transfers {
+                let transfer = &row.transfer;
+                insert.execute(params![
+                    transfer.seq,
+                    transfer.id.as_str(),
+                    row.from_row,
+                    row.to_row,
+                    transfer.amount_minor,
+                    transfer.currency.as_str(),
+                    transfer.memo,
+                    transfer.from_balance_after_minor,
+                    transfer.to_balance_after_minor,
+                    transfer.committed_at.unix_ms(),
+                ])?;
+            }
+            let mut update =
+                tx.prepare_cached("UPDATE ledger_accounts SET balance_minor = ?2 WHERE row_id = ?1")?;
+            for (row, balance_minor) in &rows.balances {
+                update.execute(params![row, balance_minor])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO outbox_events (seq, topic, key, payload, created_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for event in &rows.events {
+                insert.execute(params![
+                    event.seq,
+                    event.topic,
+                    event.key,
+                    event.payload,
+                    event.created_at.unix_ms()
+                ])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO jobs (id, kind, key, payload, due_at_ms, attempts, state, created_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, 'pending', ?6)",
+            )?;
+            for job in &rows.jobs {
+                insert.execute(params![
+                    job.id,
+                    job.kind,
+                    job.key,
+                    job.payload,
+                    job.due_at.unix_ms(),
+                    job.created_at.unix_ms()
+                ])?;
+            }
+            let mut update = tx.prepare_cached(
+                "UPDATE jobs SET state = ?2, due_at_ms = ?3, attempts = ?4, last_error = ?5, \
+                 finished_at_ms = ?6 WHERE id = ?1",
+            )?;
+            for job in &rows.job_updates {
+                update.execute(params![
+                    job.id,
+                    job.state.as_str(),
+                    job.due_at.unix_ms(),
+                    job.attempts,
+                    job.last_error,
+                    job.finished_at.map(Timestamp::unix_ms),
+                ])?;
+            }
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO outbox_cursors (consumer, seq) VALUES (?1, ?2) \
+                 ON CONFLICT (consumer) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+            )?;
+            for (consumer, seq) in &rows.cursor_acks {
+                upsert.execute(params![consumer, seq])?;
+            }
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO plaza_meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (key, value) in &rows.meta {
+                upsert.execute(params![key, value])?;
+            }
+        }
+        tx.commit()
+    }
+}

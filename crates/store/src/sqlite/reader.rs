@@ -1,0 +1,275 @@
+//! Read-only SQLite connections, used from blocking tasks. WAL lets them read a
+//! consistent snapshot while the writer commits.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use plaza_kernel::clock::Timestamp;
+use plaza_kernel::queue::{Event, Job, JobState};
+use plaza_ledger::{Account, AccountAudit, HistoryPage, Transfer};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+
+use super::{
+    ACCOUNT_COLUMNS, TRANSFER_SELECT, account_from_row, account_id, bad_value, currency,
+    open_connection, transfer_from_row,
+};
+use crate::error::StoreError;
+
+/// Idle reader connections kept open.
+const IDLE_READERS_MAX: usize = 8;
+
+/// A small pool of read-only connections.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteReaders {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    synchronous_full: bool,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl SqliteReaders {
+    pub(crate) fn new(path: PathBuf, synchronous_full: bool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                path,
+                synchronous_full,
+                idle: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Runs `read` on a pooled connection, on a blocking thread.
+    async fn with<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        let joined = tokio::task::spawn_blocking(move || {
+            let pooled = inner.idle.lock().ok().and_then(|mut idle| idle.pop());
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open_connection(
+                    &inner.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    inner.synchronous_full,
+                )?,
+            };
+            let result = read(&conn).map_err(StoreError::unavailable);
+            if let Ok(mut idle) = inner.idle.lock() {
+                if idle.len() < IDLE_READERS_MAX {
+                    idle.push(conn);
+                }
+            }
+            result
+        })
+        .await;
+        joined.map_err(StoreError::unavailable)?
+    }
+
+    pub(crate) async fn check(&self) -> Result<(), StoreError> {
+        self.with(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
+            .await
+            .map(|_| ())
+    }
+
+    pub(crate) async fn meta(&self, key: String) -> Result<Option<String>, StoreError> {
+        self.with(move |conn| {
+            conn.query_row(
+                "SELECT value FROM plaza_meta WHERE key = ?1",
+                [key],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub(crate) async fn account(&self, id: String) -> Result<Option<Account>, StoreError> {
+        self.with(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ?1"
+            ))?
+            .query_row([id], account_from_row)
+            .optional()
+            .map(|cached| cached.map(|cached| cached.account))
+        })
+        .await
+    }
+
+    pub(crate) async fn transfer(&self, id: String) -> Result<Option<Transfer>, StoreError> {
+        self.with(move |conn| {
+            conn.prepare_cached(&format!("{TRANSFER_SELECT} WHERE t.id = ?1"))?
+                .query_row([id], transfer_from_row)
+                .optional()
+        })
+        .await
+    }
+
+    /// `None` when the account does not exist.
+    pub(crate) async fn history(
+        &self,
+        id: String,
+        before_seq: Option<i64>,
+        rows_max: usize,
+    ) -> Result<Option<HistoryPage>, StoreError> {
+        self.with(move |conn| {
+            let row: Option<i64> = conn
+                .query_row(
+                    "SELECT row_id FROM ledger_accounts WHERE id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let before = before_seq.unwrap_or(i64::MAX);
+            // Ask for one more than a page to learn whether another page follows.
+            let limit = rows_max as i64 + 1;
+            let sql = format!(
+                "{TRANSFER_SELECT} WHERE t.seq IN (\
+                   SELECT seq FROM (SELECT seq FROM ledger_transfers WHERE from_row = ?1 AND seq < ?2 \
+                                    ORDER BY seq DESC LIMIT ?3) \
+                   UNION ALL \
+                   SELECT seq FROM (SELECT seq FROM ledger_transfers WHERE to_row = ?1 AND seq < ?2 \
+                                    ORDER BY seq DESC LIMIT ?3)) \
+                 ORDER BY t.seq DESC LIMIT ?3"
+            );
+            let mut transfers: Vec<Transfer> = conn
+                .prepare_cached(&sql)?
+                .query_map(params![row, before, limit], transfer_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let next_before_seq = if transfers.len() > rows_max {
+                transfers.truncate(rows_max);
+                transfers.last().map(|transfer| transfer.seq)
+            } else {
+                None
+            };
+            Ok(Some(HistoryPage {
+                transfers,
+                next_before_seq,
+            }))
+        })
+        .await
+    }
+
+    pub(crate) async fn audit(&self) -> Result<Vec<AccountAudit>, StoreError> {
+        self.with(|conn| {
+            let mut statement = conn.prepare(
+                "SELECT a.id, a.currency, a.floor_minor, a.balance_minor, \
+                   COALESCE((SELECT SUM(amount_minor) FROM ledger_transfers WHERE to_row = a.row_id), 0) \
+                 - COALESCE((SELECT SUM(amount_minor) FROM ledger_transfers WHERE from_row = a.row_id), 0), \
+                   (SELECT COUNT(*) FROM ledger_transfers WHERE to_row = a.row_id AND currency <> a.currency) \
+                 + (SELECT COUNT(*) FROM ledger_transfers WHERE from_row = a.row_id AND currency <> a.currency) \
+                 FROM ledger_accounts a ORDER BY a.row_id",
+            )?;
+            let audits = statement
+                .query_map([], |row| {
+                    let currency_text: String = row.get(1)?;
+                    Ok(AccountAudit {
+                        id: account_id(row.get(0)?)?,
+                        currency: currency(&currency_text)?,
+                        floor_minor: row.get(2)?,
+                        stored_balance_minor: row.get(3)?,
+                        recomputed_balance_minor: row.get(4)?,
+                        foreign_currency_transfers_count: row.get(5)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>();
+            audits
+        })
+        .await
+    }
+
+    pub(crate) async fn read_events(
+        &self,
+        consumer: String,
+        rows_max: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.with(move |conn| {
+            conn.prepare_cached(
+                "SELECT seq, topic, key, payload, created_at_ms FROM outbox_events \
+                 WHERE seq > COALESCE((SELECT seq FROM outbox_cursors WHERE consumer = ?1), 0) \
+                 ORDER BY seq LIMIT ?2",
+            )?
+            .query_map(params![consumer, rows_max as i64], |row| {
+                Ok(Event {
+                    seq: row.get(0)?,
+                    topic: row.get(1)?,
+                    key: row.get(2)?,
+                    payload: row.get(3)?,
+                    created_at: Timestamp::from_unix_ms(row.get(4)?),
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn lag(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.with(|conn| {
+            conn.prepare_cached(
+                "SELECT c.consumer, (SELECT COUNT(*) FROM outbox_events e WHERE e.seq > c.seq) \
+                 FROM outbox_cursors c ORDER BY c.consumer",
+            )?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn due_jobs(
+        &self,
+        now: Timestamp,
+        rows_max: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.with(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'pending' AND due_at_ms <= ?1 \
+                 ORDER BY due_at_ms, id LIMIT ?2"
+            ))?
+            .query_map(params![now.unix_ms(), rows_max as i64], job_from_row)?
+            .collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.with(|conn| {
+            conn.query_row(
+                "SELECT MIN(due_at_ms) FROM jobs WHERE state = 'pending'",
+                [],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+            .map(|due| due.map(Timestamp::from_unix_ms))
+        })
+        .await
+    }
+
+    pub(crate) async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
+        self.with(move |conn| {
+            conn.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))?
+                .query_row([id], job_from_row)
+                .optional()
+        })
+        .await
+    }
+}
+
+const JOB_COLUMNS: &str = "id, kind, key, payload, due_at_ms, attempts, state, last_error";
+
+fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+    let state: String = row.get(6)?;
+    Ok(Job {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        key: row.get(2)?,
+        payload: row.get(3)?,
+        due_at: Timestamp::from_unix_ms(row.get(4)?),
+        attempts: row.get(5)?,
+        state: JobState::parse(&state).ok_or_else(|| bad_value("state", &state))?,
+        last_error: row.get(7)?,
+    })
+}
