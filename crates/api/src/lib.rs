@@ -1,1 +1,110 @@
-//! placeholder
+//! Plaza's HTTP surfaces.
+//!
+//! The one design decision: this is the only crate that knows HTTP, JSON spellings and
+//! axum. Handlers parse and authenticate, call a domain port, and translate the result
+//! back; they hold no business rules. Everything a handler needs arrives in [`AppState`],
+//! built by the `plaza` binary, so two servers can run side by side in one process.
+#![deny(missing_docs)]
+
+mod error;
+mod extract;
+mod middleware;
+mod routes;
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use plaza_kernel::BoxFuture;
+use plaza_kernel::clock::{Clock, ClockError, Timestamp};
+use plaza_kernel::queue::{JobStore, OutboxStore};
+use plaza_ledger::LedgerStore;
+use prometheus_client::registry::Registry;
+
+pub use error::{ApiError, ERROR_CODES};
+pub use middleware::HttpMetrics;
+pub use routes::ledger::SCHEDULED_TRANSFER_JOB;
+
+/// Reports whether the store answers, for `/healthz`.
+pub trait HealthCheck: Send + Sync {
+    /// The backend's name (`sqlite`, `postgres`).
+    fn backend_name(&self) -> &'static str;
+    /// `Ok` when the store answers a query.
+    fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// Figures computed when `/metrics` is scraped (queue lags and the like).
+pub trait ScrapeHook: Send + Sync {
+    /// Refreshes gauges right before the registry is encoded.
+    fn refresh(&self) -> BoxFuture<'_, ()>;
+}
+
+/// What moving the sandbox clock did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advanced {
+    /// The clock's time after the move.
+    pub now: Timestamp,
+    /// How many jobs ran because they became due.
+    pub jobs_run: usize,
+}
+
+/// Moves the sandbox clock and runs what became due. Present only in sandbox mode.
+pub trait TimeTravel: Send + Sync {
+    /// Moves the clock forward by `by_ms`, records it durably and runs every job that
+    /// became due, in due order, before returning.
+    fn advance(&self, by_ms: i64) -> BoxFuture<'_, Result<Advanced, ClockError>>;
+    /// How far the clock runs ahead of the wall clock.
+    fn offset_ms(&self) -> i64;
+}
+
+/// Limits the HTTP layer enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Largest accepted request body.
+    pub request_body_bytes_max: usize,
+    /// Longest time a request may take.
+    pub request_timeout: Duration,
+}
+
+/// Everything the handlers need.
+#[derive(Clone)]
+pub struct AppState {
+    /// The ledger.
+    pub ledger: Arc<dyn LedgerStore>,
+    /// The outbox.
+    pub outbox: Arc<dyn OutboxStore>,
+    /// The job queue.
+    pub jobs: Arc<dyn JobStore>,
+    /// The store's health.
+    pub health: Arc<dyn HealthCheck>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Present in sandbox mode only.
+    pub time_travel: Option<Arc<dyn TimeTravel>>,
+    /// The secret that admin requests carry as `Authorization: Bearer …`.
+    pub admin_token: Arc<str>,
+    /// The metrics registry rendered at `/metrics`.
+    pub registry: Arc<Registry>,
+    /// Called before each scrape.
+    pub scrape_hook: Arc<dyn ScrapeHook>,
+    /// Request counters and latencies.
+    pub http_metrics: HttpMetrics,
+    /// Body and time limits.
+    pub limits: HttpLimits,
+}
+
+/// Builds the whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let limits = state.limits;
+    let http_metrics = state.http_metrics.clone();
+    let routes = Router::new()
+        .merge(routes::health::router())
+        .merge(routes::ledger::router())
+        .merge(routes::queue::router())
+        .merge(routes::sandbox::router())
+        .fallback(routes::health::not_found)
+        .method_not_allowed_fallback(routes::health::method_not_allowed)
+        .with_state(state);
+    middleware::wrap(routes, limits, http_metrics)
+}

@@ -1,2 +1,186 @@
-//! placeholder
-fn main() {}
+//! `plaza`: one binary for the whole platform.
+//!
+//! `main` parses the command line, sets up logging and the runtime, and hands over to one
+//! subcommand; everything else lives in the library crates. This is the only crate that
+//! reads the environment, files and flags, and the only one that starts long-lived tasks.
+
+mod admin;
+mod bench;
+mod config;
+mod datadir;
+mod scheduler;
+mod serve;
+mod wiring;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Key, LogFormat};
+
+/// Plaza: an open, self-hostable super-app platform (pay, channels, mini programs,
+/// search, work) in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "plaza", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    ///
+    /// With no flags and no config file it listens on 127.0.0.1:8080 and keeps everything
+    /// under ./plaza-data (SQLite). Settings come from, in increasing precedence: built-in
+    /// defaults, the TOML file (--config, else $PLAZA_CONFIG, else ./plaza.toml if present),
+    /// PLAZA_* environment variables, and these flags. See docs/config.md.
+    Serve(ServeArgs),
+    /// Measure performance against a real store; the last line of output is one JSON
+    /// object of figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Operate a Plaza: check the ledger, read the admin token.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+}
+
+/// Where the data lives; shared by every subcommand that opens a store.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StoreArgs {
+    /// TOML config file [env: PLAZA_CONFIG] [default: ./plaza.toml if present].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Directory for everything Plaza keeps on disk [env: PLAZA_DATA_DIR] [default: ./plaza-data].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<String>,
+    /// postgres://user@host:port/db for PostgreSQL, or sqlite://FILE
+    /// [env: PLAZA_DATABASE_URL] [default: sqlite://<data-dir>/plaza.sqlite3].
+    #[arg(long, value_name = "URL")]
+    pub(crate) database_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub(crate) fn flags(&self) -> Vec<(Key, Option<String>)> {
+        vec![
+            (Key::DataDir, self.data_dir.clone()),
+            (Key::DatabaseUrl, self.database_url.clone()),
+        ]
+    }
+
+    pub(crate) fn load(&self) -> anyhow::Result<config::Config> {
+        Ok(config::load(
+            self.config.as_deref(),
+            &self.flags(),
+            &config::process_env,
+        )?)
+    }
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on [env: PLAZA_LISTEN] [default: 127.0.0.1:8080]. Port 0 picks a
+    /// free port; the chosen address is printed and written to <data-dir>/plaza.addr.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Sandbox mode: the clock can be moved forward through the admin API
+    /// [env: PLAZA_SANDBOX].
+    #[arg(long)]
+    sandbox: bool,
+    /// Largest request body accepted [env: PLAZA_REQUEST_BODY_BYTES_MAX] [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    request_body_bytes_max: Option<String>,
+    /// Longest a request may take [env: PLAZA_REQUEST_TIMEOUT_MS] [default: 30000].
+    #[arg(long, value_name = "MS")]
+    request_timeout_ms: Option<String>,
+    /// How long shutdown waits for in-flight requests [env: PLAZA_SHUTDOWN_GRACE_MS]
+    /// [default: 10000].
+    #[arg(long, value_name = "MS")]
+    shutdown_grace_ms: Option<String>,
+    /// Log format on stderr: text or json [env: PLAZA_LOG_FORMAT] [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Log filter, e.g. info or plaza_store=debug [env: PLAZA_LOG_LEVEL] [default: info].
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
+}
+
+impl ServeArgs {
+    fn load(&self) -> anyhow::Result<config::Config> {
+        let mut flags = self.store.flags();
+        flags.extend([
+            (Key::Listen, self.listen.clone()),
+            (Key::Sandbox, self.sandbox.then(|| "true".to_owned())),
+            (Key::RequestBodyBytesMax, self.request_body_bytes_max.clone()),
+            (Key::RequestTimeoutMs, self.request_timeout_ms.clone()),
+            (Key::ShutdownGraceMs, self.shutdown_grace_ms.clone()),
+            (Key::LogFormat, self.log_format.clone()),
+            (Key::LogLevel, self.log_level.clone()),
+        ]);
+        Ok(config::load(
+            self.store.config.as_deref(),
+            &flags,
+            &config::process_env,
+        )?)
+    }
+}
+
+fn init_logging(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// What a subcommand asks the process to exit with.
+pub(crate) enum Outcome {
+    Success,
+    /// The command ran and found a problem (e.g. a ledger violation): exit 1.
+    Found,
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = args.load()?;
+            init_logging(config.log_format, &config.log_level);
+            runtime()?.block_on(serve::serve(config))?;
+            Ok(Outcome::Success)
+        }
+        Command::Bench(command) => {
+            init_logging(LogFormat::Text, "warn");
+            runtime()?.block_on(bench::run(command))
+        }
+        Command::Admin(command) => {
+            init_logging(LogFormat::Text, "warn");
+            runtime()?.block_on(admin::run(command))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Found) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("plaza: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per resource; each starts with its `router()`.
+
+pub(crate) mod health;
+pub(crate) mod ledger;
+pub(crate) mod queue;
+pub(crate) mod sandbox;

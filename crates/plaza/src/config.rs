@@ -1,0 +1,384 @@
+//! Typed configuration, built once at startup from four layers:
+//! built-in defaults < the TOML file < `PLAZA_*` environment variables < command-line
+//! flags. Every value is validated here, and an invalid one stops startup with a message
+//! naming the key and where it came from. `docs/config.md` documents every key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use plaza_kernel::limits::{REQUEST_BODY_BYTES_DEFAULT, REQUEST_TIMEOUT_MS_DEFAULT};
+
+/// A configuration key: its TOML name, environment variable and flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Key {
+    Listen,
+    DataDir,
+    DatabaseUrl,
+    Sandbox,
+    RequestBodyBytesMax,
+    RequestTimeoutMs,
+    ShutdownGraceMs,
+    LogFormat,
+    LogLevel,
+}
+
+impl Key {
+    pub(crate) const ALL: [Key; 9] = [
+        Key::Listen,
+        Key::DataDir,
+        Key::DatabaseUrl,
+        Key::Sandbox,
+        Key::RequestBodyBytesMax,
+        Key::RequestTimeoutMs,
+        Key::ShutdownGraceMs,
+        Key::LogFormat,
+        Key::LogLevel,
+    ];
+
+    pub(crate) fn toml_name(self) -> &'static str {
+        match self {
+            Key::Listen => "listen",
+            Key::DataDir => "data_dir",
+            Key::DatabaseUrl => "database_url",
+            Key::Sandbox => "sandbox",
+            Key::RequestBodyBytesMax => "request_body_bytes_max",
+            Key::RequestTimeoutMs => "request_timeout_ms",
+            Key::ShutdownGraceMs => "shutdown_grace_ms",
+            Key::LogFormat => "log_format",
+            Key::LogLevel => "log_level",
+        }
+    }
+
+    pub(crate) fn env_name(self) -> String {
+        format!("PLAZA_{}", self.toml_name().to_ascii_uppercase())
+    }
+
+    pub(crate) fn flag_name(self) -> String {
+        format!("--{}", self.toml_name().replace('_', "-"))
+    }
+}
+
+/// Where a raw value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Source {
+    File(PathBuf),
+    Env,
+    Flag,
+}
+
+impl Source {
+    fn describe(&self, key: Key) -> String {
+        match self {
+            Source::File(path) => format!("{} in {}", key.toml_name(), path.display()),
+            Source::Env => format!("environment variable {}", key.env_name()),
+            Source::Flag => format!("flag {}", key.flag_name()),
+        }
+    }
+}
+
+/// An invalid configuration, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub(crate) struct ConfigError(String);
+
+/// Raw values by key, each with its source; later layers overwrite earlier ones.
+#[derive(Debug, Default)]
+pub(crate) struct RawConfig {
+    values: BTreeMap<Key, (String, Source)>,
+}
+
+impl RawConfig {
+    pub(crate) fn set(&mut self, key: Key, value: String, source: Source) {
+        self.values.insert(key, (value, source));
+    }
+
+    /// Reads a TOML file. Unknown keys and values of the wrong type are errors.
+    pub(crate) fn load_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            ConfigError(format!("cannot read config file {}: {error}", path.display()))
+        })?;
+        let table: toml::Table = toml::from_str(&text).map_err(|error| {
+            ConfigError(format!("config file {} is not valid TOML: {error}", path.display()))
+        })?;
+        for (name, value) in table {
+            let Some(key) = Key::ALL.into_iter().find(|key| key.toml_name() == name) else {
+                let known: Vec<&str> = Key::ALL.iter().map(|key| key.toml_name()).collect();
+                return Err(ConfigError(format!(
+                    "unknown key `{name}` in {}; known keys: {}",
+                    path.display(),
+                    known.join(", ")
+                )));
+            };
+            let text = match value {
+                toml::Value::String(text) => text,
+                toml::Value::Integer(number) => number.to_string(),
+                toml::Value::Boolean(flag) => flag.to_string(),
+                other => {
+                    return Err(ConfigError(format!(
+                        "{name} in {}: expected a string, integer or boolean, found {}",
+                        path.display(),
+                        other.type_str()
+                    )));
+                }
+            };
+            self.set(key, text, Source::File(path.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Reads every `PLAZA_<KEY>` variable through `lookup`.
+    pub(crate) fn load_env(&mut self, lookup: &dyn Fn(&str) -> Option<String>) {
+        for key in Key::ALL {
+            if let Some(value) = lookup(&key.env_name()) {
+                self.set(key, value, Source::Env);
+            }
+        }
+    }
+
+    fn get(&self, key: Key) -> Option<&(String, Source)> {
+        self.values.get(&key)
+    }
+
+    fn parse<T>(
+        &self,
+        key: Key,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some((text, source)) => parse(text.trim()).map_err(|problem| {
+                ConfigError(format!("{}: {problem} (got {text:?})", source.describe(key)))
+            }),
+        }
+    }
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+fn parse_bounded(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> {
+    move |text| {
+        let value: u64 = text
+            .parse()
+            .map_err(|_| "expected a whole number".to_owned())?;
+        if (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("must be between {min} and {max}"))
+        }
+    }
+}
+
+/// Which database to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) listen: SocketAddr,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) database: Database,
+    pub(crate) sandbox: bool,
+    pub(crate) request_body_bytes_max: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) log_format: LogFormat,
+    pub(crate) log_level: String,
+}
+
+/// The file name of the SQLite database inside the data directory.
+pub(crate) const SQLITE_FILE: &str = "plaza.sqlite3";
+
+impl Config {
+    /// Validates the raw layers.
+    pub(crate) fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
+        let listen = raw.parse(Key::Listen, SocketAddr::from(([127, 0, 0, 1], 8080)), |text| {
+            text.parse()
+                .map_err(|_| "expected an address like 127.0.0.1:8080".to_owned())
+        })?;
+        let data_dir = raw.parse(Key::DataDir, PathBuf::from("plaza-data"), |text| {
+            if text.is_empty() {
+                Err("must not be empty".to_owned())
+            } else {
+                Ok(PathBuf::from(text))
+            }
+        })?;
+        let sqlite_default = Database::Sqlite(data_dir.join(SQLITE_FILE));
+        let database = raw.parse(Key::DatabaseUrl, sqlite_default, parse_database_url)?;
+        let sandbox = raw.parse(Key::Sandbox, false, parse_bool)?;
+        let request_body_bytes_max = raw.parse(
+            Key::RequestBodyBytesMax,
+            REQUEST_BODY_BYTES_DEFAULT as u64,
+            parse_bounded(1024, 64 * 1024 * 1024),
+        )?;
+        let request_timeout_ms = raw.parse(
+            Key::RequestTimeoutMs,
+            REQUEST_TIMEOUT_MS_DEFAULT,
+            parse_bounded(100, 600_000),
+        )?;
+        let shutdown_grace_ms =
+            raw.parse(Key::ShutdownGraceMs, 10_000, parse_bounded(0, 600_000))?;
+        let log_format = raw.parse(Key::LogFormat, LogFormat::Text, |text| match text {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("expected text or json".to_owned()),
+        })?;
+        let log_level = raw.parse(Key::LogLevel, "info".to_owned(), |text| {
+            tracing_subscriber::EnvFilter::try_new(text)
+                .map(|_| text.to_owned())
+                .map_err(|error| format!("not a log filter: {error}"))
+        })?;
+        Ok(Self {
+            listen,
+            data_dir,
+            database,
+            sandbox,
+            request_body_bytes_max: usize::try_from(request_body_bytes_max)
+                .unwrap_or(REQUEST_BODY_BYTES_DEFAULT),
+            request_timeout: Duration::from_millis(request_timeout_ms),
+            shutdown_grace: Duration::from_millis(shutdown_grace_ms),
+            log_format,
+            log_level,
+        })
+    }
+}
+
+fn parse_database_url(text: &str) -> Result<Database, String> {
+    if let Some(path) = text.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err("sqlite:// needs a file path".to_owned());
+        }
+        return Ok(Database::Sqlite(PathBuf::from(path)));
+    }
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        return Ok(Database::Postgres(text.to_owned()));
+    }
+    Err("expected postgres://… or sqlite://…".to_owned())
+}
+
+/// The config file to read: `--config`, else `PLAZA_CONFIG`, else `./plaza.toml` if it
+/// exists.
+pub(crate) fn config_file(
+    flag: Option<&Path>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Option<PathBuf> {
+    flag.map(Path::to_owned)
+        .or_else(|| lookup("PLAZA_CONFIG").map(PathBuf::from))
+        .or_else(|| {
+            let default = PathBuf::from("plaza.toml");
+            default.is_file().then_some(default)
+        })
+}
+
+/// Builds the configuration from a file, the environment and flags.
+pub(crate) fn load(
+    config_flag: Option<&Path>,
+    flags: &[(Key, Option<String>)],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let mut raw = RawConfig::default();
+    if let Some(path) = config_file(config_flag, lookup) {
+        raw.load_file(&path)?;
+    }
+    raw.load_env(lookup);
+    for (key, value) in flags {
+        if let Some(value) = value {
+            raw.set(*key, value.clone(), Source::Flag);
+        }
+    }
+    Config::from_raw(&raw)
+}
+
+/// Reads the process environment.
+pub(crate) fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_need_no_file_and_no_flags() {
+        let config = load(None, &[], &no_env).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.data_dir, PathBuf::from("plaza-data"));
+        assert_eq!(
+            config.database,
+            Database::Sqlite(PathBuf::from("plaza-data").join(SQLITE_FILE))
+        );
+        assert!(!config.sandbox);
+    }
+
+    #[test]
+    fn flags_beat_environment_which_beats_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plaza.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1000\"\ndata_dir = \"from-file\"\nrequest_timeout_ms = 5000\nsandbox = true\n",
+        )
+        .unwrap();
+        let env = |name: &str| (name == "PLAZA_LISTEN").then(|| "127.0.0.1:2000".to_owned());
+        let config = load(Some(&file), &[], &env).unwrap();
+        assert_eq!(config.listen.port(), 2000);
+        assert_eq!(config.data_dir, PathBuf::from("from-file"));
+        assert_eq!(config.request_timeout, Duration::from_millis(5000));
+        assert!(config.sandbox);
+        let flags = [(Key::Listen, Some("127.0.0.1:3000".to_owned()))];
+        let config = load(Some(&file), &flags, &env).unwrap();
+        assert_eq!(config.listen.port(), 3000);
+    }
+
+    #[test]
+    fn bad_values_name_their_key_and_source() {
+        let env = |name: &str| (name == "PLAZA_LISTEN").then(|| "not-an-address".to_owned());
+        let error = load(None, &[], &env).unwrap_err().to_string();
+        assert!(error.contains("environment variable PLAZA_LISTEN"), "{error}");
+        let flags = [(Key::RequestTimeoutMs, Some("5".to_owned()))];
+        let error = load(None, &flags, &no_env).unwrap_err().to_string();
+        assert!(error.contains("flag --request-timeout-ms"), "{error}");
+        assert!(error.contains("between 100 and 600000"), "{error}");
+        let flags = [(Key::DatabaseUrl, Some("mysql://x".to_owned()))];
+        let error = load(None, &flags, &no_env).unwrap_err().to_string();
+        assert!(error.contains("--database-url"), "{error}");
+    }
+
+    #[test]
+    fn unknown_or_mistyped_file_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plaza.toml");
+        std::fs::write(&file, "listn = \"x\"\n").unwrap();
+        let error = load(Some(&file), &[], &no_env).unwrap_err().to_string();
+        assert!(error.contains("unknown key `listn`"), "{error}");
+        std::fs::write(&file, "sandbox = \"maybe\"\n").unwrap();
+        let error = load(Some(&file), &[], &no_env).unwrap_err().to_string();
+        assert!(error.contains("sandbox in"), "{error}");
+        std::fs::write(&file, "listen = [1]\n").unwrap();
+        let error = load(Some(&file), &[], &no_env).unwrap_err().to_string();
+        assert!(error.contains("found array"), "{error}");
+    }
+}

@@ -1,0 +1,170 @@
+//! `plaza serve`: open the data directory and the store, start the scheduler and the
+//! HTTP server, and shut all of it down in order on SIGTERM or Ctrl-C.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use plaza_api::{AppState, HttpLimits, HttpMetrics, SCHEDULED_TRANSFER_JOB};
+use plaza_kernel::clock::{Clock, SandboxClock, SystemClock};
+use plaza_store::{Backend, PostgresOptions, SqliteOptions, Store};
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+
+use crate::config::{Config, Database};
+use crate::datadir::DataDir;
+use crate::scheduler::Scheduler;
+use crate::wiring::{OutboxLag, SANDBOX_OFFSET_KEY, SandboxTime, ScheduledTransfer, StoreHealth};
+
+pub(crate) fn backend(database: &Database) -> Backend {
+    match database {
+        Database::Sqlite(path) => Backend::Sqlite(SqliteOptions {
+            path: path.clone(),
+            synchronous_full: true,
+        }),
+        Database::Postgres(url) => Backend::Postgres(PostgresOptions { url: url.clone() }),
+    }
+}
+
+/// Resolves when SIGTERM or Ctrl-C arrives.
+async fn termination() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = DataDir::open(&config.data_dir)?;
+    let admin_token = data_dir.admin_token()?;
+    let sandbox_clock = config.sandbox.then(|| Arc::new(SandboxClock::new()));
+    let clock: Arc<dyn Clock> = match &sandbox_clock {
+        Some(clock) => clock.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let store = Store::open(&backend(&config.database), clock.clone()).await?;
+    if let Some(sandbox_clock) = &sandbox_clock {
+        // Carry a moved sandbox clock over restarts, so time never goes backwards.
+        let offset_ms: i64 = store
+            .meta(SANDBOX_OFFSET_KEY)
+            .await?
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(0);
+        if offset_ms > 0 {
+            sandbox_clock.advance(offset_ms)?;
+        }
+    }
+
+    let mut registry = Registry::default();
+    store.metrics().register(&mut registry);
+    let http_metrics = HttpMetrics::default();
+    http_metrics.register(&mut registry);
+    let scrape_hook = Arc::new(OutboxLag::new(store.clone(), &mut registry));
+
+    let ledger: Arc<Store> = Arc::new(store.clone());
+    let mut scheduler = Scheduler::new(ledger.clone(), clock.clone());
+    scheduler.register(
+        SCHEDULED_TRANSFER_JOB,
+        Arc::new(ScheduledTransfer {
+            ledger: ledger.clone(),
+        }),
+    );
+    let scheduler = Arc::new(scheduler);
+    let time_travel = sandbox_clock.map(|clock| {
+        Arc::new(SandboxTime {
+            clock,
+            store: store.clone(),
+            scheduler: scheduler.clone(),
+        }) as Arc<dyn plaza_api::TimeTravel>
+    });
+
+    let state = AppState {
+        ledger: ledger.clone(),
+        outbox: ledger.clone(),
+        jobs: ledger.clone(),
+        health: Arc::new(StoreHealth(store.clone())),
+        clock,
+        time_travel,
+        admin_token: admin_token.into(),
+        registry: Arc::new(registry),
+        scrape_hook,
+        http_metrics,
+        limits: HttpLimits {
+            request_body_bytes_max: config.request_body_bytes_max,
+            request_timeout: config.request_timeout,
+        },
+    };
+    let app = plaza_api::app(state);
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local_addr = listener.local_addr()?;
+    data_dir.write_addr(local_addr)?;
+    tracing::info!(
+        addr = %local_addr,
+        data_dir = %config.data_dir.display(),
+        store = store.backend_name(),
+        sandbox = config.sandbox,
+        "plaza listening"
+    );
+    // One machine-readable line on stdout, for scripts and the test kit.
+    writeln!(std::io::stdout().lock(), "plaza listening on http://{local_addr}")?;
+
+    let (stop_sender, stop) = watch::channel(false);
+    let scheduler_task = tokio::spawn(scheduler.clone().run(stop.clone()));
+
+    let mut stop_for_server = stop.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _changed = stop_for_server.changed().await;
+    });
+    let mut server_task = tokio::spawn(async move { server.await });
+
+    tokio::select! {
+        () = termination() => {
+            tracing::info!("stopping: finishing in-flight requests");
+        }
+        joined = &mut server_task => {
+            joined.context("the server task failed")?.context("the server failed")?;
+        }
+    }
+    let _sent = stop_sender.send(true);
+    if !server_task.is_finished() {
+        match tokio::time::timeout(config.shutdown_grace, &mut server_task).await {
+            Ok(joined) => joined.context("the server task failed")?.context("the server failed")?,
+            Err(_) => {
+                tracing::warn!(
+                    grace_ms = config.shutdown_grace.as_millis() as u64,
+                    "requests still running after the grace period; stopping anyway"
+                );
+                server_task.abort();
+            }
+        }
+    }
+    let _stopped = scheduler_task.await;
+    // Every acknowledged write is durable already; this drains what is still queued.
+    store.close().await;
+    data_dir.remove_addr();
+    tracing::info!("plaza stopped");
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! Adapters that plug the store and the scheduler into the HTTP layer's ports.
+
+use std::sync::Arc;
+
+use plaza_api::wire::ScheduledTransferPayload;
+use plaza_api::{Advanced, HealthCheck, ScrapeHook, TimeTravel};
+use plaza_kernel::BoxFuture;
+use plaza_kernel::clock::{Clock, ClockError, SandboxClock};
+use plaza_kernel::queue::{Job, OutboxStore};
+use plaza_ledger::{LedgerStore, TransferBatch, WriteSet};
+use plaza_store::Store;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::scheduler::{JobHandler, Scheduler};
+
+/// The meta key under which the sandbox clock's offset survives restarts.
+pub(crate) const SANDBOX_OFFSET_KEY: &str = "sandbox_clock_offset_ms";
+
+pub(crate) struct StoreHealth(pub(crate) Store);
+
+impl HealthCheck for StoreHealth {
+    fn backend_name(&self) -> &'static str {
+        self.0.backend_name()
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.0.check().await.map_err(|error| error.to_string()) })
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConsumerLabels {
+    consumer: String,
+}
+
+/// Refreshes the outbox lag gauge at each scrape.
+pub(crate) struct OutboxLag {
+    store: Store,
+    lag: Family<ConsumerLabels, Gauge>,
+}
+
+impl OutboxLag {
+    pub(crate) fn new(store: Store, registry: &mut Registry) -> Self {
+        let lag = Family::<ConsumerLabels, Gauge>::default();
+        registry.register(
+            "plaza_outbox_lag_events",
+            "Outbox events not yet acknowledged, by consumer",
+            lag.clone(),
+        );
+        Self { store, lag }
+    }
+}
+
+impl ScrapeHook for OutboxLag {
+    fn refresh(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            match self.store.lag().await {
+                Ok(lags) => {
+                    for (consumer, lag) in lags {
+                        self.lag.get_or_create(&ConsumerLabels { consumer }).set(lag);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "reading outbox lag failed"),
+            }
+        })
+    }
+}
+
+/// Moves the sandbox clock, persists the move, and runs what became due.
+pub(crate) struct SandboxTime {
+    pub(crate) clock: Arc<SandboxClock>,
+    pub(crate) store: Store,
+    pub(crate) scheduler: Arc<Scheduler>,
+}
+
+impl TimeTravel for SandboxTime {
+    fn advance(&self, by_ms: i64) -> BoxFuture<'_, Result<Advanced, ClockError>> {
+        Box::pin(async move {
+            self.clock.advance(by_ms)?;
+            let offset = self.clock.offset_ms().to_string();
+            if let Err(error) = self.store.set_meta(SANDBOX_OFFSET_KEY, &offset).await {
+                tracing::error!(%error, "recording the sandbox clock offset failed");
+            }
+            let jobs_run = match self.scheduler.run_due().await {
+                Ok(ran) => ran,
+                Err(error) => {
+                    tracing::error!(%error, "running due jobs after a clock move failed");
+                    0
+                }
+            };
+            Ok(Advanced {
+                now: self.clock.now(),
+                jobs_run,
+            })
+        })
+    }
+
+    fn offset_ms(&self) -> i64 {
+        self.clock.offset_ms()
+    }
+}
+
+/// Makes the transfer of a `ledger.scheduled_transfer` job.
+pub(crate) struct ScheduledTransfer {
+    pub(crate) ledger: Arc<dyn LedgerStore>,
+}
+
+impl JobHandler for ScheduledTransfer {
+    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let payload: ScheduledTransferPayload = serde_json::from_str(&job.payload)
+                .map_err(|error| format!("unreadable payload: {error}"))?;
+            let transfer = payload
+                .transfer
+                .into_domain("transfer")
+                .map_err(|error| format!("{error:?}"))?;
+            let batch = TransferBatch::single(transfer).map_err(|error| error.to_string())?;
+            // A replay (the job ran before a crash) answers the original: that is success.
+            self.ledger
+                .commit(WriteSet::transfers(batch))
+                .await
+                .map(|_| ())
+                .map_err(|error| error.to_string())
+        })
+    }
+}
