@@ -109,8 +109,11 @@ async fn time_limit(State(limit): State<Duration>, request: Request, next: Next)
 
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError::new("internal", "internal error; the request id names it in the log")
-        .into_response()
+    ApiError::new(
+        "internal",
+        "internal error; the request id names it in the log",
+    )
+    .into_response()
 }
 
 /// Wraps the routes in Plaza's standard layers.

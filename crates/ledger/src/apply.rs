@@ -95,16 +95,16 @@ pub fn apply(
             .balance_minor
             .checked_sub(transfer.amount_minor)
             .ok_or_else(|| overflow(&transfer.from))?;
-        if let Some(floor_minor) = from.floor_minor {
-            if from_after < floor_minor {
-                return Err(LedgerError::InsufficientFunds {
-                    transfer: transfer.id.clone(),
-                    account: transfer.from.clone(),
-                    balance_minor: from.balance_minor,
-                    amount_minor: transfer.amount_minor,
-                    floor_minor,
-                });
-            }
+        if let Some(floor_minor) = from.floor_minor
+            && from_after < floor_minor
+        {
+            return Err(LedgerError::InsufficientFunds {
+                transfer: transfer.id.clone(),
+                account: transfer.from.clone(),
+                balance_minor: from.balance_minor,
+                amount_minor: transfer.amount_minor,
+                floor_minor,
+            });
         }
         let to_after = to
             .balance_minor
@@ -238,7 +238,11 @@ mod tests {
         let error = apply(&batch, &mut balances).unwrap_err();
         assert!(matches!(
             error,
-            LedgerError::InsufficientFunds { balance_minor: 500, amount_minor: 501, .. }
+            LedgerError::InsufficientFunds {
+                balance_minor: 500,
+                amount_minor: 501,
+                ..
+            }
         ));
         assert_eq!(balances, before);
     }
@@ -267,7 +271,10 @@ mod tests {
         assert_eq!(TransferBatch::new(vec![]), Err(LedgerError::EmptyBatch));
         assert!(matches!(
             TransferBatch::single(transfer("t", "bank", "alice", 0)),
-            Err(LedgerError::AmountNotPositive { amount_minor: 0, .. })
+            Err(LedgerError::AmountNotPositive {
+                amount_minor: 0,
+                ..
+            })
         ));
         assert!(matches!(
             TransferBatch::single(transfer("t", "alice", "alice", 1)),
@@ -311,7 +318,7 @@ mod tests {
             classify_replay(&batch, &[both[0].clone(), None]),
             Err(LedgerError::IdReused { .. })
         ));
-        let mut altered = both.clone();
+        let mut altered = both;
         if let Some(transfer) = altered[1].as_mut() {
             transfer.amount_minor = 6;
         }

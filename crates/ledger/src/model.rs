@@ -212,7 +212,10 @@ impl TransferBatch {
                     max_bytes: MEMO_BYTES_MAX,
                 });
             }
-            if transfers[..index].iter().any(|earlier| earlier.id == transfer.id) {
+            if transfers[..index]
+                .iter()
+                .any(|earlier| earlier.id == transfer.id)
+            {
                 return Err(LedgerError::DuplicateInBatch {
                     transfer: transfer.id.clone(),
                 });
@@ -299,7 +302,9 @@ pub enum LedgerError {
         account: AccountId,
     },
     /// The transfer's currency is not the account's.
-    #[error("transfer {transfer}: account {account} holds {account_currency}, not {transfer_currency}")]
+    #[error(
+        "transfer {transfer}: account {account} holds {account_currency}, not {transfer_currency}"
+    )]
     CurrencyMismatch {
         /// The transfer.
         transfer: TransferId,

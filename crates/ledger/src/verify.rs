@@ -126,14 +126,14 @@ pub fn verify(audits: &[AccountAudit]) -> VerifyReport {
                 recomputed_minor: audit.recomputed_balance_minor,
             });
         }
-        if let Some(floor_minor) = audit.floor_minor {
-            if audit.stored_balance_minor < floor_minor {
-                violations.push(Violation::BelowFloor {
-                    account: audit.id.clone(),
-                    balance_minor: audit.stored_balance_minor,
-                    floor_minor,
-                });
-            }
+        if let Some(floor_minor) = audit.floor_minor
+            && audit.stored_balance_minor < floor_minor
+        {
+            violations.push(Violation::BelowFloor {
+                account: audit.id.clone(),
+                balance_minor: audit.stored_balance_minor,
+                floor_minor,
+            });
         }
         if audit.foreign_currency_transfers_count > 0 {
             violations.push(Violation::ForeignCurrency {
@@ -178,14 +178,20 @@ mod tests {
 
     #[test]
     fn a_sound_ledger_has_no_violations() {
-        let report = verify(&[audit("bank", None, -100, -100), audit("a", Some(0), 100, 100)]);
+        let report = verify(&[
+            audit("bank", None, -100, -100),
+            audit("a", Some(0), 100, 100),
+        ]);
         assert!(report.is_sound());
         assert_eq!(report.held_minor_by_currency[&Currency::CNY], 100);
     }
 
     #[test]
     fn each_kind_of_damage_is_named() {
-        let report = verify(&[audit("bank", None, -100, -100), audit("a", Some(0), -5, 100)]);
+        let report = verify(&[
+            audit("bank", None, -100, -100),
+            audit("a", Some(0), -5, 100),
+        ]);
         assert_eq!(report.violations.len(), 3, "{:?}", report.violations);
         let text: Vec<String> = report.violations.iter().map(ToString::to_string).collect();
         assert!(text[0].contains("stored balance -5 but its transfers sum to 100"));

@@ -34,7 +34,12 @@ pub(crate) struct ServerArgs {
     #[arg(long, value_name = "URL")]
     server: Option<String>,
     /// Admin token for --server [default: <data-dir>/admin.token].
-    #[arg(long, value_name = "TOKEN", env = "PLAZA_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "PLAZA_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     token: Option<String>,
 }
 
@@ -86,8 +91,11 @@ async fn verify_ledger(args: ServerArgs) -> anyhow::Result<Outcome> {
         }
         None => {
             let _data_dir = DataDir::open(&config.data_dir)?;
-            let store =
-                Store::open(&crate::serve::backend(&config.database), Arc::new(SystemClock)).await?;
+            let store = Store::open(
+                &crate::serve::backend(&config.database),
+                Arc::new(SystemClock),
+            )
+            .await?;
             let audits = store.audit().await;
             store.close().await;
             VerifyView::from(verify(&audits?))
@@ -107,7 +115,11 @@ async fn verify_ledger(args: ServerArgs) -> anyhow::Result<Outcome> {
             out,
             "ledger sound: {} accounts, every currency sums to zero, no floor broken (held: {})",
             view.accounts_count,
-            if held.is_empty() { "nothing".to_owned() } else { held.join(", ") }
+            if held.is_empty() {
+                "nothing".to_owned()
+            } else {
+                held.join(", ")
+            }
         )?;
         Ok(Outcome::Success)
     } else {

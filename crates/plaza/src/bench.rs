@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -96,7 +96,11 @@ fn account(run: &str, index: usize) -> anyhow::Result<AccountId> {
 async fn open_accounts(store: &Store, run: &str, accounts: usize) -> anyhow::Result<()> {
     let bank = AccountId::parse(format!("bench:{run}:bank"))?;
     store
-        .open_account(NewAccount::new(bank.clone(), AccountKind::External, Currency::CNY))
+        .open_account(NewAccount::new(
+            bank.clone(),
+            AccountKind::External,
+            Currency::CNY,
+        ))
         .await?;
     let mut tasks = Vec::new();
     for chunk_start in (0..accounts).step_by(1_000) {
@@ -109,7 +113,11 @@ async fn open_accounts(store: &Store, run: &str, accounts: usize) -> anyhow::Res
             for index in chunk_start..chunk_end {
                 let id = account(&run, index)?;
                 store
-                    .open_account(NewAccount::new(id.clone(), AccountKind::Wallet, Currency::CNY))
+                    .open_account(NewAccount::new(
+                        id.clone(),
+                        AccountKind::Wallet,
+                        Currency::CNY,
+                    ))
                     .await?;
                 funding.push(NewTransfer {
                     id: TransferId::parse(format!("bench:{run}:fund:{index}"))?,
@@ -141,6 +149,7 @@ struct Submitter {
     measure_from: Instant,
     measure_until: Instant,
     stop: Arc<AtomicBool>,
+    next_id: Arc<AtomicU64>,
 }
 
 struct Sample {
@@ -153,7 +162,6 @@ impl Submitter {
         let mut rng = rand::rngs::StdRng::seed_from_u64(self.task as u64);
         let mut latencies_us = Vec::new();
         let mut errors = 0;
-        let mut sequence = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
             let from = (self.zipf.sample(&mut rng) as usize - 1).min(self.accounts - 1);
             let mut to = (self.zipf.sample(&mut rng) as usize - 1).min(self.accounts - 1);
@@ -161,14 +169,17 @@ impl Submitter {
                 to = (to + 1) % self.accounts;
             }
             let transfer = NewTransfer {
-                id: TransferId::parse(format!("bench:{}:{}:{sequence}", self.run, self.task))?,
+                id: TransferId::parse(format!(
+                    "bench:{}:{:012}",
+                    self.run,
+                    self.next_id.fetch_add(1, Ordering::Relaxed)
+                ))?,
                 from: account(&self.run, from)?,
                 to: account(&self.run, to)?,
                 amount_minor: rng.random_range(1..=100),
                 currency: Currency::CNY,
                 memo: String::new(),
             };
-            sequence += 1;
             let started = Instant::now();
             let result = self
                 .store
@@ -177,9 +188,8 @@ impl Submitter {
             let finished = Instant::now();
             if started >= self.measure_from && finished <= self.measure_until {
                 match result {
-                    Ok(_) => latencies_us.push(
-                        u32::try_from((finished - started).as_micros()).unwrap_or(u32::MAX),
-                    ),
+                    Ok(_) => latencies_us
+                        .push(u32::try_from((finished - started).as_micros()).unwrap_or(u32::MAX)),
                     Err(_) => errors += 1,
                 }
             }
@@ -223,6 +233,7 @@ async fn ledger(args: LedgerArgs) -> anyhow::Result<Outcome> {
     let zipf = Zipf::new(args.accounts as f64, args.zipf_exponent)
         .map_err(|error| anyhow::anyhow!("--zipf-exponent: {error}"))?;
     let stop = Arc::new(AtomicBool::new(false));
+    let next_id = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let measure_from = start + WARMUP;
     let measure_until = measure_from + Duration::from_secs(args.seconds);
@@ -237,15 +248,20 @@ async fn ledger(args: LedgerArgs) -> anyhow::Result<Outcome> {
             measure_from,
             measure_until,
             stop: stop.clone(),
+            next_id: next_id.clone(),
         };
         tasks.push(tokio::spawn(submitter.run()));
     }
     tokio::time::sleep_until(measure_from.into()).await;
-    let (transfers_before, commits_before) =
-        (store.metrics().transfers.get(), store.metrics().commits.get());
+    let (transfers_before, commits_before) = (
+        store.metrics().transfers.get(),
+        store.metrics().commits.get(),
+    );
     tokio::time::sleep_until(measure_until.into()).await;
-    let (transfers_after, commits_after) =
-        (store.metrics().transfers.get(), store.metrics().commits.get());
+    let (transfers_after, commits_after) = (
+        store.metrics().transfers.get(),
+        store.metrics().commits.get(),
+    );
     stop.store(true, Ordering::Relaxed);
     let mut latencies_us = Vec::new();
     let mut errors = 0;
@@ -306,7 +322,6 @@ async fn ledger(args: LedgerArgs) -> anyhow::Result<Outcome> {
 /// A fresh directory under the system's temporary directory.
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("plaza-bench-{}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }

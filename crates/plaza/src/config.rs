@@ -97,10 +97,16 @@ impl RawConfig {
     /// Reads a TOML file. Unknown keys and values of the wrong type are errors.
     pub(crate) fn load_file(&mut self, path: &Path) -> Result<(), ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigError(format!("cannot read config file {}: {error}", path.display()))
+            ConfigError(format!(
+                "cannot read config file {}: {error}",
+                path.display()
+            ))
         })?;
         let table: toml::Table = toml::from_str(&text).map_err(|error| {
-            ConfigError(format!("config file {} is not valid TOML: {error}", path.display()))
+            ConfigError(format!(
+                "config file {} is not valid TOML: {error}",
+                path.display()
+            ))
         })?;
         for (name, value) in table {
             let Some(key) = Key::ALL.into_iter().find(|key| key.toml_name() == name) else {
@@ -150,7 +156,10 @@ impl RawConfig {
         match self.get(key) {
             None => Ok(default),
             Some((text, source)) => parse(text.trim()).map_err(|problem| {
-                ConfigError(format!("{}: {problem} (got {text:?})", source.describe(key)))
+                ConfigError(format!(
+                    "{}: {problem} (got {text:?})",
+                    source.describe(key)
+                ))
             }),
         }
     }
@@ -211,10 +220,14 @@ pub(crate) const SQLITE_FILE: &str = "plaza.sqlite3";
 impl Config {
     /// Validates the raw layers.
     pub(crate) fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
-        let listen = raw.parse(Key::Listen, SocketAddr::from(([127, 0, 0, 1], 8080)), |text| {
-            text.parse()
-                .map_err(|_| "expected an address like 127.0.0.1:8080".to_owned())
-        })?;
+        let listen = raw.parse(
+            Key::Listen,
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            |text| {
+                text.parse()
+                    .map_err(|_| "expected an address like 127.0.0.1:8080".to_owned())
+            },
+        )?;
         let data_dir = raw.parse(Key::DataDir, PathBuf::from("plaza-data"), |text| {
             if text.is_empty() {
                 Err("must not be empty".to_owned())
@@ -357,7 +370,10 @@ mod tests {
     fn bad_values_name_their_key_and_source() {
         let env = |name: &str| (name == "PLAZA_LISTEN").then(|| "not-an-address".to_owned());
         let error = load(None, &[], &env).unwrap_err().to_string();
-        assert!(error.contains("environment variable PLAZA_LISTEN"), "{error}");
+        assert!(
+            error.contains("environment variable PLAZA_LISTEN"),
+            "{error}"
+        );
         let flags = [(Key::RequestTimeoutMs, Some("5".to_owned()))];
         let error = load(None, &flags, &no_env).unwrap_err().to_string();
         assert!(error.contains("flag --request-timeout-ms"), "{error}");

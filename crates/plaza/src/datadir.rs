@@ -22,7 +22,11 @@ pub(crate) struct DataDir {
 
 /// Whether another process holds the directory's lock.
 pub(crate) fn is_locked(path: &Path) -> bool {
-    let Ok(file) = OpenOptions::new().read(true).write(true).open(path.join(LOCK_FILE)) else {
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path.join(LOCK_FILE))
+    else {
         return false;
     };
     match file.try_lock() {
@@ -148,7 +152,10 @@ mod tests {
         assert!(is_locked(dir.path()));
         let error = DataDir::open(dir.path()).unwrap_err().to_string();
         assert!(error.contains("in use by another plaza process"), "{error}");
-        assert!(error.contains(&format!("pid {}", std::process::id())), "{error}");
+        assert!(
+            error.contains(&format!("pid {}", std::process::id())),
+            "{error}"
+        );
         drop(first);
         assert!(!is_locked(dir.path()));
         DataDir::open(dir.path()).unwrap();

@@ -129,7 +129,10 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         "plaza listening"
     );
     // One machine-readable line on stdout, for scripts and the test kit.
-    writeln!(std::io::stdout().lock(), "plaza listening on http://{local_addr}")?;
+    writeln!(
+        std::io::stdout().lock(),
+        "plaza listening on http://{local_addr}"
+    )?;
 
     let (stop_sender, stop) = watch::channel(false);
     let scheduler_task = tokio::spawn(scheduler.clone().run(stop.clone()));
@@ -151,7 +154,9 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     let _sent = stop_sender.send(true);
     if !server_task.is_finished() {
         match tokio::time::timeout(config.shutdown_grace, &mut server_task).await {
-            Ok(joined) => joined.context("the server task failed")?.context("the server failed")?,
+            Ok(joined) => joined
+                .context("the server task failed")?
+                .context("the server failed")?,
             Err(_) => {
                 tracing::warn!(
                     grace_ms = config.shutdown_grace.as_millis() as u64,

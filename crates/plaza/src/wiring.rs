@@ -60,7 +60,9 @@ impl ScrapeHook for OutboxLag {
             match self.store.lag().await {
                 Ok(lags) => {
                     for (consumer, lag) in lags {
-                        self.lag.get_or_create(&ConsumerLabels { consumer }).set(lag);
+                        self.lag
+                            .get_or_create(&ConsumerLabels { consumer })
+                            .set(lag);
                     }
                 }
                 Err(error) => tracing::warn!(%error, "reading outbox lag failed"),

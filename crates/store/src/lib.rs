@@ -23,8 +23,8 @@ use plaza_kernel::clock::{Clock, Timestamp};
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::queue::{Event, Job, JobOutcome, JobStore, OutboxStore, QueueError};
 use plaza_ledger::{
-    Account, AccountAudit, Committed, HistoryPage, LedgerError, LedgerStore, NewAccount,
-    Transfer, WriteSet,
+    Account, AccountAudit, Committed, HistoryPage, LedgerError, LedgerStore, NewAccount, Transfer,
+    WriteSet,
 };
 
 pub use error::StoreError;
@@ -214,7 +214,12 @@ impl Store {
 impl LedgerStore for Store {
     fn open_account(&self, account: NewAccount) -> BoxFuture<'_, Result<Account, LedgerError>> {
         Box::pin(async move {
-            match self.inner.writer.ledger(Command::OpenAccount(account)).await? {
+            match self
+                .inner
+                .writer
+                .ledger(Command::OpenAccount(account))
+                .await?
+            {
                 Answer::Account(result) => result,
                 _ => Err(wrong_answer()),
             }
@@ -268,7 +273,11 @@ impl OutboxStore for Store {
         })
     }
 
-    fn ack_events(&self, consumer: String, through_seq: i64) -> BoxFuture<'_, Result<(), QueueError>> {
+    fn ack_events(
+        &self,
+        consumer: String,
+        through_seq: i64,
+    ) -> BoxFuture<'_, Result<(), QueueError>> {
         Box::pin(async move {
             self.inner
                 .writer

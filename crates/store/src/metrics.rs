@@ -28,12 +28,12 @@ impl Default for StoreMetrics {
             transfers: Counter::default(),
             commands: Counter::default(),
             commit_failures: Counter::default(),
-            group_commands: Histogram::new(
-                [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0],
-            ),
-            commit_seconds: Histogram::new(
-                [0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0],
-            ),
+            group_commands: Histogram::new([
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
+            ]),
+            commit_seconds: Histogram::new([
+                0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ]),
         }
     }
 }

@@ -245,14 +245,9 @@ pub(crate) fn plan(
     let mut answers = Vec::with_capacity(commands.len());
     for command in commands {
         let answer = match command {
-            Command::Commit(write) => Answer::Committed(plan_commit(
-                write,
-                &mut loaded,
-                cache,
-                next,
-                now,
-                &mut rows,
-            )),
+            Command::Commit(write) => {
+                Answer::Committed(plan_commit(write, &mut loaded, cache, next, now, &mut rows))
+            }
             Command::OpenAccount(account) => {
                 Answer::Account(plan_open_account(account, cache, next, now, &mut rows))
             }

@@ -137,7 +137,10 @@ async fn migrate(client: &mut Client, location: &str) -> Result<(), StoreError> 
         .await
         .map_err(db_error)?;
     let found: i64 = client
-        .query_opt("SELECT value FROM plaza_meta WHERE key = 'schema_version'", &[])
+        .query_opt(
+            "SELECT value FROM plaza_meta WHERE key = 'schema_version'",
+            &[],
+        )
         .await
         .map_err(db_error)?
         .and_then(|row| row.get::<_, String>(0).parse().ok())
@@ -196,12 +199,11 @@ pub(crate) async fn open(
     metrics: StoreMetrics,
     receiver: mpsc::Receiver<Message>,
 ) -> Result<(PgReaders, tokio::task::JoinHandle<()>), StoreError> {
-    let config = tokio_postgres::Config::from_str(&options.url).map_err(|error| {
-        StoreError::Open {
+    let config =
+        tokio_postgres::Config::from_str(&options.url).map_err(|error| StoreError::Open {
             location: "the --database-url".to_owned(),
             reason: error.to_string(),
-        }
-    })?;
+        })?;
     let location = location(&config);
     let mut client = connect(&config, &location).await?;
     let locked: bool = client
@@ -429,10 +431,7 @@ impl PgWriter {
         steps.answer(outcome, &self.metrics);
     }
 
-    async fn plan_and_write(
-        &mut self,
-        steps: &GroupSteps,
-    ) -> Result<(Vec<Answer>, usize), String> {
+    async fn plan_and_write(&mut self, steps: &GroupSteps) -> Result<(Vec<Answer>, usize), String> {
         let needs = steps.needs(&self.cache);
         let loaded = self.load(needs).await.map_err(|e| e.to_string())?;
         let now = self.clock.now();
@@ -482,7 +481,10 @@ impl PgWriter {
                 .await
                 .map_err(db_error)?
             {
-                found.insert((row.get::<_, String>(1), row.get::<_, String>(2)), row.get(0));
+                found.insert(
+                    (row.get::<_, String>(1), row.get::<_, String>(2)),
+                    row.get(0),
+                );
             }
             loaded.jobs = found;
         }
@@ -497,8 +499,10 @@ impl PgWriter {
             let row_ids: Vec<i64> = accounts.iter().map(|a| a.row).collect();
             let ids: Vec<&str> = accounts.iter().map(|a| a.account.id.as_str()).collect();
             let kinds: Vec<&str> = accounts.iter().map(|a| a.account.kind.as_str()).collect();
-            let currencies: Vec<&str> =
-                accounts.iter().map(|a| a.account.currency.as_str()).collect();
+            let currencies: Vec<&str> = accounts
+                .iter()
+                .map(|a| a.account.currency.as_str())
+                .collect();
             let floors: Vec<Option<i64>> = accounts.iter().map(|a| a.account.floor_minor).collect();
             let balances: Vec<i64> = accounts.iter().map(|a| a.account.balance_minor).collect();
             let created: Vec<i64> = accounts
@@ -507,7 +511,15 @@ impl PgWriter {
                 .collect();
             tx.execute(
                 &statements.insert_accounts,
-                &[&row_ids, &ids, &kinds, &currencies, &floors, &balances, &created],
+                &[
+                    &row_ids,
+                    &ids,
+                    &kinds,
+                    &currencies,
+                    &floors,
+                    &balances,
+                    &created,
+                ],
             )
             .await?;
         }
@@ -518,8 +530,10 @@ impl PgWriter {
             let from_rows: Vec<i64> = transfers.iter().map(|r| r.from_row).collect();
             let to_rows: Vec<i64> = transfers.iter().map(|r| r.to_row).collect();
             let amounts: Vec<i64> = transfers.iter().map(|r| r.transfer.amount_minor).collect();
-            let currencies: Vec<&str> =
-                transfers.iter().map(|r| r.transfer.currency.as_str()).collect();
+            let currencies: Vec<&str> = transfers
+                .iter()
+                .map(|r| r.transfer.currency.as_str())
+                .collect();
             let memos: Vec<&str> = transfers.iter().map(|r| r.transfer.memo.as_str()).collect();
             let from_after: Vec<i64> = transfers
                 .iter()
@@ -536,8 +550,16 @@ impl PgWriter {
             tx.execute(
                 &statements.insert_transfers,
                 &[
-                    &seqs, &ids, &from_rows, &to_rows, &amounts, &currencies, &memos, &from_after,
-                    &to_after, &committed,
+                    &seqs,
+                    &ids,
+                    &from_rows,
+                    &to_rows,
+                    &amounts,
+                    &currencies,
+                    &memos,
+                    &from_after,
+                    &to_after,
+                    &committed,
                 ],
             )
             .await?;
@@ -589,7 +611,8 @@ impl PgWriter {
             .await?;
         }
         for (consumer, seq) in &rows.cursor_acks {
-            tx.execute(&statements.upsert_cursor, &[consumer, seq]).await?;
+            tx.execute(&statements.upsert_cursor, &[consumer, seq])
+                .await?;
         }
         for (key, value) in &rows.meta {
             tx.execute(&statements.upsert_meta, &[key, value]).await?;
@@ -785,7 +808,10 @@ impl PgReaders {
     pub(crate) async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
         let row = self
             .client
-            .query_one("SELECT MIN(due_at_ms) FROM jobs WHERE state = 'pending'", &[])
+            .query_one(
+                "SELECT MIN(due_at_ms) FROM jobs WHERE state = 'pending'",
+                &[],
+            )
             .await
             .map_err(db_error)?;
         Ok(row.get::<_, Option<i64>>(0).map(Timestamp::from_unix_ms))
@@ -793,7 +819,10 @@ impl PgReaders {
 
     pub(crate) async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
         self.client
-            .query_opt(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"), &[&id])
+            .query_opt(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"),
+                &[&id],
+            )
             .await
             .map_err(db_error)?
             .map(|row| job_from_row(&row))

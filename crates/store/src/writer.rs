@@ -16,9 +16,7 @@ use plaza_ledger::LedgerError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::StoreMetrics;
-use crate::plan::{
-    Answer, Command, GroupRows, Loaded, NextIds, Needs, WriterCache, needs, plan,
-};
+use crate::plan::{Answer, Command, GroupRows, Loaded, Needs, NextIds, WriterCache, needs, plan};
 
 /// One submission waiting for the writer.
 #[derive(Debug)]

@@ -2,6 +2,11 @@
 //! against PostgreSQL when one answers (CI always has one; set
 //! `PLAZA_TEST_REQUIRE_POSTGRES=1` to make its absence a failure instead of a skip).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -10,8 +15,7 @@ use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::money::Currency;
 use plaza_kernel::queue::{JobOutcome, JobState, JobStore, NewEvent, NewJob, OutboxStore};
 use plaza_ledger::{
-    AccountKind, LedgerError, LedgerStore, NewAccount, NewTransfer, TransferBatch, WriteSet,
-    verify,
+    AccountKind, LedgerError, LedgerStore, NewAccount, NewTransfer, TransferBatch, WriteSet, verify,
 };
 use plaza_store::{Backend, PostgresOptions, SqliteOptions, Store, StoreError};
 
@@ -27,57 +31,7 @@ mod harness {
     }
 
     pub async fn postgres_url() -> Option<String> {
-        let admin = std::env::var("PLAZA_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let required = std::env::var("PLAZA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-        let connected = tokio_postgres_connect(&admin).await;
-        let client = match connected {
-            Ok(client) => client,
-            Err(error) if required => panic!("PostgreSQL is required but not reachable at {admin}: {error}"),
-            Err(error) => {
-                eprintln!("PostgreSQL part skipped: cannot reach {admin} ({error}); set PLAZA_TEST_POSTGRES_URL");
-                return None;
-            }
-        };
-        drop_leftovers(&client).await;
-        let name = format!("plaza_test_{}_{}", std::process::id(), unique());
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create a test database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-        Some(format!("{base}/{name}"))
-    }
-
-    /// Drops the databases of earlier test processes that have exited.
-    async fn drop_leftovers(client: &tokio_postgres::Client) {
-        let rows = client
-            .query("SELECT datname FROM pg_database WHERE datname LIKE 'plaza_test_%'", &[])
-            .await
-            .unwrap();
-        for row in rows {
-            let name: String = row.get(0);
-            let pid = name.split('_').nth(2).unwrap_or("");
-            if !pid.is_empty() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).await;
-            }
-        }
-    }
-
-    fn unique() -> u64 {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos() as u64;
-        nanos * 1000 + NEXT.fetch_add(1, Ordering::SeqCst)
-    }
-
-    async fn tokio_postgres_connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        Ok(client)
+        plaza_testkit::postgres_database().await
     }
 
     /// A fresh store per backend.
@@ -98,12 +52,20 @@ mod harness {
     async fn open(name: &'static str, backend: Backend, dir: Option<tempfile::TempDir>) -> Opened {
         let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(1_700_000_000_000)));
         let store = Store::open(&backend, clock.clone()).await.unwrap();
-        Opened { name, backend, clock, store, _dir: dir }
+        Opened {
+            name,
+            backend,
+            clock,
+            store,
+            _dir: dir,
+        }
     }
 
     pub async fn reopen(opened: &mut Opened) {
         opened.store.close().await;
-        opened.store = Store::open(&opened.backend, opened.clock.clone()).await.unwrap();
+        opened.store = Store::open(&opened.backend, opened.clock.clone())
+            .await
+            .unwrap();
     }
 }
 
@@ -126,23 +88,41 @@ fn transfer(id: &str, from: &str, to: &str, amount_minor: i64) -> NewTransfer {
 
 async fn open_book(store: &Store) {
     store
-        .open_account(NewAccount::new(account("bank"), AccountKind::External, Currency::CNY))
+        .open_account(NewAccount::new(
+            account("bank"),
+            AccountKind::External,
+            Currency::CNY,
+        ))
         .await
         .unwrap();
     for name in ["alice", "bob", "carol"] {
         store
-            .open_account(NewAccount::new(account(name), AccountKind::Wallet, Currency::CNY))
+            .open_account(NewAccount::new(
+                account(name),
+                AccountKind::Wallet,
+                Currency::CNY,
+            ))
             .await
             .unwrap();
     }
 }
 
-async fn submit(store: &Store, transfers: Vec<NewTransfer>) -> Result<plaza_ledger::Committed, LedgerError> {
-    store.commit(WriteSet::transfers(TransferBatch::new(transfers)?)).await
+async fn submit(
+    store: &Store,
+    transfers: Vec<NewTransfer>,
+) -> Result<plaza_ledger::Committed, LedgerError> {
+    store
+        .commit(WriteSet::transfers(TransferBatch::new(transfers)?))
+        .await
 }
 
 async fn balance(store: &Store, id: &str) -> i64 {
-    store.account(account(id)).await.unwrap().unwrap().balance_minor
+    store
+        .account(account(id))
+        .await
+        .unwrap()
+        .unwrap()
+        .balance_minor
 }
 
 async fn assert_sound(store: &Store) {
@@ -162,13 +142,19 @@ async fn opening_an_account_is_idempotent_and_conflicts_are_refused() {
         other.kind = AccountKind::Fee;
         assert_eq!(
             store.open_account(other).await,
-            Err(LedgerError::AccountConflict { account: account("w") }),
+            Err(LedgerError::AccountConflict {
+                account: account("w")
+            }),
             "{}",
             opened.name
         );
         assert_eq!(first.floor_minor, Some(0));
         let bank = store
-            .open_account(NewAccount::new(account("b"), AccountKind::External, Currency::CNY))
+            .open_account(NewAccount::new(
+                account("b"),
+                AccountKind::External,
+                Currency::CNY,
+            ))
             .await
             .unwrap();
         assert_eq!(bank.floor_minor, None);
@@ -180,19 +166,33 @@ async fn transfers_move_money_and_can_be_read_back() {
     for opened in stores().await {
         let store = &opened.store;
         open_book(store).await;
-        let committed = submit(store, vec![transfer("t1", "bank", "alice", 1_000)]).await.unwrap();
+        let committed = submit(store, vec![transfer("t1", "bank", "alice", 1_000)])
+            .await
+            .unwrap();
         assert!(!committed.replayed);
         assert_eq!(committed.transfers[0].to_balance_after_minor, 1_000);
-        submit(store, vec![transfer("t2", "alice", "bob", 250)]).await.unwrap();
+        submit(store, vec![transfer("t2", "alice", "bob", 250)])
+            .await
+            .unwrap();
         assert_eq!(balance(store, "alice").await, 750, "{}", opened.name);
         assert_eq!(balance(store, "bob").await, 250);
         assert_eq!(balance(store, "bank").await, -1_000);
-        let stored = store.transfer(TransferId::parse("t2").unwrap()).await.unwrap().unwrap();
+        let stored = store
+            .transfer(TransferId::parse("t2").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(stored.from, account("alice"));
         assert_eq!(stored.memo, "memo t2");
         assert_eq!(stored.from_balance_after_minor, 750);
         assert_eq!(stored.committed_at, opened.clock.now());
-        assert!(store.transfer(TransferId::parse("nope").unwrap()).await.unwrap().is_none());
+        assert!(
+            store
+                .transfer(TransferId::parse("nope").unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_sound(store).await;
     }
 }
@@ -203,11 +203,26 @@ async fn history_pages_cover_every_transfer_once_newest_first() {
         let store = &opened.store;
         open_book(store).await;
         for index in 0..7 {
-            submit(store, vec![transfer(&format!("in{index}"), "bank", "alice", 10)]).await.unwrap();
-            submit(store, vec![transfer(&format!("other{index}"), "bank", "bob", 10)]).await.unwrap();
+            submit(
+                store,
+                vec![transfer(&format!("in{index}"), "bank", "alice", 10)],
+            )
+            .await
+            .unwrap();
+            submit(
+                store,
+                vec![transfer(&format!("other{index}"), "bank", "bob", 10)],
+            )
+            .await
+            .unwrap();
         }
         for index in 0..5 {
-            submit(store, vec![transfer(&format!("out{index}"), "alice", "carol", 1)]).await.unwrap();
+            submit(
+                store,
+                vec![transfer(&format!("out{index}"), "alice", "carol", 1)],
+            )
+            .await
+            .unwrap();
         }
         let mut seen = Vec::new();
         let mut before = None;
@@ -221,12 +236,17 @@ async fn history_pages_cover_every_transfer_once_newest_first() {
             }
         }
         assert_eq!(seen.len(), 12, "{}: {seen:?}", opened.name);
-        assert!(seen.windows(2).all(|pair| pair[0].0 > pair[1].0), "newest first");
+        assert!(
+            seen.windows(2).all(|pair| pair[0].0 > pair[1].0),
+            "newest first"
+        );
         assert_eq!(seen[0].1, "out4");
         assert!(seen.iter().all(|(_, id)| !id.starts_with("other")));
         assert_eq!(
             store.history(account("nobody"), None, 5).await,
-            Err(LedgerError::UnknownAccount { account: account("nobody") })
+            Err(LedgerError::UnknownAccount {
+                account: account("nobody")
+            })
         );
     }
 }
@@ -236,7 +256,10 @@ async fn the_same_id_again_returns_the_original_and_changes_nothing() {
     for opened in stores().await {
         let store = &opened.store;
         open_book(store).await;
-        let batch = vec![transfer("p1", "bank", "alice", 500), transfer("p2", "alice", "bob", 200)];
+        let batch = vec![
+            transfer("p1", "bank", "alice", 500),
+            transfer("p2", "alice", "bob", 200),
+        ];
         let first = submit(store, batch.clone()).await.unwrap();
         opened.clock.advance(60_000).unwrap();
         let again = submit(store, batch.clone()).await.unwrap();
@@ -247,11 +270,17 @@ async fn the_same_id_again_returns_the_original_and_changes_nothing() {
         altered[1].amount_minor = 201;
         assert_eq!(
             submit(store, altered).await,
-            Err(LedgerError::IdReused { transfer: TransferId::parse("p2").unwrap() })
+            Err(LedgerError::IdReused {
+                transfer: TransferId::parse("p2").unwrap()
+            })
         );
         // Part of an earlier batch together with something new is not a replay either.
         assert!(matches!(
-            submit(store, vec![batch[0].clone(), transfer("p3", "bank", "carol", 1)]).await,
+            submit(
+                store,
+                vec![batch[0].clone(), transfer("p3", "bank", "carol", 1)]
+            )
+            .await,
             Err(LedgerError::IdReused { .. })
         ));
         assert_eq!(balance(store, "carol").await, 0);
@@ -265,17 +294,30 @@ async fn bad_transfers_are_refused_with_typed_errors_and_change_nothing() {
         let store = &opened.store;
         open_book(store).await;
         store
-            .open_account(NewAccount::new(account("usd"), AccountKind::Wallet, Currency::parse("USD").unwrap()))
+            .open_account(NewAccount::new(
+                account("usd"),
+                AccountKind::Wallet,
+                Currency::parse("USD").unwrap(),
+            ))
             .await
             .unwrap();
-        submit(store, vec![transfer("seed", "bank", "alice", 100)]).await.unwrap();
+        submit(store, vec![transfer("seed", "bank", "alice", 100)])
+            .await
+            .unwrap();
         assert!(matches!(
             submit(store, vec![transfer("x1", "alice", "bob", 101)]).await,
-            Err(LedgerError::InsufficientFunds { balance_minor: 100, amount_minor: 101, floor_minor: 0, .. })
+            Err(LedgerError::InsufficientFunds {
+                balance_minor: 100,
+                amount_minor: 101,
+                floor_minor: 0,
+                ..
+            })
         ));
         assert_eq!(
             submit(store, vec![transfer("x2", "alice", "dave", 1)]).await,
-            Err(LedgerError::UnknownAccount { account: account("dave") })
+            Err(LedgerError::UnknownAccount {
+                account: account("dave")
+            })
         );
         assert!(matches!(
             submit(store, vec![transfer("x3", "alice", "usd", 1)]).await,
@@ -287,16 +329,31 @@ async fn bad_transfers_are_refused_with_typed_errors_and_change_nothing() {
         ));
         // One bad transfer sinks its whole batch.
         assert!(matches!(
-            submit(store, vec![transfer("x5", "alice", "bob", 60), transfer("x6", "alice", "carol", 60)]).await,
+            submit(
+                store,
+                vec![
+                    transfer("x5", "alice", "bob", 60),
+                    transfer("x6", "alice", "carol", 60)
+                ]
+            )
+            .await,
             Err(LedgerError::InsufficientFunds { .. })
         ));
         assert_eq!(balance(store, "alice").await, 100, "{}", opened.name);
         assert_eq!(balance(store, "bob").await, 0);
         for id in ["x1", "x2", "x3", "x5", "x6"] {
-            assert!(store.transfer(TransferId::parse(id).unwrap()).await.unwrap().is_none());
+            assert!(
+                store
+                    .transfer(TransferId::parse(id).unwrap())
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
         }
         // A refused id is still free to use for a valid transfer.
-        submit(store, vec![transfer("x1", "alice", "bob", 100)]).await.unwrap();
+        submit(store, vec![transfer("x1", "alice", "bob", 100)])
+            .await
+            .unwrap();
         assert_sound(store).await;
     }
 }
@@ -306,7 +363,9 @@ async fn concurrent_submitters_are_group_committed_and_all_land() {
     for opened in stores().await {
         let store = opened.store.clone();
         open_book(&store).await;
-        submit(&store, vec![transfer("fund", "bank", "alice", 1_000_000)]).await.unwrap();
+        submit(&store, vec![transfer("fund", "bank", "alice", 1_000_000)])
+            .await
+            .unwrap();
         let mut tasks = Vec::new();
         for worker in 0..64 {
             let store = store.clone();
@@ -314,18 +373,31 @@ async fn concurrent_submitters_are_group_committed_and_all_land() {
                 for index in 0..20 {
                     let id = format!("w{worker}-{index}");
                     let to = if index % 2 == 0 { "bob" } else { "carol" };
-                    submit(&store, vec![transfer(&id, "alice", to, 7)]).await.unwrap();
+                    submit(&store, vec![transfer(&id, "alice", to, 7)])
+                        .await
+                        .unwrap();
                 }
             }));
         }
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(balance(&store, "alice").await, 1_000_000 - 64 * 20 * 7, "{}", opened.name);
-        assert_eq!(balance(&store, "bob").await + balance(&store, "carol").await, 64 * 20 * 7);
+        assert_eq!(
+            balance(&store, "alice").await,
+            1_000_000 - 64 * 20 * 7,
+            "{}",
+            opened.name
+        );
+        assert_eq!(
+            balance(&store, "bob").await + balance(&store, "carol").await,
+            64 * 20 * 7
+        );
         let metrics = store.metrics();
         assert_eq!(metrics.transfers.get(), 1 + 64 * 20);
-        assert!(metrics.commits.get() < metrics.commands.get(), "some submissions shared a commit");
+        assert!(
+            metrics.commits.get() < metrics.commands.get(),
+            "some submissions shared a commit"
+        );
         assert_sound(&store).await;
     }
 }
@@ -357,19 +429,57 @@ async fn events_commit_with_their_change_and_consumers_read_them_at_least_once_i
             jobs: vec![],
         };
         assert!(store.commit(refused).await.is_err());
-        store.commit(WriteSet { events: vec![event(3)], ..WriteSet::default() }).await.unwrap();
+        store
+            .commit(WriteSet {
+                events: vec![event(3)],
+                ..WriteSet::default()
+            })
+            .await
+            .unwrap();
 
         let read = store.read_events("mailer".to_owned(), 2).await.unwrap();
-        assert_eq!(read.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["k1", "k2"], "{}", opened.name);
+        assert_eq!(
+            read.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+            ["k1", "k2"],
+            "{}",
+            opened.name
+        );
         // Not acknowledged: read again.
-        assert_eq!(store.read_events("mailer".to_owned(), 10).await.unwrap().len(), 3);
-        store.ack_events("mailer".to_owned(), read[1].seq).await.unwrap();
+        assert_eq!(
+            store
+                .read_events("mailer".to_owned(), 10)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        store
+            .ack_events("mailer".to_owned(), read[1].seq)
+            .await
+            .unwrap();
         let rest = store.read_events("mailer".to_owned(), 10).await.unwrap();
-        assert_eq!(rest.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["k3"]);
+        assert_eq!(
+            rest.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+            ["k3"]
+        );
         // Cursors never move back, and each consumer has its own.
         store.ack_events("mailer".to_owned(), 0).await.unwrap();
-        assert_eq!(store.read_events("mailer".to_owned(), 10).await.unwrap().len(), 1);
-        assert_eq!(store.read_events("indexer".to_owned(), 10).await.unwrap().len(), 3);
+        assert_eq!(
+            store
+                .read_events("mailer".to_owned(), 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .read_events("indexer".to_owned(), 10)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
         store.ack_events("indexer".to_owned(), 0).await.unwrap();
         assert_eq!(
             store.lag().await.unwrap(),
@@ -391,26 +501,58 @@ async fn jobs_come_due_in_order_and_record_their_outcomes() {
             due_at: now.plus_ms(due_in_ms),
         };
         let committed = store
-            .commit(WriteSet { jobs: vec![job("late", 3_000), job("early", 1_000), job("mid", 2_000)], ..WriteSet::default() })
+            .commit(WriteSet {
+                jobs: vec![job("late", 3_000), job("early", 1_000), job("mid", 2_000)],
+                ..WriteSet::default()
+            })
             .await
             .unwrap();
         // The same key again is the same job.
-        let again = store.commit(WriteSet { jobs: vec![job("early", 9_000)], ..WriteSet::default() }).await.unwrap();
+        let again = store
+            .commit(WriteSet {
+                jobs: vec![job("early", 9_000)],
+                ..WriteSet::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(again.job_ids, vec![committed.job_ids[1]], "{}", opened.name);
         assert_eq!(store.next_due_at().await.unwrap(), Some(now.plus_ms(1_000)));
         assert!(store.due_jobs(now, 10).await.unwrap().is_empty());
         let due = store.due_jobs(now.plus_ms(2_500), 10).await.unwrap();
-        assert_eq!(due.iter().map(|j| j.key.as_str()).collect::<Vec<_>>(), ["early", "mid"]);
-        store.finish_job(due[0].clone(), JobOutcome::Done).await.unwrap();
+        assert_eq!(
+            due.iter().map(|j| j.key.as_str()).collect::<Vec<_>>(),
+            ["early", "mid"]
+        );
         store
-            .finish_job(due[1].clone(), JobOutcome::Retry { due_at: now.plus_ms(5_000), error: "busy".to_owned() })
+            .finish_job(due[0].clone(), JobOutcome::Done)
+            .await
+            .unwrap();
+        store
+            .finish_job(
+                due[1].clone(),
+                JobOutcome::Retry {
+                    due_at: now.plus_ms(5_000),
+                    error: "busy".to_owned(),
+                },
+            )
             .await
             .unwrap();
         let due = store.due_jobs(now.plus_ms(10_000), 10).await.unwrap();
-        assert_eq!(due.iter().map(|j| j.key.as_str()).collect::<Vec<_>>(), ["late", "mid"]);
+        assert_eq!(
+            due.iter().map(|j| j.key.as_str()).collect::<Vec<_>>(),
+            ["late", "mid"]
+        );
         assert_eq!(due[1].attempts, 1);
         assert_eq!(due[1].last_error.as_deref(), Some("busy"));
-        store.finish_job(due[1].clone(), JobOutcome::Failed { error: "gave up".to_owned() }).await.unwrap();
+        store
+            .finish_job(
+                due[1].clone(),
+                JobOutcome::Failed {
+                    error: "gave up".to_owned(),
+                },
+            )
+            .await
+            .unwrap();
         let failed = store.job(due[1].id).await.unwrap().unwrap();
         assert_eq!(failed.state, JobState::Failed);
         assert_eq!(failed.attempts, 2);
@@ -423,15 +565,38 @@ async fn jobs_come_due_in_order_and_record_their_outcomes() {
 async fn everything_acknowledged_survives_a_reopen() {
     for mut opened in stores().await {
         open_book(&opened.store).await;
-        submit(&opened.store, vec![transfer("r1", "bank", "alice", 42)]).await.unwrap();
-        opened.store.set_meta("sandbox_clock_offset_ms", "1000").await.unwrap();
+        submit(&opened.store, vec![transfer("r1", "bank", "alice", 42)])
+            .await
+            .unwrap();
+        opened
+            .store
+            .set_meta("sandbox_clock_offset_ms", "1000")
+            .await
+            .unwrap();
         harness::reopen(&mut opened).await;
         let store = &opened.store;
         assert_eq!(balance(store, "alice").await, 42, "{}", opened.name);
-        assert_eq!(store.meta("sandbox_clock_offset_ms").await.unwrap().as_deref(), Some("1000"));
-        let next = submit(store, vec![transfer("r2", "bank", "alice", 1)]).await.unwrap();
-        assert_eq!(next.transfers[0].seq, 2, "sequence numbers continue after a reopen");
-        assert!(submit(store, vec![transfer("r1", "bank", "alice", 42)]).await.unwrap().replayed);
+        assert_eq!(
+            store
+                .meta("sandbox_clock_offset_ms")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("1000")
+        );
+        let next = submit(store, vec![transfer("r2", "bank", "alice", 1)])
+            .await
+            .unwrap();
+        assert_eq!(
+            next.transfers[0].seq, 2,
+            "sequence numbers continue after a reopen"
+        );
+        assert!(
+            submit(store, vec![transfer("r1", "bank", "alice", 42)])
+                .await
+                .unwrap()
+                .replayed
+        );
         assert_sound(store).await;
     }
 }
@@ -442,16 +607,28 @@ async fn a_closed_store_refuses_writes() {
         opened.store.close().await;
         let result = opened
             .store
-            .open_account(NewAccount::new(account("late"), AccountKind::Wallet, Currency::CNY))
+            .open_account(NewAccount::new(
+                account("late"),
+                AccountKind::Wallet,
+                Currency::CNY,
+            ))
             .await;
-        assert!(matches!(result, Err(LedgerError::Unavailable { .. })), "{}", opened.name);
+        assert!(
+            matches!(result, Err(LedgerError::Unavailable { .. })),
+            "{}",
+            opened.name
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_from_a_newer_plaza_is_refused_untouched() {
     for opened in stores().await {
-        opened.store.set_meta("schema_version", "999").await.unwrap();
+        opened
+            .store
+            .set_meta("schema_version", "999")
+            .await
+            .unwrap();
         opened.store.close().await;
         let clock: Arc<dyn Clock> = opened.clock.clone();
         let error = Store::open(&opened.backend, clock).await.unwrap_err();
@@ -468,8 +645,15 @@ async fn a_database_from_a_newer_plaza_is_refused_untouched() {
 async fn a_corrupt_sqlite_file_is_reported_not_panicked_on() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plaza.sqlite3");
-    std::fs::write(&path, b"this is not a database, just some text that is long enough").unwrap();
-    let backend = Backend::Sqlite(SqliteOptions { path, synchronous_full: true });
+    std::fs::write(
+        &path,
+        b"this is not a database, just some text that is long enough",
+    )
+    .unwrap();
+    let backend = Backend::Sqlite(SqliteOptions {
+        path,
+        synchronous_full: true,
+    });
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(0)));
     let error = Store::open(&backend, clock).await.unwrap_err();
     assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
@@ -478,7 +662,9 @@ async fn a_corrupt_sqlite_file_is_reported_not_panicked_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_writer_on_one_postgres_database_is_refused() {
-    let Some(url) = harness::postgres_url().await else { return };
+    let Some(url) = harness::postgres_url().await else {
+        return;
+    };
     let backend = Backend::Postgres(PostgresOptions { url });
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(0)));
     let first = Store::open(&backend, clock.clone()).await.unwrap();
@@ -497,7 +683,6 @@ struct Model {
 
 mod property {
     use proptest::prelude::*;
-
 
     #[derive(Debug, Clone)]
     pub struct Op {
@@ -519,7 +704,10 @@ const ACCOUNTS: [&str; 4] = ["bank", "alice", "bob", "carol"];
 fn random_sequences_of_batches_keep_every_invariant() {
     use proptest::prelude::*;
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let config = ProptestConfig { cases: 24, ..ProptestConfig::default() };
+    let config = ProptestConfig {
+        cases: 24,
+        ..ProptestConfig::default()
+    };
     proptest!(config, |(ops in property::ops())| {
         runtime.block_on(async {
             for opened in stores().await {
@@ -573,13 +761,23 @@ enum Expectation {
 
 fn model_apply(model: &Model, batch: &[NewTransfer]) -> Expectation {
     let mut ids = std::collections::HashSet::new();
-    if batch.iter().any(|t| t.amount_minor <= 0 || t.from == t.to || !ids.insert(t.id.clone())) {
+    if batch
+        .iter()
+        .any(|t| t.amount_minor <= 0 || t.from == t.to || !ids.insert(t.id.clone()))
+    {
         return Expectation::Refused;
     }
-    let known: Vec<Option<&NewTransfer>> = batch.iter().map(|t| model.applied.get(t.id.as_str())).collect();
+    let known: Vec<Option<&NewTransfer>> = batch
+        .iter()
+        .map(|t| model.applied.get(t.id.as_str()))
+        .collect();
     if known.iter().all(Option::is_some) {
         let same = batch.iter().zip(&known).all(|(t, k)| Some(t) == *k);
-        return if same { Expectation::Replayed } else { Expectation::Refused };
+        return if same {
+            Expectation::Replayed
+        } else {
+            Expectation::Refused
+        };
     }
     if known.iter().any(Option::is_some) {
         return Expectation::Refused;

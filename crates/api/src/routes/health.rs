@@ -63,5 +63,8 @@ pub(crate) async fn not_found() -> ApiError {
 }
 
 pub(crate) async fn method_not_allowed() -> ApiError {
-    ApiError::new("method_not_allowed", "this endpoint does not take that method")
+    ApiError::new(
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }

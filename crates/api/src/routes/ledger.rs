@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::limits::{PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
-use plaza_kernel::queue::NewJob;
+use plaza_kernel::queue::{NewEvent, NewJob};
 use plaza_ledger::{TransferBatch, WriteSet, verify};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,8 +15,8 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Admin, Json, Query};
 use crate::wire::{
-    AccountView, OpenAccountBody, ScheduleBody, ScheduledTransferPayload, SubmitBody,
-    TransferView, VerifyView,
+    AccountView, OpenAccountBody, ScheduleBody, ScheduledTransferPayload, SubmitBody, TransferView,
+    VerifyView,
 };
 
 /// The job kind that makes a scheduled transfer.
@@ -113,8 +113,9 @@ async fn list_account_transfers(
 
 /// # `POST /api/v1/admin/ledger/transfers`
 ///
-/// Applies a batch of transfers atomically once durable. Sending the same batch again
-/// answers the original transfers with `"replayed": true` (200 instead of 201).
+/// Applies a batch of transfers atomically once durable, with a `ledger.batch_committed`
+/// outbox event. Sending the same batch again answers the original transfers with
+/// `"replayed": true` (200 instead of 201) and writes nothing.
 async fn create_transfers(
     _admin: Admin,
     State(state): State<AppState>,
@@ -127,7 +128,13 @@ async fn create_transfers(
         .map(|(index, transfer)| transfer.into_domain(&format!("transfers[{index}]")))
         .collect::<Result<Vec<_>, _>>()?;
     let batch = TransferBatch::new(transfers)?;
-    let committed = state.ledger.commit(WriteSet::transfers(batch)).await?;
+    let event = batch_committed_event(&batch);
+    let write = WriteSet {
+        batch: Some(batch),
+        events: vec![event],
+        jobs: Vec::new(),
+    };
+    let committed = state.ledger.commit(write).await?;
     let status = if committed.replayed {
         StatusCode::OK
     } else {
@@ -140,13 +147,41 @@ async fn create_transfers(
     ))
 }
 
+/// The outbox event of an admin batch: `ledger.batch_committed`, keyed by the first
+/// transfer id, with the batch's transfers as JSON. Written in the batch's transaction.
+fn batch_committed_event(batch: &TransferBatch) -> NewEvent {
+    let transfers: Vec<Value> = batch
+        .transfers()
+        .iter()
+        .map(|transfer| {
+            json!({
+                "id": transfer.id.as_str(),
+                "from": transfer.from.as_str(),
+                "to": transfer.to.as_str(),
+                "amount_minor": transfer.amount_minor,
+                "currency": transfer.currency.as_str(),
+            })
+        })
+        .collect();
+    NewEvent {
+        topic: "ledger.batch_committed".to_owned(),
+        key: batch
+            .transfers()
+            .first()
+            .map(|transfer| transfer.id.to_string())
+            .unwrap_or_default(),
+        payload: json!({ "transfers": transfers }).to_string(),
+    }
+}
+
 /// # `GET /api/v1/admin/ledger/transfers/{id}`
 async fn get_transfer(
     _admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<TransferView>, ApiError> {
-    let id = TransferId::parse(id).map_err(|error| ApiError::invalid_field("transfer id", error))?;
+    let id =
+        TransferId::parse(id).map_err(|error| ApiError::invalid_field("transfer id", error))?;
     match state.ledger.transfer(id.clone()).await? {
         Some(transfer) => Ok(axum::Json(transfer.into())),
         None => Err(ApiError::new(

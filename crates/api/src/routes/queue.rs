@@ -84,6 +84,9 @@ async fn get_job(
 ) -> Result<axum::Json<JobView>, ApiError> {
     match state.jobs.job(id).await? {
         Some(job) => Ok(axum::Json(job.into())),
-        None => Err(ApiError::new("job_not_found", format!("job {id} does not exist"))),
+        None => Err(ApiError::new(
+            "job_not_found",
+            format!("job {id} does not exist"),
+        )),
     }
 }

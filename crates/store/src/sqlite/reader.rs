@@ -59,10 +59,10 @@ impl SqliteReaders {
                 )?,
             };
             let result = read(&conn).map_err(StoreError::unavailable);
-            if let Ok(mut idle) = inner.idle.lock() {
-                if idle.len() < IDLE_READERS_MAX {
-                    idle.push(conn);
-                }
+            if let Ok(mut idle) = inner.idle.lock()
+                && idle.len() < IDLE_READERS_MAX
+            {
+                idle.push(conn);
             }
             result
         })
@@ -165,7 +165,7 @@ impl SqliteReaders {
                  + (SELECT COUNT(*) FROM ledger_transfers WHERE from_row = a.row_id AND currency <> a.currency) \
                  FROM ledger_accounts a ORDER BY a.row_id",
             )?;
-            let audits = statement
+            statement
                 .query_map([], |row| {
                     let currency_text: String = row.get(1)?;
                     Ok(AccountAudit {
@@ -177,8 +177,7 @@ impl SqliteReaders {
                         foreign_currency_transfers_count: row.get(5)?,
                     })
                 })?
-                .collect::<rusqlite::Result<_>>();
-            audits
+                .collect::<rusqlite::Result<_>>()
         })
         .await
     }
