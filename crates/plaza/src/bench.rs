@@ -13,7 +13,7 @@ use plaza_kernel::clock::SystemClock;
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::money::Currency;
 use plaza_ledger::{AccountKind, LedgerStore, NewAccount, NewTransfer, TransferBatch, WriteSet};
-use plaza_store::{Backend, PostgresOptions, SqliteOptions, Store};
+use plaza_store::{Backend, PostgresOptions, SqliteDurability, SqliteOptions, Store};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 use serde_json::json;
@@ -49,6 +49,10 @@ pub(crate) struct LedgerArgs {
     /// Zipf exponent of the account choice (0 = uniform; 1 = a few hot accounts).
     #[arg(long, default_value_t = 1.0)]
     zipf_exponent: f64,
+    /// SQLite durability: `pipelined` (fdatasync of the WAL on a syncer thread before any
+    /// acknowledgement, the default) or `full` (synchronous=FULL inside each commit).
+    #[arg(long, default_value = "pipelined", value_parser = ["pipelined", "full"])]
+    sqlite_sync: String,
 }
 
 const WARMUP: Duration = Duration::from_secs(1);
@@ -212,7 +216,11 @@ async fn ledger(args: LedgerArgs) -> anyhow::Result<Outcome> {
         Some(url) => Backend::Postgres(PostgresOptions { url: url.clone() }),
         None => Backend::Sqlite(SqliteOptions {
             path: dir.join(SQLITE_FILE),
-            synchronous_full: true,
+            durability: if args.sqlite_sync == "full" {
+                SqliteDurability::FullSync
+            } else {
+                SqliteDurability::PipelinedSync
+            },
         }),
     };
     let fsync_us = fsync_p50_us(&dir)?;
@@ -287,6 +295,7 @@ async fn ledger(args: LedgerArgs) -> anyhow::Result<Outcome> {
         "concurrency": args.concurrency,
         "accounts": args.accounts,
         "zipf_exponent": args.zipf_exponent,
+        "sqlite_sync": if args.database_url.is_some() { "n/a" } else { args.sqlite_sync.as_str() },
         "transfers": latencies_us.len(),
         "transfers_per_second": (acknowledged / seconds).round(),
         "p50_ms": percentile_ms(&latencies_us, 0.50),

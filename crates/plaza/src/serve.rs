@@ -20,7 +20,7 @@ pub(crate) fn backend(database: &Database) -> Backend {
     match database {
         Database::Sqlite(path) => Backend::Sqlite(SqliteOptions {
             path: path.clone(),
-            synchronous_full: true,
+            durability: plaza_store::SqliteDurability::default(),
         }),
         Database::Postgres(url) => Backend::Postgres(PostgresOptions { url: url.clone() }),
     }

@@ -30,7 +30,22 @@ use plaza_ledger::{
 pub use error::StoreError;
 pub use metrics::StoreMetrics;
 pub use postgres::PostgresOptions;
-pub use sqlite::SqliteOptions;
+pub use sqlite::{SqliteDurability, SqliteOptions};
+
+/// The highest outbox sequence number known to be durable. Readers of the outbox never
+/// go past it, so a consumer never acts on an event whose commit could still be lost.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DurableHorizon(Arc<std::sync::atomic::AtomicI64>);
+
+impl DurableHorizon {
+    pub(crate) fn advance(&self, seq: i64) {
+        self.0.fetch_max(seq, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn get(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
 
 use crate::plan::{Answer, Command, check_consumer};
 use crate::writer::WriterHandle;
@@ -59,6 +74,7 @@ enum WriterTask {
 }
 
 struct Inner {
+    horizon: DurableHorizon,
     writer: WriterHandle,
     readers: Readers,
     writer_task: std::sync::Mutex<Option<WriterTask>>,
@@ -115,13 +131,15 @@ impl Store {
     /// Plaza, or is in use by another Plaza process (PostgreSQL).
     pub async fn open(backend: &Backend, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let metrics = StoreMetrics::default();
+        let horizon = DurableHorizon::default();
         let (writer, receiver) = writer::mailbox();
         let (readers, writer_task) = match backend {
             Backend::Sqlite(options) => {
                 let options = options.clone();
                 let writer_metrics = metrics.clone();
+                let writer_horizon = horizon.clone();
                 let (readers, thread) = tokio::task::spawn_blocking(move || {
-                    sqlite::open(&options, clock, writer_metrics, receiver)
+                    sqlite::open(&options, clock, writer_metrics, writer_horizon, receiver)
                 })
                 .await
                 .map_err(StoreError::unavailable)??;
@@ -129,12 +147,14 @@ impl Store {
             }
             Backend::Postgres(options) => {
                 let (readers, task) =
-                    postgres::open(options, clock, metrics.clone(), receiver).await?;
+                    postgres::open(options, clock, metrics.clone(), horizon.clone(), receiver)
+                        .await?;
                 (Readers::Postgres(readers), WriterTask::Task(task))
             }
         };
         Ok(Self {
             inner: Arc::new(Inner {
+                horizon,
                 writer,
                 readers,
                 writer_task: std::sync::Mutex::new(Some(writer_task)),
@@ -269,7 +289,15 @@ impl OutboxStore for Store {
     ) -> BoxFuture<'_, Result<Vec<Event>, QueueError>> {
         Box::pin(async move {
             check_consumer(&consumer)?;
-            read!(self, read_events(consumer, rows_max)).map_err(queue_unavailable)
+            match &self.inner.readers {
+                Readers::Sqlite(readers) => {
+                    readers
+                        .read_events(consumer, rows_max, self.inner.horizon.get())
+                        .await
+                }
+                Readers::Postgres(readers) => readers.read_events(consumer, rows_max).await,
+            }
+            .map_err(queue_unavailable)
         })
     }
 

@@ -134,8 +134,24 @@ pub(crate) struct Needs {
 /// What the backend found.
 #[derive(Debug, Default)]
 pub(crate) struct Loaded {
+    /// Stored transfers under the ids the group uses (usually none).
     pub(crate) transfers: HashMap<TransferId, Transfer>,
+    /// Jobs already scheduled under the group's keys.
     pub(crate) jobs: HashMap<(String, String), i64>,
+    /// Transfers this group has planned so far, by id: their index in
+    /// [`GroupRows::transfers`], so a later command in the same group sees them.
+    pub(crate) planned: HashMap<TransferId, usize>,
+}
+
+impl Loaded {
+    fn stored<'a>(&'a self, id: &TransferId, rows: &'a GroupRows) -> Option<&'a Transfer> {
+        self.transfers.get(id).or_else(|| {
+            self.planned
+                .get(id)
+                .and_then(|index| rows.transfers.get(*index))
+                .map(|row| &row.transfer)
+        })
+    }
 }
 
 pub(crate) fn needs(commands: &[Command], cache: &WriterCache) -> Needs {
@@ -377,7 +393,7 @@ fn plan_commit(
         let stored: Vec<Option<Transfer>> = batch
             .transfers()
             .iter()
-            .map(|transfer| loaded.transfers.get(&transfer.id).cloned())
+            .map(|transfer| loaded.stored(&transfer.id, rows).cloned())
             .collect();
         if let Replay::Replayed(transfers) = classify_replay(batch, &stored)? {
             return Ok(Committed {
@@ -410,8 +426,8 @@ fn plan_commit(
             };
             next.transfer_seq += 1;
             loaded
-                .transfers
-                .insert(transfer.id.clone(), transfer.clone());
+                .planned
+                .insert(transfer.id.clone(), rows.transfers.len());
             rows.transfers.push(TransferRow {
                 transfer: transfer.clone(),
                 from_row,

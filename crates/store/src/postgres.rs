@@ -22,7 +22,8 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
 use crate::plan::{Answer, CachedAccount, GroupRows, Loaded, Needs, NextIds, WriterCache};
-use crate::writer::{Group, GroupSteps, Message};
+use crate::DurableHorizon;
+use crate::writer::{GroupFacts, Group, GroupSteps, Message};
 
 /// How the PostgreSQL backend is reached.
 #[derive(Debug, Clone)]
@@ -197,6 +198,7 @@ pub(crate) async fn open(
     options: &PostgresOptions,
     clock: Arc<dyn Clock>,
     metrics: StoreMetrics,
+    horizon: DurableHorizon,
     receiver: mpsc::Receiver<Message>,
 ) -> Result<(PgReaders, tokio::task::JoinHandle<()>), StoreError> {
     let config =
@@ -216,9 +218,11 @@ pub(crate) async fn open(
     }
     migrate(&mut client, &location).await?;
     let next = next_ids(&client).await.map_err(db_error)?;
+    horizon.advance(next.event_seq - 1);
     let statements = Statements::prepare(&client).await.map_err(db_error)?;
     let readers = PgReaders {
         client: Arc::new(connect(&config, &location).await?),
+        horizon: horizon.clone(),
     };
     let writer = PgWriter {
         client,
@@ -227,6 +231,7 @@ pub(crate) async fn open(
         next,
         clock,
         metrics,
+        horizon,
     };
     let task = tokio::spawn(writer.run(receiver));
     Ok((readers, task))
@@ -401,6 +406,7 @@ struct PgWriter {
     next: NextIds,
     clock: Arc<dyn Clock>,
     metrics: StoreMetrics,
+    horizon: DurableHorizon,
 }
 
 impl PgWriter {
@@ -420,27 +426,37 @@ impl PgWriter {
 
     async fn run_group(&mut self, steps: GroupSteps) {
         self.cache.trim();
-        let outcome = self.plan_and_write(&steps).await;
-        if outcome.is_err() {
-            self.cache.clear();
-            match next_ids(&self.client).await {
-                Ok(next) => self.next = next,
-                Err(error) => tracing::error!(%error, "rereading sequence numbers failed"),
+        match self.plan_and_write(&steps).await {
+            Ok((answers, facts)) => {
+                // PostgreSQL's commit returns once its WAL is flushed: durable now.
+                if let Some(seq) = facts.last_event_seq {
+                    self.horizon.advance(seq);
+                }
+                steps.acknowledgement(answers, facts).send(&self.metrics);
+            }
+            Err(reason) => {
+                self.cache.clear();
+                match next_ids(&self.client).await {
+                    Ok(next) => self.next = next,
+                    Err(error) => tracing::error!(%error, "rereading sequence numbers failed"),
+                }
+                steps.fail(&reason, &self.metrics);
             }
         }
-        steps.answer(outcome, &self.metrics);
     }
 
-    async fn plan_and_write(&mut self, steps: &GroupSteps) -> Result<(Vec<Answer>, usize), String> {
+    async fn plan_and_write(
+        &mut self,
+        steps: &GroupSteps,
+    ) -> Result<(Vec<Answer>, GroupFacts), String> {
         let needs = steps.needs(&self.cache);
         let loaded = self.load(needs).await.map_err(|e| e.to_string())?;
         let now = self.clock.now();
         let (answers, rows) = steps.plan(loaded, &mut self.cache, &mut self.next, now);
-        let transfers_written = rows.transfers.len();
         if !rows.is_empty() {
             self.write(&rows).await.map_err(|e| e.to_string())?;
         }
-        Ok((answers, transfers_written))
+        Ok((answers, GroupFacts::of(&rows)))
     }
 
     async fn load(&mut self, needs: Needs) -> Result<Loaded, StoreError> {
@@ -625,6 +641,7 @@ impl PgWriter {
 #[derive(Clone)]
 pub(crate) struct PgReaders {
     client: Arc<Client>,
+    horizon: DurableHorizon,
 }
 
 impl std::fmt::Debug for PgReaders {
@@ -755,8 +772,9 @@ impl PgReaders {
             .query(
                 "SELECT seq, topic, key, payload, created_at_ms FROM outbox_events \
                  WHERE seq > COALESCE((SELECT seq FROM outbox_cursors WHERE consumer = $1), 0) \
+                   AND seq <= $3 \
                  ORDER BY seq LIMIT $2",
-                &[&consumer, &(rows_max as i64)],
+                &[&consumer, &(rows_max as i64), &self.horizon.get()],
             )
             .await
             .map_err(db_error)?;

@@ -171,35 +171,89 @@ impl GroupSteps {
         plan(&self.commands, loaded, cache, next, now)
     }
 
-    /// Answers every submitter: with the planned answers if the commit succeeded, with an
-    /// error otherwise.
-    pub(crate) fn answer(
-        self,
-        outcome: Result<(Vec<Answer>, usize), String>,
-        metrics: &StoreMetrics,
-    ) {
+    /// The answers of a committed group, to be sent once the commit is durable.
+    pub(crate) fn acknowledgement(self, answers: Vec<Answer>, facts: GroupFacts) -> Acknowledgement {
+        Acknowledgement {
+            replies: self.replies,
+            answers,
+            started: self.started,
+            facts,
+        }
+    }
+
+    /// Answers every submitter with an error: nothing of the group was applied.
+    pub(crate) fn fail(self, reason: &str, metrics: &StoreMetrics) {
         metrics.commands.inc_by(self.commands.len() as u64);
-        match outcome {
-            Ok((answers, transfers_written)) => {
-                metrics.commits.inc();
-                metrics.transfers.inc_by(transfers_written as u64);
-                metrics.group_commands.observe(self.commands.len() as f64);
-                metrics
-                    .commit_seconds
-                    .observe(self.started.elapsed().as_secs_f64());
-                for (reply, answer) in self.replies.into_iter().zip(answers) {
-                    // A submitter that stopped waiting (timeout, disconnect) is not an error:
-                    // its write is durable and a retry with the same id will see it.
-                    let _ignored = reply.send(answer);
-                }
-            }
-            Err(reason) => {
-                metrics.commit_failures.inc();
-                tracing::error!(%reason, commands = self.commands.len(), "group commit failed");
-                for (reply, command) in self.replies.into_iter().zip(&self.commands) {
-                    let _ignored = reply.send(failure(command, &reason));
-                }
-            }
+        metrics.commit_failures.inc();
+        tracing::error!(%reason, commands = self.commands.len(), "group commit failed");
+        for (reply, command) in self.replies.into_iter().zip(&self.commands) {
+            let _ignored = reply.send(failure(command, reason));
+        }
+    }
+}
+
+/// What a committed group wrote, for metrics and the outbox's durable horizon.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct GroupFacts {
+    pub(crate) transfers_written: usize,
+    /// The highest outbox sequence number the group wrote, if it wrote events.
+    pub(crate) last_event_seq: Option<i64>,
+}
+
+impl GroupFacts {
+    pub(crate) fn of(rows: &GroupRows) -> Self {
+        Self {
+            transfers_written: rows.transfers.len(),
+            last_event_seq: rows.events.last().map(|event| event.seq),
+        }
+    }
+}
+
+/// The answers of a committed group, held until its commit is durable.
+#[derive(Debug)]
+pub(crate) struct Acknowledgement {
+    replies: Vec<oneshot::Sender<Answer>>,
+    answers: Vec<Answer>,
+    started: Instant,
+    pub(crate) facts: GroupFacts,
+}
+
+impl Acknowledgement {
+    /// Answers every submitter of the group; call only once the commit is durable.
+    pub(crate) fn send(self, metrics: &StoreMetrics) {
+        metrics.commands.inc_by(self.replies.len() as u64);
+        metrics.commits.inc();
+        metrics
+            .transfers
+            .inc_by(self.facts.transfers_written as u64);
+        metrics.group_commands.observe(self.replies.len() as f64);
+        metrics
+            .commit_seconds
+            .observe(self.started.elapsed().as_secs_f64());
+        for (reply, answer) in self.replies.into_iter().zip(self.answers) {
+            // A submitter that stopped waiting (timeout, disconnect) is not an error:
+            // its write is durable and a retry with the same id will see it.
+            let _ignored = reply.send(answer);
+        }
+    }
+
+    /// Answers every submitter with an error: the commit could not be made durable.
+    pub(crate) fn fail(self, reason: &str, metrics: &StoreMetrics) {
+        metrics.commands.inc_by(self.replies.len() as u64);
+        metrics.commit_failures.inc();
+        for (reply, answer) in self.replies.into_iter().zip(self.answers) {
+            let failed = match answer {
+                Answer::Committed(_) => Answer::Committed(Err(LedgerError::Unavailable {
+                    reason: reason.to_owned(),
+                })),
+                Answer::Account(_) => Answer::Account(Err(LedgerError::Unavailable {
+                    reason: reason.to_owned(),
+                })),
+                Answer::Queue(_) => Answer::Queue(Err(QueueError::Unavailable {
+                    reason: reason.to_owned(),
+                })),
+            };
+            let _ignored = reply.send(failed);
         }
     }
 }

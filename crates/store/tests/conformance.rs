@@ -40,7 +40,7 @@ mod harness {
         let dir = tempfile::tempdir().unwrap();
         let backend = Backend::Sqlite(SqliteOptions {
             path: dir.path().join("plaza.sqlite3"),
-            synchronous_full: true,
+            durability: plaza_store::SqliteDurability::default(),
         });
         opened.push(open("sqlite", backend, Some(dir)).await);
         if let Some(url) = postgres_url().await {

@@ -24,16 +24,39 @@ pub(crate) use schema::SCHEMA_VERSION;
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
 use crate::plan::{CachedAccount, GroupRows, Loaded, Needs, NextIds, WriterCache};
-use crate::writer::{Group, GroupSteps, Message};
+use crate::writer::{Acknowledgement, GroupFacts, Group, GroupSteps, Message};
+use crate::DurableHorizon;
 
 /// How the SQLite backend is opened.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
     /// The database file.
     pub path: PathBuf,
-    /// `synchronous=FULL` (true, the default: durable on every commit) or `NORMAL`
-    /// (durable at checkpoints; only for throwaway data).
-    pub synchronous_full: bool,
+    /// How commits are made durable before they are acknowledged.
+    pub durability: SqliteDurability,
+}
+
+impl SqliteOptions {
+    /// Options for a database file with the default durability.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            durability: SqliteDurability::default(),
+        }
+    }
+}
+
+/// How commits are made durable. In both modes nothing is acknowledged before it is on
+/// disk; they differ in who waits for the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteDurability {
+    /// `synchronous=NORMAL`, and a separate syncer thread `fdatasync`s the WAL after each
+    /// commit and only then acknowledges the group. The writer goes on with the next group
+    /// while the disk flushes, and one flush covers every group committed before it.
+    #[default]
+    PipelinedSync,
+    /// `synchronous=FULL`: SQLite syncs the WAL inside every commit and the writer waits.
+    FullSync,
 }
 
 fn corrupt_or_open(location: &str, error: &rusqlite::Error) -> StoreError {
@@ -60,6 +83,8 @@ pub(crate) fn open_connection(
     let location = path.display().to_string();
     let conn =
         Connection::open_with_flags(path, flags).map_err(|e| corrupt_or_open(&location, &e))?;
+    // NORMAL is only used together with the syncer thread, which makes every commit
+    // durable before it is acknowledged (see `SqliteDurability::PipelinedSync`).
     let synchronous = if synchronous_full { "FULL" } else { "NORMAL" };
     // A 64 MiB page cache per connection keeps the hot parts of the indexes in memory (the
     // default 2 MiB made the writer read pages back from the OS on every group), and a
@@ -78,21 +103,38 @@ pub(crate) fn open(
     options: &SqliteOptions,
     clock: Arc<dyn Clock>,
     metrics: StoreMetrics,
+    horizon: DurableHorizon,
     receiver: mpsc::Receiver<Message>,
 ) -> Result<(SqliteReaders, std::thread::JoinHandle<()>), StoreError> {
     let location = options.path.display().to_string();
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let mut conn = open_connection(&options.path, flags, options.synchronous_full)?;
+    let full = options.durability == SqliteDurability::FullSync;
+    let mut conn = open_connection(&options.path, flags, full)?;
     schema::migrate(&mut conn, &location)?;
     let next = next_ids(&conn).map_err(|e| corrupt_or_open(&location, &e))?;
+    horizon.advance(next.event_seq - 1);
+    let syncer = (!full).then(|| {
+        let mut wal_name = options.path.clone().into_os_string();
+        wal_name.push("-wal");
+        Syncer::start(PathBuf::from(wal_name), metrics.clone(), horizon.clone())
+    });
+    let syncer = match syncer {
+        Some(started) => Some(started.map_err(|error| StoreError::Open {
+            location: location.clone(),
+            reason: format!("cannot start the syncer thread: {error}"),
+        })?),
+        None => None,
+    };
     let writer = SqliteWriter {
         conn,
         cache: WriterCache::default(),
         next,
         clock,
         metrics,
+        horizon,
+        syncer,
     };
     let thread = std::thread::Builder::new()
         .name("plaza-sqlite-writer".to_owned())
@@ -101,7 +143,7 @@ pub(crate) fn open(
             location: location.clone(),
             reason: format!("cannot start the writer thread: {error}"),
         })?;
-    let readers = SqliteReaders::new(options.path.clone(), options.synchronous_full);
+    let readers = SqliteReaders::new(options.path.clone(), full);
     Ok((readers, thread))
 }
 
@@ -180,6 +222,9 @@ struct SqliteWriter {
     next: NextIds,
     clock: Arc<dyn Clock>,
     metrics: StoreMetrics,
+    horizon: DurableHorizon,
+    /// Present in `PipelinedSync` mode: acknowledges groups once the WAL is synced.
+    syncer: Option<Syncer>,
 }
 
 impl SqliteWriter {
@@ -192,6 +237,10 @@ impl SqliteWriter {
                 self.run_group(GroupSteps::new(group.requests));
             }
         }
+        // Every committed group is acknowledged (after its sync) before the writer stops.
+        if let Some(syncer) = self.syncer.take() {
+            syncer.stop();
+        }
         // Closing the connection checkpoints the WAL into the main file.
         if let Err((_conn, error)) = self.conn.close() {
             tracing::warn!(%error, "closing the sqlite writer connection failed");
@@ -203,16 +252,29 @@ impl SqliteWriter {
 
     fn run_group(&mut self, steps: GroupSteps) {
         self.cache.trim();
-        let outcome = self.plan_and_write(&steps);
-        if outcome.is_err() {
-            // Memory may now be ahead of disk: forget it and reread from the database.
-            self.cache.clear();
-            match next_ids(&self.conn) {
-                Ok(next) => self.next = next,
-                Err(error) => tracing::error!(%error, "rereading sequence numbers failed"),
+        match self.plan_and_write(&steps) {
+            Ok((answers, facts)) => {
+                let acknowledgement = steps.acknowledgement(answers, facts);
+                match &self.syncer {
+                    Some(syncer) => syncer.acknowledge_when_durable(acknowledgement),
+                    None => {
+                        if let Some(seq) = acknowledgement.facts.last_event_seq {
+                            self.horizon.advance(seq);
+                        }
+                        acknowledgement.send(&self.metrics);
+                    }
+                }
+            }
+            Err(reason) => {
+                // Memory may now be ahead of disk: forget it and reread from the database.
+                self.cache.clear();
+                match next_ids(&self.conn) {
+                    Ok(next) => self.next = next,
+                    Err(error) => tracing::error!(%error, "rereading sequence numbers failed"),
+                }
+                steps.fail(&reason, &self.metrics);
             }
         }
-        steps.answer(outcome, &self.metrics);
     }
 
     /// Loads, plans and writes a group inside one `BEGIN IMMEDIATE` transaction: the
@@ -221,7 +283,7 @@ impl SqliteWriter {
     fn plan_and_write(
         &mut self,
         steps: &GroupSteps,
-    ) -> Result<(Vec<crate::plan::Answer>, usize), String> {
+    ) -> Result<(Vec<crate::plan::Answer>, GroupFacts), String> {
         let failed = |error: rusqlite::Error| error.to_string();
         let tx = self
             .conn
@@ -231,24 +293,25 @@ impl SqliteWriter {
         let loaded = load(&tx, &mut self.cache, needs).map_err(failed)?;
         let now = self.clock.now();
         let (answers, rows) = steps.plan(loaded, &mut self.cache, &mut self.next, now);
-        let transfers_written = rows.transfers.len();
         if !rows.is_empty() {
             write(&tx, &rows).map_err(failed)?;
         }
         tx.commit().map_err(failed)?;
-        Ok((answers, transfers_written))
+        Ok((answers, GroupFacts::of(&rows)))
     }
 }
 
 fn load(conn: &Connection, cache: &mut WriterCache, needs: Needs) -> rusqlite::Result<Loaded> {
     let mut loaded = Loaded::default();
-    let transfer_sql = format!("{TRANSFER_SELECT} WHERE t.id = ?1");
-    let mut statement = conn.prepare_cached(&transfer_sql)?;
+    // Nearly every id is new: probe the id index alone, and read the whole stored
+    // transfer only for the rare replay.
+    let mut probe = conn.prepare_cached("SELECT 1 FROM ledger_transfers WHERE id = ?1")?;
+    let mut fetch = conn.prepare_cached(&format!("{TRANSFER_SELECT} WHERE t.id = ?1"))?;
     for id in needs.transfer_ids {
-        if let Some(transfer) = statement
-            .query_row([id.as_str()], transfer_from_row)
-            .optional()?
-        {
+        if !probe.exists([id.as_str()])? {
+            continue;
+        }
+        if let Some(transfer) = fetch.query_row([id.as_str()], transfer_from_row).optional()? {
             loaded.transfers.insert(id, transfer);
         }
     }
@@ -373,4 +436,92 @@ fn write(tx: &Connection, rows: &GroupRows) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Groups committed but not yet known to be on disk, at most (back pressure on the writer
+/// beyond that).
+const UNSYNCED_GROUPS_MAX: usize = 1_024;
+
+/// The syncer thread of `PipelinedSync` mode: it `fdatasync`s the WAL and then answers
+/// every group committed before that sync started.
+struct Syncer {
+    sender: std::sync::mpsc::SyncSender<Acknowledgement>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Syncer {
+    fn start(
+        wal_path: PathBuf,
+        metrics: StoreMetrics,
+        horizon: DurableHorizon,
+    ) -> std::io::Result<Self> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(UNSYNCED_GROUPS_MAX);
+        let thread = std::thread::Builder::new()
+            .name("plaza-sqlite-syncer".to_owned())
+            .spawn(move || run_syncer(&wal_path, &receiver, &metrics, &horizon))?;
+        Ok(Self { sender, thread })
+    }
+
+    fn acknowledge_when_durable(&self, acknowledgement: Acknowledgement) {
+        if let Err(error) = self.sender.send(acknowledgement) {
+            // The syncer is gone, so nothing can be made durable: refuse instead.
+            tracing::error!("the sqlite syncer stopped; refusing the group");
+            error.0.fail("the store cannot make writes durable", &StoreMetrics::default());
+        }
+    }
+
+    /// Syncs and answers what is still pending, then stops the thread.
+    fn stop(self) {
+        drop(self.sender);
+        if self.thread.join().is_err() {
+            tracing::error!("the sqlite syncer thread panicked");
+        }
+    }
+}
+
+fn run_syncer(
+    wal_path: &Path,
+    receiver: &std::sync::mpsc::Receiver<Acknowledgement>,
+    metrics: &StoreMetrics,
+    horizon: &DurableHorizon,
+) {
+    let mut wal: Option<std::fs::File> = None;
+    while let Ok(first) = receiver.recv() {
+        let mut pending = vec![first];
+        pending.extend(receiver.try_iter());
+        match sync_wal(wal_path, &mut wal) {
+            Ok(()) => {
+                if let Some(seq) = pending.iter().filter_map(|ack| ack.facts.last_event_seq).max() {
+                    horizon.advance(seq);
+                }
+                for acknowledgement in pending {
+                    acknowledgement.send(metrics);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, wal = %wal_path.display(), "syncing the WAL failed");
+                wal = None;
+                for acknowledgement in pending {
+                    acknowledgement.fail("the store could not make the write durable", metrics);
+                }
+            }
+        }
+    }
+}
+
+/// `fdatasync` of the WAL; the first time, also of its directory, so that the file's
+/// existence is as durable as its contents.
+fn sync_wal(wal_path: &Path, wal: &mut Option<std::fs::File>) -> std::io::Result<()> {
+    if wal.is_none() {
+        let file = std::fs::OpenOptions::new().read(true).open(wal_path)?;
+        if let Some(dir) = wal_path.parent() {
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        *wal = Some(file);
+    }
+    match wal {
+        Some(file) => file.sync_data(),
+        None => Ok(()),
+    }
 }

@@ -182,18 +182,22 @@ impl SqliteReaders {
         .await
     }
 
+    /// Events up to `durable_seq` only: a committed event whose WAL sync is still pending
+    /// must not reach a consumer that could act on it before it is durable.
     pub(crate) async fn read_events(
         &self,
         consumer: String,
         rows_max: usize,
+        durable_seq: i64,
     ) -> Result<Vec<Event>, StoreError> {
         self.with(move |conn| {
             conn.prepare_cached(
                 "SELECT seq, topic, key, payload, created_at_ms FROM outbox_events \
                  WHERE seq > COALESCE((SELECT seq FROM outbox_cursors WHERE consumer = ?1), 0) \
+                   AND seq <= ?3 \
                  ORDER BY seq LIMIT ?2",
             )?
-            .query_map(params![consumer, rows_max as i64], |row| {
+            .query_map(params![consumer, rows_max as i64, durable_seq], |row| {
                 Ok(Event {
                     seq: row.get(0)?,
                     topic: row.get(1)?,
