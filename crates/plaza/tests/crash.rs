@@ -155,10 +155,11 @@ async fn verify_ledger_exits_non_zero_and_names_each_violation() {
     let sound = verify();
     assert!(sound.status.success());
     assert!(String::from_utf8_lossy(&sound.stdout).contains("CNY 50"));
-    // Tamper with a stored balance behind Plaza's back.
+    // Tamper with a stored balance behind Plaza's back: an account's balance is the
+    // balance-after of its latest transfer.
     let conn = rusqlite::Connection::open(server.data_dir.join("plaza.sqlite3")).unwrap();
     conn.execute(
-        "UPDATE ledger_accounts SET balance_minor = -7 WHERE id = 'w1'",
+        "UPDATE ledger_transfers SET to_balance_after_minor = -7 WHERE id = 'v1'",
         [],
     )
     .unwrap();

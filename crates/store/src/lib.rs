@@ -13,6 +13,7 @@ mod error;
 mod metrics;
 mod plan;
 mod postgres;
+mod sql;
 mod sqlite;
 mod writer;
 

@@ -31,7 +31,6 @@ pub(crate) struct CachedAccount {
 #[derive(Debug, Default)]
 pub(crate) struct WriterCache {
     accounts: HashMap<AccountId, CachedAccount>,
-    dirty_rows: HashSet<AccountId>,
 }
 
 /// Accounts kept in memory before the cache is emptied between groups (bounded memory:
@@ -49,7 +48,6 @@ impl WriterCache {
 
     pub(crate) fn clear(&mut self) {
         self.accounts.clear();
-        self.dirty_rows.clear();
     }
 
     /// Empties the cache between groups when it has grown past its bound.
@@ -61,21 +59,6 @@ impl WriterCache {
 
     fn row(&self, id: &AccountId) -> Option<i64> {
         self.accounts.get(id).map(|cached| cached.row)
-    }
-
-    fn take_dirty_balances(&mut self) -> Vec<(i64, i64)> {
-        let mut balances: Vec<(i64, i64)> = self
-            .dirty_rows
-            .drain()
-            .filter_map(|id| {
-                self.accounts
-                    .get(&id)
-                    .map(|cached| (cached.row, cached.account.balance_minor))
-            })
-            .collect();
-        // A fixed update order keeps lock order stable on PostgreSQL.
-        balances.sort_unstable();
-        balances
     }
 }
 
@@ -89,9 +72,10 @@ impl Balances for WriterCache {
     }
 
     fn set_balance(&mut self, id: &AccountId, balance_minor: i64) {
+        // Not written back: a balance is stored as the balance-after of the account's
+        // latest transfer, which the group writes anyway.
         if let Some(cached) = self.accounts.get_mut(id) {
             cached.account.balance_minor = balance_minor;
-            self.dirty_rows.insert(id.clone());
         }
     }
 }
@@ -228,7 +212,6 @@ pub(crate) struct JobUpdate {
 pub(crate) struct GroupRows {
     pub(crate) new_accounts: Vec<CachedAccount>,
     pub(crate) transfers: Vec<TransferRow>,
-    pub(crate) balances: Vec<(i64, i64)>,
     pub(crate) events: Vec<EventRow>,
     pub(crate) jobs: Vec<JobRow>,
     pub(crate) job_updates: Vec<JobUpdate>,
@@ -240,7 +223,6 @@ impl GroupRows {
     pub(crate) fn is_empty(&self) -> bool {
         self.new_accounts.is_empty()
             && self.transfers.is_empty()
-            && self.balances.is_empty()
             && self.events.is_empty()
             && self.jobs.is_empty()
             && self.job_updates.is_empty()
@@ -284,7 +266,6 @@ pub(crate) fn plan(
         };
         answers.push(answer);
     }
-    rows.balances = cache.take_dirty_balances();
     (answers, rows)
 }
 

@@ -19,11 +19,12 @@ use plaza_ledger::{Account, AccountAudit, AccountKind, HistoryPage, Transfer};
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
+use crate::DurableHorizon;
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
 use crate::plan::{Answer, CachedAccount, GroupRows, Loaded, Needs, NextIds, WriterCache};
-use crate::DurableHorizon;
-use crate::writer::{GroupFacts, Group, GroupSteps, Message};
+use crate::sql::{BALANCE_OF_A, account_select};
+use crate::writer::{Group, GroupFacts, GroupSteps, Message};
 
 /// How the PostgreSQL backend is reached.
 #[derive(Debug, Clone)]
@@ -45,7 +46,6 @@ const MIGRATIONS: &[&str] = &[
         kind TEXT NOT NULL,
         currency TEXT NOT NULL,
         floor_minor BIGINT,
-        balance_minor BIGINT NOT NULL,
         created_at_ms BIGINT NOT NULL
     );
     CREATE TABLE ledger_transfers (
@@ -243,9 +243,6 @@ const TRANSFER_SELECT: &str = "SELECT t.seq, t.id, fa.id, ta.id, t.amount_minor,
      JOIN ledger_accounts fa ON fa.row_id = t.from_row \
      JOIN ledger_accounts ta ON ta.row_id = t.to_row";
 
-const ACCOUNT_COLUMNS: &str =
-    "row_id, id, kind, currency, floor_minor, balance_minor, created_at_ms";
-
 fn bad_value(column: &str, value: &str) -> StoreError {
     StoreError::Unavailable {
         reason: format!("column {column} holds {value:?}, which plaza cannot read"),
@@ -315,7 +312,6 @@ struct Statements {
     load_jobs: Statement,
     insert_accounts: Statement,
     insert_transfers: Statement,
-    update_balances: Statement,
     insert_events: Statement,
     insert_jobs: Statement,
     update_job: Statement,
@@ -330,9 +326,7 @@ impl Statements {
                 .prepare(&format!("{TRANSFER_SELECT} WHERE t.id = ANY($1::text[])"))
                 .await?,
             load_accounts: client
-                .prepare(&format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[])"
-                ))
+                .prepare(&format!("{} WHERE a.id = ANY($1::text[])", account_select()))
                 .await?,
             load_jobs: client
                 .prepare(
@@ -342,11 +336,11 @@ impl Statements {
                 )
                 .await?,
             insert_accounts: client
-                .prepare(&format!(
-                    "INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) \
+                .prepare(
+                    "INSERT INTO ledger_accounts (row_id, id, kind, currency, floor_minor, created_at_ms) \
                      SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
-                                          $5::int8[], $6::int8[], $7::int8[])"
-                ))
+                                          $5::int8[], $6::int8[])",
+                )
                 .await?,
             insert_transfers: client
                 .prepare(
@@ -354,13 +348,6 @@ impl Statements {
                        currency, memo, from_balance_after_minor, to_balance_after_minor, committed_at_ms) \
                      SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], \
                                           $6::text[], $7::text[], $8::int8[], $9::int8[], $10::int8[])",
-                )
-                .await?,
-            update_balances: client
-                .prepare(
-                    "UPDATE ledger_accounts a SET balance_minor = u.balance_minor \
-                     FROM UNNEST($1::int8[], $2::int8[]) AS u(row_id, balance_minor) \
-                     WHERE a.row_id = u.row_id",
                 )
                 .await?,
             insert_events: client
@@ -520,22 +507,13 @@ impl PgWriter {
                 .map(|a| a.account.currency.as_str())
                 .collect();
             let floors: Vec<Option<i64>> = accounts.iter().map(|a| a.account.floor_minor).collect();
-            let balances: Vec<i64> = accounts.iter().map(|a| a.account.balance_minor).collect();
             let created: Vec<i64> = accounts
                 .iter()
                 .map(|a| a.account.created_at.unix_ms())
                 .collect();
             tx.execute(
                 &statements.insert_accounts,
-                &[
-                    &row_ids,
-                    &ids,
-                    &kinds,
-                    &currencies,
-                    &floors,
-                    &balances,
-                    &created,
-                ],
+                &[&row_ids, &ids, &kinds, &currencies, &floors, &created],
             )
             .await?;
         }
@@ -579,11 +557,6 @@ impl PgWriter {
                 ],
             )
             .await?;
-        }
-        if !rows.balances.is_empty() {
-            let (row_ids, balances): (Vec<i64>, Vec<i64>) = rows.balances.iter().copied().unzip();
-            tx.execute(&statements.update_balances, &[&row_ids, &balances])
-                .await?;
         }
         if !rows.events.is_empty() {
             let events = &rows.events;
@@ -670,10 +643,7 @@ impl PgReaders {
 
     pub(crate) async fn account(&self, id: String) -> Result<Option<Account>, StoreError> {
         self.client
-            .query_opt(
-                &format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = $1"),
-                &[&id],
-            )
+            .query_opt(&format!("{} WHERE a.id = $1", account_select()), &[&id])
             .await
             .map_err(db_error)?
             .map(|row| account_from_row(&row).map(|cached| cached.account))
@@ -737,12 +707,12 @@ impl PgReaders {
         let rows = self
             .client
             .query(
-                "SELECT a.id, a.currency, a.floor_minor, a.balance_minor, \
+                &format!("SELECT a.id, a.currency, a.floor_minor, {BALANCE_OF_A}::int8, \
                    (COALESCE((SELECT SUM(amount_minor) FROM ledger_transfers WHERE to_row = a.row_id), 0) \
                   - COALESCE((SELECT SUM(amount_minor) FROM ledger_transfers WHERE from_row = a.row_id), 0))::int8, \
                    (SELECT COUNT(*) FROM ledger_transfers WHERE to_row = a.row_id AND currency <> a.currency) \
                  + (SELECT COUNT(*) FROM ledger_transfers WHERE from_row = a.row_id AND currency <> a.currency) \
-                 FROM ledger_accounts a ORDER BY a.row_id",
+                 FROM ledger_accounts a ORDER BY a.row_id"),
                 &[],
             )
             .await

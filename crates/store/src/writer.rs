@@ -172,7 +172,11 @@ impl GroupSteps {
     }
 
     /// The answers of a committed group, to be sent once the commit is durable.
-    pub(crate) fn acknowledgement(self, answers: Vec<Answer>, facts: GroupFacts) -> Acknowledgement {
+    pub(crate) fn acknowledgement(
+        self,
+        answers: Vec<Answer>,
+        facts: GroupFacts,
+    ) -> Acknowledgement {
         Acknowledgement {
             replies: self.replies,
             answers,

@@ -652,7 +652,7 @@ async fn a_corrupt_sqlite_file_is_reported_not_panicked_on() {
     .unwrap();
     let backend = Backend::Sqlite(SqliteOptions {
         path,
-        synchronous_full: true,
+        durability: plaza_store::SqliteDurability::default(),
     });
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(0)));
     let error = Store::open(&backend, clock).await.unwrap_err();

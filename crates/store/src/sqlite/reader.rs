@@ -10,8 +10,8 @@ use plaza_ledger::{Account, AccountAudit, HistoryPage, Transfer};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::{
-    ACCOUNT_COLUMNS, TRANSFER_SELECT, account_from_row, account_id, bad_value, currency,
-    open_connection, transfer_from_row,
+    BALANCE_OF_A, TRANSFER_SELECT, account_from_row, account_id, account_select, bad_value,
+    currency, open_connection, transfer_from_row,
 };
 use crate::error::StoreError;
 
@@ -90,12 +90,10 @@ impl SqliteReaders {
 
     pub(crate) async fn account(&self, id: String) -> Result<Option<Account>, StoreError> {
         self.with(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ?1"
-            ))?
-            .query_row([id], account_from_row)
-            .optional()
-            .map(|cached| cached.map(|cached| cached.account))
+            conn.prepare_cached(&format!("{} WHERE a.id = ?1", account_select()))?
+                .query_row([id], account_from_row)
+                .optional()
+                .map(|cached| cached.map(|cached| cached.account))
         })
         .await
     }
@@ -158,12 +156,12 @@ impl SqliteReaders {
     pub(crate) async fn audit(&self) -> Result<Vec<AccountAudit>, StoreError> {
         self.with(|conn| {
             let mut statement = conn.prepare(
-                "SELECT a.id, a.currency, a.floor_minor, a.balance_minor, \
+                &format!("SELECT a.id, a.currency, a.floor_minor, {BALANCE_OF_A}, \
                    COALESCE((SELECT SUM(amount_minor) FROM ledger_transfers WHERE to_row = a.row_id), 0) \
                  - COALESCE((SELECT SUM(amount_minor) FROM ledger_transfers WHERE from_row = a.row_id), 0), \
                    (SELECT COUNT(*) FROM ledger_transfers WHERE to_row = a.row_id AND currency <> a.currency) \
                  + (SELECT COUNT(*) FROM ledger_transfers WHERE from_row = a.row_id AND currency <> a.currency) \
-                 FROM ledger_accounts a ORDER BY a.row_id",
+                 FROM ledger_accounts a ORDER BY a.row_id"),
             )?;
             statement
                 .query_map([], |row| {

@@ -15,7 +15,6 @@ const MIGRATIONS: &[&str] = &[
         kind TEXT NOT NULL,
         currency TEXT NOT NULL,
         floor_minor INTEGER,
-        balance_minor INTEGER NOT NULL,
         created_at_ms INTEGER NOT NULL
     );
     CREATE TABLE ledger_transfers (
