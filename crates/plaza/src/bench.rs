@@ -147,6 +147,8 @@ async fn open_accounts(store: &Store, run: &str, accounts: usize) -> anyhow::Res
 struct Submitter {
     store: Store,
     run: String,
+    /// Parsed once, so the load generator spends its CPU on submitting, not formatting.
+    account_ids: Arc<Vec<AccountId>>,
     task: usize,
     accounts: usize,
     zipf: Zipf<f64>,
@@ -178,8 +180,8 @@ impl Submitter {
                     self.run,
                     self.next_id.fetch_add(1, Ordering::Relaxed)
                 ))?,
-                from: account(&self.run, from)?,
-                to: account(&self.run, to)?,
+                from: self.account_ids[from].clone(),
+                to: self.account_ids[to].clone(),
                 amount_minor: rng.random_range(1..=100),
                 currency: Currency::CNY,
                 memo: String::new(),
@@ -240,6 +242,11 @@ async fn ledger(args: LedgerArgs) -> anyhow::Result<Outcome> {
 
     let zipf = Zipf::new(args.accounts as f64, args.zipf_exponent)
         .map_err(|error| anyhow::anyhow!("--zipf-exponent: {error}"))?;
+    let account_ids = Arc::new(
+        (0..args.accounts)
+            .map(|index| account(&run, index))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let next_id = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -250,6 +257,7 @@ async fn ledger(args: LedgerArgs) -> anyhow::Result<Outcome> {
         let submitter = Submitter {
             store: store.clone(),
             run: run.clone(),
+            account_ids: account_ids.clone(),
             task,
             accounts: args.accounts,
             zipf,

@@ -6,9 +6,11 @@ pub(crate) const BALANCE_OF_A: &str = "COALESCE((\
      SELECT CASE WHEN t.from_row = a.row_id THEN t.from_balance_after_minor \
                  ELSE t.to_balance_after_minor END \
      FROM ledger_transfers t WHERE t.seq = (SELECT MAX(m.seq) FROM (\
-         SELECT MAX(seq) AS seq FROM ledger_transfers WHERE from_row = a.row_id \
+         SELECT f.seq FROM (SELECT seq FROM ledger_transfers WHERE from_row = a.row_id \
+                            ORDER BY seq DESC LIMIT 1) AS f \
          UNION ALL \
-         SELECT MAX(seq) AS seq FROM ledger_transfers WHERE to_row = a.row_id) AS m)), 0)";
+         SELECT g.seq FROM (SELECT seq FROM ledger_transfers WHERE to_row = a.row_id \
+                            ORDER BY seq DESC LIMIT 1) AS g) AS m)), 0)";
 
 /// The account columns `account_from_row` reads, from `ledger_accounts a`.
 pub(crate) fn account_select() -> String {

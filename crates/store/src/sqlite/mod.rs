@@ -569,7 +569,7 @@ fn sync_wal(wal_path: &Path, wal: &mut Option<std::fs::File>) -> std::io::Result
 const WAL_FRAMES_RESTART: i64 = 131_072;
 
 /// How often the checkpointer copies WAL frames into the database file.
-const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Copies WAL frames into the database file on its own thread and connection.
 struct Checkpointer {
@@ -596,7 +596,11 @@ impl Checkpointer {
                 while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
                     std::thread::park_timeout(CHECKPOINT_INTERVAL);
                     match checkpoint(&conn) {
-                        Ok(true) => wanted.store(true, std::sync::atomic::Ordering::Relaxed),
+                        // Catch up once more so the writer's restart has little left to copy.
+                        Ok(true) => match checkpoint(&conn) {
+                            Ok(_) => wanted.store(true, std::sync::atomic::Ordering::Relaxed),
+                            Err(error) => tracing::warn!(%error, "checkpoint failed"),
+                        },
                         Ok(false) => {}
                         Err(error) => tracing::warn!(%error, "checkpoint failed"),
                     }

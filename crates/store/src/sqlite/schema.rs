@@ -29,8 +29,8 @@ const MIGRATIONS: &[&str] = &[
         to_balance_after_minor INTEGER NOT NULL,
         committed_at_ms INTEGER NOT NULL
     );
-    CREATE INDEX ledger_transfers_from ON ledger_transfers (from_row, seq);
-    CREATE INDEX ledger_transfers_to ON ledger_transfers (to_row, seq);
+    CREATE INDEX ledger_transfers_from ON ledger_transfers (from_row);
+    CREATE INDEX ledger_transfers_to ON ledger_transfers (to_row);
     CREATE TABLE outbox_events (
         seq INTEGER PRIMARY KEY,
         topic TEXT NOT NULL,
