@@ -793,3 +793,33 @@ fn model_apply(model: &Model, batch: &[NewTransfer]) -> Expectation {
     }
     Expectation::Applied
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_sync_mode_keeps_the_same_promises() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::Sqlite(SqliteOptions {
+        path: dir.path().join("plaza.sqlite3"),
+        durability: plaza_store::SqliteDurability::FullSync,
+    });
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(0)));
+    let store = Store::open(&backend, clock.clone()).await.unwrap();
+    open_book(&store).await;
+    let write = WriteSet {
+        batch: Some(TransferBatch::single(transfer("f1", "bank", "alice", 9)).unwrap()),
+        events: vec![NewEvent {
+            topic: "t".to_owned(),
+            key: "f1".to_owned(),
+            payload: String::new(),
+        }],
+        jobs: vec![],
+    };
+    store.commit(write).await.unwrap();
+    assert_eq!(
+        store.read_events("c".to_owned(), 10).await.unwrap().len(),
+        1
+    );
+    store.close().await;
+    let store = Store::open(&backend, clock).await.unwrap();
+    assert_eq!(balance(&store, "alice").await, 9);
+    assert_sound(&store).await;
+}
