@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use plaza_kernel::limits::{PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
+
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -47,6 +49,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
 fn query_rejection(rejection: &QueryRejection) -> ApiError {
     ApiError::new("invalid_query", rejection.body_text())
+}
+
+/// The `limit` of a listing: the default when absent, an `invalid_query` error outside
+/// 1 to [`PAGE_ROWS_MAX`].
+pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(PAGE_ROWS_DEFAULT);
+    if (1..=PAGE_ROWS_MAX).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::new(
+            "invalid_query",
+            format!("limit must be between 1 and {PAGE_ROWS_MAX}"),
+        ))
+    }
 }
 
 /// Proof that the request carried the admin token.

@@ -23,7 +23,7 @@ use crate::DurableHorizon;
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
 use crate::plan::{Answer, CachedAccount, GroupRows, Loaded, Needs, NextIds, WriterCache};
-use crate::sql::{BALANCE_OF_A, account_select};
+use crate::sql::{BALANCE_OF_A, account_select, history_page};
 use crate::writer::{Group, GroupFacts, GroupSteps, Message};
 
 /// How the PostgreSQL backend is reached.
@@ -683,7 +683,7 @@ impl PgReaders {
                (SELECT seq FROM ledger_transfers WHERE to_row = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3)) \
              ORDER BY t.seq DESC LIMIT $3"
         );
-        let mut transfers = self
+        let transfers = self
             .client
             .query(&sql, &[&row_id, &before, &limit])
             .await
@@ -691,16 +691,7 @@ impl PgReaders {
             .iter()
             .map(transfer_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let next_before_seq = if transfers.len() > rows_max {
-            transfers.truncate(rows_max);
-            transfers.last().map(|transfer| transfer.seq)
-        } else {
-            None
-        };
-        Ok(Some(HistoryPage {
-            transfers,
-            next_before_seq,
-        }))
+        Ok(Some(history_page(transfers, rows_max)))
     }
 
     pub(crate) async fn audit(&self) -> Result<Vec<AccountAudit>, StoreError> {

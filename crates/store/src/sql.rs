@@ -19,3 +19,21 @@ pub(crate) fn account_select() -> String {
          FROM ledger_accounts a"
     )
 }
+
+/// Turns up to `rows_max + 1` transfers, newest first, into a page: the extra row only
+/// says that another page follows.
+pub(crate) fn history_page(
+    mut transfers: Vec<plaza_ledger::Transfer>,
+    rows_max: usize,
+) -> plaza_ledger::HistoryPage {
+    let next_before_seq = if transfers.len() > rows_max {
+        transfers.truncate(rows_max);
+        transfers.last().map(|transfer| transfer.seq)
+    } else {
+        None
+    };
+    plaza_ledger::HistoryPage {
+        transfers,
+        next_before_seq,
+    }
+}

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use plaza_kernel::id::{AccountId, TransferId};
-use plaza_kernel::limits::{PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
 use plaza_kernel::queue::{NewEvent, NewJob};
 use plaza_ledger::{TransferBatch, WriteSet, verify};
 use serde::Deserialize;
@@ -13,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Admin, Json, Query};
+use crate::extract::{Admin, Json, Query, page_limit};
 use crate::wire::{
     AccountView, OpenAccountBody, ScheduleBody, ScheduledTransferPayload, SubmitBody, TransferView,
     VerifyView,
@@ -96,13 +95,7 @@ async fn list_account_transfers(
     Query(query): Query<HistoryQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let id = account_id(id)?;
-    let limit = query.limit.unwrap_or(PAGE_ROWS_DEFAULT);
-    if !(1..=PAGE_ROWS_MAX).contains(&limit) {
-        return Err(ApiError::new(
-            "invalid_query",
-            format!("limit must be between 1 and {PAGE_ROWS_MAX}"),
-        ));
-    }
+    let limit = page_limit(query.limit)?;
     let page = state.ledger.history(id, query.before_seq, limit).await?;
     let transfers: Vec<TransferView> = page.transfers.into_iter().map(Into::into).collect();
     Ok(axum::Json(json!({

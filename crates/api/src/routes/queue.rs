@@ -3,13 +3,12 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use plaza_kernel::limits::{PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Admin, Json, Query};
+use crate::extract::{Admin, Json, Query, page_limit};
 use crate::wire::{EventView, JobView};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -35,13 +34,7 @@ async fn list_events(
     Path(consumer): Path<String>,
     Query(query): Query<EventsQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let limit = query.limit.unwrap_or(PAGE_ROWS_DEFAULT);
-    if !(1..=PAGE_ROWS_MAX).contains(&limit) {
-        return Err(ApiError::new(
-            "invalid_query",
-            format!("limit must be between 1 and {PAGE_ROWS_MAX}"),
-        ));
-    }
+    let limit = page_limit(query.limit)?;
     let events: Vec<EventView> = state
         .outbox
         .read_events(consumer, limit)

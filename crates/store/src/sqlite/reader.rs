@@ -14,6 +14,7 @@ use super::{
     currency, open_connection, transfer_from_row,
 };
 use crate::error::StoreError;
+use crate::sql::history_page;
 
 /// Idle reader connections kept open.
 const IDLE_READERS_MAX: usize = 8;
@@ -135,20 +136,11 @@ impl SqliteReaders {
                                     ORDER BY seq DESC LIMIT ?3)) \
                  ORDER BY t.seq DESC LIMIT ?3"
             );
-            let mut transfers: Vec<Transfer> = conn
+            let transfers: Vec<Transfer> = conn
                 .prepare_cached(&sql)?
                 .query_map(params![row, before, limit], transfer_from_row)?
                 .collect::<rusqlite::Result<_>>()?;
-            let next_before_seq = if transfers.len() > rows_max {
-                transfers.truncate(rows_max);
-                transfers.last().map(|transfer| transfer.seq)
-            } else {
-                None
-            };
-            Ok(Some(HistoryPage {
-                transfers,
-                next_before_seq,
-            }))
+            Ok(Some(history_page(transfers, rows_max)))
         })
         .await
     }
