@@ -4,6 +4,10 @@
 //! Integration tests talk to a real process over real HTTP, so they exercise exactly what
 //! users run: flags, config, the lock file, signals and the shutdown path included.
 //! Pass the binary with `env!("CARGO_BIN_EXE_plaza")`.
+//!
+//! Its helpers `expect` instead of returning errors, each with a message naming what
+//! failed: this crate runs only inside tests, where a setup that cannot start the server,
+//! create a directory or reach it over HTTP must fail the test at once and say why.
 #![deny(missing_docs)]
 
 use std::io::{BufRead, BufReader};
