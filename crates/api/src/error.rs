@@ -38,6 +38,8 @@ pub const ERROR_CODES: &[(&str, &str, u16)] = &[
     ("balance_overflow", "invalid_request", 422),
     ("transfer_id_reused", "invalid_request", 409),
     ("account_conflict", "invalid_request", 409),
+    ("record_conflict", "invalid_request", 409),
+    ("record_too_large", "invalid_request", 400),
     ("request_timeout", "system", 503),
     ("store_unavailable", "system", 503),
     ("internal", "internal", 500),
@@ -137,6 +139,8 @@ impl From<LedgerError> for ApiError {
             LedgerError::IdReused { .. } => "transfer_id_reused",
             LedgerError::AccountConflict { .. } => "account_conflict",
             LedgerError::PayloadTooLarge { .. } => "payload_too_large",
+            LedgerError::RecordConflict { .. } => "record_conflict",
+            LedgerError::RecordTooLarge { .. } => "record_too_large",
             LedgerError::Unavailable { reason } => return Self::unavailable(reason),
         };
         Self::new(code, message)

@@ -12,6 +12,7 @@ pub mod id;
 pub mod limits;
 pub mod money;
 pub mod queue;
+pub mod record;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -32,6 +32,17 @@ pub const MEMO_BYTES_MAX: usize = 256;
 /// 64 KiB × the 4,096 events of the largest commit = 256 MiB worst case in one batch.
 pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
 
+/// A domain record's body. Records are entities (an order, a merchant), not files: 64 KiB
+/// is far above the largest and keeps one group's worst case bounded like payloads.
+pub const RECORD_BYTES_MAX: usize = 64 * 1024;
+
+/// Index entries on one record, and the bytes of one index value: enough for the few
+/// ways an entity is looked up, small enough to keep index rows cheap.
+pub const RECORD_INDEX_ENTRIES_MAX: usize = 16;
+
+/// See [`RECORD_INDEX_ENTRIES_MAX`].
+pub const INDEX_VALUE_BYTES_MAX: usize = 256;
+
 /// Default request body limit: 1 MiB is far above any API request Plaza accepts.
 pub const REQUEST_BODY_BYTES_DEFAULT: usize = 1024 * 1024;
 

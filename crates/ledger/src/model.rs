@@ -360,6 +360,25 @@ pub enum LedgerError {
         /// The limit.
         max_bytes: usize,
     },
+    /// A record was not at the version the write expected: someone else changed it
+    /// first. Nothing was applied; read it again and decide again.
+    #[error("record {kind}/{key} changed since it was read")]
+    RecordConflict {
+        /// The record's kind.
+        kind: String,
+        /// Its key.
+        key: String,
+    },
+    /// A record over the limits on its body, key or index entries.
+    #[error("record {kind}/{key} is too large: {reason}")]
+    RecordTooLarge {
+        /// The record's kind.
+        kind: String,
+        /// Its key.
+        key: String,
+        /// Which limit.
+        reason: String,
+    },
     /// Storage failed; nothing was applied. The message is for logs, not for callers.
     #[error("the ledger store failed: {reason}")]
     Unavailable {

@@ -3,6 +3,7 @@
 use plaza_kernel::BoxFuture;
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::queue::{NewEvent, NewJob};
+use plaza_kernel::record::RecordWrite;
 
 use crate::model::{Account, HistoryPage, LedgerError, NewAccount, Transfer, TransferBatch};
 use crate::verify::AccountAudit;
@@ -18,6 +19,8 @@ pub struct WriteSet {
     pub events: Vec<NewEvent>,
     /// Work to schedule.
     pub jobs: Vec<NewJob>,
+    /// Domain records to write, each checked against the version it expects.
+    pub records: Vec<RecordWrite>,
 }
 
 impl WriteSet {
@@ -42,6 +45,8 @@ pub struct Committed {
     pub event_seqs: Vec<i64>,
     /// The ids of the jobs scheduled.
     pub job_ids: Vec<i64>,
+    /// The new version of each record written, in the write set's order.
+    pub record_versions: Vec<u64>,
 }
 
 /// Durable storage for the ledger.

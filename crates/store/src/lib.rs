@@ -23,6 +23,7 @@ use plaza_kernel::BoxFuture;
 use plaza_kernel::clock::{Clock, Timestamp};
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::queue::{Event, Job, JobOutcome, JobStore, OutboxStore, QueueError};
+use plaza_kernel::record::{IndexRange, IndexedRecord, Record, RecordError, RecordStore};
 use plaza_ledger::{
     Account, AccountAudit, Committed, HistoryPage, LedgerError, LedgerStore, NewAccount, Transfer,
     WriteSet,
@@ -347,5 +348,35 @@ impl JobStore for Store {
 
     fn job(&self, id: i64) -> BoxFuture<'_, Result<Option<Job>, QueueError>> {
         Box::pin(async move { read!(self, job(id)).map_err(queue_unavailable) })
+    }
+}
+
+fn record_unavailable(error: StoreError) -> RecordError {
+    RecordError::Unavailable {
+        reason: error.to_string(),
+    }
+}
+
+impl RecordStore for Store {
+    fn record(&self, kind: &str, key: &str) -> BoxFuture<'_, Result<Option<Record>, RecordError>> {
+        let (kind, key) = (kind.to_owned(), key.to_owned());
+        Box::pin(async move { read!(self, record(kind, key)).map_err(record_unavailable) })
+    }
+
+    fn find(
+        &self,
+        kind: &str,
+        name: &str,
+        value: &str,
+        rows_max: usize,
+    ) -> BoxFuture<'_, Result<Vec<Record>, RecordError>> {
+        let (kind, name, value) = (kind.to_owned(), name.to_owned(), value.to_owned());
+        Box::pin(async move {
+            read!(self, find_records(kind, name, value, rows_max)).map_err(record_unavailable)
+        })
+    }
+
+    fn range(&self, range: IndexRange) -> BoxFuture<'_, Result<Vec<IndexedRecord>, RecordError>> {
+        Box::pin(async move { read!(self, record_range(range)).map_err(record_unavailable) })
     }
 }

@@ -12,8 +12,12 @@ use std::collections::{HashMap, HashSet};
 
 use plaza_kernel::clock::Timestamp;
 use plaza_kernel::id::{AccountId, TransferId};
-use plaza_kernel::limits::{ID_BYTES_MAX, PAYLOAD_BYTES_MAX};
+use plaza_kernel::limits::{
+    ID_BYTES_MAX, INDEX_VALUE_BYTES_MAX, PAYLOAD_BYTES_MAX, RECORD_BYTES_MAX,
+    RECORD_INDEX_ENTRIES_MAX,
+};
 use plaza_kernel::queue::{Job, JobOutcome, JobState, QueueError};
+use plaza_kernel::record::{Expect, IndexEntry, RecordWrite};
 use plaza_ledger::{
     Account, AccountState, Balances, Committed, LedgerError, NewAccount, Replay, Transfer,
     WriteSet, apply, classify_replay,
@@ -113,6 +117,7 @@ pub(crate) struct Needs {
     pub(crate) transfer_ids: Vec<TransferId>,
     pub(crate) account_ids: Vec<AccountId>,
     pub(crate) job_keys: Vec<(String, String)>,
+    pub(crate) record_keys: Vec<(String, String)>,
 }
 
 /// What the backend found.
@@ -125,6 +130,12 @@ pub(crate) struct Loaded {
     /// Transfers this group has planned so far, by id: their index in
     /// [`GroupRows::transfers`], so a later command in the same group sees them.
     pub(crate) planned: HashMap<TransferId, usize>,
+    /// The stored version of each record the group writes (absent: no such record),
+    /// updated as the group plans writes to them.
+    pub(crate) record_versions: HashMap<(String, String), u64>,
+    /// Records this group has planned so far: their index in [`GroupRows::records`], so
+    /// a second write to the same record replaces the first row.
+    pub(crate) planned_records: HashMap<(String, String), usize>,
 }
 
 impl Loaded {
@@ -158,6 +169,11 @@ pub(crate) fn needs(commands: &[Command], cache: &WriterCache) -> Needs {
                 }
                 for job in &write.jobs {
                     needs.job_keys.push((job.kind.clone(), job.key.clone()));
+                }
+                for record in &write.records {
+                    needs
+                        .record_keys
+                        .push((record.kind.clone(), record.key.clone()));
                 }
             }
             Command::OpenAccount(account) => want_account(&account.id, &mut needs),
@@ -207,6 +223,17 @@ pub(crate) struct JobUpdate {
     pub(crate) finished_at: Option<Timestamp>,
 }
 
+/// A record row as written, with the index entries that replace its earlier ones.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordRow {
+    pub(crate) kind: String,
+    pub(crate) key: String,
+    pub(crate) version: u64,
+    pub(crate) body: String,
+    pub(crate) index: Vec<IndexEntry>,
+    pub(crate) updated_at: Timestamp,
+}
+
 /// Everything one group writes, in one transaction.
 #[derive(Debug, Default)]
 pub(crate) struct GroupRows {
@@ -217,6 +244,7 @@ pub(crate) struct GroupRows {
     pub(crate) job_updates: Vec<JobUpdate>,
     pub(crate) cursor_acks: Vec<(String, i64)>,
     pub(crate) meta: Vec<(String, String)>,
+    pub(crate) records: Vec<RecordRow>,
 }
 
 impl GroupRows {
@@ -228,6 +256,7 @@ impl GroupRows {
             && self.job_updates.is_empty()
             && self.cursor_acks.is_empty()
             && self.meta.is_empty()
+            && self.records.is_empty()
     }
 }
 
@@ -360,6 +389,130 @@ fn check_payloads(write: &WriteSet) -> Result<(), LedgerError> {
     Ok(())
 }
 
+fn too_large(record: &RecordWrite, reason: String) -> LedgerError {
+    LedgerError::RecordTooLarge {
+        kind: record.kind.clone(),
+        key: record.key.clone(),
+        reason,
+    }
+}
+
+fn check_record_limits(record: &RecordWrite) -> Result<(), LedgerError> {
+    if record.kind.is_empty() || record.kind.len() > ID_BYTES_MAX {
+        return Err(too_large(
+            record,
+            format!("kind must be 1–{ID_BYTES_MAX} bytes"),
+        ));
+    }
+    if record.key.is_empty() || record.key.len() > INDEX_VALUE_BYTES_MAX {
+        return Err(too_large(
+            record,
+            format!("key must be 1–{INDEX_VALUE_BYTES_MAX} bytes"),
+        ));
+    }
+    if record.body.len() > RECORD_BYTES_MAX {
+        return Err(too_large(
+            record,
+            format!(
+                "body is {} bytes, at most {RECORD_BYTES_MAX}",
+                record.body.len()
+            ),
+        ));
+    }
+    if record.index.len() > RECORD_INDEX_ENTRIES_MAX {
+        return Err(too_large(
+            record,
+            format!("at most {RECORD_INDEX_ENTRIES_MAX} index entries"),
+        ));
+    }
+    for entry in &record.index {
+        if entry.name.is_empty()
+            || entry.name.len() > ID_BYTES_MAX
+            || entry.value.len() > INDEX_VALUE_BYTES_MAX
+        {
+            return Err(too_large(
+                record,
+                format!(
+                    "index {:?}: names are 1–{ID_BYTES_MAX} bytes, values at most \
+                     {INDEX_VALUE_BYTES_MAX}",
+                    entry.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every record against the version it expects, counting earlier writes of the
+/// same unit of work, and returns the version each will have.
+fn check_records(records: &[RecordWrite], loaded: &Loaded) -> Result<Vec<u64>, LedgerError> {
+    let mut seen: HashMap<(&str, &str), u64> = HashMap::new();
+    let mut versions = Vec::with_capacity(records.len());
+    for record in records {
+        check_record_limits(record)?;
+        let id = (record.kind.as_str(), record.key.as_str());
+        let current = seen.get(&id).copied().or_else(|| {
+            loaded
+                .record_versions
+                .get(&(record.kind.clone(), record.key.clone()))
+                .copied()
+        });
+        let fits = match record.expect {
+            Expect::Any => true,
+            Expect::Absent => current.is_none(),
+            Expect::Version(version) => current == Some(version),
+        };
+        if !fits {
+            return Err(LedgerError::RecordConflict {
+                kind: record.kind.clone(),
+                key: record.key.clone(),
+            });
+        }
+        let version = current.unwrap_or(0) + 1;
+        seen.insert(id, version);
+        versions.push(version);
+    }
+    Ok(versions)
+}
+
+fn plan_records(
+    records: &[RecordWrite],
+    versions: &[u64],
+    loaded: &mut Loaded,
+    now: Timestamp,
+    rows: &mut GroupRows,
+) {
+    for (record, version) in records.iter().zip(versions) {
+        let mut index: Vec<IndexEntry> = Vec::with_capacity(record.index.len());
+        for entry in &record.index {
+            if !index.contains(entry) {
+                index.push(entry.clone());
+            }
+        }
+        let row = RecordRow {
+            kind: record.kind.clone(),
+            key: record.key.clone(),
+            version: *version,
+            body: record.body.clone(),
+            index,
+            updated_at: now,
+        };
+        let id = (record.kind.clone(), record.key.clone());
+        loaded.record_versions.insert(id.clone(), *version);
+        let earlier = loaded
+            .planned_records
+            .get(&id)
+            .and_then(|position| rows.records.get_mut(*position));
+        match earlier {
+            Some(slot) => *slot = row,
+            None => {
+                loaded.planned_records.insert(id, rows.records.len());
+                rows.records.push(row);
+            }
+        }
+    }
+}
+
 fn plan_commit(
     write: &WriteSet,
     loaded: &mut Loaded,
@@ -382,8 +535,12 @@ fn plan_commit(
                 replayed: true,
                 event_seqs: Vec::new(),
                 job_ids: Vec::new(),
+                record_versions: Vec::new(),
             });
         }
+    }
+    let record_versions = check_records(&write.records, loaded)?;
+    if let Some(batch) = &write.batch {
         let posted = apply(batch, cache)?;
         for (request, posted) in batch.transfers().iter().zip(posted) {
             let (Some(from_row), Some(to_row)) = (cache.row(&request.from), cache.row(&request.to))
@@ -417,6 +574,7 @@ fn plan_commit(
             transfers.push(transfer);
         }
     }
+    plan_records(&write.records, &record_versions, loaded, now, rows);
     let mut event_seqs = Vec::with_capacity(write.events.len());
     for event in &write.events {
         rows.events.push(EventRow {
@@ -453,5 +611,6 @@ fn plan_commit(
         replayed: false,
         event_seqs,
         job_ids,
+        record_versions,
     })
 }

@@ -15,6 +15,7 @@ use plaza_kernel::clock::{Clock, Timestamp};
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::money::Currency;
 use plaza_kernel::queue::{Event, Job, JobState};
+use plaza_kernel::record::{IndexRange, IndexedRecord, Record};
 use plaza_ledger::{Account, AccountAudit, AccountKind, HistoryPage, Transfer};
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, NoTls, Row, Statement};
@@ -87,6 +88,25 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (kind, key)
     );
     CREATE INDEX jobs_pending_due ON jobs (due_at_ms, id) WHERE state = 'pending';
+    ",
+    // 2: domain records and their indexes. Index values compare byte-wise (\"C\").
+    "
+    CREATE TABLE records (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        updated_at_ms BIGINT NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE TABLE record_index (
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT COLLATE \"C\" NOT NULL,
+        key TEXT COLLATE \"C\" NOT NULL,
+        PRIMARY KEY (kind, name, value, key)
+    );
+    CREATE INDEX record_index_by_key ON record_index (kind, key);
     ",
 ];
 
@@ -290,6 +310,16 @@ fn account_from_row(row: &Row) -> Result<CachedAccount, StoreError> {
 
 const JOB_COLUMNS: &str = "id, kind, key, payload, due_at_ms, attempts, state, last_error";
 
+fn record_from_row(row: &Row) -> Record {
+    Record {
+        kind: row.get(0),
+        key: row.get(1),
+        version: u64::try_from(row.get::<_, i64>(2)).unwrap_or(0),
+        body: row.get(3),
+        updated_at: Timestamp::from_unix_ms(row.get(4)),
+    }
+}
+
 fn job_from_row(row: &Row) -> Result<Job, StoreError> {
     let state: String = row.try_get(6).map_err(db_error)?;
     let attempts: i64 = row.try_get(5).map_err(db_error)?;
@@ -317,6 +347,10 @@ struct Statements {
     update_job: Statement,
     upsert_cursor: Statement,
     upsert_meta: Statement,
+    load_records: Statement,
+    upsert_records: Statement,
+    clear_record_index: Statement,
+    insert_record_index: Statement,
 }
 
 impl Statements {
@@ -380,6 +414,33 @@ impl Statements {
                 .prepare(
                     "INSERT INTO plaza_meta (key, value) VALUES ($1, $2) \
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .await?,
+            load_records: client
+                .prepare(
+                    "SELECT r.kind, r.key, r.version FROM records r \
+                     JOIN UNNEST($1::text[], $2::text[]) AS k(kind, key) \
+                       ON r.kind = k.kind AND r.key = k.key",
+                )
+                .await?,
+            upsert_records: client
+                .prepare(
+                    "INSERT INTO records (kind, key, version, body, updated_at_ms) \
+                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::int8[]) \
+                     ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, \
+                       body = excluded.body, updated_at_ms = excluded.updated_at_ms",
+                )
+                .await?,
+            clear_record_index: client
+                .prepare(
+                    "DELETE FROM record_index i USING UNNEST($1::text[], $2::text[]) AS k(kind, key) \
+                     WHERE i.kind = k.kind AND i.key = k.key",
+                )
+                .await?,
+            insert_record_index: client
+                .prepare(
+                    "INSERT INTO record_index (kind, name, value, key) \
+                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])",
                 )
                 .await?,
         })
@@ -490,6 +551,25 @@ impl PgWriter {
                 );
             }
             loaded.jobs = found;
+        }
+        if !needs.record_keys.is_empty() {
+            let (kinds, keys): (Vec<&str>, Vec<&str>) = needs
+                .record_keys
+                .iter()
+                .map(|(kind, key)| (kind.as_str(), key.as_str()))
+                .unzip();
+            for row in self
+                .client
+                .query(&self.statements.load_records, &[&kinds, &keys])
+                .await
+                .map_err(db_error)?
+            {
+                let version: i64 = row.get(2);
+                loaded.record_versions.insert(
+                    (row.get::<_, String>(0), row.get::<_, String>(1)),
+                    u64::try_from(version).unwrap_or(0),
+                );
+            }
         }
         Ok(loaded)
     }
@@ -606,6 +686,48 @@ impl PgWriter {
         for (key, value) in &rows.meta {
             tx.execute(&statements.upsert_meta, &[key, value]).await?;
         }
+        if !rows.records.is_empty() {
+            let records = &rows.records;
+            let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
+            let keys: Vec<&str> = records.iter().map(|r| r.key.as_str()).collect();
+            let versions: Vec<i64> = records
+                .iter()
+                .map(|r| i64::try_from(r.version).unwrap_or(i64::MAX))
+                .collect();
+            let bodies: Vec<&str> = records.iter().map(|r| r.body.as_str()).collect();
+            let updated: Vec<i64> = records.iter().map(|r| r.updated_at.unix_ms()).collect();
+            tx.execute(
+                &statements.upsert_records,
+                &[&kinds, &keys, &versions, &bodies, &updated],
+            )
+            .await?;
+            tx.execute(&statements.clear_record_index, &[&kinds, &keys])
+                .await?;
+            let entries: Vec<(&str, &str, &str, &str)> = records
+                .iter()
+                .flat_map(|r| {
+                    r.index.iter().map(|entry| {
+                        (
+                            r.kind.as_str(),
+                            entry.name.as_str(),
+                            entry.value.as_str(),
+                            r.key.as_str(),
+                        )
+                    })
+                })
+                .collect();
+            if !entries.is_empty() {
+                let kinds: Vec<&str> = entries.iter().map(|e| e.0).collect();
+                let names: Vec<&str> = entries.iter().map(|e| e.1).collect();
+                let values: Vec<&str> = entries.iter().map(|e| e.2).collect();
+                let keys: Vec<&str> = entries.iter().map(|e| e.3).collect();
+                tx.execute(
+                    &statements.insert_record_index,
+                    &[&kinds, &names, &values, &keys],
+                )
+                .await?;
+            }
+        }
         tx.commit().await
     }
 }
@@ -630,6 +752,79 @@ impl PgReaders {
             .await
             .map(|_| ())
             .map_err(db_error)
+    }
+
+    pub(crate) async fn record(
+        &self,
+        kind: String,
+        key: String,
+    ) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT kind, key, version, body, updated_at_ms FROM records \
+                 WHERE kind = $1 AND key = $2",
+                &[&kind, &key],
+            )
+            .await
+            .map_err(db_error)?
+            .map(|row| record_from_row(&row)))
+    }
+
+    pub(crate) async fn find_records(
+        &self,
+        kind: String,
+        name: String,
+        value: String,
+        rows_max: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        Ok(self
+            .client
+            .query(
+                "SELECT r.kind, r.key, r.version, r.body, r.updated_at_ms \
+                 FROM record_index i JOIN records r ON r.kind = i.kind AND r.key = i.key \
+                 WHERE i.kind = $1 AND i.name = $2 AND i.value = $3 ORDER BY i.key LIMIT $4",
+                &[&kind, &name, &value, &(rows_max as i64)],
+            )
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(record_from_row)
+            .collect())
+    }
+
+    pub(crate) async fn record_range(
+        &self,
+        range: IndexRange,
+    ) -> Result<Vec<IndexedRecord>, StoreError> {
+        let (after_value, after_key) = range.after.clone().unwrap_or_default();
+        Ok(self
+            .client
+            .query(
+                "SELECT r.kind, r.key, r.version, r.body, r.updated_at_ms, i.value \
+                 FROM record_index i JOIN records r ON r.kind = i.kind AND r.key = i.key \
+                 WHERE i.kind = $1 AND i.name = $2 AND i.value >= $3 AND i.value < $4 \
+                 AND (NOT $5 OR (i.value, i.key) > ($6, $7)) \
+                 ORDER BY i.value, i.key LIMIT $8",
+                &[
+                    &range.kind,
+                    &range.name,
+                    &range.from,
+                    &range.to,
+                    &range.after.is_some(),
+                    &after_value,
+                    &after_key,
+                    &(range.rows_max as i64),
+                ],
+            )
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|row| IndexedRecord {
+                value: row.get(5),
+                record: record_from_row(row),
+            })
+            .collect())
     }
 
     pub(crate) async fn meta(&self, key: String) -> Result<Option<String>, StoreError> {

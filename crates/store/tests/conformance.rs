@@ -14,6 +14,7 @@ use plaza_kernel::clock::{Clock, ManualClock, Timestamp};
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::money::Currency;
 use plaza_kernel::queue::{JobOutcome, JobState, JobStore, NewEvent, NewJob, OutboxStore};
+use plaza_kernel::record::{Expect, IndexEntry, IndexRange, RecordStore, RecordWrite};
 use plaza_ledger::{
     AccountKind, LedgerError, LedgerStore, NewAccount, NewTransfer, TransferBatch, WriteSet, verify,
 };
@@ -415,7 +416,7 @@ async fn events_commit_with_their_change_and_consumers_read_them_at_least_once_i
         let write = WriteSet {
             batch: Some(TransferBatch::single(transfer("e1", "bank", "alice", 5)).unwrap()),
             events: vec![event(1), event(2)],
-            jobs: vec![],
+            ..WriteSet::default()
         };
         let committed = store.commit(write.clone()).await.unwrap();
         assert_eq!(committed.event_seqs.len(), 2);
@@ -426,7 +427,7 @@ async fn events_commit_with_their_change_and_consumers_read_them_at_least_once_i
         let refused = WriteSet {
             batch: Some(TransferBatch::single(transfer("e2", "alice", "bob", 6)).unwrap()),
             events: vec![event(99)],
-            jobs: vec![],
+            ..WriteSet::default()
         };
         assert!(store.commit(refused).await.is_err());
         store
@@ -812,6 +813,7 @@ async fn full_sync_mode_keeps_the_same_promises() {
             payload: String::new(),
         }],
         jobs: vec![],
+        records: vec![],
     };
     store.commit(write).await.unwrap();
     assert_eq!(
@@ -822,4 +824,287 @@ async fn full_sync_mode_keeps_the_same_promises() {
     let store = Store::open(&backend, clock).await.unwrap();
     assert_eq!(balance(&store, "alice").await, 9);
     assert_sound(&store).await;
+}
+
+fn record_write(key: &str, expect: Expect, body: &str, index: &[(&str, &str)]) -> RecordWrite {
+    RecordWrite {
+        kind: "test.order".to_owned(),
+        key: key.to_owned(),
+        expect,
+        body: body.to_owned(),
+        index: index
+            .iter()
+            .map(|(name, value)| IndexEntry::new(*name, *value))
+            .collect(),
+    }
+}
+
+fn records_only(records: Vec<RecordWrite>) -> WriteSet {
+    WriteSet {
+        records,
+        ..WriteSet::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_are_versioned_found_by_index_and_refused_on_a_stale_version() {
+    for opened in stores().await {
+        let store = &opened.store;
+        let name = opened.name;
+        let first = store
+            .commit(records_only(vec![record_write(
+                "m1/T1",
+                Expect::Absent,
+                "v1",
+                &[("day", "m1|2026-11-26"), ("txn", "42")],
+            )]))
+            .await
+            .unwrap();
+        assert_eq!(first.record_versions, vec![1], "{name}");
+        let again = store
+            .commit(records_only(vec![record_write(
+                "m1/T1",
+                Expect::Absent,
+                "other",
+                &[],
+            )]))
+            .await;
+        assert!(
+            matches!(again, Err(LedgerError::RecordConflict { .. })),
+            "{name}: {again:?}"
+        );
+        let stale = store
+            .commit(records_only(vec![record_write(
+                "m1/T1",
+                Expect::Version(7),
+                "other",
+                &[],
+            )]))
+            .await;
+        assert!(
+            matches!(stale, Err(LedgerError::RecordConflict { .. })),
+            "{name}"
+        );
+        let read = store.record("test.order", "m1/T1").await.unwrap().unwrap();
+        assert_eq!((read.version, read.body.as_str()), (1, "v1"), "{name}");
+        assert_eq!(read.updated_at, opened.clock.now(), "{name}");
+        let found = store.find("test.order", "txn", "42", 10).await.unwrap();
+        assert_eq!(found.len(), 1, "{name}");
+
+        // An update replaces the index entries.
+        let second = store
+            .commit(records_only(vec![record_write(
+                "m1/T1",
+                Expect::Version(1),
+                "v2",
+                &[("day", "m1|2026-11-27")],
+            )]))
+            .await
+            .unwrap();
+        assert_eq!(second.record_versions, vec![2], "{name}");
+        assert!(
+            store
+                .find("test.order", "txn", "42", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let read = store.record("test.order", "m1/T1").await.unwrap().unwrap();
+        assert_eq!((read.version, read.body.as_str()), (2, "v2"), "{name}");
+        assert_eq!(store.record("test.order", "nope").await.unwrap(), None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn index_ranges_page_in_byte_order() {
+    for opened in stores().await {
+        let store = &opened.store;
+        let name = opened.name;
+        let mut writes = Vec::new();
+        for (key, day) in [
+            ("a", "m1|2026-11-25"),
+            ("b", "m1|2026-11-26"),
+            ("c", "m1|2026-11-26"),
+            ("d", "m1|2026-11-26"),
+            ("e", "m1|2026-11-27"),
+            ("f", "m2|2026-11-26"),
+            ("g", "m1|2026-11-26T"),
+            ("h", "m1|2026-11-26Z"),
+        ] {
+            writes.push(record_write(key, Expect::Any, key, &[("day", day)]));
+        }
+        store.commit(records_only(writes)).await.unwrap();
+        let mut range = IndexRange {
+            kind: "test.order".to_owned(),
+            name: "day".to_owned(),
+            from: "m1|2026-11-26".to_owned(),
+            to: "m1|2026-11-27".to_owned(),
+            after: None,
+            rows_max: 2,
+        };
+        let mut keys = Vec::new();
+        loop {
+            let page = store.range(range.clone()).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            let last = page.last().unwrap();
+            range.after = Some((last.value.clone(), last.record.key.clone()));
+            keys.extend(page.into_iter().map(|found| found.record.key));
+        }
+        assert_eq!(keys, ["b", "c", "d", "g", "h"], "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_land_with_their_money_or_not_at_all() {
+    for opened in stores().await {
+        let store = &opened.store;
+        let name = opened.name;
+        open_book(store).await;
+        submit(store, vec![transfer("fund", "bank", "alice", 100)])
+            .await
+            .unwrap();
+        // Too little money: the record is not written either.
+        let refused = store
+            .commit(WriteSet {
+                batch: Some(TransferBatch::single(transfer("pay1", "alice", "bob", 500)).unwrap()),
+                records: vec![record_write("o1", Expect::Absent, "paid", &[])],
+                ..WriteSet::default()
+            })
+            .await;
+        assert!(
+            matches!(refused, Err(LedgerError::InsufficientFunds { .. })),
+            "{name}"
+        );
+        assert_eq!(
+            store.record("test.order", "o1").await.unwrap(),
+            None,
+            "{name}"
+        );
+        // A stale record: the money does not move either.
+        store
+            .commit(records_only(vec![record_write(
+                "o2",
+                Expect::Absent,
+                "new",
+                &[],
+            )]))
+            .await
+            .unwrap();
+        let refused = store
+            .commit(WriteSet {
+                batch: Some(TransferBatch::single(transfer("pay2", "alice", "bob", 50)).unwrap()),
+                records: vec![record_write("o2", Expect::Absent, "paid", &[])],
+                ..WriteSet::default()
+            })
+            .await;
+        assert!(
+            matches!(refused, Err(LedgerError::RecordConflict { .. })),
+            "{name}"
+        );
+        assert_eq!(balance(store, "alice").await, 100, "{name}");
+        // Both together.
+        let paid = store
+            .commit(WriteSet {
+                batch: Some(TransferBatch::single(transfer("pay2", "alice", "bob", 50)).unwrap()),
+                records: vec![record_write("o2", Expect::Version(1), "paid", &[])],
+                ..WriteSet::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(paid.record_versions, vec![2], "{name}");
+        assert_eq!(balance(store, "bob").await, 50, "{name}");
+        // Replaying the same transfers changes no record.
+        let replay = store
+            .commit(WriteSet {
+                batch: Some(TransferBatch::single(transfer("pay2", "alice", "bob", 50)).unwrap()),
+                records: vec![record_write("o2", Expect::Any, "again", &[])],
+                ..WriteSet::default()
+            })
+            .await
+            .unwrap();
+        assert!(replay.replayed, "{name}");
+        let read = store.record("test.order", "o2").await.unwrap().unwrap();
+        assert_eq!((read.version, read.body.as_str()), (2, "paid"), "{name}");
+        assert_sound(store).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_writers_of_one_record_version_have_exactly_one_winner() {
+    for mut opened in stores().await {
+        let name = opened.name;
+        opened
+            .store
+            .commit(records_only(vec![record_write(
+                "hot",
+                Expect::Absent,
+                "0",
+                &[],
+            )]))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for writer in 0..64 {
+            let store = opened.store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .commit(records_only(vec![record_write(
+                        "hot",
+                        Expect::Version(1),
+                        &writer.to_string(),
+                        &[("writer", &writer.to_string())],
+                    )]))
+                    .await
+            }));
+        }
+        let mut winners = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(committed) => {
+                    assert_eq!(committed.record_versions, vec![2]);
+                    winners += 1;
+                }
+                Err(LedgerError::RecordConflict { .. }) => {}
+                Err(other) => panic!("{name}: {other}"),
+            }
+        }
+        assert_eq!(winners, 1, "{name}");
+        harness::reopen(&mut opened).await;
+        let read = opened
+            .store
+            .record("test.order", "hot")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.version, 2, "{name}");
+        let by_index = opened
+            .store
+            .find("test.order", "writer", &read.body, 10)
+            .await
+            .unwrap();
+        assert_eq!(by_index, vec![read], "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_records_are_refused() {
+    for opened in stores().await {
+        let big = "x".repeat(plaza_kernel::limits::RECORD_BYTES_MAX + 1);
+        let refused = opened
+            .store
+            .commit(records_only(vec![record_write(
+                "big",
+                Expect::Any,
+                &big,
+                &[],
+            )]))
+            .await;
+        assert!(
+            matches!(refused, Err(LedgerError::RecordTooLarge { .. })),
+            "{}",
+            opened.name
+        );
+    }
 }

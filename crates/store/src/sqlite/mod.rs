@@ -24,7 +24,7 @@ pub(crate) use schema::SCHEMA_VERSION;
 use crate::DurableHorizon;
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
-use crate::plan::{CachedAccount, GroupRows, Loaded, Needs, NextIds, WriterCache};
+use crate::plan::{CachedAccount, GroupRows, Loaded, Needs, NextIds, RecordRow, WriterCache};
 pub(crate) use crate::sql::{BALANCE_OF_A, account_select};
 use crate::writer::{Acknowledgement, Group, GroupFacts, GroupSteps, Message};
 
@@ -354,6 +354,18 @@ fn load(conn: &Connection, cache: &mut WriterCache, needs: Needs) -> rusqlite::R
             cache.insert(cached);
         }
     }
+    let mut statement =
+        conn.prepare_cached("SELECT version FROM records WHERE kind = ?1 AND key = ?2")?;
+    for (kind, key) in needs.record_keys {
+        if let Some(version) = statement
+            .query_row([&kind, &key], |row| row.get::<_, i64>(0))
+            .optional()?
+        {
+            loaded
+                .record_versions
+                .insert((kind, key), u64::try_from(version).unwrap_or(0));
+        }
+    }
     let mut statement = conn.prepare_cached("SELECT id FROM jobs WHERE kind = ?1 AND key = ?2")?;
     for (kind, key) in needs.job_keys {
         if let Some(id) = statement
@@ -457,6 +469,35 @@ fn write(tx: &Connection, rows: &GroupRows) -> rusqlite::Result<()> {
         )?;
         for (key, value) in &rows.meta {
             upsert.execute(params![key, value])?;
+        }
+        write_records(tx, &rows.records)?;
+    }
+    Ok(())
+}
+
+fn write_records(tx: &Connection, records: &[RecordRow]) -> rusqlite::Result<()> {
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO records (kind, key, version, body, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, body = excluded.body, \
+         updated_at_ms = excluded.updated_at_ms",
+    )?;
+    let mut clear = tx.prepare_cached("DELETE FROM record_index WHERE kind = ?1 AND key = ?2")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO record_index (kind, name, value, key) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for record in records {
+        upsert.execute(params![
+            record.kind,
+            record.key,
+            i64::try_from(record.version).unwrap_or(i64::MAX),
+            record.body,
+            record.updated_at.unix_ms(),
+        ])?;
+        if record.version > 1 {
+            clear.execute(params![record.kind, record.key])?;
+        }
+        for entry in &record.index {
+            insert.execute(params![record.kind, entry.name, entry.value, record.key])?;
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use plaza_kernel::clock::Timestamp;
 use plaza_kernel::queue::{Event, Job, JobState};
+use plaza_kernel::record::{IndexRange, IndexedRecord, Record};
 use plaza_ledger::{Account, AccountAudit, HistoryPage, Transfer};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
@@ -249,6 +250,89 @@ impl SqliteReaders {
         })
         .await
     }
+}
+
+impl SqliteReaders {
+    pub(crate) async fn record(
+        &self,
+        kind: String,
+        key: String,
+    ) -> Result<Option<Record>, StoreError> {
+        self.with(move |conn| {
+            conn.prepare_cached(
+                "SELECT kind, key, version, body, updated_at_ms FROM records \
+                 WHERE kind = ?1 AND key = ?2",
+            )?
+            .query_row([kind, key], record_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    pub(crate) async fn find_records(
+        &self,
+        kind: String,
+        name: String,
+        value: String,
+        rows_max: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.with(move |conn| {
+            conn.prepare_cached(
+                "SELECT r.kind, r.key, r.version, r.body, r.updated_at_ms \
+                 FROM record_index i JOIN records r ON r.kind = i.kind AND r.key = i.key \
+                 WHERE i.kind = ?1 AND i.name = ?2 AND i.value = ?3 ORDER BY i.key LIMIT ?4",
+            )?
+            .query_map(params![kind, name, value, rows_max as i64], record_from_row)?
+            .collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn record_range(
+        &self,
+        range: IndexRange,
+    ) -> Result<Vec<IndexedRecord>, StoreError> {
+        self.with(move |conn| {
+            let (after_value, after_key) = range.after.clone().unwrap_or_default();
+            conn.prepare_cached(
+                "SELECT r.kind, r.key, r.version, r.body, r.updated_at_ms, i.value \
+                 FROM record_index i JOIN records r ON r.kind = i.kind AND r.key = i.key \
+                 WHERE i.kind = ?1 AND i.name = ?2 AND i.value >= ?3 AND i.value < ?4 \
+                 AND (?5 = 0 OR i.value > ?6 OR (i.value = ?6 AND i.key > ?7)) \
+                 ORDER BY i.value, i.key LIMIT ?8",
+            )?
+            .query_map(
+                params![
+                    range.kind,
+                    range.name,
+                    range.from,
+                    range.to,
+                    i64::from(range.after.is_some()),
+                    after_value,
+                    after_key,
+                    range.rows_max as i64
+                ],
+                |row| {
+                    Ok(IndexedRecord {
+                        value: row.get(5)?,
+                        record: record_from_row(row)?,
+                    })
+                },
+            )?
+            .collect()
+        })
+        .await
+    }
+}
+
+fn record_from_row(row: &Row<'_>) -> rusqlite::Result<Record> {
+    Ok(Record {
+        kind: row.get(0)?,
+        key: row.get(1)?,
+        version: row.get::<_, i64>(2)?.try_into().unwrap_or(0),
+        body: row.get(3)?,
+        updated_at: Timestamp::from_unix_ms(row.get(4)?),
+    })
 }
 
 const JOB_COLUMNS: &str = "id, kind, key, payload, due_at_ms, attempts, state, last_error";

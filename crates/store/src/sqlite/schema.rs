@@ -57,6 +57,25 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX jobs_pending_due ON jobs (due_at_ms, id) WHERE state = 'pending';
     ",
+    // 2: domain records and their indexes.
+    "
+    CREATE TABLE records (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE record_index (
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (kind, name, value, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX record_index_by_key ON record_index (kind, key);
+    ",
 ];
 
 /// The newest schema version this build knows.
