@@ -125,7 +125,7 @@ async fn create_transfers(
     let write = WriteSet {
         batch: Some(batch),
         events: vec![event],
-        jobs: Vec::new(),
+        ..WriteSet::default()
     };
     let committed = state.ledger.commit(write).await?;
     let status = if committed.replayed {
