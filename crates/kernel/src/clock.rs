@@ -9,8 +9,11 @@
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// An instant, as milliseconds since the Unix epoch (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// An instant, as milliseconds since the Unix epoch (UTC). Stored as that number.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Timestamp(i64);
 
 impl Timestamp {

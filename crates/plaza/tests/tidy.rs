@@ -106,11 +106,20 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("kernel", &[]),
     ("ledger", &["plaza-kernel"]),
     ("store", &["plaza-kernel", "plaza-ledger"]),
-    ("api", &["plaza-kernel", "plaza-ledger"]),
-    ("testkit", &[]),
+    ("wx", &[]),
+    ("pay", &["plaza-kernel", "plaza-ledger"]),
+    ("api", &["plaza-kernel", "plaza-ledger", "plaza-pay", "plaza-wx"]),
+    ("testkit", &["plaza-wx"]),
     (
         "plaza",
-        &["plaza-kernel", "plaza-ledger", "plaza-store", "plaza-api"],
+        &[
+            "plaza-kernel",
+            "plaza-ledger",
+            "plaza-store",
+            "plaza-api",
+            "plaza-pay",
+            "plaza-wx",
+        ],
     ),
 ];
 

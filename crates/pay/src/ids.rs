@@ -1,0 +1,138 @@
+//! Identifiers in the shapes WeChat uses, so that SDK-side validation passes: `mchid`
+//! (10 digits), `appid` (`wx` + 16 hex), `transaction_id` (28 digits), `refund_id`
+//! (29 digits), `prepay_id` (`wx` + time + hex), `openid` (28 URL-safe characters),
+//! plus Plaza's own user ids, tokens and notification ids.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_lc_rs::hmac;
+use plaza_kernel::clock::Timestamp;
+use rand::Rng;
+
+use crate::time::{Day, compact};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn random_from(alphabet: &[u8], len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
+}
+
+/// `len` random lower-case hex digits.
+pub fn random_hex(len: usize) -> String {
+    random_from(HEX, len)
+}
+
+/// `len` random ASCII letters and digits (APIv3 keys, nonces, tokens).
+pub fn random_alnum(len: usize) -> String {
+    random_from(ALNUM, len)
+}
+
+fn random_digits(len: usize) -> String {
+    random_from(b"0123456789", len)
+}
+
+/// A new merchant id: 10 digits starting `16`, as recent merchant ids do.
+pub fn new_mchid() -> String {
+    format!("16{}", random_digits(8))
+}
+
+/// A new appid: `wx` + 16 hex digits.
+pub fn new_appid() -> String {
+    format!("wx{}", random_hex(16))
+}
+
+/// A new internal user id.
+pub fn new_user_id() -> String {
+    format!("u{}", random_hex(16))
+}
+
+/// A new prepay id: `wx` + the time + 20 hex digits (valid two hours).
+pub fn new_prepay_id(now: Timestamp) -> String {
+    format!("wx{}{}", compact(now), random_hex(20))
+}
+
+/// A new Native code token, the `pr` of `weixin://wxpay/bizpayurl?pr=…`.
+pub fn new_code_token() -> String {
+    random_alnum(10)
+}
+
+/// A counter that keeps ids made in the same millisecond apart.
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+fn time_sequence(now: Timestamp) -> String {
+    // Milliseconds into the day (8 digits) and a 5-digit per-process sequence: unique
+    // unless one process makes 100,000 ids in one millisecond.
+    let into_day_ms = now.unix_ms() - Day::of(now).start().unix_ms();
+    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed) % 100_000;
+    format!("{into_day_ms:08}{sequence:05}")
+}
+
+/// A new transaction id: `4200000` + the day + 13 digits = 28 digits.
+pub fn new_transaction_id(now: Timestamp) -> String {
+    format!("4200000{}{}", Day::of(now).compact(), time_sequence(now))
+}
+
+/// A new refund id: `50000` + 3 random digits + the day + 13 digits = 29 digits.
+pub fn new_refund_id(now: Timestamp) -> String {
+    format!(
+        "50000{}{}{}",
+        random_digits(3),
+        Day::of(now).compact(),
+        time_sequence(now)
+    )
+}
+
+/// A new notification id, the envelope's `id`.
+pub fn new_notification_id() -> String {
+    format!("EV-{}", random_hex(24))
+}
+
+/// The openid of `user_id` under `appid`: stable, different per app, and revealing
+/// nothing about the user without the platform secret (an HMAC of both).
+pub fn openid(secret: &[u8], appid: &str, user_id: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let tag = hmac::sign(&key, format!("openid\n{appid}\n{user_id}").as_bytes());
+    let alphabet_len = URL_SAFE.len();
+    let mut openid = String::with_capacity(28);
+    openid.push('o');
+    for byte in tag.as_ref().iter().take(27) {
+        openid.push(char::from(URL_SAFE[usize::from(*byte) % alphabet_len]));
+    }
+    openid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_wechat_shapes() {
+        let now = Timestamp::from_unix_ms(1_795_658_400_123);
+        let transaction_id = new_transaction_id(now);
+        assert_eq!(transaction_id.len(), 28);
+        assert!(transaction_id.starts_with("420000020261126"));
+        assert!(transaction_id.bytes().all(|b| b.is_ascii_digit()));
+        assert_ne!(transaction_id, new_transaction_id(now));
+        let refund_id = new_refund_id(now);
+        assert_eq!(refund_id.len(), 29);
+        assert!(refund_id.bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(new_mchid().len(), 10);
+        assert_eq!(new_appid().len(), 18);
+        assert!(new_prepay_id(now).starts_with("wx20261126"));
+    }
+
+    #[test]
+    fn openids_are_stable_per_app_and_differ_between_apps() {
+        let a = openid(b"secret", "wx1", "u1");
+        assert_eq!(a, openid(b"secret", "wx1", "u1"));
+        assert_ne!(a, openid(b"secret", "wx2", "u1"));
+        assert_ne!(a, openid(b"secret", "wx1", "u2"));
+        assert_ne!(a, openid(b"other", "wx1", "u1"));
+        assert_eq!(a.len(), 28);
+    }
+}

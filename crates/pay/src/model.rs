@@ -1,0 +1,452 @@
+//! The payment domain's entities, as stored (each is one record; see [`crate::store`]).
+//!
+//! Field names here are Plaza's, not WeChat's: the `api` crate maps them to the wire.
+
+use plaza_kernel::clock::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// An app users know a merchant by (official account, mini program or mobile app).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    /// `wx` + 16 hex digits.
+    pub appid: String,
+    /// Its display name.
+    pub name: String,
+    /// When it was registered.
+    pub created_at: Timestamp,
+}
+
+/// Which platform identity signs a merchant's responses and notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignMode {
+    /// The platform certificate's serial (`GET /v3/certificates`).
+    Certificate,
+    /// The platform public key's id (`PUB_KEY_ID_…`).
+    PublicKey,
+}
+
+impl SignMode {
+    /// The spelling in config and APIs: `certificate` or `public_key`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Certificate => "certificate",
+            Self::PublicKey => "public_key",
+        }
+    }
+
+    /// Parses [`SignMode::as_str`]'s spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "certificate" => Some(Self::Certificate),
+            "public_key" => Some(Self::PublicKey),
+            _ => None,
+        }
+    }
+}
+
+/// A merchant API key the merchant signs requests with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerchantKey {
+    /// Upper-case hex serial of the merchant API certificate.
+    pub serial_no: String,
+    /// The public key, SPKI PEM.
+    pub public_key_pem: String,
+    /// When it was registered.
+    pub added_at: Timestamp,
+}
+
+/// A merchant (直连商户).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Merchant {
+    /// 10 digits.
+    pub mchid: String,
+    /// Its name, shown to payers.
+    pub name: String,
+    /// Apps bound to it; an order's appid must be one of these.
+    pub appids: Vec<String>,
+    /// Keys whose signatures it accepts, by serial.
+    pub keys: Vec<MerchantKey>,
+    /// The 32-character APIv3 key that encrypts notifications and certificates.
+    pub apiv3_key: String,
+    /// The fee in basis points of each payment (60 = 0.60%).
+    pub fee_rate_bps: u32,
+    /// Which identity signs notifications (requests say for themselves).
+    pub sign_mode: SignMode,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+impl Merchant {
+    /// The key registered under `serial_no` (compared as hex, case-insensitive).
+    pub fn key(&self, serial_no: &str) -> Option<&MerchantKey> {
+        self.keys
+            .iter()
+            .find(|key| key.serial_no.eq_ignore_ascii_case(serial_no))
+    }
+
+    /// `0.60%`.
+    pub fn fee_rate_text(&self) -> String {
+        format!(
+            "{}.{:02}%",
+            self.fee_rate_bps / 100,
+            self.fee_rate_bps % 100
+        )
+    }
+}
+
+/// A payer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Plaza's internal id, `u` + 16 hex digits. Apps never see it: they see openids.
+    pub user_id: String,
+    /// Display name.
+    pub name: String,
+    /// PBKDF2 of the 6-digit payment password, hex, with its salt.
+    pub password_hash: String,
+    /// Hex salt of [`User::password_hash`].
+    pub password_salt: String,
+    /// Wrong passwords in a row.
+    pub failed_password_count: u32,
+    /// Paying is refused until then after too many wrong passwords.
+    pub locked_until: Option<Timestamp>,
+    /// When the user was created.
+    pub created_at: Timestamp,
+}
+
+/// How the payer reaches an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TradeType {
+    /// In an official account or a mini program.
+    Jsapi,
+    /// By scanning a QR code.
+    Native,
+    /// In a mobile browser (the wire calls it `MWEB`).
+    H5,
+    /// In a mobile app.
+    App,
+}
+
+impl TradeType {
+    /// The wire spelling of `trade_type`.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Jsapi => "JSAPI",
+            Self::Native => "NATIVE",
+            Self::H5 => "MWEB",
+            Self::App => "APP",
+        }
+    }
+}
+
+/// Where an order stands (`trade_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TradeState {
+    /// Waiting for the payer.
+    Notpay,
+    /// Paid.
+    Success,
+    /// Paid, and a refund was made.
+    Refund,
+    /// Closed unpaid (by the merchant or by expiry).
+    Closed,
+}
+
+impl TradeState {
+    /// The wire spelling.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Notpay => "NOTPAY",
+            Self::Success => "SUCCESS",
+            Self::Refund => "REFUND",
+            Self::Closed => "CLOSED",
+        }
+    }
+
+    /// `trade_state_desc` as WeChat words it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Notpay => "订单未支付",
+            Self::Success => "支付成功",
+            Self::Refund => "订单发生过退款",
+            Self::Closed => "订单已关闭",
+        }
+    }
+}
+
+/// A payment order, created by a merchant's prepay request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// The merchant.
+    pub mchid: String,
+    /// The app the payer pays in.
+    pub appid: String,
+    /// The merchant's order number, unique per merchant.
+    pub out_trade_no: String,
+    /// How the payer pays.
+    pub trade_type: TradeType,
+    /// Goods description, shown to the payer.
+    pub description: String,
+    /// Echoed back to the merchant.
+    pub attach: Option<String>,
+    /// Where `TRANSACTION.SUCCESS` goes.
+    pub notify_url: String,
+    /// Amount in fen.
+    pub total_minor: i64,
+    /// `CNY`.
+    pub currency: String,
+    /// Coupon tag, echoed.
+    pub goods_tag: Option<String>,
+    /// JSAPI: who must pay it.
+    pub payer_openid: Option<String>,
+    /// The payer's client IP and device, as sent.
+    pub payer_client_ip: Option<String>,
+    /// Device id from `scene_info`, echoed.
+    pub device_id: Option<String>,
+    /// Funds are frozen for profit sharing.
+    pub profit_sharing: bool,
+    /// Digest of the prepay request's content, to tell a retry from a reuse.
+    pub request_digest: String,
+    /// `wx…` for JSAPI, App and H5.
+    pub prepay_id: String,
+    /// Native: the token in `weixin://wxpay/bizpayurl?pr=<token>`.
+    pub code_token: String,
+    /// When the order closes itself if unpaid.
+    pub time_expire: Timestamp,
+    /// Where it stands.
+    pub state: TradeState,
+    /// Set when paid: 28 digits.
+    pub transaction_id: Option<String>,
+    /// Set when paid.
+    pub success_time: Option<Timestamp>,
+    /// Set when paid: the paying user.
+    pub payer_user_id: Option<String>,
+    /// Set when paid: the payer's openid under the order's app.
+    pub paid_openid: Option<String>,
+    /// Set when paid: what the payer paid, fen.
+    pub payer_total_minor: i64,
+    /// The platform's fee on this order, fen, fixed when paid.
+    pub fee_minor: i64,
+    /// Refunded so far, fen.
+    pub refunded_minor: i64,
+    /// Fee returned to the merchant with refunds so far, fen.
+    pub fee_refunded_minor: i64,
+    /// Refunds made.
+    pub refund_count: u32,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it closed (unpaid).
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Order {
+    /// The record key: orders are unique per merchant and out_trade_no.
+    pub fn key(&self) -> String {
+        order_key(&self.mchid, &self.out_trade_no)
+    }
+
+    /// Refundable amount left, fen.
+    pub fn refundable_minor(&self) -> i64 {
+        self.total_minor - self.refunded_minor
+    }
+}
+
+/// The record key of an order.
+pub fn order_key(mchid: &str, out_trade_no: &str) -> String {
+    format!("{mchid}/{out_trade_no}")
+}
+
+/// Where a refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefundStatus {
+    /// Money returned.
+    Success,
+    /// Being processed.
+    Processing,
+}
+
+impl RefundStatus {
+    /// The wire spelling.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Success => "SUCCESS",
+            Self::Processing => "PROCESSING",
+        }
+    }
+}
+
+/// Which merchant account a refund was paid from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FundsAccount {
+    /// Not yet settled: from the day's pending account.
+    Unsettled,
+    /// Settled: from the available balance.
+    Available,
+}
+
+impl FundsAccount {
+    /// The wire spelling.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Unsettled => "UNSETTLED",
+            Self::Available => "AVAILABLE",
+        }
+    }
+}
+
+/// A refund of (part of) a paid order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    /// The merchant.
+    pub mchid: String,
+    /// The merchant's refund number, unique per merchant.
+    pub out_refund_no: String,
+    /// 29 digits.
+    pub refund_id: String,
+    /// The order's merchant number.
+    pub out_trade_no: String,
+    /// The order's transaction id.
+    pub transaction_id: String,
+    /// Why, shown to the payer.
+    pub reason: Option<String>,
+    /// Where `REFUND.SUCCESS` goes.
+    pub notify_url: Option<String>,
+    /// Refunded, fen.
+    pub refund_minor: i64,
+    /// The order's total, fen.
+    pub total_minor: i64,
+    /// Fee returned to the merchant with this refund, fen.
+    pub fee_refund_minor: i64,
+    /// Where the money came from.
+    pub funds_account: FundsAccount,
+    /// Where it stands.
+    pub status: RefundStatus,
+    /// Digest of the request's content, to tell a retry from a reuse.
+    pub request_digest: String,
+    /// When it was asked for.
+    pub created_at: Timestamp,
+    /// When the money was back.
+    pub success_time: Option<Timestamp>,
+}
+
+/// The record key of a refund.
+pub fn refund_key(mchid: &str, out_refund_no: &str) -> String {
+    format!("{mchid}/{out_refund_no}")
+}
+
+/// What a notification says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NotificationSubject {
+    /// `TRANSACTION.SUCCESS`, with the order as it was when paid.
+    TransactionSuccess {
+        /// The order at payment.
+        order: Box<Order>,
+    },
+    /// `REFUND.SUCCESS`, with the refund and its order.
+    RefundSuccess {
+        /// The refund.
+        refund: Box<Refund>,
+        /// The order after the refund.
+        order: Box<Order>,
+    },
+}
+
+impl NotificationSubject {
+    /// The wire `event_type`.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::TransactionSuccess { .. } => "TRANSACTION.SUCCESS",
+            Self::RefundSuccess { .. } => "REFUND.SUCCESS",
+        }
+    }
+}
+
+/// One try at delivering a notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    /// When it was sent.
+    pub sent_at: Timestamp,
+    /// The exact body sent.
+    pub request_body: String,
+    /// The merchant's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// The start of the merchant's answer.
+    pub response_body: Option<String>,
+    /// Why it failed without an answer (timeout, refused, reset).
+    pub error: Option<String>,
+    /// How long the merchant took.
+    pub latency_ms: u64,
+}
+
+/// Where a notification stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Not yet acknowledged; retries are scheduled.
+    Pending,
+    /// The merchant answered 2xx.
+    Delivered,
+    /// Every retry failed.
+    Failed,
+}
+
+impl DeliveryState {
+    /// The spelling in `/api/v1`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A notification to a merchant's `notify_url`, with every delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// `EV-…`, the envelope's `id`.
+    pub id: String,
+    /// The merchant it goes to.
+    pub mchid: String,
+    /// Where it goes.
+    pub notify_url: String,
+    /// When the event happened (the envelope's `create_time`).
+    pub created_at: Timestamp,
+    /// What it says.
+    pub subject: NotificationSubject,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// Every try, oldest first.
+    pub attempts: Vec<DeliveryAttempt>,
+    /// When the next try is due, while pending.
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// A merchant's settlement of one day's payments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    /// The merchant.
+    pub mchid: String,
+    /// `2026-11-26`.
+    pub day: String,
+    /// Moved to the available balance, fen.
+    pub settled_minor: i64,
+    /// Booked to the platform's fee account, fen.
+    pub fee_minor: i64,
+    /// When it ran.
+    pub settled_at: Timestamp,
+}
+
+/// A signed-in session of a payer (or later, a merchant's console user).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Whose.
+    pub user_id: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
