@@ -9,7 +9,9 @@
 mod error;
 mod extract;
 mod middleware;
+pub mod pay_v3;
 mod routes;
+mod web;
 pub mod wire;
 
 use std::sync::Arc;
@@ -92,16 +94,24 @@ pub struct AppState {
     pub http_metrics: HttpMetrics,
     /// Body and time limits.
     pub limits: HttpLimits,
+    /// The payment surfaces (WeChat Pay APIv3 and the payer's side).
+    pub pay: Option<Arc<pay_v3::PaySurface>>,
 }
 
 /// Builds the whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits;
     let http_metrics = state.http_metrics.clone();
+    let pay_v3 = pay_v3::router().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        pay_v3::authenticate_and_sign,
+    ));
     let routes = Router::new()
+        .merge(pay_v3)
         .merge(routes::health::router())
         .merge(routes::ledger::router())
         .merge(routes::queue::router())
+        .merge(routes::pay::router())
         .merge(routes::sandbox::router())
         .fallback(routes::health::not_found)
         .method_not_allowed_fallback(routes::health::method_not_allowed)

@@ -1810,7 +1810,9 @@ fn check_serial(field: &str, serial: &str) -> Result<(), PayError> {
 fn check_prepay(request: &PrepayRequest, now: Timestamp) -> Result<(), PayError> {
     check_text("/description", &request.description, 1, 127)?;
     check_merchant_no("/out_trade_no", &request.out_trade_no, 6, 32)?;
-    check_notify_url("/notify_url", &request.notify_url)?;
+    if !request.notify_url.is_empty() {
+        check_notify_url("/notify_url", &request.notify_url)?;
+    }
     if let Some(attach) = &request.attach {
         check_text("/attach", attach, 0, 128)?;
     }

@@ -22,10 +22,11 @@ pub(crate) enum Key {
     ShutdownGraceMs,
     LogFormat,
     LogLevel,
+    PublicBaseUrl,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 9] = [
+    pub(crate) const ALL: [Key; 10] = [
         Key::Listen,
         Key::DataDir,
         Key::DatabaseUrl,
@@ -35,6 +36,7 @@ impl Key {
         Key::ShutdownGraceMs,
         Key::LogFormat,
         Key::LogLevel,
+        Key::PublicBaseUrl,
     ];
 
     pub(crate) fn toml_name(self) -> &'static str {
@@ -48,6 +50,7 @@ impl Key {
             Key::ShutdownGraceMs => "shutdown_grace_ms",
             Key::LogFormat => "log_format",
             Key::LogLevel => "log_level",
+            Key::PublicBaseUrl => "public_base_url",
         }
     }
 
@@ -212,6 +215,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_grace: Duration,
     pub(crate) log_format: LogFormat,
     pub(crate) log_level: String,
+    /// The base URL clients reach Plaza at; `None` means `http://<listen address>`.
+    pub(crate) public_base_url: Option<String>,
 }
 
 /// The file name of the SQLite database inside the data directory.
@@ -260,7 +265,19 @@ impl Config {
                 .map(|_| text.to_owned())
                 .map_err(|error| format!("not a log filter: {error}"))
         })?;
+        let public_base_url = raw.parse(Key::PublicBaseUrl, None, |text| {
+            let trimmed = text.trim_end_matches('/');
+            let host = trimmed
+                .strip_prefix("http://")
+                .or_else(|| trimmed.strip_prefix("https://"))
+                .ok_or_else(|| "expected an http:// or https:// URL".to_owned())?;
+            if host.is_empty() || host.contains(['?', '#', ' ']) {
+                return Err("expected a URL like https://pay.example.com".to_owned());
+            }
+            Ok(Some(trimmed.to_owned()))
+        })?;
         Ok(Self {
+            public_base_url,
             listen,
             data_dir,
             database,

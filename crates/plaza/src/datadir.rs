@@ -11,6 +11,9 @@ use anyhow::{Context, bail};
 const LOCK_FILE: &str = "plaza.lock";
 const ADMIN_TOKEN_FILE: &str = "admin.token";
 const ADDR_FILE: &str = "plaza.addr";
+const PLATFORM_DIR: &str = "platform";
+/// The platform certificate's validity: twenty years, so it never lapses under a demo.
+const PLATFORM_CERT_VALIDITY_S: i64 = 20 * 365 * 86_400;
 
 /// An open, locked data directory. The lock is released when this is dropped (or the
 /// process dies: the operating system drops advisory locks with the process).
@@ -104,6 +107,65 @@ impl DataDir {
         Ok(token)
     }
 
+    /// A secret made on first use and kept (64 hex digits, owner-only): `name` is its
+    /// file.
+    pub(crate) fn secret(&self, name: &str) -> anyhow::Result<String> {
+        let path = self.path.join(name);
+        if let Some(text) = read_optional(&path)? {
+            return Ok(text.trim().to_owned());
+        }
+        let bytes: [u8; 32] = rand::random();
+        let secret: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        create_private(&path, secret.as_bytes())?;
+        Ok(secret)
+    }
+
+    /// The platform's signing identity, made on first start: an RSA-2048 key, a
+    /// self-signed certificate (20 years) and a `PUB_KEY_ID_…`.
+    pub(crate) fn platform(&self, now_s: i64) -> anyhow::Result<plaza_api::pay_v3::Platform> {
+        let dir = self.path.join(PLATFORM_DIR);
+        let key_path = dir.join("private_key.pem");
+        let certificate_path = dir.join("certificate.pem");
+        let id_path = dir.join("public_key_id");
+        if !key_path.exists() {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let key = plaza_wx::rsa::PrivateKey::generate()?;
+            let serial = plaza_wx::cert::random_serial(&mut rand::rng());
+            let certificate = plaza_wx::cert::self_signed(
+                &key,
+                "Plaza platform certificate",
+                &serial,
+                now_s - 86_400,
+                now_s + PLATFORM_CERT_VALIDITY_S,
+            )?;
+            let digits: String = (0..30)
+                .map(|_| char::from(b'0' + rand::random_range(0..10_u8)))
+                .collect();
+            // Write the key last: its presence says the identity is complete.
+            create_private(&certificate_path, certificate.pem.as_bytes())?;
+            create_private(&id_path, format!("PUB_KEY_ID_{digits}").as_bytes())?;
+            create_private(&key_path, key.to_pkcs8_pem()?.as_bytes())?;
+            tracing::info!(serial = %certificate.serial_hex, "made the platform signing identity");
+        }
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+        };
+        let key = plaza_wx::rsa::PrivateKey::from_pem(&read(&key_path)?)
+            .with_context(|| format!("{} is not a private key", key_path.display()))?;
+        plaza_api::pay_v3::Platform::new(
+            key,
+            read(&certificate_path)?,
+            read(&id_path)?.trim().to_owned(),
+        )
+        .map_err(|reason| {
+            anyhow::anyhow!(
+                "the platform identity in {} is broken: {reason}",
+                dir.display()
+            )
+        })
+    }
+
     /// Records where the server listens, for `plaza admin` commands.
     pub(crate) fn write_addr(&self, addr: SocketAddr) -> anyhow::Result<()> {
         let path = self.path.join(ADDR_FILE);
@@ -115,6 +177,31 @@ impl DataDir {
     pub(crate) fn remove_addr(&self) {
         let _removed = std::fs::remove_file(self.path.join(ADDR_FILE));
     }
+}
+
+fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Creates a file readable by the owner only, and syncs it.
+fn create_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads the admin token of a data directory, if it has one.

@@ -8,6 +8,7 @@ mod admin;
 mod bench;
 mod config;
 mod datadir;
+mod pay_jobs;
 mod scheduler;
 mod serve;
 mod wiring;
@@ -111,6 +112,10 @@ struct ServeArgs {
     /// Log filter, e.g. info or plaza_store=debug [env: PLAZA_LOG_LEVEL] [default: info].
     #[arg(long, value_name = "FILTER")]
     log_level: Option<String>,
+    /// The URL clients reach Plaza at, e.g. https://pay.example.com
+    /// [env: PLAZA_PUBLIC_BASE_URL] [default: http://<listen address>].
+    #[arg(long, value_name = "URL")]
+    public_base_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -127,6 +132,7 @@ impl ServeArgs {
             (Key::ShutdownGraceMs, self.shutdown_grace_ms.clone()),
             (Key::LogFormat, self.log_format.clone()),
             (Key::LogLevel, self.log_level.clone()),
+            (Key::PublicBaseUrl, self.public_base_url.clone()),
         ]);
         Ok(config::load(
             self.store.config.as_deref(),

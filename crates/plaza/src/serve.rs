@@ -5,16 +5,22 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
+use plaza_api::pay_v3::PaySurface;
 use plaza_api::{AppState, HttpLimits, HttpMetrics, SCHEDULED_TRANSFER_JOB};
 use plaza_kernel::clock::{Clock, SandboxClock, SystemClock};
+use plaza_pay::{JOB_EXPIRE, JOB_NOTIFY, JOB_SETTLE, PayService};
 use plaza_store::{Backend, PostgresOptions, SqliteOptions, Store};
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 use crate::config::{Config, Database};
 use crate::datadir::DataDir;
+use crate::pay_jobs::{DeliverNotification, ExpireOrder, SettleDay};
 use crate::scheduler::Scheduler;
 use crate::wiring::{OutboxLag, SANDBOX_OFFSET_KEY, SandboxTime, ScheduledTransfer, StoreHealth};
+
+/// The data-directory file of the secret that derives openids and signs bill tokens.
+const PAY_SECRET_FILE: &str = "pay.secret";
 
 pub(crate) fn backend(database: &Database) -> Backend {
     match database {
@@ -82,7 +88,27 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     let scrape_hook = Arc::new(OutboxLag::new(store.clone(), &mut registry));
 
     let ledger: Arc<Store> = Arc::new(store.clone());
+    let wall_clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let platform = Arc::new(data_dir.platform(wall_clock.now().unix_ms().div_euclid(1_000))?);
+    let pay_secret = data_dir.secret(PAY_SECRET_FILE)?;
+    let pay = Arc::new(PayService::new(
+        ledger.clone(),
+        ledger.clone(),
+        clock.clone(),
+        pay_secret.as_bytes().to_vec(),
+    ));
     let mut scheduler = Scheduler::new(ledger.clone(), clock.clone());
+    scheduler.register(JOB_EXPIRE, Arc::new(ExpireOrder(pay.clone())));
+    scheduler.register(JOB_SETTLE, Arc::new(SettleDay(pay.clone())));
+    scheduler.register(
+        JOB_NOTIFY,
+        Arc::new(DeliverNotification {
+            pay: pay.clone(),
+            platform: platform.clone(),
+            wall_clock: wall_clock.clone(),
+            client: DeliverNotification::client()?,
+        }),
+    );
     scheduler.register(
         SCHEDULED_TRANSFER_JOB,
         Arc::new(ScheduledTransfer {
@@ -98,6 +124,21 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         }) as Arc<dyn plaza_api::TimeTravel>
     });
 
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local_addr = listener.local_addr()?;
+    let public_base_url = config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local_addr}"));
+    let surface = PaySurface {
+        pay,
+        platform,
+        wall_clock,
+        public_base_url,
+        token_secret: format!("bill-token\n{pay_secret}").into_bytes(),
+    };
     let state = AppState {
         ledger: ledger.clone(),
         outbox: ledger.clone(),
@@ -113,13 +154,9 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
             request_body_bytes_max: config.request_body_bytes_max,
             request_timeout: config.request_timeout,
         },
+        pay: Some(Arc::new(surface)),
     };
     let app = plaza_api::app(state);
-
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let local_addr = listener.local_addr()?;
     data_dir.write_addr(local_addr)?;
     tracing::info!(
         addr = %local_addr,

@@ -14,7 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::scheduler::{JobHandler, Scheduler};
+use crate::scheduler::{JobFailure, JobHandler, Scheduler};
 
 /// The meta key under which the sandbox clock's offset survives restarts.
 pub(crate) const SANDBOX_OFFSET_KEY: &str = "sandbox_clock_offset_ms";
@@ -111,7 +111,7 @@ pub(crate) struct ScheduledTransfer {
 }
 
 impl JobHandler for ScheduledTransfer {
-    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), String>> {
+    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
         Box::pin(async move {
             let payload: ScheduledTransferPayload = serde_json::from_str(&job.payload)
                 .map_err(|error| format!("unreadable payload: {error}"))?;
@@ -125,7 +125,7 @@ impl JobHandler for ScheduledTransfer {
                 .commit(WriteSet::transfers(batch))
                 .await
                 .map(|_| ())
-                .map_err(|error| error.to_string())
+                .map_err(|error| JobFailure::Retry(error.to_string()))
         })
     }
 }

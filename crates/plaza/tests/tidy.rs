@@ -108,7 +108,10 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("store", &["plaza-kernel", "plaza-ledger"]),
     ("wx", &[]),
     ("pay", &["plaza-kernel", "plaza-ledger"]),
-    ("api", &["plaza-kernel", "plaza-ledger", "plaza-pay", "plaza-wx"]),
+    (
+        "api",
+        &["plaza-kernel", "plaza-ledger", "plaza-pay", "plaza-wx"],
+    ),
     ("testkit", &["plaza-wx"]),
     (
         "plaza",

@@ -2,5 +2,6 @@
 
 pub(crate) mod health;
 pub(crate) mod ledger;
+pub(crate) mod pay;
 pub(crate) mod queue;
 pub(crate) mod sandbox;

@@ -1,0 +1,390 @@
+//! The WeChat Pay APIv3 surface at `/v3/...`: what real SDKs talk to.
+//!
+//! Every request passes [`authenticate_and_sign`]: it reads the raw body, verifies the
+//! merchant's `WECHATPAY2-SHA256-RSA2048` signature against the key registered under
+//! the request's serial, hands the handler a [`Caller`], and signs whatever the handler
+//! answers — successes, errors and empty 204s alike — with the platform identity the
+//! caller expects (certificate serial or `PUB_KEY_ID_…`).
+
+mod bills;
+mod error;
+mod orders;
+mod platform;
+mod refunds;
+pub mod wire;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use plaza_kernel::clock::Clock;
+use plaza_pay::PayService;
+use plaza_pay::model::{Merchant, SignMode};
+use plaza_wx::auth::{parse_authorization, verify_request};
+use plaza_wx::rsa::PublicKey;
+
+pub use error::{Detail, Location, V3Error};
+pub use orders::code_url;
+pub use platform::Platform;
+
+use crate::AppState;
+
+/// The content type of every JSON answer.
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+/// How far a request's timestamp may be from the wall clock, in seconds.
+pub const TIMESTAMP_SKEW_S_MAX: i64 = 300;
+
+/// Everything the payment surfaces need.
+pub struct PaySurface {
+    /// The payment domain.
+    pub pay: Arc<PayService>,
+    /// The platform's signing identity.
+    pub platform: Arc<Platform>,
+    /// Real time, for signature timestamps: SDKs compare them with their own clocks,
+    /// so they must not follow the sandbox clock.
+    pub wall_clock: Arc<dyn Clock>,
+    /// The externally visible base URL (`download_url`s, `h5_url`s, checkout links).
+    pub public_base_url: String,
+    /// Keys bill download tokens.
+    pub token_secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for PaySurface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaySurface")
+            .field("public_base_url", &self.public_base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The authenticated merchant of a request, and its raw body.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) merchant: Merchant,
+    pub(crate) body: Bytes,
+}
+
+/// Which identity signs this response.
+#[derive(Debug, Clone, Copy)]
+struct Signer(SignMode);
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v3/certificates", get(platform::certificates))
+        .route("/v3/pay/transactions/jsapi", post(orders::prepay_jsapi))
+        .route("/v3/pay/transactions/native", post(orders::prepay_native))
+        .route("/v3/pay/transactions/app", post(orders::prepay_app))
+        .route("/v3/pay/transactions/h5", post(orders::prepay_h5))
+        .route(
+            "/v3/pay/transactions/id/{transaction_id}",
+            get(orders::query_by_transaction_id),
+        )
+        .route(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}",
+            get(orders::query_by_out_trade_no),
+        )
+        .route(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
+            post(orders::close),
+        )
+        .route("/v3/refund/domestic/refunds", post(refunds::create))
+        .route(
+            "/v3/refund/domestic/refunds/{out_refund_no}",
+            get(refunds::query),
+        )
+        .route("/v3/bill/tradebill", get(bills::trade_bill))
+        .route("/v3/bill/fundflowbill", get(bills::fund_flow_bill))
+        .route("/v3/billdownload/file", get(bills::download))
+        .route("/v3/{*rest}", axum::routing::any(not_served))
+}
+
+async fn not_served(request: Request) -> V3Error {
+    V3Error::not_found(request.uri().path())
+}
+
+/// The pay surface, or a system error when the binary was built without one.
+pub(crate) fn surface(state: &AppState) -> Result<&Arc<PaySurface>, V3Error> {
+    state
+        .pay
+        .as_ref()
+        .ok_or_else(|| V3Error::system("the payment surface is not configured"))
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// Which identity the caller expects: a `Wechatpay-Serial` naming the public key id
+/// asks for public-key mode, one naming a certificate for certificate mode.
+fn requested_mode(headers: &HeaderMap) -> Option<SignMode> {
+    let serial = header_text(headers, plaza_wx::response::HEADER_SERIAL)?.trim();
+    if serial.starts_with("PUB_KEY_ID_") {
+        Some(SignMode::PublicKey)
+    } else if !serial.is_empty() {
+        Some(SignMode::Certificate)
+    } else {
+        None
+    }
+}
+
+/// Verifies the request, runs the handler and signs the answer.
+pub(crate) async fn authenticate_and_sign(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(surface) = state.pay.clone() else {
+        return V3Error::system("the payment surface is not configured").into_response();
+    };
+    let requested = requested_mode(request.headers());
+    let (response, mode) = match authenticate(&state, &surface, request, requested).await {
+        Ok((request, merchant)) => {
+            let mode = requested.unwrap_or(merchant.sign_mode);
+            if let Some(requested) = requested
+                && requested != merchant.sign_mode
+            {
+                // Notifications follow the identity the merchant's SDK last asked for.
+                if let Err(error) = surface.pay.set_sign_mode(&merchant.mchid, requested).await {
+                    tracing::warn!(%error, "recording the merchant's sign mode failed");
+                }
+            }
+            let mut response = next.run(request).await;
+            if let Some(Signer(chosen)) = response.extensions().get::<Signer>() {
+                let chosen = *chosen;
+                response.extensions_mut().remove::<Signer>();
+                (response, chosen)
+            } else {
+                (response, mode)
+            }
+        }
+        Err(error) => {
+            tracing::warn!(code = error.code, message = %error.message, "pay v3 request refused");
+            (
+                error.into_response(),
+                requested.unwrap_or(SignMode::Certificate),
+            )
+        }
+    };
+    sign(&surface, response, mode).await
+}
+
+async fn authenticate(
+    state: &AppState,
+    surface: &PaySurface,
+    request: Request,
+    _requested: Option<SignMode>,
+) -> Result<(Request, Merchant), V3Error> {
+    let (parts, body) = request.into_parts();
+    let limit = state.limits.request_body_bytes_max;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        V3Error::param(
+            "/",
+            format!("the body is larger than {limit} bytes"),
+            Location::Body,
+        )
+    })?;
+    let header = header_text(&parts.headers, header::AUTHORIZATION.as_str())
+        .ok_or_else(|| V3Error::sign("Authorization header is missing"))?;
+    let authorization = parse_authorization(header)
+        .map_err(|error| V3Error::sign(format!("Authorization header is malformed: {error}")))?;
+    let now_s = surface.wall_clock.now().unix_ms().div_euclid(1_000);
+    if (now_s - authorization.timestamp).abs() > TIMESTAMP_SKEW_S_MAX {
+        return Err(V3Error::sign(format!(
+            "timestamp {} is more than {TIMESTAMP_SKEW_S_MAX} s from the server's time {now_s}",
+            authorization.timestamp
+        )));
+    }
+    let merchant = surface
+        .pay
+        .merchant(&authorization.mchid)
+        .await
+        .map_err(V3Error::from)?
+        .ok_or_else(|| {
+            V3Error::new(
+                StatusCode::BAD_REQUEST,
+                "MCH_NOT_EXISTS",
+                format!(
+                    "商户号不存在: merchant {} does not exist",
+                    authorization.mchid
+                ),
+            )
+        })?;
+    let key = merchant.key(&authorization.serial_no).ok_or_else(|| {
+        V3Error::sign(format!(
+            "no merchant API certificate with serial {} is registered for {}",
+            authorization.serial_no, merchant.mchid
+        ))
+    })?;
+    let public_key = PublicKey::from_pem(&key.public_key_pem)
+        .map_err(|error| V3Error::system(&format!("stored merchant key unreadable: {error}")))?;
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    if !verify_request(
+        &public_key,
+        &authorization,
+        parts.method.as_str(),
+        &target,
+        &body,
+    ) {
+        return Err(V3Error::sign("签名错误: the signature does not verify"));
+    }
+    let caller = Caller {
+        merchant: merchant.clone(),
+        body: body.clone(),
+    };
+    let mut request = Request::from_parts(parts, Body::from(body));
+    request.extensions_mut().insert(caller);
+    Ok((request, merchant))
+}
+
+/// A random request id in WeChat's shape: hex, a dash, and 0 on success.
+fn request_id(status: StatusCode) -> String {
+    let code = if status.is_success() {
+        0
+    } else {
+        status.as_u16()
+    };
+    format!(
+        "{}-{code}",
+        plaza_pay::ids::random_hex(40).to_ascii_uppercase()
+    )
+}
+
+async fn sign(surface: &PaySurface, response: Response, mode: SignMode) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(error) => {
+            return V3Error::system(&format!("response body unreadable: {error}")).into_response();
+        }
+    };
+    let now_s = surface.wall_clock.now().unix_ms().div_euclid(1_000);
+    match surface.platform.sign(mode, now_s, &body) {
+        Ok(headers) => {
+            for (name, value) in headers.to_pairs() {
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(&value),
+                ) {
+                    parts.headers.insert(name, value);
+                }
+            }
+        }
+        Err(error) => {
+            return V3Error::system(&format!("signing the response failed: {error}"))
+                .into_response();
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id(parts.status)) {
+        parts.headers.insert("Request-ID", value);
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// A JSON answer with the APIv3 content type.
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, JSON_CONTENT_TYPE)], body).into_response()
+}
+
+/// Decodes a JSON body, naming the offending field on failure.
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, V3Error> {
+    if body.is_empty() {
+        return Err(V3Error::param(
+            "/",
+            "the body must be a JSON object",
+            Location::Body,
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    match parsed {
+        Ok(value) => deserializer
+            .end()
+            .map(|()| value)
+            .map_err(|error| V3Error::param("/", error.to_string(), Location::Body)),
+        Err(error) => {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            let text = inner.to_string();
+            let field = missing_field(&text).map_or_else(
+                || pointer(&path),
+                |missing| {
+                    let parent = pointer(&path);
+                    if parent == "/" {
+                        format!("/{missing}")
+                    } else {
+                        format!("{parent}/{missing}")
+                    }
+                },
+            );
+            let issue = text.split(" at line ").next().unwrap_or(&text).to_owned();
+            Err(V3Error::param(&field, issue, Location::Body))
+        }
+    }
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+}
+
+/// `amount.total` → `/amount/total`; `.` (the root) → `/`.
+fn pointer(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        return "/".to_owned();
+    }
+    let mut out = String::new();
+    for segment in path.split('.') {
+        let segment = segment.trim_start_matches('[').trim_end_matches(']');
+        out.push('/');
+        out.push_str(segment);
+    }
+    out.replace("[", "/").replace(']', "")
+}
+
+/// Makes the surrounding middleware sign with `mode` instead of the caller's default.
+pub(crate) fn signed_with(mut response: Response, mode: SignMode) -> Response {
+    response.extensions_mut().insert(Signer(mode));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code, reason = "fields exist to be parsed")]
+    struct Amount {
+        total: i64,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code, reason = "fields exist to be parsed")]
+    struct Order {
+        description: String,
+        amount: Amount,
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let error = parse_body::<Order>(br#"{"amount":{"total":1}}"#).unwrap_err();
+        assert_eq!(error.detail.unwrap().field, "/description");
+        let error = parse_body::<Order>(br#"{"description":"x","amount":{}}"#).unwrap_err();
+        assert_eq!(error.detail.unwrap().field, "/amount/total");
+        let error =
+            parse_body::<Order>(br#"{"description":"x","amount":{"total":"1"}}"#).unwrap_err();
+        assert_eq!(error.detail.unwrap().field, "/amount/total");
+        let error = parse_body::<Order>(b"{").unwrap_err();
+        assert_eq!(error.code, "PARAM_ERROR");
+        assert!(parse_body::<Order>(br#"{"description":"x","amount":{"total":1}}"#).is_ok());
+    }
+}
