@@ -10,6 +10,8 @@
 //! create a directory or reach it over HTTP must fail the test at once and say why.
 #![deny(missing_docs)]
 
+pub mod pay;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -170,7 +172,7 @@ impl ServerOptions {
     }
 }
 
-fn unique() -> u64 {
+pub(crate) fn unique() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::SeqCst)
 }
@@ -238,7 +240,10 @@ impl TestServer {
         &self.options
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
+    pub(crate) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Reply, reqwest::Error> {
         let response = request.send().await?;
         let status = response.status().as_u16();
         let headers = response

@@ -1,0 +1,1084 @@
+//! Payments over the WeChat Pay APIv3 wire and the payer's API: the real binary, signed
+//! requests as SDKs make them, a merchant notify server, the sandbox clock.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::io::Read;
+
+use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode, now_s};
+use plaza_testkit::{ServerOptions, TestServer};
+use serde_json::{Value, json};
+
+const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+const DAY_MS: i64 = 86_400_000;
+
+fn sandbox() -> TestServer {
+    ServerOptions::new(PLAZA).sandbox().start()
+}
+
+fn native(merchant: &Merchant, out_trade_no: &str, total: i64, notify_url: &str) -> Value {
+    json!({
+        "appid": merchant.appid,
+        "mchid": merchant.mchid,
+        "description": "Iced latte",
+        "out_trade_no": out_trade_no,
+        "notify_url": notify_url,
+        "attach": "table 7",
+        "amount": {"total": total, "currency": "CNY"},
+    })
+}
+
+async fn create_native(
+    server: &TestServer,
+    merchant: &Merchant,
+    no: &str,
+    total: i64,
+    url: &str,
+) -> String {
+    let reply = merchant
+        .v3(
+            server,
+            "POST",
+            "/v3/pay/transactions/native",
+            Some(&native(merchant, no, total, url)),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(merchant.verifies(&reply), "the prepay answer is signed");
+    reply.json()["code_url"].as_str().unwrap().to_owned()
+}
+
+async fn advance(server: &TestServer, by_ms: i64) {
+    let reply = server
+        .admin_post("/api/v1/sandbox/clock/advance", &json!({ "by_ms": by_ms }))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+async fn query(server: &TestServer, merchant: &Merchant, no: &str) -> Value {
+    let reply = merchant
+        .v3(
+            server,
+            "GET",
+            &format!(
+                "/v3/pay/transactions/out-trade-no/{no}?mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(merchant.verifies(&reply));
+    reply.json()
+}
+
+async fn available(server: &TestServer, merchant: &Merchant) -> i64 {
+    server
+        .admin_get(&format!("/api/v1/admin/merchants/{}", merchant.mchid))
+        .await
+        .json()["available_balance"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn assert_ledger_sound(server: &TestServer) {
+    let reply = server.admin_get("/api/v1/admin/ledger/verify").await;
+    assert_eq!(reply.json()["sound"], true, "{}", reply.text);
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
+    let server = sandbox();
+    let sink = NotifySink::start(SinkMode::Accept).await;
+    let merchant = Merchant::create(&server, "Corner Cafe").await;
+    let payer = Payer::create(&server, "Alice", 10_000).await;
+
+    let code_url = create_native(&server, &merchant, "ORDER-0001", 2_500, &sink.url).await;
+    assert!(
+        code_url.starts_with("weixin://wxpay/bizpayurl?pr="),
+        "{code_url}"
+    );
+    // The same request again answers the same code; other content is refused.
+    let again = create_native(&server, &merchant, "ORDER-0001", 2_500, &sink.url).await;
+    assert_eq!(again, code_url);
+    let reused = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/transactions/native",
+            Some(&native(&merchant, "ORDER-0001", 2_600, &sink.url)),
+        )
+        .await;
+    assert_eq!(
+        (reused.status, reused.json()["code"].as_str()),
+        (403, Some("OUT_TRADE_NO_USED"))
+    );
+    assert!(merchant.verifies(&reused), "errors are signed too");
+
+    let unpaid = query(&server, &merchant, "ORDER-0001").await;
+    assert_eq!(unpaid["trade_state"], "NOTPAY");
+    assert_eq!(unpaid["trade_state_desc"], "订单未支付");
+    assert!(unpaid.get("transaction_id").is_none());
+
+    // The payer scans, sees the order, and pays.
+    let scanned = payer
+        .post(
+            &server,
+            "/api/v1/pay/scan",
+            &json!({ "code_url": code_url }),
+        )
+        .await;
+    assert_eq!(scanned.status, 200, "{}", scanned.text);
+    let scanned = scanned.json();
+    assert_eq!(
+        (
+            scanned["merchant_name"].as_str(),
+            scanned["total"].as_i64(),
+            scanned["description"].as_str()
+        ),
+        (Some("Corner Cafe"), Some(2_500), Some("Iced latte"))
+    );
+    let paid = payer.pay_code(&server, &code_url).await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    assert_eq!(paid.json()["trade_state"], "SUCCESS");
+    assert_eq!(payer.balance(&server).await, 7_500);
+    let paid_twice = payer.pay_code(&server, &code_url).await;
+    assert_eq!(
+        (paid_twice.status, paid_twice.json()["code"].as_str()),
+        (409, Some("order_not_payable"))
+    );
+
+    // The merchant hears of it: signed, encrypted, in WeChat's envelope.
+    let received = sink.wait_for(1).await;
+    let notification = &received[0];
+    assert_eq!(
+        notification.header("wechatpay-signature-type"),
+        Some("WECHATPAY2-SHA256-RSA2048")
+    );
+    assert!(plaza_wx::response::verify_response(
+        &merchant.platform_key,
+        notification.header("wechatpay-timestamp").unwrap(),
+        notification.header("wechatpay-nonce").unwrap(),
+        notification.header("wechatpay-signature").unwrap(),
+        notification.body.as_bytes(),
+    ));
+    assert_eq!(
+        notification.header("wechatpay-serial"),
+        merchant.credentials["platform_serial_no"].as_str()
+    );
+    let envelope = notification.json();
+    assert_eq!(envelope["event_type"], "TRANSACTION.SUCCESS");
+    assert_eq!(envelope["resource_type"], "encrypt-resource");
+    assert_eq!(envelope["resource"]["original_type"], "transaction");
+    assert_eq!(envelope["resource"]["algorithm"], "AEAD_AES_256_GCM");
+    let transaction = merchant.decrypt(&envelope);
+    assert_eq!(transaction["out_trade_no"], "ORDER-0001");
+    assert_eq!(transaction["trade_state"], "SUCCESS");
+    assert_eq!(transaction["attach"], "table 7");
+    assert_eq!(transaction["amount"]["payer_total"], 2_500);
+    let transaction_id = transaction["transaction_id"].as_str().unwrap().to_owned();
+    assert_eq!(transaction_id.len(), 28);
+    let openid = payer
+        .get(
+            &server,
+            &format!("/api/v1/me/openid?appid={}", merchant.appid),
+        )
+        .await
+        .json()["openid"]
+        .clone();
+    assert_eq!(transaction["payer"]["openid"], openid);
+    assert!(
+        transaction["success_time"]
+            .as_str()
+            .unwrap()
+            .ends_with("+08:00")
+    );
+
+    // Both queries agree with the notification.
+    let by_number = query(&server, &merchant, "ORDER-0001").await;
+    let by_id = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/pay/transactions/id/{transaction_id}?mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(by_id.status, 200, "{}", by_id.text);
+    assert_eq!(by_id.json(), by_number);
+    assert_eq!(by_number["bank_type"], "OTHERS");
+
+    // Two partial refunds, then one too many.
+    let refund = |no: &str, amount: i64| {
+        json!({
+            "out_trade_no": "ORDER-0001",
+            "out_refund_no": no,
+            "reason": "spilled",
+            "notify_url": sink.url,
+            "amount": {"refund": amount, "total": 2_500, "currency": "CNY"},
+        })
+    };
+    let first = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund("R-1", 1_000)),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.json()["status"], "SUCCESS");
+    assert_eq!(first.json()["funds_account"], "UNSETTLED");
+    let repeat = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund("R-1", 1_000)),
+        )
+        .await;
+    assert_eq!(
+        repeat.json()["refund_id"],
+        first.json()["refund_id"],
+        "idempotent on out_refund_no"
+    );
+    let second = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&json!({
+                "transaction_id": transaction_id,
+                "out_refund_no": "R-2",
+                "amount": {"refund": 500, "total": 2_500, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    let too_much = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund("R-3", 1_001)),
+        )
+        .await;
+    assert_eq!(
+        (too_much.status, too_much.json()["code"].as_str()),
+        (400, Some("INVALID_REQUEST"))
+    );
+    let reused = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund("R-1", 900)),
+        )
+        .await;
+    assert_eq!(
+        (reused.status, reused.json()["code"].as_str()),
+        (400, Some("INVALID_REQUEST"))
+    );
+    let queried = merchant
+        .v3(&server, "GET", "/v3/refund/domestic/refunds/R-2", None)
+        .await;
+    assert_eq!(
+        (queried.status, queried.json()["amount"]["refund"].as_i64()),
+        (200, Some(500))
+    );
+    let missing = merchant
+        .v3(&server, "GET", "/v3/refund/domestic/refunds/R-404", None)
+        .await;
+    assert_eq!(
+        (missing.status, missing.json()["code"].as_str()),
+        (404, Some("RESOURCE_NOT_EXISTS"))
+    );
+    assert_eq!(payer.balance(&server).await, 9_000);
+    assert_eq!(
+        query(&server, &merchant, "ORDER-0001").await["trade_state"],
+        "REFUND"
+    );
+
+    let received = sink.wait_for(2).await;
+    let refund_note = received
+        .iter()
+        .map(Received::json)
+        .find(|body| body["event_type"] == "REFUND.SUCCESS")
+        .unwrap();
+    assert_eq!(refund_note["resource"]["original_type"], "refund");
+    let refund_resource = merchant.decrypt(&refund_note);
+    assert_eq!(refund_resource["out_refund_no"], "R-1");
+    assert_eq!(refund_resource["refund_status"], "SUCCESS");
+    assert_eq!(refund_resource["amount"]["refund"], 1_000);
+
+    // Nothing is settled today; tomorrow at 02:00 the day settles with its fee.
+    assert_eq!(available(&server, &merchant).await, 0);
+    let bill_query =
+        |day: &str| format!("/v3/bill/tradebill?bill_date={day}&bill_type=ALL&tar_type=GZIP");
+    let today = transaction["success_time"].as_str().unwrap()[..10].to_owned();
+    let not_yet = merchant.v3(&server, "GET", &bill_query(&today), None).await;
+    assert_eq!(
+        (not_yet.status, not_yet.json()["code"].as_str()),
+        (400, Some("NO_STATEMENT_EXIST"))
+    );
+    advance(&server, DAY_MS + 3 * 3_600_000).await;
+    // 2,500 paid, fee 0.6% = 15; refunds 1,500 took back 9 of the fee (rounded share).
+    assert_eq!(
+        available(&server, &merchant).await,
+        2_500 - 15 - (1_500 - 9)
+    );
+
+    // The trade bill of the closed day: both payment and refund rows, hash of the
+    // uncompressed file.
+    let bill = merchant.v3(&server, "GET", &bill_query(&today), None).await;
+    assert_eq!(bill.status, 200, "{}", bill.text);
+    let bill = bill.json();
+    assert_eq!(bill["hash_type"], "SHA1");
+    let url = bill["download_url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/v3/billdownload/file?token=", server.base_url)),
+        "{url}"
+    );
+    let target = &url[server.base_url.len()..];
+    let file = merchant.download(&server, target).await;
+    let text = gunzip(&file);
+    assert_eq!(
+        plaza_wx::digest::sha1_hex(text.as_bytes()),
+        bill["hash_value"].as_str().unwrap()
+    );
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert!(
+        lines[0].starts_with("交易时间,公众账号ID,商户号"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[0].split(',').count(), 27);
+    assert!(
+        lines[1].contains("`ORDER-0001")
+            && lines[1].contains("`SUCCESS")
+            && lines[1].contains("`25.00"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].contains("`0.15000") && lines[1].contains("`0.60%"),
+        "{}",
+        lines[1]
+    );
+    assert!(text.contains("`R-1") && text.contains("`REFUND"), "{text}");
+    assert!(lines[4].starts_with("总交易单数"), "{}", lines[4]);
+    assert!(lines[5].starts_with("`3,`25.00,`15.00"), "{}", lines[5]);
+
+    // The fund-flow bill of the settlement day shows the settlement coming in.
+    let settle_day = plaza_day_after(&today);
+    let flow = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!("/v3/bill/fundflowbill?bill_date={settle_day}&account_type=BASIC"),
+            None,
+        )
+        .await;
+    // The settlement day is today on the moved clock: not closed yet.
+    assert_eq!(flow.json()["code"], "NO_STATEMENT_EXIST", "{}", flow.text);
+    advance(&server, DAY_MS).await;
+    let flow = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!("/v3/bill/fundflowbill?bill_date={settle_day}&account_type=BASIC"),
+            None,
+        )
+        .await;
+    assert_eq!(flow.status, 200, "{}", flow.text);
+    let url = flow.json()["download_url"].as_str().unwrap().to_owned();
+    let plain = merchant
+        .download(&server, &url[server.base_url.len()..])
+        .await;
+    let plain = String::from_utf8(plain).unwrap();
+    assert!(plain.starts_with("记账时间,微信支付业务单号"), "{plain}");
+    assert!(plain.contains("`收入,`9.94"), "{plain}");
+    assert_ledger_sound(&server).await;
+}
+
+use plaza_testkit::pay::Received;
+
+fn plaza_day_after(day: &str) -> String {
+    let date: jiff::civil::Date = day.parse().unwrap();
+    date.tomorrow().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Strict Shop").await;
+    let other = Merchant::create(&server, "Other Shop").await;
+    let path = "/v3/pay/transactions/native";
+    let body = native(
+        &merchant,
+        "GOOD-0001",
+        100,
+        "https://merchant.example/notify",
+    )
+    .to_string();
+    let code = |reply: &plaza_testkit::Reply| {
+        (
+            reply.status,
+            reply.json()["code"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+
+    // Authentication.
+    let none = merchant.v3_raw(&server, "POST", path, &body, None).await;
+    assert_eq!(code(&none), (401, "SIGN_ERROR".to_owned()));
+    assert!(merchant.verifies(&none), "a refusal is signed");
+    let stale = merchant.authorization("POST", path, &body, now_s() - 600);
+    assert_eq!(
+        code(
+            &merchant
+                .v3_raw(&server, "POST", path, &body, Some(&stale))
+                .await
+        )
+        .0,
+        401
+    );
+    let tampered = merchant.authorization("POST", path, &body.replace("100", "1"), now_s());
+    assert_eq!(
+        code(
+            &merchant
+                .v3_raw(&server, "POST", path, &body, Some(&tampered))
+                .await
+        )
+        .0,
+        401
+    );
+    let wrong_serial = merchant
+        .authorization("POST", path, &body, now_s())
+        .replace(
+            &merchant.serial_no,
+            "ABCDEF0123456789ABCDEF0123456789ABCDEF01",
+        );
+    assert_eq!(
+        code(
+            &merchant
+                .v3_raw(&server, "POST", path, &body, Some(&wrong_serial))
+                .await
+        )
+        .0,
+        401
+    );
+    let garbled = merchant
+        .v3_raw(
+            &server,
+            "POST",
+            path,
+            &body,
+            Some("WECHATPAY2-SHA256-RSA2048 nonsense"),
+        )
+        .await;
+    assert_eq!(code(&garbled).0, 401);
+    let unknown_mchid = merchant
+        .authorization("POST", path, &body, now_s())
+        .replace(&merchant.mchid, "1999999999");
+    assert_eq!(
+        code(
+            &merchant
+                .v3_raw(&server, "POST", path, &body, Some(&unknown_mchid))
+                .await
+        ),
+        (400, "MCH_NOT_EXISTS".to_owned())
+    );
+    // Parameters order does not matter (Go SDK order).
+    let go_order = {
+        let header = merchant.authorization("POST", path, &body, now_s());
+        let parsed = plaza_wx::auth::parse_authorization(&header).unwrap();
+        parsed.to_header_value(plaza_wx::auth::ParamOrder::Go)
+    };
+    assert_eq!(
+        merchant
+            .v3_raw(&server, "POST", path, &body, Some(&go_order))
+            .await
+            .status,
+        200
+    );
+
+    // Parameters.
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"mchid": merchant.mchid}), "/appid"),
+        (
+            json!({"appid": merchant.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0001", "notify_url": "https://a.example/n", "amount": {"total": "100"}}),
+            "/amount/total",
+        ),
+        (
+            json!({"appid": merchant.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0001", "notify_url": "https://a.example/n", "amount": {"total": 0}}),
+            "/amount/total",
+        ),
+        (
+            json!({"appid": merchant.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0001", "notify_url": "ftp://a.example/n", "amount": {"total": 1}}),
+            "/notify_url",
+        ),
+        (
+            json!({"appid": merchant.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0001", "notify_url": "https://a.example/n?x=1", "amount": {"total": 1}}),
+            "/notify_url",
+        ),
+        (
+            json!({"appid": merchant.appid, "mchid": other.mchid, "description": "x", "out_trade_no": "BAD-0001", "notify_url": "https://a.example/n", "amount": {"total": 1}}),
+            "/mchid",
+        ),
+        (
+            json!({"appid": merchant.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD 01", "notify_url": "https://a.example/n", "amount": {"total": 1}}),
+            "/out_trade_no",
+        ),
+        (
+            json!({"appid": merchant.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0001", "notify_url": "https://a.example/n", "amount": {"total": 1, "currency": "USD"}}),
+            "/amount/currency",
+        ),
+        (
+            json!({"appid": merchant.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0001", "notify_url": "https://a.example/n", "time_expire": "tomorrow", "amount": {"total": 1}}),
+            "/time_expire",
+        ),
+    ];
+    for (body, field) in cases {
+        let reply = merchant.v3(&server, "POST", path, Some(&body)).await;
+        assert_eq!(
+            code(&reply),
+            (400, "PARAM_ERROR".to_owned()),
+            "{field}: {}",
+            reply.text
+        );
+        assert_eq!(reply.json()["detail"]["field"], field, "{}", reply.text);
+        assert_eq!(reply.json()["detail"]["location"], "body");
+        assert!(merchant.verifies(&reply));
+    }
+    let malformed = merchant.authorization("POST", path, "{", now_s());
+    assert_eq!(
+        code(
+            &merchant
+                .v3_raw(&server, "POST", path, "{", Some(&malformed))
+                .await
+        ),
+        (400, "PARAM_ERROR".to_owned())
+    );
+    let big = format!("{{\"description\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let big_auth = merchant.authorization("POST", path, &big, now_s());
+    assert_eq!(
+        code(
+            &merchant
+                .v3_raw(&server, "POST", path, &big, Some(&big_auth))
+                .await
+        )
+        .0,
+        400
+    );
+    let not_bound = merchant
+        .v3(&server, "POST", path, Some(&json!({"appid": other.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0002", "notify_url": "https://a.example/n", "amount": {"total": 1}})))
+        .await;
+    assert_eq!(code(&not_bound), (400, "APPID_MCHID_NOT_MATCH".to_owned()));
+    let jsapi_without_payer = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/transactions/jsapi",
+            Some(&native(&merchant, "BAD-0003", 1, "https://a.example/n")),
+        )
+        .await;
+    assert_eq!(jsapi_without_payer.json()["detail"]["field"], "/payer");
+    let h5_without_scene = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/transactions/h5",
+            Some(&native(&merchant, "BAD-0004", 1, "https://a.example/n")),
+        )
+        .await;
+    assert_eq!(
+        h5_without_scene.json()["detail"]["field"],
+        "/scene_info/h5_info"
+    );
+    let no_mchid = merchant
+        .v3(
+            &server,
+            "GET",
+            "/v3/pay/transactions/out-trade-no/GOOD-0001",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            code(&no_mchid).0,
+            no_mchid.json()["detail"]["location"].as_str()
+        ),
+        (400, Some("query"))
+    );
+    let unknown = merchant
+        .v3(&server, "GET", "/v3/marketing/nothing-here", None)
+        .await;
+    assert_eq!(code(&unknown), (404, "NOT_FOUND".to_owned()));
+    assert!(merchant.verifies(&unknown));
+    let order_404 = query_status(&server, &merchant, "NOPE-0001").await;
+    assert_eq!(order_404, (404, "ORDER_NOT_EXIST".to_owned()));
+    let foreign = query_status(&server, &other, "GOOD-0001").await;
+    assert_eq!(foreign.0, 404, "another merchant's order is invisible");
+
+    // Nothing but GOOD-0001 exists.
+    let orders = server
+        .admin_get(&format!(
+            "/api/v1/admin/merchants/{}/orders",
+            merchant.mchid
+        ))
+        .await
+        .json();
+    let numbers: Vec<&str> = orders["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["out_trade_no"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["GOOD-0001"]);
+    // Refunds of unpaid orders.
+    let unpaid_refund = merchant
+        .v3(&server, "POST", "/v3/refund/domestic/refunds", Some(&json!({"out_trade_no": "GOOD-0001", "out_refund_no": "RF-1", "amount": {"refund": 1, "total": 100, "currency": "CNY"}})))
+        .await;
+    assert_eq!(
+        code(&unpaid_refund),
+        (404, "RESOURCE_NOT_EXISTS".to_owned())
+    );
+    assert_ledger_sound(&server).await;
+}
+
+async fn query_status(server: &TestServer, merchant: &Merchant, no: &str) -> (u16, String) {
+    let reply = merchant
+        .v3(
+            server,
+            "GET",
+            &format!(
+                "/v3/pay/transactions/out-trade-no/{no}?mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    (
+        reply.status,
+        reply.json()["code"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_retry_on_schedule_and_a_hanging_merchant_blocks_no_one() {
+    let server = sandbox();
+    let failing = NotifySink::start(SinkMode::Fail).await;
+    let hanging = NotifySink::start(SinkMode::Hang).await;
+    let healthy = NotifySink::start(SinkMode::Accept).await;
+    let merchant = Merchant::create(&server, "Flaky Shop").await;
+    let payer = Payer::create(&server, "Bob", 100_000).await;
+
+    let hang_code = create_native(&server, &merchant, "HANG-0001", 100, &hanging.url).await;
+    let fail_code = create_native(&server, &merchant, "FAIL-0001", 100, &failing.url).await;
+    let ok_code = create_native(&server, &merchant, "OKAY-0001", 100, &healthy.url).await;
+    assert_eq!(payer.pay_code(&server, &hang_code).await.status, 200);
+    hanging.wait_for(1).await;
+    // While that merchant hangs, the others are served at once.
+    assert_eq!(payer.pay_code(&server, &fail_code).await.status, 200);
+    assert_eq!(payer.pay_code(&server, &ok_code).await.status, 200);
+    healthy.wait_for(1).await;
+    failing.wait_for(1).await;
+
+    // Failed deliveries come back at 15 s, 15 s, 30 s, 3 min … as the clock moves.
+    for (step, expected) in [(15_000, 2), (15_000, 3), (30_000, 4), (180_000, 5)] {
+        advance(&server, step).await;
+        failing.wait_for(expected).await;
+    }
+    let listed = server
+        .admin_get(&format!(
+            "/api/v1/admin/merchants/{}/notifications",
+            merchant.mchid
+        ))
+        .await
+        .json();
+    let failing_note = listed["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["notify_url"] == failing.url.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(failing_note["state"], "pending");
+    let attempts = failing_note["attempts"].as_array().unwrap();
+    assert!(attempts.len() >= 5, "{failing_note}");
+    assert_eq!(attempts[0]["status"], 500);
+    assert!(
+        attempts[0]["response_body"]
+            .as_str()
+            .unwrap()
+            .contains("FAIL")
+    );
+    assert!(failing_note["next_attempt_at"].is_string());
+    // Never before its time: the gaps between attempts (on the sandbox clock) follow
+    // the schedule.
+    let sent: Vec<i64> = attempts
+        .iter()
+        .map(|attempt| {
+            let at: jiff::Timestamp = attempt["sent_at"].as_str().unwrap().parse().unwrap();
+            at.as_second()
+        })
+        .collect();
+    for (gap, delay_s) in sent
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .zip([15, 15, 30, 180])
+    {
+        assert!(
+            gap >= delay_s - 1 && gap <= delay_s + 60,
+            "gap {gap} s for a {delay_s} s retry: {sent:?}"
+        );
+    }
+    // Every attempt is the same notification: same id, re-signed.
+    let ids: Vec<String> = failing
+        .received()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.windows(2).all(|pair| pair[0] == pair[1]), "{ids:?}");
+
+    // The merchant recovers: the next retry is acknowledged and retries stop.
+    failing.set_mode(SinkMode::Accept);
+    advance(&server, 600_000).await;
+    let delivered = failing.wait_for(6).await.len();
+    advance(&server, 3_600_000).await;
+    assert_eq!(
+        failing.received().len(),
+        delivered,
+        "no retries after a 2xx"
+    );
+    let hang_state = server
+        .admin_get(&format!(
+            "/api/v1/admin/merchants/{}/notifications",
+            merchant.mchid
+        ))
+        .await
+        .json();
+    let hang_note = hang_state["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["notify_url"] == hanging.url.as_str())
+        .unwrap()
+        .clone();
+    assert!(
+        hang_note["attempts"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no answer within 5 s"),
+        "{hang_note}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notification_survives_a_restart_and_is_sent_after_it() {
+    let sink = NotifySink::start(SinkMode::Fail).await;
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Restart Shop").await;
+    let payer = Payer::create(&server, "Carol", 1_000).await;
+    let code_url = create_native(&server, &merchant, "RESTART-01", 300, &sink.url).await;
+    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    sink.wait_for(1).await;
+    let server = server.restart();
+    sink.set_mode(SinkMode::Accept);
+    advance(&server, 15_000).await;
+    let received = sink.wait_for(2).await;
+    assert_eq!(received[0].json()["id"], received[1].json()["id"]);
+    assert_ledger_sound(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn payers_need_money_the_right_password_and_the_right_openid() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Careful Shop").await;
+    let poor = Payer::create(&server, "Dan", 50).await;
+    let rich = Payer::create(&server, "Eve", 10_000).await;
+    let code_url = create_native(&server, &merchant, "CARE-0001", 100, "https://m.example/n").await;
+
+    let short = poor.pay_code(&server, &code_url).await;
+    assert_eq!(
+        (short.status, short.json()["code"].as_str()),
+        (422, Some("insufficient_funds"))
+    );
+    assert_eq!(
+        query(&server, &merchant, "CARE-0001").await["trade_state"],
+        "NOTPAY",
+        "still payable"
+    );
+
+    // Wrong passwords count down, then lock paying for three hours.
+    for attempts_left in (1..=4).rev() {
+        let wrong = rich
+            .post(
+                &server,
+                "/api/v1/pay/confirm",
+                &json!({ "code_url": code_url, "password": "000000" }),
+            )
+            .await;
+        assert_eq!(wrong.json()["code"], "wrong_password");
+        assert!(
+            wrong.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{attempts_left} attempts"))
+        );
+    }
+    let locked = rich
+        .post(
+            &server,
+            "/api/v1/pay/confirm",
+            &json!({ "code_url": code_url, "password": "000000" }),
+        )
+        .await;
+    assert_eq!(
+        (locked.status, locked.json()["code"].as_str()),
+        (423, Some("password_locked"))
+    );
+    let still_locked = rich.pay_code(&server, &code_url).await;
+    assert_eq!(
+        still_locked.json()["code"],
+        "password_locked",
+        "even the right password"
+    );
+    advance(&server, 3 * 3_600_000 + 1_000).await;
+    // The order expired meanwhile (two hours by default) and closed itself.
+    let expired = rich.pay_code(&server, &code_url).await;
+    assert_eq!(
+        expired.json()["code"],
+        "order_not_payable",
+        "{}",
+        expired.text
+    );
+    assert_eq!(
+        query(&server, &merchant, "CARE-0001").await["trade_state"],
+        "CLOSED"
+    );
+
+    // A JSAPI order is for one openid only.
+    let openid = rich
+        .get(
+            &server,
+            &format!("/api/v1/me/openid?appid={}", merchant.appid),
+        )
+        .await
+        .json()["openid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut body = native(&merchant, "JSAPI-0001", 200, "https://m.example/n");
+    body["payer"] = json!({ "openid": openid });
+    let prepay = merchant
+        .v3(&server, "POST", "/v3/pay/transactions/jsapi", Some(&body))
+        .await;
+    assert_eq!(prepay.status, 200, "{}", prepay.text);
+    let prepay_id = prepay.json()["prepay_id"].as_str().unwrap().to_owned();
+    assert!(prepay_id.starts_with("wx"));
+    let stranger = poor
+        .post(
+            &server,
+            "/api/v1/pay/confirm",
+            &json!({ "prepay_id": prepay_id, "password": "123456" }),
+        )
+        .await;
+    assert_eq!(stranger.json()["code"], "not_the_payer");
+    let owner = rich
+        .post(
+            &server,
+            "/api/v1/pay/confirm",
+            &json!({ "prepay_id": prepay_id, "password": "123456" }),
+        )
+        .await;
+    assert_eq!(owner.status, 200, "{}", owner.text);
+    let paid = query(&server, &merchant, "JSAPI-0001").await;
+    assert_eq!(
+        (
+            paid["trade_type"].as_str(),
+            paid["payer"]["openid"].as_str()
+        ),
+        (Some("JSAPI"), Some(openid.as_str()))
+    );
+    // Paid orders cannot be closed or created again.
+    let close = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/transactions/out-trade-no/JSAPI-0001/close",
+            Some(&json!({ "mchid": merchant.mchid })),
+        )
+        .await;
+    assert_eq!(
+        (close.status, close.json()["code"].as_str()),
+        (400, Some("ORDERPAID"))
+    );
+    let again = merchant
+        .v3(&server, "POST", "/v3/pay/transactions/jsapi", Some(&body))
+        .await;
+    assert_eq!(again.json()["code"], "ORDERPAID");
+    assert_ledger_sound(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_key_mode_is_answered_with_the_public_key_id_and_followed_by_notifications() {
+    let server = sandbox();
+    let sink = NotifySink::start(SinkMode::Accept).await;
+    let mut merchant = Merchant::create(&server, "Modern Shop").await;
+    let cert_reply = merchant.v3(&server, "GET", "/v3/certificates", None).await;
+    assert_eq!(
+        cert_reply.header("wechatpay-serial"),
+        merchant.credentials["platform_serial_no"].as_str()
+    );
+    let listed = cert_reply.json();
+    let entry = &listed["data"][0];
+    assert_eq!(
+        entry["serial_no"],
+        merchant.credentials["platform_serial_no"]
+    );
+    let pem = plaza_wx::aead::decrypt_resource(
+        &merchant.apiv3_key,
+        entry["encrypt_certificate"]["nonce"].as_str().unwrap(),
+        "certificate",
+        entry["encrypt_certificate"]["ciphertext"].as_str().unwrap(),
+    )
+    .unwrap();
+    let certificate =
+        plaza_wx::cert::parse_certificate_pem(std::str::from_utf8(&pem).unwrap()).unwrap();
+    assert_eq!(certificate.public_key, merchant.platform_key);
+    assert!(certificate.is_valid_at(now_s()));
+
+    let public_key_id = merchant.credentials["public_key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(public_key_id.starts_with("PUB_KEY_ID_"));
+    merchant.wechatpay_serial = Some(public_key_id.clone());
+    let code_url = {
+        let reply = merchant
+            .v3(
+                &server,
+                "POST",
+                "/v3/pay/transactions/native",
+                Some(&native(&merchant, "PK-000001", 100, &sink.url)),
+            )
+            .await;
+        assert_eq!(
+            reply.header("wechatpay-serial"),
+            Some(public_key_id.as_str())
+        );
+        assert!(merchant.verifies(&reply));
+        reply.json()["code_url"].as_str().unwrap().to_owned()
+    };
+    let payer = Payer::create(&server, "Fay", 500).await;
+    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    let received = sink.wait_for(1).await;
+    assert_eq!(
+        received[0].header("wechatpay-serial"),
+        Some(public_key_id.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_cli_creates_merchants_and_users_on_a_running_plaza() {
+    let server = sandbox();
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(PLAZA)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&server.data_dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let merchant: Value = serde_json::from_str(&run(&[
+        "admin", "merchant", "create", "--name", "CLI Shop", "--json",
+    ]))
+    .unwrap();
+    for field in [
+        "mchid",
+        "appid",
+        "cert_serial_no",
+        "private_key",
+        "apiv3_key",
+        "public_key_id",
+        "public_key",
+        "gateway",
+    ] {
+        assert!(
+            merchant[field]
+                .as_str()
+                .is_some_and(|text| !text.is_empty()),
+            "{field} in {merchant}"
+        );
+    }
+    assert_eq!(merchant["gateway"], server.base_url.as_str());
+    assert_eq!(merchant["apiv3_key"].as_str().unwrap().len(), 32);
+    let user: Value = serde_json::from_str(&run(&[
+        "admin",
+        "user",
+        "create",
+        "--name",
+        "Gus",
+        "--password",
+        "654321",
+        "--balance",
+        "800",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        (user["balance"].as_i64(), user["password"].as_str()),
+        (Some(800), Some("654321"))
+    );
+    let text = run(&["admin", "merchant", "create", "--name", "Text Shop"]);
+    assert!(
+        text.contains("mchid:") && text.contains("apiv3_key:"),
+        "{text}"
+    );
+}
+
+/// Bill downloads as the SDK makes them: a signed GET of the URL's path.
+trait Download {
+    async fn download(&self, server: &TestServer, target: &str) -> Vec<u8>;
+}
+
+impl Download for Merchant {
+    async fn download(&self, server: &TestServer, target: &str) -> Vec<u8> {
+        let authorization = self.authorization("GET", target, "", now_s());
+        let response = reqwest::Client::new()
+            .get(format!("{}{target}", server.base_url))
+            .header("authorization", authorization)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(!content_type.contains("json"), "{content_type}");
+        assert!(response.headers().get("content-encoding").is_none());
+        response.bytes().await.unwrap().to_vec()
+    }
+}

@@ -1,0 +1,468 @@
+//! Payment test helpers: a merchant that signs APIv3 requests like an SDK does, a payer
+//! with a session, and a notification sink that plays a merchant's `notify_url`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use plaza_wx::rsa::{PrivateKey, PublicKey};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::{Reply, TestServer};
+
+/// A merchant's credentials, as `POST /api/v1/admin/merchants` returns them.
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    /// Everything the server returned.
+    pub credentials: Value,
+    /// `mchid`.
+    pub mchid: String,
+    /// The bound appid.
+    pub appid: String,
+    /// The merchant certificate's serial.
+    pub serial_no: String,
+    /// The APIv3 key.
+    pub apiv3_key: String,
+    key: Arc<PrivateKey>,
+    /// The platform's public key (both modes share one key).
+    pub platform_key: PublicKey,
+    /// `Wechatpay-Serial` to send: `None` (certificate mode, like the Python SDK) or
+    /// the public key id.
+    pub wechatpay_serial: Option<String>,
+}
+
+impl Merchant {
+    /// Creates a merchant through the admin API.
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses.
+    pub async fn create(server: &TestServer, name: &str) -> Self {
+        Self::create_with(server, &json!({ "name": name })).await
+    }
+
+    /// Creates a merchant with the given admin request body.
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses.
+    pub async fn create_with(server: &TestServer, body: &Value) -> Self {
+        let reply = server.admin_post("/api/v1/admin/merchants", body).await;
+        assert_eq!(reply.status, 201, "creating a merchant: {}", reply.text);
+        let credentials = reply.json();
+        let text = |name: &str| credentials[name].as_str().unwrap_or_default().to_owned();
+        let key = PrivateKey::from_pem(&text("private_key")).expect("the private key parses");
+        let platform_key =
+            PublicKey::from_pem(&text("public_key")).expect("the platform public key parses");
+        Self {
+            mchid: text("mchid"),
+            appid: text("appid"),
+            serial_no: text("cert_serial_no"),
+            apiv3_key: text("apiv3_key"),
+            key: Arc::new(key),
+            platform_key,
+            wechatpay_serial: None,
+            credentials,
+        }
+    }
+
+    /// The `Authorization` header of a request signed now.
+    ///
+    /// # Panics
+    ///
+    /// When signing fails.
+    pub fn authorization(&self, method: &str, target: &str, body: &str, timestamp: i64) -> String {
+        let nonce = format!(
+            "{:032X}",
+            crate::unique() as u128 * 7_919 + timestamp as u128
+        );
+        plaza_wx::auth::sign_request(
+            &self.key,
+            &self.mchid,
+            &self.serial_no,
+            method,
+            target,
+            body.as_bytes(),
+            timestamp,
+            &nonce,
+        )
+        .expect("signing works")
+    }
+
+    /// Sends a signed APIv3 request, like an SDK.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn v3(
+        &self,
+        server: &TestServer,
+        method: &str,
+        target: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let authorization = self.authorization(method, target, &body, now_s());
+        self.v3_raw(server, method, target, &body, Some(&authorization))
+            .await
+    }
+
+    /// Sends an APIv3 request with a given body and `Authorization` (or none).
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn v3_raw(
+        &self,
+        server: &TestServer,
+        method: &str,
+        target: &str,
+        body: &str,
+        authorization: Option<&str>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = server
+            .client
+            .request(method, format!("{}{target}", server.base_url))
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(body.to_owned());
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        if let Some(serial) = &self.wechatpay_serial {
+            request = request.header("wechatpay-serial", serial);
+        }
+        server.send(request).await.expect("send a v3 request")
+    }
+
+    /// Whether a reply carries a valid platform signature over its exact body.
+    pub fn verifies(&self, reply: &Reply) -> bool {
+        let (Some(timestamp), Some(nonce), Some(signature)) = (
+            reply.header("wechatpay-timestamp"),
+            reply.header("wechatpay-nonce"),
+            reply.header("wechatpay-signature"),
+        ) else {
+            return false;
+        };
+        reply.header("wechatpay-signature-type") == Some("WECHATPAY2-SHA256-RSA2048")
+            && plaza_wx::response::verify_response(
+                &self.platform_key,
+                timestamp,
+                nonce,
+                signature,
+                reply.text.as_bytes(),
+            )
+    }
+
+    /// Decrypts a notification body's resource with this merchant's APIv3 key.
+    ///
+    /// # Panics
+    ///
+    /// When the body is not a notification or does not decrypt.
+    pub fn decrypt(&self, notification: &Value) -> Value {
+        let resource = &notification["resource"];
+        let text = |name: &str| {
+            resource[name]
+                .as_str()
+                .expect("a resource field")
+                .to_owned()
+        };
+        let plain = plaza_wx::aead::decrypt_resource(
+            &self.apiv3_key,
+            &text("nonce"),
+            &text("associated_data"),
+            &text("ciphertext"),
+        )
+        .expect("the resource decrypts with the APIv3 key");
+        serde_json::from_slice(&plain).expect("the resource is JSON")
+    }
+}
+
+/// Unix seconds now (the wall clock: what SDKs sign with).
+pub fn now_s() -> i64 {
+    std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+/// A payer with a session.
+#[derive(Debug, Clone)]
+pub struct Payer {
+    /// The internal user id.
+    pub user_id: String,
+    /// The payment password.
+    pub password: String,
+    /// The bearer token.
+    pub token: String,
+}
+
+impl Payer {
+    /// Creates a user with `balance` fen (sandbox servers only).
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses.
+    pub async fn create(server: &TestServer, name: &str, balance: i64) -> Self {
+        let reply = server
+            .admin_post(
+                "/api/v1/admin/users",
+                &json!({ "name": name, "password": "123456", "balance": balance }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "creating a user: {}", reply.text);
+        let user = reply.json();
+        Self {
+            user_id: user["user_id"].as_str().unwrap_or_default().to_owned(),
+            password: "123456".to_owned(),
+            token: user["token"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+
+    /// `POST path` as this payer.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn post(&self, server: &TestServer, path: &str, body: &Value) -> Reply {
+        server
+            .send(
+                server
+                    .client
+                    .post(format!("{}{path}", server.base_url))
+                    .bearer_auth(&self.token)
+                    .json(body),
+            )
+            .await
+            .expect("POST as a payer")
+    }
+
+    /// `GET path` as this payer.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn get(&self, server: &TestServer, path: &str) -> Reply {
+        server
+            .send(
+                server
+                    .client
+                    .get(format!("{}{path}", server.base_url))
+                    .bearer_auth(&self.token),
+            )
+            .await
+            .expect("GET as a payer")
+    }
+
+    /// Pays the order behind a `code_url` with the right password.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn pay_code(&self, server: &TestServer, code_url: &str) -> Reply {
+        self.post(
+            server,
+            "/api/v1/pay/confirm",
+            &json!({ "code_url": code_url, "password": self.password }),
+        )
+        .await
+    }
+
+    /// The payer's wallet balance, fen.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn balance(&self, server: &TestServer) -> i64 {
+        self.get(server, "/api/v1/me").await.json()["balance"]
+            .as_i64()
+            .expect("a balance")
+    }
+}
+
+/// One request a [`NotifySink`] received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Header names in lower case, with values.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+impl Received {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// How a sink answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkMode {
+    /// `200 {"code":"SUCCESS"}`.
+    Accept,
+    /// `500 {"code":"FAIL"}`.
+    Fail,
+    /// Reads the request and never answers.
+    Hang,
+}
+
+/// A merchant's `notify_url`: an HTTP server that records what it receives.
+#[derive(Debug, Clone)]
+pub struct NotifySink {
+    /// `http://127.0.0.1:PORT/notify`.
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    mode: Arc<Mutex<SinkMode>>,
+}
+
+impl NotifySink {
+    /// Starts a sink answering as `mode`.
+    ///
+    /// # Panics
+    ///
+    /// When no port can be bound.
+    pub async fn start(mode: SinkMode) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a sink port");
+        let url = format!(
+            "http://{}/notify",
+            listener.local_addr().expect("a local address")
+        );
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let mode = Arc::new(Mutex::new(mode));
+        let sink = Self {
+            url,
+            received: received.clone(),
+            mode: mode.clone(),
+        };
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    break;
+                };
+                let received = received.clone();
+                let mode = mode.clone();
+                tokio::spawn(async move {
+                    let _ignored = serve_one(stream, received, mode).await;
+                });
+            }
+        });
+        sink
+    }
+
+    /// Changes how it answers from now on.
+    ///
+    /// # Panics
+    ///
+    /// When the lock is poisoned.
+    pub fn set_mode(&self, mode: SinkMode) {
+        *self.mode.lock().expect("the mode lock") = mode;
+    }
+
+    /// Everything received so far.
+    ///
+    /// # Panics
+    ///
+    /// When the lock is poisoned.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("the received lock").clone()
+    }
+
+    /// Waits until at least `count` requests arrived (up to 20 s).
+    ///
+    /// # Panics
+    ///
+    /// When they do not arrive in time.
+    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        for _ in 0..400 {
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the sink received {} requests, expected {count}",
+            self.received().len()
+        );
+    }
+}
+
+async fn serve_one(
+    mut stream: tokio::net::TcpStream,
+    received: Arc<Mutex<Vec<Received>>>,
+    mode: Arc<Mutex<SinkMode>>,
+) -> std::io::Result<()> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    let (head_end, content_length) = loop {
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            return Ok(());
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        if let Some(position) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..position]).to_string();
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            break (position + 4, length);
+        }
+    };
+    while buffer.len() < head_end + content_length {
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        })
+        .collect();
+    let end = (head_end + content_length).min(buffer.len());
+    let body = String::from_utf8_lossy(&buffer[head_end..end]).to_string();
+    received
+        .lock()
+        .expect("the received lock")
+        .push(Received { headers, body });
+    let mode = *mode.lock().expect("the mode lock");
+    let (status, text) = match mode {
+        SinkMode::Accept => ("200 OK", r#"{"code":"SUCCESS","message":"成功"}"#),
+        SinkMode::Fail => (
+            "500 Internal Server Error",
+            r#"{"code":"FAIL","message":"busy"}"#,
+        ),
+        SinkMode::Hang => {
+            tokio::time::sleep(Duration::from_secs(3_600)).await;
+            return Ok(());
+        }
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
