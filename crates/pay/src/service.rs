@@ -1,8 +1,8 @@
 //! The payment service: every operation of the domain, each one unit of work.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use aws_lc_rs::{digest, pbkdf2};
 use plaza_kernel::clock::{Clock, Timestamp};
@@ -165,6 +165,10 @@ pub struct PayService {
     secret: Vec<u8>,
     /// Accounts known to be open, so each is opened once per process.
     opened: Mutex<HashSet<AccountId>>,
+    /// Merchants as last written by this process, which is their only writer (one Plaza
+    /// process writes a database at a time): every signed request needs its merchant,
+    /// and this saves a database read per request.
+    merchants: RwLock<HashMap<String, Merchant>>,
 }
 
 impl std::fmt::Debug for PayService {
@@ -333,6 +337,7 @@ impl PayService {
             clock,
             secret,
             opened: Mutex::new(HashSet::new()),
+            merchants: RwLock::new(HashMap::new()),
         }
     }
 
@@ -445,9 +450,15 @@ impl PayService {
                 vec![IndexEntry::new(index::CREATED, time_value(now.unix_ms()))],
             )?;
             match self.commit(records_only(vec![write])).await {
-                Ok(_) => return Ok(merchant),
-                Err(LedgerError::RecordConflict { .. }) => {}
-                Err(error) => return Err(error.into()),
+                Ok(_) => {
+                    self.remember(&merchant);
+                    return Ok(merchant);
+                }
+                Err(LedgerError::RecordConflict { .. }) => self.forget(&merchant.mchid),
+                Err(error) => {
+                    self.forget(&merchant.mchid);
+                    return Err(error.into());
+                }
             }
         }
         Err(PayError::Busy {
@@ -461,9 +472,33 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn merchant(&self, mchid: &str) -> Result<Option<Merchant>, PayError> {
-        Ok(load::<Merchant>(&*self.records, kind::MERCHANT, mchid)
+        if let Some(merchant) = self
+            .merchants
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(mchid).cloned())
+        {
+            return Ok(Some(merchant));
+        }
+        let found = load::<Merchant>(&*self.records, kind::MERCHANT, mchid)
             .await?
-            .map(|(merchant, _)| merchant))
+            .map(|(merchant, _)| merchant);
+        if let Some(merchant) = &found {
+            self.remember(merchant);
+        }
+        Ok(found)
+    }
+
+    fn remember(&self, merchant: &Merchant) {
+        if let Ok(mut cache) = self.merchants.write() {
+            cache.insert(merchant.mchid.clone(), merchant.clone());
+        }
+    }
+
+    fn forget(&self, mchid: &str) {
+        if let Ok(mut cache) = self.merchants.write() {
+            cache.remove(mchid);
+        }
     }
 
     /// Merchants, oldest first.
@@ -531,9 +566,15 @@ impl PayService {
                 )],
             )?;
             match self.commit(records_only(vec![write])).await {
-                Ok(_) => return Ok(merchant),
-                Err(LedgerError::RecordConflict { .. }) => {}
-                Err(error) => return Err(error.into()),
+                Ok(_) => {
+                    self.remember(&merchant);
+                    return Ok(merchant);
+                }
+                Err(LedgerError::RecordConflict { .. }) => self.forget(&merchant.mchid),
+                Err(error) => {
+                    self.forget(&merchant.mchid);
+                    return Err(error.into());
+                }
             }
         }
         Err(PayError::Busy {
@@ -832,8 +873,15 @@ impl PayService {
         }
         let digest = request_digest(&request)?;
         let key = order_key(&request.mchid, &request.out_trade_no);
-        for _ in 0..CONFLICT_RETRIES_MAX {
-            if let Some((existing, _)) = load::<Order>(&*self.records, kind::ORDER, &key).await? {
+        for attempt in 0..CONFLICT_RETRIES_MAX {
+            // Nearly every order number is new: try to create first, and read what is
+            // there only when the number turns out to be taken.
+            let existing = if attempt == 0 {
+                None
+            } else {
+                load::<Order>(&*self.records, kind::ORDER, &key).await?
+            };
+            if let Some((existing, _)) = existing {
                 return match existing.state {
                     TradeState::Success | TradeState::Refund => Err(PayError::OrderPaid {
                         out_trade_no: existing.out_trade_no,

@@ -27,6 +27,10 @@ pub(crate) enum BenchCommand {
     /// Many concurrent submitters, each submitting one transfer and waiting until it is
     /// durable, over many accounts chosen with a Zipf skew (synchronous=FULL on SQLite).
     Ledger(LedgerArgs),
+    /// Native orders per second through the WeChat Pay APIv3 wire of a real `plaza
+    /// serve` over loopback, against the machine's RSA-2048 signing bound (every answer
+    /// is signed). Requests are signed before the timed window.
+    Pay(crate::bench_pay::PayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +65,7 @@ const FUNDING_MINOR: i64 = 1_000_000_000_000;
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
     match command {
         BenchCommand::Ledger(args) => ledger(args).await,
+        BenchCommand::Pay(args) => crate::bench_pay::run(args).await,
     }
 }
 
@@ -85,7 +90,7 @@ fn fsync_p50_us(dir: &std::path::Path) -> anyhow::Result<f64> {
     Ok(samples[samples.len() / 2])
 }
 
-fn percentile_ms(sorted_us: &[u32], fraction: f64) -> f64 {
+pub(crate) fn percentile_ms(sorted_us: &[u32], fraction: f64) -> f64 {
     if sorted_us.is_empty() {
         return 0.0;
     }
@@ -342,7 +347,7 @@ async fn ledger(args: LedgerArgs) -> anyhow::Result<Outcome> {
 }
 
 /// A fresh directory under the system's temporary directory.
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("plaza-bench-{}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)

@@ -6,6 +6,7 @@
 
 mod admin;
 mod bench;
+mod bench_pay;
 mod config;
 mod datadir;
 mod pay_jobs;

@@ -138,6 +138,7 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         wall_clock,
         public_base_url,
         token_secret: format!("bill-token\n{pay_secret}").into_bytes(),
+        parsed_keys: std::sync::RwLock::default(),
     };
     let state = AppState {
         ledger: ledger.clone(),

@@ -53,6 +53,35 @@ pub struct PaySurface {
     pub public_base_url: String,
     /// Keys bill download tokens.
     pub token_secret: Vec<u8>,
+    /// Merchant public keys already parsed, by their PEM (parsing costs more than
+    /// verifying).
+    pub parsed_keys: std::sync::RwLock<std::collections::HashMap<String, Arc<PublicKey>>>,
+}
+
+/// Merchant keys kept parsed at most; beyond it the map starts over.
+const PARSED_KEYS_MAX: usize = 10_000;
+
+impl PaySurface {
+    fn merchant_key(&self, pem: &str) -> Result<Arc<PublicKey>, V3Error> {
+        if let Some(key) = self
+            .parsed_keys
+            .read()
+            .ok()
+            .and_then(|keys| keys.get(pem).cloned())
+        {
+            return Ok(key);
+        }
+        let key = Arc::new(PublicKey::from_pem(pem).map_err(|error| {
+            V3Error::system(&format!("stored merchant key unreadable: {error}"))
+        })?);
+        if let Ok(mut keys) = self.parsed_keys.write() {
+            if keys.len() >= PARSED_KEYS_MAX {
+                keys.clear();
+            }
+            keys.insert(pem.to_owned(), key.clone());
+        }
+        Ok(key)
+    }
 }
 
 impl std::fmt::Debug for PaySurface {
@@ -221,8 +250,7 @@ async fn authenticate(
             authorization.serial_no, merchant.mchid
         ))
     })?;
-    let public_key = PublicKey::from_pem(&key.public_key_pem)
-        .map_err(|error| V3Error::system(&format!("stored merchant key unreadable: {error}")))?;
+    let public_key = surface.merchant_key(&key.public_key_pem)?;
     let target = parts
         .uri
         .path_and_query()

@@ -1,0 +1,388 @@
+//! `plaza bench pay`: Native prepay requests per second through the APIv3 wire, with the
+//! machine's RSA-2048 signing rate on all cores measured in the same run.
+//!
+//! The bench starts this same binary as `plaza serve --sandbox` on a temporary data
+//! directory, creates a merchant through the admin API, signs every request before the
+//! timed window (so the client's signing does not compete with the server's), then
+//! sends them over keep-alive loopback connections from `--concurrency` tasks. Every
+//! answer is checked for status 200 and a `code_url`, and every eighth for a platform
+//! signature that verifies (the client shares the machine's cores with the server).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use plaza_wx::rsa::{PrivateKey, PublicKey};
+use serde_json::{Value, json};
+
+use crate::Outcome;
+use crate::bench::{percentile_ms, tempfile_dir};
+
+#[derive(Debug, Args)]
+pub(crate) struct PayArgs {
+    /// Orders to create (each signed ahead of the timed window).
+    #[arg(long, default_value_t = 40_000)]
+    orders: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Stop the timed window after this many seconds even if orders remain.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Seconds each core spends signing when the RSA bound is measured.
+    #[arg(long, default_value_t = 3)]
+    rsa_seconds: u64,
+    /// Extra arguments for the server, e.g. `--database-url=postgres://…`.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    server_arg: Vec<String>,
+}
+
+/// Answers whose platform signature the client verifies: one in this many.
+const VERIFY_EVERY: usize = 8;
+
+struct Server {
+    child: std::process::Child,
+    base_url: String,
+    admin_token: String,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _killed = self.child.kill();
+        let _waited = self.child.wait();
+        let _removed = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start_server(extra: &[String]) -> anyhow::Result<Server> {
+    let dir = tempfile_dir()?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args([
+            "serve",
+            "--sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot start plaza serve")?;
+    let stdout = child.stdout.take().context("stdout is piped")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let base_url = loop {
+        let line = lines
+            .next()
+            .context("plaza serve exited before listening")??;
+        if let Some(url) = line.strip_prefix("plaza listening on ") {
+            break url.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _line in lines {});
+    let admin_token = std::fs::read_to_string(dir.join("admin.token"))?
+        .trim()
+        .to_owned();
+    Ok(Server {
+        child,
+        base_url,
+        admin_token,
+        dir,
+    })
+}
+
+struct Prepared {
+    body: String,
+    authorization: String,
+}
+
+fn sign_all(
+    key: &Arc<PrivateKey>,
+    merchant: &Value,
+    orders: usize,
+    run: &str,
+) -> anyhow::Result<Vec<Prepared>> {
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let mchid = merchant["mchid"].as_str().unwrap_or_default().to_owned();
+    let appid = merchant["appid"].as_str().unwrap_or_default().to_owned();
+    let serial = merchant["cert_serial_no"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let timestamp = std::time::UNIX_EPOCH.elapsed()?.as_secs() as i64;
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..threads {
+        let (key, mchid, appid, serial, run, next) = (
+            key.clone(),
+            mchid.clone(),
+            appid.clone(),
+            serial.clone(),
+            run.to_owned(),
+            next.clone(),
+        );
+        handles.push(std::thread::spawn(
+            move || -> anyhow::Result<Vec<(usize, Prepared)>> {
+                let mut done = Vec::new();
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= orders {
+                        return Ok(done);
+                    }
+                    let body = json!({
+                        "appid": appid,
+                        "mchid": mchid,
+                        "description": "Bench coffee",
+                        "out_trade_no": format!("B{run}{index:09}"),
+                        "notify_url": "https://merchant.example/notify",
+                        "amount": {"total": 1 + index % 5_000, "currency": "CNY"},
+                    })
+                    .to_string();
+                    let nonce = format!("{run}{index:024}");
+                    let authorization = plaza_wx::auth::sign_request(
+                        &key,
+                        &mchid,
+                        &serial,
+                        "POST",
+                        "/v3/pay/transactions/native",
+                        body.as_bytes(),
+                        timestamp,
+                        &nonce,
+                    )?;
+                    done.push((
+                        index,
+                        Prepared {
+                            body,
+                            authorization,
+                        },
+                    ));
+                }
+            },
+        ));
+    }
+    let mut all = Vec::with_capacity(orders);
+    for handle in handles {
+        let part = handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("a signing thread panicked"))??;
+        all.extend(part);
+    }
+    all.sort_by_key(|(index, _)| *index);
+    Ok(all.into_iter().map(|(_, prepared)| prepared).collect())
+}
+
+/// RSA-2048 PKCS#1 v1.5 SHA-256 signatures per second, one thread per core.
+fn rsa_signs_per_second(seconds: u64) -> anyhow::Result<f64> {
+    let key = Arc::new(PrivateKey::generate()?);
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let key = key.clone();
+            std::thread::spawn(move || {
+                let mut signs = 0_u64;
+                let message = [42_u8; 200];
+                while Instant::now() < until {
+                    if key.sign_sha256(&message).is_ok() {
+                        signs += 1;
+                    }
+                }
+                signs
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for handle in handles {
+        total += handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("a signing thread panicked"))?;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+struct Outcomes {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    bad_signatures: u64,
+}
+
+fn verifies(platform: &PublicKey, headers: &reqwest::header::HeaderMap, body: &str) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    match (
+        text("wechatpay-timestamp"),
+        text("wechatpay-nonce"),
+        text("wechatpay-signature"),
+    ) {
+        (Some(timestamp), Some(nonce), Some(signature)) => plaza_wx::response::verify_response(
+            platform,
+            timestamp,
+            nonce,
+            signature,
+            body.as_bytes(),
+        ),
+        _ => false,
+    }
+}
+
+pub(crate) async fn run(args: PayArgs) -> anyhow::Result<Outcome> {
+    if args.orders == 0 || args.concurrency == 0 {
+        bail!("--orders and --concurrency must be at least 1");
+    }
+    let server = start_server(&args.server_arg)?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .no_proxy()
+        .build()?;
+    let merchant: Value = client
+        .post(format!("{}/api/v1/admin/merchants", server.base_url))
+        .bearer_auth(&server.admin_token)
+        .json(&json!({ "name": "Bench Coffee" }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let key = Arc::new(PrivateKey::from_pem(
+        merchant["private_key"].as_str().unwrap_or_default(),
+    )?);
+    let platform = PublicKey::from_pem(merchant["public_key"].as_str().unwrap_or_default())?;
+    let run = format!("{:06x}", rand::random::<u32>() & 0xFF_FFFF);
+    writeln!(
+        std::io::stdout().lock(),
+        "pay bench: signing {} Native prepay requests ahead of the timed window…",
+        args.orders
+    )?;
+    let prepared = Arc::new(sign_all(&key, &merchant, args.orders, &run)?);
+    writeln!(
+        std::io::stdout().lock(),
+        "sending them from {} concurrent clients over loopback to {}",
+        args.concurrency,
+        server.base_url
+    )?;
+    let url = format!("{}/v3/pay/transactions/native", server.base_url);
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let platform = Arc::new(platform);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, url, prepared, next, platform) = (
+            client.clone(),
+            url.clone(),
+            prepared.clone(),
+            next.clone(),
+            platform.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Outcomes {
+                latencies_us: Vec::new(),
+                errors: 0,
+                bad_signatures: 0,
+            };
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(request) = prepared.get(index) else {
+                    break;
+                };
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json")
+                    .header("authorization", &request.authorization)
+                    .body(request.body.clone())
+                    .send()
+                    .await;
+                let ok = match response {
+                    Ok(response) => {
+                        let status = response.status();
+                        let headers = response.headers().clone();
+                        let body = response.text().await.unwrap_or_default();
+                        // Every status and body is checked; the signature on every
+                        // eighth answer, so the client's verifying leaves the shared
+                        // cores to the server.
+                        if index % VERIFY_EVERY == 0 && !verifies(&platform, &headers, &body) {
+                            outcomes.bad_signatures += 1;
+                        }
+                        status == 200 && body.contains("code_url")
+                    }
+                    Err(_) => false,
+                };
+                if ok {
+                    outcomes
+                        .latencies_us
+                        .push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                } else {
+                    outcomes.errors += 1;
+                }
+            }
+            outcomes
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    let (mut errors, mut bad_signatures) = (0, 0);
+    for task in tasks {
+        let outcomes = task.await?;
+        latencies_us.extend(outcomes.latencies_us);
+        errors += outcomes.errors;
+        bad_signatures += outcomes.bad_signatures;
+    }
+    let elapsed_s = started.elapsed().as_secs_f64();
+    latencies_us.sort_unstable();
+    let orders_per_second = latencies_us.len() as f64 / elapsed_s;
+    drop(server);
+    writeln!(
+        std::io::stdout().lock(),
+        "measured {:.0} orders/s; now the machine's RSA-2048 signing rate on all cores…",
+        orders_per_second
+    )?;
+    let rsa = rsa_signs_per_second(args.rsa_seconds)?;
+    let figures = json!({
+        "bench": "pay",
+        "orders": latencies_us.len(),
+        "concurrency": args.concurrency,
+        "seconds": (elapsed_s * 100.0).round() / 100.0,
+        "orders_per_second": orders_per_second.round(),
+        "rsa_signs_per_second": rsa.round(),
+        "ratio_to_rsa_bound": (orders_per_second / rsa * 1000.0).round() / 1000.0,
+        "p50_ms": percentile_ms(&latencies_us, 0.50),
+        "p90_ms": percentile_ms(&latencies_us, 0.90),
+        "p99_ms": percentile_ms(&latencies_us, 0.99),
+        "max_ms": percentile_ms(&latencies_us, 1.0),
+        "errors": errors,
+        "bad_signatures": bad_signatures,
+        "cores": std::thread::available_parallelism().map_or(0, usize::from),
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} orders/s = {} of the {} RSA signs/s bound; p50 {} ms, p99 {} ms; {} errors, {} bad signatures",
+        figures["orders_per_second"],
+        figures["ratio_to_rsa_bound"],
+        figures["rsa_signs_per_second"],
+        figures["p50_ms"],
+        figures["p99_ms"],
+        errors,
+        bad_signatures
+    )?;
+    writeln!(out, "{figures}")?;
+    Ok(if errors == 0 && bad_signatures == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Found
+    })
+}
