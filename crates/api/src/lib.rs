@@ -112,6 +112,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ledger::router())
         .merge(routes::queue::router())
         .merge(routes::pay::router())
+        .merge(web::router())
         .merge(routes::sandbox::router())
         .fallback(routes::health::not_found)
         .method_not_allowed_fallback(routes::health::method_not_allowed)

@@ -1,7 +1,72 @@
-//! Plaza's web pages: server-rendered HTML sharing one layout, stylesheet and sign-in.
+//! Plaza's web pages: server-rendered HTML sharing one layout, one stylesheet and one
+//! sign-in, with small JavaScript modules where a page talks back (`web/` in the
+//! repository, embedded in the binary).
+//!
+//! A payer is signed in by the `plaza_session` cookie, which holds the same bearer token
+//! `/api/v1` takes, so the pages call the same API as scripts do. A merchant is signed
+//! in by `plaza_merchant`, its mchid with an HMAC. In sandbox mode the sign-in page
+//! lists every user and merchant (demo sign-in); otherwise a payer signs in with a
+//! session token.
+
+mod pages;
+
+use aws_lc_rs::hmac;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::AppState;
 
 /// The cookie that carries a payer's session token.
 pub(crate) const SESSION_COOKIE: &str = "plaza_session";
+/// The cookie that carries a signed-in merchant.
+pub(crate) const MERCHANT_COOKIE: &str = "plaza_merchant";
+
+const STYLESHEET: &str = include_str!("../../../../web/plaza.css");
+const CHECKOUT_JS: &str = include_str!("../../../../web/checkout.js");
+const MERCHANT_JS: &str = include_str!("../../../../web/merchant.js");
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/signin", get(pages::signin))
+        .route("/signin/user", post(pages::signin_user))
+        .route("/signin/merchant", post(pages::signin_merchant))
+        .route("/signin/token", post(pages::signin_token))
+        .route("/signout", post(pages::signout))
+        .route("/me", get(pages::wallet))
+        .route("/merchant", get(pages::merchant))
+        .route("/merchant/orders", post(pages::merchant_create_order))
+        .route(
+            "/merchant/orders/{out_trade_no}",
+            get(pages::merchant_order),
+        )
+        .route("/pay/checkout", get(pages::checkout))
+        .route(
+            "/static/plaza.css",
+            get(|| asset("text/css; charset=utf-8", STYLESHEET)),
+        )
+        .route(
+            "/static/checkout.js",
+            get(|| asset("text/javascript; charset=utf-8", CHECKOUT_JS)),
+        )
+        .route(
+            "/static/merchant.js",
+            get(|| asset("text/javascript; charset=utf-8", MERCHANT_JS)),
+        )
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
 
 /// The payer's session token from a `Cookie` header, if any.
 pub(crate) fn session_cookie(header: &str) -> Option<&str> {
@@ -16,6 +81,160 @@ pub(crate) fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+fn cookie_in<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| cookie(value, name))
+}
+
+fn merchant_mac(secret: &[u8], mchid: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    hmac::sign(&key, format!("merchant-session\n{mchid}").as_bytes())
+        .as_ref()
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The cookie value that signs in merchant `mchid`.
+pub(crate) fn merchant_cookie_value(secret: &[u8], mchid: &str) -> String {
+    format!("{mchid}.{}", merchant_mac(secret, mchid))
+}
+
+/// The merchant a `plaza_merchant` cookie signs in, if it is genuine.
+pub(crate) fn signed_in_merchant(secret: &[u8], headers: &HeaderMap) -> Option<String> {
+    let value = cookie_in(headers, MERCHANT_COOKIE)?;
+    let (mchid, mac) = value.split_once('.')?;
+    let expected = merchant_mac(secret, mchid);
+    let same = expected.len() == mac.len()
+        && expected
+            .bytes()
+            .zip(mac.bytes())
+            .fold(0_u8, |diff, (a, b)| diff | (a ^ b))
+            == 0;
+    same.then(|| mchid.to_owned())
+}
+
+/// A `Set-Cookie` header value: HTTP-only, same-site, for the whole site.
+pub(crate) fn set_cookie(name: &str, value: &str) -> HeaderValue {
+    let max_age = if value.is_empty() { 0 } else { 7 * 86_400 };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("plaza_invalid=; Path=/; Max-Age=0"))
+}
+
+/// Escapes text for HTML content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `12.34` from 1234 fen.
+pub(crate) fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let fen = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", fen / 100, fen % 100)
+}
+
+/// Which section of the navigation a page belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    Home,
+    Merchant,
+    Wallet,
+    SignIn,
+}
+
+/// Who is signed in, for the header.
+#[derive(Debug, Default)]
+pub(crate) struct Viewer {
+    pub(crate) user_name: Option<String>,
+    pub(crate) merchant_name: Option<String>,
+    pub(crate) sandbox: bool,
+}
+
+/// The shared layout.
+pub(crate) fn layout(
+    title: &str,
+    section: Section,
+    viewer: &Viewer,
+    narrow: bool,
+    body: &str,
+) -> Html<String> {
+    let link = |href: &str, label: &str, this: Section| {
+        let class = if this == section {
+            " class=\"current\""
+        } else {
+            ""
+        };
+        format!("<a href=\"{href}\"{class}>{label}</a>")
+    };
+    let mut who = Vec::new();
+    if let Some(name) = &viewer.user_name {
+        who.push(format!(
+            "<span>Payer: <strong>{}</strong></span>",
+            escape(name)
+        ));
+    }
+    if let Some(name) = &viewer.merchant_name {
+        who.push(format!(
+            "<span>Merchant: <strong>{}</strong></span>",
+            escape(name)
+        ));
+    }
+    if who.is_empty() {
+        who.push(link("/signin", "Sign in", Section::SignIn));
+    } else {
+        who.push(
+            "<form method=\"post\" action=\"/signout\"><button class=\"secondary\" style=\"padding:6px 12px;font-size:13px\">Sign out</button></form>"
+                .to_owned(),
+        );
+    }
+    if viewer.sandbox {
+        who.push("<span class=\"badge\">sandbox</span>".to_owned());
+    }
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} · Plaza</title><link rel=\"stylesheet\" href=\"/static/plaza.css\"></head>\
+<body><header class=\"top\"><a class=\"brand\" href=\"/\">Pla<span>za</span></a><nav>{home}{merchant}{wallet}</nav>\
+<div class=\"who\">{who}</div></header><main{main_class}>{body}</main>\
+<footer>Plaza — an open, self-hostable super-app platform. Amounts in CNY.</footer></body></html>",
+        title = escape(title),
+        home = link("/", "Home", Section::Home),
+        merchant = link("/merchant", "Merchant demo", Section::Merchant),
+        wallet = link("/me", "My wallet", Section::Wallet),
+        who = who.join(""),
+        main_class = if narrow { " class=\"narrow\"" } else { "" },
+    ))
+}
+
+/// An SVG QR code of `text`.
+pub(crate) fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(220, 220)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,5 +247,37 @@ mod tests {
         );
         assert_eq!(cookie("a=1", SESSION_COOKIE), None);
         assert_eq!(cookie("plaza_session=", SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn merchant_cookies_are_signed() {
+        let value = merchant_cookie_value(b"secret", "1600000001");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("plaza_merchant={value}")).unwrap(),
+        );
+        assert_eq!(
+            signed_in_merchant(b"secret", &headers).as_deref(),
+            Some("1600000001")
+        );
+        assert_eq!(signed_in_merchant(b"other", &headers), None);
+        let forged = value.replace("1600000001", "1600000002");
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("plaza_merchant={forged}")).unwrap(),
+        );
+        assert_eq!(signed_in_merchant(b"secret", &headers), None);
+    }
+
+    #[test]
+    fn html_is_escaped_and_yuan_formatted() {
+        assert_eq!(
+            escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(yuan(1234), "12.34");
+        assert_eq!(yuan(5), "0.05");
+        assert!(qr_svg("weixin://wxpay/bizpayurl?pr=abc").starts_with("<?xml"));
     }
 }

@@ -1,0 +1,528 @@
+//! The pages: home, sign-in, the payer's wallet and checkout, the merchant demo.
+
+use std::sync::Arc;
+
+use axum::Json as AxumJson;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use plaza_pay::model::{Merchant, TradeState, TradeType, User};
+use plaza_pay::{OrderRef, PrepayRequest};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    MERCHANT_COOKIE, SESSION_COOKIE, Section, Viewer, cookie_in, escape, layout,
+    merchant_cookie_value, qr_svg, set_cookie, signed_in_merchant, yuan,
+};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::pay_v3::PaySurface;
+use crate::routes::pay::order_json;
+
+/// How many recent orders the merchant page lists.
+const RECENT_ORDERS: usize = 8;
+
+/// A plain-text refusal of a page.
+struct PageError(StatusCode, &'static str);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        (self.0, self.1).into_response()
+    }
+}
+
+fn surface(state: &AppState) -> Result<&Arc<PaySurface>, PageError> {
+    state.pay.as_ref().ok_or(PageError(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "payments are not configured",
+    ))
+}
+
+async fn signed_in_user(surface: &PaySurface, headers: &HeaderMap) -> Option<User> {
+    let token = cookie_in(headers, SESSION_COOKIE)?;
+    surface.pay.session_user(token).await.ok()
+}
+
+async fn merchant_of(surface: &PaySurface, headers: &HeaderMap) -> Option<Merchant> {
+    let mchid = signed_in_merchant(&surface.token_secret, headers)?;
+    surface.pay.merchant(&mchid).await.ok().flatten()
+}
+
+async fn viewer(
+    state: &AppState,
+    surface: &PaySurface,
+    headers: &HeaderMap,
+) -> (Viewer, Option<User>, Option<Merchant>) {
+    let user = signed_in_user(surface, headers).await;
+    let merchant = merchant_of(surface, headers).await;
+    (
+        Viewer {
+            user_name: user.as_ref().map(|user| user.name.clone()),
+            merchant_name: merchant.as_ref().map(|merchant| merchant.name.clone()),
+            sandbox: state.time_travel.is_some(),
+        },
+        user,
+        merchant,
+    )
+}
+
+/// A same-site path to return to after signing in, or `fallback`.
+fn safe_next(next: Option<&str>, fallback: &str) -> String {
+    match next {
+        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
+            next.to_owned()
+        }
+        _ => fallback.to_owned(),
+    }
+}
+
+fn signin_redirect(next: &str) -> Response {
+    let mut encoded = String::new();
+    for byte in next.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Redirect::to(&format!("/signin?next={encoded}")).into_response()
+}
+
+pub(crate) async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    let (viewer, _, _) = viewer(&state, surface, &headers).await;
+    let base = escape(&surface.public_base_url);
+    let body = format!(
+        "<h1>Plaza</h1><p class=\"lead\">A WeChat-compatible platform you can run yourself: \
+         WeChat Pay APIv3 on the wire, payers and merchants on the web.</p>\
+         <div class=\"grid\">\
+         <div class=\"card\"><h2>Merchant demo</h2><p class=\"muted\">Create a Native order, show its QR \
+         code, and watch it get paid.</p><a class=\"button\" href=\"/merchant\">Open the merchant demo</a></div>\
+         <div class=\"card\"><h2>Pay as a user</h2><p class=\"muted\">Sign in as a demo payer, open a \
+         checkout link and pay with the 6-digit password.</p><a class=\"button\" href=\"/me\">My wallet</a></div>\
+         <div class=\"card\"><h2>Point an SDK here</h2><p class=\"muted\">WeChat Pay APIv3 answers at</p>\
+         <p class=\"mono\">{base}/v3/…</p><p class=\"muted\">Set your SDK's gateway to <span class=\"mono\">{base}</span>; \
+         <span class=\"mono\">plaza admin merchant create --json</span> prints the keys.</p></div>\
+         </div>"
+    );
+    layout("Home", Section::Home, &viewer, false, &body).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NextQuery {
+    next: Option<String>,
+}
+
+pub(crate) async fn signin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    let (viewer, _, _) = viewer(&state, surface, &headers).await;
+    let next = escape(&safe_next(query.next.as_deref(), ""));
+    let mut body = String::from("<h1>Sign in</h1>");
+    if viewer.sandbox {
+        body.push_str("<p class=\"lead\">Sandbox mode: sign in as any demo payer or merchant.</p><div class=\"grid\">");
+        let users = surface.pay.users(50).await.unwrap_or_default();
+        body.push_str("<div class=\"card\"><h2>Payers</h2><ul class=\"list\">");
+        if users.is_empty() {
+            body.push_str("<li class=\"muted\">No users yet: <span class=\"mono\">plaza admin user create</span></li>");
+        }
+        for user in &users {
+            let balance = surface.pay.wallet_balance(&user.user_id).await.unwrap_or(0);
+            body.push_str(&format!(
+                "<li><span>{name}<br><span class=\"muted\">¥{balance}</span></span>\
+                 <form method=\"post\" action=\"/signin/user\"><input type=\"hidden\" name=\"user_id\" value=\"{id}\">\
+                 <input type=\"hidden\" name=\"next\" value=\"{next}\"><button data-user=\"{name}\">Sign in</button></form></li>",
+                name = escape(&user.name),
+                id = escape(&user.user_id),
+                balance = yuan(balance),
+            ));
+        }
+        body.push_str("</ul></div><div class=\"card\"><h2>Merchants</h2><ul class=\"list\">");
+        let merchants = surface.pay.merchants(50).await.unwrap_or_default();
+        if merchants.is_empty() {
+            body.push_str("<li class=\"muted\">No merchants yet: <span class=\"mono\">plaza admin merchant create</span></li>");
+        }
+        for merchant in &merchants {
+            body.push_str(&format!(
+                "<li><span>{name}<br><span class=\"muted mono\">{mchid}</span></span>\
+                 <form method=\"post\" action=\"/signin/merchant\"><input type=\"hidden\" name=\"mchid\" value=\"{mchid}\">\
+                 <input type=\"hidden\" name=\"next\" value=\"{next}\"><button data-merchant=\"{name}\">Sign in</button></form></li>",
+                name = escape(&merchant.name),
+                mchid = escape(&merchant.mchid),
+            ));
+        }
+        body.push_str("</ul></div></div>");
+    } else {
+        body.push_str(&format!(
+            "<div class=\"card\"><form method=\"post\" action=\"/signin/token\">\
+             <label for=\"token\">Session token (from <span class=\"mono\">plaza admin user create</span>)</label>\
+             <input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\">\
+             <input type=\"hidden\" name=\"next\" value=\"{next}\"><p><button>Sign in</button></p></form></div>"
+        ));
+    }
+    layout("Sign in", Section::SignIn, &viewer, false, &body).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserSignIn {
+    user_id: String,
+    next: Option<String>,
+}
+
+fn with_cookie(mut response: Response, name: &str, value: &str) -> Response {
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(name, value));
+    response
+}
+
+fn sandbox_only(state: &AppState) -> Result<(), PageError> {
+    if state.time_travel.is_some() {
+        Ok(())
+    } else {
+        Err(PageError(
+            StatusCode::FORBIDDEN,
+            "demo sign-in is a sandbox power; sign in with a token",
+        ))
+    }
+}
+
+pub(crate) async fn signin_user(
+    State(state): State<AppState>,
+    Form(form): Form<UserSignIn>,
+) -> Response {
+    if let Err(response) = sandbox_only(&state) {
+        return response.into_response();
+    }
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    match surface.pay.create_session(&form.user_id).await {
+        Ok(token) => with_cookie(
+            Redirect::to(&safe_next(form.next.as_deref(), "/me")).into_response(),
+            SESSION_COOKIE,
+            &token,
+        ),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct MerchantSignIn {
+    mchid: String,
+    next: Option<String>,
+}
+
+pub(crate) async fn signin_merchant(
+    State(state): State<AppState>,
+    Form(form): Form<MerchantSignIn>,
+) -> Response {
+    if let Err(response) = sandbox_only(&state) {
+        return response.into_response();
+    }
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    match surface.pay.merchant(&form.mchid).await {
+        Ok(Some(merchant)) => with_cookie(
+            Redirect::to(&safe_next(form.next.as_deref(), "/merchant")).into_response(),
+            MERCHANT_COOKIE,
+            &merchant_cookie_value(&surface.token_secret, &merchant.mchid),
+        ),
+        Ok(None) => (StatusCode::NOT_FOUND, "no such merchant").into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TokenSignIn {
+    token: String,
+    next: Option<String>,
+}
+
+pub(crate) async fn signin_token(
+    State(state): State<AppState>,
+    Form(form): Form<TokenSignIn>,
+) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    match surface.pay.session_user(form.token.trim()).await {
+        Ok(_) => with_cookie(
+            Redirect::to(&safe_next(form.next.as_deref(), "/me")).into_response(),
+            SESSION_COOKIE,
+            form.token.trim(),
+        ),
+        Err(_) => Redirect::to("/signin").into_response(),
+    }
+}
+
+pub(crate) async fn signout() -> Response {
+    let response = Redirect::to("/").into_response();
+    let response = with_cookie(response, SESSION_COOKIE, "");
+    with_cookie(response, MERCHANT_COOKIE, "")
+}
+
+pub(crate) async fn wallet(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    let (viewer, user, _) = viewer(&state, surface, &headers).await;
+    let Some(user) = user else {
+        return signin_redirect("/me");
+    };
+    let balance = surface.pay.wallet_balance(&user.user_id).await.unwrap_or(0);
+    let body = format!(
+        "<div class=\"card\"><div class=\"payee\"><div class=\"avatar\">{initial}</div>\
+         <div class=\"merchant\">{name}</div><div class=\"muted\">Balance (零钱)</div></div>\
+         <div class=\"amount\" id=\"balance\"><small>¥</small>{balance}</div></div>\
+         <p class=\"muted\">To pay, open a checkout link or scan a merchant's code from the merchant demo.</p>",
+        initial = escape(&user.name.chars().next().unwrap_or('?').to_string()),
+        name = escape(&user.name),
+        balance = yuan(balance),
+    );
+    layout("My wallet", Section::Wallet, &viewer, true, &body).into_response()
+}
+
+pub(crate) async fn merchant(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    let (viewer, _, merchant) = viewer(&state, surface, &headers).await;
+    let Some(merchant) = merchant else {
+        return signin_redirect("/merchant");
+    };
+    let orders = surface
+        .pay
+        .orders_of(&merchant.mchid, RECENT_ORDERS)
+        .await
+        .unwrap_or_default();
+    let mut recent = String::new();
+    for order in &orders {
+        recent.push_str(&format!(
+            "<li><span>{description} <span class=\"muted mono\">{no}</span></span>\
+             <span>¥{amount} <span class=\"status {state}\">{label}</span></span></li>",
+            description = escape(&order.description),
+            no = escape(&order.out_trade_no),
+            amount = yuan(order.total_minor),
+            state = order.state.wire(),
+            label = order.state.description(),
+        ));
+    }
+    if recent.is_empty() {
+        recent.push_str("<li class=\"muted\">No orders yet.</li>");
+    }
+    let available = surface
+        .pay
+        .available_balance(&merchant.mchid)
+        .await
+        .unwrap_or(0);
+    let body = format!(
+        "<h1>{name}</h1><p class=\"lead\">Merchant <span class=\"mono\">{mchid}</span> · available ¥{available}</p>\
+         <div class=\"grid\"><div class=\"card\"><h2>New Native order</h2>\
+         <form id=\"new-order\"><label for=\"description\">Description</label>\
+         <input type=\"text\" id=\"description\" name=\"description\" value=\"Iced latte\" maxlength=\"127\">\
+         <label for=\"amount\">Amount (¥)</label>\
+         <input type=\"text\" id=\"amount\" name=\"amount\" value=\"12.00\" inputmode=\"decimal\">\
+         <p class=\"error\"></p><button class=\"wide\" id=\"create\">Create order and show its code</button></form></div>\
+         <div class=\"card\" id=\"order\" hidden><h2>Scan to pay <span class=\"order-amount\"></span></h2>\
+         <div class=\"qr\"></div><p class=\"mono muted code-url\"></p>\
+         <p>Order <span class=\"mono order-no\"></span> · <span class=\"status NOTPAY\">订单未支付</span></p>\
+         <p class=\"paid-note\" hidden>Paid. The money is pending until the day settles tomorrow.</p>\
+         <a class=\"checkout-link\" href=\"#\" target=\"_blank\">Open the checkout as a payer</a></div></div>\
+         <div class=\"card\"><h2>Recent orders</h2><ul class=\"list\">{recent}</ul></div>\
+         <script type=\"module\" src=\"/static/merchant.js\"></script>",
+        name = escape(&merchant.name),
+        mchid = escape(&merchant.mchid),
+        available = yuan(available),
+    );
+    layout("Merchant demo", Section::Merchant, &viewer, false, &body).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewOrder {
+    description: String,
+    total: i64,
+}
+
+fn unauthorized_merchant() -> Response {
+    ApiError::new("unauthorized", "sign in as a merchant first (/signin)").into_response()
+}
+
+pub(crate) async fn merchant_create_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::Json(body): crate::extract::Json<NewOrder>,
+) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    let Some(merchant) = merchant_of(surface, &headers).await else {
+        return unauthorized_merchant();
+    };
+    let now = surface.pay.now();
+    let request = PrepayRequest {
+        mchid: merchant.mchid.clone(),
+        appid: merchant.appids.first().cloned().unwrap_or_default(),
+        trade_type: TradeType::Native,
+        description: body.description,
+        out_trade_no: format!(
+            "WEB{}{}",
+            plaza_pay::time::compact(now),
+            plaza_pay::ids::random_hex(6).to_ascii_uppercase()
+        ),
+        time_expire: None,
+        attach: None,
+        notify_url: String::new(),
+        goods_tag: None,
+        total_minor: body.total,
+        currency: "CNY".to_owned(),
+        payer_openid: None,
+        payer_client_ip: None,
+        device_id: None,
+        profit_sharing: false,
+    };
+    match surface.pay.prepay(request).await {
+        Ok(order) => {
+            let mut view: Value = order_json(surface, &merchant.name, &order);
+            view["qr_svg"] = json!(qr_svg(&crate::pay_v3::code_url(&order)));
+            (StatusCode::CREATED, AxumJson(view)).into_response()
+        }
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+pub(crate) async fn merchant_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(out_trade_no): Path<String>,
+) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    let Some(merchant) = merchant_of(surface, &headers).await else {
+        return unauthorized_merchant();
+    };
+    match surface.pay.order(&merchant.mchid, &out_trade_no).await {
+        Ok(Some(order)) => AxumJson(order_json(surface, &merchant.name, &order)).into_response(),
+        Ok(None) => ApiError::new("order_not_found", "no such order").into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckoutQuery {
+    code: Option<String>,
+    prepay_id: Option<String>,
+}
+
+pub(crate) async fn checkout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<CheckoutQuery>,
+) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    let (reference, ref_kind, ref_value, here) = match (&query.code, &query.prepay_id) {
+        (Some(code), _) => (
+            OrderRef::CodeToken(code.clone()),
+            "code_url",
+            code.clone(),
+            format!("/pay/checkout?code={code}"),
+        ),
+        (None, Some(prepay_id)) => (
+            OrderRef::PrepayId(prepay_id.clone()),
+            "prepay_id",
+            prepay_id.clone(),
+            format!("/pay/checkout?prepay_id={prepay_id}"),
+        ),
+        (None, None) => {
+            return (StatusCode::BAD_REQUEST, "give ?code= or ?prepay_id=").into_response();
+        }
+    };
+    let (viewer, user, _) = viewer(&state, surface, &headers).await;
+    let Some(user) = user else {
+        return signin_redirect(&here);
+    };
+    let Ok((order, _)) = surface.pay.order_by_ref(&reference).await else {
+        let body = "<div class=\"card\"><div class=\"result failed\"><div class=\"icon\">!</div>\
+                    <h2>Order not found</h2><p class=\"muted\">This code does not name an order.</p></div></div>";
+        return (
+            StatusCode::NOT_FOUND,
+            layout("Checkout", Section::Wallet, &viewer, true, body),
+        )
+            .into_response();
+    };
+    let merchant_name = surface
+        .pay
+        .merchant(&order.mchid)
+        .await
+        .ok()
+        .flatten()
+        .map_or_else(|| order.mchid.clone(), |merchant| merchant.name);
+    let balance = surface.pay.wallet_balance(&user.user_id).await.unwrap_or(0);
+    let payable = order.state == TradeState::Notpay && surface.pay.now() < order.time_expire;
+    let closed_note = if payable {
+        String::new()
+    } else {
+        format!(
+            "<p class=\"error\">This order cannot be paid: {}.</p>",
+            escape(order.state.description())
+        )
+    };
+    let pin: String = (0..6)
+        .map(|index| {
+            format!(
+                "<input type=\"password\" inputmode=\"numeric\" maxlength=\"1\" autocomplete=\"off\" aria-label=\"password digit {}\"{}>",
+                index + 1,
+                if payable { "" } else { " disabled" }
+            )
+        })
+        .collect();
+    let body = format!(
+        "<div class=\"card\" id=\"paying\"><div class=\"payee\"><div class=\"avatar\">{initial}</div>\
+         <div class=\"merchant\" id=\"merchant-name\">{merchant}</div></div>\
+         <div class=\"amount\" id=\"amount\"><small>¥</small>{amount}</div>\
+         <div class=\"rows\"><div><span>Goods</span><span id=\"description\">{description}</span></div>\
+         <div><span>Order</span><span class=\"mono\">{no}</span></div>\
+         <div><span>Pay with</span><span>Balance ¥{balance}</span></div></div>{closed_note}\
+         <form id=\"checkout\" data-ref-kind=\"{ref_kind}\" data-ref=\"{ref_value}\">\
+         <label style=\"text-align:center\">Enter your 6-digit payment password</label>\
+         <div class=\"pin\">{pin}</div><p class=\"error\" id=\"error\"></p>\
+         <button class=\"wide\" id=\"pay\" disabled>Pay ¥{amount}</button></form></div>\
+         <div class=\"card\" id=\"done\" hidden><div class=\"result\"><div class=\"icon\">✓</div>\
+         <h2>Payment successful</h2><div class=\"amount paid-amount\"></div>\
+         <p>Paid to <strong class=\"paid-merchant\"></strong></p>\
+         <div class=\"rows\"><div><span>Transaction</span><span class=\"mono paid-transaction\"></span></div>\
+         <div><span>Balance left</span><span class=\"paid-balance\"></span></div></div></div></div>\
+         <script type=\"module\" src=\"/static/checkout.js\"></script>",
+        initial = escape(&merchant_name.chars().next().unwrap_or('?').to_string()),
+        merchant = escape(&merchant_name),
+        amount = yuan(order.total_minor),
+        description = escape(&order.description),
+        no = escape(&order.out_trade_no),
+        balance = yuan(balance),
+        ref_kind = ref_kind,
+        ref_value = escape(&ref_value),
+    );
+    Html(layout("Checkout", Section::Wallet, &viewer, true, &body).0).into_response()
+}

@@ -1,0 +1,51 @@
+// The merchant demo: create a Native order, show its QR code, and watch it get paid.
+const form = document.querySelector("#new-order");
+const shown = document.querySelector("#order");
+let watching = null;
+
+function yuanToFen(text) {
+  const [whole, fraction = ""] = text.trim().split(".");
+  return Number(whole) * 100 + Number((fraction + "00").slice(0, 2));
+}
+
+async function watch(outTradeNo) {
+  const reply = await fetch("/merchant/orders/" + encodeURIComponent(outTradeNo));
+  if (!reply.ok) return;
+  const order = await reply.json();
+  const status = shown.querySelector(".status");
+  status.textContent = order.trade_state_desc;
+  status.className = "status " + order.trade_state;
+  if (order.trade_state !== "NOTPAY") {
+    clearInterval(watching);
+    shown.querySelector(".paid-note").hidden = order.trade_state !== "SUCCESS";
+  }
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = form.querySelector(".error");
+  error.textContent = "";
+  const reply = await fetch("/merchant/orders", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      description: form.description.value,
+      total: yuanToFen(form.amount.value),
+    }),
+  });
+  const order = await reply.json();
+  if (!reply.ok) {
+    error.textContent = order.message;
+    return;
+  }
+  shown.querySelector(".qr").innerHTML = order.qr_svg;
+  shown.querySelector(".code-url").textContent = order.code_url;
+  shown.querySelector(".checkout-link").href = order.checkout_url;
+  shown.querySelector(".order-no").textContent = order.out_trade_no;
+  shown.querySelector(".order-amount").textContent = "¥" + (order.total / 100).toFixed(2);
+  shown.querySelector(".paid-note").hidden = true;
+  shown.hidden = false;
+  clearInterval(watching);
+  watching = setInterval(() => watch(order.out_trade_no), 1000);
+  watch(order.out_trade_no);
+});
