@@ -9,6 +9,7 @@ mod bench;
 mod bench_pay;
 mod config;
 mod datadir;
+mod demo;
 mod pay_jobs;
 mod scheduler;
 mod serve;
@@ -44,6 +45,10 @@ enum Command {
     /// defaults, the TOML file (--config, else $PLAZA_CONFIG, else ./plaza.toml if present),
     /// PLAZA_* environment variables, and these flags. See docs/config.md.
     Serve(ServeArgs),
+    /// Run Plaza in sandbox mode with a seeded demo: merchants (their SDK configuration
+    /// written to <data-dir>/demo/), payers with money, a paid order; prints the URLs to
+    /// open and how to point an SDK at it. Data lives in ./plaza-demo unless told.
+    Demo(DemoArgs),
     /// Measure performance against a real store; the last line of output is one JSON
     /// object of figures.
     #[command(subcommand)]
@@ -119,6 +124,19 @@ struct ServeArgs {
     public_base_url: Option<String>,
 }
 
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Where the demo keeps its data [default: plaza-demo].
+    #[arg(long, value_name = "DIR", default_value = "plaza-demo")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The URL clients reach Plaza at [default: http://<listen address>].
+    #[arg(long, value_name = "URL")]
+    public_base_url: Option<String>,
+}
+
 impl ServeArgs {
     fn load(&self) -> anyhow::Result<config::Config> {
         let mut flags = self.store.flags();
@@ -175,6 +193,19 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let config = args.load()?;
             init_logging(config.log_format, &config.log_level);
             runtime()?.block_on(serve::serve(config))?;
+            Ok(Outcome::Success)
+        }
+        Command::Demo(args) => {
+            let flags = [
+                (Key::DataDir, Some(args.data_dir.display().to_string())),
+                (Key::Listen, Some(args.listen.clone())),
+                (Key::Sandbox, Some("true".to_owned())),
+                (Key::PublicBaseUrl, args.public_base_url.clone()),
+                (Key::LogLevel, Some("warn".to_owned())),
+            ];
+            let config = config::load(None, &flags, &config::process_env)?;
+            init_logging(config.log_format, &config.log_level);
+            runtime()?.block_on(serve::serve_with(config, Some(serve::AfterStart::Demo)))?;
             Ok(Outcome::Success)
         }
         Command::Bench(command) => {

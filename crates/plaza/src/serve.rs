@@ -60,9 +60,24 @@ async fn termination() {
     }
 }
 
+/// Work to do once the server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterStart {
+    /// Seed the demo ecosystem and print where to go (`plaza demo`).
+    Demo,
+}
+
 pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
+    serve_with(config, None).await
+}
+
+pub(crate) async fn serve_with(
+    config: Config,
+    after_start: Option<AfterStart>,
+) -> anyhow::Result<()> {
     let data_dir = DataDir::open(&config.data_dir)?;
     let admin_token = data_dir.admin_token()?;
+    let admin_token_copy = admin_token.clone();
     let sandbox_clock = config.sandbox.then(|| Arc::new(SandboxClock::new()));
     let clock: Arc<dyn Clock> = match &sandbox_clock {
         Some(clock) => clock.clone(),
@@ -180,6 +195,15 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         let _changed = stop_for_server.changed().await;
     });
     let mut server_task = tokio::spawn(async move { server.await });
+    if after_start == Some(AfterStart::Demo) {
+        let base = format!("http://{local_addr}");
+        if let Err(error) =
+            crate::demo::seed_and_greet(&base, &admin_token_copy, &config.data_dir).await
+        {
+            tracing::error!(%error, "seeding the demo failed");
+            eprintln!("plaza: seeding the demo failed: {error:#}");
+        }
+    }
 
     tokio::select! {
         () = termination() => {

@@ -1082,3 +1082,97 @@ impl Download for Merchant {
         response.bytes().await.unwrap().to_vec()
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plaza_demo_seeds_merchants_payers_and_sdk_configs_once() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = std::process::Command::new(PLAZA)
+            .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            printed.push_str(&line);
+            printed.push('\n');
+            if line.contains("Ctrl-C stops it") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _line in lines {});
+        (child, printed)
+    };
+    let (mut child, printed) = start();
+    let base = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("plaza listening on "))
+        .unwrap()
+        .to_owned();
+    assert!(printed.contains(&format!("{base}/merchant")), "{printed}");
+    assert!(printed.contains("wechatpayv3"), "{printed}");
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("demo/harbour-coffee.json")).unwrap(),
+    )
+    .unwrap();
+    for field in [
+        "mchid",
+        "appid",
+        "private_key",
+        "cert_serial_no",
+        "apiv3_key",
+        "public_key_id",
+        "public_key",
+    ] {
+        assert!(config[field].is_string(), "{field}");
+    }
+    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        client
+            .get(format!("{base}{path}"))
+            .bearer_auth(token.trim())
+            .send()
+    };
+    let users: Value = get("/api/v1/admin/users")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users["users"].as_array().unwrap().len(), 3);
+    let merchants: Value = get("/api/v1/admin/merchants")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(merchants["merchants"].as_array().unwrap().len(), 3);
+    let orders: Value = get(&format!(
+        "/api/v1/admin/merchants/{}/orders",
+        config["mchid"].as_str().unwrap()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(orders["orders"][0]["trade_state"], "SUCCESS");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Again: the same data, nothing seeded twice.
+    let (mut child, _) = start();
+    let again: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("demo/harbour-coffee.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(again["mchid"], config["mchid"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

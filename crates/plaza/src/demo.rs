@@ -1,0 +1,198 @@
+//! `plaza demo`: Plaza in sandbox mode with a small seeded ecosystem — merchants with
+//! their SDK configuration written to the data directory, payers with money in their
+//! wallets, one paid order — and the URLs and SDK lines to start from.
+//!
+//! Seeding goes through the admin API of the server just started, like any operator
+//! script would, and happens once per data directory (`demo/seeded` marks it).
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+/// The demo's merchants: name and fee in basis points.
+const MERCHANTS: [(&str, &str, u32); 3] = [
+    ("Harbour Coffee", "harbour-coffee", 60),
+    ("Lotus Books", "lotus-books", 38),
+    ("Metro Bakery", "metro-bakery", 60),
+];
+
+/// The demo's payers: name and starting balance in fen. All use password 123456.
+const PAYERS: [(&str, i64); 3] = [
+    ("Lin Wei", 50_000),
+    ("Chen Jing", 20_000),
+    ("Zhang Min", 5_000),
+];
+
+/// The payers' payment password.
+pub(crate) const DEMO_PASSWORD: &str = "123456";
+
+async fn post(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
+    let response = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {base}"))?;
+    let status = response.status();
+    let text = response.text().await?;
+    if !status.is_success() {
+        bail!("seeding the demo: {path} answered {status}: {text}");
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Seeds the demo once, then prints where to go.
+pub(crate) async fn seed_and_greet(base: &str, token: &str, data_dir: &Path) -> anyhow::Result<()> {
+    let demo_dir = data_dir.join("demo");
+    let marker = demo_dir.join("seeded");
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    if !marker.exists() {
+        std::fs::create_dir_all(&demo_dir)
+            .with_context(|| format!("cannot create {}", demo_dir.display()))?;
+        let mut first_merchant = None;
+        for (name, slug, fee_rate_bps) in MERCHANTS {
+            let merchant = post(
+                &client,
+                base,
+                token,
+                "/api/v1/admin/merchants",
+                &json!({ "name": name, "fee_rate_bps": fee_rate_bps }),
+            )
+            .await?;
+            let path = demo_dir.join(format!("{slug}.json"));
+            std::fs::write(&path, serde_json::to_string_pretty(&merchant)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            first_merchant.get_or_insert(merchant);
+        }
+        let mut first_payer = None;
+        for (name, balance) in PAYERS {
+            let payer = post(
+                &client,
+                base,
+                token,
+                "/api/v1/admin/users",
+                &json!({ "name": name, "password": DEMO_PASSWORD, "balance": balance }),
+            )
+            .await?;
+            first_payer.get_or_insert(payer);
+        }
+        // One order already paid, so the pages have history.
+        if let (Some(merchant), Some(payer)) = (first_merchant, first_payer) {
+            let order = post(
+                &client,
+                base,
+                token,
+                &format!(
+                    "/api/v1/admin/merchants/{}/orders",
+                    merchant["mchid"].as_str().unwrap_or_default()
+                ),
+                &json!({ "description": "Cappuccino", "total": 2_800 }),
+            )
+            .await?;
+            let paid = client
+                .post(format!("{base}/api/v1/pay/confirm"))
+                .bearer_auth(payer["token"].as_str().unwrap_or_default())
+                .json(&json!({ "code_url": order["code_url"], "password": DEMO_PASSWORD }))
+                .send()
+                .await?;
+            if !paid.status().is_success() {
+                bail!(
+                    "seeding the demo: paying the first order failed: {}",
+                    paid.text().await?
+                );
+            }
+        }
+        std::fs::write(&marker, "seeded\n")
+            .with_context(|| format!("cannot write {}", marker.display()))?;
+    }
+    greet(base, &demo_dir)
+}
+
+fn greet(base: &str, demo_dir: &Path) -> anyhow::Result<()> {
+    let first = demo_dir.join(format!("{}.json", MERCHANTS[0].1));
+    let merchant: Value = serde_json::from_str(
+        &std::fs::read_to_string(&first)
+            .with_context(|| format!("cannot read {}", first.display()))?,
+    )?;
+    let config_files: Vec<String> = MERCHANTS
+        .iter()
+        .map(|(_, slug, _)| demo_dir.join(format!("{slug}.json")).display().to_string())
+        .collect();
+    let payers: Vec<&str> = PAYERS.iter().map(|(name, _)| *name).collect();
+    let mut out = std::io::stdout().lock();
+    writeln!(out)?;
+    writeln!(out, "Plaza demo (sandbox mode) is running at {base}")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  Merchant demo  {base}/merchant   sign in as {}",
+        MERCHANTS.map(|m| m.0).join(", ")
+    )?;
+    writeln!(
+        out,
+        "  Payer wallet   {base}/me         sign in as {} (password {DEMO_PASSWORD})",
+        payers.join(", ")
+    )?;
+    writeln!(out, "  Sign-in page   {base}/signin")?;
+    writeln!(
+        out,
+        "  Sandbox clock  POST {base}/api/v1/sandbox/clock/advance  {{\"by_ms\": 86400000}}"
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  SDK configs (one JSON per merchant: keys, APIv3 key, platform public key):"
+    )?;
+    for file in &config_files {
+        writeln!(out, "    {file}")?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  Point the Python SDK (pip install wechatpayv3) at it:"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "    import json")?;
+    writeln!(out, "    from wechatpayv3 import WeChatPay, WeChatPayType")?;
+    writeln!(
+        out,
+        "    c = json.load(open({:?}))",
+        first.display().to_string()
+    )?;
+    writeln!(
+        out,
+        "    pay = WeChatPay(wechatpay_type=WeChatPayType.NATIVE, mchid=c[\"mchid\"], private_key=c[\"private_key\"],"
+    )?;
+    writeln!(
+        out,
+        "                    cert_serial_no=c[\"cert_serial_no\"], appid=c[\"appid\"], apiv3_key=c[\"apiv3_key\"],"
+    )?;
+    writeln!(
+        out,
+        "                    notify_url=\"http://127.0.0.1:9000/notify\", public_key=c[\"public_key\"], public_key_id=c[\"public_key_id\"])"
+    )?;
+    writeln!(
+        out,
+        "    pay._core._gate_way = c[\"gateway\"]   # {}",
+        merchant["gateway"].as_str().unwrap_or(base)
+    )?;
+    writeln!(
+        out,
+        "    print(pay.pay(description=\"Latte\", out_trade_no=\"DEMO000001\", amount={{\"total\": 1800}}))"
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  Ctrl-C stops it; `plaza demo` again resumes with the same data."
+    )?;
+    Ok(())
+}
