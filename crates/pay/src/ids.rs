@@ -56,10 +56,21 @@ pub fn new_prepay_id(now: Timestamp) -> String {
     format!("wx{}{}", compact(now), random_hex(20))
 }
 
-/// A new Native code token, the `pr` of `weixin://wxpay/bizpayurl?pr=…`.
-pub fn new_code_token() -> String {
-    random_alnum(10)
+/// A new Native code token, the `pr` of `weixin://wxpay/bizpayurl?pr=…`: the time in
+/// base 62 (so tokens made close in time sit close in the index) and six random
+/// characters.
+pub fn new_code_token(now: Timestamp) -> String {
+    let mut time = String::new();
+    let mut rest = u64::try_from(now.unix_ms()).unwrap_or(0);
+    for _ in 0..7 {
+        time.insert(0, char::from(BASE62[(rest % 62) as usize]));
+        rest /= 62;
+    }
+    format!("{time}{}", random_alnum(6))
 }
+
+/// Digits then letters, in byte order, so base-62 numbers sort as text.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A counter that keeps ids made in the same millisecond apart.
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -124,6 +135,9 @@ mod tests {
         assert_eq!(new_mchid().len(), 10);
         assert_eq!(new_appid().len(), 18);
         assert!(new_prepay_id(now).starts_with("wx20261126"));
+        let (early, late) = (new_code_token(now), new_code_token(now.plus_ms(1)));
+        assert_eq!(early.len(), 13);
+        assert!(early[..7] < late[..7], "{early} {late}");
     }
 
     #[test]

@@ -912,7 +912,7 @@ impl PayService {
                 profit_sharing: request.profit_sharing,
                 request_digest: digest.clone(),
                 prepay_id: ids::new_prepay_id(now),
-                code_token: ids::new_code_token(),
+                code_token: ids::new_code_token(now),
                 time_expire: request
                     .time_expire
                     .unwrap_or_else(|| now.plus_ms(ORDER_EXPIRE_MS_DEFAULT)),

@@ -57,16 +57,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX jobs_pending_due ON jobs (due_at_ms, id) WHERE state = 'pending';
     ",
-    // 2: domain records and their indexes.
+    // 2: domain records and their indexes. Records live in a rowid table: bodies of a
+    // kilobyte or more would spill to overflow pages in a WITHOUT ROWID table.
     "
     CREATE TABLE records (
+        row_id INTEGER PRIMARY KEY,
         kind TEXT NOT NULL,
         key TEXT NOT NULL,
         version INTEGER NOT NULL,
         body TEXT NOT NULL,
         updated_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (kind, key)
-    ) WITHOUT ROWID;
+        UNIQUE (kind, key)
+    );
     CREATE TABLE record_index (
         kind TEXT NOT NULL,
         name TEXT NOT NULL,
