@@ -1176,3 +1176,225 @@ async fn plaza_demo_seeds_merchants_payers_and_sdk_configs_once() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refunds_after_settlement_come_from_the_available_balance_and_need_it() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Settled Shop").await;
+    let payer = Payer::create(&server, "Hana", 100_000).await;
+    for (no, total) in [("SET-000001", 10_000), ("SET-000002", 5_000)] {
+        let code_url = create_native(&server, &merchant, no, total, "https://m.example/n").await;
+        assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    }
+    advance(&server, DAY_MS + 3 * 3_600_000).await;
+    // 15,000 paid; fees 60 + 30.
+    assert_eq!(available(&server, &merchant).await, 15_000 - 90);
+    let refund = |no: &str, order: &str, amount: i64, total: i64| {
+        json!({
+            "out_trade_no": order,
+            "out_refund_no": no,
+            "amount": {"refund": amount, "total": total, "currency": "CNY"},
+        })
+    };
+    let first = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund("SR-1", "SET-000001", 10_000, 10_000)),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.json()["funds_account"], "AVAILABLE");
+    assert_eq!(
+        first.json()["amount"]["refund_fee"],
+        60,
+        "the whole fee comes back with a full refund"
+    );
+    assert_eq!(
+        available(&server, &merchant).await,
+        15_000 - 90 - (10_000 - 60)
+    );
+    assert_eq!(payer.balance(&server).await, 100_000 - 5_000);
+    // The merchant holds 4,970, exactly what refunding the other order takes back from
+    // it; an operator withdrawal of 100 leaves too little.
+    let withdrawal = server
+        .admin_post(
+            "/api/v1/admin/ledger/transfers",
+            &json!({"transfers": [{
+                "id": "withdraw-1",
+                "from": format!("mch:{}:available", merchant.mchid),
+                "to": "bank:CNY",
+                "amount_minor": 100,
+            }]}),
+        )
+        .await;
+    assert_eq!(withdrawal.status, 201, "{}", withdrawal.text);
+    let short = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund("SR-2", "SET-000002", 5_000, 5_000)),
+        )
+        .await;
+    assert_eq!(
+        (short.status, short.json()["code"].as_str()),
+        (403, Some("NOT_ENOUGH")),
+        "{}",
+        short.text
+    );
+    let missing = merchant
+        .v3(&server, "GET", "/v3/refund/domestic/refunds/SR-2", None)
+        .await;
+    assert_eq!(
+        missing.status, 404,
+        "a refused refund leaves nothing behind"
+    );
+    let mismatch = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund("SR-3", "SET-000002", 100, 4_999)),
+        )
+        .await;
+    assert_eq!(mismatch.json()["code"], "INVALID_REQUEST");
+    assert_ledger_sound(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h5_and_app_orders_and_an_explicit_time_expire() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Mobile Shop").await;
+    let payer = Payer::create(&server, "Ivy", 10_000).await;
+
+    let mut h5 = native(&merchant, "H5-0000001", 700, "https://m.example/n");
+    h5["scene_info"] = json!({"payer_client_ip": "203.0.113.9", "h5_info": {"type": "iOS"}});
+    let reply = merchant
+        .v3(&server, "POST", "/v3/pay/transactions/h5", Some(&h5))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let h5_url = reply.json()["h5_url"].as_str().unwrap().to_owned();
+    assert!(
+        h5_url.starts_with(&format!("{}/pay/checkout?prepay_id=wx", server.base_url)),
+        "{h5_url}"
+    );
+    let prepay_id = h5_url.split("prepay_id=").nth(1).unwrap().to_owned();
+    let page = server
+        .get(&format!("/pay/checkout?prepay_id={prepay_id}"))
+        .await;
+    assert!(
+        page.text.contains("<title>Sign in"),
+        "the checkout page asks for a sign-in first"
+    );
+    let paid = payer
+        .post(
+            &server,
+            "/api/v1/pay/confirm",
+            &json!({ "prepay_id": prepay_id, "password": "123456" }),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    assert_eq!(
+        query(&server, &merchant, "H5-0000001").await["trade_type"],
+        "MWEB"
+    );
+
+    let app = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/transactions/app",
+            Some(&native(&merchant, "APP-000001", 300, "https://m.example/n")),
+        )
+        .await;
+    assert_eq!(app.status, 200, "{}", app.text);
+    assert!(app.json()["prepay_id"].as_str().unwrap().starts_with("wx"));
+    assert_eq!(
+        query(&server, &merchant, "APP-000001").await["trade_type"],
+        "APP"
+    );
+
+    // An order that expires in ten minutes closes itself then, and not before.
+    let expire_at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(600))
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string();
+    let mut short_lived = native(&merchant, "SHORT-0001", 100, "https://m.example/n");
+    short_lived["time_expire"] = json!(expire_at);
+    let code_url = {
+        let reply = merchant
+            .v3(
+                &server,
+                "POST",
+                "/v3/pay/transactions/native",
+                Some(&short_lived),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.json()["code_url"].as_str().unwrap().to_owned()
+    };
+    advance(&server, 540_000).await;
+    assert_eq!(
+        query(&server, &merchant, "SHORT-0001").await["trade_state"],
+        "NOTPAY"
+    );
+    advance(&server, 120_000).await;
+    assert_eq!(
+        query(&server, &merchant, "SHORT-0001").await["trade_state"],
+        "CLOSED"
+    );
+    assert_eq!(
+        payer.pay_code(&server, &code_url).await.json()["code"],
+        "order_not_payable"
+    );
+    let past = {
+        let mut body = native(&merchant, "PAST-00001", 100, "https://m.example/n");
+        body["time_expire"] = json!("2020-01-01T00:00:00+08:00");
+        merchant
+            .v3(&server, "POST", "/v3/pay/transactions/native", Some(&body))
+            .await
+    };
+    assert_eq!(past.json()["detail"]["field"], "/time_expire");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notification_nobody_acknowledges_is_given_up_after_fifteen_retries() {
+    let server = sandbox();
+    let sink = NotifySink::start(SinkMode::Fail).await;
+    let merchant = Merchant::create(&server, "Deaf Shop").await;
+    let payer = Payer::create(&server, "Jun", 1_000).await;
+    let code_url = create_native(&server, &merchant, "DEAF-00001", 100, &sink.url).await;
+    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    sink.wait_for(1).await;
+    for (index, delay_s) in [
+        15, 15, 30, 180, 600, 1_200, 1_800, 1_800, 1_800, 3_600, 10_800, 10_800, 10_800, 21_600,
+        21_600,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        advance(&server, delay_s * 1_000).await;
+        sink.wait_for(index + 2).await;
+    }
+    advance(&server, DAY_MS).await;
+    assert_eq!(
+        sink.received().len(),
+        16,
+        "one delivery and fifteen retries, then no more"
+    );
+    let listed = server
+        .admin_get(&format!(
+            "/api/v1/admin/merchants/{}/notifications",
+            merchant.mchid
+        ))
+        .await
+        .json();
+    let note = &listed["notifications"][0];
+    assert_eq!(note["state"], "failed");
+    assert_eq!(note["attempts"].as_array().unwrap().len(), 16);
+    assert!(note["next_attempt_at"].is_null());
+}
