@@ -364,6 +364,16 @@ impl PayService {
         self.ledger.commit(write).await
     }
 
+    /// Commits a unit of work; `Ok(false)` when a record it relied on changed meanwhile
+    /// (the caller reads again and decides again).
+    async fn try_commit(&self, write: WriteSet) -> Result<bool, PayError> {
+        match self.commit(write).await {
+            Ok(_) => Ok(true),
+            Err(LedgerError::RecordConflict { .. }) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     // ---- apps and merchants ------------------------------------------------------
 
     /// Registers an app under `appid` (or a new one).
@@ -705,10 +715,8 @@ impl PayService {
                 &user,
                 vec![IndexEntry::new(index::CREATED, time_value(now.unix_ms()))],
             )?;
-            match self.commit(records_only(vec![write])).await {
-                Ok(_) => return Ok(user),
-                Err(LedgerError::RecordConflict { .. }) => {}
-                Err(error) => return Err(error.into()),
+            if self.try_commit(records_only(vec![write])).await? {
+                return Ok(user);
             }
         }
         Err(PayError::Busy {
@@ -939,10 +947,8 @@ impl PayService {
                 }],
                 ..WriteSet::default()
             };
-            match self.commit(write).await {
-                Ok(_) => return Ok(order),
-                Err(LedgerError::RecordConflict { .. }) => {}
-                Err(error) => return Err(error.into()),
+            if self.try_commit(write).await? {
+                return Ok(order);
             }
         }
         Err(PayError::Busy {
@@ -1045,16 +1051,9 @@ impl PayService {
             }
             order.state = TradeState::Closed;
             order.closed_at = Some(self.now());
-            match self
-                .commit(records_only(vec![order_write(
-                    &order,
-                    Expect::Version(version),
-                )?]))
-                .await
-            {
-                Ok(_) => return Ok(order),
-                Err(LedgerError::RecordConflict { .. }) => {}
-                Err(error) => return Err(error.into()),
+            let write = records_only(vec![order_write(&order, Expect::Version(version))?]);
+            if self.try_commit(write).await? {
+                return Ok(order);
             }
         }
         Err(PayError::Busy {
@@ -1080,16 +1079,9 @@ impl PayService {
             }
             order.state = TradeState::Closed;
             order.closed_at = Some(now);
-            match self
-                .commit(records_only(vec![order_write(
-                    &order,
-                    Expect::Version(version),
-                )?]))
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(LedgerError::RecordConflict { .. }) => {}
-                Err(error) => return Err(error.into()),
+            let write = records_only(vec![order_write(&order, Expect::Version(version))?]);
+            if self.try_commit(write).await? {
+                return Ok(());
             }
         }
         Err(PayError::Busy {
@@ -1803,10 +1795,8 @@ impl PayService {
                 }
             }
             let write = notification_write(&notification, Expect::Version(version))?;
-            match self.commit(records_only(vec![write])).await {
-                Ok(_) => return Ok(notification),
-                Err(LedgerError::RecordConflict { .. }) => {}
-                Err(error) => return Err(error.into()),
+            if self.try_commit(records_only(vec![write])).await? {
+                return Ok(notification);
             }
         }
         Err(PayError::Busy {

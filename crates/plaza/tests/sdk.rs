@@ -35,21 +35,14 @@ fn run_flow(mode: &str) {
     let Some(python) = sdk_python() else { return };
     let server = ServerOptions::new(PLAZA).sandbox().start();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpayv3_flow.py");
-    let output = Command::new(python)
-        .arg(script)
-        .args(["--base-url", &server.base_url])
-        .args(["--admin-token", &server.admin_token])
-        .args(["--mode", mode])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "wechatpayv3 ({mode}) failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- plaza log\n{}",
-        server.log()
+    server.run_script(
+        &format!("wechatpayv3 ({mode})"),
+        Command::new(python)
+            .arg(script)
+            .args(["--base-url", &server.base_url])
+            .args(["--admin-token", &server.admin_token])
+            .args(["--mode", mode]),
     );
-    assert!(stdout.contains("all checks passed"), "{stdout}");
 }
 
 #[test]

@@ -235,6 +235,24 @@ impl TestServer {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// Runs an outside test script (an SDK or browser driver) against this server and
+    /// returns its stdout; it must exit 0 and print `all checks passed`.
+    ///
+    /// # Panics
+    ///
+    /// When the script cannot run or fails, with its output and the server's log.
+    pub fn run_script(&self, what: &str, command: &mut Command) -> String {
+        let output = command.output().expect("run the script");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stdout.contains("all checks passed"),
+            "{what} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- plaza log\n{}",
+            self.log()
+        );
+        stdout
+    }
+
     /// The options it was started with.
     pub fn options(&self) -> &ServerOptions {
         &self.options
