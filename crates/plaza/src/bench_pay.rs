@@ -4,7 +4,8 @@
 //! The bench starts this same binary as `plaza serve --sandbox` on a temporary data
 //! directory, creates a merchant through the admin API, signs every request before the
 //! timed window (so the client's signing does not compete with the server's), then
-//! sends them over keep-alive loopback connections from `--concurrency` tasks. Every
+//! sends them over keep-alive loopback connections (a minimal HTTP/1.1 client, one
+//! request in flight per connection) from `--concurrency` tasks. Every
 //! answer is checked for status 200 and a `code_url`, and every eighth for a platform
 //! signature that verifies (the client shares the machine's cores with the server).
 
@@ -41,6 +42,8 @@ pub(crate) struct PayArgs {
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     server_arg: Vec<String>,
 }
+
+const NATIVE_PATH: &str = "/v3/pay/transactions/native";
 
 /// Answers whose platform signature the client verifies: one in this many.
 const VERIFY_EVERY: usize = 8;
@@ -101,9 +104,9 @@ fn start_server(extra: &[String]) -> anyhow::Result<Server> {
     })
 }
 
+/// One request, as the bytes that go on the wire.
 struct Prepared {
-    body: String,
-    authorization: String,
+    wire: Vec<u8>,
 }
 
 fn sign_all(
@@ -111,6 +114,7 @@ fn sign_all(
     merchant: &Value,
     orders: usize,
     run: &str,
+    host: &str,
 ) -> anyhow::Result<Vec<Prepared>> {
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let mchid = merchant["mchid"].as_str().unwrap_or_default().to_owned();
@@ -123,13 +127,14 @@ fn sign_all(
     let next = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::new();
     for _ in 0..threads {
-        let (key, mchid, appid, serial, run, next) = (
+        let (key, mchid, appid, serial, run, next, host) = (
             key.clone(),
             mchid.clone(),
             appid.clone(),
             serial.clone(),
             run.to_owned(),
             next.clone(),
+            host.to_owned(),
         );
         handles.push(std::thread::spawn(
             move || -> anyhow::Result<Vec<(usize, Prepared)>> {
@@ -154,18 +159,19 @@ fn sign_all(
                         &mchid,
                         &serial,
                         "POST",
-                        "/v3/pay/transactions/native",
+                        NATIVE_PATH,
                         body.as_bytes(),
                         timestamp,
                         &nonce,
                     )?;
-                    done.push((
-                        index,
-                        Prepared {
-                            body,
-                            authorization,
-                        },
-                    ));
+                    let wire = format!(
+                        "POST {NATIVE_PATH} HTTP/1.1\r\nhost: {host}\r\n\
+                         content-type: application/json\r\naccept: application/json\r\n\
+                         authorization: {authorization}\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .into_bytes();
+                    done.push((index, Prepared { wire }));
                 }
             },
         ));
@@ -217,8 +223,13 @@ struct Outcomes {
     bad_signatures: u64,
 }
 
-fn verifies(platform: &PublicKey, headers: &reqwest::header::HeaderMap, body: &str) -> bool {
-    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+fn verifies(platform: &PublicKey, headers: &[(String, String)], body: &str) -> bool {
+    let text = |name: &str| {
+        headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    };
     match (
         text("wechatpay-timestamp"),
         text("wechatpay-nonce"),
@@ -232,6 +243,77 @@ fn verifies(platform: &PublicKey, headers: &reqwest::header::HeaderMap, body: &s
             body.as_bytes(),
         ),
         _ => false,
+    }
+}
+
+/// A keep-alive HTTP/1.1 connection that sends prepared requests one at a time and
+/// reads each answer whole: the lightest client that still checks every answer, so the
+/// load generator takes as little as it can of the cores it shares with the server.
+struct Connection {
+    stream: tokio::net::TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(address: std::net::SocketAddr) -> anyhow::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            buffer: Vec::with_capacity(8 * 1024),
+        })
+    }
+
+    /// Sends one request; returns the status, the headers and the body.
+    async fn exchange(
+        &mut self,
+        wire: &[u8],
+    ) -> anyhow::Result<(u16, Vec<(String, String)>, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(wire).await?;
+        self.buffer.clear();
+        let mut chunk = [0_u8; 8 * 1024];
+        let head_end = loop {
+            if let Some(position) = self
+                .buffer
+                .windows(4)
+                .position(|window| window == b"\r\n\r\n")
+            {
+                break position + 4;
+            }
+            let read = self.stream.read(&mut chunk).await?;
+            if read == 0 {
+                bail!("the server closed the connection");
+            }
+            self.buffer.extend_from_slice(&chunk[..read]);
+        };
+        let head = std::str::from_utf8(&self.buffer[..head_end])?;
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .context("no status line")?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                Some((name.trim().to_owned(), value.trim().to_owned()))
+            })
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, value)| value.parse().ok())
+            .context("no content-length")?;
+        while self.buffer.len() < head_end + length {
+            let read = self.stream.read(&mut chunk).await?;
+            if read == 0 {
+                bail!("the server closed the connection mid-answer");
+            }
+            self.buffer.extend_from_slice(&chunk[..read]);
+        }
+        let body = String::from_utf8_lossy(&self.buffer[head_end..head_end + length]).into_owned();
+        Ok((status, headers, body))
     }
 }
 
@@ -263,33 +345,32 @@ pub(crate) async fn run(args: PayArgs) -> anyhow::Result<Outcome> {
         "pay bench: signing {} Native prepay requests ahead of the timed window…",
         args.orders
     )?;
-    let prepared = Arc::new(sign_all(&key, &merchant, args.orders, &run)?);
+    let host = server.base_url.trim_start_matches("http://").to_owned();
+    let prepared = Arc::new(sign_all(&key, &merchant, args.orders, &run, &host)?);
     writeln!(
         std::io::stdout().lock(),
         "sending them from {} concurrent clients over loopback to {}",
         args.concurrency,
         server.base_url
     )?;
-    let url = format!("{}/v3/pay/transactions/native", server.base_url);
+    let address = server
+        .base_url
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>()?;
     let next = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let platform = Arc::new(platform);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
-        let (client, url, prepared, next, platform) = (
-            client.clone(),
-            url.clone(),
-            prepared.clone(),
-            next.clone(),
-            platform.clone(),
-        );
+        let (prepared, next, platform) = (prepared.clone(), next.clone(), platform.clone());
         tasks.push(tokio::spawn(async move {
             let mut outcomes = Outcomes {
                 latencies_us: Vec::new(),
                 errors: 0,
                 bad_signatures: 0,
             };
+            let mut connection = Connection::open(address).await?;
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(request) = prepared.get(index) else {
@@ -299,19 +380,8 @@ pub(crate) async fn run(args: PayArgs) -> anyhow::Result<Outcome> {
                     break;
                 }
                 let sent = Instant::now();
-                let response = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json")
-                    .header("authorization", &request.authorization)
-                    .body(request.body.clone())
-                    .send()
-                    .await;
-                let ok = match response {
-                    Ok(response) => {
-                        let status = response.status();
-                        let headers = response.headers().clone();
-                        let body = response.text().await.unwrap_or_default();
+                let ok = match connection.exchange(&request.wire).await {
+                    Ok((status, headers, body)) => {
                         // Every status and body is checked; the signature on every
                         // eighth answer, so the client's verifying leaves the shared
                         // cores to the server.
@@ -320,7 +390,10 @@ pub(crate) async fn run(args: PayArgs) -> anyhow::Result<Outcome> {
                         }
                         status == 200 && body.contains("code_url")
                     }
-                    Err(_) => false,
+                    Err(_) => {
+                        connection = Connection::open(address).await?;
+                        false
+                    }
                 };
                 if ok {
                     outcomes
@@ -330,13 +403,13 @@ pub(crate) async fn run(args: PayArgs) -> anyhow::Result<Outcome> {
                     outcomes.errors += 1;
                 }
             }
-            outcomes
+            anyhow::Ok(outcomes)
         }));
     }
     let mut latencies_us = Vec::new();
     let (mut errors, mut bad_signatures) = (0, 0);
     for task in tasks {
-        let outcomes = task.await?;
+        let outcomes = task.await??;
         latencies_us.extend(outcomes.latencies_us);
         errors += outcomes.errors;
         bad_signatures += outcomes.bad_signatures;
