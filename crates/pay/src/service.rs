@@ -1438,6 +1438,12 @@ impl PayService {
             let Some((order, order_version)) = found else {
                 return Err(PayError::RefundOrderNotFound);
             };
+            // Both numbers given: they must name the same order.
+            if let Some(transaction_id) = &request.transaction_id
+                && order.transaction_id.as_ref() != Some(transaction_id)
+            {
+                return Err(PayError::RefundOrderNotFound);
+            }
             match self
                 .commit_refund(&request, &digest, order, order_version)
                 .await
@@ -1885,15 +1891,17 @@ fn check_prepay(request: &PrepayRequest, now: Timestamp) -> Result<(), PayError>
 
 fn check_refund(request: &RefundRequest) -> Result<(), PayError> {
     check_merchant_no("/out_refund_no", &request.out_refund_no, 1, 64)?;
-    match (&request.out_trade_no, &request.transaction_id) {
-        (Some(no), None) => check_merchant_no("/out_trade_no", no, 6, 32)?,
-        (None, Some(id)) => check_text("/transaction_id", id, 1, 32)?,
-        _ => {
-            return Err(PayError::invalid(
-                "/out_trade_no",
-                "give exactly one of out_trade_no and transaction_id",
-            ));
-        }
+    if request.out_trade_no.is_none() && request.transaction_id.is_none() {
+        return Err(PayError::invalid(
+            "/out_trade_no",
+            "give out_trade_no or transaction_id",
+        ));
+    }
+    if let Some(no) = &request.out_trade_no {
+        check_merchant_no("/out_trade_no", no, 6, 32)?;
+    }
+    if let Some(id) = &request.transaction_id {
+        check_text("/transaction_id", id, 1, 32)?;
     }
     if let Some(reason) = &request.reason {
         check_text("/reason", reason, 0, 80)?;

@@ -220,6 +220,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 fn main() -> ExitCode {
+    // Every HTTP client of the process (notifications, admin commands, benches) does TLS
+    // with rustls on aws-lc-rs. Installing fails only if a provider is installed already,
+    // which is just as good.
+    let _installed = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

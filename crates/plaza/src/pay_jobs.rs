@@ -57,14 +57,30 @@ pub(crate) struct DeliverNotification {
 }
 
 impl DeliverNotification {
-    pub(crate) fn client() -> reqwest::Result<reqwest::Client> {
-        reqwest::Client::builder()
+    /// The HTTP client of deliveries: HTTPS through rustls (aws-lc-rs) trusting the
+    /// system's certificate store, a 5 s timeout, no redirects, no proxy.
+    pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
+        let mut roots = rustls::RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        for error in &found.errors {
+            tracing::warn!(%error, "reading the system's certificate store");
+        }
+        let (added, ignored) = roots.add_parsable_certificates(found.certs);
+        tracing::debug!(added, ignored, "trusted certificates for https notify_urls");
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .timeout(NOTIFY_TIMEOUT)
             .connect_timeout(NOTIFY_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("Plaza-Notify/", env!("CARGO_PKG_VERSION")))
-            .build()
+            .build()?)
     }
 
     async fn attempt(&self, id: &str) -> Result<(), JobFailure> {

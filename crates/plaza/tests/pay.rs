@@ -1066,7 +1066,7 @@ trait Download {
 impl Download for Merchant {
     async fn download(&self, server: &TestServer, target: &str) -> Vec<u8> {
         let authorization = self.authorization("GET", target, "", now_s());
-        let response = reqwest::Client::new()
+        let response = plaza_testkit::http_client()
             .get(format!("{}{target}", server.base_url))
             .header("authorization", authorization)
             .send()
@@ -1132,7 +1132,7 @@ async fn plaza_demo_seeds_merchants_payers_and_sdk_configs_once() {
         assert!(config[field].is_string(), "{field}");
     }
     let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
-    let client = reqwest::Client::new();
+    let client = plaza_testkit::http_client();
     let get = |path: &str| {
         client
             .get(format!("{base}{path}"))
@@ -1260,6 +1260,29 @@ async fn refunds_after_settlement_come_from_the_available_balance_and_need_it() 
         )
         .await;
     assert_eq!(mismatch.json()["code"], "INVALID_REQUEST");
+    // Both numbers may be given, and must name the same order.
+    let first_id = query(&server, &merchant, "SET-000001").await["transaction_id"].clone();
+    let mut crossed = refund("SR-4", "SET-000002", 100, 5_000);
+    crossed["transaction_id"] = first_id;
+    let crossed = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&crossed),
+        )
+        .await;
+    assert_eq!(
+        (crossed.status, crossed.json()["code"].as_str()),
+        (404, Some("RESOURCE_NOT_EXISTS"))
+    );
+    let second_id = query(&server, &merchant, "SET-000002").await["transaction_id"].clone();
+    let mut both = refund("SR-5", "SET-000002", 100, 5_000);
+    both["transaction_id"] = second_id;
+    let both = merchant
+        .v3(&server, "POST", "/v3/refund/domestic/refunds", Some(&both))
+        .await;
+    assert_eq!(both.status, 200, "{}", both.text);
     assert_ledger_sound(&server).await;
 }
 
@@ -1397,4 +1420,34 @@ async fn a_notification_nobody_acknowledges_is_given_up_after_fifteen_retries() 
     assert_eq!(note["state"], "failed");
     assert_eq!(note["attempts"].as_array().unwrap().len(), 16);
     assert!(note["next_attempt_at"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_notify_url_is_tried_over_tls_and_a_failed_handshake_is_recorded() {
+    let server = sandbox();
+    // A plain-HTTP server behind an https:// URL: the TLS handshake cannot succeed.
+    let sink = NotifySink::start(SinkMode::Accept).await;
+    let https_url = sink.url.replace("http://", "https://");
+    let merchant = Merchant::create(&server, "TLS Shop").await;
+    let payer = Payer::create(&server, "Kai", 1_000).await;
+    let code_url = create_native(&server, &merchant, "TLS-000001", 100, &https_url).await;
+    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    let mut attempts = Value::Null;
+    for _ in 0..100 {
+        let listed = server
+            .admin_get(&format!(
+                "/api/v1/admin/merchants/{}/notifications",
+                merchant.mchid
+            ))
+            .await
+            .json();
+        attempts = listed["notifications"][0]["attempts"].clone();
+        if attempts.as_array().is_some_and(|list| !list.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(attempts[0]["error"].is_string(), "{attempts}");
+    assert!(attempts[0]["status"].is_null(), "{attempts}");
+    assert!(sink.received().is_empty() || !sink.received()[0].body.contains("TRANSACTION"));
 }

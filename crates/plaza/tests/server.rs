@@ -525,7 +525,7 @@ async fn sigterm_finishes_in_flight_requests_and_keeps_every_acknowledged_transf
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let body = json!({"transfers": [{"id": format!("g{index}"), "from": "bank", "to": "alice", "amount_minor": 1}]});
-            let reply = reqwest::Client::new()
+            let reply = plaza_testkit::http_client()
                 .post(format!("{base}/api/v1/admin/ledger/transfers"))
                 .bearer_auth(token)
                 .json(&body)

@@ -20,6 +20,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// An HTTP client for tests. reqwest is built with rustls and no built-in crypto
+/// provider; this installs aws-lc-rs as the process's provider once.
+pub fn http_client() -> reqwest::Client {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        let _installed = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+    reqwest::Client::new()
+}
+
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -133,7 +143,7 @@ impl ServerOptions {
             child: Some(child),
             options: self,
             _temp: temp,
-            client: reqwest::Client::new(),
+            client: http_client(),
         }
     }
 
