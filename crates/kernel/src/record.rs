@@ -77,7 +77,7 @@ pub struct Record {
 }
 
 /// A query over one index: records whose value lies in `[from, to)`, in value then key
-/// order, starting after `after` when paging.
+/// order (or the reverse with `newest_first`), starting after `after` when paging.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexRange {
     /// The records' kind.
@@ -92,6 +92,8 @@ pub struct IndexRange {
     pub after: Option<(String, String)>,
     /// Rows at most.
     pub rows_max: usize,
+    /// Largest values first (for "latest" listings over time-valued indexes).
+    pub newest_first: bool,
 }
 
 /// A record with the index value it was found under.

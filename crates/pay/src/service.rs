@@ -523,6 +523,7 @@ impl PayService {
             String::new(),
             "~".to_owned(),
             rows_max,
+            false,
         )
         .await
     }
@@ -534,6 +535,7 @@ impl PayService {
         from: String,
         to: String,
         rows_max: usize,
+        newest_first: bool,
     ) -> Result<Vec<T>, PayError> {
         let found = self
             .records
@@ -544,6 +546,7 @@ impl PayService {
                 to,
                 after: None,
                 rows_max,
+                newest_first,
             })
             .await?;
         found.iter().map(|found| decode(&found.record)).collect()
@@ -747,6 +750,7 @@ impl PayService {
             String::new(),
             "~".to_owned(),
             rows_max,
+            false,
         )
         .await
     }
@@ -1013,17 +1017,16 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn orders_of(&self, mchid: &str, rows_max: usize) -> Result<Vec<Order>, PayError> {
-        let mut orders: Vec<Order> = self
+        let orders: Vec<Order> = self
             .listed(
                 kind::ORDER,
                 index::MERCHANT_CREATED,
                 format!("{mchid}|"),
                 format!("{mchid}}}"),
-                usize::MAX >> 1,
+                rows_max,
+                true,
             )
             .await?;
-        orders.reverse();
-        orders.truncate(rows_max);
         Ok(orders)
     }
 
@@ -1668,6 +1671,7 @@ impl PayService {
             to: format!("{value}\u{0}"),
             after: None,
             rows_max: 500,
+            newest_first: false,
         };
         let mut all = Vec::new();
         loop {
@@ -1753,17 +1757,16 @@ impl PayService {
         mchid: &str,
         rows_max: usize,
     ) -> Result<Vec<Notification>, PayError> {
-        let mut found: Vec<Notification> = self
+        let found: Vec<Notification> = self
             .listed(
                 kind::NOTIFICATION,
                 index::MERCHANT_CREATED,
                 format!("{mchid}|"),
                 format!("{mchid}}}"),
-                usize::MAX >> 1,
+                rows_max,
+                true,
             )
             .await?;
-        found.reverse();
-        found.truncate(rows_max);
         Ok(found)
     }
 

@@ -798,14 +798,21 @@ impl PgReaders {
         range: IndexRange,
     ) -> Result<Vec<IndexedRecord>, StoreError> {
         let (after_value, after_key) = range.after.clone().unwrap_or_default();
+        let (past, order) = if range.newest_first {
+            ("(i.value, i.key) < ($6, $7)", "DESC")
+        } else {
+            ("(i.value, i.key) > ($6, $7)", "ASC")
+        };
         Ok(self
             .client
             .query(
-                "SELECT r.kind, r.key, r.version, r.body, r.updated_at_ms, i.value \
-                 FROM record_index i JOIN records r ON r.kind = i.kind AND r.key = i.key \
-                 WHERE i.kind = $1 AND i.name = $2 AND i.value >= $3 AND i.value < $4 \
-                 AND (NOT $5 OR (i.value, i.key) > ($6, $7)) \
-                 ORDER BY i.value, i.key LIMIT $8",
+                &format!(
+                    "SELECT r.kind, r.key, r.version, r.body, r.updated_at_ms, i.value \
+                     FROM record_index i JOIN records r ON r.kind = i.kind AND r.key = i.key \
+                     WHERE i.kind = $1 AND i.name = $2 AND i.value >= $3 AND i.value < $4 \
+                     AND (NOT $5 OR {past}) \
+                     ORDER BY i.value {order}, i.key {order} LIMIT $8"
+                ),
                 &[
                     &range.kind,
                     &range.name,

@@ -941,6 +941,7 @@ async fn index_ranges_page_in_byte_order() {
             to: "m1|2026-11-27".to_owned(),
             after: None,
             rows_max: 2,
+            newest_first: false,
         };
         let mut keys = Vec::new();
         loop {
@@ -953,6 +954,16 @@ async fn index_ranges_page_in_byte_order() {
             keys.extend(page.into_iter().map(|found| found.record.key));
         }
         assert_eq!(keys, ["b", "c", "d", "g", "h"], "{name}");
+        range.after = None;
+        range.newest_first = true;
+        let mut newest = Vec::new();
+        loop {
+            let page = store.range(range.clone()).await.unwrap();
+            let Some(last) = page.last() else { break };
+            range.after = Some((last.value.clone(), last.record.key.clone()));
+            newest.extend(page.into_iter().map(|found| found.record.key));
+        }
+        assert_eq!(newest, ["h", "g", "d", "c", "b"], "{name}");
     }
 }
 

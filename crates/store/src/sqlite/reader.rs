@@ -294,13 +294,18 @@ impl SqliteReaders {
     ) -> Result<Vec<IndexedRecord>, StoreError> {
         self.with(move |conn| {
             let (after_value, after_key) = range.after.clone().unwrap_or_default();
-            conn.prepare_cached(
+            let (past, order) = if range.newest_first {
+                ("i.value < ?6 OR (i.value = ?6 AND i.key < ?7)", "DESC")
+            } else {
+                ("i.value > ?6 OR (i.value = ?6 AND i.key > ?7)", "ASC")
+            };
+            conn.prepare_cached(&format!(
                 "SELECT r.kind, r.key, r.version, r.body, r.updated_at_ms, i.value \
                  FROM record_index i JOIN records r ON r.kind = i.kind AND r.key = i.key \
                  WHERE i.kind = ?1 AND i.name = ?2 AND i.value >= ?3 AND i.value < ?4 \
-                 AND (?5 = 0 OR i.value > ?6 OR (i.value = ?6 AND i.key > ?7)) \
-                 ORDER BY i.value, i.key LIMIT ?8",
-            )?
+                 AND (?5 = 0 OR {past}) \
+                 ORDER BY i.value {order}, i.key {order} LIMIT ?8"
+            ))?
             .query_map(
                 params![
                     range.kind,
