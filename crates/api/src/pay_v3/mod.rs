@@ -211,13 +211,7 @@ async fn authenticate(
 ) -> Result<(Request, Merchant), V3Error> {
     let (parts, body) = request.into_parts();
     let limit = state.limits.request_body_bytes_max;
-    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        V3Error::param(
-            "/",
-            format!("the body is larger than {limit} bytes"),
-            Location::Body,
-        )
-    })?;
+    let body = read_body(body, limit).await?;
     let header = header_text(&parts.headers, header::AUTHORIZATION.as_str())
         .ok_or_else(|| V3Error::sign("Authorization header is missing"))?;
     let authorization = parse_authorization(header)
@@ -271,6 +265,43 @@ async fn authenticate(
     let mut request = Request::from_parts(parts, Body::from(body));
     request.extensions_mut().insert(caller);
     Ok((request, merchant))
+}
+
+/// How much of an oversized body is read and thrown away before answering, as a
+/// multiple of the limit: enough for the client to finish sending and read the error,
+/// bounded so a huge upload cannot keep a connection busy.
+const OVERSIZED_BODY_DRAIN_FACTOR: usize = 8;
+
+/// Reads the whole body, or answers `PARAM_ERROR` when it is over `limit` bytes.
+async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, V3Error> {
+    use http_body_util::BodyExt;
+    let mut collected = Vec::new();
+    let mut total = 0_usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            V3Error::param(
+                "/",
+                format!("the body could not be read: {error}"),
+                Location::Body,
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            total = total.saturating_add(data.len());
+            if total <= limit {
+                collected.extend_from_slice(&data);
+            } else if total > limit.saturating_mul(OVERSIZED_BODY_DRAIN_FACTOR) {
+                break;
+            }
+        }
+    }
+    if total > limit {
+        return Err(V3Error::param(
+            "/",
+            format!("the body is larger than {limit} bytes"),
+            Location::Body,
+        ));
+    }
+    Ok(Bytes::from(collected))
 }
 
 /// A random request id in WeChat's shape: hex, a dash, and 0 on success.
