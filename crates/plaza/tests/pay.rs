@@ -1451,3 +1451,58 @@ async fn an_https_notify_url_is_tried_over_tls_and_a_failed_handshake_is_recorde
     assert!(attempts[0]["status"].is_null(), "{attempts}");
     assert!(sink.received().is_empty() || !sink.received()[0].body.contains("TRANSACTION"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_orders_and_percent_encoded_targets() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Closing Shop").await;
+    create_native(&server, &merchant, "CLOSE-0001", 100, "https://m.example/n").await;
+    let close = |no: &str| format!("/v3/pay/transactions/out-trade-no/{no}/close");
+    let body = json!({ "mchid": merchant.mchid });
+    let closed = merchant
+        .v3(&server, "POST", &close("CLOSE-0001"), Some(&body))
+        .await;
+    assert_eq!(closed.status, 204);
+    assert!(closed.text.is_empty());
+    assert!(merchant.verifies(&closed), "an empty 204 is signed too");
+    let again = merchant
+        .v3(&server, "POST", &close("CLOSE-0001"), Some(&body))
+        .await;
+    assert_eq!(again.status, 204, "closing twice is fine");
+    let missing = merchant
+        .v3(&server, "POST", &close("NOPE-00001"), Some(&body))
+        .await;
+    assert_eq!(missing.json()["code"], "ORDER_NOT_EXIST");
+    let reopen = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/transactions/native",
+            Some(&native(&merchant, "CLOSE-0001", 100, "https://m.example/n")),
+        )
+        .await;
+    assert_eq!(
+        (reopen.status, reopen.json()["code"].as_str()),
+        (400, Some("ORDER_CLOSED"))
+    );
+
+    // The Python SDK signs the target before percent-encoding it: the server accepts a
+    // signature over the decoded target.
+    let raw_target = "/v3/refund/domestic/refunds/退款单";
+    let wire_target = "/v3/refund/domestic/refunds/%E9%80%80%E6%AC%BE%E5%8D%95";
+    let authorization = merchant.authorization("GET", raw_target, "", now_s());
+    let reply = merchant
+        .v3_raw(&server, "GET", wire_target, "", Some(&authorization))
+        .await;
+    assert_eq!(
+        (reply.status, reply.json()["code"].as_str()),
+        (404, Some("RESOURCE_NOT_EXISTS")),
+        "{}",
+        reply.text
+    );
+    let wrong = merchant.authorization("GET", "/v3/refund/domestic/refunds/别的", "", now_s());
+    let refused = merchant
+        .v3_raw(&server, "GET", wire_target, "", Some(&wrong))
+        .await;
+    assert_eq!(refused.json()["code"], "SIGN_ERROR");
+}
