@@ -69,9 +69,28 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
 }
 
-/// Everything the handlers need.
+/// Everything the handlers need. Cloned for every extractor of every request, so it is
+/// one shared pointer to [`AppStateParts`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateParts>);
+
+impl AppState {
+    /// Shares the parts.
+    pub fn new(parts: AppStateParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateParts;
+
+    fn deref(&self) -> &AppStateParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppStateParts {
     /// The ledger.
     pub ledger: Arc<dyn LedgerStore>,
     /// The outbox.

@@ -14,7 +14,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 use crate::HttpLimits;
@@ -116,6 +118,32 @@ fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     .into_response()
 }
 
+/// Request ids `<random process prefix>-<sequence>`: unique across restarts (the prefix)
+/// and cheap (no random draw or system call per request).
+#[derive(Debug, Clone)]
+struct SequentialRequestIds {
+    prefix: std::sync::Arc<str>,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestIds {
+    fn new() -> Self {
+        Self {
+            prefix: format!("{:016x}", rand::random::<u64>()).into(),
+            next: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialRequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let sequence = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        axum::http::HeaderValue::from_str(&format!("{}-{sequence:010}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
 /// Wraps the routes in Plaza's standard layers.
 pub(crate) fn wrap(routes: Router, limits: HttpLimits, metrics: HttpMetrics) -> Router {
     routes
@@ -141,6 +169,9 @@ pub(crate) fn wrap(routes: Router, limits: HttpLimits, metrics: HttpMetrics) -> 
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(
+            REQUEST_ID,
+            SequentialRequestIds::new(),
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
 }

@@ -168,7 +168,7 @@ pub struct PayService {
     /// Merchants as last written by this process, which is their only writer (one Plaza
     /// process writes a database at a time): every signed request needs its merchant,
     /// and this saves a database read per request.
-    merchants: RwLock<HashMap<String, Merchant>>,
+    merchants: RwLock<HashMap<String, Arc<Merchant>>>,
 }
 
 impl std::fmt::Debug for PayService {
@@ -482,6 +482,18 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn merchant(&self, mchid: &str) -> Result<Option<Merchant>, PayError> {
+        Ok(self
+            .merchant_shared(mchid)
+            .await?
+            .map(|merchant| Merchant::clone(&merchant)))
+    }
+
+    /// One merchant, shared rather than copied (every signed request needs one).
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn merchant_shared(&self, mchid: &str) -> Result<Option<Arc<Merchant>>, PayError> {
         if let Some(merchant) = self
             .merchants
             .read()
@@ -492,16 +504,18 @@ impl PayService {
         }
         let found = load::<Merchant>(&*self.records, kind::MERCHANT, mchid)
             .await?
-            .map(|(merchant, _)| merchant);
-        if let Some(merchant) = &found {
-            self.remember(merchant);
+            .map(|(merchant, _)| Arc::new(merchant));
+        if let Some(merchant) = &found
+            && let Ok(mut cache) = self.merchants.write()
+        {
+            cache.insert(merchant.mchid.clone(), merchant.clone());
         }
         Ok(found)
     }
 
     fn remember(&self, merchant: &Merchant) {
         if let Ok(mut cache) = self.merchants.write() {
-            cache.insert(merchant.mchid.clone(), merchant.clone());
+            cache.insert(merchant.mchid.clone(), Arc::new(merchant.clone()));
         }
     }
 

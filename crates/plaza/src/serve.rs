@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use plaza_api::pay_v3::PaySurface;
-use plaza_api::{AppState, HttpLimits, HttpMetrics, SCHEDULED_TRANSFER_JOB};
+use plaza_api::{AppState, AppStateParts, HttpLimits, HttpMetrics, SCHEDULED_TRANSFER_JOB};
 use plaza_kernel::clock::{Clock, SandboxClock, SystemClock};
 use plaza_pay::{JOB_EXPIRE, JOB_NOTIFY, JOB_SETTLE, PayService};
 use plaza_store::{Backend, PostgresOptions, SqliteOptions, Store};
@@ -155,7 +155,7 @@ pub(crate) async fn serve_with(
         token_secret: format!("bill-token\n{pay_secret}").into_bytes(),
         parsed_keys: std::sync::RwLock::default(),
     };
-    let state = AppState {
+    let state = AppState::new(AppStateParts {
         ledger: ledger.clone(),
         outbox: ledger.clone(),
         jobs: ledger.clone(),
@@ -171,7 +171,7 @@ pub(crate) async fn serve_with(
             request_timeout: config.request_timeout,
         },
         pay: Some(Arc::new(surface)),
-    };
+    });
     let app = plaza_api::app(state);
     data_dir.write_addr(local_addr)?;
     tracing::info!(

@@ -95,7 +95,7 @@ impl std::fmt::Debug for PaySurface {
 /// The authenticated merchant of a request, and its raw body.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
-    pub(crate) merchant: Merchant,
+    pub(crate) merchant: Arc<Merchant>,
     pub(crate) body: Bytes,
 }
 
@@ -208,7 +208,7 @@ async fn authenticate(
     surface: &PaySurface,
     request: Request,
     _requested: Option<SignMode>,
-) -> Result<(Request, Merchant), V3Error> {
+) -> Result<(Request, Arc<Merchant>), V3Error> {
     let (parts, body) = request.into_parts();
     let limit = state.limits.request_body_bytes_max;
     let body = read_body(body, limit).await?;
@@ -225,7 +225,7 @@ async fn authenticate(
     }
     let merchant = surface
         .pay
-        .merchant(&authorization.mchid)
+        .merchant_shared(&authorization.mchid)
         .await
         .map_err(V3Error::from)?
         .ok_or_else(|| {
