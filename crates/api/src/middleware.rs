@@ -138,7 +138,7 @@ impl SequentialRequestIds {
 impl MakeRequestId for SequentialRequestIds {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
         let sequence = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        axum::http::HeaderValue::from_str(&format!("{}-{sequence:010}", self.prefix))
+        axum::http::HeaderValue::from_str(&format!("{}-{sequence:015}", self.prefix))
             .ok()
             .map(RequestId::new)
     }
