@@ -1506,3 +1506,94 @@ async fn closed_orders_and_percent_encoded_targets() {
         .await;
     assert_eq!(refused.json()["code"], "SIGN_ERROR");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_payers_and_racing_refunds_never_move_money_twice() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Race Shop").await;
+    let code_url = create_native(
+        &server,
+        &merchant,
+        "RACE-00001",
+        1_000,
+        "https://m.example/n",
+    )
+    .await;
+    let mut payers = Vec::new();
+    for index in 0..8 {
+        payers.push(Payer::create(&server, &format!("Racer {index}"), 5_000).await);
+    }
+    let server = std::sync::Arc::new(server);
+    let mut tasks = Vec::new();
+    for payer in payers.clone() {
+        let (server, code_url) = (server.clone(), code_url.clone());
+        tasks.push(tokio::spawn(async move {
+            payer.pay_code(&server, &code_url).await.status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|status| *status == 200 || *status == 409),
+        "{statuses:?}"
+    );
+    let mut total_left = 0;
+    for payer in &payers {
+        total_left += payer.balance(&server).await;
+    }
+    assert_eq!(
+        total_left,
+        8 * 5_000 - 1_000,
+        "exactly one payer was charged, once"
+    );
+
+    // Ten concurrent refunds of 300 each on a 1,000 order: at most three can fit.
+    let mut tasks = Vec::new();
+    for index in 0..10 {
+        let (server, merchant) = (server.clone(), merchant.clone());
+        tasks.push(tokio::spawn(async move {
+            merchant
+                .v3(
+                    &server,
+                    "POST",
+                    "/v3/refund/domestic/refunds",
+                    Some(&json!({
+                        "out_trade_no": "RACE-00001",
+                        "out_refund_no": format!("RR-{index}"),
+                        "amount": {"refund": 300, "total": 1_000, "currency": "CNY"},
+                    })),
+                )
+                .await
+                .status
+        }));
+    }
+    let mut refunded = 0;
+    for task in tasks {
+        let status = task.await.unwrap();
+        assert!(status == 200 || status == 400 || status == 429, "{status}");
+        if status == 200 {
+            refunded += 1;
+        }
+    }
+    assert!(
+        (1..=3).contains(&refunded),
+        "{refunded} refunds of 300 on a 1,000 order"
+    );
+    let order = query(&server, &merchant, "RACE-00001").await;
+    assert_eq!(order["trade_state"], "REFUND");
+    let mut total_after = 0;
+    for payer in &payers {
+        total_after += payer.balance(&server).await;
+    }
+    assert_eq!(total_after, total_left + refunded * 300);
+    assert_ledger_sound(&server).await;
+}
