@@ -150,6 +150,9 @@ def main():
     check(paid.status_code == 200, "the payer pays through /api/v1: %s" % paid.text[:200])
 
     headers, body = notifications.wait_for(1)[0]
+    decrypted = wxpay.decrypt_callback(headers, body)
+    check(decrypted is not None and json.loads(decrypted)["out_trade_no"] == native_no,
+          "the SDK's decrypt_callback() verifies and decrypts the notification")
     result = wxpay.callback(headers, body)
     check(result is not None, "the SDK's callback() verifies the notification's signature")
     resource = result["resource"]
