@@ -187,6 +187,21 @@ fn sign_all(
     Ok(all.into_iter().map(|(_, prepared)| prepared).collect())
 }
 
+/// CPU time (user + system) a process has used, in seconds, from `/proc/<pid>/stat`;
+/// `None` where that file does not exist.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th
+    // fields of the line, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / CLOCK_TICKS_PER_SECOND)
+}
+
+/// Linux's `USER_HZ`, the unit of `/proc/<pid>/stat` times.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
 /// RSA-2048 PKCS#1 v1.5 SHA-256 signatures per second, one thread per core.
 fn rsa_signs_per_second(seconds: u64) -> anyhow::Result<f64> {
     let key = Arc::new(PrivateKey::generate()?);
@@ -360,6 +375,10 @@ pub(crate) async fn run(args: PayArgs) -> anyhow::Result<Outcome> {
     let next = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let platform = Arc::new(platform);
+    let cpu_before = (
+        cpu_seconds("self"),
+        cpu_seconds(&server.child.id().to_string()),
+    );
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
@@ -415,6 +434,17 @@ pub(crate) async fn run(args: PayArgs) -> anyhow::Result<Outcome> {
         bad_signatures += outcomes.bad_signatures;
     }
     let elapsed_s = started.elapsed().as_secs_f64();
+    let cpu_after = (
+        cpu_seconds("self"),
+        cpu_seconds(&server.child.id().to_string()),
+    );
+    let cores_used = |before: Option<f64>, after: Option<f64>| {
+        before.zip(after).map_or(Value::Null, |(before, after)| {
+            json!(((after - before) / elapsed_s * 100.0).round() / 100.0)
+        })
+    };
+    let client_cores = cores_used(cpu_before.0, cpu_after.0);
+    let server_cores = cores_used(cpu_before.1, cpu_after.1);
     latencies_us.sort_unstable();
     let orders_per_second = latencies_us.len() as f64 / elapsed_s;
     drop(server);
@@ -439,6 +469,8 @@ pub(crate) async fn run(args: PayArgs) -> anyhow::Result<Outcome> {
         "errors": errors,
         "bad_signatures": bad_signatures,
         "cores": std::thread::available_parallelism().map_or(0, usize::from),
+        "server_cores_used": server_cores,
+        "client_cores_used": client_cores,
     });
     let mut out = std::io::stdout().lock();
     writeln!(
