@@ -136,6 +136,9 @@ pub(crate) struct Loaded {
     /// Records this group has planned so far: their index in [`GroupRows::records`], so
     /// a second write to the same record replaces the first row.
     pub(crate) planned_records: HashMap<(String, String), usize>,
+    /// The index entries each stored record has on disk, so a write deletes exactly
+    /// the entries it drops and inserts only the new ones.
+    pub(crate) stored_index: HashMap<(String, String), Vec<IndexEntry>>,
 }
 
 impl Loaded {
@@ -223,7 +226,8 @@ pub(crate) struct JobUpdate {
     pub(crate) finished_at: Option<Timestamp>,
 }
 
-/// A record row as written, with the index entries that replace its earlier ones.
+/// A record row as written: its index entries (kept on the row), and how the index
+/// table changes against what is on disk.
 #[derive(Debug, Clone)]
 pub(crate) struct RecordRow {
     pub(crate) kind: String,
@@ -231,7 +235,47 @@ pub(crate) struct RecordRow {
     pub(crate) version: u64,
     pub(crate) body: String,
     pub(crate) index: Vec<IndexEntry>,
+    pub(crate) index_removed: Vec<IndexEntry>,
+    pub(crate) index_added: Vec<IndexEntry>,
     pub(crate) updated_at: Timestamp,
+}
+
+/// Index entries as stored on a record's row: each name and value prefixed by its
+/// length in bytes (`4:name5:value…`), so any text survives.
+pub(crate) fn encode_index(entries: &[IndexEntry]) -> String {
+    let mut text = String::new();
+    for entry in entries {
+        for part in [&entry.name, &entry.value] {
+            text.push_str(&part.len().to_string());
+            text.push(':');
+            text.push_str(part);
+        }
+    }
+    text
+}
+
+/// Reads [`encode_index`]'s text; `None` when it is malformed.
+pub(crate) fn decode_index(mut text: &str) -> Option<Vec<IndexEntry>> {
+    let mut parts = Vec::new();
+    while !text.is_empty() {
+        let (length, rest) = text.split_once(':')?;
+        let length: usize = length.parse().ok()?;
+        let part = rest.get(..length)?;
+        parts.push(part.to_owned());
+        text = rest.get(length..)?;
+    }
+    if parts.len() % 2 != 0 {
+        return None;
+    }
+    Some(
+        parts
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [name, value] => Some(IndexEntry::new(name.clone(), value.clone())),
+                _ => None,
+            })
+            .collect(),
+    )
 }
 
 /// Everything one group writes, in one transaction.
@@ -489,15 +533,28 @@ fn plan_records(
                 index.push(entry.clone());
             }
         }
+        let id = (record.kind.clone(), record.key.clone());
+        let on_disk = loaded.stored_index.get(&id).map_or(&[][..], Vec::as_slice);
+        let index_removed = on_disk
+            .iter()
+            .filter(|entry| !index.contains(entry))
+            .cloned()
+            .collect();
+        let index_added = index
+            .iter()
+            .filter(|entry| !on_disk.contains(entry))
+            .cloned()
+            .collect();
         let row = RecordRow {
             kind: record.kind.clone(),
             key: record.key.clone(),
             version: *version,
             body: record.body.clone(),
             index,
+            index_removed,
+            index_added,
             updated_at: now,
         };
-        let id = (record.kind.clone(), record.key.clone());
         loaded.record_versions.insert(id.clone(), *version);
         let earlier = loaded
             .planned_records
@@ -613,4 +670,25 @@ fn plan_commit(
         job_ids,
         record_versions,
     })
+}
+
+#[cfg(test)]
+mod index_text_tests {
+    use super::*;
+
+    #[test]
+    fn index_entries_survive_any_text() {
+        let entries = vec![
+            IndexEntry::new("day", "1600000001|2026-11-26"),
+            IndexEntry::new("odd:name", "12:34:value with : colons"),
+            IndexEntry::new("empty", ""),
+            IndexEntry::new("中文", "值"),
+        ];
+        let text = encode_index(&entries);
+        assert_eq!(decode_index(&text), Some(entries));
+        assert_eq!(decode_index(""), Some(Vec::new()));
+        assert_eq!(decode_index("3:abc"), None, "a name without a value");
+        assert_eq!(decode_index("9:abc"), None, "a length past the end");
+        assert_eq!(decode_index("x:abc"), None);
+    }
 }

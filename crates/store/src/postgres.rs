@@ -15,7 +15,7 @@ use plaza_kernel::clock::{Clock, Timestamp};
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::money::Currency;
 use plaza_kernel::queue::{Event, Job, JobState};
-use plaza_kernel::record::{IndexRange, IndexedRecord, Record};
+use plaza_kernel::record::{IndexEntry, IndexRange, IndexedRecord, Record};
 use plaza_ledger::{Account, AccountAudit, AccountKind, HistoryPage, Transfer};
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, NoTls, Row, Statement};
@@ -23,7 +23,9 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use crate::DurableHorizon;
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
-use crate::plan::{Answer, CachedAccount, GroupRows, Loaded, Needs, NextIds, WriterCache};
+use crate::plan::{
+    Answer, CachedAccount, GroupRows, Loaded, Needs, NextIds, RecordRow, WriterCache,
+};
 use crate::sql::{BALANCE_OF_A, account_select, history_page};
 use crate::writer::{Group, GroupFacts, GroupSteps, Message};
 
@@ -96,6 +98,7 @@ const MIGRATIONS: &[&str] = &[
         key TEXT NOT NULL,
         version BIGINT NOT NULL,
         body TEXT NOT NULL,
+        index_entries TEXT NOT NULL,
         updated_at_ms BIGINT NOT NULL,
         PRIMARY KEY (kind, key)
     );
@@ -106,7 +109,6 @@ const MIGRATIONS: &[&str] = &[
         key TEXT COLLATE \"C\" NOT NULL,
         PRIMARY KEY (kind, name, value, key)
     );
-    CREATE INDEX record_index_by_key ON record_index (kind, key);
     ",
 ];
 
@@ -349,7 +351,7 @@ struct Statements {
     upsert_meta: Statement,
     load_records: Statement,
     upsert_records: Statement,
-    clear_record_index: Statement,
+    remove_record_index: Statement,
     insert_record_index: Statement,
 }
 
@@ -418,23 +420,26 @@ impl Statements {
                 .await?,
             load_records: client
                 .prepare(
-                    "SELECT r.kind, r.key, r.version FROM records r \
+                    "SELECT r.kind, r.key, r.version, r.index_entries FROM records r \
                      JOIN UNNEST($1::text[], $2::text[]) AS k(kind, key) \
                        ON r.kind = k.kind AND r.key = k.key",
                 )
                 .await?,
             upsert_records: client
                 .prepare(
-                    "INSERT INTO records (kind, key, version, body, updated_at_ms) \
-                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::int8[]) \
+                    "INSERT INTO records (kind, key, version, body, index_entries, updated_at_ms) \
+                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], \
+                                          $5::text[], $6::int8[]) \
                      ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, \
-                       body = excluded.body, updated_at_ms = excluded.updated_at_ms",
+                       body = excluded.body, index_entries = excluded.index_entries, \
+                       updated_at_ms = excluded.updated_at_ms",
                 )
                 .await?,
-            clear_record_index: client
+            remove_record_index: client
                 .prepare(
-                    "DELETE FROM record_index i USING UNNEST($1::text[], $2::text[]) AS k(kind, key) \
-                     WHERE i.kind = k.kind AND i.key = k.key",
+                    "DELETE FROM record_index i \
+                     USING UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS d(kind, name, value, key) \
+                     WHERE i.kind = d.kind AND i.name = d.name AND i.value = d.value AND i.key = d.key",
                 )
                 .await?,
             insert_record_index: client
@@ -565,10 +570,14 @@ impl PgWriter {
                 .map_err(db_error)?
             {
                 let version: i64 = row.get(2);
-                loaded.record_versions.insert(
-                    (row.get::<_, String>(0), row.get::<_, String>(1)),
-                    u64::try_from(version).unwrap_or(0),
-                );
+                let entries: String = row.get(3);
+                let entries = crate::plan::decode_index(&entries)
+                    .ok_or_else(|| bad_value("records.index_entries", &entries))?;
+                let id = (row.get::<_, String>(0), row.get::<_, String>(1));
+                loaded
+                    .record_versions
+                    .insert(id.clone(), u64::try_from(version).unwrap_or(0));
+                loaded.stored_index.insert(id, entries);
             }
         }
         Ok(loaded)
@@ -695,35 +704,41 @@ impl PgWriter {
                 .map(|r| i64::try_from(r.version).unwrap_or(i64::MAX))
                 .collect();
             let bodies: Vec<&str> = records.iter().map(|r| r.body.as_str()).collect();
+            let entries: Vec<String> = records
+                .iter()
+                .map(|r| crate::plan::encode_index(&r.index))
+                .collect();
             let updated: Vec<i64> = records.iter().map(|r| r.updated_at.unix_ms()).collect();
             tx.execute(
                 &statements.upsert_records,
-                &[&kinds, &keys, &versions, &bodies, &updated],
+                &[&kinds, &keys, &versions, &bodies, &entries, &updated],
             )
             .await?;
-            tx.execute(&statements.clear_record_index, &[&kinds, &keys])
+            let columns = |pick: fn(&RecordRow) -> &[IndexEntry]| {
+                let mut columns: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
+                for record in records {
+                    for entry in pick(record) {
+                        columns.0.push(record.kind.as_str());
+                        columns.1.push(entry.name.as_str());
+                        columns.2.push(entry.value.as_str());
+                        columns.3.push(record.key.as_str());
+                    }
+                }
+                columns
+            };
+            let removed = columns(|r| &r.index_removed);
+            if !removed.0.is_empty() {
+                tx.execute(
+                    &statements.remove_record_index,
+                    &[&removed.0, &removed.1, &removed.2, &removed.3],
+                )
                 .await?;
-            let entries: Vec<(&str, &str, &str, &str)> = records
-                .iter()
-                .flat_map(|r| {
-                    r.index.iter().map(|entry| {
-                        (
-                            r.kind.as_str(),
-                            entry.name.as_str(),
-                            entry.value.as_str(),
-                            r.key.as_str(),
-                        )
-                    })
-                })
-                .collect();
-            if !entries.is_empty() {
-                let kinds: Vec<&str> = entries.iter().map(|e| e.0).collect();
-                let names: Vec<&str> = entries.iter().map(|e| e.1).collect();
-                let values: Vec<&str> = entries.iter().map(|e| e.2).collect();
-                let keys: Vec<&str> = entries.iter().map(|e| e.3).collect();
+            }
+            let added = columns(|r| &r.index_added);
+            if !added.0.is_empty() {
                 tx.execute(
                     &statements.insert_record_index,
-                    &[&kinds, &names, &values, &keys],
+                    &[&added.0, &added.1, &added.2, &added.3],
                 )
                 .await?;
             }

@@ -354,16 +354,23 @@ fn load(conn: &Connection, cache: &mut WriterCache, needs: Needs) -> rusqlite::R
             cache.insert(cached);
         }
     }
-    let mut statement =
-        conn.prepare_cached("SELECT version FROM records WHERE kind = ?1 AND key = ?2")?;
+    let mut statement = conn.prepare_cached(
+        "SELECT version, index_entries FROM records WHERE kind = ?1 AND key = ?2",
+    )?;
     for (kind, key) in needs.record_keys {
-        if let Some(version) = statement
-            .query_row([&kind, &key], |row| row.get::<_, i64>(0))
+        if let Some((version, entries)) = statement
+            .query_row([&kind, &key], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
             .optional()?
         {
+            let entries = crate::plan::decode_index(&entries)
+                .ok_or_else(|| bad_value("records.index_entries", &entries))?;
+            let id = (kind, key);
             loaded
                 .record_versions
-                .insert((kind, key), u64::try_from(version).unwrap_or(0));
+                .insert(id.clone(), u64::try_from(version).unwrap_or(0));
+            loaded.stored_index.insert(id, entries);
         }
     }
     let mut statement = conn.prepare_cached("SELECT id FROM jobs WHERE kind = ?1 AND key = ?2")?;
@@ -477,11 +484,14 @@ fn write(tx: &Connection, rows: &GroupRows) -> rusqlite::Result<()> {
 
 fn write_records(tx: &Connection, records: &[RecordRow]) -> rusqlite::Result<()> {
     let mut upsert = tx.prepare_cached(
-        "INSERT INTO records (kind, key, version, body, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5) \
+        "INSERT INTO records (kind, key, version, body, index_entries, updated_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, body = excluded.body, \
-         updated_at_ms = excluded.updated_at_ms",
+         index_entries = excluded.index_entries, updated_at_ms = excluded.updated_at_ms",
     )?;
-    let mut clear = tx.prepare_cached("DELETE FROM record_index WHERE kind = ?1 AND key = ?2")?;
+    let mut remove = tx.prepare_cached(
+        "DELETE FROM record_index WHERE kind = ?1 AND name = ?2 AND value = ?3 AND key = ?4",
+    )?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO record_index (kind, name, value, key) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -491,12 +501,13 @@ fn write_records(tx: &Connection, records: &[RecordRow]) -> rusqlite::Result<()>
             record.key,
             i64::try_from(record.version).unwrap_or(i64::MAX),
             record.body,
+            crate::plan::encode_index(&record.index),
             record.updated_at.unix_ms(),
         ])?;
-        if record.version > 1 {
-            clear.execute(params![record.kind, record.key])?;
+        for entry in &record.index_removed {
+            remove.execute(params![record.kind, entry.name, entry.value, record.key])?;
         }
-        for entry in &record.index {
+        for entry in &record.index_added {
             insert.execute(params![record.kind, entry.name, entry.value, record.key])?;
         }
     }

@@ -58,7 +58,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_pending_due ON jobs (due_at_ms, id) WHERE state = 'pending';
     ",
     // 2: domain records and their indexes. Records live in a rowid table: bodies of a
-    // kilobyte or more would spill to overflow pages in a WITHOUT ROWID table.
+    // kilobyte or more would spill to overflow pages in a WITHOUT ROWID table. Each row
+    // keeps its index entries, so an update deletes exactly the ones it drops.
     "
     CREATE TABLE records (
         row_id INTEGER PRIMARY KEY,
@@ -66,6 +67,7 @@ const MIGRATIONS: &[&str] = &[
         key TEXT NOT NULL,
         version INTEGER NOT NULL,
         body TEXT NOT NULL,
+        index_entries TEXT NOT NULL,
         updated_at_ms INTEGER NOT NULL,
         UNIQUE (kind, key)
     );
@@ -76,7 +78,6 @@ const MIGRATIONS: &[&str] = &[
         key TEXT NOT NULL,
         PRIMARY KEY (kind, name, value, key)
     ) WITHOUT ROWID;
-    CREATE INDEX record_index_by_key ON record_index (kind, key);
     ",
 ];
 
