@@ -92,8 +92,19 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// Lower-case hex of HMAC-SHA256 of `message` under `secret`: the tag of Plaza's own
+/// self-contained tokens (bill downloads, merchant sign-in cookies).
+pub(crate) fn hmac_hex(secret: &[u8], message: &[u8]) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    aws_lc_rs::hmac::sign(&key, message)
+        .as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// Compares without an early exit, so the time taken does not reveal how much matched.
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     left.len() == right.len()
         && left
             .iter()

@@ -459,16 +459,8 @@ impl PayService {
                 &merchant,
                 vec![IndexEntry::new(index::CREATED, time_value(now.unix_ms()))],
             )?;
-            match self.commit(records_only(vec![write])).await {
-                Ok(_) => {
-                    self.remember(&merchant);
-                    return Ok(merchant);
-                }
-                Err(LedgerError::RecordConflict { .. }) => self.forget(&merchant.mchid),
-                Err(error) => {
-                    self.forget(&merchant.mchid);
-                    return Err(error.into());
-                }
+            if self.commit_merchant(write, &merchant).await? {
+                return Ok(merchant);
             }
         }
         Err(PayError::Busy {
@@ -517,6 +509,21 @@ impl PayService {
         if let Ok(mut cache) = self.merchants.write() {
             cache.insert(merchant.mchid.clone(), Arc::new(merchant.clone()));
         }
+    }
+
+    /// Commits a merchant's record and keeps the cache in step: the merchant as written
+    /// on success, nothing (read again) otherwise. `Ok(false)` on a version conflict.
+    async fn commit_merchant(
+        &self,
+        write: RecordWrite,
+        merchant: &Merchant,
+    ) -> Result<bool, PayError> {
+        let committed = self.try_commit(records_only(vec![write])).await;
+        match &committed {
+            Ok(true) => self.remember(merchant),
+            _ => self.forget(&merchant.mchid),
+        }
+        committed
     }
 
     fn forget(&self, mchid: &str) {
@@ -592,16 +599,8 @@ impl PayService {
                     time_value(merchant.created_at.unix_ms()),
                 )],
             )?;
-            match self.commit(records_only(vec![write])).await {
-                Ok(_) => {
-                    self.remember(&merchant);
-                    return Ok(merchant);
-                }
-                Err(LedgerError::RecordConflict { .. }) => self.forget(&merchant.mchid),
-                Err(error) => {
-                    self.forget(&merchant.mchid);
-                    return Err(error.into());
-                }
+            if self.commit_merchant(write, &merchant).await? {
+                return Ok(merchant);
             }
         }
         Err(PayError::Busy {
@@ -885,12 +884,11 @@ impl PayService {
     pub async fn prepay(&self, request: PrepayRequest) -> Result<Order, PayError> {
         let now = self.now();
         check_prepay(&request, now)?;
-        let merchant =
-            self.merchant(&request.mchid)
-                .await?
-                .ok_or_else(|| PayError::MerchantNotFound {
-                    mchid: request.mchid.clone(),
-                })?;
+        let merchant = self.merchant_shared(&request.mchid).await?.ok_or_else(|| {
+            PayError::MerchantNotFound {
+                mchid: request.mchid.clone(),
+            }
+        })?;
         if !merchant.appids.contains(&request.appid) {
             return Err(PayError::AppidMchidNotMatch {
                 appid: request.appid.clone(),
@@ -1223,12 +1221,11 @@ impl PayService {
         user_write: Option<RecordWrite>,
         now: Timestamp,
     ) -> Result<Order, PayError> {
-        let merchant =
-            self.merchant(&order.mchid)
-                .await?
-                .ok_or_else(|| PayError::MerchantNotFound {
-                    mchid: order.mchid.clone(),
-                })?;
+        let merchant = self.merchant_shared(&order.mchid).await?.ok_or_else(|| {
+            PayError::MerchantNotFound {
+                mchid: order.mchid.clone(),
+            }
+        })?;
         let day = Day::of(now);
         let wallet = accounts::wallet(user_id)?;
         let pending = accounts::pending(&order.mchid, day)?;

@@ -1,5 +1,9 @@
 //! Payment test helpers: a merchant that signs APIv3 requests like an SDK does, a payer
 //! with a session, and a notification sink that plays a merchant's `notify_url`.
+//!
+//! Like the rest of the kit, the helpers `expect` instead of returning errors, each with
+//! a message naming what failed: they run only inside tests, where a key that does not
+//! parse or a server that cannot be reached must fail the test at once and say why.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

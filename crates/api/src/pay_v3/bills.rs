@@ -7,7 +7,6 @@
 
 use std::io::Write as _;
 
-use aws_lc_rs::hmac;
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -18,8 +17,10 @@ use plaza_pay::model::{Merchant, Order, Refund};
 use plaza_pay::time::{Day, bill_time};
 use serde::{Deserialize, Serialize};
 
-use super::{Caller, Location, PaySurface, V3Error, json_response, surface};
+use super::{Caller, Location, PaySurface, V3Error, bad_query, json_response, surface};
 use crate::AppState;
+use crate::extract::{constant_time_eq, hmac_hex};
+use crate::web::yuan;
 
 /// How long a `download_url` works, in seconds.
 const DOWNLOAD_TOKEN_TTL_S: i64 = 600;
@@ -50,31 +51,16 @@ struct Token {
     expires_s: i64,
 }
 
-fn mac(secret: &[u8], payload: &[u8]) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    hmac::sign(&key, payload)
-        .as_ref()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
 fn encode_token(secret: &[u8], token: &Token) -> String {
     let payload = serde_json::to_vec(token).unwrap_or_default();
     let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&payload);
-    format!("{encoded}.{}", mac(secret, encoded.as_bytes()))
+    format!("{encoded}.{}", hmac_hex(secret, encoded.as_bytes()))
 }
 
 fn decode_token(secret: &[u8], text: &str) -> Option<Token> {
     let (encoded, tag) = text.split_once('.')?;
-    let expected = mac(secret, encoded.as_bytes());
-    if expected.len() != tag.len()
-        || expected
-            .bytes()
-            .zip(tag.bytes())
-            .fold(0_u8, |diff, (a, b)| diff | (a ^ b))
-            != 0
-    {
+    let expected = hmac_hex(secret, encoded.as_bytes());
+    if !constant_time_eq(expected.as_bytes(), tag.as_bytes()) {
         return None;
     }
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -119,12 +105,6 @@ fn gzip_wanted(query: &BillQuery) -> Result<bool, V3Error> {
             Location::Query,
         )),
     }
-}
-
-fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let fen = fen.unsigned_abs();
-    format!("{sign}{}.{:02}", fen / 100, fen % 100)
 }
 
 fn fee_yuan(fen: i64) -> String {
@@ -387,10 +367,6 @@ async fn answer_bill(
         "download_url": download_url,
     });
     Ok(json_response(StatusCode::OK, body.to_string()))
-}
-
-fn bad_query(error: &axum::extract::rejection::QueryRejection) -> V3Error {
-    V3Error::param("query", error.body_text(), Location::Query)
 }
 
 /// `GET /v3/bill/tradebill?bill_date=&bill_type=&tar_type=`.

@@ -353,6 +353,11 @@ pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, JSON_CONTENT_TYPE)], body).into_response()
 }
 
+/// `PARAM_ERROR` for a query string that does not parse.
+pub(crate) fn bad_query(error: &axum::extract::rejection::QueryRejection) -> V3Error {
+    V3Error::param("query", error.body_text(), Location::Query)
+}
+
 /// Decodes a JSON body, naming the offending field on failure.
 pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, V3Error> {
     if body.is_empty() {

@@ -9,7 +9,7 @@ use plaza_pay::model::{Order, TradeType};
 use serde::Deserialize;
 
 use super::wire::{CloseBody, PrepayBody, transaction_json};
-use super::{Caller, Location, PaySurface, V3Error, json_response, parse_body, surface};
+use super::{Caller, Location, PaySurface, V3Error, bad_query, json_response, parse_body, surface};
 use crate::AppState;
 
 fn check_mchid(
@@ -177,10 +177,6 @@ fn query_mchid(caller: &Caller, query: &MchidQuery) -> Result<(), V3Error> {
         return Err(V3Error::param("mchid", "is required", Location::Query));
     };
     check_mchid(caller, mchid, "mchid", Location::Query)
-}
-
-fn bad_query(error: &axum::extract::rejection::QueryRejection) -> V3Error {
-    V3Error::param("query", error.body_text(), Location::Query)
 }
 
 /// `GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=`.

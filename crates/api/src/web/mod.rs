@@ -10,13 +10,13 @@
 
 mod pages;
 
-use aws_lc_rs::hmac;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::AppState;
+use crate::extract::{constant_time_eq, hmac_hex};
 
 /// The cookie that carries a payer's session token.
 pub(crate) const SESSION_COOKIE: &str = "plaza_session";
@@ -89,14 +89,13 @@ fn cookie_in<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|value| cookie(value, name))
 }
 
+/// Characters of the HMAC kept in a merchant cookie (128 bits).
+const MERCHANT_MAC_HEX_LEN: usize = 32;
+
 fn merchant_mac(secret: &[u8], mchid: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    hmac::sign(&key, format!("merchant-session\n{mchid}").as_bytes())
-        .as_ref()
-        .iter()
-        .take(16)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let mut mac = hmac_hex(secret, format!("merchant-session\n{mchid}").as_bytes());
+    mac.truncate(MERCHANT_MAC_HEX_LEN);
+    mac
 }
 
 /// The cookie value that signs in merchant `mchid`.
@@ -109,13 +108,7 @@ pub(crate) fn signed_in_merchant(secret: &[u8], headers: &HeaderMap) -> Option<S
     let value = cookie_in(headers, MERCHANT_COOKIE)?;
     let (mchid, mac) = value.split_once('.')?;
     let expected = merchant_mac(secret, mchid);
-    let same = expected.len() == mac.len()
-        && expected
-            .bytes()
-            .zip(mac.bytes())
-            .fold(0_u8, |diff, (a, b)| diff | (a ^ b))
-            == 0;
-    same.then(|| mchid.to_owned())
+    constant_time_eq(expected.as_bytes(), mac.as_bytes()).then(|| mchid.to_owned())
 }
 
 /// A `Set-Cookie` header value: HTTP-only, same-site, for the whole site.
