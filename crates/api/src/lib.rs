@@ -131,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ledger::router())
         .merge(routes::queue::router())
         .merge(routes::pay::router())
+        .merge(routes::partner::router())
         .merge(web::router())
         .merge(routes::sandbox::router())
         .fallback(routes::health::not_found)

@@ -103,6 +103,13 @@ pub enum PayError {
         /// Its state, wire spelling.
         state: &'static str,
     },
+    /// The caller may not act for this merchant: a provider naming a sub-merchant that
+    /// is not its own, or a provider or sub-merchant using the direct-merchant API.
+    #[error("{reason}")]
+    NoAuth {
+        /// Why, for a developer.
+        reason: String,
+    },
     /// No such user.
     #[error("user {user_id} does not exist")]
     UserNotFound {

@@ -17,11 +17,13 @@ pub mod accounts;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod partner;
 pub mod service;
 pub mod store;
 pub mod time;
 
 pub use error::PayError;
+pub use partner::NewSubMerchant;
 pub use service::{
     JOB_EXPIRE, JOB_NOTIFY, JOB_SETTLE, NOTIFY_RETRY_DELAYS_S, NewMerchant, NotifyOutcome,
     OrderRef, PayService, PrepayRequest, RefundRequest,

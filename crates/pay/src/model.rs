@@ -56,7 +56,33 @@ pub struct MerchantKey {
     pub added_at: Timestamp,
 }
 
-/// A merchant (直连商户).
+/// What a merchant account is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MerchantKind {
+    /// A direct merchant (直连商户): signs its own requests, is paid itself.
+    #[default]
+    Direct,
+    /// A service provider (服务商): signs requests for its sub-merchants, receives their
+    /// notifications, and earns a share of the platform fee on their payments.
+    Provider,
+    /// A sub-merchant (子商户/特约商户): paid and settled itself, but reached only through
+    /// its provider's partner API.
+    SubMerchant,
+}
+
+impl MerchantKind {
+    /// The spelling in `/api/v1`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Provider => "provider",
+            Self::SubMerchant => "sub_merchant",
+        }
+    }
+}
+
+/// A merchant account: a direct merchant, a service provider or a sub-merchant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Merchant {
     /// 10 digits.
@@ -75,6 +101,17 @@ pub struct Merchant {
     pub sign_mode: SignMode,
     /// When it was created.
     pub created_at: Timestamp,
+    /// Direct merchant, provider or sub-merchant (records written before providers
+    /// existed are direct merchants).
+    #[serde(default)]
+    pub kind: MerchantKind,
+    /// A sub-merchant's service provider (its `sp_mchid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// A provider's commission: its share of the platform fee on its sub-merchants'
+    /// payments, in basis points of the fee (2000 = 20%), paid at settlement.
+    #[serde(default)]
+    pub commission_bps: u32,
 }
 
 impl Merchant {
@@ -239,12 +276,31 @@ pub struct Order {
     pub created_at: Timestamp,
     /// When it closed (unpaid).
     pub closed_at: Option<Timestamp>,
+    /// Partner orders: the service provider that placed it for the sub-merchant
+    /// [`Order::mchid`]; [`Order::appid`] is then the provider's `sp_appid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_mchid: Option<String>,
+    /// Partner orders: the sub-merchant's own app, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_appid: Option<String>,
+    /// Partner JSAPI: who must pay, as an openid under [`Order::sub_appid`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer_sub_openid: Option<String>,
+    /// Set when a partner order with a `sub_appid` is paid: the payer's openid there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_sub_openid: Option<String>,
 }
 
 impl Order {
     /// The record key: orders are unique per merchant and out_trade_no.
     pub fn key(&self) -> String {
         order_key(&self.mchid, &self.out_trade_no)
+    }
+
+    /// Who receives its notifications: the provider for a partner order, else the
+    /// merchant.
+    pub fn notified_mchid(&self) -> &str {
+        self.sp_mchid.as_deref().unwrap_or(&self.mchid)
     }
 
     /// Refundable amount left, fen.
@@ -331,6 +387,10 @@ pub struct Refund {
     pub created_at: Timestamp,
     /// When the money was back.
     pub success_time: Option<Timestamp>,
+    /// Partner refunds: the service provider that asked for it for the sub-merchant
+    /// [`Refund::mchid`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_mchid: Option<String>,
 }
 
 /// The record key of a refund.
@@ -440,6 +500,12 @@ pub struct Settlement {
     pub fee_minor: i64,
     /// When it ran.
     pub settled_at: Timestamp,
+    /// Sub-merchants: their provider, paid [`Settlement::commission_minor`] of the fee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The provider's share of [`Settlement::fee_minor`], fen.
+    #[serde(default)]
+    pub commission_minor: i64,
 }
 
 /// A signed-in session of a payer (or later, a merchant's console user).

@@ -19,9 +19,9 @@ use crate::accounts::{self, AccountSpec};
 use crate::error::PayError;
 use crate::ids;
 use crate::model::{
-    App, DeliveryAttempt, DeliveryState, FundsAccount, Merchant, MerchantKey, Notification,
-    NotificationSubject, Order, Refund, RefundStatus, Session, Settlement, SignMode, TradeState,
-    TradeType, User, order_key, refund_key,
+    App, DeliveryAttempt, DeliveryState, FundsAccount, Merchant, MerchantKey, MerchantKind,
+    Notification, NotificationSubject, Order, Refund, RefundStatus, Session, Settlement, SignMode,
+    TradeState, TradeType, User, order_key, refund_key,
 };
 use crate::store::{self, decode, find_one, index, kind, load, time_value};
 use crate::time::Day;
@@ -50,7 +50,7 @@ const SETTLE_DELAY_AFTER_DAY_MS: i64 = 2 * 3_600_000;
 /// Refunds one order may have.
 pub const REFUNDS_PER_ORDER_MAX: u32 = 50;
 /// How often a unit of work is retried when a record it read changed meanwhile.
-const CONFLICT_RETRIES_MAX: usize = 16;
+pub(crate) const CONFLICT_RETRIES_MAX: usize = 16;
 /// PBKDF2 rounds for payment passwords. A 6-digit password is protected by the lock
 /// after [`PASSWORD_ATTEMPTS_MAX`] tries, not by the hash; the hash keeps a leaked
 /// database from handing out every password at once.
@@ -106,6 +106,16 @@ pub struct PrepayRequest {
     pub device_id: Option<String>,
     /// `settle_info.profit_sharing`.
     pub profit_sharing: bool,
+    /// Partner orders: the service provider placing it; [`PrepayRequest::mchid`] is
+    /// then the sub-merchant and [`PrepayRequest::appid`] the provider's `sp_appid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sp_mchid: Option<String>,
+    /// Partner orders: the sub-merchant's app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_appid: Option<String>,
+    /// Partner JSAPI: the payer's openid under `sub_appid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer_sub_openid: Option<String>,
 }
 
 /// A refund request.
@@ -129,6 +139,9 @@ pub struct RefundRequest {
     pub total_minor: i64,
     /// `CNY`.
     pub currency: String,
+    /// Partner refunds: the service provider asking for the sub-merchant `mchid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sp_mchid: Option<String>,
 }
 
 /// How a payer names the order to pay.
@@ -253,7 +266,7 @@ fn check_password_shape(password: &str) -> Result<(), PayError> {
     }
 }
 
-fn check_text(
+pub(crate) fn check_text(
     field: &str,
     value: &str,
     min_chars: usize,
@@ -346,7 +359,7 @@ impl PayService {
         self.clock.now()
     }
 
-    async fn open(&self, spec: &AccountSpec) -> Result<(), PayError> {
+    pub(crate) async fn open(&self, spec: &AccountSpec) -> Result<(), PayError> {
         let (id, account_kind) = spec;
         if self.opened.lock().is_ok_and(|opened| opened.contains(id)) {
             return Ok(());
@@ -429,35 +442,58 @@ impl PayService {
     ///
     /// [`PayError::Invalid`] for bad settings.
     pub async fn create_merchant(&self, new: NewMerchant) -> Result<Merchant, PayError> {
+        self.create_signing_merchant(new, MerchantKind::Direct, 0)
+            .await
+    }
+
+    /// Creates a merchant account that signs its own requests: a direct merchant or a
+    /// service provider.
+    pub(crate) async fn create_signing_merchant(
+        &self,
+        new: NewMerchant,
+        kind: MerchantKind,
+        commission_bps: u32,
+    ) -> Result<Merchant, PayError> {
         check_text("name", &new.name, 1, 64)?;
         check_serial("serial_no", &new.serial_no)?;
-        if new.fee_rate_bps > 10_000 {
-            return Err(PayError::invalid("fee_rate_bps", "at most 10000 (100%)"));
-        }
+        check_fee_rate(new.fee_rate_bps)?;
         let app = self.create_app(&new.name, new.appid.as_deref()).await?;
         let now = self.now();
+        self.insert_merchant(|mchid| Merchant {
+            mchid,
+            name: new.name.clone(),
+            appids: vec![app.appid.clone()],
+            keys: vec![MerchantKey {
+                serial_no: new.serial_no.to_ascii_uppercase(),
+                public_key_pem: new.public_key_pem.clone(),
+                added_at: now,
+            }],
+            apiv3_key: ids::random_alnum(32),
+            fee_rate_bps: new.fee_rate_bps,
+            sign_mode: new.sign_mode,
+            created_at: now,
+            kind,
+            provider: None,
+            commission_bps,
+        })
+        .await
+    }
+
+    /// Writes a new merchant account under a fresh mchid (drawn again on a collision)
+    /// and opens its available balance.
+    pub(crate) async fn insert_merchant(
+        &self,
+        build: impl Fn(String) -> Merchant,
+    ) -> Result<Merchant, PayError> {
         for _ in 0..CONFLICT_RETRIES_MAX {
-            let merchant = Merchant {
-                mchid: ids::new_mchid(),
-                name: new.name.clone(),
-                appids: vec![app.appid.clone()],
-                keys: vec![MerchantKey {
-                    serial_no: new.serial_no.to_ascii_uppercase(),
-                    public_key_pem: new.public_key_pem.clone(),
-                    added_at: now,
-                }],
-                apiv3_key: ids::random_alnum(32),
-                fee_rate_bps: new.fee_rate_bps,
-                sign_mode: new.sign_mode,
-                created_at: now,
-            };
+            let merchant = build(ids::new_mchid());
             self.open(&accounts::available(&merchant.mchid)?).await?;
             let write = store::write(
                 kind::MERCHANT,
                 &merchant.mchid,
                 Expect::Absent,
                 &merchant,
-                vec![IndexEntry::new(index::CREATED, time_value(now.unix_ms()))],
+                merchant_index(&merchant),
             )?;
             if self.commit_merchant(write, &merchant).await? {
                 return Ok(merchant);
@@ -513,7 +549,7 @@ impl PayService {
 
     /// Commits a merchant's record and keeps the cache in step: the merchant as written
     /// on success, nothing (read again) otherwise. `Ok(false)` on a version conflict.
-    async fn commit_merchant(
+    pub(crate) async fn commit_merchant(
         &self,
         write: RecordWrite,
         merchant: &Merchant,
@@ -549,7 +585,7 @@ impl PayService {
         .await
     }
 
-    async fn listed<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn listed<T: serde::de::DeserializeOwned>(
         &self,
         record_kind: &str,
         name: &str,
@@ -594,10 +630,7 @@ impl PayService {
                 mchid,
                 Expect::Version(version),
                 &merchant,
-                vec![IndexEntry::new(
-                    index::CREATED,
-                    time_value(merchant.created_at.unix_ms()),
-                )],
+                merchant_index(&merchant),
             )?;
             if self.commit_merchant(write, &merchant).await? {
                 return Ok(merchant);
@@ -889,12 +922,7 @@ impl PayService {
                 mchid: request.mchid.clone(),
             }
         })?;
-        if !merchant.appids.contains(&request.appid) {
-            return Err(PayError::AppidMchidNotMatch {
-                appid: request.appid.clone(),
-                mchid: request.mchid.clone(),
-            });
-        }
+        self.check_order_parties(&request, &merchant).await?;
         let digest = request_digest(&request)?;
         let key = order_key(&request.mchid, &request.out_trade_no);
         for attempt in 0..CONFLICT_RETRIES_MAX {
@@ -952,6 +980,10 @@ impl PayService {
                 refund_count: 0,
                 created_at: now,
                 closed_at: None,
+                sp_mchid: request.sp_mchid.clone(),
+                sub_appid: request.sub_appid.clone(),
+                payer_sub_openid: request.payer_sub_openid.clone(),
+                paid_sub_openid: None,
             };
             let write = WriteSet {
                 records: vec![order_write(&order, Expect::Absent)?],
@@ -1140,10 +1172,18 @@ impl PayService {
                 });
             }
             let openid = self.openid(&order.appid, user_id);
+            let sub_openid = order
+                .sub_appid
+                .as_ref()
+                .map(|sub_appid| self.openid(sub_appid, user_id));
             if order
                 .payer_openid
                 .as_ref()
                 .is_some_and(|payer| *payer != openid)
+                || order
+                    .payer_sub_openid
+                    .as_ref()
+                    .is_some_and(|payer| Some(payer) != sub_openid.as_ref())
             {
                 return Err(PayError::NotThePayer);
             }
@@ -1167,7 +1207,14 @@ impl PayService {
                 None
             };
             match self
-                .commit_payment(order, order_version, user_id, openid, user_write, now)
+                .commit_payment(
+                    order,
+                    order_version,
+                    user_id,
+                    (openid, sub_openid),
+                    user_write,
+                    now,
+                )
                 .await
             {
                 Err(PayError::Busy { .. }) => {}
@@ -1217,7 +1264,7 @@ impl PayService {
         mut order: Order,
         order_version: u64,
         user_id: &str,
-        openid: String,
+        (openid, sub_openid): (String, Option<String>),
         user_write: Option<RecordWrite>,
         now: Timestamp,
     ) -> Result<Order, PayError> {
@@ -1260,6 +1307,7 @@ impl PayService {
         order.success_time = Some(now);
         order.payer_user_id = Some(user_id.to_owned());
         order.paid_openid = Some(openid);
+        order.paid_sub_openid = sub_openid;
         order.payer_total_minor = order.total_minor;
         order.fee_minor = fee;
         let mut records = vec![order_write(&order, Expect::Version(order_version))?];
@@ -1269,7 +1317,8 @@ impl PayService {
             let subject = NotificationSubject::TransactionSuccess {
                 order: Box::new(order.clone()),
             };
-            let (record, job) = new_notification(&order.mchid, &order.notify_url, subject, now)?;
+            let (record, job) =
+                new_notification(order.notified_mchid(), &order.notify_url, subject, now)?;
             records.push(record);
             jobs.push(job);
         }
@@ -1353,12 +1402,28 @@ impl PayService {
                 &memo,
             )?);
         }
+        let (provider, commission) = self.commission_on(mchid, fee).await?;
+        if let Some(provider) = &provider
+            && commission > 0
+        {
+            let provider_available = accounts::available(provider)?;
+            self.open(&provider_available).await?;
+            transfers.push(transfer(
+                format!("settle:{mchid}:{}:commission", day.compact()),
+                &fees.0,
+                &provider_available.0,
+                commission,
+                &format!("commission {provider} on {mchid} {}", day.iso()),
+            )?);
+        }
         let settlement = Settlement {
             mchid: mchid.to_owned(),
             day: day.iso(),
             settled_minor: net,
             fee_minor: fee,
             settled_at: self.now(),
+            provider,
+            commission_minor: commission,
         };
         let write = WriteSet {
             batch: batch(transfers)?,
@@ -1452,6 +1517,9 @@ impl PayService {
             let Some((order, order_version)) = found else {
                 return Err(PayError::RefundOrderNotFound);
             };
+            if order.sp_mchid != request.sp_mchid {
+                return Err(PayError::RefundOrderNotFound);
+            }
             // Both numbers given: they must name the same order.
             if let Some(transaction_id) = &request.transaction_id
                 && order.transaction_id.as_ref() != Some(transaction_id)
@@ -1550,6 +1618,7 @@ impl PayService {
             request_digest: digest.to_owned(),
             created_at: now,
             success_time: Some(now),
+            sp_mchid: order.sp_mchid.clone(),
         };
         let memo = format!("refund {} {}", order.mchid, refund.out_refund_no);
         let mut transfers = Vec::new();
@@ -1585,7 +1654,7 @@ impl PayService {
                 refund: Box::new(refund.clone()),
                 order: Box::new(order.clone()),
             };
-            let (record, job) = new_notification(&order.mchid, url, subject, now)?;
+            let (record, job) = new_notification(order.notified_mchid(), url, subject, now)?;
             records.push(record);
             jobs.push(job);
         }
@@ -1833,14 +1902,41 @@ pub fn next_retry_at(attempts: usize, now: Timestamp) -> Option<Timestamp> {
         .map(|delay_s| now.plus_ms(delay_s * 1_000))
 }
 
-fn records_only(records: Vec<RecordWrite>) -> WriteSet {
+/// A merchant's index entries: by creation, and sub-merchants by their provider.
+fn merchant_index(merchant: &Merchant) -> Vec<IndexEntry> {
+    let created = time_value(merchant.created_at.unix_ms());
+    let mut entries = vec![
+        IndexEntry::new(index::CREATED, created.clone()),
+        IndexEntry::new(
+            index::KIND_CREATED,
+            format!("{}|{created}", merchant.kind.as_str()),
+        ),
+    ];
+    if let Some(provider) = &merchant.provider {
+        entries.push(IndexEntry::new(
+            index::PROVIDER_CREATED,
+            format!("{provider}|{created}"),
+        ));
+    }
+    entries
+}
+
+/// Checks a fee rate in basis points.
+pub(crate) fn check_fee_rate(fee_rate_bps: u32) -> Result<(), PayError> {
+    if fee_rate_bps > 10_000 {
+        return Err(PayError::invalid("fee_rate_bps", "at most 10000 (100%)"));
+    }
+    Ok(())
+}
+
+pub(crate) fn records_only(records: Vec<RecordWrite>) -> WriteSet {
     WriteSet {
         records,
         ..WriteSet::default()
     }
 }
 
-fn check_appid(field: &str, appid: &str) -> Result<(), PayError> {
+pub(crate) fn check_appid(field: &str, appid: &str) -> Result<(), PayError> {
     if appid.len() == 18
         && appid.starts_with("wx")
         && appid[2..].bytes().all(|b| b.is_ascii_hexdigit())
@@ -1894,11 +1990,23 @@ fn check_prepay(request: &PrepayRequest, now: Timestamp) -> Result<(), PayError>
     {
         return Err(PayError::invalid("/time_expire", "is not in the future"));
     }
-    if request.trade_type == TradeType::Jsapi {
-        match &request.payer_openid {
-            Some(openid) => check_text("/payer/openid", openid, 1, 128)?,
-            None => return Err(PayError::invalid("/payer/openid", "is required for JSAPI")),
-        }
+    let partner = request.sp_mchid.is_some();
+    let openid_field = if partner {
+        "/payer/sp_openid"
+    } else {
+        "/payer/openid"
+    };
+    if let Some(openid) = &request.payer_openid {
+        check_text(openid_field, openid, 1, 128)?;
+    }
+    if let Some(openid) = &request.payer_sub_openid {
+        check_text("/payer/sub_openid", openid, 1, 128)?;
+    }
+    if request.trade_type == TradeType::Jsapi
+        && request.payer_openid.is_none()
+        && request.payer_sub_openid.is_none()
+    {
+        return Err(PayError::invalid(openid_field, "is required for JSAPI"));
     }
     Ok(())
 }

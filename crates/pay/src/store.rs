@@ -43,6 +43,10 @@ pub mod index {
     pub const MERCHANT_DAY: &str = "merchant_day";
     /// Orders and notifications of a merchant by creation: `mchid|<ms, 15 digits>`.
     pub const MERCHANT_CREATED: &str = "merchant_created";
+    /// Merchant accounts by kind and creation: `provider|<ms, 15 digits>`.
+    pub const KIND_CREATED: &str = "kind_created";
+    /// Sub-merchants by provider and creation: `sp_mchid|<ms, 15 digits>`.
+    pub const PROVIDER_CREATED: &str = "provider_created";
 }
 
 /// Index value for "by time": fixed width so that text order is time order.

@@ -27,9 +27,73 @@ pub(crate) enum AdminCommand {
     /// Merchants (WeChat Pay direct merchants), through the running Plaza.
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    /// Service providers (服务商), through the running Plaza.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Sub-merchants of a service provider, through the running Plaza.
+    #[command(subcommand)]
+    SubMerchant(SubMerchantCommand),
     /// Users (payers), through the running Plaza.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProviderCommand {
+    /// Create a service provider: sp_mchid, a bound sp_appid, an API key pair and
+    /// certificate, an APIv3 key. With --json, prints one object with everything an SDK
+    /// in partner mode needs.
+    Create(ProviderCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProviderCreateArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The provider's name.
+    #[arg(long)]
+    name: String,
+    /// Bind this appid as sp_appid (registered if new) instead of making a new app.
+    #[arg(long)]
+    appid: Option<String>,
+    /// Its share of the platform fee on its sub-merchants' payments, in basis points of
+    /// the fee [default: 2000, i.e. 20%].
+    #[arg(long, value_name = "BPS")]
+    commission_bps: Option<u32>,
+    /// Which platform identity signs its notifications: certificate or public_key.
+    #[arg(long, value_name = "MODE")]
+    sign_mode: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SubMerchantCommand {
+    /// Onboard a sub-merchant under a service provider: its own sub_mchid, fee rate and
+    /// settlement.
+    Create(SubMerchantCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SubMerchantCreateArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The service provider's sp_mchid.
+    #[arg(long, value_name = "SP_MCHID")]
+    provider: String,
+    /// The sub-merchant's name, shown to payers.
+    #[arg(long)]
+    name: String,
+    /// The sub-merchant's own app (registered if new).
+    #[arg(long)]
+    sub_appid: Option<String>,
+    /// Fee in basis points of each payment [default: 60, i.e. 0.6%].
+    #[arg(long, value_name = "BPS")]
+    fee_rate_bps: Option<u32>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +177,10 @@ pub(crate) struct ServerArgs {
 pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<Outcome> {
     match command {
         AdminCommand::Merchant(MerchantCommand::Create(args)) => create_merchant(args).await,
+        AdminCommand::Provider(ProviderCommand::Create(args)) => create_provider(args).await,
+        AdminCommand::SubMerchant(SubMerchantCommand::Create(args)) => {
+            create_sub_merchant(args).await
+        }
         AdminCommand::User(UserCommand::Create(args)) => create_user(args).await,
         AdminCommand::VerifyLedger(args) => verify_ledger(args).await,
         AdminCommand::Token(args) => {
@@ -212,6 +280,52 @@ async fn create_merchant(args: MerchantCreateArgs) -> anyhow::Result<Outcome> {
         } else {
             ""
         },
+    );
+    print_json_or(args.json, &created, text)?;
+    Ok(Outcome::Success)
+}
+
+async fn create_provider(args: ProviderCreateArgs) -> anyhow::Result<Outcome> {
+    let body = serde_json::json!({
+        "name": args.name,
+        "appid": args.appid,
+        "commission_bps": args.commission_bps,
+        "sign_mode": args.sign_mode,
+    });
+    let created = admin_post(&args.server, "/api/v1/admin/providers", body).await?;
+    let field = |name: &str| created[name].as_str().unwrap_or_default().to_owned();
+    let text = format!(
+        "service provider {} ({})\n  sp_mchid:       {}\n  sp_appid:       {}\n  cert_serial_no: {}\n  apiv3_key:      {}\n  commission:     {} bps of the fee\n  public_key_id:  {}\n  gateway:        {}\n  (the private key and both public keys are in the --json output)\n",
+        field("name"),
+        field("sign_mode"),
+        field("sp_mchid"),
+        field("sp_appid"),
+        field("cert_serial_no"),
+        field("apiv3_key"),
+        created["commission_bps"].as_u64().unwrap_or(0),
+        field("public_key_id"),
+        field("gateway"),
+    );
+    print_json_or(args.json, &created, text)?;
+    Ok(Outcome::Success)
+}
+
+async fn create_sub_merchant(args: SubMerchantCreateArgs) -> anyhow::Result<Outcome> {
+    let body = serde_json::json!({
+        "name": args.name,
+        "sub_appid": args.sub_appid,
+        "fee_rate_bps": args.fee_rate_bps,
+    });
+    let path = format!("/api/v1/admin/providers/{}/sub-merchants", args.provider);
+    let created = admin_post(&args.server, &path, body).await?;
+    let field = |name: &str| created[name].as_str().unwrap_or_default().to_owned();
+    let text = format!(
+        "sub-merchant {}\n  sub_mchid: {}\n  sp_mchid:  {}\n  sub_appid: {}\n  fee:       {} bps\n",
+        field("name"),
+        field("sub_mchid"),
+        field("sp_mchid"),
+        created["sub_appid"].as_str().unwrap_or("(none)"),
+        created["fee_rate_bps"].as_u64().unwrap_or(0),
     );
     print_json_or(args.json, &created, text)?;
     Ok(Outcome::Success)

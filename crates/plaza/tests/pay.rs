@@ -518,7 +518,11 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
 
     // Parameters.
     let cases: Vec<(Value, &str)> = vec![
-        (json!({"mchid": merchant.mchid}), "/appid"),
+        (
+            json!({"mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0001", "notify_url": "https://a.example/n", "amount": {"total": 1}}),
+            "/appid",
+        ),
+        (json!({"appid": merchant.appid}), "/description"),
         (
             json!({"appid": merchant.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0001", "notify_url": "https://a.example/n", "amount": {"total": "100"}}),
             "/amount/total",
@@ -596,7 +600,7 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
             Some(&native(&merchant, "BAD-0003", 1, "https://a.example/n")),
         )
         .await;
-    assert_eq!(jsapi_without_payer.json()["detail"]["field"], "/payer");
+    assert_eq!(jsapi_without_payer.json()["detail"]["field"], "/payer/openid");
     let h5_without_scene = merchant
         .v3(
             &server,

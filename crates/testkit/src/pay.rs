@@ -54,14 +54,29 @@ impl Merchant {
     pub async fn create_with(server: &TestServer, body: &Value) -> Self {
         let reply = server.admin_post("/api/v1/admin/merchants", body).await;
         assert_eq!(reply.status, 201, "creating a merchant: {}", reply.text);
-        let credentials = reply.json();
+        Self::from_credentials(reply.json(), "mchid", "appid")
+    }
+
+    /// Creates a service provider through the admin API: it signs as `sp_mchid`, and
+    /// [`Merchant::appid`] is its `sp_appid`.
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses.
+    pub async fn create_provider(server: &TestServer, body: &Value) -> Self {
+        let reply = server.admin_post("/api/v1/admin/providers", body).await;
+        assert_eq!(reply.status, 201, "creating a provider: {}", reply.text);
+        Self::from_credentials(reply.json(), "sp_mchid", "sp_appid")
+    }
+
+    fn from_credentials(credentials: Value, mchid_field: &str, appid_field: &str) -> Self {
         let text = |name: &str| credentials[name].as_str().unwrap_or_default().to_owned();
         let key = PrivateKey::from_pem(&text("private_key")).expect("the private key parses");
         let platform_key =
             PublicKey::from_pem(&text("public_key")).expect("the platform public key parses");
         Self {
-            mchid: text("mchid"),
-            appid: text("appid"),
+            mchid: text(mchid_field),
+            appid: text(appid_field),
             serial_no: text("cert_serial_no"),
             apiv3_key: text("apiv3_key"),
             key: Arc::new(key),

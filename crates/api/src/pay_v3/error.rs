@@ -167,6 +167,7 @@ impl From<PayError> for V3Error {
                 Self::new(status(400), "INVALID_REQUEST", message)
             }
             PayError::MerchantBalanceNotEnough => Self::new(status(403), "NOT_ENOUGH", message),
+            PayError::NoAuth { .. } => Self::new(status(403), "NO_AUTH", message),
             PayError::Busy { .. } => Self::new(
                 status(429),
                 "FREQUENCY_LIMITED",

@@ -122,6 +122,34 @@ pub(crate) fn router() -> Router<AppState> {
             "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
             post(orders::close),
         )
+        .route(
+            "/v3/pay/partner/transactions/jsapi",
+            post(orders::partner_prepay_jsapi),
+        )
+        .route(
+            "/v3/pay/partner/transactions/native",
+            post(orders::partner_prepay_native),
+        )
+        .route(
+            "/v3/pay/partner/transactions/app",
+            post(orders::partner_prepay_app),
+        )
+        .route(
+            "/v3/pay/partner/transactions/h5",
+            post(orders::partner_prepay_h5),
+        )
+        .route(
+            "/v3/pay/partner/transactions/id/{transaction_id}",
+            get(orders::partner_query_by_transaction_id),
+        )
+        .route(
+            "/v3/pay/partner/transactions/out-trade-no/{out_trade_no}",
+            get(orders::partner_query_by_out_trade_no),
+        )
+        .route(
+            "/v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close",
+            post(orders::partner_close),
+        )
         .route("/v3/refund/domestic/refunds", post(refunds::create))
         .route(
             "/v3/refund/domestic/refunds/{out_refund_no}",

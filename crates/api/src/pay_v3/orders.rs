@@ -32,9 +32,104 @@ fn check_mchid(
     }
 }
 
-fn prepay_request(caller: &Caller, trade_type: TradeType) -> Result<PrepayRequest, V3Error> {
-    let body: PrepayBody = parse_body(&caller.body)?;
-    check_mchid(caller, &body.mchid, "/mchid", Location::Body)?;
+/// Which API a request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// `/v3/pay/transactions/...`: a direct merchant for itself.
+    Direct,
+    /// `/v3/pay/partner/transactions/...`: a service provider for a sub-merchant.
+    Partner,
+}
+
+fn required(value: Option<String>, field: &str) -> Result<String, V3Error> {
+    value.ok_or_else(|| V3Error::param(field, "is required", Location::Body))
+}
+
+/// The parties of a prepay: `(mchid, appid, sp_mchid, sub_appid)` — for a partner
+/// order the sub-merchant, the provider's `sp_appid`, the provider and `sub_appid`.
+type Parties = (String, String, Option<String>, Option<String>);
+
+fn parties(caller: &Caller, body: &mut PrepayBody, api: Api) -> Result<Parties, V3Error> {
+    match api {
+        Api::Direct => {
+            let mchid = required(body.mchid.take(), "/mchid")?;
+            check_mchid(caller, &mchid, "/mchid", Location::Body)?;
+            Ok((mchid, required(body.appid.take(), "/appid")?, None, None))
+        }
+        Api::Partner => {
+            let sp_mchid = required(body.sp_mchid.take(), "/sp_mchid")?;
+            check_mchid(caller, &sp_mchid, "/sp_mchid", Location::Body)?;
+            Ok((
+                required(body.sub_mchid.take(), "/sub_mchid")?,
+                required(body.sp_appid.take(), "/sp_appid")?,
+                Some(sp_mchid),
+                body.sub_appid.take(),
+            ))
+        }
+    }
+}
+
+/// The payer a JSAPI order is made out to: `(openid, sub_openid)`.
+fn jsapi_payer(
+    body: &mut PrepayBody,
+    api: Api,
+    trade_type: TradeType,
+    has_sub_appid: bool,
+) -> Result<(Option<String>, Option<String>), V3Error> {
+    let (openid, sub_openid) = match (api, body.payer.take()) {
+        (_, None) => (None, None),
+        (Api::Direct, Some(payer)) => (payer.openid, None),
+        (Api::Partner, Some(payer)) => (payer.sp_openid, payer.sub_openid),
+    };
+    if sub_openid.is_some() && !has_sub_appid {
+        return Err(V3Error::param(
+            "/payer/sub_openid",
+            "needs sub_appid: a sub_openid is an openid under the sub-merchant's app",
+            Location::Body,
+        ));
+    }
+    if trade_type == TradeType::Jsapi && openid.is_none() && sub_openid.is_none() {
+        let (field, issue) = match api {
+            Api::Direct => ("/payer/openid", "is required for JSAPI"),
+            Api::Partner => (
+                "/payer/sp_openid",
+                "is required for JSAPI (or payer.sub_openid with sub_appid)",
+            ),
+        };
+        return Err(V3Error::param(field, issue, Location::Body));
+    }
+    Ok((openid, sub_openid))
+}
+
+fn check_h5_scene(body: &PrepayBody) -> Result<(), V3Error> {
+    match &body.scene_info {
+        Some(scene) if scene.h5_info.is_some() => {
+            let kind = scene.h5_info.as_ref().map_or("", |info| info.kind.as_str());
+            if matches!(kind, "iOS" | "Android" | "Wap") {
+                Ok(())
+            } else {
+                Err(V3Error::param(
+                    "/scene_info/h5_info/type",
+                    "must be iOS, Android or Wap",
+                    Location::Body,
+                ))
+            }
+        }
+        _ => Err(V3Error::param(
+            "/scene_info/h5_info",
+            "is required for H5",
+            Location::Body,
+        )),
+    }
+}
+
+fn prepay_request(
+    caller: &Caller,
+    trade_type: TradeType,
+    api: Api,
+) -> Result<PrepayRequest, V3Error> {
+    let mut body: PrepayBody = parse_body(&caller.body)?;
+    let (mchid, appid, sp_mchid, sub_appid) = parties(caller, &mut body, api)?;
     let time_expire = body
         .time_expire
         .as_deref()
@@ -44,39 +139,15 @@ fn prepay_request(caller: &Caller, trade_type: TradeType) -> Result<PrepayReques
     if body.notify_url.is_empty() {
         return Err(V3Error::param("/notify_url", "is required", Location::Body));
     }
-    let payer_openid = body.payer.map(|payer| payer.openid);
-    if trade_type == TradeType::Jsapi && payer_openid.is_none() {
-        return Err(V3Error::param(
-            "/payer",
-            "is required for JSAPI",
-            Location::Body,
-        ));
-    }
+    let (payer_openid, payer_sub_openid) =
+        jsapi_payer(&mut body, api, trade_type, sub_appid.is_some())?;
     if trade_type == TradeType::H5 {
-        match &body.scene_info {
-            Some(scene) if scene.h5_info.is_some() => {
-                let kind = scene.h5_info.as_ref().map_or("", |info| info.kind.as_str());
-                if !matches!(kind, "iOS" | "Android" | "Wap") {
-                    return Err(V3Error::param(
-                        "/scene_info/h5_info/type",
-                        "must be iOS, Android or Wap",
-                        Location::Body,
-                    ));
-                }
-            }
-            _ => {
-                return Err(V3Error::param(
-                    "/scene_info/h5_info",
-                    "is required for H5",
-                    Location::Body,
-                ));
-            }
-        }
+        check_h5_scene(&body)?;
     }
     let _ = (&body.support_fapiao, &body.detail);
     Ok(PrepayRequest {
-        mchid: body.mchid,
-        appid: body.appid,
+        mchid,
+        appid,
         trade_type,
         description: body.description,
         out_trade_no: body.out_trade_no,
@@ -96,6 +167,9 @@ fn prepay_request(caller: &Caller, trade_type: TradeType) -> Result<PrepayReques
             .settle_info
             .and_then(|settle| settle.profit_sharing)
             .unwrap_or(false),
+        sp_mchid,
+        sub_appid,
+        payer_sub_openid,
     })
 }
 
@@ -103,9 +177,10 @@ async fn prepay<'a>(
     state: &'a AppState,
     caller: &Caller,
     trade_type: TradeType,
+    api: Api,
 ) -> Result<(Order, &'a PaySurface), V3Error> {
     let surface = surface(state)?;
-    let request = prepay_request(caller, trade_type)?;
+    let request = prepay_request(caller, trade_type, api)?;
     let order = surface.pay.prepay(request).await?;
     Ok((order, surface))
 }
@@ -115,57 +190,78 @@ pub fn code_url(order: &Order) -> String {
     format!("weixin://wxpay/bizpayurl?pr={}", order.code_token)
 }
 
-/// `POST /v3/pay/transactions/jsapi` → `{prepay_id}`.
-pub(crate) async fn prepay_jsapi(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Result<Response, V3Error> {
-    let (order, _) = prepay(&state, &caller, TradeType::Jsapi).await?;
-    Ok(json_response(
+fn prepay_id_answer(order: &Order) -> Response {
+    json_response(
         StatusCode::OK,
         serde_json::json!({ "prepay_id": order.prepay_id }).to_string(),
-    ))
+    )
 }
 
-/// `POST /v3/pay/transactions/app` → `{prepay_id}`.
-pub(crate) async fn prepay_app(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Result<Response, V3Error> {
-    let (order, _) = prepay(&state, &caller, TradeType::App).await?;
-    Ok(json_response(
+fn code_url_answer(order: &Order) -> Response {
+    json_response(
         StatusCode::OK,
-        serde_json::json!({ "prepay_id": order.prepay_id }).to_string(),
-    ))
+        serde_json::json!({ "code_url": code_url(order) }).to_string(),
+    )
 }
 
-/// `POST /v3/pay/transactions/native` → `{code_url}`.
-pub(crate) async fn prepay_native(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Result<Response, V3Error> {
-    let (order, _) = prepay(&state, &caller, TradeType::Native).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        serde_json::json!({ "code_url": code_url(&order) }).to_string(),
-    ))
-}
-
-/// `POST /v3/pay/transactions/h5` → `{h5_url}`: Plaza's own checkout page.
-pub(crate) async fn prepay_h5(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Result<Response, V3Error> {
-    let (order, surface) = prepay(&state, &caller, TradeType::H5).await?;
+/// H5 orders pay on Plaza's own checkout page.
+fn h5_url_answer(surface: &PaySurface, order: &Order) -> Response {
     let h5_url = format!(
         "{}/pay/checkout?prepay_id={}",
         surface.public_base_url, order.prepay_id
     );
-    Ok(json_response(
+    json_response(
         StatusCode::OK,
         serde_json::json!({ "h5_url": h5_url }).to_string(),
-    ))
+    )
 }
+
+macro_rules! prepay_handler {
+    ($(#[$doc:meta])* $name:ident, $trade_type:expr, $api:expr, |$surface:ident, $order:ident| $answer:expr) => {
+        $(#[$doc])*
+        pub(crate) async fn $name(
+            State(state): State<AppState>,
+            Extension(caller): Extension<Caller>,
+        ) -> Result<Response, V3Error> {
+            let ($order, $surface) = prepay(&state, &caller, $trade_type, $api).await?;
+            let _ = &$surface;
+            Ok($answer)
+        }
+    };
+}
+
+prepay_handler!(
+    /// `POST /v3/pay/transactions/jsapi` → `{prepay_id}`.
+    prepay_jsapi, TradeType::Jsapi, Api::Direct, |surface, order| prepay_id_answer(&order)
+);
+prepay_handler!(
+    /// `POST /v3/pay/transactions/app` → `{prepay_id}`.
+    prepay_app, TradeType::App, Api::Direct, |surface, order| prepay_id_answer(&order)
+);
+prepay_handler!(
+    /// `POST /v3/pay/transactions/native` → `{code_url}`.
+    prepay_native, TradeType::Native, Api::Direct, |surface, order| code_url_answer(&order)
+);
+prepay_handler!(
+    /// `POST /v3/pay/transactions/h5` → `{h5_url}`.
+    prepay_h5, TradeType::H5, Api::Direct, |surface, order| h5_url_answer(surface, &order)
+);
+prepay_handler!(
+    /// `POST /v3/pay/partner/transactions/jsapi` → `{prepay_id}`.
+    partner_prepay_jsapi, TradeType::Jsapi, Api::Partner, |surface, order| prepay_id_answer(&order)
+);
+prepay_handler!(
+    /// `POST /v3/pay/partner/transactions/app` → `{prepay_id}`.
+    partner_prepay_app, TradeType::App, Api::Partner, |surface, order| prepay_id_answer(&order)
+);
+prepay_handler!(
+    /// `POST /v3/pay/partner/transactions/native` → `{code_url}`.
+    partner_prepay_native, TradeType::Native, Api::Partner, |surface, order| code_url_answer(&order)
+);
+prepay_handler!(
+    /// `POST /v3/pay/partner/transactions/h5` → `{h5_url}`.
+    partner_prepay_h5, TradeType::H5, Api::Partner, |surface, order| h5_url_answer(surface, &order)
+);
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct MchidQuery {
@@ -179,21 +275,73 @@ fn query_mchid(caller: &Caller, query: &MchidQuery) -> Result<(), V3Error> {
     check_mchid(caller, mchid, "mchid", Location::Query)
 }
 
+#[derive(Debug, Deserialize)]
+pub(crate) struct PartnerQuery {
+    sp_mchid: Option<String>,
+    sub_mchid: Option<String>,
+}
+
+/// The sub-merchant a partner request acts for: `sp_mchid` must be the signer and the
+/// sub-merchant one of its own.
+async fn partner_sub(
+    state: &AppState,
+    caller: &Caller,
+    sp_mchid: Option<&str>,
+    sub_mchid: Option<&str>,
+    location: Location,
+) -> Result<String, V3Error> {
+    let prefix = if location == Location::Body { "/" } else { "" };
+    let field = |name: &str| format!("{prefix}{name}");
+    let sp_mchid =
+        sp_mchid.ok_or_else(|| V3Error::param(&field("sp_mchid"), "is required", location))?;
+    check_mchid(caller, sp_mchid, &field("sp_mchid"), location)?;
+    let sub_mchid =
+        sub_mchid.ok_or_else(|| V3Error::param(&field("sub_mchid"), "is required", location))?;
+    surface(state)?
+        .pay
+        .sub_merchant_of(sp_mchid, sub_mchid)
+        .await?;
+    Ok(sub_mchid.to_owned())
+}
+
+async fn order_by_number(
+    state: &AppState,
+    mchid: &str,
+    out_trade_no: &str,
+) -> Result<Response, V3Error> {
+    let order = surface(state)?
+        .pay
+        .order(mchid, out_trade_no)
+        .await?
+        .ok_or(plaza_pay::PayError::OrderNotFound)?;
+    Ok(json_response(StatusCode::OK, transaction_json(&order)))
+}
+
+async fn order_by_transaction_id(
+    state: &AppState,
+    mchid: &str,
+    transaction_id: &str,
+) -> Result<Response, V3Error> {
+    let order = surface(state)?
+        .pay
+        .order_by_transaction_id(mchid, transaction_id)
+        .await?
+        .ok_or(plaza_pay::PayError::OrderNotFound)?;
+    Ok(json_response(StatusCode::OK, transaction_json(&order)))
+}
+
+type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
+
 /// `GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=`.
 pub(crate) async fn query_by_out_trade_no(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(out_trade_no): Path<String>,
-    query: Result<Query<MchidQuery>, axum::extract::rejection::QueryRejection>,
+    query: QueryResult<MchidQuery>,
 ) -> Result<Response, V3Error> {
     let Query(query) = query.map_err(|error| bad_query(&error))?;
     query_mchid(&caller, &query)?;
-    let order = surface(&state)?
-        .pay
-        .order(&caller.merchant.mchid, &out_trade_no)
-        .await?
-        .ok_or(plaza_pay::PayError::OrderNotFound)?;
-    Ok(json_response(StatusCode::OK, transaction_json(&order)))
+    order_by_number(&state, &caller.merchant.mchid, &out_trade_no).await
 }
 
 /// `GET /v3/pay/transactions/id/{transaction_id}?mchid=`.
@@ -201,16 +349,49 @@ pub(crate) async fn query_by_transaction_id(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(transaction_id): Path<String>,
-    query: Result<Query<MchidQuery>, axum::extract::rejection::QueryRejection>,
+    query: QueryResult<MchidQuery>,
 ) -> Result<Response, V3Error> {
     let Query(query) = query.map_err(|error| bad_query(&error))?;
     query_mchid(&caller, &query)?;
-    let order = surface(&state)?
-        .pay
-        .order_by_transaction_id(&caller.merchant.mchid, &transaction_id)
-        .await?
-        .ok_or(plaza_pay::PayError::OrderNotFound)?;
-    Ok(json_response(StatusCode::OK, transaction_json(&order)))
+    order_by_transaction_id(&state, &caller.merchant.mchid, &transaction_id).await
+}
+
+/// `GET /v3/pay/partner/transactions/out-trade-no/{out_trade_no}?sp_mchid=&sub_mchid=`.
+pub(crate) async fn partner_query_by_out_trade_no(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(out_trade_no): Path<String>,
+    query: QueryResult<PartnerQuery>,
+) -> Result<Response, V3Error> {
+    let Query(query) = query.map_err(|error| bad_query(&error))?;
+    let sub_mchid = partner_sub(
+        &state,
+        &caller,
+        query.sp_mchid.as_deref(),
+        query.sub_mchid.as_deref(),
+        Location::Query,
+    )
+    .await?;
+    order_by_number(&state, &sub_mchid, &out_trade_no).await
+}
+
+/// `GET /v3/pay/partner/transactions/id/{transaction_id}?sp_mchid=&sub_mchid=`.
+pub(crate) async fn partner_query_by_transaction_id(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(transaction_id): Path<String>,
+    query: QueryResult<PartnerQuery>,
+) -> Result<Response, V3Error> {
+    let Query(query) = query.map_err(|error| bad_query(&error))?;
+    let sub_mchid = partner_sub(
+        &state,
+        &caller,
+        query.sp_mchid.as_deref(),
+        query.sub_mchid.as_deref(),
+        Location::Query,
+    )
+    .await?;
+    order_by_transaction_id(&state, &sub_mchid, &transaction_id).await
 }
 
 /// `POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close` → 204.
@@ -220,10 +401,32 @@ pub(crate) async fn close(
     Path(out_trade_no): Path<String>,
 ) -> Result<Response, V3Error> {
     let body: CloseBody = parse_body(&caller.body)?;
-    check_mchid(&caller, &body.mchid, "/mchid", Location::Body)?;
+    let mchid = body
+        .mchid
+        .ok_or_else(|| V3Error::param("/mchid", "is required", Location::Body))?;
+    check_mchid(&caller, &mchid, "/mchid", Location::Body)?;
+    surface(&state)?.pay.close(&mchid, &out_trade_no).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close` → 204.
+pub(crate) async fn partner_close(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(out_trade_no): Path<String>,
+) -> Result<Response, V3Error> {
+    let body: CloseBody = parse_body(&caller.body)?;
+    let sub_mchid = partner_sub(
+        &state,
+        &caller,
+        body.sp_mchid.as_deref(),
+        body.sub_mchid.as_deref(),
+        Location::Body,
+    )
+    .await?;
     surface(&state)?
         .pay
-        .close(&caller.merchant.mchid, &out_trade_no)
+        .close(&sub_mchid, &out_trade_no)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -15,10 +15,16 @@ pub(crate) struct PrepayAmount {
     pub(crate) currency: Option<String>,
 }
 
-/// `payer` of a JSAPI prepay request.
+/// `payer` of a JSAPI prepay request: `openid` for direct merchants, `sp_openid` or
+/// `sub_openid` for partners.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PrepayPayer {
-    pub(crate) openid: String,
+    #[serde(default)]
+    pub(crate) openid: Option<String>,
+    #[serde(default)]
+    pub(crate) sp_openid: Option<String>,
+    #[serde(default)]
+    pub(crate) sub_openid: Option<String>,
 }
 
 /// `scene_info.h5_info`.
@@ -45,11 +51,22 @@ pub(crate) struct SettleInfo {
     pub(crate) profit_sharing: Option<bool>,
 }
 
-/// A prepay request (JSAPI, Native, App, H5).
+/// A prepay request (JSAPI, Native, App, H5): `appid`/`mchid` for direct merchants,
+/// `sp_appid`/`sp_mchid`/`sub_mchid` (and optionally `sub_appid`) for partners.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PrepayBody {
-    pub(crate) appid: String,
-    pub(crate) mchid: String,
+    #[serde(default)]
+    pub(crate) appid: Option<String>,
+    #[serde(default)]
+    pub(crate) mchid: Option<String>,
+    #[serde(default)]
+    pub(crate) sp_appid: Option<String>,
+    #[serde(default)]
+    pub(crate) sp_mchid: Option<String>,
+    #[serde(default)]
+    pub(crate) sub_appid: Option<String>,
+    #[serde(default)]
+    pub(crate) sub_mchid: Option<String>,
     pub(crate) description: String,
     pub(crate) out_trade_no: String,
     #[serde(default)]
@@ -72,10 +89,15 @@ pub(crate) struct PrepayBody {
     pub(crate) detail: Option<serde_json::Value>,
 }
 
-/// The body of a close request.
+/// The body of a close request: `mchid`, or `sp_mchid` and `sub_mchid` for partners.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CloseBody {
-    pub(crate) mchid: String,
+    #[serde(default)]
+    pub(crate) mchid: Option<String>,
+    #[serde(default)]
+    pub(crate) sp_mchid: Option<String>,
+    #[serde(default)]
+    pub(crate) sub_mchid: Option<String>,
 }
 
 /// `amount` of a refund request.
@@ -149,9 +171,98 @@ struct Transaction<'a> {
     promotion_detail: Vec<serde_json::Value>,
 }
 
+#[derive(Serialize)]
+struct PartnerPayer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sp_openid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_openid: Option<&'a str>,
+}
+
+/// The Transaction object of a partner order: the provider's and the sub-merchant's
+/// ids instead of `appid`/`mchid`, and both openids of the payer.
+#[derive(Serialize)]
+struct PartnerTransaction<'a> {
+    sp_appid: &'a str,
+    sp_mchid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_appid: Option<&'a str>,
+    sub_mchid: &'a str,
+    out_trade_no: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction_id: Option<&'a str>,
+    trade_type: &'a str,
+    trade_state: &'a str,
+    trade_state_desc: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bank_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attach: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payer: Option<PartnerPayer<'a>>,
+    amount: Amount<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scene_info: Option<Scene<'a>>,
+    promotion_detail: Vec<serde_json::Value>,
+}
+
+fn partner_transaction_json(order: &Order, sp_mchid: &str) -> String {
+    let paid = order.success_time.is_some();
+    let sp_openid = order
+        .paid_openid
+        .as_deref()
+        .or(order.payer_openid.as_deref());
+    let sub_openid = order
+        .paid_sub_openid
+        .as_deref()
+        .or(order.payer_sub_openid.as_deref());
+    let transaction = PartnerTransaction {
+        sp_appid: &order.appid,
+        sp_mchid,
+        sub_appid: order.sub_appid.as_deref(),
+        sub_mchid: &order.mchid,
+        out_trade_no: &order.out_trade_no,
+        transaction_id: order.transaction_id.as_deref(),
+        trade_type: order.trade_type.wire(),
+        trade_state: order.state.wire(),
+        trade_state_desc: order.state.description(),
+        bank_type: paid.then_some("OTHERS"),
+        attach: order.attach.as_deref(),
+        success_time: order.success_time.map(rfc3339),
+        payer: (sp_openid.is_some() || sub_openid.is_some()).then_some(PartnerPayer {
+            sp_openid,
+            sub_openid,
+        }),
+        amount: amount(order),
+        scene_info: order
+            .device_id
+            .as_deref()
+            .map(|device_id| Scene { device_id }),
+        promotion_detail: Vec::new(),
+    };
+    serde_json::to_string(&transaction).unwrap_or_default()
+}
+
+fn amount(order: &Order) -> Amount<'_> {
+    Amount {
+        total: order.total_minor,
+        payer_total: order
+            .success_time
+            .is_some()
+            .then_some(order.payer_total_minor),
+        currency: &order.currency,
+        payer_currency: &order.currency,
+    }
+}
+
 /// The Transaction object of an order, as queries answer and `TRANSACTION.SUCCESS`
-/// carries it.
+/// carries it (in the partner shape for partner orders).
 pub(crate) fn transaction_json(order: &Order) -> String {
+    if let Some(sp_mchid) = &order.sp_mchid {
+        return partner_transaction_json(order, sp_mchid);
+    }
     let paid = order.success_time.is_some();
     let transaction = Transaction {
         appid: &order.appid,
@@ -169,12 +280,7 @@ pub(crate) fn transaction_json(order: &Order) -> String {
             .as_deref()
             .or(order.payer_openid.as_deref())
             .map(|openid| Payer { openid }),
-        amount: Amount {
-            total: order.total_minor,
-            payer_total: paid.then_some(order.payer_total_minor),
-            currency: &order.currency,
-            payer_currency: &order.currency,
-        },
+        amount: amount(order),
         scene_info: order
             .device_id
             .as_deref()
@@ -258,7 +364,12 @@ struct RefundResourceAmount {
 
 #[derive(Serialize)]
 struct RefundResource<'a> {
-    mchid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mchid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sp_mchid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_mchid: Option<&'a str>,
     transaction_id: &'a str,
     out_trade_no: &'a str,
     refund_id: &'a str,
@@ -299,8 +410,11 @@ pub fn notification_resource(
             (transaction_json(order), "transaction", "支付成功")
         }
         NotificationSubject::RefundSuccess { refund, order } => {
+            let partner = refund.sp_mchid.is_some();
             let resource = RefundResource {
-                mchid: &refund.mchid,
+                mchid: (!partner).then_some(refund.mchid.as_str()),
+                sp_mchid: refund.sp_mchid.as_deref(),
+                sub_mchid: partner.then_some(refund.mchid.as_str()),
                 transaction_id: &refund.transaction_id,
                 out_trade_no: &refund.out_trade_no,
                 refund_id: &refund.refund_id,

@@ -2,6 +2,7 @@
 
 pub(crate) mod health;
 pub(crate) mod ledger;
+pub(crate) mod partner;
 pub(crate) mod pay;
 pub(crate) mod queue;
 pub(crate) mod sandbox;

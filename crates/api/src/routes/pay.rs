@@ -57,7 +57,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/pay/confirm", post(confirm))
 }
 
-fn pay(state: &AppState) -> Result<&Arc<PaySurface>, ApiError> {
+pub(crate) fn pay(state: &AppState) -> Result<&Arc<PaySurface>, ApiError> {
     state
         .pay
         .as_ref()
@@ -85,6 +85,7 @@ impl From<PayError> for ApiError {
             PayError::WrongPassword { .. } => "wrong_password",
             PayError::PasswordLocked { .. } => "password_locked",
             PayError::NotThePayer => "not_the_payer",
+            PayError::NoAuth { .. } => "no_auth",
             PayError::UserNotFound { .. } => "user_not_found",
             PayError::SessionUnknown => "unauthorized",
             PayError::Busy { .. } => "busy",
@@ -167,11 +168,11 @@ struct NewMerchantBody {
 }
 
 /// The fee when none is given: 0.6%.
-const FEE_RATE_BPS_DEFAULT: u32 = 60;
+pub(crate) const FEE_RATE_BPS_DEFAULT: u32 = 60;
 /// Merchant certificates Plaza issues are valid this long: five years.
 const MERCHANT_CERT_VALIDITY_S: i64 = 5 * 365 * 86_400;
 
-fn sign_mode(text: Option<&str>) -> Result<SignMode, ApiError> {
+pub(crate) fn sign_mode(text: Option<&str>) -> Result<SignMode, ApiError> {
     match text {
         None => Ok(SignMode::Certificate),
         Some(text) => SignMode::parse(text).ok_or_else(|| {
@@ -180,14 +181,14 @@ fn sign_mode(text: Option<&str>) -> Result<SignMode, ApiError> {
     }
 }
 
-struct MerchantKeyMaterial {
-    serial_no: String,
-    public_key_pem: String,
-    private_key_pem: Option<String>,
-    certificate_pem: Option<String>,
+pub(crate) struct MerchantKeyMaterial {
+    pub(crate) serial_no: String,
+    pub(crate) public_key_pem: String,
+    pub(crate) private_key_pem: Option<String>,
+    pub(crate) certificate_pem: Option<String>,
 }
 
-fn key_material(
+pub(crate) fn key_material(
     surface: &PaySurface,
     certificate: Option<&str>,
     public_key: Option<&str>,
@@ -306,7 +307,10 @@ async fn create_merchant(
     ))
 }
 
-async fn merchant_json(surface: &PaySurface, merchant: &Merchant) -> Result<Value, ApiError> {
+pub(crate) async fn merchant_json(
+    surface: &PaySurface,
+    merchant: &Merchant,
+) -> Result<Value, ApiError> {
     let available = surface.pay.available_balance(&merchant.mchid).await?;
     let today = plaza_pay::time::Day::of(surface.pay.now());
     let (pending, fee_held) = surface.pay.pending_balance(&merchant.mchid, today).await?;
@@ -314,6 +318,9 @@ async fn merchant_json(surface: &PaySurface, merchant: &Merchant) -> Result<Valu
         "mchid": merchant.mchid,
         "name": merchant.name,
         "appids": merchant.appids,
+        "kind": merchant.kind.as_str(),
+        "provider": merchant.provider,
+        "commission_bps": merchant.commission_bps,
         "fee_rate_bps": merchant.fee_rate_bps,
         "sign_mode": merchant.sign_mode.as_str(),
         "keys": merchant.keys.iter().map(|key| json!({
@@ -327,8 +334,8 @@ async fn merchant_json(surface: &PaySurface, merchant: &Merchant) -> Result<Valu
 }
 
 #[derive(Debug, Deserialize)]
-struct ListQuery {
-    limit: Option<usize>,
+pub(crate) struct ListQuery {
+    pub(crate) limit: Option<usize>,
 }
 
 async fn list_merchants(
@@ -344,7 +351,7 @@ async fn list_merchants(
     Ok(AxumJson(json!({ "merchants": merchants })))
 }
 
-async fn find_merchant(surface: &PaySurface, mchid: &str) -> Result<Merchant, ApiError> {
+pub(crate) async fn find_merchant(surface: &PaySurface, mchid: &str) -> Result<Merchant, ApiError> {
     surface.pay.merchant(mchid).await?.ok_or_else(|| {
         PayError::MerchantNotFound {
             mchid: mchid.to_owned(),
@@ -526,6 +533,9 @@ async fn console_order(
             payer_client_ip: None,
             device_id: None,
             profit_sharing: false,
+            sp_mchid: None,
+            sub_appid: None,
+            payer_sub_openid: None,
         })
         .await?;
     Ok((

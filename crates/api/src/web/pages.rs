@@ -397,6 +397,9 @@ pub(crate) async fn merchant_create_order(
         payer_client_ip: None,
         device_id: None,
         profit_sharing: false,
+        sp_mchid: None,
+        sub_appid: None,
+        payer_sub_openid: None,
     };
     match surface.pay.prepay(request).await {
         Ok(order) => {

@@ -1,0 +1,471 @@
+//! Service providers (服务商) and sub-merchants over the APIv3 partner wire: the real
+//! binary, requests signed with the provider's key, notifications in the partner shape,
+//! refunds with `sub_mchid`, and the provider's commission at settlement.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
+use plaza_testkit::{Reply, ServerOptions, TestServer};
+use serde_json::{Value, json};
+
+const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+const DAY_MS: i64 = 86_400_000;
+
+fn sandbox() -> TestServer {
+    ServerOptions::new(PLAZA).sandbox().start()
+}
+
+async fn provider(server: &TestServer, name: &str, commission_bps: u32) -> Merchant {
+    Merchant::create_provider(
+        server,
+        &json!({ "name": name, "commission_bps": commission_bps }),
+    )
+    .await
+}
+
+async fn sub_merchant(server: &TestServer, provider: &Merchant, body: &Value) -> String {
+    let reply = server
+        .admin_post(
+            &format!("/api/v1/admin/providers/{}/sub-merchants", provider.mchid),
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.json()["sp_mchid"], provider.mchid.as_str());
+    reply.json()["sub_mchid"].as_str().unwrap().to_owned()
+}
+
+fn partner_order(provider: &Merchant, sub_mchid: &str, no: &str, total: i64, url: &str) -> Value {
+    json!({
+        "sp_appid": provider.appid,
+        "sp_mchid": provider.mchid,
+        "sub_mchid": sub_mchid,
+        "description": "Beef noodles",
+        "out_trade_no": no,
+        "notify_url": url,
+        "amount": {"total": total, "currency": "CNY"},
+    })
+}
+
+fn error_code(reply: &Reply) -> (u16, String) {
+    (
+        reply.status,
+        reply.json()["code"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+async fn balance_of(server: &TestServer, mchid: &str) -> i64 {
+    server
+        .admin_get(&format!("/api/v1/admin/merchants/{mchid}"))
+        .await
+        .json()["available_balance"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn openid(server: &TestServer, payer: &Payer, appid: &str) -> String {
+    payer
+        .get(server, &format!("/api/v1/me/openid?appid={appid}"))
+        .await
+        .json()["openid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_takes_a_sub_merchants_payment_refunds_it_and_earns_its_commission() {
+    let server = sandbox();
+    let sink = NotifySink::start(SinkMode::Accept).await;
+    let acme = provider(&server, "Acme Services", 2_500).await;
+    let sub_appid = "wx5ab0000000000001";
+    let noodles = sub_merchant(
+        &server,
+        &acme,
+        &json!({ "name": "Noodle Bar", "sub_appid": sub_appid, "fee_rate_bps": 60 }),
+    )
+    .await;
+    let payer = Payer::create(&server, "Alice", 20_000).await;
+
+    // Native prepay through the partner API, signed by the provider.
+    let mut order = partner_order(&acme, &noodles, "NB-0001", 10_000, &sink.url);
+    order["sub_appid"] = json!(sub_appid);
+    let reply = acme
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/partner/transactions/native",
+            Some(&order),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(acme.verifies(&reply), "the partner answer is signed");
+    let code_url = reply.json()["code_url"].as_str().unwrap().to_owned();
+
+    // The partner query names both merchants, not `mchid`.
+    let by_number = format!(
+        "/v3/pay/partner/transactions/out-trade-no/NB-0001?sp_mchid={}&sub_mchid={noodles}",
+        acme.mchid
+    );
+    let unpaid = acme.v3(&server, "GET", &by_number, None).await;
+    assert_eq!(unpaid.status, 200, "{}", unpaid.text);
+    let unpaid = unpaid.json();
+    assert_eq!(unpaid["sp_mchid"], acme.mchid.as_str());
+    assert_eq!(unpaid["sub_mchid"], noodles.as_str());
+    assert_eq!(unpaid["sp_appid"], acme.appid.as_str());
+    assert_eq!(unpaid["sub_appid"], sub_appid);
+    assert_eq!(unpaid["trade_state"], "NOTPAY");
+    assert!(unpaid.get("mchid").is_none(), "{unpaid}");
+
+    // The payer pays; the provider is notified, with its own APIv3 key.
+    let paid = payer.pay_code(&server, &code_url).await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    let notes = sink.wait_for(1).await;
+    let note = notes[0].json();
+    assert_eq!(note["event_type"], "TRANSACTION.SUCCESS");
+    let resource = acme.decrypt(&note);
+    assert_eq!(resource["sp_mchid"], acme.mchid.as_str());
+    assert_eq!(resource["sub_mchid"], noodles.as_str());
+    assert_eq!(resource["sp_appid"], acme.appid.as_str());
+    assert_eq!(resource["sub_appid"], sub_appid);
+    assert_eq!(resource["trade_state"], "SUCCESS");
+    assert_eq!(
+        resource["payer"]["sp_openid"],
+        openid(&server, &payer, &acme.appid).await.as_str()
+    );
+    assert_eq!(
+        resource["payer"]["sub_openid"],
+        openid(&server, &payer, sub_appid).await.as_str()
+    );
+    assert!(resource.get("mchid").is_none(), "{resource}");
+    let transaction_id = resource["transaction_id"].as_str().unwrap().to_owned();
+
+    let by_id = acme
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/pay/partner/transactions/id/{transaction_id}?sp_mchid={}&sub_mchid={noodles}",
+                acme.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(by_id.status, 200, "{}", by_id.text);
+    assert_eq!(by_id.json()["out_trade_no"], "NB-0001");
+
+    // A refund names the sub-merchant; its notification is in the partner shape.
+    let refund = acme
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&json!({
+                "sub_mchid": noodles,
+                "out_trade_no": "NB-0001",
+                "out_refund_no": "NB-R1",
+                "notify_url": sink.url,
+                "amount": {"refund": 1_000, "total": 10_000, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_eq!(refund.status, 200, "{}", refund.text);
+    assert_eq!(refund.json()["status"], "SUCCESS");
+    let queried = acme
+        .v3(
+            &server,
+            "GET",
+            &format!("/v3/refund/domestic/refunds/NB-R1?sub_mchid={noodles}"),
+            None,
+        )
+        .await;
+    assert_eq!(queried.status, 200, "{}", queried.text);
+    assert_eq!(queried.json()["amount"]["refund"], 1_000);
+    let notes = sink.wait_for(2).await;
+    let refund_note = notes
+        .iter()
+        .map(|received| received.json())
+        .find(|body| body["event_type"] == "REFUND.SUCCESS")
+        .unwrap();
+    let refund_resource = acme.decrypt(&refund_note);
+    assert_eq!(refund_resource["sp_mchid"], acme.mchid.as_str());
+    assert_eq!(refund_resource["sub_mchid"], noodles.as_str());
+    assert!(refund_resource.get("mchid").is_none(), "{refund_resource}");
+
+    // Settlement: the sub-merchant gets its money; the provider its share of the fee.
+    // Fee 0.6% of 10,000 = 60; the 1,000 refund took back 6 of it; 25% of 54 = 13.5,
+    // rounded down to 13 (the platform keeps the odd fen).
+    advance(&server, DAY_MS + 3 * 3_600_000).await;
+    assert_eq!(
+        balance_of(&server, &noodles).await,
+        10_000 - 60 - (1_000 - 6)
+    );
+    assert_eq!(balance_of(&server, &acme.mchid).await, 13);
+    let view = server
+        .admin_get(&format!("/api/v1/admin/providers/{}", acme.mchid))
+        .await;
+    assert_eq!(view.status, 200, "{}", view.text);
+    assert_eq!(view.json()["kind"], "provider");
+    assert_eq!(view.json()["sub_merchants"][0]["mchid"], noodles.as_str());
+    assert_eq!(view.json()["sub_merchants"][0]["kind"], "sub_merchant");
+    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
+    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+}
+
+async fn advance(server: &TestServer, by_ms: i64) {
+    let reply = server
+        .admin_post("/api/v1/sandbox/clock/advance", &json!({ "by_ms": by_ms }))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_acts_only_for_its_own_sub_merchants_and_apps() {
+    let server = sandbox();
+    let acme = provider(&server, "Acme Services", 2_000).await;
+    let other = provider(&server, "Other Services", 2_000).await;
+    let sub_appid = "wx5ab0000000000002";
+    let ours = sub_merchant(
+        &server,
+        &acme,
+        &json!({ "name": "Ours", "sub_appid": sub_appid }),
+    )
+    .await;
+    let theirs = sub_merchant(&server, &other, &json!({ "name": "Theirs" })).await;
+    let native = "/v3/pay/partner/transactions/native";
+    let url = "https://merchant.example/notify";
+
+    // Another provider's sub-merchant: NO_AUTH, and nothing is created.
+    let foreign = acme
+        .v3(
+            &server,
+            "POST",
+            native,
+            Some(&partner_order(&acme, &theirs, "XORD-1", 100, url)),
+        )
+        .await;
+    assert_eq!(
+        error_code(&foreign),
+        (403, "NO_AUTH".to_owned()),
+        "{}",
+        foreign.text
+    );
+    assert!(acme.verifies(&foreign), "errors are signed too");
+    let lookup = other
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/pay/partner/transactions/out-trade-no/XORD-1?sp_mchid={}&sub_mchid={theirs}",
+                other.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(&lookup), (404, "ORDER_NOT_EXIST".to_owned()));
+    let foreign_query = acme
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/pay/partner/transactions/out-trade-no/XORD-1?sp_mchid={}&sub_mchid={theirs}",
+                acme.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(&foreign_query), (403, "NO_AUTH".to_owned()));
+
+    // sp_appid must be the provider's, sub_appid the sub-merchant's.
+    let mut wrong_app = partner_order(&acme, &ours, "XORD-2", 100, url);
+    wrong_app["sp_appid"] = json!(other.appid);
+    let reply = acme.v3(&server, "POST", native, Some(&wrong_app)).await;
+    assert_eq!(
+        error_code(&reply),
+        (400, "APPID_MCHID_NOT_MATCH".to_owned())
+    );
+    let mut wrong_sub_app = partner_order(&acme, &ours, "XORD-3", 100, url);
+    wrong_sub_app["sub_appid"] = json!("wx5ab0000000000099");
+    let reply = acme.v3(&server, "POST", native, Some(&wrong_sub_app)).await;
+    assert_eq!(
+        error_code(&reply),
+        (400, "APPID_MCHID_NOT_MATCH".to_owned())
+    );
+
+    // The body must name the signer as sp_mchid, and a sub-merchant.
+    let mut not_signer = partner_order(&acme, &ours, "XORD-4", 100, url);
+    not_signer["sp_mchid"] = json!(other.mchid);
+    let reply = acme.v3(&server, "POST", native, Some(&not_signer)).await;
+    assert_eq!(error_code(&reply), (400, "PARAM_ERROR".to_owned()));
+    assert_eq!(reply.json()["detail"]["field"], "/sp_mchid");
+    let mut no_sub = partner_order(&acme, &ours, "XORD-5", 100, url);
+    no_sub.as_object_mut().unwrap().remove("sub_mchid");
+    let reply = acme.v3(&server, "POST", native, Some(&no_sub)).await;
+    assert_eq!(error_code(&reply), (400, "PARAM_ERROR".to_owned()));
+    assert_eq!(reply.json()["detail"]["field"], "/sub_mchid");
+
+    // A provider is not paid directly.
+    let direct = acme
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/transactions/native",
+            Some(&json!({
+                "appid": acme.appid, "mchid": acme.mchid, "description": "x",
+                "out_trade_no": "XORD-6", "notify_url": url,
+                "amount": {"total": 100, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_eq!(
+        error_code(&direct),
+        (403, "NO_AUTH".to_owned()),
+        "{}",
+        direct.text
+    );
+
+    // JSAPI: sub_openid needs sub_appid; the order is made out to that payer only.
+    let jsapi = "/v3/pay/partner/transactions/jsapi";
+    let payer = Payer::create(&server, "Bob", 1_000).await;
+    let stranger = Payer::create(&server, "Eve", 1_000).await;
+    let mut sub_openid_only = partner_order(&acme, &ours, "XORD-7", 100, url);
+    sub_openid_only["payer"] = json!({ "sub_openid": openid(&server, &payer, sub_appid).await });
+    let reply = acme
+        .v3(&server, "POST", jsapi, Some(&sub_openid_only))
+        .await;
+    assert_eq!(error_code(&reply), (400, "PARAM_ERROR".to_owned()));
+    assert_eq!(reply.json()["detail"]["field"], "/payer/sub_openid");
+    sub_openid_only["sub_appid"] = json!(sub_appid);
+    let reply = acme
+        .v3(&server, "POST", jsapi, Some(&sub_openid_only))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let prepay_id = reply.json()["prepay_id"].as_str().unwrap().to_owned();
+    let confirm = json!({ "prepay_id": prepay_id, "password": "123456" });
+    let refused = stranger
+        .post(&server, "/api/v1/pay/confirm", &confirm)
+        .await;
+    assert_eq!(refused.json()["code"], "not_the_payer", "{}", refused.text);
+    let accepted = payer.post(&server, "/api/v1/pay/confirm", &confirm).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+
+    // Refunds: a provider must name its own sub-merchant.
+    let refund = |sub: Option<&str>| {
+        let mut body = json!({
+            "out_trade_no": "XORD-7", "out_refund_no": "XREF-1",
+            "amount": {"refund": 10, "total": 100, "currency": "CNY"},
+        });
+        if let Some(sub) = sub {
+            body["sub_mchid"] = json!(sub);
+        }
+        body
+    };
+    let path = "/v3/refund/domestic/refunds";
+    let reply = acme.v3(&server, "POST", path, Some(&refund(None))).await;
+    assert_eq!(error_code(&reply), (400, "PARAM_ERROR".to_owned()));
+    assert_eq!(reply.json()["detail"]["field"], "/sub_mchid");
+    let reply = acme
+        .v3(&server, "POST", path, Some(&refund(Some(&theirs))))
+        .await;
+    assert_eq!(error_code(&reply), (403, "NO_AUTH".to_owned()));
+    let reply = other
+        .v3(&server, "POST", path, Some(&refund(Some(&ours))))
+        .await;
+    assert_eq!(error_code(&reply), (403, "NO_AUTH".to_owned()));
+    let reply = acme
+        .v3(&server, "POST", path, Some(&refund(Some(&ours))))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+
+    // Sub-merchants are onboarded only under providers.
+    let merchant = Merchant::create(&server, "Plain Shop").await;
+    let reply = server
+        .admin_post(
+            &format!("/api/v1/admin/providers/{}/sub-merchants", merchant.mchid),
+            &json!({ "name": "Nope" }),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert_eq!(reply.json()["code"], "invalid_field");
+    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
+    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_cli_creates_providers_and_sub_merchants() {
+    let server = sandbox();
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(PLAZA)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&server.data_dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let provider: Value = serde_json::from_str(&run(&[
+        "admin",
+        "provider",
+        "create",
+        "--name",
+        "CLI Services",
+        "--json",
+    ]))
+    .unwrap();
+    for field in [
+        "sp_mchid",
+        "sp_appid",
+        "cert_serial_no",
+        "private_key",
+        "apiv3_key",
+        "public_key_id",
+        "public_key",
+        "gateway",
+    ] {
+        assert!(
+            provider[field]
+                .as_str()
+                .is_some_and(|value| !value.is_empty()),
+            "{field} in {provider}"
+        );
+    }
+    assert_eq!(provider["commission_bps"], 2_000);
+    let sp_mchid = provider["sp_mchid"].as_str().unwrap();
+    let sub: Value = serde_json::from_str(&run(&[
+        "admin",
+        "sub-merchant",
+        "create",
+        "--provider",
+        sp_mchid,
+        "--name",
+        "CLI Noodles",
+        "--fee-rate-bps",
+        "38",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(sub["sp_mchid"], sp_mchid);
+    assert_eq!(sub["fee_rate_bps"], 38);
+    let text = run(&[
+        "admin",
+        "sub-merchant",
+        "create",
+        "--provider",
+        sp_mchid,
+        "--name",
+        "Text Noodles",
+    ]);
+    assert!(text.contains("sub_mchid:"), "{text}");
+    let listed = server
+        .admin_get(&format!("/api/v1/admin/providers/{sp_mchid}/sub-merchants"))
+        .await;
+    assert_eq!(listed.json()["sub_merchants"].as_array().unwrap().len(), 2);
+}
