@@ -600,7 +600,10 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
             Some(&native(&merchant, "BAD-0003", 1, "https://a.example/n")),
         )
         .await;
-    assert_eq!(jsapi_without_payer.json()["detail"]["field"], "/payer/openid");
+    assert_eq!(
+        jsapi_without_payer.json()["detail"]["field"],
+        "/payer/openid"
+    );
     let h5_without_scene = merchant
         .v3(
             &server,

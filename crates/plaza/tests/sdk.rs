@@ -1,5 +1,6 @@
 //! The real SDKs as judges: the unmodified PyPI `wechatpayv3` drives a running Plaza in
-//! certificate mode and in public-key mode (`tests/sdk/wechatpayv3_flow.py`).
+//! certificate mode and in public-key mode (`tests/sdk/wechatpayv3_flow.py`), and as a
+//! service provider in partner mode (`tests/sdk/wechatpayv3_partner.py`).
 //!
 //! The SDK lives in a virtualenv that `.ci/run` makes; its Python is named by
 //! `PLAZA_SDK_PYTHON`. Without it the test says so and passes, unless
@@ -53,4 +54,19 @@ fn wechatpayv3_in_certificate_mode() {
 #[test]
 fn wechatpayv3_in_public_key_mode() {
     run_flow("public_key");
+}
+
+#[test]
+fn wechatpayv3_in_partner_mode() {
+    let Some(python) = sdk_python() else { return };
+    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpayv3_partner.py");
+    server.run_script(
+        "wechatpayv3 (partner mode)",
+        Command::new(python)
+            .arg(script)
+            .args(["--base-url", &server.base_url])
+            .args(["--admin-token", &server.admin_token]),
+    );
 }

@@ -1,0 +1,133 @@
+"""Drives the unmodified PyPI SDK `wechatpayv3` in partner mode (服务商) against Plaza.
+
+Only the SDK's gateway is changed. Usage:
+
+    python wechatpayv3_partner.py --base-url http://127.0.0.1:PORT --admin-token TOKEN
+
+It creates two service providers, a sub-merchant with its own app under the first and one
+under the second, and a payer, through Plaza's admin API; then, with the SDK constructed
+with partner_mode=True as the first provider: Native prepay for the sub-merchant, JSAPI
+prepay made out to the payer's sub_openid, query both ways, close, the payer pays, the
+SDK's callback() verifies and decrypts the partner-shaped notification, refund and refund
+query with sub_mchid and the partner-shaped refund notification, and NO_AUTH for the other
+provider's sub-merchant. Exits non-zero on the first mismatch.
+"""
+
+import argparse
+import json
+import time
+
+import requests
+from wechatpayv3 import WeChatPay, WeChatPayType
+
+from wechatpayv3_flow import Notifications, check
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--admin-token", required=True)
+    args = parser.parse_args()
+    base = args.base_url.rstrip("/")
+    admin = {"Authorization": "Bearer " + args.admin_token}
+
+    def admin_post(path, body):
+        reply = requests.post(base + path, json=body, headers=admin, timeout=30)
+        check(reply.status_code in (200, 201), "POST %s: %s" % (path, reply.text[:200]))
+        return reply.json()
+
+    notifications = Notifications()
+    sp = admin_post("/api/v1/admin/providers", {"name": "SDK services", "commission_bps": 2000})
+    other = admin_post("/api/v1/admin/providers", {"name": "Other services"})
+    sub_appid = "wx5ab00000000000" + str(int(time.time()) % 90 + 10)
+    sub = admin_post("/api/v1/admin/providers/%s/sub-merchants" % sp["sp_mchid"],
+                     {"name": "SDK noodles", "sub_appid": sub_appid})
+    foreign = admin_post("/api/v1/admin/providers/%s/sub-merchants" % other["sp_mchid"], {"name": "Not ours"})
+    payer = admin_post("/api/v1/admin/users", {"name": "SDK payer", "password": "123456", "balance": 100000})
+    payer_headers = {"Authorization": "Bearer " + payer["token"]}
+
+    wxpay = WeChatPay(
+        wechatpay_type=WeChatPayType.NATIVE,
+        mchid=sp["sp_mchid"],
+        private_key=sp["private_key"],
+        cert_serial_no=sp["cert_serial_no"],
+        appid=sp["sp_appid"],
+        apiv3_key=sp["apiv3_key"],
+        notify_url=notifications.url,
+        partner_mode=True,
+        public_key=sp["public_key"],
+        public_key_id=sp["public_key_id"],
+    )
+    wxpay._core._gate_way = sp["gateway"]
+    sub_mchid = sub["sub_mchid"]
+
+    stamp = str(int(time.time() * 1000))
+    native_no = "SPN" + stamp
+    code, message = wxpay.pay(description="SDK noodles", out_trade_no=native_no, amount={"total": 2000},
+                              sub_mchid=sub_mchid, sub_appid=sub_appid, attach="partner")
+    check(code == 200 and "code_url" in json.loads(message), "partner Native prepay: %s %s" % (code, message))
+    code_url = json.loads(message)["code_url"]
+
+    def openid_under(appid):
+        return requests.get(base + "/api/v1/me/openid", params={"appid": appid},
+                            headers=payer_headers, timeout=10).json()["openid"]
+
+    sub_openid = openid_under(sub_appid)
+    jsapi_no = "SPJ" + stamp
+    code, message = wxpay.pay(description="SDK dumplings", out_trade_no=jsapi_no, amount={"total": 500},
+                              payer={"sub_openid": sub_openid}, pay_type=WeChatPayType.JSAPI,
+                              sub_mchid=sub_mchid, sub_appid=sub_appid)
+    check(code == 200 and json.loads(message)["prepay_id"].startswith("wx"),
+          "partner JSAPI prepay for a sub_openid: %s %s" % (code, message))
+
+    code, message = wxpay.query(out_trade_no=native_no, sub_mchid=sub_mchid)
+    unpaid = json.loads(message)
+    check(code == 200 and unpaid["trade_state"] == "NOTPAY", "partner query unpaid by out_trade_no")
+    check(unpaid["sp_mchid"] == sp["sp_mchid"] and unpaid["sub_mchid"] == sub_mchid and "mchid" not in unpaid,
+          "the partner Transaction names sp_mchid and sub_mchid")
+    code, message = wxpay.close(out_trade_no=jsapi_no, sub_mchid=sub_mchid)
+    check(code == 204, "partner close answers 204 (%s)" % code)
+    code, message = wxpay.query(out_trade_no=jsapi_no, sub_mchid=sub_mchid)
+    check(json.loads(message)["trade_state"] == "CLOSED", "the closed partner order reads CLOSED")
+
+    code, message = wxpay.pay(description="x", out_trade_no="SPX" + stamp, amount={"total": 100},
+                              sub_mchid=foreign["sub_mchid"])
+    check(code == 403 and json.loads(message)["code"] == "NO_AUTH",
+          "another provider's sub-merchant is NO_AUTH: %s %s" % (code, message))
+
+    paid = requests.post(base + "/api/v1/pay/confirm", json={"code_url": code_url, "password": "123456"},
+                         headers=payer_headers, timeout=10)
+    check(paid.status_code == 200, "the payer pays through /api/v1: %s" % paid.text[:200])
+
+    headers, body = notifications.wait_for(1)[0]
+    result = wxpay.callback(headers, body)
+    check(result is not None and result["event_type"] == "TRANSACTION.SUCCESS",
+          "the SDK's callback() verifies the partner notification")
+    resource = result["resource"]
+    check(resource["sp_mchid"] == sp["sp_mchid"] and resource["sub_mchid"] == sub_mchid,
+          "the decrypted resource names sp_mchid and sub_mchid")
+    check(resource["sp_appid"] == sp["sp_appid"] and resource["sub_appid"] == sub_appid,
+          "the decrypted resource names sp_appid and sub_appid")
+    check(resource["payer"]["sp_openid"] == openid_under(sp["sp_appid"]) and resource["payer"]["sub_openid"] == sub_openid,
+          "the payer appears with both openids")
+    transaction_id = resource["transaction_id"]
+
+    code, message = wxpay.query(transaction_id=transaction_id, sub_mchid=sub_mchid)
+    check(code == 200 and json.loads(message)["out_trade_no"] == native_no, "partner query by transaction_id")
+
+    refund_no = "SPR" + stamp
+    code, message = wxpay.refund(out_refund_no=refund_no, amount={"refund": 500, "total": 2000, "currency": "CNY"},
+                                 transaction_id=transaction_id, notify_url=notifications.url, sub_mchid=sub_mchid)
+    check(code == 200 and json.loads(message)["status"] in ("SUCCESS", "PROCESSING"), "partner refund: %s %s" % (code, message))
+    code, message = wxpay.query_refund(out_refund_no=refund_no, sub_mchid=sub_mchid)
+    check(code == 200 and json.loads(message)["amount"]["refund"] == 500, "partner refund query")
+    headers, body = notifications.wait_for(2)[1]
+    refund_note = wxpay.callback(headers, body)
+    check(refund_note is not None and refund_note["event_type"] == "REFUND.SUCCESS", "REFUND.SUCCESS verifies")
+    check(refund_note["resource"]["sp_mchid"] == sp["sp_mchid"] and refund_note["resource"]["sub_mchid"] == sub_mchid,
+          "the refund notification is in the partner shape")
+    print("wechatpayv3 partner mode: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
