@@ -21,6 +21,7 @@ pub mod digest;
 pub mod random;
 pub mod response;
 pub mod rsa;
+pub mod v2;
 
 mod der;
 mod encoding;
