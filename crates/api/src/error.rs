@@ -52,6 +52,8 @@ pub const ERROR_CODES: &[(&str, &str, u16)] = &[
     ("wrong_password", "auth", 403),
     ("password_locked", "auth", 423),
     ("not_the_payer", "auth", 403),
+    ("no_auth", "auth", 403),
+    ("payment_code_invalid", "invalid_request", 400),
     ("busy", "system", 429),
     ("request_timeout", "system", 503),
     ("store_unavailable", "system", 503),

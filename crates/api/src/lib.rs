@@ -132,6 +132,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::queue::router())
         .merge(routes::pay::router())
         .merge(routes::partner::router())
+        .merge(routes::paycode::router())
         .merge(web::router())
         .merge(routes::sandbox::router())
         .fallback(routes::health::not_found)

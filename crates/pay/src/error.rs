@@ -110,6 +110,24 @@ pub enum PayError {
         /// Why, for a developer.
         reason: String,
     },
+    /// A payment code that is not 18 digits starting 10–15.
+    #[error("auth_code {issue}")]
+    AuthCodeMalformed {
+        /// What is wrong with it.
+        issue: String,
+    },
+    /// A payment code nobody was shown, or one already used.
+    #[error("the payment code is not valid (unknown, or already used)")]
+    AuthCodeInvalid,
+    /// A payment code past its minute.
+    #[error("the payment code has expired; ask the payer to refresh it")]
+    AuthCodeExpired,
+    /// The order was reversed.
+    #[error("order {out_trade_no} was reversed")]
+    OrderReversed {
+        /// The merchant's order number.
+        out_trade_no: String,
+    },
     /// No such user.
     #[error("user {user_id} does not exist")]
     UserNotFound {

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod accounts;
+pub mod codepay;
 pub mod error;
 pub mod ids;
 pub mod model;
@@ -22,6 +23,7 @@ pub mod service;
 pub mod store;
 pub mod time;
 
+pub use codepay::{CodepayOutcome, CodepayRequest};
 pub use error::PayError;
 pub use partner::NewSubMerchant;
 pub use service::{

@@ -149,6 +149,32 @@ pub struct User {
     pub locked_until: Option<Timestamp>,
     /// When the user was created.
     pub created_at: Timestamp,
+    /// Payment-code payments up to this many fen go through without the password;
+    /// larger ones wait for the user to confirm (`USERPAYING`).
+    #[serde(default = "password_free_limit_default")]
+    pub password_free_limit_minor: i64,
+}
+
+/// The password-free limit of payment codes when the user sets none: 500 yuan.
+pub const PASSWORD_FREE_LIMIT_MINOR_DEFAULT: i64 = 50_000;
+
+fn password_free_limit_default() -> i64 {
+    PASSWORD_FREE_LIMIT_MINOR_DEFAULT
+}
+
+/// A user's dynamic payment code (付款码): 18 digits, valid for a minute, used once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentCode {
+    /// The 18 digits, starting 10–15.
+    pub code: String,
+    /// Whose wallet pays.
+    pub user_id: String,
+    /// When it was shown.
+    pub created_at: Timestamp,
+    /// It is refused from then on.
+    pub expires_at: Timestamp,
+    /// Set when a merchant used it: which order (`mchid/out_trade_no`).
+    pub used_by: Option<String>,
 }
 
 /// How the payer reaches an order.
@@ -163,6 +189,8 @@ pub enum TradeType {
     H5,
     /// In a mobile app.
     App,
+    /// At a counter, by the payer's payment code (付款码).
+    Micropay,
 }
 
 impl TradeType {
@@ -173,6 +201,7 @@ impl TradeType {
             Self::Native => "NATIVE",
             Self::H5 => "MWEB",
             Self::App => "APP",
+            Self::Micropay => "MICROPAY",
         }
     }
 }
@@ -189,6 +218,10 @@ pub enum TradeState {
     Refund,
     /// Closed unpaid (by the merchant or by expiry).
     Closed,
+    /// A payment-code order waiting for the payer to confirm with the password.
+    Userpaying,
+    /// A payment-code order the merchant reversed (撤销), refunded if it was paid.
+    Revoked,
 }
 
 impl TradeState {
@@ -199,6 +232,8 @@ impl TradeState {
             Self::Success => "SUCCESS",
             Self::Refund => "REFUND",
             Self::Closed => "CLOSED",
+            Self::Userpaying => "USERPAYING",
+            Self::Revoked => "REVOKED",
         }
     }
 
@@ -209,6 +244,8 @@ impl TradeState {
             Self::Success => "支付成功",
             Self::Refund => "订单发生过退款",
             Self::Closed => "订单已关闭",
+            Self::Userpaying => "用户支付中，需要输入密码",
+            Self::Revoked => "订单已撤销",
         }
     }
 }

@@ -198,7 +198,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn request_digest<T: Serialize>(request: &T) -> Result<String, PayError> {
+pub(crate) fn request_digest<T: Serialize>(request: &T) -> Result<String, PayError> {
     let text = serde_json::to_string(request).map_err(|error| PayError::Unavailable {
         reason: format!("request cannot be encoded: {error}"),
     })?;
@@ -375,6 +375,24 @@ impl PayService {
 
     async fn commit(&self, write: WriteSet) -> Result<plaza_ledger::Committed, LedgerError> {
         self.ledger.commit(write).await
+    }
+
+    /// The record store.
+    pub(crate) fn records_port(&self) -> Arc<dyn RecordStore> {
+        self.records.clone()
+    }
+
+    /// Commits records only; `Ok(false)` on a version conflict.
+    pub(crate) async fn try_commit_records(
+        &self,
+        records: Vec<RecordWrite>,
+    ) -> Result<bool, PayError> {
+        self.try_commit(records_only(records)).await
+    }
+
+    /// Commits a unit of work; `Ok(false)` on a version conflict.
+    pub(crate) async fn try_commit_write(&self, write: WriteSet) -> Result<bool, PayError> {
+        self.try_commit(write).await
     }
 
     /// Commits a unit of work; `Ok(false)` when a record it relied on changed meanwhile
@@ -755,6 +773,7 @@ impl PayService {
                 failed_password_count: 0,
                 locked_until: None,
                 created_at: now,
+                password_free_limit_minor: crate::model::PASSWORD_FREE_LIMIT_MINOR_DEFAULT,
             };
             self.open(&accounts::wallet(&user.user_id)?).await?;
             let write = store::write(
@@ -942,7 +961,10 @@ impl PayService {
                         out_trade_no: existing.out_trade_no,
                     }),
                     TradeState::Notpay if existing.request_digest == digest => Ok(existing),
-                    TradeState::Notpay => Err(PayError::OutTradeNoUsed {
+                    TradeState::Notpay | TradeState::Userpaying => Err(PayError::OutTradeNoUsed {
+                        out_trade_no: existing.out_trade_no,
+                    }),
+                    TradeState::Revoked => Err(PayError::OrderReversed {
                         out_trade_no: existing.out_trade_no,
                     }),
                 };
@@ -1094,7 +1116,12 @@ impl PayService {
                         out_trade_no: order.out_trade_no,
                     });
                 }
-                TradeState::Notpay => {}
+                TradeState::Revoked => {
+                    return Err(PayError::OrderReversed {
+                        out_trade_no: order.out_trade_no,
+                    });
+                }
+                TradeState::Notpay | TradeState::Userpaying => {}
             }
             order.state = TradeState::Closed;
             order.closed_at = Some(self.now());
@@ -1121,7 +1148,8 @@ impl PayService {
                 return Ok(());
             };
             let now = self.now();
-            if order.state != TradeState::Notpay || now < order.time_expire {
+            let open = matches!(order.state, TradeState::Notpay | TradeState::Userpaying);
+            if !open || now < order.time_expire {
                 return Ok(());
             }
             order.state = TradeState::Closed;
@@ -1159,9 +1187,15 @@ impl PayService {
                 });
             };
             let now = self.now();
-            let payable = order.state == TradeState::Notpay && now < order.time_expire;
+            if order.state == TradeState::Userpaying
+                && order.payer_user_id.as_deref() != Some(user_id)
+            {
+                return Err(PayError::NotThePayer);
+            }
+            let open = matches!(order.state, TradeState::Notpay | TradeState::Userpaying);
+            let payable = open && now < order.time_expire;
             if !payable {
-                let state = if order.state == TradeState::Notpay {
+                let state = if open {
                     TradeState::Closed
                 } else {
                     order.state
@@ -1202,14 +1236,14 @@ impl PayService {
             let user_write = if user.failed_password_count > 0 || user.locked_until.is_some() {
                 user_after.failed_password_count = 0;
                 user_after.locked_until = None;
-                Some(user_record(&user_after, Expect::Version(user_version))?)
+                vec![user_record(&user_after, Expect::Version(user_version))?]
             } else {
-                None
+                Vec::new()
             };
             match self
                 .commit_payment(
                     order,
-                    order_version,
+                    Expect::Version(order_version),
                     user_id,
                     (openid, sub_openid),
                     user_write,
@@ -1259,13 +1293,15 @@ impl PayService {
         }
     }
 
-    async fn commit_payment(
+    /// Pays `order` from the user's wallet, with `extra` records in the same unit of
+    /// work; `Busy` when a record changed meanwhile.
+    pub(crate) async fn commit_payment(
         &self,
         mut order: Order,
-        order_version: u64,
+        order_expect: Expect,
         user_id: &str,
         (openid, sub_openid): (String, Option<String>),
-        user_write: Option<RecordWrite>,
+        extra: Vec<RecordWrite>,
         now: Timestamp,
     ) -> Result<Order, PayError> {
         let merchant = self.merchant_shared(&order.mchid).await?.ok_or_else(|| {
@@ -1310,8 +1346,8 @@ impl PayService {
         order.paid_sub_openid = sub_openid;
         order.payer_total_minor = order.total_minor;
         order.fee_minor = fee;
-        let mut records = vec![order_write(&order, Expect::Version(order_version))?];
-        records.extend(user_write);
+        let mut records = vec![order_write(&order, order_expect)?];
+        records.extend(extra);
         let mut jobs = vec![settle_job(&order.mchid, day)?];
         if !order.notify_url.is_empty() {
             let subject = NotificationSubject::TransactionSuccess {
@@ -1527,7 +1563,7 @@ impl PayService {
                 return Err(PayError::RefundOrderNotFound);
             }
             match self
-                .commit_refund(&request, &digest, order, order_version)
+                .commit_refund(&request, &digest, order, order_version, false)
                 .await
             {
                 Err(PayError::Busy { .. }) => {}
@@ -1539,12 +1575,15 @@ impl PayService {
         })
     }
 
-    async fn commit_refund(
+    /// Refunds `request.refund_minor` of a paid order; with `revoke`, the order ends
+    /// `REVOKED` (a reversed payment-code order) instead of `REFUND`.
+    pub(crate) async fn commit_refund(
         &self,
         request: &RefundRequest,
         digest: &str,
         mut order: Order,
         order_version: u64,
+        revoke: bool,
     ) -> Result<Refund, PayError> {
         if !matches!(order.state, TradeState::Success | TradeState::Refund) {
             return Err(PayError::RefundOrderNotFound);
@@ -1640,7 +1679,11 @@ impl PayService {
                 &memo,
             )?);
         }
-        order.state = TradeState::Refund;
+        order.state = if revoke {
+            TradeState::Revoked
+        } else {
+            TradeState::Refund
+        };
         order.refunded_minor = refunded_after;
         order.fee_refunded_minor += fee_refund;
         order.refund_count += 1;
@@ -1961,7 +2004,7 @@ fn check_serial(field: &str, serial: &str) -> Result<(), PayError> {
     }
 }
 
-fn check_prepay(request: &PrepayRequest, now: Timestamp) -> Result<(), PayError> {
+pub(crate) fn check_prepay(request: &PrepayRequest, now: Timestamp) -> Result<(), PayError> {
     check_text("/description", &request.description, 1, 127)?;
     check_merchant_no("/out_trade_no", &request.out_trade_no, 6, 32)?;
     if !request.notify_url.is_empty() {
@@ -2052,7 +2095,7 @@ fn check_refund(request: &RefundRequest) -> Result<(), PayError> {
     Ok(())
 }
 
-fn order_write(order: &Order, expect: Expect) -> Result<RecordWrite, PayError> {
+pub(crate) fn order_write(order: &Order, expect: Expect) -> Result<RecordWrite, PayError> {
     let mut entries = vec![
         IndexEntry::new(index::PREPAY_ID, order.prepay_id.clone()),
         IndexEntry::new(index::CODE, order.code_token.clone()),
@@ -2071,6 +2114,14 @@ fn order_write(order: &Order, expect: Expect) -> Result<RecordWrite, PayError> {
         entries.push(IndexEntry::new(
             index::MERCHANT_DAY,
             format!("{}|{}", order.mchid, Day::of(success_time).iso()),
+        ));
+    }
+    if order.state == TradeState::Userpaying
+        && let Some(user_id) = &order.payer_user_id
+    {
+        entries.push(IndexEntry::new(
+            index::AWAITING_PAYER,
+            format!("{user_id}|{}", time_value(order.created_at.unix_ms())),
         ));
     }
     store::write(kind::ORDER, &order.key(), expect, order, entries)
@@ -2096,7 +2147,7 @@ fn refund_write(refund: &Refund) -> Result<RecordWrite, PayError> {
     )
 }
 
-fn user_record(user: &User, expect: Expect) -> Result<RecordWrite, PayError> {
+pub(crate) fn user_record(user: &User, expect: Expect) -> Result<RecordWrite, PayError> {
     store::write(
         kind::USER,
         &user.user_id,

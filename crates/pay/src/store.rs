@@ -25,6 +25,8 @@ pub mod kind {
     pub const NOTIFICATION: &str = "pay.notification";
     /// [`crate::model::Settlement`] by `mchid|day`.
     pub const SETTLEMENT: &str = "pay.settlement";
+    /// [`crate::model::PaymentCode`] by its 18 digits.
+    pub const PAYMENT_CODE: &str = "pay.payment_code";
 }
 
 /// Index names.
@@ -45,6 +47,8 @@ pub mod index {
     pub const MERCHANT_CREATED: &str = "merchant_created";
     /// Merchant accounts by kind and creation: `provider|<ms, 15 digits>`.
     pub const KIND_CREATED: &str = "kind_created";
+    /// Payment-code orders waiting for their payer's password: `user_id|<ms, 15 digits>`.
+    pub const AWAITING_PAYER: &str = "awaiting_payer";
     /// Sub-merchants by provider and creation: `sp_mchid|<ms, 15 digits>`.
     pub const PROVIDER_CREATED: &str = "provider_created";
 }

@@ -259,7 +259,10 @@ mod tests {
     fn empty_values_and_the_sign_itself_are_left_out() {
         let mut params = official();
         params.insert("detail".to_owned(), String::new());
-        params.insert("sign".to_owned(), "9A0A8659F005D6984697E2CA0A9CF3B7".to_owned());
+        params.insert(
+            "sign".to_owned(),
+            "9A0A8659F005D6984697E2CA0A9CF3B7".to_owned(),
+        );
         assert!(verify(&params, KEY, SignType::Md5));
         params.insert("body".to_owned(), "tset".to_owned());
         assert!(!verify(&params, KEY, SignType::Md5));

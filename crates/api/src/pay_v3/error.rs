@@ -148,6 +148,12 @@ impl From<PayError> for V3Error {
             }
             PayError::OutTradeNoUsed { .. } => Self::new(status(403), "OUT_TRADE_NO_USED", message),
             PayError::OrderPaid { .. } => Self::new(status(400), "ORDERPAID", message),
+            PayError::OrderReversed { .. } => Self::new(status(400), "ORDER_REVERSED", message),
+            PayError::AuthCodeMalformed { issue } => {
+                Self::param("/payer/auth_code", issue, Location::Body)
+            }
+            PayError::AuthCodeInvalid => Self::new(status(400), "AUTH_CODE_INVALID", message),
+            PayError::AuthCodeExpired => Self::new(status(400), "AUTHCODEEXPIRE", message),
             PayError::OrderClosed { .. } => Self::new(status(400), "ORDER_CLOSED", message),
             PayError::OrderNotFound => Self::new(status(404), "ORDER_NOT_EXIST", "订单不存在"),
             PayError::RefundNotFound => {
@@ -162,11 +168,10 @@ impl From<PayError> for V3Error {
             | PayError::WrongPassword { .. }
             | PayError::PasswordLocked { .. }
             | PayError::UserNotFound { .. }
-            | PayError::SessionUnknown
-            | PayError::WalletBalanceNotEnough { .. } => {
-                Self::new(status(400), "INVALID_REQUEST", message)
+            | PayError::SessionUnknown => Self::new(status(400), "INVALID_REQUEST", message),
+            PayError::MerchantBalanceNotEnough | PayError::WalletBalanceNotEnough { .. } => {
+                Self::new(status(403), "NOT_ENOUGH", message)
             }
-            PayError::MerchantBalanceNotEnough => Self::new(status(403), "NOT_ENOUGH", message),
             PayError::NoAuth { .. } => Self::new(status(403), "NO_AUTH", message),
             PayError::Busy { .. } => Self::new(
                 status(429),

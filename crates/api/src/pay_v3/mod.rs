@@ -7,6 +7,7 @@
 //! caller expects (certificate serial or `PUB_KEY_ID_…`).
 
 mod bills;
+mod codepay;
 mod error;
 mod orders;
 mod platform;
@@ -149,6 +150,19 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close",
             post(orders::partner_close),
+        )
+        .route("/v3/pay/transactions/codepay", post(codepay::direct))
+        .route(
+            "/v3/pay/partner/transactions/codepay",
+            post(codepay::partner),
+        )
+        .route(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}/reverse",
+            post(codepay::reverse_direct),
+        )
+        .route(
+            "/v3/pay/partner/transactions/out-trade-no/{out_trade_no}/reverse",
+            post(codepay::reverse_partner),
         )
         .route("/v3/refund/domestic/refunds", post(refunds::create))
         .route(

@@ -12,7 +12,7 @@ use super::wire::{CloseBody, PrepayBody, transaction_json};
 use super::{Caller, Location, PaySurface, V3Error, bad_query, json_response, parse_body, surface};
 use crate::AppState;
 
-fn check_mchid(
+pub(crate) fn check_mchid(
     caller: &Caller,
     mchid: &str,
     field: &str,
@@ -47,26 +47,54 @@ fn required(value: Option<String>, field: &str) -> Result<String, V3Error> {
 
 /// The parties of a prepay: `(mchid, appid, sp_mchid, sub_appid)` — for a partner
 /// order the sub-merchant, the provider's `sp_appid`, the provider and `sub_appid`.
-type Parties = (String, String, Option<String>, Option<String>);
+pub(crate) type Parties = (String, String, Option<String>, Option<String>);
 
-fn parties(caller: &Caller, body: &mut PrepayBody, api: Api) -> Result<Parties, V3Error> {
+/// The merchant and app fields of a request body, direct or partner.
+#[derive(Debug, Default)]
+pub(crate) struct PartyFields {
+    pub(crate) appid: Option<String>,
+    pub(crate) mchid: Option<String>,
+    pub(crate) sp_appid: Option<String>,
+    pub(crate) sp_mchid: Option<String>,
+    pub(crate) sub_appid: Option<String>,
+    pub(crate) sub_mchid: Option<String>,
+}
+
+/// Checks the parties a request names against its signer and the API it came through.
+pub(crate) fn parties_of(
+    caller: &Caller,
+    fields: PartyFields,
+    api: Api,
+) -> Result<Parties, V3Error> {
     match api {
         Api::Direct => {
-            let mchid = required(body.mchid.take(), "/mchid")?;
+            let mchid = required(fields.mchid, "/mchid")?;
             check_mchid(caller, &mchid, "/mchid", Location::Body)?;
-            Ok((mchid, required(body.appid.take(), "/appid")?, None, None))
+            Ok((mchid, required(fields.appid, "/appid")?, None, None))
         }
         Api::Partner => {
-            let sp_mchid = required(body.sp_mchid.take(), "/sp_mchid")?;
+            let sp_mchid = required(fields.sp_mchid, "/sp_mchid")?;
             check_mchid(caller, &sp_mchid, "/sp_mchid", Location::Body)?;
             Ok((
-                required(body.sub_mchid.take(), "/sub_mchid")?,
-                required(body.sp_appid.take(), "/sp_appid")?,
+                required(fields.sub_mchid, "/sub_mchid")?,
+                required(fields.sp_appid, "/sp_appid")?,
                 Some(sp_mchid),
-                body.sub_appid.take(),
+                fields.sub_appid,
             ))
         }
     }
+}
+
+fn parties(caller: &Caller, body: &mut PrepayBody, api: Api) -> Result<Parties, V3Error> {
+    let fields = PartyFields {
+        appid: body.appid.take(),
+        mchid: body.mchid.take(),
+        sp_appid: body.sp_appid.take(),
+        sp_mchid: body.sp_mchid.take(),
+        sub_appid: body.sub_appid.take(),
+        sub_mchid: body.sub_mchid.take(),
+    };
+    parties_of(caller, fields, api)
 }
 
 /// The payer a JSAPI order is made out to: `(openid, sub_openid)`.
@@ -283,7 +311,7 @@ pub(crate) struct PartnerQuery {
 
 /// The sub-merchant a partner request acts for: `sp_mchid` must be the signer and the
 /// sub-merchant one of its own.
-async fn partner_sub(
+pub(crate) async fn partner_sub(
     state: &AppState,
     caller: &Caller,
     sp_mchid: Option<&str>,

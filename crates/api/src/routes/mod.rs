@@ -4,5 +4,6 @@ pub(crate) mod health;
 pub(crate) mod ledger;
 pub(crate) mod partner;
 pub(crate) mod pay;
+pub(crate) mod paycode;
 pub(crate) mod queue;
 pub(crate) mod sandbox;

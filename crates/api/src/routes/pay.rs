@@ -86,6 +86,9 @@ impl From<PayError> for ApiError {
             PayError::PasswordLocked { .. } => "password_locked",
             PayError::NotThePayer => "not_the_payer",
             PayError::NoAuth { .. } => "no_auth",
+            PayError::OrderReversed { .. } => "order_not_payable",
+            PayError::AuthCodeMalformed { .. } => "invalid_field",
+            PayError::AuthCodeInvalid | PayError::AuthCodeExpired => "payment_code_invalid",
             PayError::UserNotFound { .. } => "user_not_found",
             PayError::SessionUnknown => "unauthorized",
             PayError::Busy { .. } => "busy",
@@ -584,6 +587,7 @@ struct NewUserBody {
     name: String,
     password: Option<String>,
     balance: Option<i64>,
+    password_free_limit: Option<i64>,
 }
 
 async fn user_json(surface: &PaySurface, user: &User) -> Result<Value, ApiError> {
@@ -591,6 +595,7 @@ async fn user_json(surface: &PaySurface, user: &User) -> Result<Value, ApiError>
         "user_id": user.user_id,
         "name": user.name,
         "balance": surface.pay.wallet_balance(&user.user_id).await?,
+        "password_free_limit": user.password_free_limit_minor,
         "locked_until": user.locked_until.map(rfc3339),
         "created_at": rfc3339(user.created_at),
     }))
@@ -613,7 +618,13 @@ async fn create_user(
         use rand::Rng as _;
         format!("{:06}", rand::rng().random_range(0..1_000_000))
     });
-    let user = surface.pay.create_user(&body.name, &password).await?;
+    let mut user = surface.pay.create_user(&body.name, &password).await?;
+    if let Some(limit) = body.password_free_limit {
+        user = surface
+            .pay
+            .set_password_free_limit(&user.user_id, limit)
+            .await?;
+    }
     if let Some(balance) = body.balance {
         surface
             .pay

@@ -1,0 +1,456 @@
+//! Payment codes at the counter over the APIv3 wire: the payer's dynamic code, `codepay`
+//! paid at once or waiting for the password (`USERPAYING`), `reverse`, and every refusal.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use plaza_testkit::pay::{Merchant, Payer};
+use plaza_testkit::{Reply, ServerOptions, TestServer};
+use serde_json::{Value, json};
+
+const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+const CODEPAY: &str = "/v3/pay/transactions/codepay";
+
+fn sandbox() -> TestServer {
+    ServerOptions::new(PLAZA).sandbox().start()
+}
+
+fn error_code(reply: &Reply) -> (u16, String) {
+    (
+        reply.status,
+        reply.json()["code"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+async fn payment_code(server: &TestServer, payer: &Payer) -> String {
+    let reply = payer
+        .post(server, "/api/v1/me/payment-code", &json!({}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let code = reply.json()["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 18, "{code}");
+    assert!(("10".."16").contains(&&code[..2]), "{code}");
+    assert_eq!(reply.json()["valid_for_s"], 60);
+    code
+}
+
+fn charge(merchant: &Merchant, no: &str, total: i64, auth_code: &str) -> Value {
+    json!({
+        "appid": merchant.appid,
+        "mchid": merchant.mchid,
+        "description": "Two buns",
+        "out_trade_no": no,
+        "payer": {"auth_code": auth_code},
+        "amount": {"total": total, "currency": "CNY"},
+        "scene_info": {"device_id": "POS-7", "device_ip": "10.0.0.7"},
+    })
+}
+
+async fn query(server: &TestServer, merchant: &Merchant, no: &str) -> Value {
+    let reply = merchant
+        .v3(
+            server,
+            "GET",
+            &format!(
+                "/v3/pay/transactions/out-trade-no/{no}?mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json()
+}
+
+async fn reverse(server: &TestServer, merchant: &Merchant, no: &str) -> Reply {
+    merchant
+        .v3(
+            server,
+            "POST",
+            &format!("/v3/pay/transactions/out-trade-no/{no}/reverse"),
+            Some(&json!({ "appid": merchant.appid, "mchid": merchant.mchid })),
+        )
+        .await
+}
+
+async fn advance(server: &TestServer, by_ms: i64) {
+    let reply = server
+        .admin_post("/api/v1/sandbox/clock/advance", &json!({ "by_ms": by_ms }))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+async fn assert_ledger_sound(server: &TestServer) {
+    let reply = server.admin_get("/api/v1/admin/ledger/verify").await;
+    assert_eq!(reply.json()["sound"], true, "{}", reply.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_small_code_payment_is_paid_at_once_and_can_be_reversed() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Bakery").await;
+    let payer = Payer::create(&server, "Alice", 10_000).await;
+    let code = payment_code(&server, &payer).await;
+
+    let paid = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-0001", 1_500, &code)),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    assert!(merchant.verifies(&paid));
+    let transaction = paid.json();
+    assert_eq!(transaction["trade_state"], "SUCCESS");
+    assert_eq!(transaction["trade_type"], "MICROPAY");
+    assert_eq!(transaction["amount"]["payer_total"], 1_500);
+    let openid = payer
+        .get(
+            &server,
+            &format!("/api/v1/me/openid?appid={}", merchant.appid),
+        )
+        .await
+        .json()["openid"]
+        .clone();
+    assert_eq!(transaction["payer"]["openid"], openid);
+    assert_eq!(transaction["scene_info"]["device_id"], "POS-7");
+    assert_eq!(payer.balance(&server).await, 8_500);
+
+    // A retry of the same charge answers the same payment; the code is spent.
+    let again = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-0001", 1_500, &code)),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        again.json()["transaction_id"],
+        transaction["transaction_id"]
+    );
+    assert_eq!(payer.balance(&server).await, 8_500);
+    let reused = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-0002", 100, &code)),
+        )
+        .await;
+    assert_eq!(error_code(&reused), (400, "AUTH_CODE_INVALID".to_owned()));
+    // The paid order with other content: ORDERPAID.
+    let fresh = payment_code(&server, &payer).await;
+    let other = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-0001", 999, &fresh)),
+        )
+        .await;
+    assert_eq!(error_code(&other), (400, "ORDERPAID".to_owned()));
+
+    // Reversing a paid code payment refunds it in full.
+    let reversed = reverse(&server, &merchant, "POS-0001").await;
+    assert_eq!(reversed.status, 200, "{}", reversed.text);
+    assert_eq!(reversed.json()["out_trade_no"], "POS-0001");
+    assert_eq!(reversed.json()["mchid"], merchant.mchid.as_str());
+    assert_eq!(
+        query(&server, &merchant, "POS-0001").await["trade_state"],
+        "REVOKED"
+    );
+    assert_eq!(payer.balance(&server).await, 10_000);
+    let twice = reverse(&server, &merchant, "POS-0001").await;
+    assert_eq!(twice.status, 200, "{}", twice.text);
+    assert_eq!(payer.balance(&server).await, 10_000);
+    assert_ledger_sound(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_reverses() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Electronics").await;
+    let payer = Payer::create(&server, "Bob", 50_000).await;
+    let stranger = Payer::create(&server, "Eve", 50_000).await;
+    let limit = server
+        .admin_post(
+            &format!("/api/v1/admin/users/{}/password-free-limit", payer.user_id),
+            &json!({ "password_free_limit": 1_000 }),
+        )
+        .await;
+    assert_eq!(limit.status, 200, "{}", limit.text);
+
+    let code = payment_code(&server, &payer).await;
+    let waiting = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-1001", 5_000, &code)),
+        )
+        .await;
+    assert_eq!(
+        error_code(&waiting),
+        (202, "USERPAYING".to_owned()),
+        "{}",
+        waiting.text
+    );
+    assert!(merchant.verifies(&waiting));
+    assert_eq!(
+        query(&server, &merchant, "POS-1001").await["trade_state"],
+        "USERPAYING"
+    );
+    assert_eq!(
+        payer.balance(&server).await,
+        50_000,
+        "no money moves before the password"
+    );
+
+    // The payer sees what waits for the password, and confirms; nobody else can.
+    let awaiting = payer.get(&server, "/api/v1/me/awaiting").await.json();
+    assert_eq!(
+        awaiting["orders"].as_array().unwrap().len(),
+        1,
+        "{awaiting}"
+    );
+    assert_eq!(awaiting["orders"][0]["amount"], 5_000);
+    assert_eq!(awaiting["orders"][0]["merchant"], "Electronics");
+    let prepay_id = awaiting["orders"][0]["prepay_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let confirm = json!({ "prepay_id": prepay_id, "password": "123456" });
+    let refused = stranger
+        .post(&server, "/api/v1/pay/confirm", &confirm)
+        .await;
+    assert_eq!(refused.json()["code"], "not_the_payer", "{}", refused.text);
+    let confirmed = payer.post(&server, "/api/v1/pay/confirm", &confirm).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    assert_eq!(
+        query(&server, &merchant, "POS-1001").await["trade_state"],
+        "SUCCESS"
+    );
+    assert_eq!(payer.balance(&server).await, 45_000);
+    let none_left = payer.get(&server, "/api/v1/me/awaiting").await.json();
+    assert_eq!(none_left["orders"].as_array().unwrap().len(), 0);
+
+    // Waiting, then reversed by the merchant: the payer can no longer pay it.
+    let code = payment_code(&server, &payer).await;
+    let waiting = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-1002", 2_000, &code)),
+        )
+        .await;
+    assert_eq!(waiting.status, 202, "{}", waiting.text);
+    let prepay_id =
+        payer.get(&server, "/api/v1/me/awaiting").await.json()["orders"][0]["prepay_id"].clone();
+    let reversed = reverse(&server, &merchant, "POS-1002").await;
+    assert_eq!(reversed.status, 200, "{}", reversed.text);
+    assert_eq!(
+        query(&server, &merchant, "POS-1002").await["trade_state"],
+        "REVOKED"
+    );
+    let late = payer
+        .post(
+            &server,
+            "/api/v1/pay/confirm",
+            &json!({ "prepay_id": prepay_id, "password": "123456" }),
+        )
+        .await;
+    assert_eq!(late.json()["code"], "order_not_payable", "{}", late.text);
+    assert_eq!(payer.balance(&server).await, 45_000);
+
+    // Waiting, then left alone: it closes after five minutes.
+    let code = payment_code(&server, &payer).await;
+    let waiting = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-1003", 2_000, &code)),
+        )
+        .await;
+    assert_eq!(waiting.status, 202, "{}", waiting.text);
+    advance(&server, 6 * 60_000).await;
+    assert_eq!(
+        query(&server, &merchant, "POS-1003").await["trade_state"],
+        "CLOSED"
+    );
+    assert_ledger_sound(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_codes_short_wallets_and_foreign_orders_are_refused_and_change_nothing() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Kiosk").await;
+    let payer = Payer::create(&server, "Carol", 500).await;
+
+    for (auth_code, why) in [("123", "too short"), ("169999999999999999", "prefix 16")] {
+        let reply = merchant
+            .v3(
+                &server,
+                "POST",
+                CODEPAY,
+                Some(&charge(&merchant, "POS-2001", 100, auth_code)),
+            )
+            .await;
+        assert_eq!(error_code(&reply), (400, "PARAM_ERROR".to_owned()), "{why}");
+        assert_eq!(reply.json()["detail"]["field"], "/payer/auth_code");
+    }
+    let unknown = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-2001", 100, "134567890123456789")),
+        )
+        .await;
+    assert_eq!(error_code(&unknown), (400, "AUTH_CODE_INVALID".to_owned()));
+
+    // Not enough in the wallet: refused, nothing written, the code still works.
+    let code = payment_code(&server, &payer).await;
+    let short = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-2002", 900, &code)),
+        )
+        .await;
+    assert_eq!(
+        error_code(&short),
+        (403, "NOT_ENOUGH".to_owned()),
+        "{}",
+        short.text
+    );
+    let missing = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/pay/transactions/out-trade-no/POS-2002?mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(&missing), (404, "ORDER_NOT_EXIST".to_owned()));
+    let smaller = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-2003", 400, &code)),
+        )
+        .await;
+    assert_eq!(smaller.status, 200, "{}", smaller.text);
+    assert_eq!(payer.balance(&server).await, 100);
+
+    // A code is good for a minute.
+    let code = payment_code(&server, &payer).await;
+    advance(&server, 61_000).await;
+    let expired = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-2004", 50, &code)),
+        )
+        .await;
+    assert_eq!(error_code(&expired), (400, "AUTHCODEEXPIRE".to_owned()));
+
+    // Only code payments are reversed, and only one's own.
+    let native = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/transactions/native",
+            Some(&json!({
+                "appid": merchant.appid, "mchid": merchant.mchid, "description": "x",
+                "out_trade_no": "NAT-2005", "notify_url": "https://m.example/n",
+                "amount": {"total": 100},
+            })),
+        )
+        .await;
+    assert_eq!(native.status, 200, "{}", native.text);
+    let not_code = reverse(&server, &merchant, "NAT-2005").await;
+    assert_eq!(error_code(&not_code), (400, "INVALID_REQUEST".to_owned()));
+    let other = Merchant::create(&server, "Other").await;
+    let foreign = reverse(&server, &other, "POS-2003").await;
+    assert_eq!(error_code(&foreign), (404, "ORDER_NOT_EXIST".to_owned()));
+    assert_eq!(
+        query(&server, &merchant, "POS-2003").await["trade_state"],
+        "SUCCESS"
+    );
+    assert_ledger_sound(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_charges_codes_for_its_own_sub_merchants_only() {
+    let server = sandbox();
+    let provider = Merchant::create_provider(&server, &json!({ "name": "POS Services" })).await;
+    let other = Merchant::create_provider(&server, &json!({ "name": "Other Services" })).await;
+    let sub = |sp: &Merchant| {
+        let path = format!("/api/v1/admin/providers/{}/sub-merchants", sp.mchid);
+        let server = &server;
+        async move {
+            let reply = server.admin_post(&path, &json!({ "name": "Shop" })).await;
+            reply.json()["sub_mchid"].as_str().unwrap().to_owned()
+        }
+    };
+    let ours = sub(&provider).await;
+    let theirs = sub(&other).await;
+    let payer = Payer::create(&server, "Dan", 5_000).await;
+    let body = |sub_mchid: &str, no: &str, code: &str| {
+        json!({
+            "sp_appid": provider.appid, "sp_mchid": provider.mchid, "sub_mchid": sub_mchid,
+            "description": "Soup", "out_trade_no": no,
+            "payer": {"auth_code": code}, "amount": {"total": 300},
+        })
+    };
+    let partner = "/v3/pay/partner/transactions/codepay";
+    let code = payment_code(&server, &payer).await;
+    let foreign = provider
+        .v3(
+            &server,
+            "POST",
+            partner,
+            Some(&body(&theirs, "SPC-0001", &code)),
+        )
+        .await;
+    assert_eq!(error_code(&foreign), (403, "NO_AUTH".to_owned()));
+    let paid = provider
+        .v3(
+            &server,
+            "POST",
+            partner,
+            Some(&body(&ours, "SPC-0001", &code)),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    assert_eq!(paid.json()["sub_mchid"], ours.as_str());
+    assert_eq!(paid.json()["trade_type"], "MICROPAY");
+    let reversed = provider
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/partner/transactions/out-trade-no/SPC-0001/reverse",
+            Some(&json!({
+                "sp_appid": provider.appid, "sp_mchid": provider.mchid, "sub_mchid": ours,
+            })),
+        )
+        .await;
+    assert_eq!(reversed.status, 200, "{}", reversed.text);
+    assert_eq!(reversed.json()["sub_mchid"], ours.as_str());
+    assert_eq!(payer.balance(&server).await, 5_000);
+    assert_ledger_sound(&server).await;
+}
