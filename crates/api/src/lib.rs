@@ -9,6 +9,7 @@
 mod error;
 mod extract;
 mod middleware;
+mod pay_v2;
 pub mod pay_v3;
 mod routes;
 mod web;
@@ -127,6 +128,7 @@ pub fn app(state: AppState) -> Router {
     ));
     let routes = Router::new()
         .merge(pay_v3)
+        .merge(pay_v2::router())
         .merge(routes::health::router())
         .merge(routes::ledger::router())
         .merge(routes::queue::router())

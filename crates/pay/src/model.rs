@@ -112,6 +112,10 @@ pub struct Merchant {
     /// payments, in basis points of the fee (2000 = 20%), paid at settlement.
     #[serde(default)]
     pub commission_bps: u32,
+    /// The 32-character APIv2 key that signs XML requests (`sign`); empty for accounts
+    /// created before APIv2 was served.
+    #[serde(default)]
+    pub apiv2_key: String,
 }
 
 impl Merchant {

@@ -84,6 +84,7 @@ impl PayService {
             kind: MerchantKind::SubMerchant,
             provider: Some(provider.mchid.clone()),
             commission_bps: 0,
+            apiv2_key: String::new(),
         })
         .await
     }

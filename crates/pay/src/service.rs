@@ -493,6 +493,7 @@ impl PayService {
             kind,
             provider: None,
             commission_bps,
+            apiv2_key: ids::random_alnum(32),
         })
         .await
     }

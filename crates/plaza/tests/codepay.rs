@@ -1,5 +1,6 @@
 //! Payment codes at the counter over the APIv3 wire: the payer's dynamic code, `codepay`
-//! paid at once or waiting for the password (`USERPAYING`), `reverse`, and every refusal.
+//! paid at once or waiting for the password (`USERPAYING`), `reverse`, every refusal, and
+//! the same over APIv2 XML (`micropay`, `orderquery`, `reverse`).
 
 #![allow(
     clippy::unwrap_used,
@@ -8,6 +9,7 @@
 
 use plaza_testkit::pay::{Merchant, Payer};
 use plaza_testkit::{Reply, ServerOptions, TestServer};
+use plaza_wx::v2::{Params, SignType, parse_xml, sign, to_xml, verify};
 use serde_json::{Value, json};
 
 const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
@@ -452,5 +454,165 @@ async fn a_provider_charges_codes_for_its_own_sub_merchants_only() {
     assert_eq!(reversed.status, 200, "{}", reversed.text);
     assert_eq!(reversed.json()["sub_mchid"], ours.as_str());
     assert_eq!(payer.balance(&server).await, 5_000);
+    assert_ledger_sound(&server).await;
+}
+
+fn v2_body(params: &[(&str, &str)], key: &str, sign_type: SignType) -> String {
+    let mut params: Params = params
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    if sign_type == SignType::HmacSha256 {
+        params.insert("sign_type".to_owned(), "HMAC-SHA256".to_owned());
+    }
+    let signature = sign(&params, key, sign_type);
+    params.insert("sign".to_owned(), signature);
+    to_xml(&params)
+}
+
+async fn v2(server: &TestServer, path: &str, body: &str) -> Params {
+    let reply = server.post_raw(path, body, None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/xml"),
+        "{:?}",
+        reply.header("content-type")
+    );
+    parse_xml(reply.text.as_bytes()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Noodle Stall").await;
+    let key = merchant.credentials["apiv2_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(key.len(), 32);
+    let payer = Payer::create(&server, "Fay", 10_000).await;
+    let code = payment_code(&server, &payer).await;
+    let base = |no: &'static str| {
+        vec![
+            ("appid", merchant.appid.clone()),
+            ("mch_id", merchant.mchid.clone()),
+            ("nonce_str", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".to_owned()),
+            ("out_trade_no", no.to_owned()),
+        ]
+    };
+    let as_refs =
+        |params: &[(&'static str, String)]| -> Vec<(&'static str, String)> { params.to_vec() };
+    let body_of = |params: &[(&'static str, String)], sign_type| {
+        let refs: Vec<(&str, &str)> = params.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        v2_body(&refs, &key, sign_type)
+    };
+
+    // micropay, MD5: paid at once; the answer is signed the same way.
+    let mut charge = as_refs(&base("V2-0001"));
+    charge.extend([
+        ("body", "牛肉面 & tea".to_owned()),
+        ("total_fee", "1200".to_owned()),
+        ("spbill_create_ip", "10.0.0.9".to_owned()),
+        ("auth_code", code.clone()),
+        ("attach", "stall 3".to_owned()),
+    ]);
+    let paid = v2(&server, "/pay/micropay", &body_of(&charge, SignType::Md5)).await;
+    assert_eq!(paid["return_code"], "SUCCESS", "{paid:?}");
+    assert_eq!(paid["result_code"], "SUCCESS", "{paid:?}");
+    assert!(verify(&paid, &key, SignType::Md5), "the answer is signed");
+    assert_eq!(paid["trade_type"], "MICROPAY");
+    assert_eq!(paid["total_fee"], "1200");
+    assert_eq!(paid["cash_fee"], "1200");
+    assert_eq!(paid["attach"], "stall 3");
+    assert_eq!(paid["time_end"].len(), 14);
+    assert!(paid["transaction_id"].len() >= 28, "{paid:?}");
+    assert!(!paid["openid"].is_empty());
+    assert_eq!(payer.balance(&server).await, 8_800);
+
+    // orderquery, HMAC-SHA256.
+    let query = body_of(&base("V2-0001"), SignType::HmacSha256);
+    let found = v2(&server, "/pay/orderquery", &query).await;
+    assert_eq!(found["result_code"], "SUCCESS", "{found:?}");
+    assert!(verify(&found, &key, SignType::HmacSha256));
+    assert_eq!(found["trade_state"], "SUCCESS");
+    assert_eq!(found["transaction_id"], paid["transaction_id"]);
+
+    // A wrong sign changes nothing.
+    let forged = body_of(&charge, SignType::Md5)
+        .replace("<total_fee>1200</total_fee>", "<total_fee>1</total_fee>");
+    let refused = v2(&server, "/pay/micropay", &forged).await;
+    assert_eq!(refused["return_code"], "SUCCESS");
+    assert_eq!(refused["result_code"], "FAIL");
+    assert_eq!(refused["err_code"], "SIGNERROR", "{refused:?}");
+
+    // reverse: the paid order is refunded; recall N.
+    let reversed = v2(
+        &server,
+        "/secapi/pay/reverse",
+        &body_of(&base("V2-0001"), SignType::Md5),
+    )
+    .await;
+    assert_eq!(reversed["result_code"], "SUCCESS", "{reversed:?}");
+    assert_eq!(reversed["recall"], "N");
+    assert_eq!(payer.balance(&server).await, 10_000);
+    let found = v2(&server, "/pay/orderquery", &query).await;
+    assert_eq!(found["trade_state"], "REVOKED");
+
+    // Above the password-free limit: USERPAYING, then the query shows it.
+    server
+        .admin_post(
+            &format!("/api/v1/admin/users/{}/password-free-limit", payer.user_id),
+            &json!({ "password_free_limit": 100 }),
+        )
+        .await;
+    let code = payment_code(&server, &payer).await;
+    let mut big = as_refs(&base("V2-0002"));
+    big.extend([
+        ("body", "Big order".to_owned()),
+        ("total_fee", "5000".to_owned()),
+        ("spbill_create_ip", "10.0.0.9".to_owned()),
+        ("auth_code", code),
+    ]);
+    let waiting = v2(&server, "/pay/micropay", &body_of(&big, SignType::Md5)).await;
+    assert_eq!(waiting["err_code"], "USERPAYING", "{waiting:?}");
+    let state = v2(
+        &server,
+        "/pay/orderquery",
+        &body_of(&base("V2-0002"), SignType::Md5),
+    )
+    .await;
+    assert_eq!(state["trade_state"], "USERPAYING");
+
+    // Unreadable documents, unknown merchants, unknown orders.
+    let broken = v2(&server, "/pay/micropay", "<xml><mch_id>1</mch_id>").await;
+    assert_eq!(broken["return_code"], "FAIL", "{broken:?}");
+    let mut stranger = as_refs(&base("V2-0003"));
+    stranger[1].1 = "1999999999".to_owned();
+    let unknown = v2(
+        &server,
+        "/pay/orderquery",
+        &body_of(&stranger, SignType::Md5),
+    )
+    .await;
+    assert_eq!(unknown["err_code"], "MCHID_NOT_EXIST", "{unknown:?}");
+    let missing = v2(
+        &server,
+        "/pay/orderquery",
+        &body_of(&base("V2-0404"), SignType::Md5),
+    )
+    .await;
+    assert_eq!(missing["err_code"], "ORDERNOTEXIST", "{missing:?}");
+    let mut bad_code = as_refs(&base("V2-0005"));
+    bad_code.extend([
+        ("body", "x".to_owned()),
+        ("total_fee", "10".to_owned()),
+        ("spbill_create_ip", "10.0.0.9".to_owned()),
+        ("auth_code", "99".to_owned()),
+    ]);
+    let malformed = v2(&server, "/pay/micropay", &body_of(&bad_code, SignType::Md5)).await;
+    assert_eq!(malformed["err_code"], "AUTH_CODE_ERROR", "{malformed:?}");
     assert_ledger_sound(&server).await;
 }

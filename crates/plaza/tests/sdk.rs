@@ -1,6 +1,7 @@
 //! The real SDKs as judges: the unmodified PyPI `wechatpayv3` drives a running Plaza in
 //! certificate mode and in public-key mode (`tests/sdk/wechatpayv3_flow.py`), and as a
-//! service provider in partner mode (`tests/sdk/wechatpayv3_partner.py`).
+//! service provider in partner mode (`tests/sdk/wechatpayv3_partner.py`); the PyPI
+//! `wechatpy` drives the APIv2 XML counter payments (`tests/sdk/wechatpy_micropay.py`).
 //!
 //! The SDK lives in a virtualenv that `.ci/run` makes; its Python is named by
 //! `PLAZA_SDK_PYTHON`. Without it the test says so and passes, unless
@@ -26,7 +27,7 @@ fn sdk_python() -> Option<String> {
                 std::env::var("PLAZA_TEST_REQUIRE_SDK").as_deref() != Ok("1"),
                 "PLAZA_TEST_REQUIRE_SDK=1 but PLAZA_SDK_PYTHON names no Python with wechatpayv3"
             );
-            eprintln!("SDK part skipped: set PLAZA_SDK_PYTHON to a Python with wechatpayv3 2.0.4");
+            eprintln!("SDK part skipped: set PLAZA_SDK_PYTHON to a Python with tests/sdk/requirements.txt installed");
             None
         }
     }
@@ -64,6 +65,20 @@ fn wechatpayv3_in_partner_mode() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpayv3_partner.py");
     server.run_script(
         "wechatpayv3 (partner mode)",
+        Command::new(python)
+            .arg(script)
+            .args(["--base-url", &server.base_url])
+            .args(["--admin-token", &server.admin_token]),
+    );
+}
+
+#[test]
+fn wechatpy_micropay_orderquery_and_reverse() {
+    let Some(python) = sdk_python() else { return };
+    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpy_micropay.py");
+    server.run_script(
+        "wechatpy (APIv2 micropay)",
         Command::new(python)
             .arg(script)
             .args(["--base-url", &server.base_url])

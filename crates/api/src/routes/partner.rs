@@ -57,6 +57,7 @@ struct ProviderCredentials {
     #[serde(skip_serializing_if = "Option::is_none")]
     certificate: Option<String>,
     apiv3_key: String,
+    apiv2_key: String,
     commission_bps: u32,
     sign_mode: &'static str,
     public_key_id: String,
@@ -105,6 +106,7 @@ async fn create_provider(
             private_key: material.private_key_pem,
             certificate: material.certificate_pem,
             apiv3_key: provider.apiv3_key,
+            apiv2_key: provider.apiv2_key,
             commission_bps: provider.commission_bps,
             sign_mode: provider.sign_mode.as_str(),
             public_key_id: platform.public_key_id().to_owned(),

@@ -254,6 +254,7 @@ struct MerchantCredentials {
     #[serde(skip_serializing_if = "Option::is_none")]
     certificate: Option<String>,
     apiv3_key: String,
+    apiv2_key: String,
     fee_rate_bps: u32,
     sign_mode: &'static str,
     public_key_id: String,
@@ -299,6 +300,7 @@ async fn create_merchant(
             private_key: material.private_key_pem,
             certificate: material.certificate_pem,
             apiv3_key: merchant.apiv3_key,
+            apiv2_key: merchant.apiv2_key,
             fee_rate_bps: merchant.fee_rate_bps,
             sign_mode: merchant.sign_mode.as_str(),
             public_key_id: platform.public_key_id().to_owned(),
