@@ -53,6 +53,8 @@ pub const ERROR_CODES: &[(&str, &str, u16)] = &[
     ("password_locked", "auth", 423),
     ("not_the_payer", "auth", 403),
     ("no_auth", "auth", 403),
+    ("collection_code_not_open", "invalid_request", 404),
+    ("collection_code_not_found", "invalid_request", 404),
     ("payment_code_invalid", "invalid_request", 400),
     ("busy", "system", 429),
     ("request_timeout", "system", 503),

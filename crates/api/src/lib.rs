@@ -135,6 +135,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::pay::router())
         .merge(routes::partner::router())
         .merge(routes::paycode::router())
+        .merge(routes::collect::router())
         .merge(web::router())
         .merge(routes::sandbox::router())
         .fallback(routes::health::not_found)

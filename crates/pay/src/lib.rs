@@ -15,6 +15,7 @@
 
 pub mod accounts;
 pub mod codepay;
+pub mod collect;
 pub mod error;
 pub mod ids;
 pub mod model;
@@ -24,6 +25,7 @@ pub mod store;
 pub mod time;
 
 pub use codepay::{CodepayOutcome, CodepayRequest};
+pub use collect::{CollectPayment, CollectionSummary};
 pub use error::PayError;
 pub use partner::NewSubMerchant;
 pub use service::{

@@ -69,6 +69,9 @@ pub enum MerchantKind {
     /// A sub-merchant (子商户/特约商户): paid and settled itself, but reached only through
     /// its provider's partner API.
     SubMerchant,
+    /// A micro-merchant (小微商户): a user collecting with a static collection code
+    /// (收款码); it signs nothing and is paid only through its code.
+    Micro,
 }
 
 impl MerchantKind {
@@ -78,6 +81,7 @@ impl MerchantKind {
             Self::Direct => "direct",
             Self::Provider => "provider",
             Self::SubMerchant => "sub_merchant",
+            Self::Micro => "micro",
         }
     }
 }
@@ -116,6 +120,12 @@ pub struct Merchant {
     /// created before APIv2 was served.
     #[serde(default)]
     pub apiv2_key: String,
+    /// A micro-merchant's owner: the user who collects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_user_id: Option<String>,
+    /// A micro-merchant's collection code token (in its static QR's URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection_token: Option<String>,
 }
 
 impl Merchant {

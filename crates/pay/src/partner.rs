@@ -85,6 +85,8 @@ impl PayService {
             provider: Some(provider.mchid.clone()),
             commission_bps: 0,
             apiv2_key: String::new(),
+            owner_user_id: None,
+            collection_token: None,
         })
         .await
     }

@@ -182,7 +182,13 @@ pub struct PayService {
     /// process writes a database at a time): every signed request needs its merchant,
     /// and this saves a database read per request.
     merchants: RwLock<HashMap<String, Arc<Merchant>>>,
+    /// Every payment as it commits, for live views (a collection-code page). Best
+    /// effort: a slow listener misses some and reads the list again.
+    payments: tokio::sync::broadcast::Sender<Arc<Order>>,
 }
+
+/// Payments kept for a listener that falls behind before it misses some.
+const PAYMENT_FEED_CAPACITY: usize = 1_024;
 
 impl std::fmt::Debug for PayService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -190,7 +196,7 @@ impl std::fmt::Debug for PayService {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     digest::digest(&digest::SHA256, bytes)
         .as_ref()
         .iter()
@@ -351,7 +357,13 @@ impl PayService {
             secret,
             opened: Mutex::new(HashSet::new()),
             merchants: RwLock::new(HashMap::new()),
+            payments: tokio::sync::broadcast::channel(PAYMENT_FEED_CAPACITY).0,
         }
+    }
+
+    /// Payments from now on, as they commit.
+    pub fn subscribe_payments(&self) -> tokio::sync::broadcast::Receiver<Arc<Order>> {
+        self.payments.subscribe()
     }
 
     /// The clock the service reads.
@@ -494,6 +506,8 @@ impl PayService {
             provider: None,
             commission_bps,
             apiv2_key: ids::random_alnum(32),
+            owner_user_id: None,
+            collection_token: None,
         })
         .await
     }
@@ -943,7 +957,17 @@ impl PayService {
             }
         })?;
         self.check_order_parties(&request, &merchant).await?;
-        let digest = request_digest(&request)?;
+        self.insert_order(&request, now).await
+    }
+
+    /// Writes a new unpaid order for a checked request, or answers for the order its
+    /// number already names (the same order again, or the refusal).
+    pub(crate) async fn insert_order(
+        &self,
+        request: &PrepayRequest,
+        now: Timestamp,
+    ) -> Result<Order, PayError> {
+        let digest = request_digest(request)?;
         let key = order_key(&request.mchid, &request.out_trade_no);
         for attempt in 0..CONFLICT_RETRIES_MAX {
             // Nearly every order number is new: try to create first, and read what is
@@ -1370,7 +1394,11 @@ impl PayService {
             records,
         };
         match self.commit(write).await {
-            Ok(_) => Ok(order),
+            Ok(_) => {
+                // Nobody listening is not an error.
+                let _ = self.payments.send(Arc::new(order.clone()));
+                Ok(order)
+            }
             Err(LedgerError::RecordConflict { .. }) => Err(PayError::Busy {
                 what: "order".to_owned(),
             }),
@@ -1961,6 +1989,12 @@ fn merchant_index(merchant: &Merchant) -> Vec<IndexEntry> {
             index::PROVIDER_CREATED,
             format!("{provider}|{created}"),
         ));
+    }
+    if let Some(owner) = &merchant.owner_user_id {
+        entries.push(IndexEntry::new(index::OWNER, owner.clone()));
+    }
+    if let Some(token) = &merchant.collection_token {
+        entries.push(IndexEntry::new(index::COLLECTION_TOKEN, token.clone()));
     }
     entries
 }

@@ -49,6 +49,10 @@ pub mod index {
     pub const KIND_CREATED: &str = "kind_created";
     /// Payment-code orders waiting for their payer's password: `user_id|<ms, 15 digits>`.
     pub const AWAITING_PAYER: &str = "awaiting_payer";
+    /// Micro-merchants by their owner's user id.
+    pub const OWNER: &str = "owner";
+    /// Micro-merchants by collection code token.
+    pub const COLLECTION_TOKEN: &str = "collection_token";
     /// Sub-merchants by provider and creation: `sp_mchid|<ms, 15 digits>`.
     pub const PROVIDER_CREATED: &str = "provider_created";
 }

@@ -27,7 +27,9 @@ fn sdk_python() -> Option<String> {
                 std::env::var("PLAZA_TEST_REQUIRE_SDK").as_deref() != Ok("1"),
                 "PLAZA_TEST_REQUIRE_SDK=1 but PLAZA_SDK_PYTHON names no Python with wechatpayv3"
             );
-            eprintln!("SDK part skipped: set PLAZA_SDK_PYTHON to a Python with tests/sdk/requirements.txt installed");
+            eprintln!(
+                "SDK part skipped: set PLAZA_SDK_PYTHON to a Python with tests/sdk/requirements.txt installed"
+            );
             None
         }
     }

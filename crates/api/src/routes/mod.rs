@@ -1,5 +1,6 @@
 //! One module per resource; each starts with its `router()`.
 
+pub(crate) mod collect;
 pub(crate) mod health;
 pub(crate) mod ledger;
 pub(crate) mod partner;
