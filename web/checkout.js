@@ -1,34 +1,19 @@
 // The payer's checkout: six password boxes, then POST /api/v1/pay/confirm with the
 // session cookie, and the result in place.
+import { pinInput, yuan } from "/static/pin.js";
+
 const form = document.querySelector("#checkout");
-const boxes = [...document.querySelectorAll(".pin input")];
 const error = document.querySelector("#error");
 const payButton = document.querySelector("#pay");
-
-function password() {
-  return boxes.map((box) => box.value).join("");
-}
-
-boxes.forEach((box, index) => {
-  box.addEventListener("input", () => {
-    box.value = box.value.replace(/\D/g, "").slice(0, 1);
-    if (box.value && index < boxes.length - 1) boxes[index + 1].focus();
-    payButton.disabled = password().length !== 6;
-  });
-  box.addEventListener("keydown", (event) => {
-    if (event.key === "Backspace" && !box.value && index > 0) boxes[index - 1].focus();
-  });
+const pin = pinInput([...document.querySelectorAll(".pin input")], (password) => {
+  payButton.disabled = password.length !== 6;
 });
-
-function yuan(fen) {
-  return (fen / 100).toFixed(2);
-}
 
 form?.addEventListener("submit", async (event) => {
   event.preventDefault();
   payButton.disabled = true;
   error.textContent = "";
-  const body = { password: password() };
+  const body = { password: pin.password() };
   body[form.dataset.refKind] = form.dataset.ref;
   const reply = await fetch("/api/v1/pay/confirm", {
     method: "POST",
@@ -47,8 +32,7 @@ form?.addEventListener("submit", async (event) => {
     return;
   }
   error.textContent = answer.message;
-  boxes.forEach((box) => (box.value = ""));
-  boxes[0].focus();
+  pin.clear();
   if (answer.code === "order_not_payable" || answer.code === "password_locked") {
     form.querySelectorAll("input, button").forEach((element) => (element.disabled = true));
   }

@@ -1,7 +1,9 @@
-//! Plaza's pages in headless Chromium (`tests/web/checkout.mjs`, playwright-core driving
-//! Debian's `chromium`): the merchant demo shows a Native order's QR code, a demo payer
-//! signs in, pays on the checkout page, and the merchant page sees it. Screenshots land
-//! in `target/screenshots/`.
+//! Plaza's pages in headless Chromium (playwright-core driving Debian's `chromium`):
+//! `tests/web/checkout.mjs` — the merchant demo shows a Native order's QR code, a demo
+//! payer signs in, pays on the checkout page, and the merchant page sees it;
+//! `tests/web/collect.mjs` — a user opens a collection code, a payer pays through it,
+//! and the owner's open page shows the payment live. Screenshots land in
+//! `target/screenshots/`.
 //!
 //! Needs `node`, `tests/web/node_modules` (`npm ci --prefix tests/web`) and
 //! `/usr/bin/chromium` (or `PLAZA_CHROMIUM`). Without them the test says so and passes,
@@ -70,4 +72,22 @@ fn a_payer_pays_a_native_order_on_the_checkout_page() {
             .arg(&screenshots),
     );
     assert!(screenshots.join("checkout.png").is_file());
+}
+
+#[test]
+fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
+    if !browser_ready() {
+        return;
+    }
+    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let screenshots = root().join("target/screenshots");
+    server.run_script(
+        "the collection-code browser test",
+        Command::new("node")
+            .arg(root().join("tests/web/collect.mjs"))
+            .arg(&server.base_url)
+            .arg(&server.admin_token)
+            .arg(&screenshots),
+    );
+    assert!(screenshots.join("collect-received.png").is_file());
 }

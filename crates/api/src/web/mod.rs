@@ -8,6 +8,7 @@
 //! lists every user and merchant (demo sign-in); otherwise a payer signs in with a
 //! session token.
 
+mod collect;
 mod pages;
 
 use axum::Router;
@@ -26,6 +27,9 @@ pub(crate) const MERCHANT_COOKIE: &str = "plaza_merchant";
 const STYLESHEET: &str = include_str!("../../../../web/plaza.css");
 const CHECKOUT_JS: &str = include_str!("../../../../web/checkout.js");
 const MERCHANT_JS: &str = include_str!("../../../../web/merchant.js");
+const PIN_JS: &str = include_str!("../../../../web/pin.js");
+const COLLECT_JS: &str = include_str!("../../../../web/collect.js");
+const COLLECT_PAY_JS: &str = include_str!("../../../../web/collect-pay.js");
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -43,6 +47,20 @@ pub(crate) fn router() -> Router<AppState> {
             get(pages::merchant_order),
         )
         .route("/pay/checkout", get(pages::checkout))
+        .route("/collect", get(collect::owner))
+        .route("/pay/collect/{token}", get(collect::payer))
+        .route(
+            "/static/pin.js",
+            get(|| asset("text/javascript; charset=utf-8", PIN_JS)),
+        )
+        .route(
+            "/static/collect.js",
+            get(|| asset("text/javascript; charset=utf-8", COLLECT_JS)),
+        )
+        .route(
+            "/static/collect-pay.js",
+            get(|| asset("text/javascript; charset=utf-8", COLLECT_PAY_JS)),
+        )
         .route(
             "/static/plaza.css",
             get(|| asset("text/css; charset=utf-8", STYLESHEET)),
@@ -149,6 +167,7 @@ pub(crate) enum Section {
     Home,
     Merchant,
     Wallet,
+    Collect,
     SignIn,
 }
 
@@ -204,13 +223,14 @@ pub(crate) fn layout(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{title} · Plaza</title><link rel=\"stylesheet\" href=\"/static/plaza.css\"></head>\
-<body><header class=\"top\"><a class=\"brand\" href=\"/\">Pla<span>za</span></a><nav>{home}{merchant}{wallet}</nav>\
+<body><header class=\"top\"><a class=\"brand\" href=\"/\">Pla<span>za</span></a><nav>{home}{merchant}{wallet}{collect}</nav>\
 <div class=\"who\">{who}</div></header><main{main_class}>{body}</main>\
 <footer>Plaza — an open, self-hostable super-app platform. Amounts in CNY.</footer></body></html>",
         title = escape(title),
         home = link("/", "Home", Section::Home),
         merchant = link("/merchant", "Merchant demo", Section::Merchant),
         wallet = link("/me", "My wallet", Section::Wallet),
+        collect = link("/collect", "Collect", Section::Collect),
         who = who.join(""),
         main_class = if narrow { " class=\"narrow\"" } else { "" },
     ))

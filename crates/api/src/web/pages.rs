@@ -6,7 +6,7 @@ use axum::Json as AxumJson;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use plaza_pay::model::{Merchant, TradeState, TradeType, User};
+use plaza_pay::model::{Merchant, MerchantKind, TradeState, TradeType, User};
 use plaza_pay::{OrderRef, PrepayRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ use crate::routes::pay::order_json;
 const RECENT_ORDERS: usize = 8;
 
 /// A plain-text refusal of a page.
-struct PageError(StatusCode, &'static str);
+pub(super) struct PageError(pub(super) StatusCode, pub(super) &'static str);
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
@@ -32,7 +32,7 @@ impl IntoResponse for PageError {
     }
 }
 
-fn surface(state: &AppState) -> Result<&Arc<PaySurface>, PageError> {
+pub(super) fn surface(state: &AppState) -> Result<&Arc<PaySurface>, PageError> {
     state.pay.as_ref().ok_or(PageError(
         StatusCode::SERVICE_UNAVAILABLE,
         "payments are not configured",
@@ -49,7 +49,7 @@ async fn merchant_of(surface: &PaySurface, headers: &HeaderMap) -> Option<Mercha
     surface.pay.merchant(&mchid).await.ok().flatten()
 }
 
-async fn viewer(
+pub(super) async fn viewer(
     state: &AppState,
     surface: &PaySurface,
     headers: &HeaderMap,
@@ -77,7 +77,7 @@ fn safe_next(next: Option<&str>, fallback: &str) -> String {
     }
 }
 
-fn signin_redirect(next: &str) -> Response {
+pub(super) fn signin_redirect(next: &str) -> Response {
     let mut encoded = String::new();
     for byte in next.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
@@ -148,7 +148,15 @@ pub(crate) async fn signin(
             ));
         }
         body.push_str("</ul></div><div class=\"card\"><h2>Merchants</h2><ul class=\"list\">");
-        let merchants = surface.pay.merchants(50).await.unwrap_or_default();
+        let merchants: Vec<Merchant> = surface
+            .pay
+            .merchants(200)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|merchant| merchant.kind == MerchantKind::Direct)
+            .take(50)
+            .collect();
         if merchants.is_empty() {
             body.push_str("<li class=\"muted\">No merchants yet: <span class=\"mono\">plaza admin merchant create</span></li>");
         }
@@ -483,7 +491,10 @@ pub(crate) async fn checkout(
         .flatten()
         .map_or_else(|| order.mchid.clone(), |merchant| merchant.name);
     let balance = surface.pay.wallet_balance(&user.user_id).await.unwrap_or(0);
-    let payable = order.state == TradeState::Notpay && surface.pay.now() < order.time_expire;
+    let open = order.state == TradeState::Notpay
+        || (order.state == TradeState::Userpaying
+            && order.payer_user_id.as_deref() == Some(user.user_id.as_str()));
+    let payable = open && surface.pay.now() < order.time_expire;
     let closed_note = if payable {
         String::new()
     } else {
