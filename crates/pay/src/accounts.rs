@@ -56,3 +56,12 @@ pub fn available(mchid: &str) -> Result<AccountSpec, PayError> {
         AccountKind::MerchantAvailable,
     )
 }
+
+/// The merchant's share of one profit-sharing order, frozen until it is split or
+/// unfrozen.
+pub fn frozen(mchid: &str, transaction_id: &str) -> Result<AccountSpec, PayError> {
+    account(
+        format!("mch:{mchid}:frozen:{transaction_id}"),
+        AccountKind::Frozen,
+    )
+}

@@ -427,5 +427,7 @@ fn new_code_order(
         sub_appid: request.sub_appid.clone(),
         payer_sub_openid: None,
         paid_sub_openid: None,
+        shared_minor: 0,
+        sharing_finished: false,
     }
 }

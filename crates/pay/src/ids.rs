@@ -117,6 +117,17 @@ pub fn openid(secret: &[u8], appid: &str, user_id: &str) -> String {
     openid
 }
 
+/// A new profit-sharing order id, return id or detail id: `30000` + 3 random digits +
+/// the day + 13 digits = 29 digits.
+pub fn new_sharing_id(now: Timestamp) -> String {
+    format!(
+        "30000{}{}{}",
+        random_digits(3),
+        Day::of(now).compact(),
+        time_sequence(now)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,3 +161,4 @@ mod tests {
         assert_eq!(a.len(), 28);
     }
 }
+

@@ -21,6 +21,7 @@ pub mod ids;
 pub mod model;
 pub mod partner;
 pub mod service;
+pub mod sharing;
 pub mod store;
 pub mod time;
 

@@ -340,6 +340,12 @@ pub struct Order {
     /// Set when a partner order with a `sub_appid` is paid: the payer's openid there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_sub_openid: Option<String>,
+    /// Profit sharing: split to receivers so far, fen (less what came back).
+    #[serde(default)]
+    pub shared_minor: i64,
+    /// Profit sharing: the rest was unfrozen to the merchant; nothing more is split.
+    #[serde(default)]
+    pub sharing_finished: bool,
 }
 
 impl Order {

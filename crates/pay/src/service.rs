@@ -217,7 +217,7 @@ fn transfer_id(text: String) -> Result<TransferId, PayError> {
     })
 }
 
-fn transfer(
+pub(crate) fn transfer(
     id: String,
     from: &AccountId,
     to: &AccountId,
@@ -234,7 +234,7 @@ fn transfer(
     })
 }
 
-fn batch(transfers: Vec<NewTransfer>) -> Result<Option<TransferBatch>, PayError> {
+pub(crate) fn batch(transfers: Vec<NewTransfer>) -> Result<Option<TransferBatch>, PayError> {
     if transfers.is_empty() {
         return Ok(None);
     }
@@ -405,6 +405,29 @@ impl PayService {
     /// Commits a unit of work; `Ok(false)` on a version conflict.
     pub(crate) async fn try_commit_write(&self, write: WriteSet) -> Result<bool, PayError> {
         self.try_commit(write).await
+    }
+
+    /// Commits a unit of work, handing back the ledger's refusal for the caller to read.
+    pub(crate) async fn commit_write(&self, write: WriteSet) -> Result<(), LedgerError> {
+        self.commit(write).await.map(|_| ())
+    }
+
+    /// An account's balance, fen (0 for one never opened).
+    pub(crate) async fn balance_of(&self, account: &AccountId) -> Result<i64, PayError> {
+        self.balance(account).await
+    }
+
+    /// The user an app's openid names, remembering it for later lookups (profit sharing
+    /// names personal receivers by openid).
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn openid_remembered(&self, appid: &str, user_id: &str) -> Result<String, PayError> {
+        let openid = self.openid(appid, user_id);
+        self.try_commit_records(vec![openid_write(appid, &openid, user_id)?])
+            .await?;
+        Ok(openid)
     }
 
     /// Commits a unit of work; `Ok(false)` when a record it relied on changed meanwhile
@@ -1031,6 +1054,8 @@ impl PayService {
                 sub_appid: request.sub_appid.clone(),
                 payer_sub_openid: request.payer_sub_openid.clone(),
                 paid_sub_openid: None,
+                shared_minor: 0,
+                sharing_finished: false,
             };
             let write = WriteSet {
                 records: vec![order_write(&order, Expect::Absent)?],
@@ -1336,12 +1361,17 @@ impl PayService {
         })?;
         let day = Day::of(now);
         let wallet = accounts::wallet(user_id)?;
-        let pending = accounts::pending(&order.mchid, day)?;
+        let transaction_id = ids::new_transaction_id(now);
+        // A profit-sharing order's share stays frozen (per order) until it is split.
+        let pending = if order.profit_sharing {
+            accounts::frozen(&order.mchid, &transaction_id)?
+        } else {
+            accounts::pending(&order.mchid, day)?
+        };
         let fee_held = accounts::fee_held(&order.mchid, day)?;
         self.open(&wallet).await?;
         self.open(&pending).await?;
         self.open(&fee_held).await?;
-        let transaction_id = ids::new_transaction_id(now);
         let fee = fee_of(order.total_minor, merchant.fee_rate_bps);
         let memo = format!("pay {} {}", order.mchid, order.out_trade_no);
         let mut transfers = Vec::new();
@@ -1373,6 +1403,9 @@ impl PayService {
         order.fee_minor = fee;
         let mut records = vec![order_write(&order, order_expect)?];
         records.extend(extra);
+        if let Some(openid) = &order.paid_openid {
+            records.push(openid_write(&order.appid, openid, user_id)?);
+        }
         let mut jobs = vec![settle_job(&order.mchid, day)?];
         if !order.notify_url.is_empty() {
             let subject = NotificationSubject::TransactionSuccess {
@@ -1654,7 +1687,18 @@ impl PayService {
         let net_refund = request.refund_minor - fee_refund;
         let paid_day = Day::of(success_time);
         let settled = self.settlement(&order.mchid, paid_day).await?.is_some();
-        let (net_source, fee_source, funds_account) = if settled {
+        let frozen = order.profit_sharing && !order.sharing_finished;
+        let (net_source, fee_source, funds_account) = if frozen {
+            (
+                accounts::frozen(&order.mchid, &transaction_id)?,
+                if settled {
+                    accounts::platform_fees()?
+                } else {
+                    accounts::fee_held(&order.mchid, paid_day)?
+                },
+                FundsAccount::Unsettled,
+            )
+        } else if settled {
             (
                 accounts::available(&order.mchid)?,
                 accounts::platform_fees()?,
@@ -1745,7 +1789,7 @@ impl PayService {
             Err(LedgerError::RecordConflict { .. }) => Err(PayError::Busy {
                 what: "refund".to_owned(),
             }),
-            Err(error) if is_insufficient(&error, &net_source.0) && settled => {
+            Err(error) if is_insufficient(&error, &net_source.0) && (settled || frozen) => {
                 Err(PayError::MerchantBalanceNotEnough)
             }
             // Settlement ran between the check and the commit: read again.
@@ -1972,6 +2016,22 @@ pub fn next_retry_at(attempts: usize, now: Timestamp) -> Option<Timestamp> {
     NOTIFY_RETRY_DELAYS_S
         .get(attempts.checked_sub(1)?)
         .map(|delay_s| now.plus_ms(delay_s * 1_000))
+}
+
+/// Remembers which user an openid under an app is (profit sharing names personal
+/// receivers by openid).
+pub(crate) fn openid_write(
+    appid: &str,
+    openid: &str,
+    user_id: &str,
+) -> Result<RecordWrite, PayError> {
+    store::write(
+        kind::OPENID,
+        &format!("{appid}|{openid}"),
+        Expect::Any,
+        &serde_json::json!({ "user_id": user_id }),
+        vec![],
+    )
 }
 
 /// A merchant's index entries: by creation, and sub-merchants by their provider.

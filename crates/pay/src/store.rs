@@ -27,6 +27,14 @@ pub mod kind {
     pub const SETTLEMENT: &str = "pay.settlement";
     /// [`crate::model::PaymentCode`] by its 18 digits.
     pub const PAYMENT_CODE: &str = "pay.payment_code";
+    /// [`crate::sharing::Receiver`] by `mchid|type|account`.
+    pub const SHARING_RECEIVER: &str = "pay.sharing_receiver";
+    /// [`crate::sharing::SharingOrder`] by `mchid|out_order_no`.
+    pub const SHARING_ORDER: &str = "pay.sharing_order";
+    /// [`crate::sharing::SharingReturn`] by `mchid|out_return_no`.
+    pub const SHARING_RETURN: &str = "pay.sharing_return";
+    /// Which user an openid under an app is: `{user_id}` by `appid|openid`.
+    pub const OPENID: &str = "pay.openid";
 }
 
 /// Index names.

@@ -12,6 +12,7 @@ mod error;
 mod orders;
 mod platform;
 mod refunds;
+mod sharing;
 pub mod wire;
 
 use std::sync::Arc;
@@ -168,6 +169,36 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/v3/refund/domestic/refunds/{out_refund_no}",
             get(refunds::query),
+        )
+        .route(
+            "/v3/profitsharing/receivers/add",
+            post(sharing::add_receiver),
+        )
+        .route(
+            "/v3/profitsharing/receivers/delete",
+            post(sharing::delete_receiver),
+        )
+        .route("/v3/profitsharing/orders", post(sharing::split))
+        .route("/v3/profitsharing/orders/unfreeze", post(sharing::unfreeze))
+        .route(
+            "/v3/profitsharing/orders/{out_order_no}",
+            get(sharing::split_query),
+        )
+        .route(
+            "/v3/profitsharing/return-orders",
+            post(sharing::return_split),
+        )
+        .route(
+            "/v3/profitsharing/return-orders/{out_return_no}",
+            get(sharing::return_query),
+        )
+        .route(
+            "/v3/profitsharing/transactions/{transaction_id}/amounts",
+            get(sharing::amounts),
+        )
+        .route(
+            "/v3/profitsharing/merchant-configs/{sub_mchid}",
+            get(sharing::merchant_config),
         )
         .route("/v3/bill/tradebill", get(bills::trade_bill))
         .route("/v3/bill/fundflowbill", get(bills::fund_flow_bill))

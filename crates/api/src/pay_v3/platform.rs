@@ -60,6 +60,20 @@ impl Platform {
         })
     }
 
+    /// Decrypts a sensitive request field (RSA-OAEP with the platform's public key, as
+    /// SDKs encrypt `name` and the like, spec §1.6).
+    ///
+    /// # Errors
+    ///
+    /// A message when it is not ciphertext for this key, or not UTF-8.
+    pub fn decrypt_field(&self, ciphertext_b64: &str) -> Result<String, String> {
+        let plain = self
+            .key
+            .decrypt_oaep_sha1(ciphertext_b64)
+            .map_err(|error| error.to_string())?;
+        String::from_utf8(plain).map_err(|_| "the decrypted field is not UTF-8".to_owned())
+    }
+
     /// The certificate's canonical upper-case hex serial.
     pub fn serial(&self) -> &str {
         &self.certificate.serial_hex

@@ -15,7 +15,7 @@ use crate::AppState;
 
 /// The merchant whose order a refund request is about, and the provider asking for it:
 /// a direct merchant for itself, or a provider for one of its sub-merchants.
-async fn refund_parties(
+pub(crate) async fn refund_parties(
     state: &AppState,
     caller: &Caller,
     sub_mchid: Option<String>,

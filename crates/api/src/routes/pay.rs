@@ -726,7 +726,10 @@ async fn my_openid(
     Payer(user): Payer,
     Query(query): Query<OpenidQuery>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let openid = pay(&state)?.pay.openid(&query.appid, &user.user_id);
+    let openid = pay(&state)?
+        .pay
+        .openid_remembered(&query.appid, &user.user_id)
+        .await?;
     Ok(AxumJson(json!({ "appid": query.appid, "openid": openid })))
 }
 
