@@ -1,6 +1,7 @@
 // End-to-end in headless Chromium: a user opens a collection code (收款码); a payer opens
 // the code's page, types an amount, a note and the password, and pays; the owner's page,
-// left open, shows the payment the moment it is made (server-sent events, no reload).
+// left open, shows the payment the moment it is made (server-sent events, no reload); the
+// operator's console counts it.
 //
 // Usage: node collect.mjs BASE_URL ADMIN_TOKEN SCREENSHOT_DIR
 // Exits non-zero with a message on the first failed check.
@@ -93,6 +94,20 @@ try {
   check((await owner.textContent("#today-count")) === "1", "today's count is 1");
   check((await owner.textContent("#today-net")) === "¥12.45", "net of the 0.38% fee (5 fen)");
   await owner.screenshot({ path: screenshots + "/collect-received.png", fullPage: true });
+
+  // The operator's console counts it under collection codes, as offline volume.
+  const operator = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
+  await operator.goto(base + "/console");
+  check(operator.url().includes("/signin"), "the console asks to sign in first");
+  await operator.click(`button[data-operator="operator"]`);
+  await operator.waitForURL(/\/console$/);
+  check(
+    (await operator.textContent("#channel-collection_code .volume")) === "¥12.50",
+    "the console shows the collection-code volume",
+  );
+  check((await operator.textContent("#offline-volume")) === "¥12.50", "as offline volume");
+  check((await operator.textContent("#provider-share")) === "0.00%", "none of it through service providers");
+  await operator.screenshot({ path: screenshots + "/console.png", fullPage: true });
   console.log("web collection code: all checks passed");
 } finally {
   await browser.close();

@@ -136,6 +136,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::partner::router())
         .merge(routes::paycode::router())
         .merge(routes::collect::router())
+        .merge(routes::report::router())
         .merge(web::router())
         .merge(routes::sandbox::router())
         .fallback(routes::health::not_found)

@@ -161,4 +161,3 @@ mod tests {
         assert_eq!(a.len(), 28);
     }
 }
-

@@ -20,6 +20,7 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod partner;
+pub mod report;
 pub mod service;
 pub mod sharing;
 pub mod store;

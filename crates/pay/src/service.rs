@@ -1854,7 +1854,7 @@ impl PayService {
         Ok(refunds)
     }
 
-    async fn all_under<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn all_under<T: serde::de::DeserializeOwned>(
         &self,
         record_kind: &str,
         name: &str,
@@ -2206,10 +2206,12 @@ pub(crate) fn order_write(order: &Order, expect: Expect) -> Result<RecordWrite, 
         ));
     }
     if let Some(success_time) = order.success_time {
+        let day = Day::of(success_time).iso();
         entries.push(IndexEntry::new(
             index::MERCHANT_DAY,
-            format!("{}|{}", order.mchid, Day::of(success_time).iso()),
+            format!("{}|{day}", order.mchid),
         ));
+        entries.push(IndexEntry::new(index::PAID_DAY, day));
     }
     if order.state == TradeState::Userpaying
         && let Some(user_id) = &order.payer_user_id

@@ -55,6 +55,8 @@ pub mod index {
     pub const MERCHANT_CREATED: &str = "merchant_created";
     /// Merchant accounts by kind and creation: `provider|<ms, 15 digits>`.
     pub const KIND_CREATED: &str = "kind_created";
+    /// Paid orders of every merchant by payment day: `YYYY-MM-DD`.
+    pub const PAID_DAY: &str = "paid_day";
     /// Payment-code orders waiting for their payer's password: `user_id|<ms, 15 digits>`.
     pub const AWAITING_PAYER: &str = "awaiting_payer";
     /// Micro-merchants by their owner's user id.

@@ -7,4 +7,5 @@ pub(crate) mod partner;
 pub(crate) mod pay;
 pub(crate) mod paycode;
 pub(crate) mod queue;
+pub(crate) mod report;
 pub(crate) mod sandbox;

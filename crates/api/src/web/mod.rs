@@ -9,6 +9,7 @@
 //! session token.
 
 mod collect;
+mod console;
 mod pages;
 
 use axum::Router;
@@ -23,6 +24,8 @@ use crate::extract::{constant_time_eq, hmac_hex};
 pub(crate) const SESSION_COOKIE: &str = "plaza_session";
 /// The cookie that carries a signed-in merchant.
 pub(crate) const MERCHANT_COOKIE: &str = "plaza_merchant";
+/// The cookie that carries a signed-in operator.
+pub(crate) const OPERATOR_COOKIE: &str = "plaza_operator";
 
 const STYLESHEET: &str = include_str!("../../../../web/plaza.css");
 const CHECKOUT_JS: &str = include_str!("../../../../web/checkout.js");
@@ -48,6 +51,8 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/pay/checkout", get(pages::checkout))
         .route("/collect", get(collect::owner))
+        .route("/console", get(console::day))
+        .route("/signin/operator", post(console::signin))
         .route("/pay/collect/{token}", get(collect::payer))
         .route(
             "/static/pin.js",
@@ -129,6 +134,20 @@ pub(crate) fn signed_in_merchant(secret: &[u8], headers: &HeaderMap) -> Option<S
     constant_time_eq(expected.as_bytes(), mac.as_bytes()).then(|| mchid.to_owned())
 }
 
+/// The cookie value that signs in the operator.
+pub(crate) fn operator_cookie_value(secret: &[u8]) -> String {
+    let mut mac = hmac_hex(secret, b"operator-session");
+    mac.truncate(MERCHANT_MAC_HEX_LEN);
+    mac
+}
+
+/// Whether a request carries a genuine operator cookie.
+pub(crate) fn signed_in_operator(secret: &[u8], headers: &HeaderMap) -> bool {
+    cookie_in(headers, OPERATOR_COOKIE).is_some_and(|value| {
+        constant_time_eq(operator_cookie_value(secret).as_bytes(), value.as_bytes())
+    })
+}
+
 /// A `Set-Cookie` header value: HTTP-only, same-site, for the whole site.
 pub(crate) fn set_cookie(name: &str, value: &str) -> HeaderValue {
     let max_age = if value.is_empty() { 0 } else { 7 * 86_400 };
@@ -168,6 +187,7 @@ pub(crate) enum Section {
     Merchant,
     Wallet,
     Collect,
+    Console,
     SignIn,
 }
 
@@ -176,6 +196,7 @@ pub(crate) enum Section {
 pub(crate) struct Viewer {
     pub(crate) user_name: Option<String>,
     pub(crate) merchant_name: Option<String>,
+    pub(crate) operator: bool,
     pub(crate) sandbox: bool,
 }
 
@@ -208,6 +229,9 @@ pub(crate) fn layout(
             escape(name)
         ));
     }
+    if viewer.operator {
+        who.push("<span><strong>Operator</strong></span>".to_owned());
+    }
     if who.is_empty() {
         who.push(link("/signin", "Sign in", Section::SignIn));
     } else {
@@ -223,7 +247,7 @@ pub(crate) fn layout(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{title} · Plaza</title><link rel=\"stylesheet\" href=\"/static/plaza.css\"></head>\
-<body><header class=\"top\"><a class=\"brand\" href=\"/\">Pla<span>za</span></a><nav>{home}{merchant}{wallet}{collect}</nav>\
+<body><header class=\"top\"><a class=\"brand\" href=\"/\">Pla<span>za</span></a><nav>{home}{merchant}{wallet}{collect}{console}</nav>\
 <div class=\"who\">{who}</div></header><main{main_class}>{body}</main>\
 <footer>Plaza — an open, self-hostable super-app platform. Amounts in CNY.</footer></body></html>",
         title = escape(title),
@@ -231,6 +255,7 @@ pub(crate) fn layout(
         merchant = link("/merchant", "Merchant demo", Section::Merchant),
         wallet = link("/me", "My wallet", Section::Wallet),
         collect = link("/collect", "Collect", Section::Collect),
+        console = link("/console", "Console", Section::Console),
         who = who.join(""),
         main_class = if narrow { " class=\"narrow\"" } else { "" },
     ))

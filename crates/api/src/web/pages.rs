@@ -60,6 +60,7 @@ pub(super) async fn viewer(
         Viewer {
             user_name: user.as_ref().map(|user| user.name.clone()),
             merchant_name: merchant.as_ref().map(|merchant| merchant.name.clone()),
+            operator: super::signed_in_operator(&surface.token_secret, headers),
             sandbox: state.time_travel.is_some(),
         },
         user,
@@ -68,7 +69,7 @@ pub(super) async fn viewer(
 }
 
 /// A same-site path to return to after signing in, or `fallback`.
-fn safe_next(next: Option<&str>, fallback: &str) -> String {
+pub(super) fn safe_next(next: Option<&str>, fallback: &str) -> String {
     match next {
         Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
             next.to_owned()
@@ -169,13 +170,22 @@ pub(crate) async fn signin(
                 mchid = escape(&merchant.mchid),
             ));
         }
-        body.push_str("</ul></div></div>");
+        body.push_str(&format!(
+            "</ul></div><div class=\"card\"><h2>Operator</h2><p class=\"muted\">The console: the day's \
+             payments by channel.</p><form method=\"post\" action=\"/signin/operator\">\
+             <input type=\"hidden\" name=\"next\" value=\"{next}\"><button data-operator=\"operator\">\
+             Sign in as operator</button></form></div></div>"
+        ));
     } else {
         body.push_str(&format!(
             "<div class=\"card\"><form method=\"post\" action=\"/signin/token\">\
              <label for=\"token\">Session token (from <span class=\"mono\">plaza admin user create</span>)</label>\
              <input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\">\
-             <input type=\"hidden\" name=\"next\" value=\"{next}\"><p><button>Sign in</button></p></form></div>"
+             <input type=\"hidden\" name=\"next\" value=\"{next}\"><p><button>Sign in</button></p></form></div>\
+             <div class=\"card\"><h2>Operator</h2><form method=\"post\" action=\"/signin/operator\">\
+             <label for=\"admin-token\">Admin token (<span class=\"mono\">plaza admin token</span>)</label>\
+             <input type=\"password\" id=\"admin-token\" name=\"token\" autocomplete=\"off\">\
+             <input type=\"hidden\" name=\"next\" value=\"{next}\"><p><button>Sign in as operator</button></p></form></div>"
         ));
     }
     layout("Sign in", Section::SignIn, &viewer, false, &body).into_response()
@@ -187,7 +197,7 @@ pub(crate) struct UserSignIn {
     next: Option<String>,
 }
 
-fn with_cookie(mut response: Response, name: &str, value: &str) -> Response {
+pub(super) fn with_cookie(mut response: Response, name: &str, value: &str) -> Response {
     response
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie(name, value));
@@ -281,6 +291,7 @@ pub(crate) async fn signin_token(
 pub(crate) async fn signout() -> Response {
     let response = Redirect::to("/").into_response();
     let response = with_cookie(response, SESSION_COOKIE, "");
+    let response = with_cookie(response, super::OPERATOR_COOKIE, "");
     with_cookie(response, MERCHANT_COOKIE, "")
 }
 

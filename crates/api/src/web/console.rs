@@ -1,0 +1,125 @@
+//! The operator's console: one day of payments by channel, and the service providers'
+//! share of offline volume. Signed in with the admin token (or by demo sign-in in the
+//! sandbox).
+
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use plaza_pay::report::Channel;
+use plaza_pay::time::Day;
+use serde::Deserialize;
+
+use super::pages::{safe_next, signin_redirect, surface, viewer, with_cookie};
+use super::{
+    OPERATOR_COOKIE, Section, escape, layout, operator_cookie_value, signed_in_operator, yuan,
+};
+use crate::AppState;
+use crate::extract::constant_time_eq;
+use crate::routes::report::percent;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct OperatorSignIn {
+    token: Option<String>,
+    next: Option<String>,
+}
+
+/// `POST /signin/operator`: the admin token, or nothing in the sandbox.
+pub(crate) async fn signin(
+    State(state): State<AppState>,
+    Form(form): Form<OperatorSignIn>,
+) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    let allowed = state.time_travel.is_some()
+        || form.token.as_deref().is_some_and(|token| {
+            constant_time_eq(token.trim().as_bytes(), state.admin_token.as_bytes())
+        });
+    if !allowed {
+        return (StatusCode::FORBIDDEN, "the admin token is wrong").into_response();
+    }
+    with_cookie(
+        Redirect::to(&safe_next(form.next.as_deref(), "/console")).into_response(),
+        OPERATOR_COOKIE,
+        &operator_cookie_value(&surface.token_secret),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DayQuery {
+    day: Option<String>,
+}
+
+fn channel_label(channel: Channel) -> (&'static str, &'static str) {
+    match channel {
+        Channel::Direct => (
+            "Direct merchants",
+            "their own orders: JSAPI, Native, H5, App",
+        ),
+        Channel::ServiceProvider => (
+            "Service providers",
+            "orders placed for sub-merchants, counters included",
+        ),
+        Channel::CollectionCode => ("Collection codes", "micro-merchants' static QR codes"),
+        Channel::PaymentCode => ("Payment codes", "direct merchants' counters"),
+    }
+}
+
+/// `GET /console[?day=YYYY-MM-DD]`.
+pub(crate) async fn day(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<DayQuery>,
+) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    if !signed_in_operator(&surface.token_secret, &headers) {
+        return signin_redirect("/console");
+    }
+    let (viewer, _, _) = viewer(&state, surface, &headers).await;
+    let today = Day::of(surface.pay.now());
+    let day = query
+        .day
+        .as_deref()
+        .and_then(|text| Day::parse(text).ok())
+        .unwrap_or(today);
+    let report = match surface.pay.day_report(day).await {
+        Ok(report) => report,
+        Err(_) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable").into_response();
+        }
+    };
+    let mut cards = String::new();
+    for (channel, tally) in &report.channels {
+        let (title, note) = channel_label(*channel);
+        cards.push_str(&format!(
+            "<div class=\"card channel\" id=\"channel-{id}\"><h2>{title}</h2><p class=\"muted\">{note}</p>\
+             <div class=\"stats\"><div><span class=\"stat payments\">{payments}</span><span>payments</span></div>\
+             <div><span class=\"stat volume\">¥{volume}</span><span>volume</span></div></div></div>",
+            id = channel.as_str(),
+            payments = tally.payments,
+            volume = yuan(tally.volume_minor),
+        ));
+    }
+    let previous = Day::of(day.start().plus_ms(-86_400_000)).iso();
+    let next = day.next().iso();
+    let body = format!(
+        "<h1>Console</h1><p class=\"lead\">Payments of <strong id=\"day\">{day}</strong> (China Standard Time) \
+         by channel. <a href=\"/console?day={previous}\">← previous day</a> · <a href=\"/console?day={next}\">next day →</a></p>\
+         <div class=\"card share\"><div class=\"stats\">\
+         <div><span class=\"stat\" id=\"total-payments\">{total_payments}</span><span>payments</span></div>\
+         <div><span class=\"stat\" id=\"total-volume\">¥{total_volume}</span><span>volume</span></div>\
+         <div><span class=\"stat\" id=\"offline-volume\">¥{offline_volume}</span><span>offline (in person)</span></div>\
+         <div><span class=\"stat\" id=\"provider-share\">{share}</span><span>of offline volume through service providers</span></div>\
+         </div></div><div class=\"grid four\">{cards}</div>",
+        day = escape(&day.iso()),
+        total_payments = report.total.payments,
+        total_volume = yuan(report.total.volume_minor),
+        offline_volume = yuan(report.offline.volume_minor),
+        share = percent(report.provider_share_bps()),
+    );
+    layout("Console", Section::Console, &viewer, false, &body).into_response()
+}
