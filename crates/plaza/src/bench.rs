@@ -31,6 +31,10 @@ pub(crate) enum BenchCommand {
     /// serve` over loopback, against the machine's RSA-2048 signing bound (every answer
     /// is signed). Requests are signed before the timed window.
     Pay(crate::bench_pay::PayArgs),
+    /// Counter payments (v3 codepay) per second through the signed APIv3 wire, against
+    /// the machine's RSA-2048 signing bound; then the latency from paying a collection
+    /// code to the payment arriving on the owner's page.
+    Codepay(crate::bench_codepay::CodepayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +70,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
     match command {
         BenchCommand::Ledger(args) => ledger(args).await,
         BenchCommand::Pay(args) => crate::bench_pay::run(args).await,
+        BenchCommand::Codepay(args) => crate::bench_codepay::run(args).await,
     }
 }
 

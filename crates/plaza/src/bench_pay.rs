@@ -48,10 +48,10 @@ const NATIVE_PATH: &str = "/v3/pay/transactions/native";
 /// Answers whose platform signature the client verifies: one in this many.
 const VERIFY_EVERY: usize = 8;
 
-struct Server {
-    child: std::process::Child,
-    base_url: String,
-    admin_token: String,
+pub(crate) struct Server {
+    pub(crate) child: std::process::Child,
+    pub(crate) base_url: String,
+    pub(crate) admin_token: String,
     dir: PathBuf,
 }
 
@@ -63,7 +63,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server(extra: &[String]) -> anyhow::Result<Server> {
+pub(crate) fn start_server(extra: &[String]) -> anyhow::Result<Server> {
     let dir = tempfile_dir()?;
     let mut child = Command::new(std::env::current_exe()?)
         .args([
@@ -105,8 +105,8 @@ fn start_server(extra: &[String]) -> anyhow::Result<Server> {
 }
 
 /// One request, as the bytes that go on the wire.
-struct Prepared {
-    wire: Vec<u8>,
+pub(crate) struct Prepared {
+    pub(crate) wire: Vec<u8>,
 }
 
 fn sign_all(
@@ -116,56 +116,84 @@ fn sign_all(
     run: &str,
     host: &str,
 ) -> anyhow::Result<Vec<Prepared>> {
-    let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let mchid = merchant["mchid"].as_str().unwrap_or_default().to_owned();
     let appid = merchant["appid"].as_str().unwrap_or_default().to_owned();
     let serial = merchant["cert_serial_no"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    let run = run.to_owned();
+    let body = {
+        let mchid = mchid.clone();
+        move |index: usize| {
+            json!({
+                "appid": appid,
+                "mchid": mchid,
+                "description": "Bench coffee",
+                "out_trade_no": format!("B{run}{index:09}"),
+                "notify_url": "https://merchant.example/notify",
+                "amount": {"total": 1 + index % 5_000, "currency": "CNY"},
+            })
+            .to_string()
+        }
+    };
+    sign_requests(
+        key,
+        (&mchid, &serial),
+        host,
+        NATIVE_PATH,
+        orders,
+        Arc::new(body),
+    )
+}
+
+/// Signs `count` POST requests to `path` (bodies from `body`), as a merchant's SDK
+/// would, on every core; returns them as wire bytes in index order.
+pub(crate) fn sign_requests(
+    key: &Arc<PrivateKey>,
+    (mchid, serial): (&str, &str),
+    host: &str,
+    path: &'static str,
+    count: usize,
+    body: Arc<dyn Fn(usize) -> String + Send + Sync>,
+) -> anyhow::Result<Vec<Prepared>> {
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let timestamp = std::time::UNIX_EPOCH.elapsed()?.as_secs() as i64;
+    let run = format!("{:06x}", rand::random::<u32>() & 0xFF_FFFF);
     let next = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::new();
     for _ in 0..threads {
-        let (key, mchid, appid, serial, run, next, host) = (
+        let (key, mchid, serial, run, next, host, body) = (
             key.clone(),
-            mchid.clone(),
-            appid.clone(),
-            serial.clone(),
-            run.to_owned(),
+            mchid.to_owned(),
+            serial.to_owned(),
+            run.clone(),
             next.clone(),
             host.to_owned(),
+            body.clone(),
         );
         handles.push(std::thread::spawn(
             move || -> anyhow::Result<Vec<(usize, Prepared)>> {
                 let mut done = Vec::new();
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= orders {
+                    if index >= count {
                         return Ok(done);
                     }
-                    let body = json!({
-                        "appid": appid,
-                        "mchid": mchid,
-                        "description": "Bench coffee",
-                        "out_trade_no": format!("B{run}{index:09}"),
-                        "notify_url": "https://merchant.example/notify",
-                        "amount": {"total": 1 + index % 5_000, "currency": "CNY"},
-                    })
-                    .to_string();
+                    let body = body(index);
                     let nonce = format!("{run}{index:024}");
                     let authorization = plaza_wx::auth::sign_request(
                         &key,
                         &mchid,
                         &serial,
                         "POST",
-                        NATIVE_PATH,
+                        path,
                         body.as_bytes(),
                         timestamp,
                         &nonce,
                     )?;
                     let wire = format!(
-                        "POST {NATIVE_PATH} HTTP/1.1\r\nhost: {host}\r\n\
+                        "POST {path} HTTP/1.1\r\nhost: {host}\r\n\
                          content-type: application/json\r\naccept: application/json\r\n\
                          authorization: {authorization}\r\ncontent-length: {}\r\n\r\n{body}",
                         body.len()
@@ -176,7 +204,7 @@ fn sign_all(
             },
         ));
     }
-    let mut all = Vec::with_capacity(orders);
+    let mut all = Vec::with_capacity(count);
     for handle in handles {
         let part = handle
             .join()
@@ -189,7 +217,7 @@ fn sign_all(
 
 /// CPU time (user + system) a process has used, in seconds, from `/proc/<pid>/stat`;
 /// `None` where that file does not exist.
-fn cpu_seconds(pid: &str) -> Option<f64> {
+pub(crate) fn cpu_seconds(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th
     // fields of the line, in clock ticks (100 per second on Linux).
@@ -203,7 +231,7 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
 const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 /// RSA-2048 PKCS#1 v1.5 SHA-256 signatures per second, one thread per core.
-fn rsa_signs_per_second(seconds: u64) -> anyhow::Result<f64> {
+pub(crate) fn rsa_signs_per_second(seconds: u64) -> anyhow::Result<f64> {
     let key = Arc::new(PrivateKey::generate()?);
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let until = Instant::now() + Duration::from_secs(seconds);
@@ -238,7 +266,7 @@ struct Outcomes {
     bad_signatures: u64,
 }
 
-fn verifies(platform: &PublicKey, headers: &[(String, String)], body: &str) -> bool {
+pub(crate) fn verifies(platform: &PublicKey, headers: &[(String, String)], body: &str) -> bool {
     let text = |name: &str| {
         headers
             .iter()
@@ -332,6 +360,111 @@ impl Connection {
     }
 }
 
+/// What the timed window measured.
+pub(crate) struct Driven {
+    pub(crate) latencies_us: Vec<u32>,
+    pub(crate) errors: u64,
+    pub(crate) bad_signatures: u64,
+    pub(crate) elapsed_s: f64,
+    pub(crate) server_cores: Value,
+    pub(crate) client_cores: Value,
+}
+
+/// Sends prepared requests from `concurrency` keep-alive connections until they run out
+/// or `seconds` pass; `accept` judges each answer, and every eighth answer's platform
+/// signature is verified.
+pub(crate) async fn drive(
+    server: &Server,
+    prepared: Arc<Vec<Prepared>>,
+    concurrency: usize,
+    seconds: u64,
+    platform: Arc<PublicKey>,
+    accept: fn(u16, &str) -> bool,
+) -> anyhow::Result<Driven> {
+    let address = server
+        .base_url
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>()?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let cpu_before = (
+        cpu_seconds("self"),
+        cpu_seconds(&server.child.id().to_string()),
+    );
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (prepared, next, platform) = (prepared.clone(), next.clone(), platform.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Outcomes {
+                latencies_us: Vec::new(),
+                errors: 0,
+                bad_signatures: 0,
+            };
+            let mut connection = Connection::open(address).await?;
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(request) = prepared.get(index) else {
+                    break;
+                };
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let sent = Instant::now();
+                let ok = match connection.exchange(&request.wire).await {
+                    Ok((status, headers, body)) => {
+                        // Every status and body is checked; the signature on every
+                        // eighth answer, so the client's verifying leaves the shared
+                        // cores to the server.
+                        if index % VERIFY_EVERY == 0 && !verifies(&platform, &headers, &body) {
+                            outcomes.bad_signatures += 1;
+                        }
+                        accept(status, &body)
+                    }
+                    Err(_) => {
+                        connection = Connection::open(address).await?;
+                        false
+                    }
+                };
+                if ok {
+                    outcomes
+                        .latencies_us
+                        .push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                } else {
+                    outcomes.errors += 1;
+                }
+            }
+            anyhow::Ok(outcomes)
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    let (mut errors, mut bad_signatures) = (0, 0);
+    for task in tasks {
+        let outcomes = task.await??;
+        latencies_us.extend(outcomes.latencies_us);
+        errors += outcomes.errors;
+        bad_signatures += outcomes.bad_signatures;
+    }
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let cpu_after = (
+        cpu_seconds("self"),
+        cpu_seconds(&server.child.id().to_string()),
+    );
+    let cores_used = |before: Option<f64>, after: Option<f64>| {
+        before.zip(after).map_or(Value::Null, |(before, after)| {
+            json!(((after - before) / elapsed_s * 100.0).round() / 100.0)
+        })
+    };
+    Ok(Driven {
+        latencies_us,
+        errors,
+        bad_signatures,
+        elapsed_s,
+        client_cores: cores_used(cpu_before.0, cpu_after.0),
+        server_cores: cores_used(cpu_before.1, cpu_after.1),
+    })
+}
+
 pub(crate) async fn run(args: PayArgs) -> anyhow::Result<Outcome> {
     if args.orders == 0 || args.concurrency == 0 {
         bail!("--orders and --concurrency must be at least 1");
@@ -368,83 +501,22 @@ pub(crate) async fn run(args: PayArgs) -> anyhow::Result<Outcome> {
         args.concurrency,
         server.base_url
     )?;
-    let address = server
-        .base_url
-        .trim_start_matches("http://")
-        .parse::<std::net::SocketAddr>()?;
-    let next = Arc::new(AtomicUsize::new(0));
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
-    let platform = Arc::new(platform);
-    let cpu_before = (
-        cpu_seconds("self"),
-        cpu_seconds(&server.child.id().to_string()),
+    let driven = drive(
+        &server,
+        prepared,
+        args.concurrency,
+        args.seconds,
+        Arc::new(platform),
+        |status, body| status == 200 && body.contains("code_url"),
+    )
+    .await?;
+    let (mut latencies_us, errors, bad_signatures, elapsed_s) = (
+        driven.latencies_us,
+        driven.errors,
+        driven.bad_signatures,
+        driven.elapsed_s,
     );
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
-        let (prepared, next, platform) = (prepared.clone(), next.clone(), platform.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut outcomes = Outcomes {
-                latencies_us: Vec::new(),
-                errors: 0,
-                bad_signatures: 0,
-            };
-            let mut connection = Connection::open(address).await?;
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(request) = prepared.get(index) else {
-                    break;
-                };
-                if Instant::now() >= deadline {
-                    break;
-                }
-                let sent = Instant::now();
-                let ok = match connection.exchange(&request.wire).await {
-                    Ok((status, headers, body)) => {
-                        // Every status and body is checked; the signature on every
-                        // eighth answer, so the client's verifying leaves the shared
-                        // cores to the server.
-                        if index % VERIFY_EVERY == 0 && !verifies(&platform, &headers, &body) {
-                            outcomes.bad_signatures += 1;
-                        }
-                        status == 200 && body.contains("code_url")
-                    }
-                    Err(_) => {
-                        connection = Connection::open(address).await?;
-                        false
-                    }
-                };
-                if ok {
-                    outcomes
-                        .latencies_us
-                        .push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
-                } else {
-                    outcomes.errors += 1;
-                }
-            }
-            anyhow::Ok(outcomes)
-        }));
-    }
-    let mut latencies_us = Vec::new();
-    let (mut errors, mut bad_signatures) = (0, 0);
-    for task in tasks {
-        let outcomes = task.await??;
-        latencies_us.extend(outcomes.latencies_us);
-        errors += outcomes.errors;
-        bad_signatures += outcomes.bad_signatures;
-    }
-    let elapsed_s = started.elapsed().as_secs_f64();
-    let cpu_after = (
-        cpu_seconds("self"),
-        cpu_seconds(&server.child.id().to_string()),
-    );
-    let cores_used = |before: Option<f64>, after: Option<f64>| {
-        before.zip(after).map_or(Value::Null, |(before, after)| {
-            json!(((after - before) / elapsed_s * 100.0).round() / 100.0)
-        })
-    };
-    let client_cores = cores_used(cpu_before.0, cpu_after.0);
-    let server_cores = cores_used(cpu_before.1, cpu_after.1);
+    let (client_cores, server_cores) = (driven.client_cores, driven.server_cores);
     latencies_us.sort_unstable();
     let orders_per_second = latencies_us.len() as f64 / elapsed_s;
     drop(server);

@@ -6,6 +6,7 @@
 
 mod admin;
 mod bench;
+mod bench_codepay;
 mod bench_pay;
 mod config;
 mod datadir;
