@@ -616,3 +616,54 @@ async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
     assert_eq!(malformed["err_code"], "AUTH_CODE_ERROR", "{malformed:?}");
     assert_ledger_sound(&server).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wallet_page_shows_a_payment_code_and_what_waits_for_the_password() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Toy Store").await;
+    let payer = Payer::create(&server, "Gao", 50_000).await;
+    server
+        .admin_post(
+            &format!("/api/v1/admin/users/{}/password-free-limit", payer.user_id),
+            &json!({ "password_free_limit": 100 }),
+        )
+        .await;
+    let client = plaza_testkit::http_client();
+    let cookie = format!("plaza_session={}", payer.token);
+    let page = client
+        .post(format!("{}/me/payment-code", server.base_url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = page.find("data-code=\"").unwrap() + "data-code=\"".len();
+    let code = &page[start..start + 18];
+    assert!(code.bytes().all(|byte| byte.is_ascii_digit()), "{page}");
+    assert!(page.contains("<svg"), "the code is also a QR code");
+    let waiting = merchant
+        .v3(
+            &server,
+            "POST",
+            CODEPAY,
+            Some(&charge(&merchant, "POS-3001", 2_000, code)),
+        )
+        .await;
+    assert_eq!(waiting.status, 202, "{}", waiting.text);
+    let wallet = client
+        .get(format!("{}/me", server.base_url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(wallet.contains("id=\"awaiting\""), "{wallet}");
+    assert!(
+        wallet.contains("Toy Store") && wallet.contains("Confirm ¥20.00"),
+        "{wallet}"
+    );
+}

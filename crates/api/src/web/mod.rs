@@ -11,6 +11,7 @@
 mod collect;
 mod console;
 mod pages;
+mod paycode;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -43,6 +44,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/signin/token", post(pages::signin_token))
         .route("/signout", post(pages::signout))
         .route("/me", get(pages::wallet))
+        .route("/me/payment-code", post(paycode::show))
         .route("/merchant", get(pages::merchant))
         .route("/merchant/orders", post(pages::merchant_create_order))
         .route(
