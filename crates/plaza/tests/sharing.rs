@@ -330,6 +330,48 @@ async fn a_frozen_order_is_split_within_the_ratio_returned_and_unfrozen() {
     // Fee 30 on 5,000; the refund returns 6 of it: 994 came out of the frozen 4,970.
     assert_eq!(unsplit(&server, &agency, &frozen).await, 4_970 - 994);
 
+    // Beyond what is still frozen (a refund took most of it): NOT_ENOUGH, nothing moves.
+    let mostly_refunded = paid_order(&server, &agency, &tourist, "TOUR-0004", 10_000, true).await;
+    let refund = agency
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&json!({
+                "transaction_id": mostly_refunded, "out_refund_no": "TR-0004",
+                "amount": {"refund": 9_000, "total": 10_000, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_eq!(refund.status, 200, "{}", refund.text);
+    let frozen_left = unsplit(&server, &agency, &mostly_refunded).await;
+    assert_eq!(frozen_left, 9_940 - (9_000 - 54));
+    let guide_before = available(&server, &guide.mchid).await;
+    let beyond = agency
+        .v3(
+            &server,
+            "POST",
+            "/v3/profitsharing/orders",
+            Some(&split_body(
+                &agency,
+                &mostly_refunded,
+                "PS-0007",
+                json!([{"type": "MERCHANT_ID", "account": guide.mchid, "amount": 2_000, "description": "too much"}]),
+            )),
+        )
+        .await;
+    assert_eq!(
+        error_code(&beyond),
+        (403, "NOT_ENOUGH".to_owned()),
+        "{}",
+        beyond.text
+    );
+    assert_eq!(
+        unsplit(&server, &agency, &mostly_refunded).await,
+        frozen_left
+    );
+    assert_eq!(available(&server, &guide.mchid).await, guide_before);
+
     // Deleted receivers are not split to.
     let deleted = agency
         .v3(
