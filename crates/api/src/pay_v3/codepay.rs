@@ -36,18 +36,8 @@ struct CodepayScene {
 /// A codepay request: the prepay fields without `notify_url`, and `payer.auth_code`.
 #[derive(Debug, Deserialize)]
 struct CodepayBody {
-    #[serde(default)]
-    appid: Option<String>,
-    #[serde(default)]
-    mchid: Option<String>,
-    #[serde(default)]
-    sp_appid: Option<String>,
-    #[serde(default)]
-    sp_mchid: Option<String>,
-    #[serde(default)]
-    sub_appid: Option<String>,
-    #[serde(default)]
-    sub_mchid: Option<String>,
+    #[serde(flatten)]
+    parties: PartyFields,
     description: String,
     out_trade_no: String,
     #[serde(default)]
@@ -68,18 +58,7 @@ struct CodepayBody {
 
 async fn codepay(state: &AppState, caller: &Caller, api: Api) -> Result<Response, V3Error> {
     let body: CodepayBody = parse_body(&caller.body)?;
-    let (mchid, appid, sp_mchid, sub_appid) = parties_of(
-        caller,
-        PartyFields {
-            appid: body.appid,
-            mchid: body.mchid,
-            sp_appid: body.sp_appid,
-            sp_mchid: body.sp_mchid,
-            sub_appid: body.sub_appid,
-            sub_mchid: body.sub_mchid,
-        },
-        api,
-    )?;
+    let (mchid, appid, sp_mchid, sub_appid) = parties_of(caller, body.parties, api)?;
     let _ = (&body.support_fapiao, &body.detail);
     let scene = body.scene_info;
     let _ = scene.as_ref().map(|scene| &scene.store_info);
@@ -140,18 +119,8 @@ pub(crate) async fn partner(
 
 #[derive(Debug, Deserialize)]
 struct ReverseBody {
-    #[serde(default)]
-    appid: Option<String>,
-    #[serde(default)]
-    mchid: Option<String>,
-    #[serde(default)]
-    sp_appid: Option<String>,
-    #[serde(default)]
-    sp_mchid: Option<String>,
-    #[serde(default)]
-    sub_appid: Option<String>,
-    #[serde(default)]
-    sub_mchid: Option<String>,
+    #[serde(flatten)]
+    parties: PartyFields,
 }
 
 async fn reverse(
@@ -161,18 +130,7 @@ async fn reverse(
     api: Api,
 ) -> Result<Response, V3Error> {
     let body: ReverseBody = parse_body(&caller.body)?;
-    let (mchid, appid, sp_mchid, sub_appid) = parties_of(
-        caller,
-        PartyFields {
-            appid: body.appid,
-            mchid: body.mchid,
-            sp_appid: body.sp_appid,
-            sp_mchid: body.sp_mchid,
-            sub_appid: body.sub_appid,
-            sub_mchid: body.sub_mchid,
-        },
-        api,
-    )?;
+    let (mchid, appid, sp_mchid, sub_appid) = parties_of(caller, body.parties, api)?;
     let pay = &surface(state)?.pay;
     if let Some(sp_mchid) = &sp_mchid {
         pay.sub_merchant_of(sp_mchid, &mchid).await?;

@@ -50,13 +50,19 @@ fn required(value: Option<String>, field: &str) -> Result<String, V3Error> {
 pub(crate) type Parties = (String, String, Option<String>, Option<String>);
 
 /// The merchant and app fields of a request body, direct or partner.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct PartyFields {
+    #[serde(default)]
     pub(crate) appid: Option<String>,
+    #[serde(default)]
     pub(crate) mchid: Option<String>,
+    #[serde(default)]
     pub(crate) sp_appid: Option<String>,
+    #[serde(default)]
     pub(crate) sp_mchid: Option<String>,
+    #[serde(default)]
     pub(crate) sub_appid: Option<String>,
+    #[serde(default)]
     pub(crate) sub_mchid: Option<String>,
 }
 

@@ -58,18 +58,21 @@ fn code_json(surface: &PaySurface, merchant: &Merchant) -> Value {
     })
 }
 
+/// Who paid an order, as the collecting user sees them (masked).
+pub(crate) async fn payer_masked(surface: &PaySurface, order: &Order) -> Option<String> {
+    let user_id = order.payer_user_id.as_ref()?;
+    surface
+        .pay
+        .user(user_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|user| masked(&user.name))
+}
+
 /// One received payment, as the collecting user sees it.
 pub(crate) async fn payment_json(surface: &PaySurface, order: &Order) -> Value {
-    let payer = match &order.payer_user_id {
-        Some(user_id) => surface
-            .pay
-            .user(user_id)
-            .await
-            .ok()
-            .flatten()
-            .map(|user| masked(&user.name)),
-        None => None,
-    };
+    let payer = payer_masked(surface, order).await;
     json!({
         "out_trade_no": order.out_trade_no,
         "transaction_id": order.transaction_id,

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::pay::{
-    FEE_RATE_BPS_DEFAULT, ListQuery, find_merchant, key_material, merchant_json, pay, sign_mode,
+    FEE_RATE_BPS_DEFAULT, ListQuery, SigningCredentials, find_merchant, key_material,
+    merchant_json, pay, sign_mode,
 };
 use crate::AppState;
 use crate::error::ApiError;
@@ -51,20 +52,9 @@ struct ProviderCredentials {
     sp_mchid: String,
     sp_appid: String,
     name: String,
-    cert_serial_no: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    private_key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    certificate: Option<String>,
-    apiv3_key: String,
-    apiv2_key: String,
     commission_bps: u32,
-    sign_mode: &'static str,
-    public_key_id: String,
-    public_key: String,
-    platform_serial_no: String,
-    platform_certificate: String,
-    gateway: String,
+    #[serde(flatten)]
+    signing: SigningCredentials,
 }
 
 async fn create_provider(
@@ -88,32 +78,22 @@ async fn create_provider(
                 name: body.name,
                 appid: body.appid,
                 serial_no: material.serial_no.clone(),
-                public_key_pem: material.public_key_pem,
+                public_key_pem: material.public_key_pem.clone(),
                 fee_rate_bps: 0,
                 sign_mode: mode,
             },
             body.commission_bps.unwrap_or(COMMISSION_BPS_DEFAULT),
         )
         .await?;
-    let platform = &surface.platform;
+    let signing = SigningCredentials::of(surface, &provider, material);
     Ok((
         StatusCode::CREATED,
         AxumJson(ProviderCredentials {
             sp_appid: provider.appids.first().cloned().unwrap_or_default(),
             sp_mchid: provider.mchid,
             name: provider.name,
-            cert_serial_no: material.serial_no,
-            private_key: material.private_key_pem,
-            certificate: material.certificate_pem,
-            apiv3_key: provider.apiv3_key,
-            apiv2_key: provider.apiv2_key,
             commission_bps: provider.commission_bps,
-            sign_mode: provider.sign_mode.as_str(),
-            public_key_id: platform.public_key_id().to_owned(),
-            public_key: platform.public_key_pem(),
-            platform_serial_no: platform.serial().to_owned(),
-            platform_certificate: platform.certificate_pem().to_owned(),
-            gateway: surface.public_base_url.clone(),
+            signing,
         }),
     ))
 }

@@ -243,11 +243,10 @@ pub(crate) fn key_material(
     })
 }
 
+/// What any SDK needs besides the merchant's number and app: its keys, the platform's
+/// identity in both modes, and the gateway.
 #[derive(Serialize)]
-struct MerchantCredentials {
-    mchid: String,
-    name: String,
-    appid: String,
+pub(crate) struct SigningCredentials {
     cert_serial_no: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     private_key: Option<String>,
@@ -255,13 +254,46 @@ struct MerchantCredentials {
     certificate: Option<String>,
     apiv3_key: String,
     apiv2_key: String,
-    fee_rate_bps: u32,
     sign_mode: &'static str,
     public_key_id: String,
     public_key: String,
     platform_serial_no: String,
     platform_certificate: String,
     gateway: String,
+}
+
+impl SigningCredentials {
+    /// The credentials of a merchant account just made with `material`.
+    pub(crate) fn of(
+        surface: &PaySurface,
+        merchant: &Merchant,
+        material: MerchantKeyMaterial,
+    ) -> Self {
+        let platform = &surface.platform;
+        Self {
+            cert_serial_no: material.serial_no,
+            private_key: material.private_key_pem,
+            certificate: material.certificate_pem,
+            apiv3_key: merchant.apiv3_key.clone(),
+            apiv2_key: merchant.apiv2_key.clone(),
+            sign_mode: merchant.sign_mode.as_str(),
+            public_key_id: platform.public_key_id().to_owned(),
+            public_key: platform.public_key_pem(),
+            platform_serial_no: platform.serial().to_owned(),
+            platform_certificate: platform.certificate_pem().to_owned(),
+            gateway: surface.public_base_url.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct MerchantCredentials {
+    mchid: String,
+    name: String,
+    appid: String,
+    fee_rate_bps: u32,
+    #[serde(flatten)]
+    signing: SigningCredentials,
 }
 
 async fn create_merchant(
@@ -284,30 +316,20 @@ async fn create_merchant(
             name: body.name,
             appid: body.appid,
             serial_no: material.serial_no.clone(),
-            public_key_pem: material.public_key_pem,
+            public_key_pem: material.public_key_pem.clone(),
             fee_rate_bps: body.fee_rate_bps.unwrap_or(FEE_RATE_BPS_DEFAULT),
             sign_mode: mode,
         })
         .await?;
-    let platform = &surface.platform;
+    let signing = SigningCredentials::of(surface, &merchant, material);
     Ok((
         StatusCode::CREATED,
         AxumJson(MerchantCredentials {
             appid: merchant.appids.first().cloned().unwrap_or_default(),
             mchid: merchant.mchid,
             name: merchant.name,
-            cert_serial_no: material.serial_no,
-            private_key: material.private_key_pem,
-            certificate: material.certificate_pem,
-            apiv3_key: merchant.apiv3_key,
-            apiv2_key: merchant.apiv2_key,
             fee_rate_bps: merchant.fee_rate_bps,
-            sign_mode: merchant.sign_mode.as_str(),
-            public_key_id: platform.public_key_id().to_owned(),
-            public_key: platform.public_key_pem(),
-            platform_serial_no: platform.serial().to_owned(),
-            platform_certificate: platform.certificate_pem().to_owned(),
-            gateway: surface.public_base_url.clone(),
+            signing,
         }),
     ))
 }

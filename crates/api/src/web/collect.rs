@@ -9,7 +9,7 @@ use plaza_pay::time::Day;
 use super::pages::{signin_redirect, surface, viewer};
 use super::{Section, escape, layout, qr_svg, yuan};
 use crate::AppState;
-use crate::routes::collect::{masked, pay_url};
+use crate::routes::collect::{pay_url, payer_masked};
 
 /// `GET /collect`: open a collection code, or show it with today's payments.
 pub(crate) async fn owner(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -60,17 +60,7 @@ pub(crate) async fn owner(State(state): State<AppState>, headers: HeaderMap) -> 
         });
     let mut rows = String::new();
     for order in orders.iter().rev() {
-        let payer = match &order.payer_user_id {
-            Some(user_id) => surface
-                .pay
-                .user(user_id)
-                .await
-                .ok()
-                .flatten()
-                .map(|user| masked(&user.name))
-                .unwrap_or_default(),
-            None => String::new(),
-        };
+        let payer = payer_masked(surface, order).await.unwrap_or_default();
         let time = order
             .success_time
             .map(plaza_pay::time::rfc3339)
