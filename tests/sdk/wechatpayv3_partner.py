@@ -10,7 +10,9 @@ with partner_mode=True as the first provider: Native prepay for the sub-merchant
 prepay made out to the payer's sub_openid, query both ways, close, the payer pays, the
 SDK's callback() verifies and decrypts the partner-shaped notification, refund and refund
 query with sub_mchid and the partner-shaped refund notification, and NO_AUTH for the other
-provider's sub-merchant. Exits non-zero on the first mismatch.
+provider's sub-merchant; then profit sharing through the SDK's own calls (receiver with
+an encrypted name, split, query, return, unfreeze, amounts, config). Exits non-zero on
+the first mismatch.
 """
 
 import argparse
@@ -126,6 +128,41 @@ def main():
     check(refund_note is not None and refund_note["event_type"] == "REFUND.SUCCESS", "REFUND.SUCCESS verifies")
     check(refund_note["resource"]["sp_mchid"] == sp["sp_mchid"] and refund_note["resource"]["sub_mchid"] == sub_mchid,
           "the refund notification is in the partner shape")
+
+    # Profit sharing for the sub-merchant, with the SDK's own calls (the receiver's name
+    # is encrypted by the SDK with the platform key).
+    brand = admin_post("/api/v1/admin/merchants", {"name": "SDK brand"})
+    shared_no = "SPS" + stamp
+    code, message = wxpay.pay(description="SDK shared", out_trade_no=shared_no, amount={"total": 10000},
+                              sub_mchid=sub_mchid, settle_info={"profit_sharing": True})
+    check(code == 200, "a profit-sharing partner order: %s %s" % (code, message))
+    paid = requests.post(base + "/api/v1/pay/confirm", json={"code_url": json.loads(message)["code_url"], "password": "123456"},
+                         headers=payer_headers, timeout=10)
+    check(paid.status_code == 200, "the payer pays it")
+    shared_tx = paid.json()["transaction_id"]
+    code, message = wxpay.profitsharing_add_receiver(account_type="MERCHANT_ID", account=brand["mchid"],
+                                                     relation_type="BRAND", name="SDK brand", sub_mchid=sub_mchid)
+    check(code == 200 and json.loads(message)["account"] == brand["mchid"], "add a receiver: %s %s" % (code, message))
+    code, message = wxpay.profitsharing_amount_query(shared_tx)
+    check(code == 200 and json.loads(message)["unsplit_amount"] == 9940, "the net (10,000 less the 0.6%% fee) is frozen: %s" % message)
+    order_no = "SPO" + stamp
+    code, message = wxpay.profitsharing_order(transaction_id=shared_tx, out_order_no=order_no, unfreeze_unsplit=False,
+                                              receivers=[{"type": "MERCHANT_ID", "account": brand["mchid"], "amount": 1500, "description": "royalty"}],
+                                              sub_mchid=sub_mchid)
+    check(code == 200 and json.loads(message)["state"] == "FINISHED", "split 1,500 to the receiver: %s %s" % (code, message))
+    code, message = wxpay.profitsharing_order_query(shared_tx, order_no, sub_mchid=sub_mchid)
+    check(code == 200 and json.loads(message)["receivers"][0]["amount"] == 1500, "query the split")
+    code, message = wxpay.profitsharing_return(out_return_no="SPB" + stamp, return_mchid=brand["mchid"], amount=500,
+                                               description="returned", out_order_no=order_no, sub_mchid=sub_mchid)
+    check(code == 200 and json.loads(message)["result"] == "SUCCESS", "the receiver returns 500: %s %s" % (code, message))
+    code, message = wxpay.profitsharing_return_query(order_no, "SPB" + stamp, sub_mchid=sub_mchid)
+    check(code == 200 and json.loads(message)["amount"] == 500, "query the return (the SDK's ?& query)")
+    code, message = wxpay.profitsharing_unfreeze(shared_tx, "SPU" + stamp, "unfreeze the rest", sub_mchid=sub_mchid)
+    check(code == 200, "unfreeze the rest: %s %s" % (code, message))
+    code, message = wxpay.profitsharing_amount_query(shared_tx)
+    check(json.loads(message)["unsplit_amount"] == 0, "nothing is left frozen")
+    code, message = wxpay.profitsharing_config_query(sub_mchid)
+    check(code == 200 and json.loads(message)["max_ratio"] == 3000, "the sub-merchant's max ratio")
     print("wechatpayv3 partner mode: all checks passed")
 
 
