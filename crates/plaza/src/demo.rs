@@ -111,10 +111,63 @@ pub(crate) async fn seed_and_greet(base: &str, token: &str, data_dir: &Path) -> 
                 );
             }
         }
+        seed_partners_and_codes(&client, base, token, &demo_dir).await?;
         std::fs::write(&marker, "seeded\n")
             .with_context(|| format!("cannot write {}", marker.display()))?;
     }
     greet(base, &demo_dir)
+}
+
+/// A service provider with a sub-merchant (its SDK configuration in
+/// `demo/provider.json`), and a collection code opened by the last payer.
+async fn seed_partners_and_codes(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    demo_dir: &Path,
+) -> anyhow::Result<()> {
+    let mut provider = post(
+        client,
+        base,
+        token,
+        "/api/v1/admin/providers",
+        &json!({ "name": "Riverside Services" }),
+    )
+    .await?;
+    let sp_mchid = provider["sp_mchid"].as_str().unwrap_or_default().to_owned();
+    let sub = post(
+        client,
+        base,
+        token,
+        &format!("/api/v1/admin/providers/{sp_mchid}/sub-merchants"),
+        &json!({ "name": "Riverside Noodles" }),
+    )
+    .await?;
+    provider["sub_mchid"] = sub["sub_mchid"].clone();
+    let path = demo_dir.join("provider.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&provider)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let stall_owner = post(
+        client,
+        base,
+        token,
+        "/api/v1/admin/users",
+        &json!({ "name": "Fruit Stall Wu", "password": DEMO_PASSWORD, "balance": 100 }),
+    )
+    .await?;
+    let opened = client
+        .post(format!("{base}/api/v1/me/collection-code"))
+        .bearer_auth(stall_owner["token"].as_str().unwrap_or_default())
+        .json(&json!({ "name": "Wu's Fruit Stall" }))
+        .send()
+        .await?;
+    if !opened.status().is_success() {
+        bail!(
+            "seeding the demo: opening a collection code failed: {}",
+            opened.text().await?
+        );
+    }
+    Ok(())
 }
 
 fn greet(base: &str, demo_dir: &Path) -> anyhow::Result<()> {
@@ -142,6 +195,14 @@ fn greet(base: &str, demo_dir: &Path) -> anyhow::Result<()> {
         "  Payer wallet   {base}/me         sign in as {} (password {DEMO_PASSWORD})",
         payers.join(", ")
     )?;
+    writeln!(
+        out,
+        "  Collect        {base}/collect    sign in as Fruit Stall Wu: a collection code, live"
+    )?;
+    writeln!(
+        out,
+        "  Console        {base}/console    sign in as operator: the day by channel"
+    )?;
     writeln!(out, "  Sign-in page   {base}/signin")?;
     writeln!(
         out,
@@ -155,6 +216,11 @@ fn greet(base: &str, demo_dir: &Path) -> anyhow::Result<()> {
     for file in &config_files {
         writeln!(out, "    {file}")?;
     }
+    writeln!(
+        out,
+        "    {}  (a service provider, with its sub_mchid)",
+        demo_dir.join("provider.json").display()
+    )?;
     writeln!(out)?;
     writeln!(
         out,

@@ -1152,14 +1152,37 @@ async fn plaza_demo_seeds_merchants_payers_and_sdk_configs_once() {
         .json()
         .await
         .unwrap();
-    assert_eq!(users["users"].as_array().unwrap().len(), 3);
+    // Three payers and the collection-code owner.
+    assert_eq!(users["users"].as_array().unwrap().len(), 4);
     let merchants: Value = get("/api/v1/admin/merchants")
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(merchants["merchants"].as_array().unwrap().len(), 3);
+    let kinds: Vec<&str> = merchants["merchants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|merchant| merchant["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "direct",
+            "direct",
+            "direct",
+            "provider",
+            "sub_merchant",
+            "micro"
+        ]
+    );
+    let provider: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("demo/provider.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(provider["sp_mchid"].is_string() && provider["sub_mchid"].is_string());
+    assert!(printed.contains(&format!("{base}/console")), "{printed}");
     let orders: Value = get(&format!(
         "/api/v1/admin/merchants/{}/orders",
         config["mchid"].as_str().unwrap()
