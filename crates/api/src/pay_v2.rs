@@ -65,6 +65,10 @@ impl From<PayError> for Refusal {
             PayError::NoAuth { .. } => "NOAUTH",
             PayError::MerchantBalanceNotEnough => "NOTENOUGH",
             PayError::Busy { .. } | PayError::Unavailable { .. } => "SYSTEMERROR",
+            PayError::StockNotFound { .. }
+            | PayError::StockNotActive { .. }
+            | PayError::StockExhausted { .. }
+            | PayError::CouponLimitPerUser { .. } => "TRADE_ERROR",
             PayError::RefundNotFound
             | PayError::InvalidRequest { .. }
             | PayError::WrongPassword { .. }

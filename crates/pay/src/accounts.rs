@@ -65,3 +65,8 @@ pub fn frozen(mchid: &str, transaction_id: &str) -> Result<AccountSpec, PayError
         AccountKind::Frozen,
     )
 }
+
+/// A prepaid coupon stock's budget, reserved from its creator when it is created.
+pub fn coupon_budget(stock_id: &str) -> Result<AccountSpec, PayError> {
+    account(format!("coupon:{stock_id}:budget"), AccountKind::Frozen)
+}

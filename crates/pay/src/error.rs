@@ -128,6 +128,30 @@ pub enum PayError {
         /// The merchant's order number.
         out_trade_no: String,
     },
+    /// No such coupon stock (for this creator).
+    #[error("stock {stock_id} does not exist")]
+    StockNotFound {
+        /// The stock asked for.
+        stock_id: String,
+    },
+    /// The stock does not allow this now (not running, paused, outside its window).
+    #[error("{reason}")]
+    StockNotActive {
+        /// Why, for a developer.
+        reason: String,
+    },
+    /// The stock has issued all it may (in all, or today).
+    #[error("批次已发放完: stock {stock_id} has no coupons left to issue")]
+    StockExhausted {
+        /// The stock.
+        stock_id: String,
+    },
+    /// The user already holds as many coupons of the stock as one user may.
+    #[error("用户已领取过: a user may get {limit} coupon(s) of this stock")]
+    CouponLimitPerUser {
+        /// The stock's per-user limit.
+        limit: u64,
+    },
     /// No such user.
     #[error("user {user_id} does not exist")]
     UserNotFound {

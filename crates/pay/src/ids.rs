@@ -128,6 +128,16 @@ pub fn new_sharing_id(now: Timestamp) -> String {
     )
 }
 
+/// A new coupon stock id: 10 digits, starting with 1.
+pub fn new_stock_id() -> String {
+    format!("1{}", random_digits(9))
+}
+
+/// A new coupon id: 12 digits, starting with 2.
+pub fn new_coupon_id() -> String {
+    format!("2{}", random_digits(11))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

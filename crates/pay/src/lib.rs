@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod codepay;
 pub mod collect;
+pub mod coupons;
 pub mod error;
 pub mod ids;
 pub mod model;

@@ -185,6 +185,8 @@ pub struct PayService {
     /// Every payment as it commits, for live views (a collection-code page). Best
     /// effort: a slow listener misses some and reads the list again.
     payments: tokio::sync::broadcast::Sender<Arc<Order>>,
+    /// One lock per coupon stock: issuing from a stock is serialised in this process.
+    pub(crate) stock_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Payments kept for a listener that falls behind before it misses some.
@@ -358,6 +360,7 @@ impl PayService {
             opened: Mutex::new(HashSet::new()),
             merchants: RwLock::new(HashMap::new()),
             payments: tokio::sync::broadcast::channel(PAYMENT_FEED_CAPACITY).0,
+            stock_locks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -911,6 +914,54 @@ impl PayService {
             .await
         {
             Ok(_) => self.wallet_balance(user_id).await,
+            Err(LedgerError::IdReused { .. }) => Err(PayError::invalid(
+                "request_id",
+                "already used for a different top-up",
+            )),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Sandbox: puts money into a merchant's available balance from outside (to fund
+    /// coupon budgets); idempotent on `request_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Invalid`], [`PayError::MerchantNotFound`].
+    pub async fn top_up_merchant(
+        &self,
+        mchid: &str,
+        amount_minor: i64,
+        request_id: &str,
+    ) -> Result<i64, PayError> {
+        if amount_minor <= 0 {
+            return Err(PayError::invalid(
+                "amount",
+                "must be a positive number of fen",
+            ));
+        }
+        check_merchant_no("request_id", request_id, 1, 40)?;
+        if self.merchant_shared(mchid).await?.is_none() {
+            return Err(PayError::MerchantNotFound {
+                mchid: mchid.to_owned(),
+            });
+        }
+        let bank = accounts::bank()?;
+        let available = accounts::available(mchid)?;
+        self.open(&bank).await?;
+        self.open(&available).await?;
+        let top_up = transfer(
+            format!("topup:{mchid}:{request_id}"),
+            &bank.0,
+            &available.0,
+            amount_minor,
+            "sandbox top-up",
+        )?;
+        match self
+            .commit(WriteSet::transfers(TransferBatch::single(top_up)?))
+            .await
+        {
+            Ok(_) => self.available_balance(mchid).await,
             Err(LedgerError::IdReused { .. }) => Err(PayError::invalid(
                 "request_id",
                 "already used for a different top-up",

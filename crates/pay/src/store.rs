@@ -35,6 +35,16 @@ pub mod kind {
     pub const SHARING_RETURN: &str = "pay.sharing_return";
     /// Which user an openid under an app is: `{user_id}` by `appid|openid`.
     pub const OPENID: &str = "pay.openid";
+    /// [`crate::coupons::Stock`] by stock id.
+    pub const STOCK: &str = "pay.stock";
+    /// The stock a creator's `out_request_no` made, by `mchid|out_request_no`.
+    pub const STOCK_REQUEST: &str = "pay.stock_request";
+    /// [`crate::coupons::Coupon`] by coupon id.
+    pub const COUPON: &str = "pay.coupon";
+    /// Coupons of one stock a user got, by `stock_id|user_id`.
+    pub const COUPON_COUNT: &str = "pay.coupon_count";
+    /// The coupon an issue request made, by `stock_id|out_request_no`.
+    pub const COUPON_REQUEST: &str = "pay.coupon_request";
 }
 
 /// Index names.

@@ -167,8 +167,18 @@ impl From<PayError> for V3Error {
             | PayError::NotThePayer
             | PayError::WrongPassword { .. }
             | PayError::PasswordLocked { .. }
-            | PayError::UserNotFound { .. }
             | PayError::SessionUnknown => Self::new(status(400), "INVALID_REQUEST", message),
+            PayError::UserNotFound { .. } => Self::new(status(404), "USER_NOT_EXISTS", message),
+            PayError::StockNotFound { .. } => {
+                Self::new(status(404), "RESOURCE_NOT_EXISTS", message)
+            }
+            PayError::StockNotActive { .. } => {
+                Self::new(status(400), "STOCK_IS_NOT_ACTIVE", message)
+            }
+            PayError::StockExhausted { .. } => Self::new(status(403), "NOT_ENOUGH", message),
+            PayError::CouponLimitPerUser { .. } => {
+                Self::new(status(403), "USER_AL_GET_COUPON", message)
+            }
             PayError::MerchantBalanceNotEnough | PayError::WalletBalanceNotEnough { .. } => {
                 Self::new(status(403), "NOT_ENOUGH", message)
             }

@@ -8,6 +8,7 @@
 
 mod bills;
 mod codepay;
+mod coupons;
 mod error;
 mod orders;
 mod platform;
@@ -199,6 +200,44 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/v3/profitsharing/merchant-configs/{sub_mchid}",
             get(sharing::merchant_config),
+        )
+        .route(
+            "/v3/marketing/favor/coupon-stocks",
+            post(coupons::create_stock),
+        )
+        .route("/v3/marketing/favor/stocks", get(coupons::stocks))
+        .route("/v3/marketing/favor/stocks/{stock_id}", get(coupons::stock))
+        .route(
+            "/v3/marketing/favor/stocks/{stock_id}/start",
+            post(coupons::start),
+        )
+        .route(
+            "/v3/marketing/favor/stocks/{stock_id}/pause",
+            post(coupons::pause),
+        )
+        .route(
+            "/v3/marketing/favor/stocks/{stock_id}/restart",
+            post(coupons::restart),
+        )
+        .route(
+            "/v3/marketing/favor/stocks/{stock_id}/stop",
+            post(coupons::stop),
+        )
+        .route(
+            "/v3/marketing/favor/stocks/{stock_id}/merchants",
+            get(coupons::merchants),
+        )
+        .route(
+            "/v3/marketing/favor/stocks/{stock_id}/items",
+            get(coupons::items),
+        )
+        .route(
+            "/v3/marketing/favor/users/{openid}/coupons",
+            post(coupons::issue).get(coupons::user_coupons),
+        )
+        .route(
+            "/v3/marketing/favor/users/{openid}/coupons/{coupon_id}",
+            get(coupons::user_coupon),
         )
         .route("/v3/bill/tradebill", get(bills::trade_bill))
         .route("/v3/bill/fundflowbill", get(bills::fund_flow_bill))

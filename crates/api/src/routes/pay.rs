@@ -51,6 +51,10 @@ pub(crate) fn router() -> Router<AppState> {
             post(create_session),
         )
         .route("/api/v1/sandbox/users/{user_id}/top-up", post(top_up))
+        .route(
+            "/api/v1/sandbox/merchants/{mchid}/top-up",
+            post(top_up_merchant),
+        )
         .route("/api/v1/me", get(me))
         .route("/api/v1/me/openid", get(my_openid))
         .route("/api/v1/pay/scan", post(scan))
@@ -89,6 +93,10 @@ impl From<PayError> for ApiError {
             PayError::OrderReversed { .. } => "order_not_payable",
             PayError::AuthCodeMalformed { .. } => "invalid_field",
             PayError::AuthCodeInvalid | PayError::AuthCodeExpired => "payment_code_invalid",
+            PayError::StockNotFound { .. } => "stock_not_found",
+            PayError::StockNotActive { .. } => "stock_not_active",
+            PayError::StockExhausted { .. } => "stock_exhausted",
+            PayError::CouponLimitPerUser { .. } => "coupon_limit_reached",
             PayError::UserNotFound { .. } => "user_not_found",
             PayError::SessionUnknown => "unauthorized",
             PayError::Busy { .. } => "busy",
@@ -729,6 +737,27 @@ async fn top_up(
         .top_up(&user_id, body.amount, &body.request_id)
         .await?;
     Ok(AxumJson(json!({ "user_id": user_id, "balance": balance })))
+}
+
+async fn top_up_merchant(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(mchid): Path<String>,
+    Json(body): Json<TopUpBody>,
+) -> Result<AxumJson<Value>, ApiError> {
+    if state.time_travel.is_none() {
+        return Err(ApiError::new(
+            "sandbox_only",
+            "topping up a balance from nowhere is a sandbox power; run plaza serve --sandbox",
+        ));
+    }
+    let balance = pay(&state)?
+        .pay
+        .top_up_merchant(&mchid, body.amount, &body.request_id)
+        .await?;
+    Ok(AxumJson(
+        json!({ "mchid": mchid, "available_balance": balance }),
+    ))
 }
 
 async fn me(

@@ -1,0 +1,821 @@
+//! Cash coupons (代金券, the "favor" API): stocks (批次) with their rules and budget, and
+//! coupons issued from them to users.
+//!
+//! A prepaid stock (`no_cash` false) reserves its whole budget from the creator's
+//! available balance into the stock's own ledger account when it is created; stopping it
+//! returns what no issued coupon can still claim. Issuing is serialised per stock in this
+//! process (one Plaza process writes a database), and every issue is one unit of work that
+//! checks the stock's and the user's counts by version, so limits hold exactly under any
+//! concurrency.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use plaza_kernel::clock::Timestamp;
+use plaza_kernel::record::{Expect, IndexEntry, IndexRange, RecordWrite};
+use plaza_ledger::{LedgerError, WriteSet};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts;
+use crate::error::PayError;
+use crate::ids;
+use crate::model::MerchantKind;
+use crate::service::{
+    CONFLICT_RETRIES_MAX, PayService, batch, check_text, request_digest, transfer,
+};
+use crate::store::{self, kind, load, time_value};
+
+/// Where a stock stands (`status`, spelled as WeChat does, `stoped` included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockStatus {
+    /// Created, not started.
+    Unactivated,
+    /// Issuing.
+    Running,
+    /// Issuing suspended; restart resumes it.
+    Paused,
+    /// Ended for good; unused budget went back.
+    Stopped,
+}
+
+impl StockStatus {
+    /// The wire spelling.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Unactivated => "unactivated",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Stopped => "stoped",
+        }
+    }
+}
+
+/// A stock of cash coupons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stock {
+    /// 8–10 digits.
+    pub stock_id: String,
+    /// The merchant (or provider) that created and funds it.
+    pub creator_mchid: String,
+    /// Its name.
+    pub name: String,
+    /// A note for the creator.
+    pub comment: Option<String>,
+    /// The merchant the stock belongs to.
+    pub belong_merchant: String,
+    /// Coupons can be used from then …
+    pub available_begin: Timestamp,
+    /// … until then.
+    pub available_end: Timestamp,
+    /// Coupons in all.
+    pub max_coupons: u64,
+    /// The budget, fen: `max_coupons × coupon_amount`.
+    pub max_amount: i64,
+    /// Issued value per day at most, fen.
+    pub max_amount_by_day: Option<i64>,
+    /// Coupons one user may get.
+    pub max_coupons_per_user: u64,
+    /// Each coupon's value, fen.
+    pub coupon_amount: i64,
+    /// The least order total a coupon applies to, fen (0: any order).
+    pub transaction_minimum: i64,
+    /// Goods tags an order must carry (none: any).
+    pub goods_tags: Vec<String>,
+    /// Merchants where the coupons are usable.
+    pub available_merchants: Vec<String>,
+    /// Goods the coupons are limited to (`available_items`).
+    pub available_items: Vec<String>,
+    /// Whether it combines with other coupons on one order.
+    pub combine_use: bool,
+    /// 免充值: the merchant gives the discount at payment; nothing is prepaid.
+    pub no_cash: bool,
+    /// Where it stands.
+    pub status: StockStatus,
+    /// Coupons issued so far.
+    pub distributed_coupons: u64,
+    /// Value issued so far, fen.
+    pub distributed_amount: i64,
+    /// Value issued per day (`YYYY-MM-DD` → fen), for the daily budget.
+    pub distributed_by_day: HashMap<String, i64>,
+    /// The creator's request number.
+    pub out_request_no: String,
+    /// Digest of the create request.
+    pub request_digest: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was started.
+    pub started_at: Option<Timestamp>,
+    /// When it was last paused.
+    pub paused_at: Option<Timestamp>,
+    /// When it was stopped.
+    pub stopped_at: Option<Timestamp>,
+}
+
+/// Where a coupon stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CouponStatus {
+    /// Issued, usable (WeChat spells it `SENDED`).
+    Sended,
+    /// Used in a payment.
+    Used,
+    /// Past its window unused.
+    Expired,
+}
+
+impl CouponStatus {
+    /// The wire spelling.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Sended => "SENDED",
+            Self::Used => "USED",
+            Self::Expired => "EXPIRED",
+        }
+    }
+}
+
+/// A coupon held by a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupon {
+    /// 8–12 digits.
+    pub coupon_id: String,
+    /// Its stock.
+    pub stock_id: String,
+    /// The stock's creator.
+    pub creator_mchid: String,
+    /// The stock's name.
+    pub name: String,
+    /// The holder.
+    pub user_id: String,
+    /// The app and openid it was issued to.
+    pub appid: String,
+    /// The openid under `appid`.
+    pub openid: String,
+    /// Its value, fen.
+    pub amount: i64,
+    /// The least order total it applies to, fen.
+    pub transaction_minimum: i64,
+    /// Where it stands.
+    pub status: CouponStatus,
+    /// Usable from …
+    pub available_begin: Timestamp,
+    /// … until.
+    pub available_end: Timestamp,
+    /// Whether the stock is 免充值.
+    pub no_cash: bool,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// The issuer's request number.
+    pub out_request_no: String,
+}
+
+/// A new stock, as the creator asks for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewStock {
+    /// The creating (and funding) merchant or provider.
+    pub creator_mchid: String,
+    /// Its name (≤ 20 characters).
+    pub name: String,
+    /// A note.
+    pub comment: Option<String>,
+    /// The merchant the stock belongs to: the creator, or one of its sub-merchants.
+    pub belong_merchant: String,
+    /// Window start.
+    pub available_begin: Timestamp,
+    /// Window end.
+    pub available_end: Timestamp,
+    /// Coupons in all.
+    pub max_coupons: u64,
+    /// The budget, fen.
+    pub max_amount: i64,
+    /// Daily budget, fen.
+    pub max_amount_by_day: Option<i64>,
+    /// Per user.
+    pub max_coupons_per_user: u64,
+    /// Each coupon's value.
+    pub coupon_amount: i64,
+    /// The threshold.
+    pub transaction_minimum: i64,
+    /// Goods tags.
+    pub goods_tags: Vec<String>,
+    /// Usable at (empty: the owning merchant).
+    pub available_merchants: Vec<String>,
+    /// Goods.
+    pub available_items: Vec<String>,
+    /// Combines with others.
+    pub combine_use: bool,
+    /// 免充值.
+    pub no_cash: bool,
+    /// The creator's request number.
+    pub out_request_no: String,
+}
+
+/// The user a coupon goes to.
+#[derive(Debug, Clone)]
+pub struct IssueRequest {
+    /// The stock.
+    pub stock_id: String,
+    /// Who asks: must be the stock's creator.
+    pub creator_mchid: String,
+    /// The app `openid` is under.
+    pub appid: String,
+    /// The user.
+    pub openid: String,
+    /// Idempotency key, per stock.
+    pub out_request_no: String,
+}
+
+/// What a stock change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockAction {
+    /// `start`.
+    Start,
+    /// `pause`.
+    Pause,
+    /// `restart`.
+    Restart,
+    /// `stop`.
+    Stop,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct UserCount {
+    issued: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IssueReceipt {
+    coupon_id: String,
+    openid: String,
+}
+
+fn stock_write(stock: &Stock, expect: Expect) -> Result<RecordWrite, PayError> {
+    store::write(
+        kind::STOCK,
+        &stock.stock_id,
+        expect,
+        stock,
+        vec![IndexEntry::new(
+            "creator_created",
+            format!(
+                "{}|{}",
+                stock.creator_mchid,
+                time_value(stock.created_at.unix_ms())
+            ),
+        )],
+    )
+}
+
+fn coupon_write(coupon: &Coupon, expect: Expect) -> Result<RecordWrite, PayError> {
+    store::write(
+        kind::COUPON,
+        &coupon.coupon_id,
+        expect,
+        coupon,
+        vec![IndexEntry::new(
+            "user_created",
+            format!(
+                "{}|{}",
+                coupon.user_id,
+                time_value(coupon.created_at.unix_ms())
+            ),
+        )],
+    )
+}
+
+fn check_stock(new: &NewStock, now: Timestamp) -> Result<(), PayError> {
+    check_text("/stock_name", &new.name, 1, 20)?;
+    check_text("/out_request_no", &new.out_request_no, 1, 128)?;
+    if new.coupon_amount <= 0 {
+        return Err(PayError::invalid(
+            "/coupon_use_rule/fixed_normal_coupon/coupon_amount",
+            "must be a positive number of fen",
+        ));
+    }
+    if new.transaction_minimum < 0
+        || (new.transaction_minimum > 0 && new.coupon_amount >= new.transaction_minimum)
+    {
+        return Err(PayError::invalid(
+            "/coupon_use_rule/fixed_normal_coupon/transaction_minimum",
+            format!(
+                "must be above the coupon amount ({}) — or 0 for a coupon without threshold",
+                new.coupon_amount
+            ),
+        ));
+    }
+    if new.max_coupons == 0 {
+        return Err(PayError::invalid(
+            "/stock_use_rule/max_coupons",
+            "must be at least 1",
+        ));
+    }
+    let budget = i64::try_from(new.max_coupons)
+        .ok()
+        .and_then(|count| count.checked_mul(new.coupon_amount));
+    if budget != Some(new.max_amount) {
+        return Err(PayError::invalid(
+            "/stock_use_rule/max_amount",
+            format!(
+                "must be max_coupons × coupon_amount = {} fen",
+                budget.map_or_else(|| "too much".to_owned(), |budget| budget.to_string())
+            ),
+        ));
+    }
+    if new.max_coupons_per_user == 0 || new.max_coupons_per_user > new.max_coupons {
+        return Err(PayError::invalid(
+            "/stock_use_rule/max_coupons_per_user",
+            "must be between 1 and max_coupons",
+        ));
+    }
+    if let Some(by_day) = new.max_amount_by_day
+        && (by_day < new.coupon_amount || by_day > new.max_amount)
+    {
+        return Err(PayError::invalid(
+            "/stock_use_rule/max_amount_by_day",
+            "must be between one coupon's amount and the whole budget",
+        ));
+    }
+    if new.available_end <= new.available_begin {
+        return Err(PayError::invalid(
+            "/available_end_time",
+            "must be after available_begin_time",
+        ));
+    }
+    if new.available_end <= now {
+        return Err(PayError::invalid("/available_end_time", "is already past"));
+    }
+    Ok(())
+}
+
+impl PayService {
+    fn stock_lock(&self, stock_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.stock_locks.lock().unwrap_or_else(|poisoned| {
+            // A panic elsewhere while holding this map cannot leave it inconsistent:
+            // entries are only ever inserted whole.
+            poisoned.into_inner()
+        });
+        locks.entry(stock_id.to_owned()).or_default().clone()
+    }
+
+    /// Creates a stock, reserving its budget from the creator unless it is 免充值;
+    /// idempotent on `out_request_no` per creator.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Invalid`] for inconsistent rules, [`PayError::NoAuth`] for a stock
+    /// that belongs to a merchant the creator may not act for,
+    /// [`PayError::MerchantBalanceNotEnough`] when the creator cannot fund it.
+    pub async fn create_stock(&self, new: NewStock) -> Result<Stock, PayError> {
+        let now = self.now();
+        check_stock(&new, now)?;
+        let creator = self
+            .merchant_shared(&new.creator_mchid)
+            .await?
+            .ok_or_else(|| PayError::MerchantNotFound {
+                mchid: new.creator_mchid.clone(),
+            })?;
+        if new.belong_merchant != creator.mchid {
+            let owner = self
+                .merchant_shared(&new.belong_merchant)
+                .await?
+                .ok_or_else(|| {
+                    PayError::invalid(
+                        "/belong_merchant",
+                        format!("merchant {} does not exist", new.belong_merchant),
+                    )
+                })?;
+            if creator.kind != MerchantKind::Provider
+                || owner.provider.as_deref() != Some(creator.mchid.as_str())
+            {
+                return Err(PayError::NoAuth {
+                    reason: format!(
+                        "无权限: {} may create stocks only for itself or its sub-merchants",
+                        creator.mchid
+                    ),
+                });
+            }
+        }
+        let digest = request_digest(&new)?;
+        let request_key = format!("{}|{}", new.creator_mchid, new.out_request_no);
+        if let Some((receipt, _)) =
+            load::<String>(&*self.records_port(), kind::STOCK_REQUEST, &request_key).await?
+            && let Some((stock, _)) =
+                load::<Stock>(&*self.records_port(), kind::STOCK, &receipt).await?
+        {
+            return if stock.request_digest == digest {
+                Ok(stock)
+            } else {
+                Err(PayError::rule(format!(
+                    "out_request_no {} was already used for a different stock",
+                    new.out_request_no
+                )))
+            };
+        }
+        let available_merchants = if new.available_merchants.is_empty() {
+            vec![new.belong_merchant.clone()]
+        } else {
+            new.available_merchants.clone()
+        };
+        for _ in 0..CONFLICT_RETRIES_MAX {
+            let stock = Stock {
+                stock_id: ids::new_stock_id(),
+                creator_mchid: new.creator_mchid.clone(),
+                name: new.name.clone(),
+                comment: new.comment.clone(),
+                belong_merchant: new.belong_merchant.clone(),
+                available_begin: new.available_begin,
+                available_end: new.available_end,
+                max_coupons: new.max_coupons,
+                max_amount: new.max_amount,
+                max_amount_by_day: new.max_amount_by_day,
+                max_coupons_per_user: new.max_coupons_per_user,
+                coupon_amount: new.coupon_amount,
+                transaction_minimum: new.transaction_minimum,
+                goods_tags: new.goods_tags.clone(),
+                available_merchants: available_merchants.clone(),
+                available_items: new.available_items.clone(),
+                combine_use: new.combine_use,
+                no_cash: new.no_cash,
+                status: StockStatus::Unactivated,
+                distributed_coupons: 0,
+                distributed_amount: 0,
+                distributed_by_day: HashMap::new(),
+                out_request_no: new.out_request_no.clone(),
+                request_digest: digest.clone(),
+                created_at: now,
+                started_at: None,
+                paused_at: None,
+                stopped_at: None,
+            };
+            let funder = accounts::available(&stock.creator_mchid)?;
+            let budget = accounts::coupon_budget(&stock.stock_id)?;
+            let transfers = if stock.no_cash {
+                Vec::new()
+            } else {
+                self.open(&funder).await?;
+                self.open(&budget).await?;
+                vec![transfer(
+                    format!("stock:{}:budget", stock.stock_id),
+                    &funder.0,
+                    &budget.0,
+                    stock.max_amount,
+                    &format!("budget of stock {}", stock.stock_id),
+                )?]
+            };
+            let write = WriteSet {
+                batch: batch(transfers)?,
+                records: vec![
+                    stock_write(&stock, Expect::Absent)?,
+                    store::write(
+                        kind::STOCK_REQUEST,
+                        &request_key,
+                        Expect::Absent,
+                        &stock.stock_id,
+                        vec![],
+                    )?,
+                ],
+                ..WriteSet::default()
+            };
+            match self.commit_write(write).await {
+                Ok(()) => return Ok(stock),
+                Err(LedgerError::RecordConflict { .. }) => {
+                    // A racing identical request, or a stock id drawn twice: read again.
+                    if let Some((receipt, _)) =
+                        load::<String>(&*self.records_port(), kind::STOCK_REQUEST, &request_key)
+                            .await?
+                        && let Some((stock, _)) =
+                            load::<Stock>(&*self.records_port(), kind::STOCK, &receipt).await?
+                    {
+                        return Ok(stock);
+                    }
+                }
+                Err(LedgerError::InsufficientFunds { account, .. }) if account == funder.0 => {
+                    return Err(PayError::MerchantBalanceNotEnough);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(PayError::Busy {
+            what: "stock".to_owned(),
+        })
+    }
+
+    /// A stock, when `creator_mchid` created it.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::StockNotFound`] for an unknown stock or another creator's.
+    pub async fn stock(&self, creator_mchid: &str, stock_id: &str) -> Result<Stock, PayError> {
+        let (stock, _) = self.stock_versioned(creator_mchid, stock_id).await?;
+        Ok(stock)
+    }
+
+    async fn stock_versioned(
+        &self,
+        creator_mchid: &str,
+        stock_id: &str,
+    ) -> Result<(Stock, u64), PayError> {
+        match load::<Stock>(&*self.records_port(), kind::STOCK, stock_id).await? {
+            Some((stock, version)) if stock.creator_mchid == creator_mchid => Ok((stock, version)),
+            _ => Err(PayError::StockNotFound {
+                stock_id: stock_id.to_owned(),
+            }),
+        }
+    }
+
+    /// A creator's stocks, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn stocks_of(
+        &self,
+        creator_mchid: &str,
+        rows_max: usize,
+    ) -> Result<Vec<Stock>, PayError> {
+        self.listed(
+            kind::STOCK,
+            "creator_created",
+            format!("{creator_mchid}|"),
+            format!("{creator_mchid}|~"),
+            rows_max,
+            true,
+        )
+        .await
+    }
+
+    /// Starts, pauses, restarts or stops a stock. Stopping returns the budget no issued
+    /// coupon can still claim.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::StockNotFound`], [`PayError::StockNotActive`] for a change its state
+    /// does not allow.
+    pub async fn change_stock(
+        &self,
+        creator_mchid: &str,
+        stock_id: &str,
+        action: StockAction,
+    ) -> Result<Stock, PayError> {
+        let lock = self.stock_lock(stock_id);
+        let _held = lock.lock().await;
+        for _ in 0..CONFLICT_RETRIES_MAX {
+            let (mut stock, version) = self.stock_versioned(creator_mchid, stock_id).await?;
+            let now = self.now();
+            let refused = |reason: &str| PayError::StockNotActive {
+                reason: format!("stock {stock_id} is {}: {reason}", stock.status.wire()),
+            };
+            match (action, stock.status) {
+                (StockAction::Start, StockStatus::Unactivated) => {
+                    stock.status = StockStatus::Running;
+                    stock.started_at = Some(now);
+                }
+                (StockAction::Pause, StockStatus::Running) => {
+                    stock.status = StockStatus::Paused;
+                    stock.paused_at = Some(now);
+                }
+                (StockAction::Restart, StockStatus::Paused) => {
+                    stock.status = StockStatus::Running;
+                }
+                (StockAction::Stop, StockStatus::Running | StockStatus::Paused) => {
+                    stock.status = StockStatus::Stopped;
+                    stock.stopped_at = Some(now);
+                }
+                (StockAction::Start, _) => return Err(refused("only an unactivated stock starts")),
+                (StockAction::Pause, _) => return Err(refused("only a running stock pauses")),
+                (StockAction::Restart, _) => return Err(refused("only a paused stock restarts")),
+                (StockAction::Stop, _) => {
+                    return Err(refused("only a running or paused stock stops"));
+                }
+            }
+            let mut transfers = Vec::new();
+            if action == StockAction::Stop && !stock.no_cash {
+                let unissued = stock.max_amount - stock.distributed_amount;
+                if unissued > 0 {
+                    let funder = accounts::available(&stock.creator_mchid)?;
+                    transfers.push(transfer(
+                        format!("stock:{stock_id}:return"),
+                        &accounts::coupon_budget(stock_id)?.0,
+                        &funder.0,
+                        unissued,
+                        &format!("unissued budget of stock {stock_id}"),
+                    )?);
+                }
+            }
+            let write = WriteSet {
+                batch: batch(transfers)?,
+                records: vec![stock_write(&stock, Expect::Version(version))?],
+                ..WriteSet::default()
+            };
+            if self.try_commit_write(write).await? {
+                return Ok(stock);
+            }
+        }
+        Err(PayError::Busy {
+            what: "stock".to_owned(),
+        })
+    }
+
+    /// Issues a coupon of a running stock to a user, idempotent on `out_request_no`
+    /// per stock.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::StockNotFound`], [`PayError::StockNotActive`] (not running, or
+    /// outside its window), [`PayError::UserNotFound`] for an openid nobody has,
+    /// [`PayError::CouponLimitPerUser`], [`PayError::StockExhausted`].
+    pub async fn issue_coupon(&self, request: IssueRequest) -> Result<Coupon, PayError> {
+        check_text("/out_request_no", &request.out_request_no, 1, 128)?;
+        let owner: Option<(serde_json::Value, u64)> = load(
+            &*self.records_port(),
+            kind::OPENID,
+            &format!("{}|{}", request.appid, request.openid),
+        )
+        .await?;
+        let user_id = owner
+            .and_then(|(owner, _)| owner["user_id"].as_str().map(str::to_owned))
+            .ok_or_else(|| PayError::UserNotFound {
+                user_id: format!("openid {} under {}", request.openid, request.appid),
+            })?;
+        let lock = self.stock_lock(&request.stock_id);
+        let _held = lock.lock().await;
+        let receipt_key = format!("{}|{}", request.stock_id, request.out_request_no);
+        for _ in 0..CONFLICT_RETRIES_MAX {
+            if let Some((receipt, _)) =
+                load::<IssueReceipt>(&*self.records_port(), kind::COUPON_REQUEST, &receipt_key)
+                    .await?
+            {
+                if receipt.openid != request.openid {
+                    return Err(PayError::rule(format!(
+                        "out_request_no {} was already used for another user",
+                        request.out_request_no
+                    )));
+                }
+                return load::<Coupon>(&*self.records_port(), kind::COUPON, &receipt.coupon_id)
+                    .await?
+                    .map(|(coupon, _)| coupon)
+                    .ok_or(PayError::Busy {
+                        what: "coupon".to_owned(),
+                    });
+            }
+            let (mut stock, version) = self
+                .stock_versioned(&request.creator_mchid, &request.stock_id)
+                .await?;
+            let now = self.now();
+            if stock.status != StockStatus::Running {
+                return Err(PayError::StockNotActive {
+                    reason: format!(
+                        "批次不在发放状态: stock {} is {}",
+                        stock.stock_id,
+                        stock.status.wire()
+                    ),
+                });
+            }
+            if now < stock.available_begin || now >= stock.available_end {
+                return Err(PayError::StockNotActive {
+                    reason: format!(
+                        "stock {} issues only within its available window",
+                        stock.stock_id
+                    ),
+                });
+            }
+            if stock.distributed_coupons >= stock.max_coupons {
+                return Err(PayError::StockExhausted {
+                    stock_id: stock.stock_id,
+                });
+            }
+            let day = crate::time::Day::of(now).iso();
+            let today = stock.distributed_by_day.get(&day).copied().unwrap_or(0);
+            if let Some(by_day) = stock.max_amount_by_day
+                && today + stock.coupon_amount > by_day
+            {
+                return Err(PayError::StockExhausted {
+                    stock_id: stock.stock_id,
+                });
+            }
+            let count_key = format!("{}|{user_id}", stock.stock_id);
+            let count =
+                load::<UserCount>(&*self.records_port(), kind::COUPON_COUNT, &count_key).await?;
+            let (mut issued, count_expect) = match count {
+                Some((count, version)) => (count, Expect::Version(version)),
+                None => (UserCount::default(), Expect::Absent),
+            };
+            if issued.issued >= stock.max_coupons_per_user {
+                return Err(PayError::CouponLimitPerUser {
+                    limit: stock.max_coupons_per_user,
+                });
+            }
+            issued.issued += 1;
+            stock.distributed_coupons += 1;
+            stock.distributed_amount += stock.coupon_amount;
+            stock
+                .distributed_by_day
+                .insert(day, today + stock.coupon_amount);
+            let coupon = Coupon {
+                coupon_id: ids::new_coupon_id(),
+                stock_id: stock.stock_id.clone(),
+                creator_mchid: stock.creator_mchid.clone(),
+                name: stock.name.clone(),
+                user_id: user_id.clone(),
+                appid: request.appid.clone(),
+                openid: request.openid.clone(),
+                amount: stock.coupon_amount,
+                transaction_minimum: stock.transaction_minimum,
+                status: CouponStatus::Sended,
+                available_begin: stock.available_begin,
+                available_end: stock.available_end,
+                no_cash: stock.no_cash,
+                created_at: now,
+                out_request_no: request.out_request_no.clone(),
+            };
+            let records = vec![
+                stock_write(&stock, Expect::Version(version))?,
+                store::write(
+                    kind::COUPON_COUNT,
+                    &count_key,
+                    count_expect,
+                    &issued,
+                    vec![],
+                )?,
+                coupon_write(&coupon, Expect::Absent)?,
+                store::write(
+                    kind::COUPON_REQUEST,
+                    &receipt_key,
+                    Expect::Absent,
+                    &IssueReceipt {
+                        coupon_id: coupon.coupon_id.clone(),
+                        openid: request.openid.clone(),
+                    },
+                    vec![],
+                )?,
+            ];
+            if self.try_commit_records(records).await? {
+                return Ok(coupon);
+            }
+        }
+        Err(PayError::Busy {
+            what: "stock".to_owned(),
+        })
+    }
+
+    /// A user's coupons, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn coupons_of(
+        &self,
+        user_id: &str,
+        rows_max: usize,
+    ) -> Result<Vec<Coupon>, PayError> {
+        let found = self
+            .records_port()
+            .range(IndexRange {
+                kind: kind::COUPON.to_owned(),
+                name: "user_created".to_owned(),
+                from: format!("{user_id}|"),
+                to: format!("{user_id}|~"),
+                after: None,
+                rows_max,
+                newest_first: true,
+            })
+            .await?;
+        found
+            .iter()
+            .map(|found| store::decode(&found.record))
+            .collect()
+    }
+
+    /// One coupon by id.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn coupon(&self, coupon_id: &str) -> Result<Option<Coupon>, PayError> {
+        Ok(
+            load::<Coupon>(&*self.records_port(), kind::COUPON, coupon_id)
+                .await?
+                .map(|(coupon, _)| coupon),
+        )
+    }
+
+    /// The user an openid under an app names, if Plaza has seen it.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn user_of_openid(
+        &self,
+        appid: &str,
+        openid: &str,
+    ) -> Result<Option<String>, PayError> {
+        let owner: Option<(serde_json::Value, u64)> = load(
+            &*self.records_port(),
+            kind::OPENID,
+            &format!("{appid}|{openid}"),
+        )
+        .await?;
+        Ok(owner.and_then(|(owner, _)| owner["user_id"].as_str().map(str::to_owned)))
+    }
+}

@@ -1,0 +1,434 @@
+//! Cash coupons over the APIv3 wire: stocks with budgets reserved in the ledger, their
+//! life (start, pause, restart, stop), issuing under the stock's limits — exactly, even
+//! with hundreds of users racing for the last coupons — and every refusal.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use plaza_testkit::pay::{Merchant, Payer};
+use plaza_testkit::{Reply, ServerOptions, TestServer};
+use serde_json::{Value, json};
+
+const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+
+fn sandbox() -> TestServer {
+    ServerOptions::new(PLAZA).sandbox().start()
+}
+
+fn error_code(reply: &Reply) -> (u16, String) {
+    (
+        reply.status,
+        reply.json()["code"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+async fn available(server: &TestServer, mchid: &str) -> i64 {
+    server
+        .admin_get(&format!("/api/v1/admin/merchants/{mchid}"))
+        .await
+        .json()["available_balance"]
+        .as_i64()
+        .unwrap()
+}
+
+fn stock_body(merchant: &Merchant, no: &str, coupons: u64, amount: i64, minimum: i64) -> Value {
+    let begin = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let end = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30);
+    json!({
+        "stock_name": "Autumn ¥5 off",
+        "comment": "autumn campaign",
+        "belong_merchant": merchant.mchid,
+        "available_begin_time": begin.strftime("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+        "available_end_time": end.strftime("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+        "stock_use_rule": {
+            "max_coupons": coupons, "max_amount": coupons as i64 * amount,
+            "max_coupons_per_user": 2, "natural_person_limit": false, "prevent_api_abuse": false,
+        },
+        "coupon_use_rule": {
+            "fixed_normal_coupon": {"coupon_amount": amount, "transaction_minimum": minimum},
+            "available_merchants": [merchant.mchid],
+        },
+        "stock_type": "NORMAL",
+        "out_request_no": no,
+    })
+}
+
+async fn openid(server: &TestServer, payer: &Payer, appid: &str) -> String {
+    payer
+        .get(server, &format!("/api/v1/me/openid?appid={appid}"))
+        .await
+        .json()["openid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn issue_body(merchant: &Merchant, stock_id: &str, no: &str) -> Value {
+    json!({
+        "stock_id": stock_id, "out_request_no": no, "appid": merchant.appid,
+        "stock_creator_mchid": merchant.mchid,
+    })
+}
+
+async fn act(server: &TestServer, merchant: &Merchant, stock_id: &str, action: &str) -> Reply {
+    merchant
+        .v3(
+            server,
+            "POST",
+            &format!("/v3/marketing/favor/stocks/{stock_id}/{action}"),
+            Some(&json!({ "stock_creator_mchid": merchant.mchid })),
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stock_reserves_its_budget_issues_within_its_rules_and_returns_the_rest() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Tea House").await;
+    let funded = server
+        .admin_post(
+            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
+            &json!({ "amount": 100_000, "request_id": "fund-1" }),
+        )
+        .await;
+    assert_eq!(funded.status, 200, "{}", funded.text);
+    let create = "/v3/marketing/favor/coupon-stocks";
+
+    // Inconsistent rules are refused, naming the field; nothing is reserved.
+    let mut bigger = stock_body(&merchant, "BAD-1", 100, 500, 400);
+    let reply = merchant.v3(&server, "POST", create, Some(&bigger)).await;
+    assert_eq!(
+        error_code(&reply),
+        (400, "PARAM_ERROR".to_owned()),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.json()["detail"]["field"]
+            .as_str()
+            .unwrap()
+            .ends_with("transaction_minimum")
+    );
+    bigger = stock_body(&merchant, "BAD-2", 100, 500, 1_000);
+    bigger["stock_use_rule"]["max_amount"] = json!(49_999);
+    let reply = merchant.v3(&server, "POST", create, Some(&bigger)).await;
+    assert_eq!(
+        reply.json()["detail"]["field"],
+        "/stock_use_rule/max_amount",
+        "{}",
+        reply.text
+    );
+    let mut backwards = stock_body(&merchant, "BAD-3", 100, 500, 1_000);
+    backwards["available_end_time"] = backwards["available_begin_time"].clone();
+    let reply = merchant.v3(&server, "POST", create, Some(&backwards)).await;
+    assert_eq!(
+        reply.json()["detail"]["field"],
+        "/available_end_time",
+        "{}",
+        reply.text
+    );
+    let too_big = stock_body(&merchant, "BAD-4", 1_000, 500, 1_000);
+    let reply = merchant.v3(&server, "POST", create, Some(&too_big)).await;
+    assert_eq!(
+        error_code(&reply),
+        (403, "NOT_ENOUGH".to_owned()),
+        "{}",
+        reply.text
+    );
+    assert_eq!(available(&server, &merchant.mchid).await, 100_000);
+
+    // A good stock: 100 coupons of ¥5 over ¥10 reserve ¥500.
+    let body = stock_body(&merchant, "STOCK-1", 100, 500, 1_000);
+    let created = merchant.v3(&server, "POST", create, Some(&body)).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert!(merchant.verifies(&created));
+    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+    let again = merchant.v3(&server, "POST", create, Some(&body)).await;
+    assert_eq!(
+        again.json()["stock_id"],
+        stock_id.as_str(),
+        "idempotent by out_request_no"
+    );
+    assert_eq!(available(&server, &merchant.mchid).await, 50_000);
+
+    let alice = Payer::create(&server, "Alice", 1).await;
+    let alice_openid = openid(&server, &alice, &merchant.appid).await;
+    let issue_path = format!("/v3/marketing/favor/users/{alice_openid}/coupons");
+    let not_started = merchant
+        .v3(
+            &server,
+            "POST",
+            &issue_path,
+            Some(&issue_body(&merchant, &stock_id, "R-1")),
+        )
+        .await;
+    assert_eq!(
+        error_code(&not_started),
+        (400, "STOCK_IS_NOT_ACTIVE".to_owned())
+    );
+    assert_eq!(
+        act(&server, &merchant, &stock_id, "start").await.status,
+        200
+    );
+
+    let first = merchant
+        .v3(
+            &server,
+            "POST",
+            &issue_path,
+            Some(&issue_body(&merchant, &stock_id, "R-1")),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let coupon_id = first.json()["coupon_id"].as_str().unwrap().to_owned();
+    let retried = merchant
+        .v3(
+            &server,
+            "POST",
+            &issue_path,
+            Some(&issue_body(&merchant, &stock_id, "R-1")),
+        )
+        .await;
+    assert_eq!(
+        retried.json()["coupon_id"],
+        coupon_id.as_str(),
+        "idempotent"
+    );
+    let second = merchant
+        .v3(
+            &server,
+            "POST",
+            &issue_path,
+            Some(&issue_body(&merchant, &stock_id, "R-2")),
+        )
+        .await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    let third = merchant
+        .v3(
+            &server,
+            "POST",
+            &issue_path,
+            Some(&issue_body(&merchant, &stock_id, "R-3")),
+        )
+        .await;
+    assert_eq!(
+        error_code(&third),
+        (403, "USER_AL_GET_COUPON".to_owned()),
+        "{}",
+        third.text
+    );
+    let stranger = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/users/o-nobody/coupons",
+            Some(&issue_body(&merchant, &stock_id, "R-4")),
+        )
+        .await;
+    assert_eq!(error_code(&stranger), (404, "USER_NOT_EXISTS".to_owned()));
+
+    // Paused, nothing is issued; restarted, it issues again.
+    assert_eq!(
+        act(&server, &merchant, &stock_id, "pause").await.status,
+        200
+    );
+    let bob = Payer::create(&server, "Bob", 1).await;
+    let bob_openid = openid(&server, &bob, &merchant.appid).await;
+    let bob_path = format!("/v3/marketing/favor/users/{bob_openid}/coupons");
+    let paused = merchant
+        .v3(
+            &server,
+            "POST",
+            &bob_path,
+            Some(&issue_body(&merchant, &stock_id, "R-5")),
+        )
+        .await;
+    assert_eq!(error_code(&paused), (400, "STOCK_IS_NOT_ACTIVE".to_owned()));
+    assert_eq!(
+        error_code(&act(&server, &merchant, &stock_id, "pause").await),
+        (400, "STOCK_IS_NOT_ACTIVE".to_owned())
+    );
+    assert_eq!(
+        act(&server, &merchant, &stock_id, "restart").await.status,
+        200
+    );
+    let resumed = merchant
+        .v3(
+            &server,
+            "POST",
+            &bob_path,
+            Some(&issue_body(&merchant, &stock_id, "R-5")),
+        )
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text);
+
+    // Queries.
+    let detail = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/marketing/favor/stocks/{stock_id}?stock_creator_mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(detail.json()["distributed_coupons"], 3, "{}", detail.text);
+    assert_eq!(detail.json()["status"], "running");
+    let listed = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/marketing/favor/stocks?offset=0&limit=10&stock_creator_mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(listed.json()["total_count"], 1, "{}", listed.text);
+    let merchants = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/marketing/favor/stocks/{stock_id}/merchants?stock_creator_mchid={}&offset=0&limit=50",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        merchants.json()["data"][0],
+        merchant.mchid.as_str(),
+        "{}",
+        merchants.text
+    );
+    let mine = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!("{issue_path}?appid={}&offset=0&limit=20", merchant.appid),
+            None,
+        )
+        .await;
+    assert_eq!(mine.json()["total_count"], 2, "{}", mine.text);
+    let one = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!("{issue_path}/{coupon_id}?appid={}", merchant.appid),
+            None,
+        )
+        .await;
+    assert_eq!(one.json()["status"], "SENDED", "{}", one.text);
+    assert_eq!(
+        one.json()["normal_coupon_information"]["coupon_amount"],
+        500
+    );
+
+    // Stopping returns what was not issued (97 × ¥5); issued coupons keep their value.
+    let stopped = act(&server, &merchant, &stock_id, "stop").await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    assert_eq!(available(&server, &merchant.mchid).await, 50_000 + 97 * 500);
+    let after = merchant
+        .v3(
+            &server,
+            "POST",
+            &bob_path,
+            Some(&issue_body(&merchant, &stock_id, "R-6")),
+        )
+        .await;
+    assert_eq!(error_code(&after), (400, "STOCK_IS_NOT_ACTIVE".to_owned()));
+    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
+    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_racing_for_the_last_coupons_get_exactly_the_limit() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Flash Sale").await;
+    server
+        .admin_post(
+            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
+            &json!({ "amount": 10_000, "request_id": "fund-1" }),
+        )
+        .await;
+    let mut body = stock_body(&merchant, "FLASH-1", 40, 100, 0);
+    body["stock_use_rule"]["max_coupons_per_user"] = json!(1);
+    let created = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/coupon-stocks",
+            Some(&body),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        act(&server, &merchant, &stock_id, "start").await.status,
+        200
+    );
+
+    // 150 users, each asking twice at the same time: 300 requests for 40 coupons.
+    let mut openids = Vec::new();
+    for index in 0..150 {
+        let payer = Payer::create(&server, &format!("Racer {index}"), 1).await;
+        openids.push(openid(&server, &payer, &merchant.appid).await);
+    }
+    let mut tasks = Vec::new();
+    for (index, openid) in openids.iter().enumerate() {
+        for attempt in 0..2 {
+            let (merchant, stock_id, openid) = (merchant.clone(), stock_id.clone(), openid.clone());
+            let server = &server;
+            tasks.push(async move {
+                merchant
+                    .v3(
+                        server,
+                        "POST",
+                        &format!("/v3/marketing/favor/users/{openid}/coupons"),
+                        Some(&issue_body(
+                            &merchant,
+                            &stock_id,
+                            &format!("RACE-{index}-{attempt}"),
+                        )),
+                    )
+                    .await
+            });
+        }
+    }
+    let replies = futures_util::future::join_all(tasks).await;
+    let issued = replies.iter().filter(|reply| reply.status == 200).count();
+    let exhausted = replies
+        .iter()
+        .filter(|reply| error_code(reply) == (403, "NOT_ENOUGH".to_owned()))
+        .count();
+    let per_user = replies
+        .iter()
+        .filter(|reply| error_code(reply) == (403, "USER_AL_GET_COUPON".to_owned()))
+        .count();
+    assert_eq!(issued, 40, "exactly the limit");
+    assert_eq!(
+        issued + exhausted + per_user,
+        300,
+        "every other request is refused cleanly"
+    );
+    let detail = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/marketing/favor/stocks/{stock_id}?stock_creator_mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(detail.json()["distributed_coupons"], 40);
+    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
+    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+}
