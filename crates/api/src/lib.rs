@@ -137,6 +137,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::paycode::router())
         .merge(routes::collect::router())
         .merge(routes::report::router())
+        .merge(routes::coupons::router())
         .merge(web::router())
         .merge(routes::sandbox::router())
         .fallback(routes::health::not_found)

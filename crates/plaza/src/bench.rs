@@ -35,6 +35,9 @@ pub(crate) enum BenchCommand {
     /// the machine's RSA-2048 signing bound; then the latency from paying a collection
     /// code to the payment arriving on the owner's page.
     Codepay(crate::bench_codepay::CodepayArgs),
+    /// Coupon issuance per second against one stock from many concurrent requests
+    /// through the signed APIv3 wire, proving the stock issues exactly its limit.
+    Coupons(crate::bench_coupons::CouponsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +74,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
         BenchCommand::Ledger(args) => ledger(args).await,
         BenchCommand::Pay(args) => crate::bench_pay::run(args).await,
         BenchCommand::Codepay(args) => crate::bench_codepay::run(args).await,
+        BenchCommand::Coupons(args) => crate::bench_coupons::run(args).await,
     }
 }
 

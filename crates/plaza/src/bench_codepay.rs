@@ -316,9 +316,8 @@ pub(crate) async fn run(args: CodepayArgs) -> anyhow::Result<Outcome> {
         &key,
         (&mchid, &serial),
         &host,
-        CODEPAY_PATH,
         args.payments,
-        Arc::new(body),
+        Arc::new(move |index| (CODEPAY_PATH.to_owned(), body(index))),
     )?);
     writeln!(
         std::io::stdout().lock(),

@@ -141,21 +141,22 @@ fn sign_all(
         key,
         (&mchid, &serial),
         host,
-        NATIVE_PATH,
         orders,
-        Arc::new(body),
+        Arc::new(move |index| (NATIVE_PATH.to_owned(), body(index))),
     )
 }
 
-/// Signs `count` POST requests to `path` (bodies from `body`), as a merchant's SDK
+/// Makes request `index`: its path and JSON body.
+pub(crate) type RequestMaker = Arc<dyn Fn(usize) -> (String, String) + Send + Sync>;
+
+/// Signs `count` POST requests (paths and bodies from `make`), as a merchant's SDK
 /// would, on every core; returns them as wire bytes in index order.
 pub(crate) fn sign_requests(
     key: &Arc<PrivateKey>,
     (mchid, serial): (&str, &str),
     host: &str,
-    path: &'static str,
     count: usize,
-    body: Arc<dyn Fn(usize) -> String + Send + Sync>,
+    make: RequestMaker,
 ) -> anyhow::Result<Vec<Prepared>> {
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let timestamp = std::time::UNIX_EPOCH.elapsed()?.as_secs() as i64;
@@ -163,14 +164,14 @@ pub(crate) fn sign_requests(
     let next = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::new();
     for _ in 0..threads {
-        let (key, mchid, serial, run, next, host, body) = (
+        let (key, mchid, serial, run, next, host, make) = (
             key.clone(),
             mchid.to_owned(),
             serial.to_owned(),
             run.clone(),
             next.clone(),
             host.to_owned(),
-            body.clone(),
+            make.clone(),
         );
         handles.push(std::thread::spawn(
             move || -> anyhow::Result<Vec<(usize, Prepared)>> {
@@ -180,14 +181,14 @@ pub(crate) fn sign_requests(
                     if index >= count {
                         return Ok(done);
                     }
-                    let body = body(index);
+                    let (path, body) = make(index);
                     let nonce = format!("{run}{index:024}");
                     let authorization = plaza_wx::auth::sign_request(
                         &key,
                         &mchid,
                         &serial,
                         "POST",
-                        path,
+                        &path,
                         body.as_bytes(),
                         timestamp,
                         &nonce,
@@ -262,6 +263,7 @@ pub(crate) fn rsa_signs_per_second(seconds: u64) -> anyhow::Result<f64> {
 
 struct Outcomes {
     latencies_us: Vec<u32>,
+    status_200: u64,
     errors: u64,
     bad_signatures: u64,
 }
@@ -363,6 +365,8 @@ impl Connection {
 /// What the timed window measured.
 pub(crate) struct Driven {
     pub(crate) latencies_us: Vec<u32>,
+    /// Accepted answers with status 200 (others were accepted refusals).
+    pub(crate) status_200: u64,
     pub(crate) errors: u64,
     pub(crate) bad_signatures: u64,
     pub(crate) elapsed_s: f64,
@@ -398,6 +402,7 @@ pub(crate) async fn drive(
         tasks.push(tokio::spawn(async move {
             let mut outcomes = Outcomes {
                 latencies_us: Vec::new(),
+                status_200: 0,
                 errors: 0,
                 bad_signatures: 0,
             };
@@ -419,7 +424,11 @@ pub(crate) async fn drive(
                         if index % VERIFY_EVERY == 0 && !verifies(&platform, &headers, &body) {
                             outcomes.bad_signatures += 1;
                         }
-                        accept(status, &body)
+                        let accepted = accept(status, &body);
+                        if accepted && status == 200 {
+                            outcomes.status_200 += 1;
+                        }
+                        accepted
                     }
                     Err(_) => {
                         connection = Connection::open(address).await?;
@@ -438,10 +447,11 @@ pub(crate) async fn drive(
         }));
     }
     let mut latencies_us = Vec::new();
-    let (mut errors, mut bad_signatures) = (0, 0);
+    let (mut errors, mut bad_signatures, mut status_200) = (0, 0, 0);
     for task in tasks {
         let outcomes = task.await??;
         latencies_us.extend(outcomes.latencies_us);
+        status_200 += outcomes.status_200;
         errors += outcomes.errors;
         bad_signatures += outcomes.bad_signatures;
     }
@@ -457,6 +467,7 @@ pub(crate) async fn drive(
     };
     Ok(Driven {
         latencies_us,
+        status_200,
         errors,
         bad_signatures,
         elapsed_s,

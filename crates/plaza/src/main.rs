@@ -7,6 +7,7 @@
 mod admin;
 mod bench;
 mod bench_codepay;
+mod bench_coupons;
 mod bench_pay;
 mod config;
 mod datadir;

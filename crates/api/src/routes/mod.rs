@@ -1,6 +1,7 @@
 //! One module per resource; each starts with its `router()`.
 
 pub(crate) mod collect;
+pub(crate) mod coupons;
 pub(crate) mod health;
 pub(crate) mod ledger;
 pub(crate) mod partner;
