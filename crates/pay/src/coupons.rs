@@ -250,6 +250,31 @@ struct IssueReceipt {
     openid: String,
 }
 
+/// Issue requests one stock's issuer takes in one unit of work at most.
+const ISSUE_BATCH_MAX: usize = 256;
+/// Issue requests waiting for one stock's issuer at most; further askers wait to queue.
+/// 4,096 × ~300 bytes ≈ 1.2 MiB per busy stock.
+const ISSUE_QUEUE_CAPACITY: usize = 4_096;
+
+/// An issue request waiting for its stock's issuer.
+pub(crate) struct Queued {
+    request: IssueRequest,
+    user_id: String,
+    reply: tokio::sync::oneshot::Sender<Result<Coupon, PayError>>,
+}
+
+/// The answer to an `out_request_no` used before: its coupon, if for the same user.
+fn same_request(coupon: &Coupon, request: &IssueRequest) -> Result<Coupon, PayError> {
+    if coupon.openid == request.openid {
+        Ok(coupon.clone())
+    } else {
+        Err(PayError::rule(format!(
+            "out_request_no {} was already used for another user",
+            request.out_request_no
+        )))
+    }
+}
+
 fn stock_write(stock: &Stock, expect: Expect) -> Result<RecordWrite, PayError> {
     store::write(
         kind::STOCK,
@@ -620,101 +645,219 @@ impl PayService {
     /// Issues a coupon of a running stock to a user, idempotent on `out_request_no`
     /// per stock.
     ///
+    /// Requests for one stock are queued to that stock's issuer, which takes everything
+    /// waiting, decides each in order against the stock's and the users' counts, and
+    /// commits them as one unit of work: the limits hold exactly, and one durable commit
+    /// serves many requests.
+    ///
     /// # Errors
     ///
     /// [`PayError::StockNotFound`], [`PayError::StockNotActive`] (not running, or
     /// outside its window), [`PayError::UserNotFound`] for an openid nobody has,
     /// [`PayError::CouponLimitPerUser`], [`PayError::StockExhausted`].
-    pub async fn issue_coupon(&self, request: IssueRequest) -> Result<Coupon, PayError> {
+    pub async fn issue_coupon(self: &Arc<Self>, request: IssueRequest) -> Result<Coupon, PayError> {
         check_text("/out_request_no", &request.out_request_no, 1, 128)?;
-        let owner: Option<(serde_json::Value, u64)> = load(
-            &*self.records_port(),
-            kind::OPENID,
-            &format!("{}|{}", request.appid, request.openid),
-        )
-        .await?;
-        let user_id = owner
-            .and_then(|(owner, _)| owner["user_id"].as_str().map(str::to_owned))
+        let user_id = self
+            .user_of_openid(&request.appid, &request.openid)
+            .await?
             .ok_or_else(|| PayError::UserNotFound {
                 user_id: format!("openid {} under {}", request.openid, request.appid),
             })?;
-        let lock = self.stock_lock(&request.stock_id);
-        let _held = lock.lock().await;
-        let receipt_key = format!("{}|{}", request.stock_id, request.out_request_no);
-        for _ in 0..CONFLICT_RETRIES_MAX {
-            if let Some((receipt, _)) =
-                load::<IssueReceipt>(&*self.records_port(), kind::COUPON_REQUEST, &receipt_key)
-                    .await?
-            {
-                if receipt.openid != request.openid {
-                    return Err(PayError::rule(format!(
-                        "out_request_no {} was already used for another user",
-                        request.out_request_no
-                    )));
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let queued = Queued {
+            request,
+            user_id,
+            reply,
+        };
+        let stock_id = queued.request.stock_id.clone();
+        let sender = self.issuer(&stock_id);
+        if let Err(returned) = sender.send(queued).await {
+            // The issuer is gone (its task ended abnormally): start a new one, retry once.
+            self.forget_issuer(&stock_id);
+            self.issuer(&stock_id)
+                .send(returned.0)
+                .await
+                .map_err(|_| PayError::Busy {
+                    what: "stock".to_owned(),
+                })?;
+        }
+        answer.await.map_err(|_| PayError::Busy {
+            what: "stock".to_owned(),
+        })?
+    }
+
+    fn issuer(self: &Arc<Self>, stock_id: &str) -> tokio::sync::mpsc::Sender<Queued> {
+        let mut issuers = self
+            .stock_issuers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(sender) = issuers.get(stock_id)
+            && !sender.is_closed()
+        {
+            return sender.clone();
+        }
+        let (sender, receiver) = tokio::sync::mpsc::channel(ISSUE_QUEUE_CAPACITY);
+        issuers.insert(stock_id.to_owned(), sender.clone());
+        let service = Arc::clone(self);
+        let stock_id = stock_id.to_owned();
+        tokio::spawn(async move { service.run_issuer(&stock_id, receiver).await });
+        sender
+    }
+
+    fn forget_issuer(&self, stock_id: &str) {
+        let mut issuers = self
+            .stock_issuers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        issuers.remove(stock_id);
+    }
+
+    /// One stock's issuer: batches of waiting requests, each batch one unit of work.
+    async fn run_issuer(&self, stock_id: &str, mut receiver: tokio::sync::mpsc::Receiver<Queued>) {
+        while let Some(first) = receiver.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < ISSUE_BATCH_MAX {
+                match receiver.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
                 }
-                return load::<Coupon>(&*self.records_port(), kind::COUPON, &receipt.coupon_id)
-                    .await?
-                    .map(|(coupon, _)| coupon)
-                    .ok_or(PayError::Busy {
-                        what: "coupon".to_owned(),
-                    });
             }
-            let (mut stock, version) = self
-                .stock_versioned(&request.creator_mchid, &request.stock_id)
-                .await?;
-            let now = self.now();
+            let lock = self.stock_lock(stock_id);
+            let _held = lock.lock().await;
+            let answers = self.issue_batch(stock_id, &batch).await;
+            for (queued, answer) in batch.into_iter().zip(answers) {
+                // The asker may have gone away; its coupon stands either way.
+                let _ = queued.reply.send(answer);
+            }
+        }
+    }
+
+    /// Decides and commits one batch; every request gets an answer.
+    async fn issue_batch(&self, stock_id: &str, batch: &[Queued]) -> Vec<Result<Coupon, PayError>> {
+        for _ in 0..CONFLICT_RETRIES_MAX {
+            match self.try_issue_batch(stock_id, batch).await {
+                Ok(Some(answers)) => return answers,
+                Ok(None) => {}
+                Err(error) => return batch.iter().map(|_| Err(error.clone())).collect(),
+            }
+        }
+        batch
+            .iter()
+            .map(|_| {
+                Err(PayError::Busy {
+                    what: "stock".to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// `Ok(None)` when a record changed under the batch (it is decided again).
+    async fn try_issue_batch(
+        &self,
+        stock_id: &str,
+        batch: &[Queued],
+    ) -> Result<Option<Vec<Result<Coupon, PayError>>>, PayError> {
+        let records_port = self.records_port();
+        let found = load::<Stock>(&*records_port, kind::STOCK, stock_id).await?;
+        let now = self.now();
+        let mut answers: Vec<Result<Coupon, PayError>> = Vec::with_capacity(batch.len());
+        let Some((mut stock, version)) = found else {
+            return Ok(Some(
+                batch
+                    .iter()
+                    .map(|_| {
+                        Err(PayError::StockNotFound {
+                            stock_id: stock_id.to_owned(),
+                        })
+                    })
+                    .collect(),
+            ));
+        };
+        let mut counts: HashMap<String, (UserCount, Expect)> = HashMap::new();
+        let mut receipts: HashMap<String, Coupon> = HashMap::new();
+        let mut writes = Vec::new();
+        let day = crate::time::Day::of(now).iso();
+        for queued in batch {
+            let request = &queued.request;
+            if stock.creator_mchid != request.creator_mchid {
+                answers.push(Err(PayError::StockNotFound {
+                    stock_id: stock_id.to_owned(),
+                }));
+                continue;
+            }
+            let receipt_key = format!("{stock_id}|{}", request.out_request_no);
+            if let Some(coupon) = receipts.get(&receipt_key) {
+                answers.push(same_request(coupon, request));
+                continue;
+            }
+            if let Some((receipt, _)) =
+                load::<IssueReceipt>(&*records_port, kind::COUPON_REQUEST, &receipt_key).await?
+            {
+                let coupon = load::<Coupon>(&*records_port, kind::COUPON, &receipt.coupon_id)
+                    .await?
+                    .map(|(coupon, _)| coupon);
+                answers.push(match coupon {
+                    Some(coupon) => same_request(&coupon, request),
+                    None => Err(PayError::Busy {
+                        what: "coupon".to_owned(),
+                    }),
+                });
+                continue;
+            }
             if stock.status != StockStatus::Running {
-                return Err(PayError::StockNotActive {
+                answers.push(Err(PayError::StockNotActive {
                     reason: format!(
-                        "批次不在发放状态: stock {} is {}",
-                        stock.stock_id,
+                        "批次不在发放状态: stock {stock_id} is {}",
                         stock.status.wire()
                     ),
-                });
+                }));
+                continue;
             }
             if now < stock.available_begin || now >= stock.available_end {
-                return Err(PayError::StockNotActive {
-                    reason: format!(
-                        "stock {} issues only within its available window",
-                        stock.stock_id
-                    ),
-                });
+                answers.push(Err(PayError::StockNotActive {
+                    reason: format!("stock {stock_id} issues only within its available window"),
+                }));
+                continue;
             }
-            if stock.distributed_coupons >= stock.max_coupons {
-                return Err(PayError::StockExhausted {
-                    stock_id: stock.stock_id,
-                });
-            }
-            let day = crate::time::Day::of(now).iso();
             let today = stock.distributed_by_day.get(&day).copied().unwrap_or(0);
-            if let Some(by_day) = stock.max_amount_by_day
-                && today + stock.coupon_amount > by_day
-            {
-                return Err(PayError::StockExhausted {
-                    stock_id: stock.stock_id,
-                });
+            let over_day = stock
+                .max_amount_by_day
+                .is_some_and(|by_day| today + stock.coupon_amount > by_day);
+            if stock.distributed_coupons >= stock.max_coupons || over_day {
+                answers.push(Err(PayError::StockExhausted {
+                    stock_id: stock_id.to_owned(),
+                }));
+                continue;
             }
-            let count_key = format!("{}|{user_id}", stock.stock_id);
-            let count =
-                load::<UserCount>(&*self.records_port(), kind::COUPON_COUNT, &count_key).await?;
-            let (mut issued, count_expect) = match count {
-                Some((count, version)) => (count, Expect::Version(version)),
-                None => (UserCount::default(), Expect::Absent),
+            let user_id = &queued.user_id;
+            if !counts.contains_key(user_id) {
+                let count_key = format!("{stock_id}|{user_id}");
+                let loaded = load::<UserCount>(&*records_port, kind::COUPON_COUNT, &count_key)
+                    .await?
+                    .map_or(
+                        (UserCount::default(), Expect::Absent),
+                        |(count, version)| (count, Expect::Version(version)),
+                    );
+                counts.insert(user_id.clone(), loaded);
+            }
+            let Some((count, _)) = counts.get_mut(user_id) else {
+                continue;
             };
-            if issued.issued >= stock.max_coupons_per_user {
-                return Err(PayError::CouponLimitPerUser {
+            if count.issued >= stock.max_coupons_per_user {
+                answers.push(Err(PayError::CouponLimitPerUser {
                     limit: stock.max_coupons_per_user,
-                });
+                }));
+                continue;
             }
-            issued.issued += 1;
+            count.issued += 1;
             stock.distributed_coupons += 1;
             stock.distributed_amount += stock.coupon_amount;
             stock
                 .distributed_by_day
-                .insert(day, today + stock.coupon_amount);
+                .insert(day.clone(), today + stock.coupon_amount);
             let coupon = Coupon {
                 coupon_id: ids::new_coupon_id(),
-                stock_id: stock.stock_id.clone(),
+                stock_id: stock_id.to_owned(),
                 creator_mchid: stock.creator_mchid.clone(),
                 name: stock.name.clone(),
                 user_id: user_id.clone(),
@@ -729,34 +872,38 @@ impl PayService {
                 created_at: now,
                 out_request_no: request.out_request_no.clone(),
             };
-            let records = vec![
-                stock_write(&stock, Expect::Version(version))?,
-                store::write(
-                    kind::COUPON_COUNT,
-                    &count_key,
-                    count_expect,
-                    &issued,
-                    vec![],
-                )?,
-                coupon_write(&coupon, Expect::Absent)?,
-                store::write(
-                    kind::COUPON_REQUEST,
-                    &receipt_key,
-                    Expect::Absent,
-                    &IssueReceipt {
-                        coupon_id: coupon.coupon_id.clone(),
-                        openid: request.openid.clone(),
-                    },
-                    vec![],
-                )?,
-            ];
-            if self.try_commit_records(records).await? {
-                return Ok(coupon);
-            }
+            writes.push(coupon_write(&coupon, Expect::Absent)?);
+            writes.push(store::write(
+                kind::COUPON_REQUEST,
+                &receipt_key,
+                Expect::Absent,
+                &IssueReceipt {
+                    coupon_id: coupon.coupon_id.clone(),
+                    openid: request.openid.clone(),
+                },
+                vec![],
+            )?);
+            receipts.insert(receipt_key, coupon.clone());
+            answers.push(Ok(coupon));
         }
-        Err(PayError::Busy {
-            what: "stock".to_owned(),
-        })
+        if writes.is_empty() {
+            return Ok(Some(answers));
+        }
+        writes.push(stock_write(&stock, Expect::Version(version))?);
+        for (user_id, (count, expect)) in &counts {
+            writes.push(store::write(
+                kind::COUPON_COUNT,
+                &format!("{stock_id}|{user_id}"),
+                *expect,
+                count,
+                vec![],
+            )?);
+        }
+        if self.try_commit_records(writes).await? {
+            Ok(Some(answers))
+        } else {
+            Ok(None)
+        }
     }
 
     /// A user's coupons, newest first.

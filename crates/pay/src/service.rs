@@ -187,6 +187,9 @@ pub struct PayService {
     payments: tokio::sync::broadcast::Sender<Arc<Order>>,
     /// One lock per coupon stock: issuing from a stock is serialised in this process.
     pub(crate) stock_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Each coupon stock's issuer: requests queue here and are committed in batches.
+    pub(crate) stock_issuers:
+        Mutex<HashMap<String, tokio::sync::mpsc::Sender<crate::coupons::Queued>>>,
 }
 
 /// Payments kept for a listener that falls behind before it misses some.
@@ -361,6 +364,7 @@ impl PayService {
             merchants: RwLock::new(HashMap::new()),
             payments: tokio::sync::broadcast::channel(PAYMENT_FEED_CAPACITY).0,
             stock_locks: Mutex::new(HashMap::new()),
+            stock_issuers: Mutex::new(HashMap::new()),
         }
     }
 

@@ -234,17 +234,26 @@ pub(crate) async fn run(args: CouponsArgs) -> anyhow::Result<Outcome> {
         1,
         Arc::new(move |_| (start_path.clone(), start_body.clone())),
     )?;
-    let started = drive(&server, Arc::new(start), 1, 30, platform.clone(), |status, _| {
-        status == 200
-    })
+    let started = drive(
+        &server,
+        Arc::new(start),
+        1,
+        30,
+        platform.clone(),
+        |status, _| status == 200,
+    )
     .await?;
     if started.status_200 != 1 {
         bail!("starting the stock failed");
     }
     let openids = Arc::new(openids(&client, &base, &admin, &appid, args.users).await?);
     let make = {
-        let (mchid, appid, stock_id, openids) =
-            (mchid.clone(), appid.clone(), stock_id.clone(), openids.clone());
+        let (mchid, appid, stock_id, openids) = (
+            mchid.clone(),
+            appid.clone(),
+            stock_id.clone(),
+            openids.clone(),
+        );
         move |index: usize| {
             let openid = &openids[index % openids.len()];
             (
