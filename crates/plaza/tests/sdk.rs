@@ -1,7 +1,8 @@
 //! The real SDKs as judges: the unmodified PyPI `wechatpayv3` drives a running Plaza in
 //! certificate mode and in public-key mode (`tests/sdk/wechatpayv3_flow.py`), and as a
 //! service provider in partner mode (`tests/sdk/wechatpayv3_partner.py`); the PyPI
-//! `wechatpy` drives the APIv2 XML counter payments (`tests/sdk/wechatpy_micropay.py`).
+//! `wechatpy` drives the APIv2 XML counter payments (`tests/sdk/wechatpy_micropay.py`);
+//! `wechatpayv3` drives cash coupons too (`tests/sdk/wechatpayv3_coupons.py`).
 //!
 //! The SDK lives in a virtualenv that `.ci/run` makes; its Python is named by
 //! `PLAZA_SDK_PYTHON`. Without it the test says so and passes, unless
@@ -81,6 +82,21 @@ fn wechatpy_micropay_orderquery_and_reverse() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpy_micropay.py");
     server.run_script(
         "wechatpy (APIv2 micropay)",
+        Command::new(python)
+            .arg(script)
+            .args(["--base-url", &server.base_url])
+            .args(["--admin-token", &server.admin_token]),
+    );
+}
+
+#[test]
+fn wechatpayv3_coupon_stocks_and_issuing() {
+    let Some(python) = sdk_python() else { return };
+    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpayv3_coupons.py");
+    server.run_script(
+        "wechatpayv3 (coupons)",
         Command::new(python)
             .arg(script)
             .args(["--base-url", &server.base_url])
