@@ -110,6 +110,9 @@ pub struct Stock {
     pub paused_at: Option<Timestamp>,
     /// When it was stopped.
     pub stopped_at: Option<Timestamp>,
+    /// When its window ended: unused coupons expired, the rest of the budget went back.
+    #[serde(default)]
+    pub ended_at: Option<Timestamp>,
 }
 
 /// Where a coupon stands.
@@ -298,16 +301,24 @@ fn coupon_write(coupon: &Coupon, expect: Expect) -> Result<RecordWrite, PayError
         &coupon.coupon_id,
         expect,
         coupon,
-        vec![IndexEntry::new(
-            "user_created",
-            format!(
-                "{}|{}",
-                coupon.user_id,
-                time_value(coupon.created_at.unix_ms())
+        vec![
+            IndexEntry::new(
+                "user_created",
+                format!(
+                    "{}|{}",
+                    coupon.user_id,
+                    time_value(coupon.created_at.unix_ms())
+                ),
             ),
-        )],
+            IndexEntry::new("stock", coupon.stock_id.clone()),
+        ],
     )
 }
+
+/// Job kind: end a stock at the end of its window (payload: the stock id).
+pub const JOB_STOCK_END: &str = "pay.stock_end";
+/// Coupons expired in one unit of work when a stock ends.
+const EXPIRE_BATCH: usize = 200;
 
 fn check_stock(new: &NewStock, now: Timestamp) -> Result<(), PayError> {
     check_text("/stock_name", &new.name, 1, 20)?;
@@ -472,6 +483,7 @@ impl PayService {
                 started_at: None,
                 paused_at: None,
                 stopped_at: None,
+                ended_at: None,
             };
             let funder = accounts::available(&stock.creator_mchid)?;
             let budget = accounts::coupon_budget(&stock.stock_id)?;
@@ -500,6 +512,12 @@ impl PayService {
                         vec![],
                     )?,
                 ],
+                jobs: vec![plaza_kernel::queue::NewJob {
+                    kind: JOB_STOCK_END.to_owned(),
+                    key: stock.stock_id.clone(),
+                    payload: stock.stock_id.clone(),
+                    due_at: stock.available_end,
+                }],
                 ..WriteSet::default()
             };
             match self.commit_write(write).await {
@@ -903,6 +921,105 @@ impl PayService {
             Ok(Some(answers))
         } else {
             Ok(None)
+        }
+    }
+
+    /// The `pay.stock_end` job: at the end of a stock's window its issued, unused coupons
+    /// expire and what is left of its budget returns to the creator. Running it again
+    /// changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails (the job is retried).
+    pub async fn end_stock(&self, stock_id: &str) -> Result<(), PayError> {
+        let lock = self.stock_lock(stock_id);
+        let _held = lock.lock().await;
+        let now = self.now();
+        let mut ended = false;
+        for _ in 0..CONFLICT_RETRIES_MAX {
+            let Some((mut stock, version)) =
+                load::<Stock>(&*self.records_port(), kind::STOCK, stock_id).await?
+            else {
+                return Ok(());
+            };
+            if now < stock.available_end {
+                return Err(PayError::rule("the stock's window has not ended"));
+            }
+            if stock.ended_at.is_some() {
+                ended = true;
+                break;
+            }
+            stock.ended_at = Some(now);
+            if stock.status != StockStatus::Stopped {
+                stock.status = StockStatus::Stopped;
+                stock.stopped_at = Some(now);
+            }
+            let mut transfers = Vec::new();
+            if !stock.no_cash {
+                let budget = accounts::coupon_budget(stock_id)?;
+                let left = self.balance_of(&budget.0).await?;
+                if left > 0 {
+                    transfers.push(transfer(
+                        format!("stock:{stock_id}:end"),
+                        &budget.0,
+                        &accounts::available(&stock.creator_mchid)?.0,
+                        left,
+                        &format!("unused budget of stock {stock_id}"),
+                    )?);
+                }
+            }
+            let write = WriteSet {
+                batch: batch(transfers)?,
+                records: vec![stock_write(&stock, Expect::Version(version))?],
+                ..WriteSet::default()
+            };
+            if self.try_commit_write(write).await? {
+                ended = true;
+                break;
+            }
+        }
+        if !ended {
+            return Err(PayError::Busy {
+                what: "stock".to_owned(),
+            });
+        }
+        self.expire_coupons_of(stock_id).await
+    }
+
+    async fn expire_coupons_of(&self, stock_id: &str) -> Result<(), PayError> {
+        let mut after = None;
+        loop {
+            let page = self
+                .records_port()
+                .range(IndexRange {
+                    kind: kind::COUPON.to_owned(),
+                    name: "stock".to_owned(),
+                    from: stock_id.to_owned(),
+                    to: format!("{stock_id}\u{0}"),
+                    after: after.clone(),
+                    rows_max: EXPIRE_BATCH,
+                    newest_first: false,
+                })
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = Some((last.value.clone(), last.record.key.clone()));
+            let mut writes = Vec::new();
+            for found in &page {
+                let mut coupon: Coupon = store::decode(&found.record)?;
+                if coupon.status == CouponStatus::Sended {
+                    coupon.status = CouponStatus::Expired;
+                    writes.push(coupon_write(
+                        &coupon,
+                        Expect::Version(found.record.version),
+                    )?);
+                }
+            }
+            // A coupon used meanwhile keeps its state: the page is read again.
+            if !writes.is_empty() && !self.try_commit_records(writes).await? {
+                after = None;
+            }
         }
     }
 

@@ -48,6 +48,21 @@ impl JobHandler for SettleDay {
     }
 }
 
+/// `pay.stock_end`: a coupon stock's window ended — expire unused coupons, return the
+/// rest of the budget.
+pub(crate) struct EndStock(pub(crate) Arc<PayService>);
+
+impl JobHandler for EndStock {
+    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
+        Box::pin(async move {
+            self.0
+                .end_stock(&job.payload)
+                .await
+                .map_err(|error| JobFailure::Retry(error.to_string()))
+        })
+    }
+}
+
 /// `pay.notify`: one delivery attempt of a notification.
 pub(crate) struct DeliverNotification {
     pub(crate) pay: Arc<PayService>,

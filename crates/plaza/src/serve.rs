@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Database};
 use crate::datadir::DataDir;
-use crate::pay_jobs::{DeliverNotification, ExpireOrder, SettleDay};
+use crate::pay_jobs::{DeliverNotification, EndStock, ExpireOrder, SettleDay};
 use crate::scheduler::Scheduler;
 use crate::wiring::{OutboxLag, SANDBOX_OFFSET_KEY, SandboxTime, ScheduledTransfer, StoreHealth};
 
@@ -115,6 +115,10 @@ pub(crate) async fn serve_with(
     let mut scheduler = Scheduler::new(ledger.clone(), clock.clone());
     scheduler.register(JOB_EXPIRE, Arc::new(ExpireOrder(pay.clone())));
     scheduler.register(JOB_SETTLE, Arc::new(SettleDay(pay.clone())));
+    scheduler.register(
+        plaza_pay::coupons::JOB_STOCK_END,
+        Arc::new(EndStock(pay.clone())),
+    );
     scheduler.register(
         JOB_NOTIFY,
         Arc::new(DeliverNotification {

@@ -432,3 +432,79 @@ async fn users_racing_for_the_last_coupons_get_exactly_the_limit() {
     let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
     assert_eq!(verify.json()["sound"], true, "{}", verify.text);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_the_end_of_its_window_a_stock_expires_its_coupons_and_returns_its_budget() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Bakery").await;
+    server
+        .admin_post(
+            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
+            &json!({ "amount": 10_000, "request_id": "fund-1" }),
+        )
+        .await;
+    let body = stock_body(&merchant, "END-1", 20, 100, 0);
+    let created = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/coupon-stocks",
+            Some(&body),
+        )
+        .await;
+    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        act(&server, &merchant, &stock_id, "start").await.status,
+        200
+    );
+    let payer = Payer::create(&server, "Dora", 1).await;
+    let openid = openid(&server, &payer, &merchant.appid).await;
+    let path = format!("/v3/marketing/favor/users/{openid}/coupons");
+    let issued = merchant
+        .v3(
+            &server,
+            "POST",
+            &path,
+            Some(&issue_body(&merchant, &stock_id, "E-1")),
+        )
+        .await;
+    let coupon_id = issued.json()["coupon_id"].as_str().unwrap().to_owned();
+    assert_eq!(available(&server, &merchant.mchid).await, 10_000 - 2_000);
+
+    // 31 days on, the window (30 days) is over.
+    let moved = server
+        .admin_post(
+            "/api/v1/sandbox/clock/advance",
+            &json!({ "by_ms": 31_i64 * 86_400_000 }),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    let coupon = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!("{path}/{coupon_id}?appid={}", merchant.appid),
+            None,
+        )
+        .await;
+    assert_eq!(coupon.json()["status"], "EXPIRED", "{}", coupon.text);
+    let detail = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/marketing/favor/stocks/{stock_id}?stock_creator_mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(detail.json()["status"], "stoped");
+    assert_eq!(
+        available(&server, &merchant.mchid).await,
+        10_000,
+        "the whole budget is back"
+    );
+    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
+    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+}
