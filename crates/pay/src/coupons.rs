@@ -253,6 +253,19 @@ struct IssueReceipt {
     openid: String,
 }
 
+/// Where a stock creator's `COUPON.USE` notifications go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponCallback {
+    /// The creator.
+    pub mchid: String,
+    /// The URL.
+    pub notify_url: String,
+    /// Whether notifications are sent (`switch`).
+    pub enabled: bool,
+    /// When it was set.
+    pub updated_at: Timestamp,
+}
+
 /// Issue requests one stock's issuer takes in one unit of work at most.
 const ISSUE_BATCH_MAX: usize = 256;
 /// Issue requests waiting for one stock's issuer at most; further askers wait to queue.
@@ -1021,6 +1034,93 @@ impl PayService {
                 after = None;
             }
         }
+    }
+
+    /// A user claims a coupon of a running stock for themselves (a merchant's claim
+    /// page); `client_ref` makes a repeated claim the same claim.
+    ///
+    /// # Errors
+    ///
+    /// As [`PayService::issue_coupon`].
+    pub async fn claim_coupon(
+        self: &Arc<Self>,
+        user_id: &str,
+        stock_id: &str,
+        client_ref: &str,
+    ) -> Result<Coupon, PayError> {
+        check_text("client_ref", client_ref, 8, 64)?;
+        let stock = load::<Stock>(&*self.records_port(), kind::STOCK, stock_id)
+            .await?
+            .map(|(stock, _)| stock)
+            .ok_or_else(|| PayError::StockNotFound {
+                stock_id: stock_id.to_owned(),
+            })?;
+        let creator = self
+            .merchant_shared(&stock.creator_mchid)
+            .await?
+            .ok_or_else(|| PayError::MerchantNotFound {
+                mchid: stock.creator_mchid.clone(),
+            })?;
+        let appid = creator.appids.first().cloned().ok_or_else(|| {
+            PayError::rule("the stock's creator has no app to issue coupons under")
+        })?;
+        let openid = self.openid_remembered(&appid, user_id).await?;
+        let reference = crate::service::sha256_hex(format!("{user_id}\n{client_ref}").as_bytes());
+        self.issue_coupon(IssueRequest {
+            stock_id: stock_id.to_owned(),
+            creator_mchid: stock.creator_mchid,
+            appid,
+            openid,
+            out_request_no: format!("claim-{}", &reference[..24]),
+        })
+        .await
+    }
+
+    /// A running stock as anyone may see it (a claim page), if it exists.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn public_stock(&self, stock_id: &str) -> Result<Option<Stock>, PayError> {
+        Ok(load::<Stock>(&*self.records_port(), kind::STOCK, stock_id)
+            .await?
+            .map(|(stock, _)| stock))
+    }
+
+    /// Sets where a creator's `COUPON.USE` notifications go.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Invalid`] for a URL that is not absolute http(s).
+    pub async fn set_coupon_callback(
+        &self,
+        mchid: &str,
+        notify_url: &str,
+        enabled: bool,
+    ) -> Result<CouponCallback, PayError> {
+        crate::service::check_notify_url("/notify_url", notify_url)?;
+        let callback = CouponCallback {
+            mchid: mchid.to_owned(),
+            notify_url: notify_url.to_owned(),
+            enabled,
+            updated_at: self.now(),
+        };
+        let write = store::write(kind::COUPON_CALLBACK, mchid, Expect::Any, &callback, vec![])?;
+        self.try_commit_records(vec![write]).await?;
+        Ok(callback)
+    }
+
+    /// Where a creator's `COUPON.USE` notifications go, if set.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn coupon_callback(&self, mchid: &str) -> Result<Option<CouponCallback>, PayError> {
+        Ok(
+            load::<CouponCallback>(&*self.records_port(), kind::COUPON_CALLBACK, mchid)
+                .await?
+                .map(|(callback, _)| callback),
+        )
     }
 
     /// A user's coupons, newest first.

@@ -45,6 +45,8 @@ pub mod kind {
     pub const COUPON_COUNT: &str = "pay.coupon_count";
     /// The coupon an issue request made, by `stock_id|out_request_no`.
     pub const COUPON_REQUEST: &str = "pay.coupon_request";
+    /// [`crate::coupons::CouponCallback`] by the creator's mchid.
+    pub const COUPON_CALLBACK: &str = "pay.coupon_callback";
 }
 
 /// Index names.

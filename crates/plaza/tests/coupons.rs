@@ -508,3 +508,112 @@ async fn at_the_end_of_its_window_a_stock_expires_its_coupons_and_returns_its_bu
     let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
     assert_eq!(verify.json()["sound"], true, "{}", verify.text);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn payers_claim_coupons_and_see_them_and_creators_set_their_callback() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Noodle Bar").await;
+    server
+        .admin_post(
+            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
+            &json!({ "amount": 10_000, "request_id": "fund-1" }),
+        )
+        .await;
+    let created = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/coupon-stocks",
+            Some(&stock_body(&merchant, "CLAIM-1", 10, 300, 2_000)),
+        )
+        .await;
+    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+    let payer = Payer::create(&server, "Eli", 1).await;
+    let claim = json!({ "stock_id": stock_id, "client_ref": "claim-ref-0001" });
+    let early = payer
+        .post(&server, "/api/v1/me/coupons/claim", &claim)
+        .await;
+    assert_eq!(early.json()["code"], "stock_not_active", "{}", early.text);
+    assert_eq!(
+        act(&server, &merchant, &stock_id, "start").await.status,
+        200
+    );
+    let claimed = payer
+        .post(&server, "/api/v1/me/coupons/claim", &claim)
+        .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.text);
+    assert_eq!(claimed.json()["amount"], 300);
+    assert_eq!(claimed.json()["merchant"], "Noodle Bar");
+    let again = payer
+        .post(&server, "/api/v1/me/coupons/claim", &claim)
+        .await;
+    assert_eq!(
+        again.json()["coupon_id"],
+        claimed.json()["coupon_id"],
+        "one claim per reference"
+    );
+    let mine = payer.get(&server, "/api/v1/me/coupons").await.json();
+    assert_eq!(mine["coupons"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine["coupons"][0]["status"], "SENDED");
+
+    // The wallet page lists it; the claim page shows the stock.
+    let client = plaza_testkit::http_client();
+    let cookie = format!("plaza_session={}", payer.token);
+    let page = |path: String| {
+        let client = client.clone();
+        let cookie = cookie.clone();
+        async move {
+            client
+                .get(path)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let wallet = page(format!("{}/me", server.base_url)).await;
+    assert!(
+        wallet.contains("id=\"my-coupons\"") && wallet.contains("¥3.00"),
+        "{wallet}"
+    );
+    assert!(wallet.contains("on orders of ¥20.00 or more"), "{wallet}");
+    let claim_page = page(format!("{}/coupons/{stock_id}", server.base_url)).await;
+    assert!(claim_page.contains("Claim this coupon") && claim_page.contains("Noodle Bar"));
+
+    // COUPON.USE goes where the creator says.
+    let set = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/callbacks",
+            Some(&json!({ "mchid": merchant.mchid, "notify_url": "https://m.example/coupons" })),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let bad = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/callbacks",
+            Some(&json!({ "mchid": merchant.mchid, "notify_url": "ftp://m.example/coupons" })),
+        )
+        .await;
+    assert_eq!(error_code(&bad), (400, "PARAM_ERROR".to_owned()));
+    let read = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!("/v3/marketing/favor/callbacks?mchid={}", merchant.mchid),
+            None,
+        )
+        .await;
+    assert_eq!(
+        read.json()["notify_url"],
+        "https://m.example/coupons",
+        "{}",
+        read.text
+    );
+}

@@ -538,3 +538,68 @@ pub(crate) async fn user_coupon(
         coupon_json(&coupon).to_string(),
     ))
 }
+
+#[derive(Debug, Deserialize)]
+struct CallbackBody {
+    mchid: String,
+    notify_url: String,
+    #[serde(default, rename = "switch")]
+    enabled: Option<bool>,
+}
+
+/// `POST /v3/marketing/favor/callbacks` → `{update_time, notify_url}`.
+pub(crate) async fn set_callback(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, V3Error> {
+    let body: CallbackBody = parse_body(&caller.body)?;
+    if body.mchid != caller.merchant.mchid {
+        return Err(V3Error::param(
+            "/mchid",
+            "is not the merchant that signed the request",
+            Location::Body,
+        ));
+    }
+    let callback = surface(&state)?
+        .pay
+        .set_coupon_callback(&body.mchid, &body.notify_url, body.enabled.unwrap_or(true))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "update_time": rfc3339(callback.updated_at), "notify_url": callback.notify_url })
+            .to_string(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CallbackQuery {
+    mchid: Option<String>,
+}
+
+/// `GET /v3/marketing/favor/callbacks?mchid=` → `{mchid, notify_url}`.
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    query: QueryResult<CallbackQuery>,
+) -> Result<Response, V3Error> {
+    let Query(query) = query.map_err(|error| bad_query(&error))?;
+    let mchid = query
+        .mchid
+        .ok_or_else(|| V3Error::param("mchid", "is required", Location::Query))?;
+    if mchid != caller.merchant.mchid {
+        return Err(V3Error::param(
+            "mchid",
+            "is not the merchant that signed the request",
+            Location::Query,
+        ));
+    }
+    let callback = surface(&state)?.pay.coupon_callback(&mchid).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({
+            "mchid": mchid,
+            "notify_url": callback.map(|callback| callback.notify_url).unwrap_or_default(),
+        })
+        .to_string(),
+    ))
+}

@@ -206,6 +206,10 @@ pub(crate) fn router() -> Router<AppState> {
             post(coupons::create_stock),
         )
         .route("/v3/marketing/favor/stocks", get(coupons::stocks))
+        .route(
+            "/v3/marketing/favor/callbacks",
+            post(coupons::set_callback).get(coupons::callback),
+        )
         .route("/v3/marketing/favor/stocks/{stock_id}", get(coupons::stock))
         .route(
             "/v3/marketing/favor/stocks/{stock_id}/start",

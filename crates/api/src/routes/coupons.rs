@@ -1,4 +1,5 @@
-//! Coupon stocks for operators (admin token).
+//! Coupon stocks for operators (admin token), and a payer's own coupons: the list, and
+//! claiming one from a merchant's running stock.
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -12,7 +13,10 @@ use crate::error::ApiError;
 use crate::extract::{Admin, Query, page_limit};
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/admin/merchants/{mchid}/stocks", get(stocks))
+    Router::new()
+        .route("/api/v1/admin/merchants/{mchid}/stocks", get(stocks))
+        .route("/api/v1/me/coupons", get(my_coupons))
+        .route("/api/v1/me/coupons/claim", axum::routing::post(claim))
 }
 
 async fn stocks(
@@ -46,4 +50,67 @@ async fn stocks(
         })
         .collect();
     Ok(AxumJson(json!({ "stocks": stocks })))
+}
+
+/// A coupon as its holder sees it.
+pub(crate) async fn my_coupon_json(
+    surface: &crate::pay_v3::PaySurface,
+    coupon: &plaza_pay::coupons::Coupon,
+) -> Value {
+    let creator = surface
+        .pay
+        .merchant(&coupon.creator_mchid)
+        .await
+        .ok()
+        .flatten()
+        .map(|merchant| merchant.name);
+    json!({
+        "coupon_id": coupon.coupon_id,
+        "stock_id": coupon.stock_id,
+        "name": coupon.name,
+        "merchant": creator,
+        "amount": coupon.amount,
+        "transaction_minimum": coupon.transaction_minimum,
+        "status": coupon.status.wire(),
+        "available_begin_time": rfc3339(coupon.available_begin),
+        "available_end_time": rfc3339(coupon.available_end),
+    })
+}
+
+/// Coupons listed for their holder at most.
+const MY_COUPONS_MAX: usize = 200;
+
+async fn my_coupons(
+    State(state): State<AppState>,
+    super::pay::Payer(user): super::pay::Payer,
+) -> Result<AxumJson<Value>, ApiError> {
+    let surface = pay(&state)?;
+    let mut coupons = Vec::new();
+    for coupon in surface
+        .pay
+        .coupons_of(&user.user_id, MY_COUPONS_MAX)
+        .await?
+    {
+        coupons.push(my_coupon_json(surface, &coupon).await);
+    }
+    Ok(AxumJson(json!({ "coupons": coupons })))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ClaimBody {
+    stock_id: String,
+    client_ref: String,
+}
+
+async fn claim(
+    State(state): State<AppState>,
+    super::pay::Payer(user): super::pay::Payer,
+    crate::extract::Json(body): crate::extract::Json<ClaimBody>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let surface = pay(&state)?;
+    let coupon = surface
+        .pay
+        .claim_coupon(&user.user_id, &body.stock_id, &body.client_ref)
+        .await?;
+    Ok(AxumJson(my_coupon_json(surface, &coupon).await))
 }

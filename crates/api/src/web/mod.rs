@@ -10,6 +10,7 @@
 
 mod collect;
 mod console;
+mod coupons;
 mod pages;
 mod paycode;
 
@@ -45,6 +46,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/signout", post(pages::signout))
         .route("/me", get(pages::wallet))
         .route("/me/payment-code", post(paycode::show))
+        .route("/coupons/{stock_id}", get(coupons::claim_page))
+        .route("/coupons/{stock_id}/claim", post(coupons::claim))
         .route("/merchant", get(pages::merchant))
         .route("/merchant/orders", post(pages::merchant_create_order))
         .route(

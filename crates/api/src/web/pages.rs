@@ -306,10 +306,11 @@ pub(crate) async fn wallet(State(state): State<AppState>, headers: HeaderMap) ->
     };
     let balance = surface.pay.wallet_balance(&user.user_id).await.unwrap_or(0);
     let counter = super::paycode::card(surface, &user.user_id).await;
+    let coupons = super::coupons::card(surface, &user.user_id).await;
     let body = format!(
         "<div class=\"card\"><div class=\"payee\"><div class=\"avatar\">{initial}</div>\
          <div class=\"merchant\">{name}</div><div class=\"muted\">Balance (零钱)</div></div>\
-         <div class=\"amount\" id=\"balance\"><small>¥</small>{balance}</div></div>{counter}\
+         <div class=\"amount\" id=\"balance\"><small>¥</small>{balance}</div></div>{counter}{coupons}\
          <p class=\"muted\">To pay online, open a checkout link or scan a merchant's code from the merchant demo; \
          to collect, open <a href=\"/collect\">your collection code</a>.</p>",
         initial = escape(&user.name.chars().next().unwrap_or('?').to_string()),

@@ -1,0 +1,172 @@
+//! Coupons on the web: the payer's "my coupons" card on the wallet page, and a stock's
+//! claim page (a merchant links it from its own pages).
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use plaza_pay::coupons::{CouponStatus, StockStatus};
+use serde::Deserialize;
+
+use super::pages::{signin_redirect, surface, viewer};
+use super::{Section, escape, layout, yuan};
+use crate::AppState;
+use crate::pay_v3::PaySurface;
+
+fn threshold(transaction_minimum: i64) -> String {
+    if transaction_minimum > 0 {
+        format!("on orders of ¥{} or more", yuan(transaction_minimum))
+    } else {
+        "on any order".to_owned()
+    }
+}
+
+fn day(at: plaza_kernel::clock::Timestamp) -> String {
+    plaza_pay::time::rfc3339(at)
+        .get(..10)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The wallet page's card: the payer's coupons, usable ones first.
+pub(crate) async fn card(surface: &PaySurface, user_id: &str) -> String {
+    let mut coupons = surface
+        .pay
+        .coupons_of(user_id, 50)
+        .await
+        .unwrap_or_default();
+    coupons.sort_by_key(|coupon| coupon.status != CouponStatus::Sended);
+    let mut rows = String::new();
+    for coupon in &coupons {
+        let merchant = surface
+            .pay
+            .merchant(&coupon.creator_mchid)
+            .await
+            .ok()
+            .flatten()
+            .map_or_else(|| coupon.creator_mchid.clone(), |merchant| merchant.name);
+        rows.push_str(&format!(
+            "<li class=\"coupon {status}\"><span><strong>¥{amount}</strong> {name}<br>\
+             <span class=\"muted\">{merchant} · {threshold} · until {until}</span></span>\
+             <span class=\"status {status}\">{label}</span></li>",
+            status = coupon.status.wire(),
+            amount = yuan(coupon.amount),
+            name = escape(&coupon.name),
+            merchant = escape(&merchant),
+            threshold = threshold(coupon.transaction_minimum),
+            until = day(coupon.available_end),
+            label = match coupon.status {
+                CouponStatus::Sended => "usable",
+                CouponStatus::Used => "used",
+                CouponStatus::Expired => "expired",
+            },
+        ));
+    }
+    if rows.is_empty() {
+        rows.push_str(
+            "<li class=\"muted\">No coupons yet. Merchants' claim pages give them out.</li>",
+        );
+    }
+    format!(
+        "<div class=\"card\" id=\"coupons\"><h2>My coupons</h2><ul class=\"list\" id=\"my-coupons\">{rows}</ul></div>"
+    )
+}
+
+/// `GET /coupons/{stock_id}`: a stock's claim page.
+pub(crate) async fn claim_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(stock_id): Path<String>,
+) -> Response {
+    render(&state, &headers, &stock_id, None).await
+}
+
+async fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    stock_id: &str,
+    error: Option<String>,
+) -> Response {
+    let surface = match surface(state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    let (viewer, user, _) = viewer(state, surface, headers).await;
+    if user.is_none() {
+        return signin_redirect(&format!("/coupons/{stock_id}"));
+    }
+    let Ok(Some(stock)) = surface.pay.public_stock(stock_id).await else {
+        let body = "<div class=\"card\"><div class=\"result failed\"><div class=\"icon\">!</div>\
+                    <h2>No such coupon</h2></div></div>";
+        return (
+            StatusCode::NOT_FOUND,
+            layout("Coupon", Section::Wallet, &viewer, true, body),
+        )
+            .into_response();
+    };
+    let merchant = surface
+        .pay
+        .merchant(&stock.creator_mchid)
+        .await
+        .ok()
+        .flatten()
+        .map_or_else(|| stock.creator_mchid.clone(), |merchant| merchant.name);
+    let client_ref = plaza_pay::ids::random_hex(24);
+    let open = stock.status == StockStatus::Running;
+    let note = match (&error, open) {
+        (Some(error), _) => format!(
+            "<p class=\"error\" id=\"claim-error\">{}</p>",
+            escape(error)
+        ),
+        (None, false) => {
+            "<p class=\"error\">This coupon is not being given out now.</p>".to_owned()
+        }
+        (None, true) => String::new(),
+    };
+    let body = format!(
+        "<div class=\"card coupon-claim\"><div class=\"payee\"><div class=\"avatar\">券</div>\
+         <div class=\"merchant\">{merchant}</div><p class=\"muted\">{name}</p></div>\
+         <div class=\"amount\"><small>¥</small>{amount}</div>\
+         <p class=\"muted\" style=\"text-align:center\">{threshold}, until {until}</p>{note}\
+         <form method=\"post\" action=\"/coupons/{stock_id}/claim\">\
+         <input type=\"hidden\" name=\"client_ref\" value=\"{client_ref}\">\
+         <button class=\"wide\" id=\"claim\"{disabled}>Claim this coupon</button></form></div>",
+        merchant = escape(&merchant),
+        name = escape(&stock.name),
+        amount = yuan(stock.coupon_amount),
+        threshold = threshold(stock.transaction_minimum),
+        until = day(stock.available_end),
+        stock_id = escape(stock_id),
+        disabled = if open { "" } else { " disabled" },
+    );
+    layout("Coupon", Section::Wallet, &viewer, true, &body).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ClaimForm {
+    client_ref: String,
+}
+
+/// `POST /coupons/{stock_id}/claim`: claim, then back to the wallet's coupons.
+pub(crate) async fn claim(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(stock_id): Path<String>,
+    Form(form): Form<ClaimForm>,
+) -> Response {
+    let surface = match surface(&state) {
+        Ok(surface) => surface,
+        Err(response) => return response.into_response(),
+    };
+    let (_, user, _) = viewer(&state, surface, &headers).await;
+    let Some(user) = user else {
+        return signin_redirect(&format!("/coupons/{stock_id}"));
+    };
+    match surface
+        .pay
+        .claim_coupon(&user.user_id, &stock_id, &form.client_ref)
+        .await
+    {
+        Ok(_) => Redirect::to("/me#coupons").into_response(),
+        Err(error) => render(&state, &headers, &stock_id, Some(error.to_string())).await,
+    }
+}
