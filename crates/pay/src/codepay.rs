@@ -219,7 +219,7 @@ impl PayService {
                         &user.user_id,
                         (openid, sub_openid),
                         vec![code_write],
-                        now,
+                        (now, &crate::coupons::CouponChoice::Best),
                     )
                     .await
                 {
@@ -429,5 +429,6 @@ fn new_code_order(
         paid_sub_openid: None,
         shared_minor: 0,
         sharing_finished: false,
+        coupon: None,
     }
 }

@@ -171,6 +171,33 @@ pub struct Coupon {
     pub created_at: Timestamp,
     /// The issuer's request number.
     pub out_request_no: String,
+    /// Set when used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumed: Option<Consumption>,
+}
+
+/// How a coupon was used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consumption {
+    /// When.
+    pub consume_time: Timestamp,
+    /// At which merchant.
+    pub consume_mchid: String,
+    /// In which payment.
+    pub transaction_id: String,
+    /// The order's total, fen.
+    pub consume_amount: i64,
+}
+
+/// Which coupon a payment uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CouponChoice {
+    /// The best usable one, if any (the largest discount; the soonest to expire first).
+    Best,
+    /// None.
+    None,
+    /// This one, which must be usable on the order.
+    This(String),
 }
 
 /// A new stock, as the creator asks for it.
@@ -265,6 +292,14 @@ pub struct CouponCallback {
     /// When it was set.
     pub updated_at: Timestamp,
 }
+
+/// A used coupon's record.
+pub(crate) fn coupon_used_write(coupon: &Coupon, version: u64) -> Result<RecordWrite, PayError> {
+    coupon_write(coupon, Expect::Version(version))
+}
+
+/// A payer's coupons considered for one payment at most.
+const COUPONS_CONSIDERED_MAX: usize = 200;
 
 /// Issue requests one stock's issuer takes in one unit of work at most.
 const ISSUE_BATCH_MAX: usize = 256;
@@ -902,6 +937,7 @@ impl PayService {
                 no_cash: stock.no_cash,
                 created_at: now,
                 out_request_no: request.out_request_no.clone(),
+                consumed: None,
             };
             writes.push(coupon_write(&coupon, Expect::Absent)?);
             writes.push(store::write(
@@ -1121,6 +1157,70 @@ impl PayService {
                 .await?
                 .map(|(callback, _)| callback),
         )
+    }
+
+    /// The coupon a payment of `order` by `user_id` uses, with its record version.
+    pub(crate) async fn pick_coupon(
+        &self,
+        user_id: &str,
+        order: &crate::model::Order,
+        choice: &CouponChoice,
+        now: Timestamp,
+    ) -> Result<Option<(Coupon, Stock, u64)>, PayError> {
+        if *choice == CouponChoice::None {
+            return Ok(None);
+        }
+        let mut stocks: HashMap<String, Option<Stock>> = HashMap::new();
+        let mut best: Option<(Coupon, Stock)> = None;
+        for coupon in self.coupons_of(user_id, COUPONS_CONSIDERED_MAX).await? {
+            if let CouponChoice::This(id) = choice
+                && *id != coupon.coupon_id
+            {
+                continue;
+            }
+            if !stocks.contains_key(&coupon.stock_id) {
+                let stock = load::<Stock>(&*self.records_port(), kind::STOCK, &coupon.stock_id)
+                    .await?
+                    .map(|(stock, _)| stock);
+                stocks.insert(coupon.stock_id.clone(), stock);
+            }
+            let Some(Some(stock)) = stocks.get(&coupon.stock_id) else {
+                continue;
+            };
+            let usable = coupon.status == CouponStatus::Sended
+                && now >= coupon.available_begin
+                && now < coupon.available_end
+                && coupon.amount < order.total_minor
+                && order.total_minor >= coupon.transaction_minimum
+                && stock.available_merchants.contains(&order.mchid)
+                && (stock.goods_tags.is_empty()
+                    || order
+                        .goods_tag
+                        .as_ref()
+                        .is_some_and(|tag| stock.goods_tags.contains(tag)));
+            if !usable {
+                continue;
+            }
+            let better = best.as_ref().is_none_or(|(current, _)| {
+                (coupon.amount, std::cmp::Reverse(coupon.available_end))
+                    > (current.amount, std::cmp::Reverse(current.available_end))
+            });
+            if better {
+                best = Some((coupon.clone(), stock.clone()));
+            }
+        }
+        let Some((coupon, stock)) = best else {
+            if let CouponChoice::This(id) = choice {
+                return Err(PayError::rule(format!(
+                    "coupon {id} cannot be used on this order (its merchant, threshold, goods or window do not match, or it was used)"
+                )));
+            }
+            return Ok(None);
+        };
+        let version = load::<Coupon>(&*self.records_port(), kind::COUPON, &coupon.coupon_id)
+            .await?
+            .map_or(0, |(_, version)| version);
+        Ok(Some((coupon, stock, version)))
     }
 
     /// A user's coupons, newest first.

@@ -346,6 +346,26 @@ pub struct Order {
     /// Profit sharing: the rest was unfrozen to the merchant; nothing more is split.
     #[serde(default)]
     pub sharing_finished: bool,
+    /// The coupon used when it was paid: the payer paid `total − amount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<AppliedCoupon>,
+}
+
+/// A coupon applied to an order at payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedCoupon {
+    /// The coupon.
+    pub coupon_id: String,
+    /// Its stock.
+    pub stock_id: String,
+    /// The stock's name.
+    pub name: String,
+    /// The discount, fen.
+    pub amount: i64,
+    /// 免充值: the merchant gave the discount; otherwise the stock's budget paid it.
+    pub no_cash: bool,
+    /// Who created (and funded) the stock.
+    pub creator_mchid: String,
 }
 
 impl Order {
@@ -471,6 +491,11 @@ pub enum NotificationSubject {
         /// The order after the refund.
         order: Box<Order>,
     },
+    /// `COUPON.USE`, to the stock's creator: the coupon as used.
+    CouponUse {
+        /// The coupon, `USED`, with how it was consumed.
+        coupon: Box<crate::coupons::Coupon>,
+    },
 }
 
 impl NotificationSubject {
@@ -479,6 +504,7 @@ impl NotificationSubject {
         match self {
             Self::TransactionSuccess { .. } => "TRANSACTION.SUCCESS",
             Self::RefundSuccess { .. } => "REFUND.SUCCESS",
+            Self::CouponUse { .. } => "COUPON.USE",
         }
     }
 }

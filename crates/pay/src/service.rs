@@ -1111,6 +1111,7 @@ impl PayService {
                 paid_sub_openid: None,
                 shared_minor: 0,
                 sharing_finished: false,
+                coupon: None,
             };
             let write = WriteSet {
                 records: vec![order_write(&order, Expect::Absent)?],
@@ -1282,6 +1283,29 @@ impl PayService {
         reference: &OrderRef,
         password: &str,
     ) -> Result<Order, PayError> {
+        self.pay_with(
+            user_id,
+            reference,
+            password,
+            &crate::coupons::CouponChoice::Best,
+        )
+        .await
+    }
+
+    /// A payer pays an order with the payment password, using the coupon `choice`
+    /// names (the best usable one, none, or a given one).
+    ///
+    /// # Errors
+    ///
+    /// As [`PayService::pay`], and [`PayError::InvalidRequest`] for a chosen coupon
+    /// that does not apply.
+    pub async fn pay_with(
+        &self,
+        user_id: &str,
+        reference: &OrderRef,
+        password: &str,
+        choice: &crate::coupons::CouponChoice,
+    ) -> Result<Order, PayError> {
         for _ in 0..CONFLICT_RETRIES_MAX {
             let (order, order_version) = self.order_by_ref(reference).await?;
             let Some((user, user_version)) =
@@ -1352,7 +1376,7 @@ impl PayService {
                     user_id,
                     (openid, sub_openid),
                     user_write,
-                    now,
+                    (now, choice),
                 )
                 .await
             {
@@ -1407,7 +1431,7 @@ impl PayService {
         user_id: &str,
         (openid, sub_openid): (String, Option<String>),
         extra: Vec<RecordWrite>,
-        now: Timestamp,
+        (now, choice): (Timestamp, &crate::coupons::CouponChoice),
     ) -> Result<Order, PayError> {
         let merchant = self.merchant_shared(&order.mchid).await?.ok_or_else(|| {
             PayError::MerchantNotFound {
@@ -1427,26 +1451,72 @@ impl PayService {
         self.open(&wallet).await?;
         self.open(&pending).await?;
         self.open(&fee_held).await?;
-        let fee = fee_of(order.total_minor, merchant.fee_rate_bps);
         let memo = format!("pay {} {}", order.mchid, order.out_trade_no);
+        let picked = self.pick_coupon(user_id, &order, choice, now).await?;
+        let discount = picked.as_ref().map_or(0, |(coupon, _, _)| coupon.amount);
+        let no_cash = picked.as_ref().is_some_and(|(coupon, _, _)| coupon.no_cash);
+        // What the merchant is paid: the total, or for a 免充值 coupon the total less the
+        // discount it gives. The fee is on that.
+        let merchant_gets = if no_cash {
+            order.total_minor - discount
+        } else {
+            order.total_minor
+        };
+        let fee = fee_of(merchant_gets, merchant.fee_rate_bps);
+        let payer_total = order.total_minor - discount;
+        // The payer's money goes to the fee first, then to the merchant; a prepaid
+        // coupon's budget pays the rest of both.
+        let fee_from_wallet = fee.min(payer_total);
+        let sources: [(&AccountId, i64, i64, &str); 2] = [
+            (
+                &wallet.0,
+                payer_total - fee_from_wallet,
+                fee_from_wallet,
+                "wallet",
+            ),
+            (
+                &wallet.0,
+                merchant_gets - payer_total - (fee - fee_from_wallet),
+                fee - fee_from_wallet,
+                "coupon",
+            ),
+        ];
+        let budget = match &picked {
+            Some((coupon, _, _)) if !coupon.no_cash => {
+                let budget = accounts::coupon_budget(&coupon.stock_id)?;
+                self.open(&budget).await?;
+                Some(budget)
+            }
+            _ => None,
+        };
         let mut transfers = Vec::new();
-        if order.total_minor - fee > 0 {
-            transfers.push(transfer(
-                format!("pay:{transaction_id}:net"),
-                &wallet.0,
-                &pending.0,
-                order.total_minor - fee,
-                &memo,
-            )?);
-        }
-        if fee > 0 {
-            transfers.push(transfer(
-                format!("pay:{transaction_id}:fee"),
-                &wallet.0,
-                &fee_held.0,
-                fee,
-                &memo,
-            )?);
+        for (from, net, fee_part, part) in sources {
+            let from = if part == "coupon" {
+                match &budget {
+                    Some(budget) => &budget.0,
+                    None => continue,
+                }
+            } else {
+                from
+            };
+            if net > 0 {
+                transfers.push(transfer(
+                    format!("pay:{transaction_id}:{part}:net"),
+                    from,
+                    &pending.0,
+                    net,
+                    &memo,
+                )?);
+            }
+            if fee_part > 0 {
+                transfers.push(transfer(
+                    format!("pay:{transaction_id}:{part}:fee"),
+                    from,
+                    &fee_held.0,
+                    fee_part,
+                    &memo,
+                )?);
+            }
         }
         order.state = TradeState::Success;
         order.transaction_id = Some(transaction_id.clone());
@@ -1454,14 +1524,48 @@ impl PayService {
         order.payer_user_id = Some(user_id.to_owned());
         order.paid_openid = Some(openid);
         order.paid_sub_openid = sub_openid;
-        order.payer_total_minor = order.total_minor;
+        order.payer_total_minor = payer_total;
         order.fee_minor = fee;
+        let mut coupon_records = Vec::new();
+        let mut coupon_note = None;
+        if let Some((mut coupon, stock, version)) = picked {
+            order.coupon = Some(crate::model::AppliedCoupon {
+                coupon_id: coupon.coupon_id.clone(),
+                stock_id: coupon.stock_id.clone(),
+                name: coupon.name.clone(),
+                amount: coupon.amount,
+                no_cash: coupon.no_cash,
+                creator_mchid: stock.creator_mchid.clone(),
+            });
+            coupon.status = crate::coupons::CouponStatus::Used;
+            coupon.consumed = Some(crate::coupons::Consumption {
+                consume_time: now,
+                consume_mchid: order.mchid.clone(),
+                transaction_id: transaction_id.clone(),
+                consume_amount: order.total_minor,
+            });
+            coupon_records.push(crate::coupons::coupon_used_write(&coupon, version)?);
+            if let Some(callback) = self.coupon_callback(&stock.creator_mchid).await?
+                && callback.enabled
+            {
+                coupon_note = Some((stock.creator_mchid, callback.notify_url, coupon));
+            }
+        }
         let mut records = vec![order_write(&order, order_expect)?];
         records.extend(extra);
+        records.extend(coupon_records);
         if let Some(openid) = &order.paid_openid {
             records.push(openid_write(&order.appid, openid, user_id)?);
         }
         let mut jobs = vec![settle_job(&order.mchid, day)?];
+        if let Some((creator, url, coupon)) = coupon_note {
+            let subject = NotificationSubject::CouponUse {
+                coupon: Box::new(coupon),
+            };
+            let (record, job) = new_notification(&creator, &url, subject, now)?;
+            records.push(record);
+            jobs.push(job);
+        }
         if !order.notify_url.is_empty() {
             let subject = NotificationSubject::TransactionSuccess {
                 order: Box::new(order.clone()),
@@ -1493,7 +1597,7 @@ impl PayService {
             Err(error) if is_insufficient(&error, &wallet.0) => {
                 Err(PayError::WalletBalanceNotEnough {
                     balance_minor: self.balance(&wallet.0).await?,
-                    needed_minor: order.total_minor,
+                    needed_minor: order.payer_total_minor,
                 })
             }
             Err(error) => Err(error.into()),
@@ -1732,10 +1836,23 @@ impl PayService {
         }
         let now = self.now();
         let refunded_after = order.refunded_minor + request.refund_minor;
-        let fee_refunded_after = if order.total_minor == 0 {
+        if order.coupon.is_some() && refunded_after > order.payer_total_minor {
+            return Err(PayError::rule(format!(
+                "this order was paid {} fen in cash and the rest with a coupon; refunds return \
+                 the cash part first, and refunding the coupon part is not served yet",
+                order.payer_total_minor
+            )));
+        }
+        // The fee was on what the merchant was paid: the total, or for a 免充值 coupon
+        // the payer's part; each refund returns its share.
+        let fee_base = match &order.coupon {
+            Some(coupon) if coupon.no_cash => order.payer_total_minor,
+            _ => order.total_minor,
+        };
+        let fee_refunded_after = if fee_base == 0 {
             0
         } else {
-            (order.fee_minor * refunded_after + order.total_minor / 2) / order.total_minor
+            (order.fee_minor * refunded_after + fee_base / 2) / fee_base
         };
         let fee_refund =
             (fee_refunded_after - order.fee_refunded_minor).clamp(0, request.refund_minor);

@@ -617,3 +617,232 @@ async fn payers_claim_coupons_and_see_them_and_creators_set_their_callback() {
         read.text
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
+    use plaza_testkit::pay::{NotifySink, SinkMode};
+    let server = sandbox();
+    let sink = NotifySink::start(SinkMode::Accept).await;
+    let merchant = Merchant::create(&server, "Dumpling House").await;
+    server
+        .admin_post(
+            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
+            &json!({ "amount": 10_000, "request_id": "fund-1" }),
+        )
+        .await;
+    let callback = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/callbacks",
+            Some(&json!({ "mchid": merchant.mchid, "notify_url": sink.url })),
+        )
+        .await;
+    assert_eq!(callback.status, 200, "{}", callback.text);
+    let create = |body: Value| {
+        let merchant = &merchant;
+        let server = &server;
+        async move {
+            let created = merchant
+                .v3(
+                    server,
+                    "POST",
+                    "/v3/marketing/favor/coupon-stocks",
+                    Some(&body),
+                )
+                .await;
+            assert_eq!(created.status, 200, "{}", created.text);
+            let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+            assert_eq!(act(server, merchant, &stock_id, "start").await.status, 200);
+            stock_id
+        }
+    };
+    // ¥5 off ¥10 (prepaid: ¥50 reserved), and ¥3 off anything given by the merchant (免充值).
+    let prepaid = create(stock_body(&merchant, "PRE-1", 10, 500, 1_000)).await;
+    let mut free = stock_body(&merchant, "FREE-1", 10, 300, 0);
+    free["no_cash"] = json!(true);
+    let no_cash = create(free).await;
+    assert_eq!(available(&server, &merchant.mchid).await, 5_000);
+
+    let payer = Payer::create(&server, "Fei", 10_000).await;
+    let openid = openid(&server, &payer, &merchant.appid).await;
+    let path = format!("/v3/marketing/favor/users/{openid}/coupons");
+    let issue = |stock_id: String, no: &'static str| {
+        let merchant = &merchant;
+        let server = &server;
+        let path = path.clone();
+        async move {
+            let reply = merchant
+                .v3(
+                    server,
+                    "POST",
+                    &path,
+                    Some(&issue_body(merchant, &stock_id, no)),
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            reply.json()["coupon_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let five = issue(prepaid.clone(), "I-1").await;
+    let three = issue(no_cash.clone(), "I-2").await;
+
+    let order = |no: &'static str, total: i64| {
+        let merchant = &merchant;
+        let server = &server;
+        async move {
+            let reply = merchant
+                .v3(
+                    server,
+                    "POST",
+                    "/v3/pay/transactions/native",
+                    Some(&json!({
+                        "appid": merchant.appid, "mchid": merchant.mchid, "description": "Dumplings",
+                        "out_trade_no": no, "notify_url": "https://m.example/n", "amount": {"total": total},
+                    })),
+                )
+                .await;
+            reply.json()["code_url"].as_str().unwrap().to_owned()
+        }
+    };
+    let confirm = |code_url: String, coupon: Option<&str>| {
+        let mut body = json!({ "code_url": code_url, "password": "123456" });
+        if let Some(coupon) = coupon {
+            body["coupon_id"] = json!(coupon);
+        }
+        body
+    };
+
+    // ¥20: the best usable coupon is the ¥5 one (the ¥3 one is smaller).
+    let code = order("DUMP-0001", 2_000).await;
+    let paid = payer
+        .post(&server, "/api/v1/pay/confirm", &confirm(code, None))
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    assert_eq!(paid.json()["payer_total"], 1_500);
+    assert_eq!(paid.json()["coupon"]["coupon_id"], five.as_str());
+    assert_eq!(payer.balance(&server).await, 8_500);
+    let transaction = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/pay/transactions/out-trade-no/DUMP-0001?mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(transaction["amount"]["total"], 2_000);
+    assert_eq!(transaction["amount"]["payer_total"], 1_500);
+    let promotion = &transaction["promotion_detail"][0];
+    assert_eq!(promotion["coupon_id"], five.as_str());
+    assert_eq!(promotion["type"], "CASH");
+    assert_eq!(promotion["amount"], 500);
+    assert_eq!(promotion["stock_id"], prepaid.as_str());
+    let used = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!("{path}/{five}?appid={}", merchant.appid),
+            None,
+        )
+        .await;
+    assert_eq!(used.json()["status"], "USED");
+    // COUPON.USE reaches the stock's creator, encrypted with its APIv3 key.
+    let notes = sink.wait_for(1).await;
+    let note = notes[0].json();
+    assert_eq!(note["event_type"], "COUPON.USE");
+    assert_eq!(note["resource"]["original_type"], "coupon");
+    let resource = merchant.decrypt(&note);
+    assert_eq!(resource["coupon_id"], five.as_str());
+    assert_eq!(resource["status"], "USED");
+    assert_eq!(
+        resource["consume_information"]["transaction_id"],
+        transaction["transaction_id"]
+    );
+
+    // Asked for no coupon, none is used.
+    let code = order("DUMP-0002", 900).await;
+    let plain = payer
+        .post(&server, "/api/v1/pay/confirm", &confirm(code, Some("none")))
+        .await;
+    assert_eq!(plain.json()["payer_total"], 900, "{}", plain.text);
+    // A chosen 免充值 coupon: the merchant gives ¥3, no budget moves.
+    let code = order("DUMP-0003", 1_000).await;
+    let chosen = payer
+        .post(&server, "/api/v1/pay/confirm", &confirm(code, Some(&three)))
+        .await;
+    assert_eq!(chosen.json()["payer_total"], 700, "{}", chosen.text);
+    let transaction = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/pay/transactions/out-trade-no/DUMP-0003?mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(transaction["promotion_detail"][0]["type"], "NOCASH");
+    assert_eq!(
+        transaction["promotion_detail"][0]["merchant_contribute"],
+        300
+    );
+    // A used coupon cannot be chosen again.
+    let code = order("DUMP-0004", 1_000).await;
+    let again = payer
+        .post(&server, "/api/v1/pay/confirm", &confirm(code, Some(&three)))
+        .await;
+    assert_eq!(again.json()["code"], "business_rule", "{}", again.text);
+
+    // Refunds return the cash part first; the coupon part is not refunded (yet).
+    let refund = |no: &'static str, amount: i64| {
+        json!({
+            "out_trade_no": "DUMP-0001", "out_refund_no": no,
+            "amount": {"refund": amount, "total": 2_000, "currency": "CNY"},
+        })
+    };
+    let refunded = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund("DR-1", 1_500)),
+        )
+        .await;
+    assert_eq!(refunded.status, 200, "{}", refunded.text);
+    assert_eq!(payer.balance(&server).await, 10_000 - 900 - 700);
+    let beyond = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund("DR-2", 100)),
+        )
+        .await;
+    assert_eq!(
+        error_code(&beyond),
+        (400, "INVALID_REQUEST".to_owned()),
+        "{}",
+        beyond.text
+    );
+
+    // Settlement pays the merchant the whole ¥20 (the budget paid ¥5) less refunds and
+    // fees: 2,000 (fee 12) − 1,500 refunded (9 of the fee back) + 900 (fee 5) + 700 (fee 4).
+    server
+        .admin_post(
+            "/api/v1/sandbox/clock/advance",
+            &json!({ "by_ms": 86_400_000_i64 + 3 * 3_600_000 }),
+        )
+        .await;
+    assert_eq!(
+        available(&server, &merchant.mchid).await,
+        5_000 + (2_000 - 12) - (1_500 - 9) + (900 - 5) + (700 - 4)
+    );
+    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
+    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+}

@@ -240,7 +240,7 @@ fn partner_transaction_json(order: &Order, sp_mchid: &str) -> String {
             .device_id
             .as_deref()
             .map(|device_id| Scene { device_id }),
-        promotion_detail: Vec::new(),
+        promotion_detail: promotion_detail(order),
     };
     serde_json::to_string(&transaction).unwrap_or_default()
 }
@@ -255,6 +255,30 @@ fn amount(order: &Order) -> Amount<'_> {
         currency: &order.currency,
         payer_currency: &order.currency,
     }
+}
+
+/// `promotion_detail` of a paid order: the coupon it used, if any.
+fn promotion_detail(order: &Order) -> Vec<serde_json::Value> {
+    let Some(coupon) = &order.coupon else {
+        return Vec::new();
+    };
+    let (kind, merchant, other) = if coupon.no_cash {
+        ("NOCASH", coupon.amount, 0)
+    } else {
+        ("CASH", 0, coupon.amount)
+    };
+    vec![serde_json::json!({
+        "coupon_id": coupon.coupon_id,
+        "name": coupon.name,
+        "scope": "GLOBAL",
+        "type": kind,
+        "amount": coupon.amount,
+        "stock_id": coupon.stock_id,
+        "wechatpay_contribute": 0,
+        "merchant_contribute": merchant,
+        "other_contribute": other,
+        "currency": "CNY",
+    })]
 }
 
 /// The Transaction object of an order, as queries answer and `TRANSACTION.SUCCESS`
@@ -285,7 +309,7 @@ pub(crate) fn transaction_json(order: &Order) -> String {
             .device_id
             .as_deref()
             .map(|device_id| Scene { device_id }),
-        promotion_detail: Vec::new(),
+        promotion_detail: promotion_detail(order),
     };
     serde_json::to_string(&transaction).unwrap_or_default()
 }
@@ -408,6 +432,19 @@ pub fn notification_resource(
     match subject {
         NotificationSubject::TransactionSuccess { order } => {
             (transaction_json(order), "transaction", "支付成功")
+        }
+        NotificationSubject::CouponUse { coupon } => {
+            let mut resource = super::coupons::coupon_json(coupon);
+            if let Some(consumed) = &coupon.consumed {
+                resource["consume_information"] = serde_json::json!({
+                    "consume_time": rfc3339(consumed.consume_time),
+                    "consume_mchid": consumed.consume_mchid,
+                    "transaction_id": consumed.transaction_id,
+                    "consume_amount": consumed.consume_amount,
+                    "goods_detail": [],
+                });
+            }
+            (resource.to_string(), "coupon", "代金券核销通知")
         }
         NotificationSubject::RefundSuccess { refund, order } => {
             let partner = refund.sp_mchid.is_some();

@@ -789,6 +789,8 @@ struct OrderRefBody {
     code_url: Option<String>,
     prepay_id: Option<String>,
     password: Option<String>,
+    /// A coupon to use, or `"none"`; absent: the best usable one.
+    coupon_id: Option<String>,
 }
 
 fn order_ref(body: &OrderRefBody) -> Result<OrderRef, ApiError> {
@@ -833,9 +835,21 @@ async fn confirm(
         .password
         .as_deref()
         .ok_or_else(|| ApiError::invalid_field("password", "is required"))?;
-    let order = surface.pay.pay(&user.user_id, &reference, password).await?;
+    let choice = match body.coupon_id.as_deref() {
+        None => plaza_pay::coupons::CouponChoice::Best,
+        Some("none") => plaza_pay::coupons::CouponChoice::None,
+        Some(coupon_id) => plaza_pay::coupons::CouponChoice::This(coupon_id.to_owned()),
+    };
+    let order = surface
+        .pay
+        .pay_with(&user.user_id, &reference, password, &choice)
+        .await?;
     let merchant = find_merchant(surface, &order.mchid).await?;
     let mut view = order_json(surface, &merchant.name, &order);
+    view["payer_total"] = json!(order.payer_total_minor);
+    view["coupon"] = json!(order.coupon.as_ref().map(|coupon| json!({
+        "coupon_id": coupon.coupon_id, "name": coupon.name, "amount": coupon.amount,
+    })));
     view["balance"] = json!(surface.pay.wallet_balance(&user.user_id).await?);
     Ok(AxumJson(view))
 }
