@@ -9,12 +9,23 @@ const pin = pinInput([...document.querySelectorAll(".pin input")], (password) =>
   payButton.disabled = password.length !== 6;
 });
 
+// A coupon, when one applies: the best is chosen; the payer may pick another or none.
+const coupon = document.querySelector("#coupon");
+function showDue() {
+  if (!coupon || !form) return;
+  const discount = Number(coupon.selectedOptions[0].dataset.amount);
+  payButton.textContent = "Pay ¥" + yuan(Number(form.dataset.total) - discount);
+}
+coupon?.addEventListener("change", showDue);
+showDue();
+
 form?.addEventListener("submit", async (event) => {
   event.preventDefault();
   payButton.disabled = true;
   error.textContent = "";
   const body = { password: pin.password() };
   body[form.dataset.refKind] = form.dataset.ref;
+  if (coupon) body.coupon_id = coupon.value;
   const reply = await fetch("/api/v1/pay/confirm", {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -24,7 +35,7 @@ form?.addEventListener("submit", async (event) => {
   if (reply.ok) {
     document.querySelector("#paying").hidden = true;
     const done = document.querySelector("#done");
-    done.querySelector(".paid-amount").textContent = "¥" + yuan(answer.total);
+    done.querySelector(".paid-amount").textContent = "¥" + yuan(answer.payer_total);
     done.querySelector(".paid-merchant").textContent = answer.merchant_name;
     done.querySelector(".paid-transaction").textContent = answer.transaction_id;
     done.querySelector(".paid-balance").textContent = "¥" + yuan(answer.balance);

@@ -293,6 +293,36 @@ pub struct CouponCallback {
     pub updated_at: Timestamp,
 }
 
+/// What a stock (or all of a funder's stocks) did: the "coupons drove X of spending"
+/// figures, from the coupons and the orders they were used on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CouponNumbers {
+    /// Coupons issued.
+    pub issued: u64,
+    /// Coupons used in a payment.
+    pub redeemed: u64,
+    /// Their value: the subsidy spent, fen.
+    pub subsidy_minor: i64,
+    /// The totals of the orders they were used on, fen.
+    pub driven_minor: i64,
+}
+
+impl CouponNumbers {
+    /// Redeemed per issued, in basis points.
+    pub fn redemption_bps(&self) -> u64 {
+        (self.redeemed * 10_000)
+            .checked_div(self.issued)
+            .unwrap_or(0)
+    }
+
+    fn add(&mut self, other: &Self) {
+        self.issued += other.issued;
+        self.redeemed += other.redeemed;
+        self.subsidy_minor += other.subsidy_minor;
+        self.driven_minor += other.driven_minor;
+    }
+}
+
 /// A used coupon's record.
 pub(crate) fn coupon_used_write(coupon: &Coupon, version: u64) -> Result<RecordWrite, PayError> {
     coupon_write(coupon, Expect::Version(version))
@@ -1159,23 +1189,22 @@ impl PayService {
         )
     }
 
-    /// The coupon a payment of `order` by `user_id` uses, with its record version.
-    pub(crate) async fn pick_coupon(
+    /// The payer's coupons usable on `order` now, best first (the largest discount; the
+    /// soonest to expire first), with their stocks.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn usable_coupons(
         &self,
         user_id: &str,
         order: &crate::model::Order,
-        choice: &CouponChoice,
         now: Timestamp,
-    ) -> Result<Option<(Coupon, Stock, u64)>, PayError> {
-        if *choice == CouponChoice::None {
-            return Ok(None);
-        }
+    ) -> Result<Vec<(Coupon, Stock)>, PayError> {
         let mut stocks: HashMap<String, Option<Stock>> = HashMap::new();
-        let mut best: Option<(Coupon, Stock)> = None;
+        let mut usable = Vec::new();
         for coupon in self.coupons_of(user_id, COUPONS_CONSIDERED_MAX).await? {
-            if let CouponChoice::This(id) = choice
-                && *id != coupon.coupon_id
-            {
+            if coupon.status != CouponStatus::Sended {
                 continue;
             }
             if !stocks.contains_key(&coupon.stock_id) {
@@ -1187,8 +1216,7 @@ impl PayService {
             let Some(Some(stock)) = stocks.get(&coupon.stock_id) else {
                 continue;
             };
-            let usable = coupon.status == CouponStatus::Sended
-                && now >= coupon.available_begin
+            let fits = now >= coupon.available_begin
                 && now < coupon.available_end
                 && coupon.amount < order.total_minor
                 && order.total_minor >= coupon.transaction_minimum
@@ -1198,29 +1226,123 @@ impl PayService {
                         .goods_tag
                         .as_ref()
                         .is_some_and(|tag| stock.goods_tags.contains(tag)));
-            if !usable {
-                continue;
-            }
-            let better = best.as_ref().is_none_or(|(current, _)| {
-                (coupon.amount, std::cmp::Reverse(coupon.available_end))
-                    > (current.amount, std::cmp::Reverse(current.available_end))
-            });
-            if better {
-                best = Some((coupon.clone(), stock.clone()));
+            if fits {
+                usable.push((coupon, stock.clone()));
             }
         }
-        let Some((coupon, stock)) = best else {
-            if let CouponChoice::This(id) = choice {
-                return Err(PayError::rule(format!(
-                    "coupon {id} cannot be used on this order (its merchant, threshold, goods or window do not match, or it was used)"
-                )));
+        usable.sort_by_key(|(coupon, _)| {
+            (
+                std::cmp::Reverse(coupon.amount),
+                coupon.available_end,
+                coupon.coupon_id.clone(),
+            )
+        });
+        Ok(usable)
+    }
+
+    /// The coupon a payment of `order` by `user_id` uses, with its record version.
+    pub(crate) async fn pick_coupon(
+        &self,
+        user_id: &str,
+        order: &crate::model::Order,
+        choice: &CouponChoice,
+        now: Timestamp,
+    ) -> Result<Option<(Coupon, Stock, u64)>, PayError> {
+        let picked = match choice {
+            CouponChoice::None => return Ok(None),
+            CouponChoice::Best => self
+                .usable_coupons(user_id, order, now)
+                .await?
+                .into_iter()
+                .next(),
+            CouponChoice::This(id) => {
+                let found = self
+                    .usable_coupons(user_id, order, now)
+                    .await?
+                    .into_iter()
+                    .find(|(coupon, _)| coupon.coupon_id == *id);
+                if found.is_none() {
+                    return Err(PayError::rule(format!(
+                        "coupon {id} cannot be used on this order (its merchant, threshold, goods or window do not match, or it was used)"
+                    )));
+                }
+                found
             }
+        };
+        let Some((coupon, stock)) = picked else {
             return Ok(None);
         };
         let version = load::<Coupon>(&*self.records_port(), kind::COUPON, &coupon.coupon_id)
             .await?
             .map_or(0, |(_, version)| version);
         Ok(Some((coupon, stock, version)))
+    }
+
+    /// What one stock did.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn stock_numbers(&self, stock: &Stock) -> Result<CouponNumbers, PayError> {
+        let mut numbers = CouponNumbers {
+            issued: stock.distributed_coupons,
+            ..CouponNumbers::default()
+        };
+        let mut after = None;
+        loop {
+            let page = self
+                .records_port()
+                .range(IndexRange {
+                    kind: kind::COUPON.to_owned(),
+                    name: "stock".to_owned(),
+                    from: stock.stock_id.clone(),
+                    to: format!("{}\u{0}", stock.stock_id),
+                    after: after.clone(),
+                    rows_max: EXPIRE_BATCH,
+                    newest_first: false,
+                })
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(numbers);
+            };
+            after = Some((last.value.clone(), last.record.key.clone()));
+            for found in &page {
+                let coupon: Coupon = store::decode(&found.record)?;
+                if let Some(consumed) = &coupon.consumed {
+                    numbers.redeemed += 1;
+                    numbers.subsidy_minor += coupon.amount;
+                    numbers.driven_minor += consumed.consume_amount;
+                }
+            }
+        }
+    }
+
+    /// Every stock (of one funder, or all), newest first, with what each did, and the
+    /// totals.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn coupon_report(
+        &self,
+        funder: Option<&str>,
+        rows_max: usize,
+    ) -> Result<(CouponNumbers, Vec<(Stock, CouponNumbers)>), PayError> {
+        let (from, to) = match funder {
+            Some(mchid) => (format!("{mchid}|"), format!("{mchid}|~")),
+            None => (String::new(), "~".to_owned()),
+        };
+        let stocks: Vec<Stock> = self
+            .listed(kind::STOCK, "creator_created", from, to, rows_max, true)
+            .await?;
+        let mut total = CouponNumbers::default();
+        let mut rows = Vec::with_capacity(stocks.len());
+        for stock in stocks {
+            let numbers = self.stock_numbers(&stock).await?;
+            total.add(&numbers);
+            rows.push((stock, numbers));
+        }
+        Ok((total, rows))
     }
 
     /// A user's coupons, newest first.

@@ -843,6 +843,21 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         available(&server, &merchant.mchid).await,
         5_000 + (2_000 - 12) - (1_500 - 9) + (900 - 5) + (700 - 4)
     );
+
+    // The numbers: two coupons issued and used, ¥8 of subsidy drove ¥30 of spending.
+    let report = server
+        .admin_get(&format!(
+            "/api/v1/admin/reports/coupons?mchid={}",
+            merchant.mchid
+        ))
+        .await
+        .json();
+    assert_eq!(report["total"]["issued"], 2, "{report}");
+    assert_eq!(report["total"]["redeemed"], 2);
+    assert_eq!(report["total"]["redemption_rate"], "100.00%");
+    assert_eq!(report["total"]["subsidy"], 800);
+    assert_eq!(report["total"]["driven_spending"], 3_000);
+    assert_eq!(report["stocks"].as_array().unwrap().len(), 2);
     let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
     assert_eq!(verify.json()["sound"], true, "{}", verify.text);
 }

@@ -2,7 +2,8 @@
 //! `tests/web/checkout.mjs` — the merchant demo shows a Native order's QR code, a demo
 //! payer signs in, pays on the checkout page, and the merchant page sees it;
 //! `tests/web/collect.mjs` — a user opens a collection code, a payer pays through it,
-//! and the owner's open page shows the payment live. Screenshots land in
+//! and the owner's open page shows the payment live; `tests/web/coupon.mjs` — a payer
+//! claims a coupon and pays with it on the checkout page. Screenshots land in
 //! `target/screenshots/`.
 //!
 //! Needs `node`, `tests/web/node_modules` (`npm ci --prefix tests/web`) and
@@ -90,4 +91,86 @@ fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
             .arg(&screenshots),
     );
     assert!(screenshots.join("collect-received.png").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payer_claims_a_coupon_and_pays_with_it_on_the_checkout_page() {
+    use plaza_testkit::pay::Merchant;
+    use serde_json::json;
+    if !browser_ready() {
+        return;
+    }
+    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let merchant = Merchant::create(&server, "Mei's Tea").await;
+    server
+        .admin_post(
+            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
+            &json!({ "amount": 10_000, "request_id": "fund-1" }),
+        )
+        .await;
+    let now_ms = i64::try_from(std::time::UNIX_EPOCH.elapsed().unwrap().as_millis()).unwrap();
+    let at = |offset_ms: i64| {
+        plaza_pay::time::rfc3339(plaza_kernel::clock::Timestamp::from_unix_ms(
+            now_ms + offset_ms,
+        ))
+    };
+    let created = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/coupon-stocks",
+            Some(&json!({
+                "stock_name": "¥5 off tea", "belong_merchant": merchant.mchid,
+                "available_begin_time": at(-3_600_000), "available_end_time": at(86_400_000),
+                "stock_use_rule": {"max_coupons": 10, "max_amount": 5_000, "max_coupons_per_user": 1},
+                "coupon_use_rule": {"fixed_normal_coupon": {"coupon_amount": 500, "transaction_minimum": 1_000}},
+                "stock_type": "NORMAL", "out_request_no": "WEB-STOCK-1",
+            })),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+    let started = merchant
+        .v3(
+            &server,
+            "POST",
+            &format!("/v3/marketing/favor/stocks/{stock_id}/start"),
+            Some(&json!({ "stock_creator_mchid": merchant.mchid })),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let payer = server
+        .admin_post(
+            "/api/v1/admin/users",
+            &json!({ "name": "Mei Lin", "password": "135791", "balance": 10_000 }),
+        )
+        .await;
+    assert_eq!(payer.status, 201, "{}", payer.text);
+    let native = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/transactions/native",
+            Some(&json!({
+                "appid": merchant.appid, "mchid": merchant.mchid, "description": "Oolong, large",
+                "out_trade_no": "TEA-0002", "notify_url": "https://m.example/n",
+                "amount": {"total": 2_000},
+            })),
+        )
+        .await;
+    assert_eq!(native.status, 200, "{}", native.text);
+    let code_url = native.json()["code_url"].as_str().unwrap().to_owned();
+    let token = code_url.rsplit("pr=").next().unwrap().to_owned();
+    let checkout = format!("{}/pay/checkout?code={token}", server.base_url);
+    let screenshots = root().join("target/screenshots");
+    server.run_script(
+        "the coupon browser test",
+        Command::new("node")
+            .arg(root().join("tests/web/coupon.mjs"))
+            .arg(&server.base_url)
+            .arg(&stock_id)
+            .arg(&checkout)
+            .arg(&screenshots),
+    );
+    assert!(screenshots.join("checkout-coupon.png").is_file());
 }

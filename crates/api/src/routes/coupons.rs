@@ -15,6 +15,7 @@ use crate::extract::{Admin, Query, page_limit};
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/merchants/{mchid}/stocks", get(stocks))
+        .route("/api/v1/admin/reports/coupons", get(report))
         .route("/api/v1/me/coupons", get(my_coupons))
         .route("/api/v1/me/coupons/claim", axum::routing::post(claim))
 }
@@ -113,4 +114,56 @@ async fn claim(
         .claim_coupon(&user.user_id, &body.stock_id, &body.client_ref)
         .await?;
     Ok(AxumJson(my_coupon_json(surface, &coupon).await))
+}
+
+/// The numbers of a stock or of a funder's stocks, as `/api/v1` shows them.
+pub(crate) fn numbers_json(numbers: &plaza_pay::coupons::CouponNumbers) -> Value {
+    json!({
+        "issued": numbers.issued,
+        "redeemed": numbers.redeemed,
+        "redemption_rate_bps": numbers.redemption_bps(),
+        "redemption_rate": super::report::percent(i64::try_from(numbers.redemption_bps()).unwrap_or(i64::MAX)),
+        "subsidy": numbers.subsidy_minor,
+        "driven_spending": numbers.driven_minor,
+    })
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ReportQuery {
+    mchid: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Stocks a coupon report covers at most.
+const REPORT_STOCKS_MAX: usize = 500;
+
+async fn report(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(query): Query<ReportQuery>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let limit = query
+        .limit
+        .unwrap_or(REPORT_STOCKS_MAX)
+        .clamp(1, REPORT_STOCKS_MAX);
+    let (total, rows) = pay(&state)?
+        .pay
+        .coupon_report(query.mchid.as_deref(), limit)
+        .await?;
+    let stocks: Vec<Value> = rows
+        .iter()
+        .map(|(stock, numbers)| {
+            let mut row = numbers_json(numbers);
+            row["stock_id"] = json!(stock.stock_id);
+            row["name"] = json!(stock.name);
+            row["funder"] = json!(stock.creator_mchid);
+            row["status"] = json!(stock.status.wire());
+            row
+        })
+        .collect();
+    Ok(AxumJson(json!({
+        "funder": query.mchid,
+        "total": numbers_json(&total),
+        "stocks": stocks,
+    })))
 }

@@ -121,5 +121,41 @@ pub(crate) async fn day(
         offline_volume = yuan(report.offline.volume_minor),
         share = percent(report.provider_share_bps()),
     );
+    let coupons = coupon_card(surface).await;
+    let body = format!("{body}{coupons}");
     layout("Console", Section::Console, &viewer, false, &body).into_response()
+}
+
+/// Coupons, platform-wide: what they cost their funders and the spending they drove.
+async fn coupon_card(surface: &crate::pay_v3::PaySurface) -> String {
+    let Ok((total, rows)) = surface.pay.coupon_report(None, 20).await else {
+        return String::new();
+    };
+    let mut lines = String::new();
+    for (stock, numbers) in &rows {
+        lines.push_str(&format!(
+            "<li><span>{name} <span class=\"muted mono\">{stock_id}</span><br><span class=\"muted\">\
+             {redeemed} of {issued} used ({rate}) · subsidy ¥{subsidy}</span></span>\
+             <span>drove ¥{driven}</span></li>",
+            name = escape(&stock.name),
+            stock_id = escape(&stock.stock_id),
+            redeemed = numbers.redeemed,
+            issued = numbers.issued,
+            rate = percent(i64::try_from(numbers.redemption_bps()).unwrap_or(0)),
+            subsidy = yuan(numbers.subsidy_minor),
+            driven = yuan(numbers.driven_minor),
+        ));
+    }
+    if lines.is_empty() {
+        lines.push_str("<li class=\"muted\">No coupon stocks yet.</li>");
+    }
+    format!(
+        "<div class=\"card\" id=\"coupons\"><h2>Coupons</h2><p class=\"muted\">¥<span id=\"coupon-subsidy\">{subsidy}</span> \
+         of coupons drove ¥<span id=\"coupon-driven\">{driven}</span> of spending ({redeemed} of {issued} coupons used).</p>\
+         <ul class=\"list\">{lines}</ul></div>",
+        subsidy = yuan(total.subsidy_minor),
+        driven = yuan(total.driven_minor),
+        redeemed = total.redeemed,
+        issued = total.issued,
+    )
 }

@@ -367,13 +367,45 @@ pub(crate) async fn merchant(State(state): State<AppState>, headers: HeaderMap) 
          <p>Order <span class=\"mono order-no\"></span> · <span class=\"status NOTPAY\">订单未支付</span></p>\
          <p class=\"paid-note\" hidden>Paid. The money is pending until the day settles tomorrow.</p>\
          <a class=\"checkout-link\" href=\"#\" target=\"_blank\">Open the checkout as a payer</a></div></div>\
-         <div class=\"card\"><h2>Recent orders</h2><ul class=\"list\">{recent}</ul></div>\
+         <div class=\"card\"><h2>Recent orders</h2><ul class=\"list\">{recent}</ul></div>{stocks}\
          <script type=\"module\" src=\"/static/merchant.js\"></script>",
         name = escape(&merchant.name),
         mchid = escape(&merchant.mchid),
         available = yuan(available),
+        stocks = stock_links(surface, &merchant.mchid).await,
     );
     layout("Merchant demo", Section::Merchant, &viewer, false, &body).into_response()
+}
+
+/// The merchant's running coupon stocks, each with its claim page for payers.
+async fn stock_links(surface: &PaySurface, mchid: &str) -> String {
+    let running: Vec<_> = surface
+        .pay
+        .stocks_of(mchid, 20)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|stock| stock.status == plaza_pay::coupons::StockStatus::Running)
+        .collect();
+    if running.is_empty() {
+        return String::new();
+    }
+    let items: String = running
+        .iter()
+        .map(|stock| {
+            format!(
+                "<li><span>{name}<br><span class=\"muted\">¥{amount} off · {left} left</span></span>\
+                 <a class=\"button\" href=\"/coupons/{stock_id}\">Claim page</a></li>",
+                name = escape(&stock.name),
+                amount = yuan(stock.coupon_amount),
+                left = stock.max_coupons.saturating_sub(stock.distributed_coupons),
+                stock_id = escape(&stock.stock_id),
+            )
+        })
+        .collect();
+    format!(
+        "<div class=\"card\" id=\"stocks\"><h2>Coupons to claim</h2><ul class=\"list\">{items}</ul></div>"
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -526,14 +558,41 @@ pub(crate) async fn checkout(
             )
         })
         .collect();
+    let usable = if payable {
+        surface
+            .pay
+            .usable_coupons(&user.user_id, &order, surface.pay.now())
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let coupon_row = if usable.is_empty() {
+        String::new()
+    } else {
+        let mut options = String::new();
+        for (coupon, _) in &usable {
+            options.push_str(&format!(
+                "<option value=\"{id}\" data-amount=\"{amount}\">−¥{yuan} {name}</option>",
+                id = escape(&coupon.coupon_id),
+                amount = coupon.amount,
+                yuan = yuan(coupon.amount),
+                name = escape(&coupon.name),
+            ));
+        }
+        options.push_str("<option value=\"none\" data-amount=\"0\">No coupon</option>");
+        format!(
+            "<div><span>Coupon</span><span><select id=\"coupon\" name=\"coupon\">{options}</select></span></div>"
+        )
+    };
     let body = format!(
         "<div class=\"card\" id=\"paying\"><div class=\"payee\"><div class=\"avatar\">{initial}</div>\
          <div class=\"merchant\" id=\"merchant-name\">{merchant}</div></div>\
          <div class=\"amount\" id=\"amount\"><small>¥</small>{amount}</div>\
          <div class=\"rows\"><div><span>Goods</span><span id=\"description\">{description}</span></div>\
          <div><span>Order</span><span class=\"mono\">{no}</span></div>\
-         <div><span>Pay with</span><span>Balance ¥{balance}</span></div></div>{closed_note}\
-         <form id=\"checkout\" data-ref-kind=\"{ref_kind}\" data-ref=\"{ref_value}\">\
+         {coupon_row}<div><span>Pay with</span><span>Balance ¥{balance}</span></div></div>{closed_note}\
+         <form id=\"checkout\" data-ref-kind=\"{ref_kind}\" data-ref=\"{ref_value}\" data-total=\"{total}\">\
          <label style=\"text-align:center\">Enter your 6-digit payment password</label>\
          <div class=\"pin\">{pin}</div><p class=\"error\" id=\"error\"></p>\
          <button class=\"wide\" id=\"pay\" disabled>Pay ¥{amount}</button></form></div>\
@@ -551,6 +610,7 @@ pub(crate) async fn checkout(
         balance = yuan(balance),
         ref_kind = ref_kind,
         ref_value = escape(&ref_value),
+        total = order.total_minor,
     );
     Html(layout("Checkout", Section::Wallet, &viewer, true, &body).0).into_response()
 }
