@@ -32,8 +32,28 @@ pub(crate) fn backend(database: &Database) -> Backend {
     }
 }
 
+/// The SIGTERM listener, registered before the server says it listens: a SIGTERM that
+/// arrives the moment after must stop it gracefully, not kill it.
+#[cfg(unix)]
+type TermSignal = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type TermSignal = ();
+
+fn listen_for_sigterm() -> TermSignal {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => Some(signal),
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                None
+            }
+        }
+    }
+}
+
 /// Resolves when SIGTERM or Ctrl-C arrives.
-async fn termination() {
+async fn termination(sigterm: TermSignal) {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");
@@ -41,19 +61,19 @@ async fn termination() {
         }
     };
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
+    let terminate = async move {
+        match sigterm {
+            Some(mut signal) => {
                 signal.recv().await;
             }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+            None => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
+    let terminate = {
+        let () = sigterm;
+        std::future::pending::<()>()
+    };
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
@@ -185,6 +205,7 @@ pub(crate) async fn serve_with(
         sandbox = config.sandbox,
         "plaza listening"
     );
+    let sigterm = listen_for_sigterm();
     // One machine-readable line on stdout, for scripts and the test kit.
     writeln!(
         std::io::stdout().lock(),
@@ -210,7 +231,7 @@ pub(crate) async fn serve_with(
     }
 
     tokio::select! {
-        () = termination() => {
+        () = termination(sigterm) => {
             tracing::info!("stopping: finishing in-flight requests");
         }
         joined = &mut server_task => {
