@@ -468,6 +468,35 @@ pub struct Refund {
     /// [`Refund::mchid`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sp_mchid: Option<String>,
+    /// What went back to the payer, fen (the cash part).
+    #[serde(default)]
+    pub payer_refund_minor: i64,
+    /// The coupon's part of the refund, fen: back to the coupon's funder.
+    #[serde(default)]
+    pub discount_refund_minor: i64,
+    /// What the payer paid for the order, fen.
+    #[serde(default)]
+    pub payer_total_minor: i64,
+}
+
+impl Refund {
+    /// The cash part, for refunds written before parts were kept (all cash then).
+    pub fn payer_refund(&self) -> i64 {
+        if self.payer_refund_minor == 0 && self.discount_refund_minor == 0 {
+            self.refund_minor
+        } else {
+            self.payer_refund_minor
+        }
+    }
+
+    /// What the payer paid, for refunds written before it was kept (the total then).
+    pub fn payer_total(&self) -> i64 {
+        if self.payer_total_minor == 0 {
+            self.total_minor
+        } else {
+            self.payer_total_minor
+        }
+    }
 }
 
 /// The record key of a refund.

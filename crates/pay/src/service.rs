@@ -1836,27 +1836,40 @@ impl PayService {
         }
         let now = self.now();
         let refunded_after = order.refunded_minor + request.refund_minor;
-        if order.coupon.is_some() && refunded_after > order.payer_total_minor {
-            return Err(PayError::rule(format!(
-                "this order was paid {} fen in cash and the rest with a coupon; refunds return \
-                 the cash part first, and refunding the coupon part is not served yet",
-                order.payer_total_minor
-            )));
-        }
-        // The fee was on what the merchant was paid: the total, or for a 免充值 coupon
-        // the payer's part; each refund returns its share.
-        let fee_base = match &order.coupon {
-            Some(coupon) if coupon.no_cash => order.payer_total_minor,
-            _ => order.total_minor,
+        // Cash first: what the payer paid comes back before any of the coupon. The
+        // coupon's part goes back to whoever funded it (a prepaid stock's creator); a
+        // 免充值 discount was never paid to the merchant, so its part moves nothing.
+        let cash_refunded_before = order.refunded_minor.min(order.payer_total_minor);
+        let cash_part = request
+            .refund_minor
+            .min(order.payer_total_minor - cash_refunded_before);
+        let coupon_part = request.refund_minor - cash_part;
+        let no_cash = order.coupon.as_ref().is_some_and(|coupon| coupon.no_cash);
+        // What leaves the merchant, and the fee's share of it: the fee was on what the
+        // merchant was paid (the total, or the payer's part with a 免充值 coupon).
+        let (fee_base, merchant_refunded_before, merchant_refunded_after) = if no_cash {
+            (
+                order.payer_total_minor,
+                cash_refunded_before,
+                refunded_after.min(order.payer_total_minor),
+            )
+        } else {
+            (order.total_minor, order.refunded_minor, refunded_after)
         };
+        let merchant_refund = merchant_refunded_after - merchant_refunded_before;
         let fee_refunded_after = if fee_base == 0 {
             0
         } else {
-            (order.fee_minor * refunded_after + fee_base / 2) / fee_base
+            (order.fee_minor * merchant_refunded_after + fee_base / 2) / fee_base
         };
-        let fee_refund =
-            (fee_refunded_after - order.fee_refunded_minor).clamp(0, request.refund_minor);
-        let net_refund = request.refund_minor - fee_refund;
+        let fee_refund = (fee_refunded_after - order.fee_refunded_minor).clamp(0, merchant_refund);
+        let net_refund = merchant_refund - fee_refund;
+        // The fee's share goes to the payer first; the coupon's funder gets the rest.
+        let fee_to_payer = fee_refund.min(cash_part);
+        let net_to_payer = cash_part - fee_to_payer;
+        let to_funder = if no_cash { 0 } else { coupon_part };
+        let (fee_to_funder, net_to_funder) = (fee_refund - fee_to_payer, net_refund - net_to_payer);
+        debug_assert_eq!(fee_to_funder + net_to_funder, to_funder);
         let paid_day = Day::of(success_time);
         let settled = self.settlement(&order.mchid, paid_day).await?.is_some();
         let frozen = order.profit_sharing && !order.sharing_finished;
@@ -1903,26 +1916,38 @@ impl PayService {
             created_at: now,
             success_time: Some(now),
             sp_mchid: order.sp_mchid.clone(),
+            payer_refund_minor: cash_part,
+            discount_refund_minor: coupon_part,
+            payer_total_minor: order.payer_total_minor,
         };
         let memo = format!("refund {} {}", order.mchid, refund.out_refund_no);
+        let funder = match &order.coupon {
+            Some(coupon) if to_funder > 0 => {
+                let funder = accounts::available(&coupon.creator_mchid)?;
+                self.open(&funder).await?;
+                Some(funder)
+            }
+            _ => None,
+        };
         let mut transfers = Vec::new();
-        if net_refund > 0 {
-            transfers.push(transfer(
-                format!("refund:{}:net", refund.refund_id),
-                &net_source.0,
-                &wallet.0,
-                net_refund,
-                &memo,
-            )?);
+        let mut moves = vec![
+            ("net", &net_source.0, &wallet.0, net_to_payer),
+            ("fee", &fee_source.0, &wallet.0, fee_to_payer),
+        ];
+        if let Some(funder) = &funder {
+            moves.push(("coupon-net", &net_source.0, &funder.0, net_to_funder));
+            moves.push(("coupon-fee", &fee_source.0, &funder.0, fee_to_funder));
         }
-        if fee_refund > 0 {
-            transfers.push(transfer(
-                format!("refund:{}:fee", refund.refund_id),
-                &fee_source.0,
-                &wallet.0,
-                fee_refund,
-                &memo,
-            )?);
+        for (part, from, to, amount) in moves {
+            if amount > 0 {
+                transfers.push(transfer(
+                    format!("refund:{}:{part}", refund.refund_id),
+                    from,
+                    to,
+                    amount,
+                    &memo,
+                )?);
+            }
         }
         order.state = if revoke {
             TradeState::Revoked

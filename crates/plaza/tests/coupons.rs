@@ -799,7 +799,8 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         .await;
     assert_eq!(again.json()["code"], "business_rule", "{}", again.text);
 
-    // Refunds return the cash part first; the coupon part is not refunded (yet).
+    // Refunds return the cash part first; the coupon part then goes back to the stock's
+    // funder (here the merchant itself), not to the payer.
     let refund = |no: &'static str, amount: i64| {
         json!({
             "out_trade_no": "DUMP-0001", "out_refund_no": no,
@@ -815,13 +816,37 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         )
         .await;
     assert_eq!(refunded.status, 200, "{}", refunded.text);
+    assert_eq!(refunded.json()["amount"]["payer_refund"], 1_500);
+    assert_eq!(refunded.json()["amount"]["discount_refund"], 0);
     assert_eq!(payer.balance(&server).await, 10_000 - 900 - 700);
+    let before = available(&server, &merchant.mchid).await;
+    let coupon_part = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund("DR-2", 500)),
+        )
+        .await;
+    assert_eq!(coupon_part.status, 200, "{}", coupon_part.text);
+    assert_eq!(coupon_part.json()["amount"]["payer_refund"], 0);
+    assert_eq!(coupon_part.json()["amount"]["discount_refund"], 500);
+    assert_eq!(
+        payer.balance(&server).await,
+        10_000 - 900 - 700,
+        "the payer gets no coupon money"
+    );
+    assert_eq!(
+        available(&server, &merchant.mchid).await,
+        before + 500,
+        "the funder does"
+    );
     let beyond = merchant
         .v3(
             &server,
             "POST",
             "/v3/refund/domestic/refunds",
-            Some(&refund("DR-2", 100)),
+            Some(&refund("DR-3", 1)),
         )
         .await;
     assert_eq!(
@@ -831,8 +856,26 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         beyond.text
     );
 
-    // Settlement pays the merchant the whole ¥20 (the budget paid ¥5) less refunds and
-    // fees: 2,000 (fee 12) − 1,500 refunded (9 of the fee back) + 900 (fee 5) + 700 (fee 4).
+    // A 免充值 order refunded whole: the payer's ¥7 comes back; the merchant's ¥3 discount
+    // was never paid, so nothing moves for it.
+    let free_refund = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&json!({
+                "out_trade_no": "DUMP-0003", "out_refund_no": "DR-4",
+                "amount": {"refund": 1_000, "total": 1_000, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_eq!(free_refund.status, 200, "{}", free_refund.text);
+    assert_eq!(free_refund.json()["amount"]["payer_refund"], 700);
+    assert_eq!(free_refund.json()["amount"]["discount_refund"], 300);
+    assert_eq!(payer.balance(&server).await, 10_000 - 900);
+
+    // Settlement: the ¥20 and ¥10 orders were refunded whole (their fees too); only the
+    // 900 (fee 5) settles.
     server
         .admin_post(
             "/api/v1/sandbox/clock/advance",
@@ -841,7 +884,7 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         .await;
     assert_eq!(
         available(&server, &merchant.mchid).await,
-        5_000 + (2_000 - 12) - (1_500 - 9) + (900 - 5) + (700 - 4)
+        5_000 + 500 + (900 - 5)
     );
 
     // The numbers: two coupons issued and used, ¥8 of subsidy drove ¥30 of spending.

@@ -365,11 +365,11 @@ pub(crate) fn refund_json(refund: &Refund) -> String {
             total: refund.total_minor,
             refund: refund.refund_minor,
             from: Vec::new(),
-            payer_total: refund.total_minor,
-            payer_refund: refund.refund_minor,
+            payer_total: refund.payer_total(),
+            payer_refund: refund.payer_refund(),
             settlement_refund: refund.refund_minor,
             settlement_total: refund.total_minor,
-            discount_refund: 0,
+            discount_refund: refund.discount_refund_minor,
             currency: "CNY",
             refund_fee: refund.fee_refund_minor,
         },
@@ -463,7 +463,7 @@ pub fn notification_resource(
                     total: refund.total_minor,
                     refund: refund.refund_minor,
                     payer_total: order.payer_total_minor,
-                    payer_refund: refund.refund_minor,
+                    payer_refund: refund.payer_refund(),
                 },
             };
             (
