@@ -555,6 +555,7 @@ async fn payers_claim_coupons_and_see_them_and_creators_set_their_callback() {
     let mine = payer.get(&server, "/api/v1/me/coupons").await.json();
     assert_eq!(mine["coupons"].as_array().unwrap().len(), 1, "{mine}");
     assert_eq!(mine["coupons"][0]["status"], "SENDED");
+    assert_eq!(mine["coupons"][0]["usable_at"], "Noodle Bar");
 
     // The wallet page lists it; the claim page shows the stock.
     let client = plaza_testkit::http_client();

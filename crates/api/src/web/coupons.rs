@@ -27,6 +27,23 @@ fn day(at: plaza_kernel::clock::Timestamp) -> String {
         .to_owned()
 }
 
+/// Where a stock's coupons are usable: its merchants' names.
+pub(crate) async fn usable_at(surface: &PaySurface, stock_id: &str) -> Option<String> {
+    let stock = surface.pay.public_stock(stock_id).await.ok().flatten()?;
+    let mut names = Vec::new();
+    for mchid in &stock.available_merchants {
+        let name = surface
+            .pay
+            .merchant(mchid)
+            .await
+            .ok()
+            .flatten()
+            .map_or_else(|| mchid.clone(), |merchant| merchant.name);
+        names.push(name);
+    }
+    Some(names.join(", "))
+}
+
 /// The wallet page's card: the payer's coupons, usable ones first.
 pub(crate) async fn card(surface: &PaySurface, user_id: &str) -> String {
     let mut coupons = surface
@@ -37,13 +54,9 @@ pub(crate) async fn card(surface: &PaySurface, user_id: &str) -> String {
     coupons.sort_by_key(|coupon| coupon.status != CouponStatus::Sended);
     let mut rows = String::new();
     for coupon in &coupons {
-        let merchant = surface
-            .pay
-            .merchant(&coupon.creator_mchid)
+        let merchant = usable_at(surface, &coupon.stock_id)
             .await
-            .ok()
-            .flatten()
-            .map_or_else(|| coupon.creator_mchid.clone(), |merchant| merchant.name);
+            .unwrap_or_else(|| coupon.creator_mchid.clone());
         rows.push_str(&format!(
             "<li class=\"coupon {status}\"><span><strong>¥{amount}</strong> {name}<br>\
              <span class=\"muted\">{merchant} · {threshold} · until {until}</span></span>\

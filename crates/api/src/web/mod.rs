@@ -96,6 +96,14 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// Where a stock's coupons are usable (its merchants' names), for `/api/v1` too.
+pub(crate) async fn coupon_usable_at(
+    surface: &crate::pay_v3::PaySurface,
+    stock_id: &str,
+) -> Option<String> {
+    coupons::usable_at(surface, stock_id).await
+}
+
 /// The payer's session token from a `Cookie` header, if any.
 pub(crate) fn session_cookie(header: &str) -> Option<&str> {
     cookie(header, SESSION_COOKIE)
