@@ -890,40 +890,20 @@ impl PayService {
         amount_minor: i64,
         request_id: &str,
     ) -> Result<i64, PayError> {
-        if amount_minor <= 0 {
-            return Err(PayError::invalid(
-                "amount",
-                "must be a positive number of fen",
-            ));
-        }
-        check_merchant_no("request_id", request_id, 1, 40)?;
+        check_top_up(amount_minor, request_id)?;
         if self.user(user_id).await?.is_none() {
             return Err(PayError::UserNotFound {
                 user_id: user_id.to_owned(),
             });
         }
-        let bank = accounts::bank()?;
         let wallet = accounts::wallet(user_id)?;
-        self.open(&bank).await?;
-        self.open(&wallet).await?;
-        let top_up = transfer(
-            format!("topup:{user_id}:{request_id}"),
-            &bank.0,
-            &wallet.0,
+        self.credit_from_bank(
+            &wallet,
+            &format!("topup:{user_id}:{request_id}"),
             amount_minor,
-            "sandbox top-up",
-        )?;
-        match self
-            .commit(WriteSet::transfers(TransferBatch::single(top_up)?))
-            .await
-        {
-            Ok(_) => self.wallet_balance(user_id).await,
-            Err(LedgerError::IdReused { .. }) => Err(PayError::invalid(
-                "request_id",
-                "already used for a different top-up",
-            )),
-            Err(error) => Err(error.into()),
-        }
+        )
+        .await?;
+        self.wallet_balance(user_id).await
     }
 
     /// Sandbox: puts money into a merchant's available balance from outside (to fund
@@ -938,26 +918,36 @@ impl PayService {
         amount_minor: i64,
         request_id: &str,
     ) -> Result<i64, PayError> {
-        if amount_minor <= 0 {
-            return Err(PayError::invalid(
-                "amount",
-                "must be a positive number of fen",
-            ));
-        }
-        check_merchant_no("request_id", request_id, 1, 40)?;
+        check_top_up(amount_minor, request_id)?;
         if self.merchant_shared(mchid).await?.is_none() {
             return Err(PayError::MerchantNotFound {
                 mchid: mchid.to_owned(),
             });
         }
-        let bank = accounts::bank()?;
         let available = accounts::available(mchid)?;
+        self.credit_from_bank(
+            &available,
+            &format!("topup:{mchid}:{request_id}"),
+            amount_minor,
+        )
+        .await?;
+        self.available_balance(mchid).await
+    }
+
+    /// Moves money in from outside (the bank account), idempotent by `transfer_id`.
+    async fn credit_from_bank(
+        &self,
+        to: &AccountSpec,
+        transfer_id: &str,
+        amount_minor: i64,
+    ) -> Result<(), PayError> {
+        let bank = accounts::bank()?;
         self.open(&bank).await?;
-        self.open(&available).await?;
+        self.open(to).await?;
         let top_up = transfer(
-            format!("topup:{mchid}:{request_id}"),
+            transfer_id.to_owned(),
             &bank.0,
-            &available.0,
+            &to.0,
             amount_minor,
             "sandbox top-up",
         )?;
@@ -965,7 +955,7 @@ impl PayService {
             .commit(WriteSet::transfers(TransferBatch::single(top_up)?))
             .await
         {
-            Ok(_) => self.available_balance(mchid).await,
+            Ok(_) => Ok(()),
             Err(LedgerError::IdReused { .. }) => Err(PayError::invalid(
                 "request_id",
                 "already used for a different top-up",
@@ -2213,6 +2203,16 @@ pub fn next_retry_at(attempts: usize, now: Timestamp) -> Option<Timestamp> {
     NOTIFY_RETRY_DELAYS_S
         .get(attempts.checked_sub(1)?)
         .map(|delay_s| now.plus_ms(delay_s * 1_000))
+}
+
+fn check_top_up(amount_minor: i64, request_id: &str) -> Result<(), PayError> {
+    if amount_minor <= 0 {
+        return Err(PayError::invalid(
+            "amount",
+            "must be a positive number of fen",
+        ));
+    }
+    check_merchant_no("request_id", request_id, 1, 40)
 }
 
 /// Remembers which user an openid under an app is (profit sharing names personal

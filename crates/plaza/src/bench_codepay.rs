@@ -61,18 +61,7 @@ async fn post_json(
     token: &str,
     body: &Value,
 ) -> anyhow::Result<Value> {
-    let reply = client
-        .post(&url)
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await?;
-    let status = reply.status();
-    let text = reply.text().await?;
-    if !status.is_success() {
-        bail!("POST {url} answered {status}: {text}");
-    }
-    Ok(serde_json::from_str(&text)?)
+    crate::bench_pay::api_call(client, reqwest::Method::POST, url, token, Some(body)).await
 }
 
 /// Creates payers and has them show `count` payment codes, round robin.

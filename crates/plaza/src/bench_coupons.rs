@@ -15,11 +15,11 @@ use std::sync::Arc;
 use anyhow::bail;
 use clap::Args;
 use plaza_wx::rsa::{PrivateKey, PublicKey};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::Outcome;
 use crate::bench::percentile_ms;
-use crate::bench_pay::{drive, sign_requests, start_server};
+use crate::bench_pay::{api_call as call, drive, sign_requests, start_server};
 
 #[derive(Debug, Args)]
 pub(crate) struct CouponsArgs {
@@ -44,26 +44,6 @@ pub(crate) struct CouponsArgs {
     /// Extra arguments for the server, e.g. `--database-url=postgres://…`.
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     server_arg: Vec<String>,
-}
-
-async fn call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Option<&Value>,
-) -> anyhow::Result<Value> {
-    let mut request = client.request(method, &url).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let reply = request.send().await?;
-    let status = reply.status();
-    let text = reply.text().await?;
-    if !status.is_success() {
-        bail!("{url} answered {status}: {text}");
-    }
-    Ok(serde_json::from_str(&text)?)
 }
 
 /// Creates `users` users (32 at a time) and returns their openids under `appid`.

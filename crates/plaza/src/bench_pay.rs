@@ -362,6 +362,28 @@ impl Connection {
     }
 }
 
+/// One call to a running Plaza's `/api/v1` (setup before a timed window): the JSON
+/// answer, or an error naming the URL and the answer.
+pub(crate) async fn api_call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<&Value>,
+) -> anyhow::Result<Value> {
+    let mut request = client.request(method, &url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let reply = request.send().await?;
+    let status = reply.status();
+    let text = reply.text().await?;
+    if !status.is_success() {
+        bail!("{url} answered {status}: {text}");
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
 /// What the timed window measured.
 pub(crate) struct Driven {
     pub(crate) latencies_us: Vec<u32>,
