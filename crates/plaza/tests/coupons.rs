@@ -905,3 +905,79 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
     let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
     assert_eq!(verify.json()["sound"], true, "{}", verify.text);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_funds_stocks_for_its_own_sub_merchants_only() {
+    let server = sandbox();
+    let provider = Merchant::create_provider(&server, &json!({ "name": "Mall Services" })).await;
+    let sub_of = |sp: &Merchant| {
+        let path = format!("/api/v1/admin/providers/{}/sub-merchants", sp.mchid);
+        let server = &server;
+        async move {
+            server
+                .admin_post(&path, &json!({ "name": "Shoe Shop" }))
+                .await
+                .json()["sub_mchid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let ours = sub_of(&provider).await;
+    let other = Merchant::create_provider(&server, &json!({ "name": "Other Services" })).await;
+    let theirs = sub_of(&other).await;
+    server
+        .admin_post(
+            &format!("/api/v1/sandbox/merchants/{}/top-up", provider.mchid),
+            &json!({ "amount": 10_000, "request_id": "fund-1" }),
+        )
+        .await;
+    let mut body = stock_body(&provider, "SP-STOCK-1", 10, 200, 1_000);
+    body["belong_merchant"] = json!(theirs);
+    body["coupon_use_rule"]["available_merchants"] = json!([theirs]);
+    let foreign = provider
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/coupon-stocks",
+            Some(&body),
+        )
+        .await;
+    assert_eq!(
+        error_code(&foreign),
+        (403, "NO_AUTH".to_owned()),
+        "{}",
+        foreign.text
+    );
+    body["belong_merchant"] = json!(ours);
+    body["coupon_use_rule"]["available_merchants"] = json!([ours]);
+    let created = provider
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/coupon-stocks",
+            Some(&body),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    // The provider's balance funds the ¥20 budget.
+    assert_eq!(available(&server, &provider.mchid).await, 10_000 - 2_000);
+    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+    let merchants = provider
+        .v3(
+            &server,
+            "GET",
+            &format!(
+                "/v3/marketing/favor/stocks/{stock_id}/merchants?stock_creator_mchid={}",
+                provider.mchid
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        merchants.json()["data"][0],
+        ours.as_str(),
+        "{}",
+        merchants.text
+    );
+}
