@@ -52,6 +52,9 @@ pub const ERROR_CODES: &[(&str, &str, u16)] = &[
     ("wrong_password", "auth", 403),
     ("password_locked", "auth", 423),
     ("not_the_payer", "auth", 403),
+    ("payment_failed", "invalid_request", 402),
+    ("notification_not_found", "invalid_request", 404),
+    ("notification_not_pending", "invalid_request", 409),
     ("no_auth", "auth", 403),
     ("stock_not_found", "invalid_request", 404),
     ("stock_not_active", "invalid_request", 409),
@@ -97,6 +100,11 @@ impl ApiError {
     /// The code.
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// The message, for a page to show.
+    pub(crate) fn message_text(&self) -> String {
+        self.message.clone()
     }
 
     fn entry(&self) -> (&'static str, StatusCode) {

@@ -23,6 +23,8 @@ use plaza_kernel::BoxFuture;
 use plaza_kernel::clock::{Clock, ClockError, Timestamp};
 use plaza_kernel::queue::{JobStore, OutboxStore};
 use plaza_ledger::LedgerStore;
+use plaza_pay::PayError;
+use plaza_pay::model::Notification;
 use prometheus_client::registry::Registry;
 
 pub use error::{ApiError, ERROR_CODES};
@@ -59,6 +61,22 @@ pub trait TimeTravel: Send + Sync {
     fn advance(&self, by_ms: i64) -> BoxFuture<'_, Result<Advanced, ClockError>>;
     /// How far the clock runs ahead of the wall clock.
     fn offset_ms(&self) -> i64;
+}
+
+/// Sandbox actions on notifications, carried out by the binary's delivery code.
+pub trait NotificationActions: Send + Sync {
+    /// Sends a pending notification now, as the next try of its retry schedule (with
+    /// the merchant's faults).
+    fn resend(&self, id: String) -> BoxFuture<'_, Result<Notification, PayError>>;
+    /// Sends the notification again as it is, newly signed, outside the schedule.
+    fn replay(&self, id: String) -> BoxFuture<'_, Result<Notification, PayError>>;
+    /// Sends the notification with `plaintext` as its resource, encrypted and signed
+    /// correctly, outside the schedule.
+    fn send_edited(
+        &self,
+        id: String,
+        plaintext: String,
+    ) -> BoxFuture<'_, Result<Notification, PayError>>;
 }
 
 /// Limits the HTTP layer enforces.
@@ -104,6 +122,8 @@ pub struct AppStateParts {
     pub clock: Arc<dyn Clock>,
     /// Present in sandbox mode only.
     pub time_travel: Option<Arc<dyn TimeTravel>>,
+    /// Present in sandbox mode only.
+    pub notification_actions: Option<Arc<dyn NotificationActions>>,
     /// The secret that admin requests carry as `Authorization: Bearer …`.
     pub admin_token: Arc<str>,
     /// The metrics registry rendered at `/metrics`.

@@ -62,6 +62,7 @@ impl From<PayError> for Refusal {
             PayError::AuthCodeInvalid => "AUTH_CODE_INVALID",
             PayError::AuthCodeExpired => "AUTHCODEEXPIRE",
             PayError::WalletBalanceNotEnough { .. } => "NOTENOUGH",
+            PayError::PaymentFailed { .. } => "BANKERROR",
             PayError::NoAuth { .. } => "NOAUTH",
             PayError::MerchantBalanceNotEnough => "NOTENOUGH",
             PayError::Busy { .. } | PayError::Unavailable { .. } => "SYSTEMERROR",
@@ -396,9 +397,16 @@ async fn orderquery(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(response) => return response,
     };
-    let outcome = find_order(surface, &request)
-        .await
-        .map(|order| order_params(&order));
+    let outcome = match find_order(surface, &request).await {
+        // A sandbox-scripted USERPAYING order counts the poll.
+        Ok(order) => surface
+            .pay
+            .order_polled(order)
+            .await
+            .map(|order| order_params(&order))
+            .map_err(Refusal::from),
+        Err(refusal) => Err(refusal),
+    };
     answer(&request, outcome)
 }
 

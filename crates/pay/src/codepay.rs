@@ -13,6 +13,7 @@ use plaza_ledger::WriteSet;
 use crate::error::PayError;
 use crate::ids;
 use crate::model::{Order, PaymentCode, TradeState, TradeType, User, order_key};
+use crate::sandbox::ScriptedPayment;
 use crate::service::{
     CONFLICT_RETRIES_MAX, JOB_EXPIRE, PayService, PrepayRequest, RefundRequest, check_prepay,
     order_write, request_digest, user_record,
@@ -205,8 +206,39 @@ impl PayService {
                 &code,
                 vec![],
             )?;
-            let order = new_code_order(order_request, &digest, &code, now);
-            if order.total_minor <= user.password_free_limit_minor {
+            let mut order = new_code_order(order_request, &digest, &code, now);
+            let mut jobs = vec![NewJob {
+                kind: JOB_EXPIRE.to_owned(),
+                key: key.clone(),
+                payload: key.clone(),
+                due_at: order.time_expire,
+            }];
+            self.script_new_order(&mut order, &mut jobs);
+            match self.scripted_payment_failure(&order) {
+                Some(ScriptedPayment::NotEnough) => {
+                    return Err(PayError::WalletBalanceNotEnough {
+                        balance_minor: self.wallet_balance(&user.user_id).await?,
+                        needed_minor: order.total_minor,
+                    });
+                }
+                Some(ScriptedPayment::Payerror) => {
+                    order.state = TradeState::Payerror;
+                    let write = WriteSet {
+                        records: vec![order_write(&order, Expect::Absent)?, code_write],
+                        ..WriteSet::default()
+                    };
+                    if self.try_commit_write(write).await? {
+                        return Err(PayError::PaymentFailed {
+                            out_trade_no: order.out_trade_no,
+                        });
+                    }
+                    continue;
+                }
+                Some(ScriptedPayment::Userpaying) | None => {}
+            }
+            if order.state != TradeState::Userpaying
+                && order.total_minor <= user.password_free_limit_minor
+            {
                 let openid = self.openid(&order.appid, &user.user_id);
                 let sub_openid = order
                     .sub_appid
@@ -232,12 +264,7 @@ impl PayService {
             waiting.state = TradeState::Userpaying;
             let write = WriteSet {
                 records: vec![order_write(&waiting, Expect::Absent)?, code_write],
-                jobs: vec![NewJob {
-                    kind: JOB_EXPIRE.to_owned(),
-                    key: key.clone(),
-                    payload: key.clone(),
-                    due_at: waiting.time_expire,
-                }],
+                jobs,
                 ..WriteSet::default()
             };
             if self.try_commit_write(write).await? {
@@ -288,7 +315,10 @@ impl PayService {
                 ));
             }
             match order.state {
-                TradeState::Notpay | TradeState::Userpaying | TradeState::Closed => {
+                TradeState::Notpay
+                | TradeState::Userpaying
+                | TradeState::Closed
+                | TradeState::Payerror => {
                     order.state = TradeState::Revoked;
                     order.closed_at = Some(now);
                     if self
@@ -383,6 +413,9 @@ fn existing_outcome(existing: Order, digest: &str) -> Result<CodepayOutcome, Pay
         TradeState::Closed | TradeState::Notpay => Err(PayError::OrderClosed {
             out_trade_no: existing.out_trade_no,
         }),
+        TradeState::Payerror => Err(PayError::PaymentFailed {
+            out_trade_no: existing.out_trade_no,
+        }),
     }
 }
 
@@ -430,5 +463,6 @@ fn new_code_order(
         shared_minor: 0,
         sharing_finished: false,
         coupon: None,
+        scripted_polls: None,
     }
 }

@@ -92,6 +92,12 @@ pub enum PayError {
         /// When paying is possible again.
         until: Timestamp,
     },
+    /// The payment failed (a sandbox script made it so); the order is `PAYERROR`.
+    #[error("the payment of order {out_trade_no} failed (sandbox script)")]
+    PaymentFailed {
+        /// The merchant's order number.
+        out_trade_no: String,
+    },
     /// A JSAPI order made out to another payer.
     #[error("this order is for another payer")]
     NotThePayer,

@@ -32,7 +32,7 @@ pub fn random_alnum(len: usize) -> String {
     random_from(ALNUM, len)
 }
 
-fn random_digits(len: usize) -> String {
+pub(crate) fn random_digits(len: usize) -> String {
     random_from(b"0123456789", len)
 }
 

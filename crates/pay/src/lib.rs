@@ -22,6 +22,7 @@ pub mod ids;
 pub mod model;
 pub mod partner;
 pub mod report;
+pub mod sandbox;
 pub mod service;
 pub mod sharing;
 pub mod store;

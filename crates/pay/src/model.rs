@@ -236,6 +236,8 @@ pub enum TradeState {
     Userpaying,
     /// A payment-code order the merchant reversed (撤销), refunded if it was paid.
     Revoked,
+    /// The payment failed (a sandbox script made it so); nothing was paid.
+    Payerror,
 }
 
 impl TradeState {
@@ -248,6 +250,7 @@ impl TradeState {
             Self::Closed => "CLOSED",
             Self::Userpaying => "USERPAYING",
             Self::Revoked => "REVOKED",
+            Self::Payerror => "PAYERROR",
         }
     }
 
@@ -260,6 +263,7 @@ impl TradeState {
             Self::Closed => "订单已关闭",
             Self::Userpaying => "用户支付中，需要输入密码",
             Self::Revoked => "订单已撤销",
+            Self::Payerror => "支付失败(其他原因，如银行返回失败)",
         }
     }
 }
@@ -349,6 +353,10 @@ pub struct Order {
     /// The coupon used when it was paid: the payer paid `total − amount`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<AppliedCoupon>,
+    /// Sandbox scripts: a scripted `USERPAYING` order answers that many more queries
+    /// before it is paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scripted_polls: Option<u32>,
 }
 
 /// A coupon applied to an order at payment.
@@ -399,6 +407,8 @@ pub enum RefundStatus {
     Success,
     /// Being processed.
     Processing,
+    /// Failed at the payer's bank (a sandbox script made it so); no money moved.
+    Abnormal,
 }
 
 impl RefundStatus {
@@ -407,6 +417,7 @@ impl RefundStatus {
         match self {
             Self::Success => "SUCCESS",
             Self::Processing => "PROCESSING",
+            Self::Abnormal => "ABNORMAL",
         }
     }
 }
@@ -520,6 +531,13 @@ pub enum NotificationSubject {
         /// The order after the refund.
         order: Box<Order>,
     },
+    /// `REFUND.ABNORMAL`, with the refund that failed and its order.
+    RefundAbnormal {
+        /// The refund, `ABNORMAL`.
+        refund: Box<Refund>,
+        /// The order, unchanged by it.
+        order: Box<Order>,
+    },
     /// `COUPON.USE`, to the stock's creator: the coupon as used.
     CouponUse {
         /// The coupon, `USED`, with how it was consumed.
@@ -533,6 +551,7 @@ impl NotificationSubject {
         match self {
             Self::TransactionSuccess { .. } => "TRANSACTION.SUCCESS",
             Self::RefundSuccess { .. } => "REFUND.SUCCESS",
+            Self::RefundAbnormal { .. } => "REFUND.ABNORMAL",
             Self::CouponUse { .. } => "COUPON.USE",
         }
     }
@@ -553,6 +572,57 @@ pub struct DeliveryAttempt {
     pub error: Option<String>,
     /// How long the merchant took.
     pub latency_ms: u64,
+    /// The request's headers as sent (signature, timestamp, nonce, serial…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_headers: Vec<(String, String)>,
+    /// What made it: the retry schedule, or a sandbox action.
+    #[serde(default)]
+    pub trigger: AttemptTrigger,
+    /// A fault the sandbox injected into it, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    /// Whether anything went over the wire (a dropped attempt sends nothing).
+    #[serde(default = "sent_default")]
+    pub sent: bool,
+}
+
+fn sent_default() -> bool {
+    true
+}
+
+/// What made a delivery attempt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptTrigger {
+    /// The retry schedule (the first try is right after the commit).
+    #[default]
+    Scheduled,
+    /// A sandbox "resend now": counts as the next scheduled try.
+    Resend,
+    /// A sandbox replay of the notification as it was: the schedule is untouched.
+    Replay,
+    /// A sandbox send of a hand-edited resource: the schedule is untouched.
+    Edited,
+    /// The second copy of a try, sent by a "duplicate" fault.
+    Duplicate,
+}
+
+impl AttemptTrigger {
+    /// The spelling in `/api/v1`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Resend => "resend",
+            Self::Replay => "replay",
+            Self::Edited => "edited",
+            Self::Duplicate => "duplicate",
+        }
+    }
+
+    /// Whether the attempt is one of the retry schedule's.
+    pub fn counts_for_retries(self) -> bool {
+        matches!(self, Self::Scheduled | Self::Resend)
+    }
 }
 
 /// Where a notification stands.
@@ -597,6 +667,21 @@ pub struct Notification {
     pub attempts: Vec<DeliveryAttempt>,
     /// When the next try is due, while pending.
     pub next_attempt_at: Option<Timestamp>,
+    /// Sandbox "reorder" fault: held back until a later notification overtakes it, or
+    /// until this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<Timestamp>,
+}
+
+impl Notification {
+    /// Tries of the retry schedule so far (sandbox replays and edited sends do not
+    /// count).
+    pub fn scheduled_attempts(&self) -> usize {
+        self.attempts
+            .iter()
+            .filter(|attempt| attempt.trigger.counts_for_retries())
+            .count()
+    }
 }
 
 /// A merchant's settlement of one day's payments.

@@ -190,6 +190,8 @@ pub struct PayService {
     /// Each coupon stock's issuer: requests queue here and are committed in batches.
     pub(crate) stock_issuers:
         Mutex<HashMap<String, tokio::sync::mpsc::Sender<crate::coupons::Queued>>>,
+    /// Sandbox scripts by mchid (the store holds them; this is read on every prepay).
+    pub(crate) scripts: RwLock<HashMap<String, Arc<crate::sandbox::Script>>>,
 }
 
 /// Payments kept for a listener that falls behind before it misses some.
@@ -365,6 +367,7 @@ impl PayService {
             payments: tokio::sync::broadcast::channel(PAYMENT_FEED_CAPACITY).0,
             stock_locks: Mutex::new(HashMap::new()),
             stock_issuers: Mutex::new(HashMap::new()),
+            scripts: RwLock::new(HashMap::new()),
         }
     }
 
@@ -1054,6 +1057,15 @@ impl PayService {
                         out_trade_no: existing.out_trade_no,
                     }),
                     TradeState::Notpay if existing.request_digest == digest => Ok(existing),
+                    TradeState::Userpaying
+                        if existing.scripted_polls.is_some()
+                            && existing.request_digest == digest =>
+                    {
+                        Ok(existing)
+                    }
+                    TradeState::Payerror => Err(PayError::PaymentFailed {
+                        out_trade_no: existing.out_trade_no,
+                    }),
                     TradeState::Notpay | TradeState::Userpaying => Err(PayError::OutTradeNoUsed {
                         out_trade_no: existing.out_trade_no,
                     }),
@@ -1062,7 +1074,7 @@ impl PayService {
                     }),
                 };
             }
-            let order = Order {
+            let mut order = Order {
                 mchid: request.mchid.clone(),
                 appid: request.appid.clone(),
                 out_trade_no: request.out_trade_no.clone(),
@@ -1102,15 +1114,18 @@ impl PayService {
                 shared_minor: 0,
                 sharing_finished: false,
                 coupon: None,
+                scripted_polls: None,
             };
+            let mut jobs = vec![NewJob {
+                kind: JOB_EXPIRE.to_owned(),
+                key: key.clone(),
+                payload: key.clone(),
+                due_at: order.time_expire,
+            }];
+            self.script_new_order(&mut order, &mut jobs);
             let write = WriteSet {
                 records: vec![order_write(&order, Expect::Absent)?],
-                jobs: vec![NewJob {
-                    kind: JOB_EXPIRE.to_owned(),
-                    key: key.clone(),
-                    payload: key.clone(),
-                    due_at: order.time_expire,
-                }],
+                jobs,
                 ..WriteSet::default()
             };
             if self.try_commit(write).await? {
@@ -1217,7 +1232,7 @@ impl PayService {
                         out_trade_no: order.out_trade_no,
                     });
                 }
-                TradeState::Notpay | TradeState::Userpaying => {}
+                TradeState::Notpay | TradeState::Userpaying | TradeState::Payerror => {}
             }
             order.state = TradeState::Closed;
             order.closed_at = Some(self.now());
@@ -1350,6 +1365,15 @@ impl PayService {
                 match self.wrong_password(user, user_version, now).await {
                     Err(PayError::Busy { .. }) => continue,
                     other => return other.map(|()| order),
+                }
+            }
+            if let Some(failure) = self.scripted_payment_failure(&order) {
+                match self
+                    .fail_scripted(order, order_version, failure, user_id)
+                    .await
+                {
+                    Err(PayError::Busy { .. }) => continue,
+                    Ok(answer) | Err(answer) => return Err(answer),
                 }
             }
             let user_write = if user.failed_password_count > 0 || user.locked_until.is_some() {
@@ -1825,6 +1849,11 @@ impl PayService {
             )));
         }
         let now = self.now();
+        if !revoke && let Some(scripted) = self.scripted_refund(&order) {
+            return self
+                .scripted_refund_outcome(request, digest, &order, scripted, now)
+                .await;
+        }
         let refunded_after = order.refunded_minor + request.refund_minor;
         // Cash first: what the payer paid comes back before any of the coupon. The
         // coupon's part goes back to whoever funded it (a prepaid stock's creator); a
@@ -2153,8 +2182,8 @@ impl PayService {
         Ok(found)
     }
 
-    /// Records a delivery attempt and what happens next; returns the updated
-    /// notification.
+    /// Records a delivery attempt and what happens next (`None`: the state and the
+    /// schedule stay as they are); returns the updated notification.
     ///
     /// # Errors
     ///
@@ -2163,7 +2192,7 @@ impl PayService {
         &self,
         id: &str,
         attempt: DeliveryAttempt,
-        outcome: NotifyOutcome,
+        outcome: Option<NotifyOutcome>,
     ) -> Result<Notification, PayError> {
         for _ in 0..CONFLICT_RETRIES_MAX {
             let Some((mut notification, version)) =
@@ -2172,16 +2201,20 @@ impl PayService {
                 return Err(PayError::rule(format!("notification {id} does not exist")));
             };
             notification.attempts.push(attempt.clone());
+            if outcome.is_some() {
+                notification.held_until = None;
+            }
             match outcome {
-                NotifyOutcome::Delivered => {
+                None => {}
+                Some(NotifyOutcome::Delivered) => {
                     notification.state = DeliveryState::Delivered;
                     notification.next_attempt_at = None;
                 }
-                NotifyOutcome::RetryAt(at) => {
+                Some(NotifyOutcome::RetryAt(at)) => {
                     notification.state = DeliveryState::Pending;
                     notification.next_attempt_at = Some(at);
                 }
-                NotifyOutcome::GaveUp => {
+                Some(NotifyOutcome::GaveUp) => {
                     notification.state = DeliveryState::Failed;
                     notification.next_attempt_at = None;
                 }
@@ -2421,7 +2454,7 @@ pub(crate) fn order_write(order: &Order, expect: Expect) -> Result<RecordWrite, 
     store::write(kind::ORDER, &order.key(), expect, order, entries)
 }
 
-fn refund_write(refund: &Refund) -> Result<RecordWrite, PayError> {
+pub(crate) fn refund_write(refund: &Refund) -> Result<RecordWrite, PayError> {
     let mut entries = vec![
         IndexEntry::new(index::REFUND_ID, refund.refund_id.clone()),
         IndexEntry::new(index::TRANSACTION_ID, refund.transaction_id.clone()),
@@ -2454,7 +2487,7 @@ pub(crate) fn user_record(user: &User, expect: Expect) -> Result<RecordWrite, Pa
     )
 }
 
-fn notification_write(
+pub(crate) fn notification_write(
     notification: &Notification,
     expect: Expect,
 ) -> Result<RecordWrite, PayError> {
@@ -2463,18 +2496,28 @@ fn notification_write(
         &notification.id,
         expect,
         notification,
-        vec![IndexEntry::new(
-            index::MERCHANT_CREATED,
-            format!(
-                "{}|{}",
-                notification.mchid,
-                time_value(notification.created_at.unix_ms())
+        vec![
+            IndexEntry::new(
+                index::MERCHANT_CREATED,
+                format!(
+                    "{}|{}",
+                    notification.mchid,
+                    time_value(notification.created_at.unix_ms())
+                ),
             ),
-        )],
+            IndexEntry::new(
+                index::CREATED,
+                format!(
+                    "{}|{}",
+                    time_value(notification.created_at.unix_ms()),
+                    notification.id
+                ),
+            ),
+        ],
     )
 }
 
-fn new_notification(
+pub(crate) fn new_notification(
     mchid: &str,
     notify_url: &str,
     subject: NotificationSubject,
@@ -2489,6 +2532,7 @@ fn new_notification(
         state: DeliveryState::Pending,
         attempts: Vec::new(),
         next_attempt_at: Some(now),
+        held_until: None,
     };
     let job = NewJob {
         kind: JOB_NOTIFY.to_owned(),

@@ -47,6 +47,12 @@ pub mod kind {
     pub const COUPON_REQUEST: &str = "pay.coupon_request";
     /// [`crate::coupons::CouponCallback`] by the creator's mchid.
     pub const COUPON_CALLBACK: &str = "pay.coupon_callback";
+    /// [`crate::sandbox::FaultPlan`] by mchid.
+    pub const SANDBOX_FAULTS: &str = "pay.sandbox_faults";
+    /// [`crate::sandbox::Script`] by mchid.
+    pub const SANDBOX_SCRIPT: &str = "pay.sandbox_script";
+    /// The sandbox's own records (the robot payer) by name.
+    pub const SANDBOX: &str = "pay.sandbox";
 }
 
 /// Index names.

@@ -13,6 +13,7 @@ mod config;
 mod datadir;
 mod demo;
 mod pay_jobs;
+mod sandbox_file;
 mod scheduler;
 mod serve;
 mod wiring;

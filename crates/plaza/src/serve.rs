@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Database};
 use crate::datadir::DataDir;
-use crate::pay_jobs::{DeliverNotification, EndStock, ExpireOrder, SettleDay};
+use crate::pay_jobs::{DeliverNotification, EndStock, ExpireOrder, RobotPay, SettleDay};
 use crate::scheduler::Scheduler;
 use crate::wiring::{OutboxLag, SANDBOX_OFFSET_KEY, SandboxTime, ScheduledTransfer, StoreHealth};
 
@@ -139,15 +139,24 @@ pub(crate) async fn serve_with(
         plaza_pay::coupons::JOB_STOCK_END,
         Arc::new(EndStock(pay.clone())),
     );
+    let deliverer = Arc::new(DeliverNotification {
+        pay: pay.clone(),
+        platform: platform.clone(),
+        wall_clock: wall_clock.clone(),
+        client: DeliverNotification::client()?,
+    });
+    scheduler.register(JOB_NOTIFY, deliverer.clone());
     scheduler.register(
-        JOB_NOTIFY,
-        Arc::new(DeliverNotification {
-            pay: pay.clone(),
-            platform: platform.clone(),
-            wall_clock: wall_clock.clone(),
-            client: DeliverNotification::client()?,
-        }),
+        plaza_pay::sandbox::JOB_AUTOPAY,
+        Arc::new(RobotPay(pay.clone())),
     );
+    pay.load_scripts().await?;
+    if config.sandbox {
+        crate::sandbox_file::apply(&pay, &config.data_dir).await?;
+    }
+    let notification_actions = config
+        .sandbox
+        .then_some(deliverer as Arc<dyn plaza_api::NotificationActions>);
     scheduler.register(
         SCHEDULED_TRANSFER_JOB,
         Arc::new(ScheduledTransfer {
@@ -186,6 +195,7 @@ pub(crate) async fn serve_with(
         health: Arc::new(StoreHealth(store.clone())),
         clock,
         time_travel,
+        notification_actions,
         admin_token: admin_token.into(),
         registry: Arc::new(registry),
         scrape_hook,

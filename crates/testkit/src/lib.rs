@@ -342,6 +342,37 @@ impl TestServer {
         self.try_admin_post(path, body).await.expect("POST")
     }
 
+    /// `PUT path` with a JSON body and the admin token.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn admin_put(&self, path: &str, body: &Value) -> Reply {
+        self.send(
+            self.client
+                .put(format!("{}{path}", self.base_url))
+                .bearer_auth(&self.admin_token)
+                .json(body),
+        )
+        .await
+        .expect("PUT")
+    }
+
+    /// `DELETE path` with the admin token.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn admin_delete(&self, path: &str) -> Reply {
+        self.send(
+            self.client
+                .delete(format!("{}{path}", self.base_url))
+                .bearer_auth(&self.admin_token),
+        )
+        .await
+        .expect("DELETE")
+    }
+
     /// `POST path` with a raw body and no credentials.
     ///
     /// # Panics

@@ -175,6 +175,24 @@ impl Merchant {
             )
     }
 
+    /// Whether a received notification carries a valid platform signature.
+    pub fn verifies_notification(&self, received: &Received) -> bool {
+        let (Some(timestamp), Some(nonce), Some(signature)) = (
+            received.header("wechatpay-timestamp"),
+            received.header("wechatpay-nonce"),
+            received.header("wechatpay-signature"),
+        ) else {
+            return false;
+        };
+        plaza_wx::response::verify_response(
+            &self.platform_key,
+            timestamp,
+            nonce,
+            signature,
+            received.body.as_bytes(),
+        )
+    }
+
     /// Decrypts a notification body's resource with this merchant's APIv3 key.
     ///
     /// # Panics

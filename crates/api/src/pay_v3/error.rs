@@ -183,6 +183,7 @@ impl From<PayError> for V3Error {
                 Self::new(status(403), "NOT_ENOUGH", message)
             }
             PayError::NoAuth { .. } => Self::new(status(403), "NO_AUTH", message),
+            PayError::PaymentFailed { .. } => Self::new(status(403), "TRADE_ERROR", message),
             PayError::Busy { .. } => Self::new(
                 status(429),
                 "FREQUENCY_LIMITED",

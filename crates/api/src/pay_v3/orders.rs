@@ -348,6 +348,8 @@ async fn order_by_number(
         .order(mchid, out_trade_no)
         .await?
         .ok_or(plaza_pay::PayError::OrderNotFound)?;
+    // A sandbox-scripted USERPAYING order counts the poll.
+    let order = surface(state)?.pay.order_polled(order).await?;
     Ok(json_response(StatusCode::OK, transaction_json(&order)))
 }
 

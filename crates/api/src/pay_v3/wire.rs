@@ -446,7 +446,8 @@ pub fn notification_resource(
             }
             (resource.to_string(), "coupon", "代金券核销通知")
         }
-        NotificationSubject::RefundSuccess { refund, order } => {
+        NotificationSubject::RefundSuccess { refund, order }
+        | NotificationSubject::RefundAbnormal { refund, order } => {
             let partner = refund.sp_mchid.is_some();
             let resource = RefundResource {
                 mchid: (!partner).then_some(refund.mchid.as_str()),
@@ -466,10 +467,15 @@ pub fn notification_resource(
                     payer_refund: refund.payer_refund(),
                 },
             };
+            let summary = if matches!(subject, NotificationSubject::RefundAbnormal { .. }) {
+                "退款异常"
+            } else {
+                "退款成功"
+            };
             (
                 serde_json::to_string(&resource).unwrap_or_default(),
                 "refund",
-                "退款成功",
+                summary,
             )
         }
     }
@@ -484,7 +490,8 @@ pub struct SignedNotification {
     pub headers: Vec<(&'static str, String)>,
 }
 
-/// Encrypts and signs a notification for delivery now.
+/// Encrypts and signs a notification for delivery now; `edited` replaces the
+/// resource's plaintext (a sandbox send of a hand-edited notification).
 ///
 /// # Errors
 ///
@@ -495,8 +502,12 @@ pub fn sign_notification(
     mode: SignMode,
     platform: &Platform,
     now_s: i64,
+    edited: Option<&str>,
 ) -> Result<SignedNotification, String> {
-    let (plaintext, original_type, summary) = notification_resource(&notification.subject);
+    let (mut plaintext, original_type, summary) = notification_resource(&notification.subject);
+    if let Some(edited) = edited {
+        edited.clone_into(&mut plaintext);
+    }
     let nonce = plaza_pay::ids::random_alnum(12);
     let ciphertext =
         plaza_wx::aead::encrypt_resource(apiv3_key, &nonce, original_type, plaintext.as_bytes())
@@ -537,6 +548,8 @@ pub(crate) struct NotificationView<'a> {
     state: &'static str,
     created_at: String,
     next_attempt_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_until: Option<String>,
     resource: serde_json::Value,
     attempts: Vec<AttemptView<'a>>,
 }
@@ -549,6 +562,10 @@ struct AttemptView<'a> {
     response_body: Option<&'a str>,
     error: Option<&'a str>,
     latency_ms: u64,
+    request_headers: serde_json::Map<String, serde_json::Value>,
+    trigger: &'static str,
+    fault: Option<&'a str>,
+    sent: bool,
 }
 
 /// The `/api/v1` view of a notification.
@@ -566,6 +583,7 @@ pub(crate) fn notification_view(notification: &Notification) -> NotificationView
         },
         created_at: rfc3339(notification.created_at),
         next_attempt_at: notification.next_attempt_at.map(rfc3339),
+        held_until: notification.held_until.map(rfc3339),
         resource: serde_json::from_str(&resource).unwrap_or(serde_json::Value::Null),
         attempts: notification
             .attempts
@@ -577,6 +595,14 @@ pub(crate) fn notification_view(notification: &Notification) -> NotificationView
                 response_body: attempt.response_body.as_deref(),
                 error: attempt.error.as_deref(),
                 latency_ms: attempt.latency_ms,
+                request_headers: attempt
+                    .request_headers
+                    .iter()
+                    .map(|(name, value)| (name.clone(), serde_json::Value::from(value.as_str())))
+                    .collect(),
+                trigger: attempt.trigger.as_str(),
+                fault: attempt.fault.as_deref(),
+                sent: attempt.sent,
             })
             .collect(),
     }

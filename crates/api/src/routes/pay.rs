@@ -89,6 +89,7 @@ impl From<PayError> for ApiError {
             PayError::WrongPassword { .. } => "wrong_password",
             PayError::PasswordLocked { .. } => "password_locked",
             PayError::NotThePayer => "not_the_payer",
+            PayError::PaymentFailed { .. } => "payment_failed",
             PayError::NoAuth { .. } => "no_auth",
             PayError::OrderReversed { .. } => "order_not_payable",
             PayError::AuthCodeMalformed { .. } => "invalid_field",

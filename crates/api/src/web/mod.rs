@@ -13,6 +13,7 @@ mod console;
 mod coupons;
 mod pages;
 mod paycode;
+mod sandbox;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -58,6 +59,25 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/collect", get(collect::owner))
         .route("/console", get(console::day))
         .route("/signin/operator", post(console::signin))
+        .route("/console/clock", post(sandbox::clock))
+        .route("/console/notifications", get(sandbox::notifications))
+        .route("/console/notifications/{id}", get(sandbox::notification))
+        .route(
+            "/console/notifications/{id}/action",
+            post(sandbox::notification_action),
+        )
+        .route(
+            "/console/notifications/{id}/send",
+            post(sandbox::send_edited),
+        )
+        .route(
+            "/console/merchants/{mchid}/faults",
+            post(sandbox::set_faults),
+        )
+        .route(
+            "/console/merchants/{mchid}/script",
+            post(sandbox::set_script),
+        )
         .route("/pay/collect/{token}", get(collect::payer))
         .route(
             "/static/pin.js",
@@ -211,6 +231,8 @@ pub(crate) struct Viewer {
     pub(crate) merchant_name: Option<String>,
     pub(crate) operator: bool,
     pub(crate) sandbox: bool,
+    /// The sandbox clock and the next job's due time, both as China Standard Time.
+    pub(crate) clock: Option<(String, Option<String>)>,
 }
 
 /// The shared layout.
@@ -256,6 +278,11 @@ pub(crate) fn layout(
     if viewer.sandbox {
         who.push("<span class=\"badge\">sandbox</span>".to_owned());
     }
+    let clock_bar = match (&viewer.clock, section) {
+        (Some((now, next_job)), Section::Console) => clock_bar(now, next_job.as_deref()),
+        _ => String::new(),
+    };
+    let body = format!("{clock_bar}{body}");
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -272,6 +299,30 @@ pub(crate) fn layout(
         who = who.join(""),
         main_class = if narrow { " class=\"narrow\"" } else { "" },
     ))
+}
+
+/// The sandbox clock with its buttons, on top of every console page.
+fn clock_bar(now: &str, next_job: Option<&str>) -> String {
+    let next = next_job.map_or_else(
+        || "no job waiting".to_owned(),
+        |due| {
+            format!(
+                "next job due <span id=\"clock-next-job\">{}</span>",
+                escape(due)
+            )
+        },
+    );
+    format!(
+        "<div class=\"clockbar\" id=\"sandbox-clock\"><div><span class=\"muted\">Sandbox clock</span> \
+         <strong id=\"clock-now\">{now}</strong> <span class=\"muted\">CST · {next}</span></div>\
+         <form method=\"post\" action=\"/console/clock\">\
+         <button class=\"secondary\" name=\"advance\" value=\"hour\" id=\"advance-hour\">+1 hour</button>\
+         <button class=\"secondary\" name=\"advance\" value=\"day\" id=\"advance-day\">+1 day</button>\
+         <button class=\"secondary\" name=\"advance\" value=\"next-job\" id=\"advance-next-job\"{disabled}>To next job</button>\
+         </form></div>",
+        now = escape(now),
+        disabled = if next_job.is_none() { " disabled" } else { "" },
+    )
 }
 
 /// An SVG QR code of `text`.

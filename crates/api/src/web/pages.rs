@@ -56,12 +56,23 @@ pub(super) async fn viewer(
 ) -> (Viewer, Option<User>, Option<Merchant>) {
     let user = signed_in_user(surface, headers).await;
     let merchant = merchant_of(surface, headers).await;
+    let clock = match &state.time_travel {
+        Some(_) => {
+            let next_job = state.jobs.next_due_at().await.ok().flatten();
+            Some((
+                plaza_pay::time::bill_time(state.clock.now()),
+                next_job.map(plaza_pay::time::bill_time),
+            ))
+        }
+        None => None,
+    };
     (
         Viewer {
             user_name: user.as_ref().map(|user| user.name.clone()),
             merchant_name: merchant.as_ref().map(|merchant| merchant.name.clone()),
             operator: super::signed_in_operator(&surface.token_secret, headers),
             sandbox: state.time_travel.is_some(),
+            clock,
         },
         user,
         merchant,

@@ -1,0 +1,783 @@
+//! Sandbox powers in the payment domain: fault plans for a merchant's notification
+//! deliveries, scripted outcomes for its orders and refunds, and the robot payer that
+//! plays the payer for unattended runs.
+//!
+//! None of this changes how money moves: a scripted success is an ordinary payment by a
+//! real wallet (the robot's, or the order's payer's, topped up from the bank account by
+//! exactly what is missing), a scripted failure moves nothing. The `api` crate offers
+//! these only in sandbox mode.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use plaza_kernel::clock::Timestamp;
+use plaza_kernel::queue::NewJob;
+use plaza_kernel::record::{Expect, IndexEntry};
+use serde::{Deserialize, Serialize};
+
+use crate::coupons::CouponChoice;
+use crate::error::PayError;
+use crate::model::{
+    FundsAccount, Notification, NotificationSubject, Order, Refund, RefundStatus, TradeState,
+};
+use crate::service::RefundRequest;
+use crate::service::{PayService, check_notify_url};
+use crate::store::{self, index, kind, load, time_value};
+use plaza_ledger::WriteSet;
+
+/// `sandbox.autopay`: the robot payer pays an order (payload: the order's key).
+pub const JOB_AUTOPAY: &str = "sandbox.autopay";
+
+/// The longest a delivery may be delayed on purpose.
+pub const FAULT_DELAY_MS_MAX: u64 = 60_000;
+/// Attempts a fault may drop or sign badly at most (the retry schedule has 16 tries).
+pub const FAULT_ATTEMPTS_MAX: u32 = 16;
+/// How long a "reorder" fault holds a notification back, waiting for a later one.
+pub const REORDER_HOLD_MS: i64 = 60_000;
+/// Rules in one merchant's script at most.
+pub const SCRIPT_RULES_MAX: usize = 64;
+/// Queries a scripted `USERPAYING` order can answer at most before it is paid.
+pub const SCRIPT_POLLS_MAX: u32 = 100;
+/// The longest auto-pay delay (a day).
+pub const AUTO_PAY_AFTER_S_MAX: u64 = 86_400;
+
+/// How a merchant's notification deliveries misbehave on purpose.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Only deliveries to this URL; every one of the merchant's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+    /// Wait this long before sending each attempt.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// Send each attempt twice, the same request byte for byte.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Hold each notification back until the next one overtakes it (or a minute).
+    #[serde(default)]
+    pub reorder: bool,
+    /// Send nothing for the first N attempts of each notification (they count as
+    /// failed tries of the retry schedule).
+    #[serde(default)]
+    pub drop_first: u32,
+    /// Sign the first N attempts of each notification wrongly.
+    #[serde(default)]
+    pub bad_signature_first: u32,
+    /// The notification a reorder fault holds back now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+}
+
+impl FaultPlan {
+    fn check(&self) -> Result<(), PayError> {
+        if let Some(url) = &self.notify_url {
+            check_notify_url("notify_url", url)?;
+        }
+        if self.delay_ms > FAULT_DELAY_MS_MAX {
+            return Err(PayError::invalid(
+                "delay_ms",
+                format!("at most {FAULT_DELAY_MS_MAX} ms"),
+            ));
+        }
+        for (field, value) in [
+            ("drop_first", self.drop_first),
+            ("bad_signature_first", self.bad_signature_first),
+        ] {
+            if value > FAULT_ATTEMPTS_MAX {
+                return Err(PayError::invalid(
+                    field,
+                    format!("at most {FAULT_ATTEMPTS_MAX} attempts"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the plan applies to deliveries to `notify_url`.
+    pub fn applies_to(&self, notify_url: &str) -> bool {
+        self.notify_url
+            .as_deref()
+            .is_none_or(|url| url == notify_url)
+    }
+}
+
+/// What a reorder fault decides for a notification about to be tried the first time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReorderDecision {
+    /// Hold this one back until the given time.
+    Hold(Timestamp),
+    /// Send this one, then the one that was held (it has been overtaken).
+    SendThenRelease(String),
+    /// Send it as usual.
+    Send,
+}
+
+/// What a scripted order's payment does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptedPayment {
+    /// `USERPAYING` for `polls` queries, then paid by the robot payer.
+    Userpaying,
+    /// Every payment attempt fails: the order ends `PAYERROR`, nothing is paid.
+    Payerror,
+    /// Every payment attempt is refused for want of balance; the order stays payable.
+    NotEnough,
+}
+
+/// What a refund of a scripted order does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptedRefund {
+    /// The refund is accepted and ends `ABNORMAL` (`REFUND.ABNORMAL`); no money moves.
+    Abnormal,
+    /// The refund is refused with `NOT_ENOUGH`.
+    NotEnough,
+}
+
+/// One rule of a merchant's script: which orders it matches and what they do. Every
+/// condition given must hold; a rule with none matches every order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptRule {
+    /// The order's total is exactly this many fen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    /// The order's total in fen ends with these digits: `"03"` matches ¥12.03.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_ends_with: Option<String>,
+    /// The merchant's order number starts with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_trade_no_prefix: Option<String>,
+    /// What paying does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<ScriptedPayment>,
+    /// With `payment = "userpaying"`: queries answered `USERPAYING` before the order is
+    /// paid (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polls: Option<u32>,
+    /// The robot payer pays the order this many seconds (sandbox clock) after it was
+    /// created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_pay_after_s: Option<u64>,
+    /// What refunds of the order do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<ScriptedRefund>,
+}
+
+impl ScriptRule {
+    fn check(&self, at: usize) -> Result<(), PayError> {
+        let field = |name: &str| format!("rules[{at}].{name}");
+        if self.amount.is_some_and(|amount| amount <= 0) {
+            return Err(PayError::invalid(
+                &field("amount"),
+                "must be a positive number of fen",
+            ));
+        }
+        if let Some(digits) = &self.amount_ends_with
+            && (digits.is_empty()
+                || digits.len() > 12
+                || !digits.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(PayError::invalid(
+                &field("amount_ends_with"),
+                "must be 1 to 12 digits, e.g. \"03\" for amounts ending in 0.03",
+            ));
+        }
+        if self
+            .out_trade_no_prefix
+            .as_ref()
+            .is_some_and(|prefix| prefix.is_empty() || prefix.len() > 32)
+        {
+            return Err(PayError::invalid(
+                &field("out_trade_no_prefix"),
+                "must be 1 to 32 characters",
+            ));
+        }
+        if let Some(polls) = self.polls {
+            if self.payment != Some(ScriptedPayment::Userpaying) {
+                return Err(PayError::invalid(
+                    &field("polls"),
+                    "only means something with payment = \"userpaying\"",
+                ));
+            }
+            if polls > SCRIPT_POLLS_MAX {
+                return Err(PayError::invalid(
+                    &field("polls"),
+                    format!("at most {SCRIPT_POLLS_MAX}"),
+                ));
+            }
+        }
+        if self
+            .auto_pay_after_s
+            .is_some_and(|after| after > AUTO_PAY_AFTER_S_MAX)
+        {
+            return Err(PayError::invalid(
+                &field("auto_pay_after_s"),
+                format!("at most {AUTO_PAY_AFTER_S_MAX} seconds"),
+            ));
+        }
+        if self.payment.is_none() && self.auto_pay_after_s.is_none() && self.refund.is_none() {
+            return Err(PayError::invalid(
+                &format!("rules[{at}]"),
+                "says nothing to do: give payment, auto_pay_after_s or refund",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the rule matches an order of `total_minor` numbered `out_trade_no`.
+    pub fn matches(&self, total_minor: i64, out_trade_no: &str) -> bool {
+        self.amount.is_none_or(|amount| amount == total_minor)
+            && self
+                .amount_ends_with
+                .as_ref()
+                .is_none_or(|digits| total_minor.to_string().ends_with(digits.as_str()))
+            && self
+                .out_trade_no_prefix
+                .as_ref()
+                .is_none_or(|prefix| out_trade_no.starts_with(prefix.as_str()))
+    }
+}
+
+/// A merchant's scripted outcomes: for each question (payment, auto-pay, refund) the
+/// first rule that matches the order and answers it decides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Script {
+    /// The rules, in order.
+    #[serde(default)]
+    pub rules: Vec<ScriptRule>,
+}
+
+impl Script {
+    /// Checks every rule.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Invalid`] naming the rule and field.
+    pub fn check(&self) -> Result<(), PayError> {
+        if self.rules.len() > SCRIPT_RULES_MAX {
+            return Err(PayError::invalid(
+                "rules",
+                format!("at most {SCRIPT_RULES_MAX} rules"),
+            ));
+        }
+        self.rules
+            .iter()
+            .enumerate()
+            .try_for_each(|(at, rule)| rule.check(at))
+    }
+
+    fn first<T>(&self, order: &Order, pick: impl Fn(&ScriptRule) -> Option<T>) -> Option<T> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.matches(order.total_minor, &order.out_trade_no))
+            .find_map(pick)
+    }
+
+    /// What paying `order` does, with the polls of a `userpaying` rule.
+    pub fn payment(&self, order: &Order) -> Option<(ScriptedPayment, u32)> {
+        self.first(order, |rule| {
+            rule.payment
+                .map(|payment| (payment, rule.polls.unwrap_or(2)))
+        })
+    }
+
+    /// When the robot payer pays `order`, in seconds after its creation.
+    pub fn auto_pay_after_s(&self, order: &Order) -> Option<u64> {
+        self.first(order, |rule| rule.auto_pay_after_s)
+    }
+
+    /// What refunds of `order` do.
+    pub fn refund(&self, order: &Order) -> Option<ScriptedRefund> {
+        self.first(order, |rule| rule.refund)
+    }
+}
+
+/// The robot payer's user id, kept under this key of [`kind::SANDBOX`].
+const ROBOT_KEY: &str = "robot";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RobotRecord {
+    user_id: String,
+}
+
+impl PayService {
+    // ---- fault plans -------------------------------------------------------------
+
+    /// Sets (replaces) a merchant's fault plan; an empty plan clears it.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Invalid`], [`PayError::MerchantNotFound`].
+    pub async fn set_faults(
+        &self,
+        mchid: &str,
+        mut plan: FaultPlan,
+    ) -> Result<FaultPlan, PayError> {
+        plan.check()?;
+        if self.merchant(mchid).await?.is_none() {
+            return Err(PayError::MerchantNotFound {
+                mchid: mchid.to_owned(),
+            });
+        }
+        plan.held = None;
+        let write = store::write(kind::SANDBOX_FAULTS, mchid, Expect::Any, &plan, vec![])?;
+        self.try_commit_records(vec![write]).await?;
+        Ok(plan)
+    }
+
+    /// A merchant's fault plan, if it has one.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn faults(&self, mchid: &str) -> Result<Option<FaultPlan>, PayError> {
+        Ok(
+            load::<FaultPlan>(&*self.records_port(), kind::SANDBOX_FAULTS, mchid)
+                .await?
+                .map(|(plan, _)| plan),
+        )
+    }
+
+    /// Decides what a reorder fault does with notification `id` of `mchid` about to
+    /// be tried for the first time.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`], [`PayError::Busy`].
+    pub async fn reorder(&self, mchid: &str, id: &str) -> Result<ReorderDecision, PayError> {
+        for _ in 0..crate::service::CONFLICT_RETRIES_MAX {
+            let Some((mut plan, version)) =
+                load::<FaultPlan>(&*self.records_port(), kind::SANDBOX_FAULTS, mchid).await?
+            else {
+                return Ok(ReorderDecision::Send);
+            };
+            if !plan.reorder || plan.held.as_deref() == Some(id) {
+                return Ok(ReorderDecision::Send);
+            }
+            let now = self.now();
+            let (decision, held_until) = match plan.held.take() {
+                Some(held) => (ReorderDecision::SendThenRelease(held), None),
+                None => {
+                    plan.held = Some(id.to_owned());
+                    let until = now.plus_ms(REORDER_HOLD_MS);
+                    (ReorderDecision::Hold(until), Some(until))
+                }
+            };
+            let mut writes = vec![store::write(
+                kind::SANDBOX_FAULTS,
+                mchid,
+                Expect::Version(version),
+                &plan,
+                vec![],
+            )?];
+            if let Some(until) = held_until
+                && let Some((mut notification, version)) =
+                    load::<Notification>(&*self.records_port(), kind::NOTIFICATION, id).await?
+            {
+                notification.held_until = Some(until);
+                notification.next_attempt_at = Some(until);
+                writes.push(crate::service::notification_write(
+                    &notification,
+                    Expect::Version(version),
+                )?);
+            }
+            if self.try_commit_records(writes).await? {
+                return Ok(decision);
+            }
+        }
+        Err(PayError::Busy {
+            what: "fault plan".to_owned(),
+        })
+    }
+
+    /// Ends a reorder hold of notification `id`: it is sent now.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`], [`PayError::Busy`].
+    pub async fn release_hold(&self, mchid: &str, id: &str) -> Result<(), PayError> {
+        for _ in 0..crate::service::CONFLICT_RETRIES_MAX {
+            let Some((mut plan, version)) =
+                load::<FaultPlan>(&*self.records_port(), kind::SANDBOX_FAULTS, mchid).await?
+            else {
+                return Ok(());
+            };
+            if plan.held.as_deref() != Some(id) {
+                return Ok(());
+            }
+            plan.held = None;
+            let write = store::write(
+                kind::SANDBOX_FAULTS,
+                mchid,
+                Expect::Version(version),
+                &plan,
+                vec![],
+            )?;
+            if self.try_commit_records(vec![write]).await? {
+                return Ok(());
+            }
+        }
+        Err(PayError::Busy {
+            what: "fault plan".to_owned(),
+        })
+    }
+
+    // ---- scripts -----------------------------------------------------------------
+
+    /// Sets (replaces) a merchant's script; an empty one clears it.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Invalid`] naming the rule, [`PayError::MerchantNotFound`].
+    pub async fn set_script(&self, mchid: &str, script: Script) -> Result<Script, PayError> {
+        script.check()?;
+        if self.merchant(mchid).await?.is_none() {
+            return Err(PayError::MerchantNotFound {
+                mchid: mchid.to_owned(),
+            });
+        }
+        let write = store::write(
+            kind::SANDBOX_SCRIPT,
+            mchid,
+            Expect::Any,
+            &script,
+            vec![IndexEntry::new(index::CREATED, time_value(0))],
+        )?;
+        self.try_commit_records(vec![write]).await?;
+        self.cache_script(mchid, script.clone());
+        Ok(script)
+    }
+
+    /// A merchant's script (empty when it has none).
+    pub fn script(&self, mchid: &str) -> Arc<Script> {
+        self.scripts
+            .read()
+            .ok()
+            .and_then(|scripts| scripts.get(mchid).cloned())
+            .unwrap_or_default()
+    }
+
+    /// Reads every stored script into memory; called once at start.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn load_scripts(&self) -> Result<usize, PayError> {
+        let found = self
+            .records_port()
+            .find(
+                kind::SANDBOX_SCRIPT,
+                index::CREATED,
+                &time_value(0),
+                100_000,
+            )
+            .await?;
+        let mut loaded = 0;
+        for record in found {
+            let script: Script = store::decode(&record)?;
+            self.cache_script(&record.key, script);
+            loaded += 1;
+        }
+        Ok(loaded)
+    }
+
+    fn cache_script(&self, mchid: &str, script: Script) {
+        if let Ok(mut scripts) = self.scripts.write() {
+            if script.rules.is_empty() {
+                scripts.remove(mchid);
+            } else {
+                scripts.insert(mchid.to_owned(), Arc::new(script));
+            }
+        }
+    }
+
+    /// Whether any merchant has a script (the hot paths skip everything else when not).
+    pub(crate) fn any_script(&self) -> bool {
+        self.scripts.read().is_ok_and(
+            |scripts: std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Script>>>| {
+                !scripts.is_empty()
+            },
+        )
+    }
+
+    /// Shapes a new order by its merchant's script: a scripted `USERPAYING` order starts
+    /// so, and an auto-paid one gets its job.
+    pub(crate) fn script_new_order(&self, order: &mut Order, jobs: &mut Vec<NewJob>) {
+        if !self.any_script() {
+            return;
+        }
+        let script = self.script(&order.mchid);
+        if let Some((ScriptedPayment::Userpaying, polls)) = script.payment(order) {
+            order.state = TradeState::Userpaying;
+            order.scripted_polls = Some(polls);
+        }
+        if let Some(after_s) = script.auto_pay_after_s(order) {
+            let key = order.key();
+            jobs.push(NewJob {
+                kind: JOB_AUTOPAY.to_owned(),
+                key: key.clone(),
+                payload: key,
+                due_at: order
+                    .created_at
+                    .plus_ms(i64::try_from(after_s.saturating_mul(1_000)).unwrap_or(i64::MAX)),
+            });
+        }
+    }
+
+    /// A scripted payment failure for `order`, if its script has one.
+    pub(crate) fn scripted_payment_failure(&self, order: &Order) -> Option<ScriptedPayment> {
+        if !self.any_script() {
+            return None;
+        }
+        match self.script(&order.mchid).payment(order) {
+            Some((payment @ (ScriptedPayment::Payerror | ScriptedPayment::NotEnough), _)) => {
+                Some(payment)
+            }
+            _ => None,
+        }
+    }
+
+    /// Applies a scripted failure to a payment attempt: `PAYERROR` ends the order,
+    /// `NOT_ENOUGH` leaves it payable. Returns the error to answer with.
+    pub(crate) async fn fail_scripted(
+        &self,
+        mut order: Order,
+        version: u64,
+        failure: ScriptedPayment,
+        payer: &str,
+    ) -> Result<PayError, PayError> {
+        if failure == ScriptedPayment::NotEnough {
+            return Ok(PayError::WalletBalanceNotEnough {
+                balance_minor: self.wallet_balance(payer).await?,
+                needed_minor: order.total_minor,
+            });
+        }
+        order.state = TradeState::Payerror;
+        let write = crate::service::order_write(&order, Expect::Version(version))?;
+        if self.try_commit_records(vec![write]).await? {
+            Ok(PayError::PaymentFailed {
+                out_trade_no: order.out_trade_no,
+            })
+        } else {
+            Err(PayError::Busy {
+                what: "order".to_owned(),
+            })
+        }
+    }
+
+    /// A scripted refund outcome for `order`, if its script has one.
+    pub(crate) fn scripted_refund(&self, order: &Order) -> Option<ScriptedRefund> {
+        if !self.any_script() {
+            return None;
+        }
+        self.script(&order.mchid).refund(order)
+    }
+
+    /// A refund of a scripted order: `NOT_ENOUGH` refuses it; `ABNORMAL` records it as
+    /// failed, moves no money, leaves the order as it was and sends `REFUND.ABNORMAL`.
+    pub(crate) async fn scripted_refund_outcome(
+        &self,
+        request: &RefundRequest,
+        digest: &str,
+        order: &Order,
+        scripted: ScriptedRefund,
+        now: Timestamp,
+    ) -> Result<Refund, PayError> {
+        if scripted == ScriptedRefund::NotEnough {
+            return Err(PayError::MerchantBalanceNotEnough);
+        }
+        let refund = Refund {
+            mchid: order.mchid.clone(),
+            out_refund_no: request.out_refund_no.clone(),
+            refund_id: crate::ids::new_refund_id(now),
+            out_trade_no: order.out_trade_no.clone(),
+            transaction_id: order.transaction_id.clone().unwrap_or_default(),
+            reason: request.reason.clone(),
+            notify_url: request.notify_url.clone(),
+            refund_minor: request.refund_minor,
+            total_minor: order.total_minor,
+            fee_refund_minor: 0,
+            funds_account: FundsAccount::Unsettled,
+            status: RefundStatus::Abnormal,
+            request_digest: digest.to_owned(),
+            created_at: now,
+            success_time: None,
+            sp_mchid: order.sp_mchid.clone(),
+            payer_refund_minor: 0,
+            discount_refund_minor: 0,
+            payer_total_minor: order.payer_total_minor,
+        };
+        let mut records = vec![crate::service::refund_write(&refund)?];
+        let mut jobs = Vec::new();
+        if let Some(url) = &refund.notify_url {
+            let subject = NotificationSubject::RefundAbnormal {
+                refund: Box::new(refund.clone()),
+                order: Box::new(order.clone()),
+            };
+            let (record, job) =
+                crate::service::new_notification(order.notified_mchid(), url, subject, now)?;
+            records.push(record);
+            jobs.push(job);
+        }
+        let write = WriteSet {
+            records,
+            jobs,
+            ..WriteSet::default()
+        };
+        if self.try_commit_write(write).await? {
+            Ok(refund)
+        } else {
+            Err(PayError::Busy {
+                what: "refund".to_owned(),
+            })
+        }
+    }
+
+    /// A merchant's query of `order` (v3 or v2): a scripted `USERPAYING` order counts
+    /// the poll and, when its polls are used up, is paid by the robot payer. Other
+    /// orders come back as they are.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`], [`PayError::Busy`].
+    pub async fn order_polled(&self, order: Order) -> Result<Order, PayError> {
+        if order.state != TradeState::Userpaying || order.scripted_polls.is_none() {
+            return Ok(order);
+        }
+        let key = order.key();
+        for _ in 0..crate::service::CONFLICT_RETRIES_MAX {
+            let Some((mut current, version)) =
+                load::<Order>(&*self.records_port(), kind::ORDER, &key).await?
+            else {
+                return Ok(order);
+            };
+            match current.scripted_polls {
+                Some(left) if current.state == TradeState::Userpaying && left > 0 => {
+                    current.scripted_polls = Some(left - 1);
+                    let write = crate::service::order_write(&current, Expect::Version(version))?;
+                    if self.try_commit_records(vec![write]).await? {
+                        return Ok(current);
+                    }
+                }
+                Some(_) if current.state == TradeState::Userpaying => {
+                    return match self.robot_pay(&key).await {
+                        Ok(paid) => Ok(paid),
+                        Err(PayError::Busy { .. }) => continue,
+                        Err(error) => Err(error),
+                    };
+                }
+                _ => return Ok(current),
+            }
+        }
+        Err(PayError::Busy {
+            what: "order".to_owned(),
+        })
+    }
+
+    /// The robot payer pays the order stored under `key` (the `sandbox.autopay` job, a
+    /// scripted `USERPAYING` order's last poll). The payer is the order's own (a
+    /// payment code's owner, or the user behind a JSAPI openid) or else the robot; its
+    /// wallet is topped up from the bank by what it lacks. An order that cannot be paid
+    /// any more is left as it is.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`], [`PayError::Busy`], and the scripted failures.
+    pub async fn robot_pay(&self, key: &str) -> Result<Order, PayError> {
+        let Some((order, version)) = load::<Order>(&*self.records_port(), kind::ORDER, key).await?
+        else {
+            return Err(PayError::OrderNotFound);
+        };
+        let now = self.now();
+        let open = matches!(order.state, TradeState::Notpay | TradeState::Userpaying);
+        if !open || now >= order.time_expire {
+            return Ok(order);
+        }
+        let user_id = self.payer_for_robot(&order).await?;
+        if let Some(failure) = self.scripted_payment_failure(&order) {
+            return Err(self
+                .fail_scripted(order, version, failure, &user_id)
+                .await?);
+        }
+        let balance = self.wallet_balance(&user_id).await?;
+        if balance < order.total_minor {
+            self.top_up(
+                &user_id,
+                order.total_minor - balance,
+                &format!("robot-{}", order.created_at.unix_ms()),
+            )
+            .await?;
+        }
+        let openid = self.openid(&order.appid, &user_id);
+        let sub_openid = order
+            .sub_appid
+            .as_ref()
+            .map(|sub_appid| self.openid(sub_appid, &user_id));
+        self.commit_payment(
+            order,
+            Expect::Version(version),
+            &user_id,
+            (openid, sub_openid),
+            vec![],
+            (now, &CouponChoice::None),
+        )
+        .await
+    }
+
+    async fn payer_for_robot(&self, order: &Order) -> Result<String, PayError> {
+        if let Some(user_id) = &order.payer_user_id {
+            return Ok(user_id.clone());
+        }
+        if let Some(openid) = &order.payer_openid
+            && let Some(user_id) = self.user_of_openid(&order.appid, openid).await?
+        {
+            return Ok(user_id);
+        }
+        if let Some((robot, _)) =
+            load::<RobotRecord>(&*self.records_port(), kind::SANDBOX, ROBOT_KEY).await?
+        {
+            return Ok(robot.user_id);
+        }
+        let password = crate::ids::random_digits(6);
+        let user = self.create_user("Sandbox robot payer", &password).await?;
+        let write = store::write(
+            kind::SANDBOX,
+            ROBOT_KEY,
+            Expect::Absent,
+            &RobotRecord {
+                user_id: user.user_id.clone(),
+            },
+            vec![],
+        )?;
+        if self.try_commit_records(vec![write]).await? {
+            return Ok(user.user_id);
+        }
+        // Another request made the robot first: use that one.
+        load::<RobotRecord>(&*self.records_port(), kind::SANDBOX, ROBOT_KEY)
+            .await?
+            .map(|(robot, _)| robot.user_id)
+            .ok_or_else(|| PayError::Busy {
+                what: "robot payer".to_owned(),
+            })
+    }
+
+    /// Every notification, newest first (the sandbox console).
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn notifications_all(&self, rows_max: usize) -> Result<Vec<Notification>, PayError> {
+        self.listed(
+            kind::NOTIFICATION,
+            index::CREATED,
+            String::new(),
+            "~".to_owned(),
+            rows_max,
+            true,
+        )
+        .await
+    }
+}
