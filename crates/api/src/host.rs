@@ -36,6 +36,10 @@ pub const WECHAT_HOSTS: [(&str, WechatHost); 3] = [
 /// The path prefixes WeChat Pay serves.
 const PAY_PREFIXES: [&str; 3] = ["/v3", "/pay", "/secapi"];
 
+/// Plaza's own pages that live under a Pay prefix (the payer's checkout and the
+/// collection-code page): not WeChat Pay's, so not on its host.
+const PAY_PAGES: [&str; 2] = ["/pay/checkout", "/pay/collect"];
+
 /// The path prefixes the official-account, mini-program and WeCom APIs serve.
 const API_PREFIXES: [&str; 3] = ["/cgi-bin", "/sns", "/wxa"];
 
@@ -52,11 +56,11 @@ impl WechatHost {
 
     /// Whether this host serves `path`.
     pub fn serves(self, path: &str) -> bool {
-        let prefixes = match self {
-            WechatHost::Pay => &PAY_PREFIXES,
-            WechatHost::Api => &API_PREFIXES,
-        };
-        prefixes.iter().any(|prefix| is_under(path, prefix))
+        let under = |prefixes: &[&str]| prefixes.iter().any(|prefix| is_under(path, prefix));
+        match self {
+            WechatHost::Pay => under(&PAY_PREFIXES) && !under(&PAY_PAGES),
+            WechatHost::Api => under(&API_PREFIXES),
+        }
     }
 }
 
@@ -155,6 +159,9 @@ mod tests {
             "/v3x",
             "/payx",
             "/cgi-bin/token",
+            "/pay/checkout",
+            "/pay/checkout/",
+            "/pay/collect/abc",
         ] {
             check(host, path, Route::NotFound(WechatHost::Pay));
         }

@@ -128,7 +128,10 @@ fn ca_params(key: &KeyPair, now_s: i64) -> Result<CertificateParams, CaError> {
     name.push(DnType::OrganizationName, "Plaza sandbox (not WeChat)");
     name.push(
         DnType::CommonName,
-        format!("Plaza drop-in CA {}", &fingerprint[..16]),
+        format!(
+            "Plaza drop-in CA {}",
+            fingerprint.get(..16).unwrap_or(&fingerprint)
+        ),
     );
     let mut params = CertificateParams::default();
     params.distinguished_name = name;
