@@ -61,10 +61,10 @@ enum Command {
     #[command(subcommand)]
     Admin(admin::AdminCommand),
     /// Drop-in mode (sandbox only): make a local CA and a certificate for WeChat's API
-    /// hosts (api.mch.weixin.qq.com, api.weixin.qq.com, qyapi.weixin.qq.com), so code with
-    /// a hard-coded WeChat host talks to Plaza unchanged.
+    /// hosts, so code with a hard-coded WeChat host talks to Plaza unchanged.
     ///
-    /// Writes ca.pem (the CA certificate to trust), ca.key, server.pem and server.key to
+    /// The certificate names api.mch.weixin.qq.com, api.weixin.qq.com,
+    /// qyapi.weixin.qq.com, localhost and 127.0.0.1. Writes ca.pem (the CA certificate to trust), ca.key, server.pem and server.key to
     /// <data-dir>/ca/ and prints the next steps: a hosts-file line, trusting the CA, and
     /// `plaza serve --sandbox --tls-listen 127.0.0.1:443`. Running it again keeps the CA
     /// (trust survives) and issues a new server certificate.
