@@ -8,6 +8,7 @@
 
 mod error;
 mod extract;
+pub mod host;
 mod middleware;
 mod pay_v2;
 pub mod pay_v3;
@@ -138,7 +139,8 @@ pub struct AppStateParts {
     pub pay: Option<Arc<pay_v3::PaySurface>>,
 }
 
-/// Builds the whole HTTP application.
+/// Builds the whole HTTP application. Requests naming one of WeChat's hosts reach only
+/// that host's surface ([`host`]).
 pub fn app(state: AppState) -> Router {
     let limits = state.limits;
     let http_metrics = state.http_metrics.clone();
@@ -162,6 +164,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::sandbox::router())
         .fallback(routes::health::not_found)
         .method_not_allowed_fallback(routes::health::method_not_allowed)
-        .with_state(state);
+        .with_state(state)
+        // Innermost of the standard layers, so a refused request still gets its request
+        // id, span and metrics.
+        .layer(axum::middleware::from_fn(host::restrict));
     middleware::wrap(routes, limits, http_metrics)
 }

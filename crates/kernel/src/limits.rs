@@ -51,3 +51,12 @@ pub const REQUEST_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 
 /// How many times a failing job is retried before it is parked as failed.
 pub const JOB_ATTEMPTS_MAX: u32 = 10;
+
+/// TLS handshakes in progress at once on drop-in mode's HTTPS listener. A handshake holds
+/// a few KiB and a task: 1,024 × ~32 KiB = 32 MiB worst case, and a client that opens
+/// connections without finishing them stalls new ones here instead of growing memory.
+pub const TLS_HANDSHAKES_MAX: usize = 1_024;
+
+/// How long a TLS handshake may take before the connection is dropped: ample for a
+/// loopback or LAN client, short enough that a silent one gives its slot back soon.
+pub const TLS_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;

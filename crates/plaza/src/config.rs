@@ -23,10 +23,12 @@ pub(crate) enum Key {
     LogFormat,
     LogLevel,
     PublicBaseUrl,
+    TlsListen,
+    TlsCertDir,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 10] = [
+    pub(crate) const ALL: [Key; 12] = [
         Key::Listen,
         Key::DataDir,
         Key::DatabaseUrl,
@@ -37,6 +39,8 @@ impl Key {
         Key::LogFormat,
         Key::LogLevel,
         Key::PublicBaseUrl,
+        Key::TlsListen,
+        Key::TlsCertDir,
     ];
 
     pub(crate) fn toml_name(self) -> &'static str {
@@ -51,6 +55,8 @@ impl Key {
             Key::LogFormat => "log_format",
             Key::LogLevel => "log_level",
             Key::PublicBaseUrl => "public_base_url",
+            Key::TlsListen => "tls_listen",
+            Key::TlsCertDir => "tls_cert_dir",
         }
     }
 
@@ -217,7 +223,14 @@ pub(crate) struct Config {
     pub(crate) log_level: String,
     /// The base URL clients reach Plaza at; `None` means `http://<listen address>`.
     pub(crate) public_base_url: Option<String>,
+    /// Drop-in mode's HTTPS address (sandbox only); `None` serves plain HTTP only.
+    pub(crate) tls_listen: Option<SocketAddr>,
+    /// Where `plaza ca` writes and drop-in mode reads the certificates.
+    pub(crate) tls_cert_dir: PathBuf,
 }
+
+/// The data directory when none is configured.
+pub(crate) const DATA_DIR_DEFAULT: &str = "plaza-data";
 
 /// The file name of the SQLite database inside the data directory.
 pub(crate) const SQLITE_FILE: &str = "plaza.sqlite3";
@@ -233,7 +246,7 @@ impl Config {
                     .map_err(|_| "expected an address like 127.0.0.1:8080".to_owned())
             },
         )?;
-        let data_dir = raw.parse(Key::DataDir, PathBuf::from("plaza-data"), |text| {
+        let data_dir = raw.parse(Key::DataDir, PathBuf::from(DATA_DIR_DEFAULT), |text| {
             if text.is_empty() {
                 Err("must not be empty".to_owned())
             } else {
@@ -276,7 +289,31 @@ impl Config {
             }
             Ok(Some(trimmed.to_owned()))
         })?;
+        let tls_listen = raw.parse(Key::TlsListen, None, |text| {
+            text.parse()
+                .map(Some)
+                .map_err(|_| "expected an address like 127.0.0.1:443".to_owned())
+        })?;
+        if let Some((_, source)) = raw.get(Key::TlsListen)
+            && tls_listen.is_some()
+            && !sandbox
+        {
+            return Err(ConfigError(format!(
+                "{} needs sandbox mode (--sandbox): drop-in mode answers for WeChat's own host names, which a production Plaza must never do",
+                source.describe(Key::TlsListen)
+            )));
+        }
+        let tls_cert_dir =
+            raw.parse(Key::TlsCertDir, data_dir.join(crate::ca::CA_DIR), |text| {
+                if text.is_empty() {
+                    Err("must not be empty".to_owned())
+                } else {
+                    Ok(PathBuf::from(text))
+                }
+            })?;
         Ok(Self {
+            tls_listen,
+            tls_cert_dir,
             public_base_url,
             listen,
             data_dir,
@@ -361,6 +398,30 @@ mod tests {
             Database::Sqlite(PathBuf::from("plaza-data").join(SQLITE_FILE))
         );
         assert!(!config.sandbox);
+        assert_eq!(config.tls_listen, None);
+        assert_eq!(config.tls_cert_dir, PathBuf::from("plaza-data").join("ca"));
+    }
+
+    #[test]
+    fn tls_listen_is_refused_outside_the_sandbox() {
+        let flags = [(Key::TlsListen, Some("127.0.0.1:0".to_owned()))];
+        let error = load(None, &flags, &no_env).unwrap_err().to_string();
+        assert!(error.contains("flag --tls-listen"), "{error}");
+        assert!(error.contains("needs sandbox mode"), "{error}");
+        let env = |name: &str| (name == "PLAZA_TLS_LISTEN").then(|| "127.0.0.1:443".to_owned());
+        let error = load(None, &[], &env).unwrap_err().to_string();
+        assert!(error.contains("PLAZA_TLS_LISTEN"), "{error}");
+        let flags = [
+            (Key::TlsListen, Some("127.0.0.1:443".to_owned())),
+            (Key::Sandbox, Some("true".to_owned())),
+            (Key::DataDir, Some("d".to_owned())),
+        ];
+        let config = load(None, &flags, &no_env).unwrap();
+        assert_eq!(config.tls_listen.map(|addr| addr.port()), Some(443));
+        assert_eq!(config.tls_cert_dir, PathBuf::from("d").join("ca"));
+        let flags = [(Key::TlsCertDir, Some("/etc/plaza-ca".to_owned()))];
+        let config = load(None, &flags, &no_env).unwrap();
+        assert_eq!(config.tls_cert_dir, PathBuf::from("/etc/plaza-ca"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 const LOCK_FILE: &str = "plaza.lock";
 const ADMIN_TOKEN_FILE: &str = "admin.token";
 const ADDR_FILE: &str = "plaza.addr";
+const TLS_ADDR_FILE: &str = "plaza-tls.addr";
 const PLATFORM_DIR: &str = "platform";
 /// The platform certificate's validity: twenty years, so it never lapses under a demo.
 const PLATFORM_CERT_VALIDITY_S: i64 = 20 * 365 * 86_400;
@@ -173,9 +174,17 @@ impl DataDir {
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
-    /// Forgets the address at shutdown.
+    /// Records where drop-in mode's HTTPS listener listens.
+    pub(crate) fn write_tls_addr(&self, addr: SocketAddr) -> anyhow::Result<()> {
+        let path = self.path.join(TLS_ADDR_FILE);
+        std::fs::write(&path, addr.to_string())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Forgets the addresses at shutdown.
     pub(crate) fn remove_addr(&self) {
         let _removed = std::fs::remove_file(self.path.join(ADDR_FILE));
+        let _removed = std::fs::remove_file(self.path.join(TLS_ADDR_FILE));
     }
 }
 

@@ -9,6 +9,7 @@ mod bench;
 mod bench_codepay;
 mod bench_coupons;
 mod bench_pay;
+mod ca;
 mod config;
 mod datadir;
 mod demo;
@@ -16,6 +17,7 @@ mod pay_jobs;
 mod sandbox_file;
 mod scheduler;
 mod serve;
+mod tls;
 mod wiring;
 
 use std::path::PathBuf;
@@ -59,6 +61,15 @@ enum Command {
     /// Operate a Plaza: check the ledger, read the admin token.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Drop-in mode (sandbox only): make a local CA and a certificate for WeChat's API
+    /// hosts, so code with a hard-coded WeChat host talks to Plaza unchanged.
+    ///
+    /// The certificate names api.mch.weixin.qq.com, api.weixin.qq.com,
+    /// qyapi.weixin.qq.com, localhost and 127.0.0.1. Writes ca.pem (the CA certificate to trust), ca.key, server.pem and server.key to
+    /// <data-dir>/ca/ and prints the next steps: a hosts-file line, trusting the CA, and
+    /// `plaza serve --sandbox --tls-listen 127.0.0.1:443`. Running it again keeps the CA
+    /// (trust survives) and issues a new server certificate.
+    Ca(ca::CaArgs),
 }
 
 /// Where the data lives; shared by every subcommand that opens a store.
@@ -125,6 +136,16 @@ struct ServeArgs {
     /// [env: PLAZA_PUBLIC_BASE_URL] [default: http://<listen address>].
     #[arg(long, value_name = "URL")]
     public_base_url: Option<String>,
+    /// Drop-in mode (needs --sandbox): also serve HTTPS on this address for WeChat's API
+    /// hosts, with the certificates from `plaza ca`; plain HTTP keeps working
+    /// [env: PLAZA_TLS_LISTEN]. Port 0 picks a free port; the chosen address is printed
+    /// and written to <data-dir>/plaza-tls.addr.
+    #[arg(long, value_name = "ADDR")]
+    tls_listen: Option<String>,
+    /// Where drop-in mode reads its certificates [env: PLAZA_TLS_CERT_DIR]
+    /// [default: <data-dir>/ca].
+    #[arg(long, value_name = "DIR")]
+    tls_cert_dir: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +176,8 @@ impl ServeArgs {
             (Key::LogFormat, self.log_format.clone()),
             (Key::LogLevel, self.log_level.clone()),
             (Key::PublicBaseUrl, self.public_base_url.clone()),
+            (Key::TlsListen, self.tls_listen.clone()),
+            (Key::TlsCertDir, self.tls_cert_dir.clone()),
         ]);
         Ok(config::load(
             self.store.config.as_deref(),
@@ -218,6 +241,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Admin(command) => {
             init_logging(LogFormat::Text, "warn");
             runtime()?.block_on(admin::run(command))
+        }
+        Command::Ca(args) => {
+            init_logging(LogFormat::Text, "warn");
+            ca::run(&args)
         }
     }
 }

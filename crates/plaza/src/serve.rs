@@ -1,6 +1,8 @@
 //! `plaza serve`: open the data directory and the store, start the scheduler and the
-//! HTTP server, and shut all of it down in order on SIGTERM or Ctrl-C.
+//! HTTP server (and drop-in mode's HTTPS listener), and shut all of it down in order on
+//! SIGTERM or Ctrl-C.
 
+use std::future::IntoFuture;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -80,6 +82,23 @@ async fn termination(sigterm: TermSignal) {
     }
 }
 
+/// Drop-in mode's TLS configuration, from the certificates `plaza ca` wrote.
+fn drop_in_config(config: &Config) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let mut command = "plaza ca".to_owned();
+    if config.data_dir != std::path::Path::new(crate::config::DATA_DIR_DEFAULT) {
+        command.push_str(&format!(" --data-dir {}", config.data_dir.display()));
+    }
+    if config.tls_cert_dir != config.data_dir.join(crate::ca::CA_DIR) {
+        command.push_str(&format!(" --out {}", config.tls_cert_dir.display()));
+    }
+    let now_s = SystemClock.now().unix_ms().div_euclid(1_000);
+    Ok(crate::tls::server_config(
+        &config.tls_cert_dir,
+        &command,
+        now_s,
+    )?)
+}
+
 /// Work to do once the server answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AfterStart {
@@ -96,6 +115,11 @@ pub(crate) async fn serve_with(
     after_start: Option<AfterStart>,
 ) -> anyhow::Result<()> {
     let data_dir = DataDir::open(&config.data_dir)?;
+    // Drop-in mode's certificates are checked before anything is opened or bound.
+    let tls_config = match config.tls_listen {
+        Some(_) => Some(drop_in_config(&config)?),
+        None => None,
+    };
     let admin_token = data_dir.admin_token()?;
     let admin_token_copy = admin_token.clone();
     let sandbox_clock = config.sandbox.then(|| Arc::new(SandboxClock::new()));
@@ -176,6 +200,15 @@ pub(crate) async fn serve_with(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local_addr = listener.local_addr()?;
+    let tls_listener = match (config.tls_listen, tls_config) {
+        (Some(addr), Some(tls_config)) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (tls_listen)"))?;
+            Some(crate::tls::TlsListener::new(listener, tls_config)?)
+        }
+        _ => None,
+    };
     let public_base_url = config
         .public_base_url
         .clone()
@@ -208,6 +241,16 @@ pub(crate) async fn serve_with(
     });
     let app = plaza_api::app(state);
     data_dir.write_addr(local_addr)?;
+    if let Some(tls_listener) = &tls_listener {
+        let tls_addr = axum::serve::Listener::local_addr(tls_listener)?;
+        data_dir.write_tls_addr(tls_addr)?;
+        tracing::info!(addr = %tls_addr, "plaza drop-in mode listening (https)");
+        // Before the line below, which tells scripts that everything listens.
+        writeln!(
+            std::io::stdout().lock(),
+            "plaza tls listening on https://{tls_addr}"
+        )?;
+    }
     tracing::info!(
         addr = %local_addr,
         data_dir = %config.data_dir.display(),
@@ -226,10 +269,23 @@ pub(crate) async fn serve_with(
     let scheduler_task = tokio::spawn(scheduler.clone().run(stop.clone()));
 
     let mut stop_for_server = stop.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = axum::serve(listener, app.clone()).with_graceful_shutdown(async move {
         let _changed = stop_for_server.changed().await;
     });
-    let mut server_task = tokio::spawn(async move { server.await });
+    let tls_server = tls_listener.map(|tls_listener| {
+        let mut stop_for_server = stop.clone();
+        axum::serve(tls_listener, app).with_graceful_shutdown(async move {
+            let _changed = stop_for_server.changed().await;
+        })
+    });
+    let mut server_task = tokio::spawn(async move {
+        match tls_server {
+            Some(tls_server) => {
+                tokio::try_join!(server.into_future(), tls_server.into_future()).map(|_| ())
+            }
+            None => server.await,
+        }
+    });
     if after_start == Some(AfterStart::Demo) {
         let base = format!("http://{local_addr}");
         if let Err(error) =

@@ -23,11 +23,22 @@ use serde_json::Value;
 /// An HTTP client for tests. reqwest is built with rustls and no built-in crypto
 /// provider; this installs aws-lc-rs as the process's provider once.
 pub fn http_client() -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::new()
+}
+
+/// A builder for an HTTP client with other settings (trusted roots, name resolution),
+/// with the crypto provider installed as for [`http_client`].
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    reqwest::Client::builder()
+}
+
+fn install_crypto_provider() {
     static PROVIDER: std::sync::Once = std::sync::Once::new();
     PROVIDER.call_once(|| {
         let _installed = rustls::crypto::aws_lc_rs::default_provider().install_default();
     });
-    reqwest::Client::new()
 }
 
 /// How long a server may take to start listening.
@@ -64,6 +75,14 @@ impl ServerOptions {
     #[must_use]
     pub fn sandbox(self) -> Self {
         self.arg("--sandbox")
+    }
+
+    /// Adds `--tls-listen 127.0.0.1:0`: drop-in mode's HTTPS listener on a free port,
+    /// found in [`TestServer::tls_base_url`]. Needs [`ServerOptions::sandbox`] and the
+    /// certificates of `plaza ca` in the data directory.
+    #[must_use]
+    pub fn tls(self) -> Self {
+        self.arg("--tls-listen").arg("127.0.0.1:0")
     }
 
     /// Adds a command-line argument after `serve`.
@@ -110,18 +129,23 @@ impl ServerOptions {
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
+            // The HTTPS line, when there is one, comes first; the HTTP line says that
+            // everything listens.
+            let mut tls_url = None;
             for line in lines.by_ref() {
                 let Ok(line) = line else { break };
-                if let Some(url) = line.strip_prefix("plaza listening on ") {
-                    let _sent = sender.send(url.to_owned());
+                if let Some(url) = line.strip_prefix("plaza tls listening on ") {
+                    tls_url = Some(url.to_owned());
+                } else if let Some(url) = line.strip_prefix("plaza listening on ") {
+                    let _sent = sender.send((url.to_owned(), tls_url.take()));
                     break;
                 }
             }
             // Keep draining so the child never blocks on a full pipe.
             for _line in lines {}
         });
-        let base_url = match receiver.recv_timeout(START_TIMEOUT) {
-            Ok(url) => url,
+        let (base_url, tls_base_url) = match receiver.recv_timeout(START_TIMEOUT) {
+            Ok(urls) => urls,
             Err(_) => {
                 let _killed = child.kill();
                 let _waited = child.wait();
@@ -137,6 +161,7 @@ impl ServerOptions {
             .to_owned();
         TestServer {
             base_url,
+            tls_base_url,
             admin_token,
             data_dir,
             log_path,
@@ -182,6 +207,32 @@ impl ServerOptions {
     }
 }
 
+/// Sends a request and reads the whole response.
+///
+/// # Errors
+///
+/// When the request could not be sent or answered.
+pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let text = response.text().await?;
+    Ok(Reply {
+        status,
+        headers,
+        text,
+    })
+}
+
 pub(crate) fn unique() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::SeqCst)
@@ -192,6 +243,9 @@ pub(crate) fn unique() -> u64 {
 pub struct TestServer {
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
+    /// `https://127.0.0.1:PORT`, drop-in mode's listener, when started with
+    /// [`ServerOptions::tls`].
+    pub tls_base_url: Option<String>,
     /// The bearer token for `/api/v1/admin`.
     pub admin_token: String,
     /// The data directory.
@@ -235,6 +289,19 @@ impl TestServer {
         ServerOptions::new(binary).start()
     }
 
+    /// The port of drop-in mode's HTTPS listener.
+    ///
+    /// # Panics
+    ///
+    /// When the server was started without [`ServerOptions::tls`].
+    pub fn tls_port(&self) -> u16 {
+        self.tls_base_url
+            .as_deref()
+            .and_then(|url| url.rsplit_once(':'))
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("the server was started with ServerOptions::tls")
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
@@ -272,24 +339,7 @@ impl TestServer {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<Reply, reqwest::Error> {
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    value.to_str().unwrap_or("").to_owned(),
-                )
-            })
-            .collect();
-        let text = response.text().await?;
-        Ok(Reply {
-            status,
-            headers,
-            text,
-        })
+        send(request).await
     }
 
     /// `GET path` without credentials.

@@ -140,10 +140,56 @@ impl Merchant {
         body: &str,
         authorization: Option<&str>,
     ) -> Reply {
+        self.v3_raw_at(
+            &server.client,
+            &server.base_url,
+            method,
+            target,
+            body,
+            authorization,
+        )
+        .await
+    }
+
+    /// Sends a signed APIv3 request through `client` to `base_url` (e.g. WeChat's own
+    /// host, in drop-in mode), like an SDK.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn v3_at(
+        &self,
+        client: &reqwest::Client,
+        base_url: &str,
+        method: &str,
+        target: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let authorization = self.authorization(method, target, &body, now_s());
+        self.v3_raw_at(
+            client,
+            base_url,
+            method,
+            target,
+            &body,
+            Some(&authorization),
+        )
+        .await
+    }
+
+    async fn v3_raw_at(
+        &self,
+        client: &reqwest::Client,
+        base_url: &str,
+        method: &str,
+        target: &str,
+        body: &str,
+        authorization: Option<&str>,
+    ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
-        let mut request = server
-            .client
-            .request(method, format!("{}{target}", server.base_url))
+        let mut request = client
+            .request(method, format!("{base_url}{target}"))
             .header("content-type", "application/json")
             .header("accept", "application/json")
             .body(body.to_owned());
@@ -153,7 +199,7 @@ impl Merchant {
         if let Some(serial) = &self.wechatpay_serial {
             request = request.header("wechatpay-serial", serial);
         }
-        server.send(request).await.expect("send a v3 request")
+        crate::send(request).await.expect("send a v3 request")
     }
 
     /// Whether a reply carries a valid platform signature over its exact body.
