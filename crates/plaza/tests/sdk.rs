@@ -2,7 +2,8 @@
 //! certificate mode and in public-key mode (`tests/sdk/wechatpayv3_flow.py`), and as a
 //! service provider in partner mode (`tests/sdk/wechatpayv3_partner.py`); the PyPI
 //! `wechatpy` drives the APIv2 XML counter payments (`tests/sdk/wechatpy_micropay.py`);
-//! `wechatpayv3` drives cash coupons too (`tests/sdk/wechatpayv3_coupons.py`).
+//! `wechatpayv3` drives cash coupons too (`tests/sdk/wechatpayv3_coupons.py`); and the
+//! Python recipes of `docs/sdks.md` run exactly as written (`tests/sdk/recipes.py`).
 //!
 //! The SDK lives in a virtualenv that `.ci/run` makes; its Python is named by
 //! `PLAZA_SDK_PYTHON`. Without it the test says so and passes, unless
@@ -97,6 +98,20 @@ fn wechatpayv3_coupon_stocks_and_issuing() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpayv3_coupons.py");
     server.run_script(
         "wechatpayv3 (coupons)",
+        Command::new(python)
+            .arg(script)
+            .args(["--base-url", &server.base_url])
+            .args(["--admin-token", &server.admin_token]),
+    );
+}
+
+#[test]
+fn the_python_recipes_in_docs_sdks_md_work_as_written() {
+    let Some(python) = sdk_python() else { return };
+    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/recipes.py");
+    server.run_script(
+        "docs/sdks.md Python recipes",
         Command::new(python)
             .arg(script)
             .args(["--base-url", &server.base_url])
