@@ -203,6 +203,10 @@ fn greet(base: &str, demo_dir: &Path) -> anyhow::Result<()> {
         out,
         "  Console        {base}/console    sign in as operator: the day by channel"
     )?;
+    writeln!(
+        out,
+        "  Notifications  {base}/console/notifications    every notification: resend, replay, edit, faults, scripts"
+    )?;
     writeln!(out, "  Sign-in page   {base}/signin")?;
     writeln!(
         out,

@@ -174,3 +174,51 @@ async fn a_payer_claims_a_coupon_and_pays_with_it_on_the_checkout_page() {
     );
     assert!(screenshots.join("checkout-coupon.png").is_file());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_drives_notifications_and_the_clock_from_the_sandbox_console() {
+    use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
+    use serde_json::json;
+    if !browser_ready() {
+        return;
+    }
+    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let merchant = Merchant::create(&server, "Console Dumplings").await;
+    let payer = Payer::create(&server, "Sun Li", 10_000).await;
+    let sink = NotifySink::start(SinkMode::Fail).await;
+    let prepay = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/pay/transactions/native",
+            Some(&json!({
+                "appid": merchant.appid, "mchid": merchant.mchid, "description": "Dumplings",
+                "out_trade_no": "WEB-SANDBOX-1", "notify_url": sink.url,
+                "amount": {"total": 1_800, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_eq!(prepay.status, 200, "{}", prepay.text);
+    let code_url = prepay.json()["code_url"].as_str().unwrap().to_owned();
+    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    sink.wait_for(1).await;
+    let screenshots = root().join("target/screenshots");
+    server.run_script(
+        "the sandbox console browser test",
+        Command::new("node")
+            .arg(root().join("tests/web/sandbox.mjs"))
+            .arg(&server.base_url)
+            .arg(&merchant.mchid)
+            .arg(&screenshots),
+    );
+    assert!(screenshots.join("sandbox-notification.png").is_file());
+    // What the page did is what the API sees.
+    let faults = server
+        .admin_get(&format!(
+            "/api/v1/sandbox/merchants/{}/faults",
+            merchant.mchid
+        ))
+        .await;
+    assert_eq!(faults.json()["drop_first"], 2, "{}", faults.text);
+    assert!(sink.received().len() >= 4);
+}

@@ -210,10 +210,10 @@ pub(crate) async fn notifications(
             String::new()
         };
         rows.push_str(&format!(
-            "<tr class=\"notification\" data-id=\"{id}\"><td class=\"mono\">{created}</td>\
+            "<tr class=\"notification\" data-id=\"{id}\"><td class=\"mono nowrap\">{created}</td>\
              <td><a href=\"/console/notifications/{id}\">{event}</a><br><span class=\"muted mono\">{id}</span></td>\
              <td><a href=\"/console/notifications?mchid={mchid}\" class=\"mono\">{mchid}</a></td>\
-             <td class=\"mono\">{url}</td><td>{state}{fault_note}</td><td>{attempts}</td><td class=\"mono\">{next}</td></tr>",
+             <td class=\"mono\">{url}</td><td>{state}{fault_note}</td><td>{attempts}</td><td class=\"mono nowrap\">{next}</td></tr>",
             id = escape(&notification.id),
             created = when(Some(notification.created_at)),
             event = notification.subject.event_type(),
@@ -234,7 +234,7 @@ pub(crate) async fn notifications(
     let filter = format!(
         "<form method=\"get\" action=\"/console/notifications\" class=\"form-grid\" style=\"margin-bottom:16px\">\
          <label>Merchant (mchid)<input type=\"text\" name=\"mchid\" value=\"{}\" placeholder=\"all merchants\"></label>\
-         <button class=\"secondary\">Show</button></form>",
+         <button>Show</button></form>",
         escape(mchid.as_deref().unwrap_or_default())
     );
     let body = format!(
@@ -268,7 +268,7 @@ async fn merchant_panel(surface: &PaySurface, mchid: &str) -> String {
     let rules = serde_json::to_string_pretty(&script.rules).unwrap_or_else(|_| "[]".to_owned());
     let checked = |on: bool| if on { " checked" } else { "" };
     format!(
-        "<div class=\"grid\" style=\"grid-template-columns:1fr 1fr;gap:20px;margin-bottom:20px\">\
+        "<div class=\"grid\" style=\"grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:20px;margin-bottom:20px\">\
          <div class=\"card\" id=\"faults\"><h2>Faults for {name}</h2><p class=\"muted\">Applied to this merchant's deliveries \
          (or only to one notify_url); every injected fault shows on the attempt it touched.</p>\
          <form method=\"post\" action=\"/console/merchants/{mchid}/faults\" class=\"form-grid\">\
@@ -378,7 +378,7 @@ fn notification_body(notification: &Notification, notice: &Notice) -> String {
     });
     format!(
         "<h1>{event}</h1>{subnav}{notice}<div class=\"grid\" style=\"grid-template-columns:1fr 1fr;gap:20px\">\
-         <div class=\"card\"><div class=\"rows\">\
+         <div class=\"card\"><h2>Delivery</h2><div class=\"rows\">\
          <div><span>Id</span><span class=\"mono\" id=\"notification-id\">{id}</span></div>\
          <div><span>Merchant</span><a class=\"mono\" href=\"/console/notifications?mchid={mchid}\">{mchid}</a></div>\
          <div><span>notify_url</span><span class=\"mono\">{url}</span></div>\
