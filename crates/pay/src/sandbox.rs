@@ -229,10 +229,10 @@ impl ScriptRule {
     /// Whether the rule matches an order of `total_minor` numbered `out_trade_no`.
     pub fn matches(&self, total_minor: i64, out_trade_no: &str) -> bool {
         self.amount.is_none_or(|amount| amount == total_minor)
-            && self
-                .amount_ends_with
-                .as_ref()
-                .is_none_or(|digits| total_minor.to_string().ends_with(digits.as_str()))
+            && self.amount_ends_with.as_ref().is_none_or(|digits| {
+                // Zero-padded, so that "03" matches ¥0.03 (3 fen) too.
+                format!("{total_minor:0width$}", width = digits.len()).ends_with(digits.as_str())
+            })
             && self
                 .out_trade_no_prefix
                 .as_ref()
@@ -269,16 +269,20 @@ impl Script {
             .try_for_each(|(at, rule)| rule.check(at))
     }
 
-    fn first<T>(&self, order: &Order, pick: impl Fn(&ScriptRule) -> Option<T>) -> Option<T> {
+    fn first<T>(
+        &self,
+        (total_minor, out_trade_no): (i64, &str),
+        pick: impl Fn(&ScriptRule) -> Option<T>,
+    ) -> Option<T> {
         self.rules
             .iter()
-            .filter(|rule| rule.matches(order.total_minor, &order.out_trade_no))
+            .filter(|rule| rule.matches(total_minor, out_trade_no))
             .find_map(pick)
     }
 
     /// What paying `order` does, with the polls of a `userpaying` rule.
     pub fn payment(&self, order: &Order) -> Option<(ScriptedPayment, u32)> {
-        self.first(order, |rule| {
+        self.first((order.total_minor, &order.out_trade_no), |rule| {
             rule.payment
                 .map(|payment| (payment, rule.polls.unwrap_or(2)))
         })
@@ -286,12 +290,14 @@ impl Script {
 
     /// When the robot payer pays `order`, in seconds after its creation.
     pub fn auto_pay_after_s(&self, order: &Order) -> Option<u64> {
-        self.first(order, |rule| rule.auto_pay_after_s)
+        self.first((order.total_minor, &order.out_trade_no), |rule| {
+            rule.auto_pay_after_s
+        })
     }
 
     /// What refunds of `order` do.
     pub fn refund(&self, order: &Order) -> Option<ScriptedRefund> {
-        self.first(order, |rule| rule.refund)
+        self.first((order.total_minor, &order.out_trade_no), |rule| rule.refund)
     }
 }
 
@@ -704,10 +710,13 @@ impl PayService {
         }
         let balance = self.wallet_balance(&user_id).await?;
         if balance < order.total_minor {
+            // One top-up per order, whatever the retries: its request id is the order's.
+            let mut request_id = crate::service::sha256_hex(order.key().as_bytes());
+            request_id.truncate(32);
             self.top_up(
                 &user_id,
                 order.total_minor - balance,
-                &format!("robot-{}", order.created_at.unix_ms()),
+                &format!("robot-{request_id}"),
             )
             .await?;
         }
@@ -779,5 +788,79 @@ impl PayService {
             true,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(json: serde_json::Value) -> ScriptRule {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn rules_match_on_every_condition_given() {
+        let ends = rule(serde_json::json!({"amount_ends_with": "03", "payment": "payerror"}));
+        assert!(ends.matches(1_203, "A"));
+        assert!(ends.matches(3, "A"));
+        assert!(!ends.matches(1_230, "A"));
+        let both = rule(serde_json::json!({
+            "amount": 500, "out_trade_no_prefix": "T-", "refund": "abnormal"
+        }));
+        assert!(both.matches(500, "T-1"));
+        assert!(!both.matches(500, "X-1"));
+        assert!(!both.matches(501, "T-1"));
+        assert!(rule(serde_json::json!({"auto_pay_after_s": 1})).matches(1, "any"));
+    }
+
+    #[test]
+    fn the_first_rule_answering_a_question_decides() {
+        let script = Script {
+            rules: vec![
+                rule(serde_json::json!({"amount_ends_with": "3", "refund": "abnormal"})),
+                rule(serde_json::json!({"amount_ends_with": "03", "payment": "userpaying"})),
+                rule(serde_json::json!({"payment": "payerror", "refund": "not_enough"})),
+            ],
+        };
+        assert!(script.check().is_ok());
+        let refund = |total: i64| script.first((total, "N"), |rule| rule.refund);
+        let payment = |total: i64| script.first((total, "N"), |rule| rule.payment);
+        assert_eq!(refund(1_203), Some(ScriptedRefund::Abnormal));
+        assert_eq!(payment(1_203), Some(ScriptedPayment::Userpaying));
+        assert_eq!(refund(1_200), Some(ScriptedRefund::NotEnough));
+        assert_eq!(payment(1_200), Some(ScriptedPayment::Payerror));
+    }
+
+    #[test]
+    fn bad_rules_and_plans_name_the_field() {
+        let bad = |json: serde_json::Value| {
+            Script {
+                rules: vec![rule(json)],
+            }
+            .check()
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(bad(serde_json::json!({"polls": 1})).contains("rules[0].polls"));
+        assert!(
+            bad(serde_json::json!({"payment": "userpaying", "polls": 1_000}))
+                .contains("rules[0].polls")
+        );
+        assert!(bad(serde_json::json!({"amount": 0, "payment": "payerror"})).contains("amount"));
+        assert!(bad(serde_json::json!({"amount": 5})).contains("says nothing to do"));
+        let plan = FaultPlan {
+            delay_ms: FAULT_DELAY_MS_MAX + 1,
+            ..FaultPlan::default()
+        };
+        assert!(plan.check().unwrap_err().to_string().contains("delay_ms"));
+        let scoped = FaultPlan {
+            notify_url: Some("https://a.example/n".to_owned()),
+            ..FaultPlan::default()
+        };
+        assert!(scoped.check().is_ok());
+        assert!(scoped.applies_to("https://a.example/n"));
+        assert!(!scoped.applies_to("https://b.example/n"));
+        assert!(FaultPlan::default().applies_to("https://b.example/n"));
     }
 }

@@ -3,7 +3,9 @@
 //! service provider in partner mode (`tests/sdk/wechatpayv3_partner.py`); the PyPI
 //! `wechatpy` drives the APIv2 XML counter payments (`tests/sdk/wechatpy_micropay.py`);
 //! `wechatpayv3` drives cash coupons too (`tests/sdk/wechatpayv3_coupons.py`); and the
-//! Python recipes of `docs/sdks.md` run exactly as written (`tests/sdk/recipes.py`).
+//! Python recipes of `docs/sdks.md` run exactly as written (`tests/sdk/recipes.py`); and
+//! in drop-in mode `wechatpayv3` reaches Plaza at its own built-in WeChat host
+//! (`tests/sdk/wechatpayv3_dropin.py`).
 //!
 //! The SDK lives in a virtualenv that `.ci/run` makes; its Python is named by
 //! `PLAZA_SDK_PYTHON`. Without it the test says so and passes, unless
@@ -116,5 +118,40 @@ fn the_python_recipes_in_docs_sdks_md_work_as_written() {
             .arg(script)
             .args(["--base-url", &server.base_url])
             .args(["--admin-token", &server.admin_token]),
+    );
+}
+
+#[test]
+fn wechatpayv3_reaches_plaza_at_wechats_own_host_in_drop_in_mode() {
+    let Some(python) = sdk_python() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let made = Command::new(PLAZA)
+        .args(["ca", "--data-dir", data.path().to_str().unwrap()])
+        .env_remove("PLAZA_CONFIG")
+        .env_remove("PLAZA_DATA_DIR")
+        .env_remove("PLAZA_TLS_CERT_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let server = ServerOptions::new(PLAZA)
+        .data_dir(data.path())
+        .sandbox()
+        .tls()
+        .start();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpayv3_dropin.py");
+    server.run_script(
+        "wechatpayv3 (drop-in mode, WeChat's own host)",
+        Command::new(python)
+            .arg(script)
+            .args(["--base-url", &server.base_url])
+            .args(["--admin-token", &server.admin_token])
+            .args(["--tls-port", &server.tls_port().to_string()])
+            .arg("--ca")
+            .arg(data.path().join("ca/ca.pem")),
     );
 }
