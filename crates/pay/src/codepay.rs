@@ -6,7 +6,6 @@
 //! refunded in full.
 
 use plaza_kernel::clock::Timestamp;
-use plaza_kernel::queue::NewJob;
 use plaza_kernel::record::{Expect, IndexRange};
 use plaza_ledger::WriteSet;
 
@@ -15,8 +14,8 @@ use crate::ids;
 use crate::model::{Order, PaymentCode, TradeState, TradeType, User, order_key};
 use crate::sandbox::ScriptedPayment;
 use crate::service::{
-    CONFLICT_RETRIES_MAX, JOB_EXPIRE, PayService, PrepayRequest, RefundRequest, check_prepay,
-    order_write, request_digest, user_record,
+    CONFLICT_RETRIES_MAX, PayService, PrepayRequest, RefundRequest, check_prepay, order_write,
+    request_digest, user_record,
 };
 use crate::store::{self, decode, index, kind, load};
 
@@ -207,13 +206,7 @@ impl PayService {
                 vec![],
             )?;
             let mut order = new_code_order(order_request, &digest, &code, now);
-            let mut jobs = vec![NewJob {
-                kind: JOB_EXPIRE.to_owned(),
-                key: key.clone(),
-                payload: key.clone(),
-                due_at: order.time_expire,
-            }];
-            self.script_new_order(&mut order, &mut jobs);
+            let jobs = self.new_order_jobs(&mut order);
             match self.scripted_payment_failure(&order) {
                 Some(ScriptedPayment::NotEnough) => {
                     return Err(PayError::WalletBalanceNotEnough {

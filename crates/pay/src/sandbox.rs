@@ -509,9 +509,23 @@ impl PayService {
         )
     }
 
+    /// A new order's jobs: its expiry, and what its merchant's script adds (which may
+    /// also shape the order).
+    pub(crate) fn new_order_jobs(&self, order: &mut Order) -> Vec<NewJob> {
+        let key = order.key();
+        let mut jobs = vec![NewJob {
+            kind: crate::service::JOB_EXPIRE.to_owned(),
+            key: key.clone(),
+            payload: key,
+            due_at: order.time_expire,
+        }];
+        self.script_new_order(order, &mut jobs);
+        jobs
+    }
+
     /// Shapes a new order by its merchant's script: a scripted `USERPAYING` order starts
     /// so, and an auto-paid one gets its job.
-    pub(crate) fn script_new_order(&self, order: &mut Order, jobs: &mut Vec<NewJob>) {
+    fn script_new_order(&self, order: &mut Order, jobs: &mut Vec<NewJob>) {
         if !self.any_script() {
             return;
         }

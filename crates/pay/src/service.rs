@@ -1116,13 +1116,7 @@ impl PayService {
                 coupon: None,
                 scripted_polls: None,
             };
-            let mut jobs = vec![NewJob {
-                kind: JOB_EXPIRE.to_owned(),
-                key: key.clone(),
-                payload: key.clone(),
-                due_at: order.time_expire,
-            }];
-            self.script_new_order(&mut order, &mut jobs);
+            let jobs = self.new_order_jobs(&mut order);
             let write = WriteSet {
                 records: vec![order_write(&order, Expect::Absent)?],
                 jobs,

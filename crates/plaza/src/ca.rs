@@ -496,10 +496,8 @@ mod tests {
         assert!(expired.contains("expired"), "{expired}");
     }
 
-    #[test]
-    fn the_server_certificate_does_not_verify_for_other_names_or_under_another_ca() {
-        let (key, ca_pem) = new_ca();
-        let chain = chain(&key, &ca_pem, NOW_S);
+    /// A rustls verifier that trusts `ca_pem` alone.
+    fn verifier_trusting(ca_pem: &str) -> Arc<WebPkiServerVerifier> {
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(
@@ -508,12 +506,19 @@ mod tests {
                     .remove(0),
             )
             .unwrap();
-        let verifier = WebPkiServerVerifier::builder_with_provider(
+        WebPkiServerVerifier::builder_with_provider(
             Arc::new(roots),
             Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
         )
         .build()
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_server_certificate_does_not_verify_for_other_names_or_under_another_ca() {
+        let (key, ca_pem) = new_ca();
+        let chain = chain(&key, &ca_pem, NOW_S);
+        let verifier = verifier_trusting(&ca_pem);
         let certs = certificates(chain.as_bytes(), SERVER_CERT_FILE).unwrap();
         let now = UnixTime::since_unix_epoch(Duration::from_secs(NOW_S as u64));
         for other in ["mch.weixin.qq.com", "example.com", "127.0.0.2"] {
@@ -539,20 +544,7 @@ mod tests {
         params.not_before = instant(NOW_S - DAY_S).unwrap();
         params.not_after = instant(NOW_S + DAY_S).unwrap();
         let rogue = params.signed_by(&key, &issuer).unwrap().pem();
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(
-                certificates(ca_pem.as_bytes(), CA_CERT_FILE)
-                    .unwrap()
-                    .remove(0),
-            )
-            .unwrap();
-        let verifier = WebPkiServerVerifier::builder_with_provider(
-            Arc::new(roots),
-            Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
-        )
-        .build()
-        .unwrap();
+        let verifier = verifier_trusting(&ca_pem);
         let rogue = certificates(rogue.as_bytes(), "rogue").unwrap();
         let now = UnixTime::since_unix_epoch(Duration::from_secs(NOW_S as u64));
         let error = verifier
