@@ -458,6 +458,10 @@ Next steps (sandbox only: this machine then cannot reach the real WeChat):
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use super::*;
 

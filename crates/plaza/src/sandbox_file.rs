@@ -91,6 +91,10 @@ fn parse(text: &str) -> Result<SandboxFile, toml::de::Error> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use super::*;
     use plaza_pay::sandbox::{ScriptedPayment, ScriptedRefund};

@@ -223,6 +223,10 @@ pub fn to_xml(params: &Params) -> String {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use proptest::prelude::*;
 

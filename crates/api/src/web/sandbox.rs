@@ -78,10 +78,6 @@ fn with_notice(path: &str, key: &str, text: &str) -> Redirect {
     Redirect::to(&notice_url(path, key, text))
 }
 
-fn outcome<T>(path: &str, result: Result<T, ApiError>, ok: &str) -> Response {
-    notice_back(path, result, ok)
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Notice {
     ok: Option<String>,
@@ -424,9 +420,9 @@ pub(crate) async fn notification_action(
         return *response;
     }
     match form.action.as_str() {
-        "resend" => outcome(&here, actions::resend(&state, &id).await, "Sent now."),
-        "replay" => outcome(&here, actions::replay(&state, &id).await, "Replayed."),
-        "next-retry" => outcome(
+        "resend" => notice_back(&here, actions::resend(&state, &id).await, "Sent now."),
+        "replay" => notice_back(&here, actions::replay(&state, &id).await, "Replayed."),
+        "next-retry" => notice_back(
             &here,
             actions::next_retry(&state, &id).await,
             "Clock moved to the next retry; due jobs ran.",
@@ -460,7 +456,7 @@ pub(crate) async fn send_edited(
         Ok(plaintext) => actions::send_edited(&state, &id, plaintext).await,
         Err(error) => Err(error),
     };
-    outcome(&here, result, "Edited notification sent.")
+    notice_back(&here, result, "Edited notification sent.")
 }
 
 #[derive(Debug, Deserialize)]
