@@ -191,6 +191,14 @@ impl From<ClockError> for ApiError {
         match error {
             ClockError::NotMovable => Self::new("sandbox_only", error.to_string()),
             ClockError::NotForward { .. } => Self::new("clock_not_forward", error.to_string()),
+            ClockError::NotAfterNow { to, now } => Self::new(
+                "clock_not_forward",
+                format!(
+                    "the clock moves forward only: {} is not after the clock's time, {}",
+                    crate::wire::rfc3339(to),
+                    crate::wire::rfc3339(now)
+                ),
+            ),
         }
     }
 }

@@ -59,7 +59,15 @@ pub struct Advanced {
 pub trait TimeTravel: Send + Sync {
     /// Moves the clock forward by `by_ms`, records it durably and runs every job that
     /// became due, in due order, before returning.
+    ///
+    /// Moving the clock is the same as waiting: each job due on the way runs in due
+    /// order as of its due time (the clock reads it meanwhile), then the clock lands.
     fn advance(&self, by_ms: i64) -> BoxFuture<'_, Result<Advanced, ClockError>>;
+    /// Moves the clock forward to `to` the same way; `to` must be after the clock's time.
+    fn set(&self, to: Timestamp) -> BoxFuture<'_, Result<Advanced, ClockError>>;
+    /// Moves the clock to `at` the same way, or, when `at` is not ahead, runs what is
+    /// due now without moving it (reaching a job that is already due).
+    fn reach(&self, at: Timestamp) -> BoxFuture<'_, Result<Advanced, ClockError>>;
     /// How far the clock runs ahead of the wall clock.
     fn offset_ms(&self) -> i64;
 }

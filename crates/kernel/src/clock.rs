@@ -52,6 +52,14 @@ pub enum ClockError {
         /// The refused amount.
         by_ms: i64,
     },
+    /// A target instant that is not after the clock's current time.
+    #[error("the clock moves forward only: {to} is not after the clock's time, {now}")]
+    NotAfterNow {
+        /// The refused target, as milliseconds since the Unix epoch.
+        to: Timestamp,
+        /// The clock's time when the move was asked for.
+        now: Timestamp,
+    },
 }
 
 /// The source of time for all domain code.
@@ -102,11 +110,29 @@ impl Clock for SystemClock {
     }
 }
 
+/// No pin: the sandbox clock flows with the wall clock.
+const UNPINNED: i64 = i64::MIN;
+
 /// The wall clock plus an offset that only grows: time keeps flowing, and an admin can
 /// jump it forward.
-#[derive(Debug, Default)]
+///
+/// While the clock travels (see `Scheduler::travel_to` in the binary) it can be *pinned*:
+/// it then reads one fixed instant — the due time of the job being run — so everything
+/// the job writes carries that time. Pins only move forward, and [`SandboxClock::land`]
+/// ends the travel at its target; a reader therefore never sees time go backwards.
+#[derive(Debug)]
 pub struct SandboxClock {
     offset_ms: AtomicI64,
+    pinned_unix_ms: AtomicI64,
+}
+
+impl Default for SandboxClock {
+    fn default() -> Self {
+        Self {
+            offset_ms: AtomicI64::new(0),
+            pinned_unix_ms: AtomicI64::new(UNPINNED),
+        }
+    }
 }
 
 impl SandboxClock {
@@ -120,18 +146,59 @@ impl SandboxClock {
     pub fn with_offset_ms(offset_ms: i64) -> Self {
         Self {
             offset_ms: AtomicI64::new(offset_ms.max(0)),
+            pinned_unix_ms: AtomicI64::new(UNPINNED),
         }
     }
 
-    /// How far ahead of the wall clock this clock runs.
+    /// How far ahead of the wall clock this clock runs (or will run, once a pin ends).
     pub fn offset_ms(&self) -> i64 {
         self.offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// The instant the clock is pinned at, if it is.
+    pub fn pinned_at(&self) -> Option<Timestamp> {
+        match self.pinned_unix_ms.load(Ordering::SeqCst) {
+            UNPINNED => None,
+            unix_ms => Some(Timestamp(unix_ms)),
+        }
+    }
+
+    /// Stops the clock at `at`, or at the current time if `at` is earlier (a pin never
+    /// moves time back); returns the instant the clock now reads.
+    pub fn pin(&self, at: Timestamp) -> Timestamp {
+        let at = at.max(self.now());
+        self.pinned_unix_ms.store(at.unix_ms(), Ordering::SeqCst);
+        at
+    }
+
+    /// Stops the clock at `at` even if it reads later now. Only for catching up at
+    /// start, before anything has read the clock: jobs that came due while the server
+    /// was down then run at their due times.
+    pub fn pin_before_start(&self, at: Timestamp) {
+        self.pinned_unix_ms.store(at.unix_ms(), Ordering::SeqCst);
+    }
+
+    /// Ends a pin and lets the clock flow again from `target` (or from the pinned
+    /// instant, if that is later); returns the instant the clock reads.
+    pub fn land(&self, target: Timestamp) -> Timestamp {
+        let target = match self.pinned_at() {
+            Some(pinned) => target.max(pinned),
+            None => target.max(self.now()),
+        };
+        let wall = wall_clock_unix_ms();
+        self.offset_ms
+            .fetch_max(target.unix_ms().saturating_sub(wall), Ordering::SeqCst);
+        self.pinned_unix_ms.store(UNPINNED, Ordering::SeqCst);
+        self.now()
     }
 }
 
 impl Clock for SandboxClock {
     fn now(&self) -> Timestamp {
-        Timestamp(wall_clock_unix_ms().saturating_add(self.offset_ms()))
+        match self.pinned_at() {
+            Some(pinned) => pinned,
+            None => Timestamp(wall_clock_unix_ms().saturating_add(self.offset_ms())),
+        }
     }
 
     fn advance(&self, by_ms: i64) -> Result<Timestamp, ClockError> {
@@ -197,6 +264,26 @@ mod tests {
         assert!(after.unix_ms() - before.unix_ms() >= 86_400_000);
         assert_eq!(clock.advance(0), Err(ClockError::NotForward { by_ms: 0 }));
         assert_eq!(clock.advance(-5), Err(ClockError::NotForward { by_ms: -5 }));
+    }
+
+    #[test]
+    fn a_pinned_sandbox_clock_reads_its_pin_and_never_goes_back() {
+        let clock = SandboxClock::new();
+        let start = clock.now();
+        let at = start.plus_ms(3_600_000);
+        assert_eq!(clock.pin(at), at);
+        assert_eq!(clock.now(), at);
+        // A pin earlier than the clock's time holds at the current time instead.
+        assert_eq!(clock.pin(start), at);
+        let target = start.plus_ms(86_400_000);
+        let landed = clock.land(target);
+        assert!(landed >= target);
+        assert_eq!(clock.pinned_at(), None);
+        assert!(clock.offset_ms() >= 86_400_000 - 1_000);
+        // Landing before the pinned instant lands at the pin.
+        let later = clock.now().plus_ms(10_000);
+        clock.pin(later);
+        assert!(clock.land(start) >= later);
     }
 
     #[test]

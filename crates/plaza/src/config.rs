@@ -25,10 +25,11 @@ pub(crate) enum Key {
     PublicBaseUrl,
     TlsListen,
     TlsCertDir,
+    SandboxClockStart,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 12] = [
+    pub(crate) const ALL: [Key; 13] = [
         Key::Listen,
         Key::DataDir,
         Key::DatabaseUrl,
@@ -41,6 +42,7 @@ impl Key {
         Key::PublicBaseUrl,
         Key::TlsListen,
         Key::TlsCertDir,
+        Key::SandboxClockStart,
     ];
 
     pub(crate) fn toml_name(self) -> &'static str {
@@ -57,6 +59,7 @@ impl Key {
             Key::PublicBaseUrl => "public_base_url",
             Key::TlsListen => "tls_listen",
             Key::TlsCertDir => "tls_cert_dir",
+            Key::SandboxClockStart => "sandbox_clock_start",
         }
     }
 
@@ -227,6 +230,9 @@ pub(crate) struct Config {
     pub(crate) tls_listen: Option<SocketAddr>,
     /// Where `plaza ca` writes and drop-in mode reads the certificates.
     pub(crate) tls_cert_dir: PathBuf,
+    /// Sandbox only: at start, the sandbox clock moves forward to this instant if it is
+    /// behind it (jobs due on the way run at their due times).
+    pub(crate) sandbox_clock_start: Option<plaza_kernel::clock::Timestamp>,
 }
 
 /// The data directory when none is configured.
@@ -311,7 +317,28 @@ impl Config {
                     Ok(PathBuf::from(text))
                 }
             })?;
+        let sandbox_clock_start = raw.parse(Key::SandboxClockStart, None, |text| {
+            text.parse::<jiff::Timestamp>()
+                .map(|instant| {
+                    Some(plaza_kernel::clock::Timestamp::from_unix_ms(
+                        instant.as_millisecond(),
+                    ))
+                })
+                .map_err(|_| {
+                    "expected an RFC 3339 instant like 2030-01-02T10:00:00+08:00".to_owned()
+                })
+        })?;
+        if let Some((_, source)) = raw.get(Key::SandboxClockStart)
+            && sandbox_clock_start.is_some()
+            && !sandbox
+        {
+            return Err(ConfigError(format!(
+                "{} needs sandbox mode (--sandbox): a production clock follows the wall clock",
+                source.describe(Key::SandboxClockStart)
+            )));
+        }
         Ok(Self {
+            sandbox_clock_start,
             tls_listen,
             tls_cert_dir,
             public_base_url,
@@ -404,6 +431,32 @@ mod tests {
         assert!(!config.sandbox);
         assert_eq!(config.tls_listen, None);
         assert_eq!(config.tls_cert_dir, PathBuf::from("plaza-data").join("ca"));
+    }
+
+    #[test]
+    fn a_sandbox_clock_start_is_an_instant_and_needs_the_sandbox() {
+        let flags = [
+            (Key::Sandbox, Some("true".to_owned())),
+            (
+                Key::SandboxClockStart,
+                Some("2030-01-02T10:00:00+08:00".to_owned()),
+            ),
+        ];
+        let config = load(None, &flags, &|_: &str| None).unwrap();
+        assert_eq!(
+            config.sandbox_clock_start.map(|at| at.unix_ms()),
+            Some(1_893_549_600_000)
+        );
+        let error = load(None, &flags[1..], &|_: &str| None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("needs sandbox mode"), "{error}");
+        let bad = [
+            (Key::Sandbox, Some("true".to_owned())),
+            (Key::SandboxClockStart, Some("tomorrow".to_owned())),
+        ];
+        let error = load(None, &bad, &|_: &str| None).unwrap_err().to_string();
+        assert!(error.contains("RFC 3339"), "{error}");
     }
 
     #[test]

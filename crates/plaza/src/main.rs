@@ -146,6 +146,11 @@ struct ServeArgs {
     /// [default: <data-dir>/ca].
     #[arg(long, value_name = "DIR")]
     tls_cert_dir: Option<String>,
+    /// Sandbox only: start the clock at this RFC 3339 instant, e.g.
+    /// 2030-01-02T10:00:00+08:00, if it is behind it; jobs due on the way run at their
+    /// due times [env: PLAZA_SANDBOX_CLOCK_START].
+    #[arg(long, value_name = "RFC3339")]
+    sandbox_clock_start: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +183,7 @@ impl ServeArgs {
             (Key::PublicBaseUrl, self.public_base_url.clone()),
             (Key::TlsListen, self.tls_listen.clone()),
             (Key::TlsCertDir, self.tls_cert_dir.clone()),
+            (Key::SandboxClockStart, self.sandbox_clock_start.clone()),
         ]);
         Ok(config::load(
             self.store.config.as_deref(),

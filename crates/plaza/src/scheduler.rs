@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use plaza_kernel::BoxFuture;
-use plaza_kernel::clock::{Clock, Timestamp};
+use plaza_kernel::clock::{Clock, SandboxClock, Timestamp};
 use plaza_kernel::limits::JOB_ATTEMPTS_MAX;
 use plaza_kernel::queue::{Job, JobOutcome, JobStore, QueueError};
 use tokio::sync::{Mutex, watch};
@@ -50,6 +50,11 @@ pub(crate) trait JobHandler: Send + Sync {
 
 /// Concurrent jobs in flight at most.
 pub(crate) const CONCURRENT_JOBS_MAX: usize = 64;
+
+/// Steps one clock move takes at most. Each step runs the jobs due at one instant, so
+/// this bounds a move that would otherwise never end (a job that keeps scheduling itself
+/// inside the window); a day's move with a failing notification takes ~20 steps.
+pub(crate) const TRAVEL_STEPS_MAX: usize = 100_000;
 
 /// How often a waiting scheduler looks for newly due jobs while concurrent ones run.
 const IN_FLIGHT_POLL_MS: u64 = 50;
@@ -94,6 +99,17 @@ pub(crate) struct Scheduler {
     /// One run at a time, so jobs run in due order even when the clock endpoint and the
     /// background loop both ask.
     running: Mutex<()>,
+    /// One clock move at a time: two overlapping moves would pin the clock in turns.
+    travelling: Mutex<()>,
+}
+
+/// What a clock move did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Travelled {
+    /// The clock's time once landed.
+    pub(crate) now: Timestamp,
+    /// Jobs run on the way.
+    pub(crate) jobs_run: usize,
 }
 
 impl Scheduler {
@@ -103,6 +119,7 @@ impl Scheduler {
             clock,
             handlers: HashMap::new(),
             running: Mutex::new(()),
+            travelling: Mutex::new(()),
         }
     }
 
@@ -184,6 +201,60 @@ impl Scheduler {
         }
     }
 
+    /// Moves the sandbox clock to `target` the way waiting would: each job due by then
+    /// runs in due order with the clock pinned at its due time (or at the time already
+    /// reached, for one that was overdue), so everything it writes — records, transfers,
+    /// events, the jobs it schedules — carries that time, and a job scheduled inside the
+    /// window runs inside it too. Then the clock lands at `target` and flows again.
+    ///
+    /// The clock always lands, even when running jobs fails: time that was asked to move
+    /// moves, and the jobs left are run by the background loop.
+    pub(crate) async fn travel_to(
+        &self,
+        clock: &SandboxClock,
+        target: Timestamp,
+    ) -> Result<Travelled, QueueError> {
+        let _travelling = self.travelling.lock().await;
+        let mut jobs_run = 0;
+        let mut steps = 0;
+        let stepped = loop {
+            let due = match self.jobs.next_due_at().await {
+                Ok(Some(due)) if due <= target => due,
+                Ok(_) => break Ok(()),
+                Err(error) => break Err(error),
+            };
+            if steps == TRAVEL_STEPS_MAX {
+                tracing::warn!(
+                    steps,
+                    "a clock move ran out of steps; the jobs left run after it"
+                );
+                break Ok(());
+            }
+            steps += 1;
+            clock.pin(due);
+            match self.run_due().await {
+                Ok(ran) => jobs_run += ran,
+                Err(error) => break Err(error),
+            }
+        };
+        let now = clock.land(target);
+        stepped.map(|()| Travelled { now, jobs_run })
+    }
+
+    /// At start in the sandbox: runs the jobs that came due while the server was down
+    /// at their due times, as if it had been up (see [`Scheduler::travel_to`]). Must run
+    /// before anything else reads the clock, since the clock reads the past meanwhile.
+    pub(crate) async fn catch_up(&self, clock: &SandboxClock) -> Result<usize, QueueError> {
+        let now = clock.now();
+        match self.jobs.next_due_at().await? {
+            Some(due) if due < now => {
+                clock.pin_before_start(due);
+                Ok(self.travel_to(clock, now).await?.jobs_run)
+            }
+            _ => Ok(0),
+        }
+    }
+
     /// Runs due jobs until `stop` turns true.
     pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         loop {
@@ -209,8 +280,21 @@ impl Scheduler {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap is that failure"
+)]
 mod tests {
-    use super::retry_delay_ms;
+    use std::sync::Mutex as StdMutex;
+
+    use plaza_kernel::clock::ManualClock;
+    use plaza_kernel::queue::NewJob;
+    use plaza_ledger::{LedgerStore, WriteSet};
+    use plaza_store::{Backend, SqliteOptions, Store};
+
+    use super::*;
+
+    const HOUR_MS: i64 = 3_600_000;
 
     #[test]
     fn retries_back_off_exponentially_up_to_an_hour() {
@@ -218,5 +302,135 @@ mod tests {
         assert_eq!(retry_delay_ms(2), 2_000);
         assert_eq!(retry_delay_ms(5), 16_000);
         assert_eq!(retry_delay_ms(30), 3_600_000);
+    }
+
+    /// Records the clock's time at each run; a job whose payload is a number of
+    /// milliseconds schedules a follow-up that much later.
+    struct Recorder {
+        store: Store,
+        clock: Arc<dyn Clock>,
+        runs: StdMutex<Vec<(String, Timestamp)>>,
+    }
+
+    impl JobHandler for Recorder {
+        fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
+            Box::pin(async move {
+                let now = self.clock.now();
+                self.runs.lock().unwrap().push((job.key.clone(), now));
+                if let Ok(later_ms) = job.payload.parse::<i64>() {
+                    let follow_up = new_job(&format!("{}+", job.key), now.plus_ms(later_ms));
+                    self.store
+                        .commit(WriteSet {
+                            jobs: vec![follow_up],
+                            ..WriteSet::default()
+                        })
+                        .await
+                        .map_err(|error| error.to_string())?;
+                }
+                Ok(())
+            })
+        }
+    }
+
+    fn new_job(key: &str, due_at: Timestamp) -> NewJob {
+        NewJob {
+            kind: "test.record".to_owned(),
+            key: key.to_owned(),
+            payload: String::new(),
+            due_at,
+        }
+    }
+
+    async fn scheduler_with(
+        dir: &std::path::Path,
+        clock: Arc<dyn Clock>,
+        jobs: Vec<NewJob>,
+    ) -> (Scheduler, Arc<Recorder>) {
+        let backend = Backend::Sqlite(SqliteOptions::new(dir.join("test.sqlite3")));
+        let store = Store::open(&backend, clock.clone()).await.unwrap();
+        store
+            .commit(WriteSet {
+                jobs,
+                ..WriteSet::default()
+            })
+            .await
+            .unwrap();
+        let recorder = Arc::new(Recorder {
+            store: store.clone(),
+            clock: clock.clone(),
+            runs: StdMutex::default(),
+        });
+        let mut scheduler = Scheduler::new(Arc::new(store), clock);
+        scheduler.register("test.record", recorder.clone());
+        (scheduler, recorder)
+    }
+
+    #[tokio::test]
+    async fn in_production_a_job_missed_while_down_is_booked_when_it_really_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Timestamp::from_unix_ms(1_900_000_000_000);
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now));
+        let missed = new_job("settle", now.plus_ms(-6 * HOUR_MS));
+        let (scheduler, recorder) = scheduler_with(dir.path(), clock, vec![missed]).await;
+        assert_eq!(scheduler.run_due().await.unwrap(), 1);
+        assert_eq!(
+            *recorder.runs.lock().unwrap(),
+            vec![("settle".to_owned(), now)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_clock_move_runs_each_job_at_its_due_time_and_what_they_schedule_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(SandboxClock::new());
+        let start = clock.now();
+        let mut chained = new_job("first", start.plus_ms(HOUR_MS));
+        chained.payload = (HOUR_MS / 2).to_string();
+        let jobs = vec![
+            new_job("later", start.plus_ms(5 * HOUR_MS)),
+            chained,
+            new_job("beyond", start.plus_ms(30 * HOUR_MS)),
+        ];
+        let (scheduler, recorder) = scheduler_with(dir.path(), clock.clone(), jobs).await;
+        let target = start.plus_ms(24 * HOUR_MS);
+        let travelled = scheduler.travel_to(&clock, target).await.unwrap();
+        assert_eq!(travelled.jobs_run, 3);
+        assert!(travelled.now >= target);
+        assert_eq!(
+            clock.pinned_at(),
+            None,
+            "the clock flows again after the move"
+        );
+        assert_eq!(
+            *recorder.runs.lock().unwrap(),
+            vec![
+                ("first".to_owned(), start.plus_ms(HOUR_MS)),
+                ("first+".to_owned(), start.plus_ms(HOUR_MS + HOUR_MS / 2)),
+                ("later".to_owned(), start.plus_ms(5 * HOUR_MS)),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn in_the_sandbox_jobs_missed_while_down_run_at_their_due_times_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(SandboxClock::new());
+        let now = clock.now();
+        let jobs = vec![
+            new_job("missed-early", now.plus_ms(-5 * HOUR_MS)),
+            new_job("missed-late", now.plus_ms(-HOUR_MS)),
+            new_job("future", now.plus_ms(HOUR_MS)),
+        ];
+        let (scheduler, recorder) = scheduler_with(dir.path(), clock.clone(), jobs).await;
+        assert_eq!(scheduler.catch_up(&clock).await.unwrap(), 2);
+        assert_eq!(
+            *recorder.runs.lock().unwrap(),
+            vec![
+                ("missed-early".to_owned(), now.plus_ms(-5 * HOUR_MS)),
+                ("missed-late".to_owned(), now.plus_ms(-HOUR_MS)),
+            ]
+        );
+        assert!(clock.now() >= now);
+        assert_eq!(clock.pinned_at(), None);
     }
 }

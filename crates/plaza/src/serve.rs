@@ -188,13 +188,18 @@ pub(crate) async fn serve_with(
         }),
     );
     let scheduler = Arc::new(scheduler);
-    let time_travel = sandbox_clock.map(|clock| {
-        Arc::new(SandboxTime {
-            clock,
-            store: store.clone(),
-            scheduler: scheduler.clone(),
-        }) as Arc<dyn plaza_api::TimeTravel>
-    });
+    let time_travel = match sandbox_clock {
+        Some(clock) => {
+            let sandbox_time = Arc::new(SandboxTime {
+                clock,
+                store: store.clone(),
+                scheduler: scheduler.clone(),
+            });
+            sandbox_time.start(config.sandbox_clock_start).await?;
+            Some(sandbox_time as Arc<dyn plaza_api::TimeTravel>)
+        }
+        None => None,
+    };
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use plaza_api::wire::ScheduledTransferPayload;
 use plaza_api::{Advanced, HealthCheck, ScrapeHook, TimeTravel};
 use plaza_kernel::BoxFuture;
-use plaza_kernel::clock::{Clock, ClockError, SandboxClock};
+use plaza_kernel::clock::{Clock, ClockError, SandboxClock, Timestamp};
 use plaza_kernel::queue::{Job, OutboxStore};
 use plaza_ledger::{LedgerStore, TransferBatch, WriteSet};
 use plaza_store::Store;
@@ -78,26 +78,70 @@ pub(crate) struct SandboxTime {
     pub(crate) scheduler: Arc<Scheduler>,
 }
 
+impl SandboxTime {
+    /// At start, before the server listens: runs the jobs that came due while it was
+    /// down at their due times, then moves the clock to `start_at` if it is behind it.
+    pub(crate) async fn start(&self, start_at: Option<Timestamp>) -> anyhow::Result<()> {
+        let caught_up = self.scheduler.catch_up(&self.clock).await?;
+        if caught_up > 0 {
+            tracing::info!(
+                jobs = caught_up,
+                "ran the jobs that came due while Plaza was down, each at its due time"
+            );
+        }
+        if let Some(start_at) = start_at
+            && start_at > self.clock.now()
+        {
+            self.travel(start_at).await;
+        }
+        Ok(())
+    }
+
+    async fn travel(&self, target: Timestamp) -> Advanced {
+        let travelled = self.scheduler.travel_to(&self.clock, target).await;
+        let offset = self.clock.offset_ms().to_string();
+        if let Err(error) = self.store.set_meta(SANDBOX_OFFSET_KEY, &offset).await {
+            tracing::error!(%error, "recording the sandbox clock offset failed");
+        }
+        match travelled {
+            Ok(travelled) => Advanced {
+                now: travelled.now,
+                jobs_run: travelled.jobs_run,
+            },
+            Err(error) => {
+                tracing::error!(%error, "running due jobs during a clock move failed");
+                Advanced {
+                    now: self.clock.now(),
+                    jobs_run: 0,
+                }
+            }
+        }
+    }
+}
+
 impl TimeTravel for SandboxTime {
     fn advance(&self, by_ms: i64) -> BoxFuture<'_, Result<Advanced, ClockError>> {
         Box::pin(async move {
-            self.clock.advance(by_ms)?;
-            let offset = self.clock.offset_ms().to_string();
-            if let Err(error) = self.store.set_meta(SANDBOX_OFFSET_KEY, &offset).await {
-                tracing::error!(%error, "recording the sandbox clock offset failed");
+            if by_ms <= 0 {
+                return Err(ClockError::NotForward { by_ms });
             }
-            let jobs_run = match self.scheduler.run_due().await {
-                Ok(ran) => ran,
-                Err(error) => {
-                    tracing::error!(%error, "running due jobs after a clock move failed");
-                    0
-                }
-            };
-            Ok(Advanced {
-                now: self.clock.now(),
-                jobs_run,
-            })
+            let target = self.clock.now().plus_ms(by_ms);
+            Ok(self.travel(target).await)
         })
+    }
+
+    fn set(&self, to: Timestamp) -> BoxFuture<'_, Result<Advanced, ClockError>> {
+        Box::pin(async move {
+            let now = self.clock.now();
+            if to <= now {
+                return Err(ClockError::NotAfterNow { to, now });
+            }
+            Ok(self.travel(to).await)
+        })
+    }
+
+    fn reach(&self, at: Timestamp) -> BoxFuture<'_, Result<Advanced, ClockError>> {
+        Box::pin(async move { Ok(self.travel(at).await) })
     }
 
     fn offset_ms(&self) -> i64 {

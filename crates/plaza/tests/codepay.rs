@@ -177,6 +177,8 @@ async fn a_small_code_payment_is_paid_at_once_and_can_be_reversed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_reverses() {
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Electronics").await;
     let payer = Payer::create(&server, "Bob", 50_000).await;
     let stranger = Payer::create(&server, "Eve", 50_000).await;
@@ -293,6 +295,8 @@ async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_revers
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_codes_short_wallets_and_foreign_orders_are_refused_and_change_nothing() {
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Kiosk").await;
     let payer = Payer::create(&server, "Carol", 500).await;
 
@@ -487,6 +491,8 @@ async fn v2(server: &TestServer, path: &str, body: &str) -> Params {
 #[tokio::test(flavor = "multi_thread")]
 async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Noodle Stall").await;
     let key = merchant.credentials["apiv2_key"]
         .as_str()

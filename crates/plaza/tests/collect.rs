@@ -28,7 +28,8 @@ fn pay_body(token: &str, amount: i64, client_ref: &str, password: &str) -> Value
 
 /// Reads server-sent events until one named `name` arrives; returns its data.
 async fn next_event(response: &mut reqwest::Response, buffer: &mut String, name: &str) -> Value {
-    loop {
+    // Bounded: at most this many events or chunks, each within 10 s.
+    for _ in 0..1_000 {
         if let Some(end) = buffer.find("\n\n") {
             let block: String = buffer.drain(..end + 2).collect();
             let mut event = "";
@@ -52,11 +53,14 @@ async fn next_event(response: &mut reqwest::Response, buffer: &mut String, name:
             .expect("the stream stays open");
         buffer.push_str(&String::from_utf8_lossy(&chunk));
     }
+    panic!("no {name} event among 1,000 events and chunks");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let owner = Payer::create(&server, "Zhang San", 1).await;
     let payer = Payer::create(&server, "Bai Li", 10_000).await;
 

@@ -436,6 +436,8 @@ async fn users_racing_for_the_last_coupons_get_exactly_the_limit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn at_the_end_of_its_window_a_stock_expires_its_coupons_and_returns_its_budget() {
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Bakery").await;
     server
         .admin_post(
@@ -623,6 +625,8 @@ async fn payers_claim_coupons_and_see_them_and_creators_set_their_callback() {
 async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
     use plaza_testkit::pay::{NotifySink, SinkMode};
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let sink = NotifySink::start(SinkMode::Accept).await;
     let merchant = Merchant::create(&server, "Dumpling House").await;
     server

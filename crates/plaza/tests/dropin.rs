@@ -259,7 +259,7 @@ fn plaza_ca_names_the_directory_it_cannot_write() {
     let probe = read_only.join("probe");
     if std::fs::write(&probe, "").is_ok() {
         std::fs::remove_file(&probe).unwrap();
-        eprintln!("read-only part skipped: permission bits do not bind this user (root)");
+        plaza_testkit::say_skipped("read-only part: permission bits do not bind this user (root)");
         return;
     }
     let refused = plaza_ca(&["--out", read_only.to_str().unwrap()]);

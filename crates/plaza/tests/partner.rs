@@ -79,6 +79,8 @@ async fn openid(server: &TestServer, payer: &Payer, appid: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_takes_a_sub_merchants_payment_refunds_it_and_earns_its_commission() {
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let sink = NotifySink::start(SinkMode::Accept).await;
     let acme = provider(&server, "Acme Services", 2_500).await;
     let sub_appid = "wx5ab0000000000001";

@@ -8,6 +8,7 @@
 
 use std::io::Read;
 
+use plaza_testkit::clock::{HOUR_MS, Pinned};
 use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode, now_s};
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
@@ -17,6 +18,14 @@ const DAY_MS: i64 = 86_400_000;
 
 fn sandbox() -> TestServer {
     ServerOptions::new(PLAZA).sandbox().start()
+}
+
+/// A sandbox whose clock is pinned to `time_of_day` (China time) on a known day, for
+/// tests that move the clock: their day arithmetic is then the same at any hour.
+async fn pinned_sandbox(time_of_day: &str) -> (TestServer, Pinned) {
+    let server = sandbox();
+    let pinned = server.pin_clock(time_of_day).await;
+    (server, pinned)
 }
 
 fn native(merchant: &Merchant, out_trade_no: &str, total: i64, notify_url: &str) -> Value {
@@ -99,7 +108,7 @@ fn gunzip(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
-    let server = sandbox();
+    let (server, pinned) = pinned_sandbox("10:00").await;
     let sink = NotifySink::start(SinkMode::Accept).await;
     let merchant = Merchant::create(&server, "Corner Cafe").await;
     let payer = Payer::create(&server, "Alice", 10_000).await;
@@ -330,6 +339,7 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
     let bill_query =
         |day: &str| format!("/v3/bill/tradebill?bill_date={day}&bill_type=ALL&tar_type=GZIP");
     let today = transaction["success_time"].as_str().unwrap()[..10].to_owned();
+    assert_eq!(today, pinned.day);
     let not_yet = merchant.v3(&server, "GET", &bill_query(&today), None).await;
     assert_eq!(
         (not_yet.status, not_yet.json()["code"].as_str()),
@@ -687,7 +697,7 @@ async fn query_status(server: &TestServer, merchant: &Merchant, no: &str) -> (u1
 
 #[tokio::test(flavor = "multi_thread")]
 async fn notifications_retry_on_schedule_and_a_hanging_merchant_blocks_no_one() {
-    let server = sandbox();
+    let (server, _pinned) = pinned_sandbox("10:00").await;
     let failing = NotifySink::start(SinkMode::Fail).await;
     let hanging = NotifySink::start(SinkMode::Hang).await;
     let healthy = NotifySink::start(SinkMode::Accept).await;
@@ -798,7 +808,7 @@ async fn notifications_retry_on_schedule_and_a_hanging_merchant_blocks_no_one() 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_notification_survives_a_restart_and_is_sent_after_it() {
     let sink = NotifySink::start(SinkMode::Fail).await;
-    let server = sandbox();
+    let (server, _pinned) = pinned_sandbox("10:00").await;
     let merchant = Merchant::create(&server, "Restart Shop").await;
     let payer = Payer::create(&server, "Carol", 1_000).await;
     let code_url = create_native(&server, &merchant, "RESTART-01", 300, &sink.url).await;
@@ -814,7 +824,7 @@ async fn a_notification_survives_a_restart_and_is_sent_after_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn payers_need_money_the_right_password_and_the_right_openid() {
-    let server = sandbox();
+    let (server, _pinned) = pinned_sandbox("10:00").await;
     let merchant = Merchant::create(&server, "Careful Shop").await;
     let poor = Payer::create(&server, "Dan", 50).await;
     let rich = Payer::create(&server, "Eve", 10_000).await;
@@ -1209,7 +1219,7 @@ async fn plaza_demo_seeds_merchants_payers_and_sdk_configs_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refunds_after_settlement_come_from_the_available_balance_and_need_it() {
-    let server = sandbox();
+    let (server, _pinned) = pinned_sandbox("10:00").await;
     let merchant = Merchant::create(&server, "Settled Shop").await;
     let payer = Payer::create(&server, "Hana", 100_000).await;
     for (no, total) in [("SET-000001", 10_000), ("SET-000002", 5_000)] {
@@ -1318,7 +1328,7 @@ async fn refunds_after_settlement_come_from_the_available_balance_and_need_it() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn h5_and_app_orders_and_an_explicit_time_expire() {
-    let server = sandbox();
+    let (server, _pinned) = pinned_sandbox("10:00").await;
     let merchant = Merchant::create(&server, "Mobile Shop").await;
     let payer = Payer::create(&server, "Ivy", 10_000).await;
 
@@ -1370,12 +1380,8 @@ async fn h5_and_app_orders_and_an_explicit_time_expire() {
     );
 
     // An order that expires in ten minutes closes itself then, and not before.
-    let expire_at = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_secs(600))
-        .unwrap()
-        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
-        .strftime("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string();
+    let expire_at =
+        plaza_testkit::clock::china_rfc3339((server.clock_now_ms().await / 1_000 + 600) * 1_000);
     let mut short_lived = native(&merchant, "SHORT-0001", 100, "https://m.example/n");
     short_lived["time_expire"] = json!(expire_at);
     let code_url = {
@@ -1416,7 +1422,7 @@ async fn h5_and_app_orders_and_an_explicit_time_expire() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_notification_nobody_acknowledges_is_given_up_after_fifteen_retries() {
-    let server = sandbox();
+    let (server, _pinned) = pinned_sandbox("10:00").await;
     let sink = NotifySink::start(SinkMode::Fail).await;
     let merchant = Merchant::create(&server, "Deaf Shop").await;
     let payer = Payer::create(&server, "Jun", 1_000).await;
@@ -1626,4 +1632,242 @@ async fn racing_payers_and_racing_refunds_never_move_money_twice() {
     }
     assert_eq!(total_after, total_left + refunded * 300);
     assert_ledger_sound(&server).await;
+}
+
+/// Pays a Native order of `total` fen to a new merchant and answers both.
+async fn paid_order(server: &TestServer, total: i64, sink_url: &str) -> (Merchant, Value) {
+    let merchant = Merchant::create(server, "Night Owl Noodles").await;
+    let payer = Payer::create(server, "Mei", 100_000).await;
+    let code_url = create_native(server, &merchant, "NIGHT-0001", total, sink_url).await;
+    let paid = payer.pay_code(server, &code_url).await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    let transaction = query(server, &merchant, "NIGHT-0001").await;
+    (merchant, transaction)
+}
+
+/// The fund-flow bill (BASIC) of `day`, downloaded and unpacked, or the error's code.
+async fn fund_flow(server: &TestServer, merchant: &Merchant, day: &str) -> Result<String, String> {
+    let reply = merchant
+        .v3(
+            server,
+            "GET",
+            &format!("/v3/bill/fundflowbill?bill_date={day}&account_type=BASIC"),
+            None,
+        )
+        .await;
+    if reply.status != 200 {
+        return Err(reply.json()["code"].as_str().unwrap_or("").to_owned());
+    }
+    let url = reply.json()["download_url"].as_str().unwrap().to_owned();
+    let file = merchant
+        .download(server, &url[server.base_url.len()..])
+        .await;
+    Ok(String::from_utf8(file).unwrap())
+}
+
+/// Issue 11's repro: a payment at 22:25 with the clock moved two days is settled at
+/// 02:00 the next day, where waiting would have settled it, and its income is on that
+/// day's fund-flow bill.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_two_day_move_settles_at_two_the_next_morning_as_waiting_would() {
+    let (server, pinned) = pinned_sandbox("22:25").await;
+    let (merchant, transaction) = paid_order(&server, 2_500, "https://m.example/n").await;
+    assert_eq!(
+        transaction["success_time"].as_str().unwrap()[..10],
+        pinned.day
+    );
+    let moved = server.advance_clock(2 * DAY_MS).await;
+    assert!(moved["jobs_run"].as_u64().unwrap() >= 1, "{moved}");
+    assert!(moved["now_ms"].as_i64().unwrap() >= pinned.at_ms + 2 * DAY_MS);
+    assert_eq!(available(&server, &merchant).await, 2_500 - 15);
+
+    let settle_day = pinned.day_plus(1);
+    let flow = fund_flow(&server, &merchant, &settle_day).await.unwrap();
+    assert!(
+        flow.contains(&format!("`{settle_day} 02:00:00")) && flow.contains("`收入,`24.85"),
+        "settled at 02:00 on {settle_day}: {flow}"
+    );
+    // Nothing was booked on the day the clock landed on (not over yet, and no activity
+    // before it): the payment's own day has only the payment's pending side.
+    assert_eq!(
+        fund_flow(&server, &merchant, &pinned.day_plus(2)).await,
+        Err("NO_STATEMENT_EXIST".to_owned())
+    );
+    assert_ledger_sound(&server).await;
+}
+
+/// The settlement-and-bills path from 23:30 China time: the day arithmetic holds at the
+/// hour that used to break it.
+#[tokio::test(flavor = "multi_thread")]
+async fn settlement_and_bills_hold_for_a_payment_at_half_past_eleven_at_night() {
+    let (server, pinned) = pinned_sandbox("23:30").await;
+    let sink = NotifySink::start(SinkMode::Accept).await;
+    let (merchant, transaction) = paid_order(&server, 2_500, &sink.url).await;
+    assert_eq!(
+        transaction["success_time"].as_str().unwrap()[..10],
+        pinned.day
+    );
+    let refund = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&json!({
+                "out_trade_no": "NIGHT-0001",
+                "out_refund_no": "NIGHT-R-1",
+                "amount": {"refund": 1_000, "total": 2_500, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_eq!(refund.status, 200, "{}", refund.text);
+
+    // 02:31 the next day: the payment's day is over and settled.
+    server.advance_clock(3 * HOUR_MS + 60_000).await;
+    // 2,500 paid with a 15 fee; the 1,000 refund took back 6 of it.
+    assert_eq!(
+        available(&server, &merchant).await,
+        2_500 - 15 - (1_000 - 6)
+    );
+    let bill = merchant
+        .v3(
+            &server,
+            "GET",
+            &format!("/v3/bill/tradebill?bill_date={}&bill_type=ALL", pinned.day),
+            None,
+        )
+        .await;
+    assert_eq!(bill.status, 200, "{}", bill.text);
+    let url = bill.json()["download_url"].as_str().unwrap().to_owned();
+    let text = String::from_utf8(
+        merchant
+            .download(&server, &url[server.base_url.len()..])
+            .await,
+    )
+    .unwrap();
+    assert!(
+        text.contains("`NIGHT-0001") && text.contains("`NIGHT-R-1"),
+        "{text}"
+    );
+    // The settlement day is not over yet; a day later its bill shows the settlement.
+    let settle_day = pinned.day_plus(1);
+    assert_eq!(
+        fund_flow(&server, &merchant, &settle_day).await,
+        Err("NO_STATEMENT_EXIST".to_owned())
+    );
+    server.advance_clock(DAY_MS).await;
+    let flow = fund_flow(&server, &merchant, &settle_day).await.unwrap();
+    assert!(
+        flow.contains(&format!("`{settle_day} 02:00:00")) && flow.contains("`收入,`14.91"),
+        "{flow}"
+    );
+    assert_ledger_sound(&server).await;
+}
+
+/// Retries that come due during one clock move run inside it, each at its time on the
+/// schedule, so a long move delivers every retry that waiting as long would.
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_due_during_a_clock_move_run_inside_it_on_their_schedule() {
+    let (server, _pinned) = pinned_sandbox("10:00").await;
+    let sink = NotifySink::start(SinkMode::Fail).await;
+    let (merchant, _transaction) = paid_order(&server, 100, &sink.url).await;
+    sink.wait_for(1).await;
+    // The fifteen retries span a day and four minutes.
+    server.advance_clock(2 * DAY_MS).await;
+    assert_eq!(sink.wait_for(16).await.len(), 16);
+    let listed = server
+        .admin_get(&format!(
+            "/api/v1/admin/merchants/{}/notifications",
+            merchant.mchid
+        ))
+        .await
+        .json();
+    let note = &listed["notifications"][0];
+    assert_eq!(note["state"], "failed", "{note}");
+    let sent_ms: Vec<i64> = note["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|attempt| {
+            let at: jiff::Timestamp = attempt["sent_at"].as_str().unwrap().parse().unwrap();
+            at.as_millisecond()
+        })
+        .collect();
+    let gaps_s: Vec<i64> = sent_ms
+        .windows(2)
+        .map(|pair| (pair[1] - pair[0]) / 1_000)
+        .collect();
+    // The first retry is 15 s after the first try ended; every later one exactly on
+    // WeChat's schedule, since the clock reads each retry's due time while it runs.
+    assert!(gaps_s[0] >= 15, "{gaps_s:?}");
+    assert_eq!(
+        gaps_s[1..],
+        [
+            15, 30, 180, 600, 1_200, 1_800, 1_800, 1_800, 3_600, 10_800, 10_800, 10_800, 21_600,
+            21_600
+        ],
+        "{gaps_s:?}"
+    );
+}
+
+/// A settlement due while the server was down runs when it starts again and, in the
+/// sandbox, is booked at its due time (02:00), as if the server had been up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_settlement_missed_while_down_is_caught_up_at_start_and_booked_at_its_time() {
+    let (server, pinned) = pinned_sandbox("10:00").await;
+    let (merchant, _transaction) = paid_order(&server, 2_500, "https://m.example/n").await;
+    // 01:00 the next day: settlement is an hour away when the server goes down …
+    server.set_clock(pinned.at_ms + 15 * HOUR_MS).await;
+    assert_eq!(available(&server, &merchant).await, 0);
+    // … and it comes back at 03:00.
+    let back_at = plaza_testkit::clock::china_rfc3339(pinned.at_ms + 17 * HOUR_MS);
+    let server = server.restart_with(|options| options.arg("--sandbox-clock-start").arg(back_at));
+    assert_eq!(available(&server, &merchant).await, 2_500 - 15);
+    assert!(server.clock_now_ms().await >= pinned.at_ms + 17 * HOUR_MS);
+    server.advance_clock(DAY_MS).await;
+    let settle_day = pinned.day_plus(1);
+    let flow = fund_flow(&server, &merchant, &settle_day).await.unwrap();
+    assert!(
+        flow.contains(&format!("`{settle_day} 02:00:00")) && flow.contains("`收入,`24.85"),
+        "{flow}"
+    );
+    assert_ledger_sound(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_clock_is_set_forward_only_to_an_rfc3339_instant() {
+    let (server, pinned) = pinned_sandbox("10:00").await;
+    let clock = server.clock().await;
+    assert!(clock["now_ms"].as_i64().unwrap() >= pinned.at_ms);
+    assert!(clock["now"].as_str().is_some());
+    let back = server
+        .admin_post(
+            "/api/v1/sandbox/clock/set",
+            &json!({ "to": plaza_testkit::clock::china_rfc3339(pinned.at_ms - HOUR_MS) }),
+        )
+        .await;
+    assert_eq!(
+        (back.status, back.json()["code"].as_str()),
+        (400, Some("clock_not_forward")),
+        "{}",
+        back.text
+    );
+    let garbled = server
+        .admin_post("/api/v1/sandbox/clock/set", &json!({ "to": "tomorrow" }))
+        .await;
+    assert_eq!(
+        (garbled.status, garbled.json()["code"].as_str()),
+        (400, Some("invalid_field")),
+        "{}",
+        garbled.text
+    );
+    let anonymous = plaza_testkit::send(
+        plaza_testkit::http_client()
+            .post(format!("{}/api/v1/sandbox/clock/set", server.base_url))
+            .json(&json!({ "to": "2099-01-01T00:00:00Z" })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    let forward = server.set_clock(pinned.at_ms + DAY_MS).await;
+    assert!(forward["now_ms"].as_i64().unwrap() >= pinned.at_ms + DAY_MS);
 }

@@ -26,6 +26,8 @@ async fn payment_code(server: &TestServer, payer: &Payer) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_day_report_counts_each_channel_and_the_providers_offline_share() {
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let shop = Merchant::create(&server, "Book Shop").await;
     let provider = Merchant::create_provider(&server, &json!({ "name": "Retail Services" })).await;
     let sub = server

@@ -215,6 +215,8 @@ async fn the_console_shows_signed_requests_and_resends_replays_and_sends_edited(
 #[tokio::test]
 async fn next_retry_moves_the_clock_to_the_next_try_and_runs_it() {
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Retry Bakery").await;
     let payer = Payer::create(&server, "Han Mei", 10_000).await;
     let sink = NotifySink::start(SinkMode::Fail).await;
@@ -314,15 +316,14 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
     assert_eq!(plan.status, 200, "{}", plan.text);
     let code = create_native(&server, &merchant, "FAULT-1", 1_000, &sink.url).await;
     assert_eq!(payer.pay_code(&server, &code).await.status, 200);
-    let id = loop {
+    let id = plaza_testkit::eventually("the first (dropped) try is recorded", || async {
         let listed = notifications(&server, &merchant.mchid).await;
-        if let Some(first) = listed.first()
-            && !first["attempts"].as_array().unwrap().is_empty()
-        {
-            break first["id"].as_str().unwrap().to_owned();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+        listed
+            .first()
+            .filter(|first| !first["attempts"].as_array().unwrap().is_empty())
+            .map(|first| first["id"].as_str().unwrap().to_owned())
+    })
+    .await;
     let dropped = server
         .admin_get(&format!("/api/v1/sandbox/notifications/{id}"))
         .await
@@ -396,13 +397,13 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
     assert_eq!(plan.status, 200, "{}", plan.text);
     let first = create_native(&server, &merchant, "ORDER-A", 1_000, &sink.url).await;
     assert_eq!(payer.pay_code(&server, &first).await.status, 200);
-    let held = loop {
+    let held = plaza_testkit::eventually("the notification is held back", || async {
         let listed = notifications(&server, &merchant.mchid).await;
-        if listed[0]["held_until"].is_string() {
-            break listed[0].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+        listed[0]["held_until"]
+            .is_string()
+            .then(|| listed[0].clone())
+    })
+    .await;
     assert!(held["attempts"].as_array().unwrap().is_empty());
     assert_eq!(sink.received().len(), 4, "held back");
     let second = create_native(&server, &merchant, "ORDER-B", 1_000, &sink.url).await;
@@ -436,6 +437,8 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
 #[tokio::test]
 async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Scripted Tea").await;
     let payer = Payer::create(&server, "Zhang", 100_000).await;
     let sink = NotifySink::start(SinkMode::Accept).await;

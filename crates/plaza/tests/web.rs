@@ -7,8 +7,9 @@
 //! `target/screenshots/`.
 //!
 //! Needs `node`, `tests/web/node_modules` (`npm ci --prefix tests/web`) and
-//! `/usr/bin/chromium` (or `PLAZA_CHROMIUM`). Without them the test says so and passes,
-//! unless `PLAZA_TEST_REQUIRE_BROWSER=1` (CI) makes their absence a failure.
+//! `/usr/bin/chromium` (or `PLAZA_CHROMIUM`). Without them these tests are compiled as
+//! ignored with the reason (`crates/plaza/build.rs`), so the summary counts them as
+//! ignored, unless `PLAZA_TEST_REQUIRE_BROWSER=1` (CI) makes their absence a failure.
 
 #![allow(
     clippy::unwrap_used,
@@ -53,11 +54,15 @@ fn browser_ready() -> bool {
         "PLAZA_TEST_REQUIRE_BROWSER=1 but missing: {}",
         missing.join(", ")
     );
-    eprintln!("browser part skipped; missing: {}", missing.join(", "));
+    plaza_testkit::say_skipped(&format!("browser part; missing: {}", missing.join(", ")));
     false
 }
 
 #[test]
+#[cfg_attr(
+    plaza_browser_missing,
+    ignore = "browser part skipped: needs node, tests/web/node_modules (npm ci --prefix tests/web) and chromium"
+)]
 fn a_payer_pays_a_native_order_on_the_checkout_page() {
     if !browser_ready() {
         return;
@@ -76,6 +81,10 @@ fn a_payer_pays_a_native_order_on_the_checkout_page() {
 }
 
 #[test]
+#[cfg_attr(
+    plaza_browser_missing,
+    ignore = "browser part skipped: needs node, tests/web/node_modules (npm ci --prefix tests/web) and chromium"
+)]
 fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
     if !browser_ready() {
         return;
@@ -94,6 +103,10 @@ fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    plaza_browser_missing,
+    ignore = "browser part skipped: needs node, tests/web/node_modules (npm ci --prefix tests/web) and chromium"
+)]
 async fn a_payer_claims_a_coupon_and_pays_with_it_on_the_checkout_page() {
     use plaza_testkit::pay::Merchant;
     use serde_json::json;
@@ -176,6 +189,10 @@ async fn a_payer_claims_a_coupon_and_pays_with_it_on_the_checkout_page() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    plaza_browser_missing,
+    ignore = "browser part skipped: needs node, tests/web/node_modules (npm ci --prefix tests/web) and chromium"
+)]
 async fn the_operator_drives_notifications_and_the_clock_from_the_sandbox_console() {
     use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
     use serde_json::json;

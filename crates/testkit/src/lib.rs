@@ -10,6 +10,7 @@
 //! create a directory or reach it over HTTP must fail the test at once and say why.
 #![deny(missing_docs)]
 
+pub mod clock;
 pub mod pay;
 
 use std::io::{BufRead, BufReader};
@@ -231,6 +232,35 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, reqwest::Er
         headers,
         text,
     })
+}
+
+/// How often [`eventually`] asks.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How many times [`eventually`] asks before giving up: 400 × 50 ms = 20 s.
+pub const POLL_TRIES_MAX: u32 = 400;
+
+/// Asks `check` every [`POLL_INTERVAL`] until it answers `Some`, at most
+/// [`POLL_TRIES_MAX`] times, so a wait for something that never happens fails with a
+/// message naming `what` instead of hanging.
+///
+/// # Panics
+///
+/// When `check` never answers `Some`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..POLL_TRIES_MAX {
+        if let Some(found) = check().await {
+            return found;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    panic!(
+        "gave up waiting after {POLL_TRIES_MAX} tries over {:?}: {what}",
+        POLL_INTERVAL * POLL_TRIES_MAX
+    );
 }
 
 pub(crate) fn unique() -> u64 {
@@ -473,10 +503,17 @@ impl TestServer {
     }
 
     /// Starts the same server again on the same data directory (after a stop or kill).
-    pub fn restart(mut self) -> Self {
+    pub fn restart(self) -> Self {
+        self.restart_with(|options| options)
+    }
+
+    /// Kills the server and starts it again on the same data, with options changed by
+    /// `change` (e.g. an extra flag).
+    pub fn restart_with(mut self, change: impl FnOnce(ServerOptions) -> ServerOptions) -> Self {
         self.kill();
         let temp = self._temp.take();
-        let mut restarted = self.options.clone().data_dir(&self.data_dir).start();
+        let options = change(self.options.clone()).data_dir(&self.data_dir);
+        let mut restarted = options.start();
         restarted._temp = temp;
         restarted
     }
@@ -487,6 +524,14 @@ impl Drop for TestServer {
         self.kill();
         let _removed = std::fs::remove_file(&self.log_path);
     }
+}
+
+/// Says on the terminal that part of a test was skipped. Written to stderr directly, not
+/// through `eprintln!`, which the test harness captures and hides for passing tests: a
+/// green local run must not be mistaken for a full one.
+pub fn say_skipped(what: &str) {
+    use std::io::Write as _;
+    let _written = writeln!(std::io::stderr().lock(), "SKIPPED: {what}");
 }
 
 /// A fresh, empty PostgreSQL database for one test, or `None` (with a note on stderr)
@@ -512,9 +557,9 @@ pub async fn postgres_database() -> Option<String> {
             )
         }
         Err(error) => {
-            eprintln!(
+            say_skipped(&format!(
                 "PostgreSQL part skipped: cannot reach {admin} ({error}); set PLAZA_TEST_POSTGRES_URL to run it"
-            );
+            ));
             return None;
         }
     };

@@ -24,6 +24,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/sandbox/clock", get(get_clock))
         .route("/api/v1/sandbox/clock/advance", post(create_advance))
+        .route("/api/v1/sandbox/clock/set", post(create_set))
         .route("/api/v1/sandbox/clock/next-job", post(create_next_job))
         .route("/api/v1/sandbox/notifications", get(list_notifications))
         .route("/api/v1/sandbox/notifications/{id}", get(get_notification))
@@ -111,14 +112,50 @@ async fn create_advance(
     Ok(axum::Json(clock_json(&state, travel, Some(advanced))))
 }
 
-/// Moves the clock to `due` (at least a millisecond) and runs what became due.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetBody {
+    to: String,
+}
+
+/// # `POST /api/v1/sandbox/clock/set`
+///
+/// Moves the clock forward to `to` (RFC 3339, any offset) the way
+/// `POST /api/v1/sandbox/clock/advance` does, so scripts and tests can start from a known
+/// instant. A `to` that is not after the clock's time is refused (`clock_not_forward`).
+async fn create_set(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Json(body): Json<SetBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let travel = time_travel(&state)?;
+    let to = parse_instant("to", &body.to)?;
+    let advanced = travel.set(to).await?;
+    Ok(axum::Json(clock_json(&state, travel, Some(advanced))))
+}
+
+fn parse_instant(field: &str, text: &str) -> Result<plaza_kernel::clock::Timestamp, ApiError> {
+    let instant: jiff::Timestamp = text.parse().map_err(|error| {
+        ApiError::invalid_field(
+            field,
+            format!(
+                "{text:?} is not an RFC 3339 instant such as 2030-01-02T10:00:00+08:00 ({error})"
+            ),
+        )
+    })?;
+    Ok(plaza_kernel::clock::Timestamp::from_unix_ms(
+        instant.as_millisecond(),
+    ))
+}
+
+/// Moves the clock to `due` (or runs what is due now, if `due` has passed) and runs what
+/// became due on the way, each job at its due time.
 pub(crate) async fn advance_to(
     state: &AppState,
     due: plaza_kernel::clock::Timestamp,
 ) -> Result<Advanced, ApiError> {
     let travel = time_travel(state)?;
-    let by_ms = (due.unix_ms() - state.clock.now().unix_ms()).max(1);
-    Ok(travel.advance(by_ms).await?)
+    Ok(travel.reach(due).await?)
 }
 
 /// # `POST /api/v1/sandbox/clock/next-job`
