@@ -98,7 +98,25 @@ async fn record(State(metrics): State<HttpMetrics>, request: Request, next: Next
     response
 }
 
+/// How long a request that moves the sandbox clock may take: a move runs every job due
+/// on the way, and a day with a merchant that never answers holds ~15 deliveries of 5 s.
+const CLOCK_MOVE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Whether `path` moves the sandbox clock (the API's clock moves and next-retry, the
+/// console's clock buttons and notification actions).
+fn moves_the_clock(path: &str) -> bool {
+    path.starts_with("/api/v1/sandbox/clock/")
+        || (path.starts_with("/api/v1/sandbox/notifications/") && path.ends_with("/next-retry"))
+        || path == "/console/clock"
+        || (path.starts_with("/console/notifications/") && path.ends_with("/action"))
+}
+
 async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let limit = if moves_the_clock(request.uri().path()) {
+        limit.max(CLOCK_MOVE_TIMEOUT)
+    } else {
+        limit
+    };
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
@@ -174,4 +192,31 @@ pub(crate) fn wrap(routes: Router, limits: HttpLimits, metrics: HttpMetrics) -> 
             SequentialRequestIds::new(),
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::moves_the_clock;
+
+    #[test]
+    fn only_clock_moves_get_the_long_time_limit() {
+        for path in [
+            "/api/v1/sandbox/clock/advance",
+            "/api/v1/sandbox/clock/set",
+            "/api/v1/sandbox/clock/next-job",
+            "/api/v1/sandbox/notifications/EV-1/next-retry",
+            "/console/clock",
+            "/console/notifications/EV-1/action",
+        ] {
+            assert!(moves_the_clock(path), "{path}");
+        }
+        for path in [
+            "/api/v1/sandbox/clock",
+            "/api/v1/sandbox/notifications/EV-1/replay",
+            "/v3/pay/transactions/native",
+            "/console",
+        ] {
+            assert!(!moves_the_clock(path), "{path}");
+        }
+    }
 }

@@ -98,7 +98,19 @@ impl SandboxTime {
     }
 
     async fn travel(&self, target: Timestamp) -> Advanced {
-        let travelled = self.scheduler.travel_to(&self.clock, target).await;
+        // In its own task: a move must finish (and land the clock) even if the request
+        // that asked for it goes away.
+        let scheduler = self.scheduler.clone();
+        let clock = self.clock.clone();
+        let travelled = tokio::spawn(async move { scheduler.travel_to(&clock, target).await })
+            .await
+            .unwrap_or_else(|error| {
+                // A job panicked mid-move: land the clock so it is not left pinned.
+                self.clock.land(target);
+                Err(plaza_kernel::queue::QueueError::Unavailable {
+                    reason: format!("a clock move failed: {error}"),
+                })
+            });
         let offset = self.clock.offset_ms().to_string();
         if let Err(error) = self.store.set_meta(SANDBOX_OFFSET_KEY, &offset).await {
             tracing::error!(%error, "recording the sandbox clock offset failed");
