@@ -108,8 +108,9 @@ impl StoreArgs {
 struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// Address to listen on [env: PLAZA_LISTEN] [default: 127.0.0.1:8080]. Port 0 picks a
-    /// free port; the chosen address is printed and written to <data-dir>/plaza.addr.
+    /// Address to listen on, IP:PORT or HOST:PORT [env: PLAZA_LISTEN] [default:
+    /// 127.0.0.1:8080]. Port 0 picks a free port; the chosen address is printed and
+    /// written to <data-dir>/plaza.addr.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// Sandbox mode: the clock can be moved forward through the admin API
@@ -150,10 +151,11 @@ struct ServeArgs {
 
 #[derive(Debug, Args)]
 struct DemoArgs {
-    /// Where the demo keeps its data [default: plaza-demo].
+    /// Where the demo keeps its data.
     #[arg(long, value_name = "DIR", default_value = "plaza-demo")]
     data_dir: PathBuf,
-    /// Address to listen on.
+    /// Address to listen on: IP:PORT or HOST:PORT (e.g. localhost:8080). Port 0 picks a
+    /// free port; the chosen address is printed.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: String,
     /// The URL clients reach Plaza at [default: http://<listen address>].
