@@ -227,6 +227,8 @@ pub(crate) struct Config {
     pub(crate) tls_listen: Option<SocketAddr>,
     /// Where `plaza ca` writes and drop-in mode reads the certificates.
     pub(crate) tls_cert_dir: PathBuf,
+    /// Where `data_dir` was set (e.g. "flag --data-dir"); `None` when it is the default.
+    pub(crate) data_dir_origin: Option<String>,
 }
 
 /// The data directory when none is configured.
@@ -304,7 +306,11 @@ impl Config {
                     Ok(PathBuf::from(text))
                 }
             })?;
+        let data_dir_origin = raw
+            .get(Key::DataDir)
+            .map(|(_, source)| source.describe(Key::DataDir));
         Ok(Self {
+            data_dir_origin,
             tls_listen,
             tls_cert_dir,
             public_base_url,
@@ -421,6 +427,20 @@ mod tests {
         assert!(!config.sandbox);
         assert_eq!(config.tls_listen, None);
         assert_eq!(config.tls_cert_dir, PathBuf::from("plaza-data").join("ca"));
+        assert_eq!(config.data_dir_origin, None);
+    }
+
+    #[test]
+    fn the_data_directory_says_where_it_was_set() {
+        let flags = [(Key::DataDir, Some("d".to_owned()))];
+        let config = load(None, &flags, &no_env).unwrap();
+        assert_eq!(config.data_dir_origin.as_deref(), Some("flag --data-dir"));
+        let env = |name: &str| (name == "PLAZA_DATA_DIR").then(|| "e".to_owned());
+        let config = load(None, &[], &env).unwrap();
+        assert_eq!(
+            config.data_dir_origin.as_deref(),
+            Some("environment variable PLAZA_DATA_DIR")
+        );
     }
 
     #[test]
