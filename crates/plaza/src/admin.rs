@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use plaza_api::wire::VerifyView;
 use plaza_kernel::clock::SystemClock;
+use plaza_kernel::limits::{PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
 use plaza_ledger::{LedgerStore, verify};
 use plaza_store::Store;
 
@@ -161,7 +162,7 @@ pub(crate) enum UserCommand {
 pub(crate) struct ListArgs {
     #[command(flatten)]
     server: ServerArgs,
-    /// Show at most this many [default: 50; at most 500].
+    /// Show at most this many, oldest first [default: 50; at most 500].
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
     /// Print the API's answer as one JSON object instead of a table.
@@ -388,7 +389,14 @@ async fn list(
         None => path.to_owned(),
     };
     let listed = admin_request(&args.server, reqwest::Method::GET, &path, None).await?;
-    print_json_or(args.json, &listed, table(&listed))?;
+    let mut text = table(&listed);
+    let limit = args.limit.unwrap_or(PAGE_ROWS_DEFAULT);
+    if admin_view::count(&listed) >= limit {
+        text.push_str(&format!(
+            "(the first {limit}; there may be more: --limit up to {PAGE_ROWS_MAX})\n"
+        ));
+    }
+    print_json_or(args.json, &listed, text)?;
     Ok(Outcome::Success)
 }
 

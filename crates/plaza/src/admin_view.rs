@@ -59,13 +59,21 @@ fn items<'a>(listed: &'a Value, field: &str) -> &'a [Value] {
     listed[field].as_array().map_or(&[], Vec::as_slice)
 }
 
-/// What to say under a list that may have been cut at its limit.
+/// What to say under a list.
 fn footer(count: usize, what: &str, create: &str) -> String {
     match count {
         0 => format!("no {what} yet: {create}\n"),
         1 => "1 shown\n".to_owned(),
-        _ => format!("{count} shown (oldest first; --limit shows up to 500)\n"),
+        _ => format!("{count} shown, oldest first\n"),
     }
+}
+
+/// How many a list answer holds (its one array).
+pub(crate) fn count(listed: &Value) -> usize {
+    listed
+        .as_object()
+        .and_then(|object| object.values().find_map(Value::as_array))
+        .map_or(0, Vec::len)
 }
 
 pub(crate) fn merchants(listed: &Value) -> String {

@@ -199,6 +199,16 @@ fn admin_commands_find_the_demo_from_its_folder_and_list_and_show_what_it_seeded
         &["admin", "merchant", "list", "--limit", "2", "--json"],
     );
     assert_eq!(listed["merchants"].as_array().unwrap().len(), 2, "{listed}");
+    assert!(table.ends_with("6 shown, oldest first\n"), "{table}");
+    let cut = run_ok(cwd, &["admin", "merchant", "list", "--limit", "2"]);
+    assert!(
+        cut.contains("Lotus Books") && !cut.contains("Metro Bakery"),
+        "{cut}"
+    );
+    assert!(
+        cut.ends_with("(the first 2; there may be more: --limit up to 500)\n"),
+        "{cut}"
+    );
     let mchid = harbour["mchid"].as_str().unwrap();
     let shown = run_ok(cwd, &["admin", "merchant", "show", mchid]);
     assert!(shown.starts_with("merchant Harbour Coffee\n"), "{shown}");
