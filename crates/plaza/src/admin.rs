@@ -1,20 +1,26 @@
 //! `plaza admin`: operator commands.
 //!
-//! They work on a stopped Plaza by opening its data directory, and on a running one
-//! through its admin API (address and token from the data directory, or `--server` and
-//! `--token`).
+//! They work on a running Plaza through its admin API, found as `locate.rs` describes
+//! (or named with `--server` and `--token`); `verify-ledger` also works on a stopped one
+//! by opening its data directory. `list` and `show` print a table or a few lines, and
+//! with `--json` the API's answer as one JSON object, as `create --json` does.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use plaza_api::wire::VerifyView;
 use plaza_kernel::clock::SystemClock;
+use plaza_kernel::limits::{PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
 use plaza_ledger::{LedgerStore, verify};
 use plaza_store::Store;
 
-use crate::datadir::{DataDir, is_locked, read_addr, read_admin_token};
+use crate::admin_view;
+use crate::config::{Config, Database, SQLITE_FILE};
+use crate::datadir::{DataDir, read_admin_token};
+use crate::locate::Survey;
 use crate::{Outcome, StoreArgs};
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +50,10 @@ pub(crate) enum ProviderCommand {
     /// certificate, an APIv3 key. With --json, prints one object with everything an SDK
     /// in partner mode needs.
     Create(ProviderCreateArgs),
+    /// List service providers, oldest first.
+    List(ListArgs),
+    /// Show one service provider (by sp_mchid) and its sub-merchants.
+    Show(ShowArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +111,11 @@ pub(crate) enum MerchantCommand {
     /// Create a merchant: mchid, a bound appid, an API key pair and certificate, an
     /// APIv3 key. With --json, prints one object with everything an SDK needs.
     Create(MerchantCreateArgs),
+    /// List merchants of every kind (direct, service providers, sub-merchants, collection
+    /// codes), oldest first.
+    List(ListArgs),
+    /// Show one merchant by its mchid: fee, keys, balances.
+    Show(ShowArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,7 +138,7 @@ pub(crate) struct MerchantCreateArgs {
     /// Register this public key (PEM file) instead of generating a key pair; needs
     /// --serial-no.
     #[arg(long, value_name = "FILE")]
-    public_key_file: Option<std::path::PathBuf>,
+    public_key_file: Option<PathBuf>,
     /// The serial of the certificate of --public-key-file.
     #[arg(long, value_name = "HEX")]
     serial_no: Option<String>,
@@ -137,6 +152,34 @@ pub(crate) enum UserCommand {
     /// Create a user with a wallet and a 6-digit payment password; prints a session
     /// token for /api/v1.
     Create(UserCreateArgs),
+    /// List users, oldest first.
+    List(ListArgs),
+    /// Show one user by user_id: balance, password-free limit, lock.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Show at most this many, oldest first [default: 50; at most 500].
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Print the API's answer as one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Its id: mchid, sp_mchid or user_id.
+    #[arg(value_name = "ID")]
+    id: String,
+    /// Print the API's answer as one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -146,25 +189,44 @@ pub(crate) struct UserCreateArgs {
     /// The user's display name.
     #[arg(long, default_value = "Demo user")]
     name: String,
-    /// The 6-digit payment password [default: random].
+    /// The 6-digit payment password [default: in the sandbox the demo password 123456,
+    /// else random].
     #[arg(long)]
     password: Option<String>,
-    /// Start the wallet with this many fen (sandbox only).
-    #[arg(long, value_name = "FEN")]
+    /// Start the wallet with this much, in yuan like every page shows: 100 or 100.00
+    /// (sandbox only).
+    #[arg(
+        long,
+        value_name = "YUAN",
+        value_parser = crate::yuan::parse_fen,
+        allow_negative_numbers = true
+    )]
     balance: Option<i64>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
 
+/// Which Plaza to work on. Unlike `plaza serve`, with no data directory given it looks
+/// in both ./plaza-data and ./plaza-demo.
 #[derive(Debug, Args)]
 pub(crate) struct ServerArgs {
-    #[command(flatten)]
-    store: StoreArgs,
-    /// Ask this running Plaza (e.g. http://127.0.0.1:8080) instead of the data directory.
+    /// TOML config file [env: PLAZA_CONFIG] [default: ./plaza.toml if present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The data directory of the Plaza to work on [env: PLAZA_DATA_DIR] [default: the
+    /// first of ./plaza-data (plaza serve) and ./plaza-demo (plaza demo) where a Plaza is
+    /// running].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// postgres://user@host:port/db or sqlite://FILE, for verify-ledger on a stopped
+    /// Plaza [env: PLAZA_DATABASE_URL] [default: sqlite://<data-dir>/plaza.sqlite3].
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Ask this running Plaza (e.g. http://127.0.0.1:8080) instead of looking for one.
     #[arg(long, value_name = "URL")]
     server: Option<String>,
-    /// Admin token for --server [default: <data-dir>/admin.token].
+    /// Admin token [default: the admin.token of the data directory].
     #[arg(
         long,
         value_name = "TOKEN",
@@ -177,43 +239,136 @@ pub(crate) struct ServerArgs {
 pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<Outcome> {
     match command {
         AdminCommand::Merchant(MerchantCommand::Create(args)) => create_merchant(args).await,
+        AdminCommand::Merchant(MerchantCommand::List(args)) => {
+            list(args, "/api/v1/admin/merchants", admin_view::merchants).await
+        }
+        AdminCommand::Merchant(MerchantCommand::Show(args)) => {
+            show(args, "/api/v1/admin/merchants", admin_view::merchant).await
+        }
         AdminCommand::Provider(ProviderCommand::Create(args)) => create_provider(args).await,
+        AdminCommand::Provider(ProviderCommand::List(args)) => {
+            list(args, "/api/v1/admin/providers", admin_view::providers).await
+        }
+        AdminCommand::Provider(ProviderCommand::Show(args)) => {
+            show(args, "/api/v1/admin/providers", admin_view::provider).await
+        }
         AdminCommand::SubMerchant(SubMerchantCommand::Create(args)) => {
             create_sub_merchant(args).await
         }
         AdminCommand::User(UserCommand::Create(args)) => create_user(args).await,
+        AdminCommand::User(UserCommand::List(args)) => {
+            list(args, "/api/v1/admin/users", admin_view::users).await
+        }
+        AdminCommand::User(UserCommand::Show(args)) => {
+            show(args, "/api/v1/admin/users", admin_view::user).await
+        }
         AdminCommand::VerifyLedger(args) => verify_ledger(args).await,
         AdminCommand::Token(args) => {
-            let config = args.store.load()?;
-            let token = read_admin_token(&config.data_dir)?.with_context(|| {
-                format!(
-                    "{} has no admin token yet; start plaza serve once",
-                    config.data_dir.display()
-                )
-            })?;
+            let survey = Survey::of(&args.load()?);
+            let token = survey
+                .admin_token()?
+                .ok_or_else(|| survey.not_found("no admin token found"))?;
             writeln!(std::io::stdout().lock(), "{token}")?;
             Ok(Outcome::Success)
         }
     }
 }
 
+impl ServerArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        StoreArgs {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+        }
+        .load()
+    }
+
+    /// The token: `--token`, else the admin token in `data_dir`, else in any place the
+    /// survey looked at.
+    fn token(&self, data_dir: Option<&Path>, survey: &Survey) -> anyhow::Result<String> {
+        if let Some(token) = &self.token {
+            return Ok(token.clone());
+        }
+        if let Some(token) = data_dir.map(read_admin_token).transpose()?.flatten() {
+            return Ok(token);
+        }
+        survey.admin_token()?.ok_or_else(|| {
+            survey.not_found("no admin token found: pass --token (or PLAZA_ADMIN_TOKEN)")
+        })
+    }
+}
+
 /// The running server's base URL and admin token.
 fn running_server(args: &ServerArgs) -> anyhow::Result<(String, String)> {
-    let config = args.store.load()?;
-    let server = match &args.server {
-        Some(server) => server.trim_end_matches('/').to_owned(),
-        None if is_locked(&config.data_dir) => format!("http://{}", read_addr(&config.data_dir)?),
-        None => bail!(
-            "no Plaza is running on {}; start plaza serve, or pass --server",
-            config.data_dir.display()
-        ),
+    let survey = Survey::of(&args.load()?);
+    let (server, data_dir) = match &args.server {
+        Some(server) => (server.trim_end_matches('/').to_owned(), None),
+        None => {
+            let (data_dir, addr) = survey
+                .running()
+                .ok_or_else(|| survey.not_found("no running Plaza found"))?;
+            (format!("http://{addr}"), Some(data_dir))
+        }
     };
-    let token = match &args.token {
-        Some(token) => token.clone(),
-        None => read_admin_token(&config.data_dir)?
-            .context("no admin token: pass --token or --data-dir")?,
-    };
+    let token = args.token(data_dir, &survey)?;
     Ok((server, token))
+}
+
+async fn admin_request(
+    args: &ServerArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let (server, token) = running_server(args)?;
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{server}{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {server}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(Refused::new(server, status, &text).into());
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// A running Plaza's refusal: its status, and the code and message of its /api/v1
+/// envelope (the body as it came when it is not one).
+#[derive(Debug, thiserror::Error)]
+#[error("{server} answered {status}: {message}")]
+struct Refused {
+    server: String,
+    status: reqwest::StatusCode,
+    code: Option<String>,
+    message: String,
+}
+
+impl Refused {
+    fn new(server: String, status: reqwest::StatusCode, body: &str) -> Self {
+        let envelope: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        match (envelope["code"].as_str(), envelope["message"].as_str()) {
+            (Some(code), Some(message)) => Self {
+                server,
+                status,
+                code: Some(code.to_owned()),
+                message: format!("{message} ({code})"),
+            },
+            _ => Self {
+                server,
+                status,
+                code: None,
+                message: body.to_owned(),
+            },
+        }
+    }
 }
 
 async fn admin_post(
@@ -221,20 +376,44 @@ async fn admin_post(
     path: &str,
     body: serde_json::Value,
 ) -> anyhow::Result<serde_json::Value> {
-    let (server, token) = running_server(args)?;
-    let response = reqwest::Client::new()
-        .post(format!("{server}{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {server}"))?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    if !status.is_success() {
-        bail!("{server} answered {status}: {text}");
+    admin_request(args, reqwest::Method::POST, path, Some(body)).await
+}
+
+async fn list(
+    args: ListArgs,
+    path: &str,
+    table: fn(&serde_json::Value) -> String,
+) -> anyhow::Result<Outcome> {
+    let path = match args.limit {
+        Some(limit) => format!("{path}?limit={limit}"),
+        None => path.to_owned(),
+    };
+    let listed = admin_request(&args.server, reqwest::Method::GET, &path, None).await?;
+    let mut text = table(&listed);
+    let limit = args.limit.unwrap_or(PAGE_ROWS_DEFAULT);
+    if admin_view::count(&listed) >= limit {
+        text.push_str(&format!(
+            "(the first {limit}; there may be more: --limit up to {PAGE_ROWS_MAX})\n"
+        ));
     }
-    Ok(serde_json::from_str(&text)?)
+    print_json_or(args.json, &listed, text)?;
+    Ok(Outcome::Success)
+}
+
+async fn show(
+    args: ShowArgs,
+    path: &str,
+    text: fn(&serde_json::Value) -> String,
+) -> anyhow::Result<Outcome> {
+    let id = &args.id;
+    let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if id.is_empty() || !id.chars().all(is_id_char) {
+        bail!("{id:?} is not an id (letters, digits, - and _)");
+    }
+    let path = format!("{path}/{id}");
+    let shown = admin_request(&args.server, reqwest::Method::GET, &path, None).await?;
+    print_json_or(args.json, &shown, text(&shown))?;
+    Ok(Outcome::Success)
 }
 
 fn print_json_or(json: bool, value: &serde_json::Value, text: String) -> anyhow::Result<()> {
@@ -332,41 +511,58 @@ async fn create_sub_merchant(args: SubMerchantCreateArgs) -> anyhow::Result<Outc
 }
 
 async fn create_user(args: UserCreateArgs) -> anyhow::Result<Outcome> {
+    let password = match args.password {
+        Some(password) => Some(password),
+        None => sandbox_password(&args.server).await?,
+    };
     let body = serde_json::json!({
         "name": args.name,
-        "password": args.password,
+        "password": password,
         "balance": args.balance,
     });
     let created = admin_post(&args.server, "/api/v1/admin/users", body).await?;
     let field = |name: &str| created[name].as_str().unwrap_or_default().to_owned();
     let text = format!(
-        "user {}\n  user_id:  {}\n  password: {}\n  balance:  {} fen\n  token:    {}\n",
+        "user {}\n  user_id:  {}\n  password: {}\n  balance:  {}\n  token:    {}\n",
         field("name"),
         field("user_id"),
         field("password"),
-        created["balance"].as_i64().unwrap_or(0),
+        crate::yuan::format_fen(created["balance"].as_i64().unwrap_or(0)),
         field("token"),
     );
     print_json_or(args.json, &created, text)?;
     Ok(Outcome::Success)
 }
 
-async fn verify_ledger(args: ServerArgs) -> anyhow::Result<Outcome> {
-    let config = args.store.load()?;
-    let server = match &args.server {
-        Some(server) => Some(server.trim_end_matches('/').to_owned()),
-        None if is_locked(&config.data_dir) => {
-            Some(format!("http://{}", read_addr(&config.data_dir)?))
+/// The password of a user made without one: in the sandbox the demo's, which the docs
+/// and the demo's sign-in pages name; in production none, so the server picks one at
+/// random. Whether the server is a sandbox is what its clock endpoint answers.
+async fn sandbox_password(args: &ServerArgs) -> anyhow::Result<Option<String>> {
+    match admin_request(args, reqwest::Method::GET, "/api/v1/sandbox/clock", None).await {
+        Ok(_) => Ok(Some(crate::demo::DEMO_PASSWORD.to_owned())),
+        Err(error)
+            if error
+                .downcast_ref::<Refused>()
+                .is_some_and(|refused| refused.code.as_deref() == Some("sandbox_only")) =>
+        {
+            Ok(None)
         }
-        None => None,
+        Err(error) => Err(error),
+    }
+}
+
+async fn verify_ledger(args: ServerArgs) -> anyhow::Result<Outcome> {
+    let config = args.load()?;
+    let survey = Survey::of(&config);
+    let server = match &args.server {
+        Some(server) => Some((server.trim_end_matches('/').to_owned(), None)),
+        None => survey
+            .running()
+            .map(|(data_dir, addr)| (format!("http://{addr}"), Some(data_dir))),
     };
     let view = match server {
-        Some(server) => {
-            let token = match args.token {
-                Some(token) => token,
-                None => read_admin_token(&config.data_dir)?
-                    .context("no admin token: pass --token or --data-dir")?,
-            };
+        Some((server, data_dir)) => {
+            let token = args.token(data_dir, &survey)?;
             let response = reqwest::Client::new()
                 .get(format!("{server}/api/v1/admin/ledger/verify"))
                 .bearer_auth(token)
@@ -381,17 +577,41 @@ async fn verify_ledger(args: ServerArgs) -> anyhow::Result<Outcome> {
             response.json::<VerifyView>().await?
         }
         None => {
-            let _data_dir = DataDir::open(&config.data_dir)?;
-            let store = Store::open(
-                &crate::serve::backend(&config.database),
-                Arc::new(SystemClock),
-            )
-            .await?;
-            let audits = store.audit().await;
-            store.close().await;
-            VerifyView::from(verify(&audits?))
+            let data_dir = survey
+                .stopped()
+                .ok_or_else(|| survey.not_found("no Plaza data found"))?;
+            verify_stopped(&config, data_dir).await?
         }
     };
+    report_verified(&view)
+}
+
+/// Verifies the ledger of a stopped Plaza in `data_dir`, holding its lock meanwhile.
+/// Nothing is created: a data directory without its database is an error.
+async fn verify_stopped(config: &Config, data_dir: &Path) -> anyhow::Result<VerifyView> {
+    // The default database follows the data directory found; a configured one stays.
+    let database = if config.database == Database::Sqlite(config.data_dir.join(SQLITE_FILE)) {
+        Database::Sqlite(data_dir.join(SQLITE_FILE))
+    } else {
+        config.database.clone()
+    };
+    if let Database::Sqlite(path) = &database
+        && !path.is_file()
+    {
+        bail!(
+            "{} holds no Plaza database ({} is missing): nothing to verify",
+            data_dir.display(),
+            path.display()
+        );
+    }
+    let _data_dir = DataDir::open(data_dir)?;
+    let store = Store::open(&crate::serve::backend(&database), Arc::new(SystemClock)).await?;
+    let audits = store.audit().await;
+    store.close().await;
+    Ok(VerifyView::from(verify(&audits?)))
+}
+
+fn report_verified(view: &VerifyView) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
     for violation in &view.violations {
         writeln!(out, "violation: {violation}")?;

@@ -233,6 +233,8 @@ pub(crate) struct Config {
     /// Sandbox only: at start, the sandbox clock moves forward to this instant if it is
     /// behind it (jobs due on the way run at their due times).
     pub(crate) sandbox_clock_start: Option<plaza_kernel::clock::Timestamp>,
+    /// Where `data_dir` was set (e.g. "flag --data-dir"); `None` when it is the default.
+    pub(crate) data_dir_origin: Option<String>,
 }
 
 /// The data directory when none is configured.
@@ -247,10 +249,7 @@ impl Config {
         let listen = raw.parse(
             Key::Listen,
             SocketAddr::from(([127, 0, 0, 1], 8080)),
-            |text| {
-                text.parse()
-                    .map_err(|_| "expected an address like 127.0.0.1:8080".to_owned())
-            },
+            parse_listen,
         )?;
         let data_dir = raw.parse(Key::DataDir, PathBuf::from(DATA_DIR_DEFAULT), |text| {
             if text.is_empty() {
@@ -295,11 +294,7 @@ impl Config {
             }
             Ok(Some(trimmed.to_owned()))
         })?;
-        let tls_listen = raw.parse(Key::TlsListen, None, |text| {
-            text.parse()
-                .map(Some)
-                .map_err(|_| "expected an address like 127.0.0.1:443".to_owned())
-        })?;
+        let tls_listen = raw.parse(Key::TlsListen, None, |text| parse_listen(text).map(Some))?;
         if let Some((_, source)) = raw.get(Key::TlsListen)
             && tls_listen.is_some()
             && !sandbox
@@ -337,8 +332,12 @@ impl Config {
                 source.describe(Key::SandboxClockStart)
             )));
         }
+        let data_dir_origin = raw
+            .get(Key::DataDir)
+            .map(|(_, source)| source.describe(Key::DataDir));
         Ok(Self {
             sandbox_clock_start,
+            data_dir_origin,
             tls_listen,
             tls_cert_dir,
             public_base_url,
@@ -354,6 +353,30 @@ impl Config {
             log_level,
         })
     }
+}
+
+/// A listening address: `IP:PORT`, or `HOST:PORT` with a name that resolves (IPv4 is
+/// preferred when a name has both, as `localhost` often does). Port 0 picks a free port.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let expected = "expected an address like 127.0.0.1:8080 or localhost:8080";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(expected.to_owned());
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(expected.to_owned());
+    }
+    let resolved: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|error| format!("{expected}; cannot resolve {host}: {error}"))?
+        .collect();
+    resolved
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or_else(|| resolved.first())
+        .copied()
+        .ok_or_else(|| format!("{expected}; {host} resolves to no address"))
 }
 
 fn parse_database_url(text: &str) -> Result<Database, String> {
@@ -431,6 +454,45 @@ mod tests {
         assert!(!config.sandbox);
         assert_eq!(config.tls_listen, None);
         assert_eq!(config.tls_cert_dir, PathBuf::from("plaza-data").join("ca"));
+        assert_eq!(config.data_dir_origin, None);
+    }
+
+    #[test]
+    fn the_data_directory_says_where_it_was_set() {
+        let flags = [(Key::DataDir, Some("d".to_owned()))];
+        let config = load(None, &flags, &no_env).unwrap();
+        assert_eq!(config.data_dir_origin.as_deref(), Some("flag --data-dir"));
+        let env = |name: &str| (name == "PLAZA_DATA_DIR").then(|| "e".to_owned());
+        let config = load(None, &[], &env).unwrap();
+        assert_eq!(
+            config.data_dir_origin.as_deref(),
+            Some("environment variable PLAZA_DATA_DIR")
+        );
+    }
+
+    #[test]
+    fn listen_takes_addresses_and_names_that_resolve() {
+        assert_eq!(
+            parse_listen("127.0.0.1:0"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 0)))
+        );
+        assert_eq!(
+            parse_listen("[::1]:8080"),
+            Ok("[::1]:8080".parse().unwrap())
+        );
+        let localhost = parse_listen("localhost:0").unwrap();
+        assert!(localhost.ip().is_loopback(), "{localhost}");
+        assert_eq!(localhost.port(), 0);
+        for bad in [
+            "localhost",
+            "localhost:http",
+            ":8080",
+            "127.0.0.1:99999",
+            "",
+        ] {
+            let error = parse_listen(bad).unwrap_err();
+            assert!(error.contains("localhost:8080"), "{bad}: {error}");
+        }
     }
 
     #[test]

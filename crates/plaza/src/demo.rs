@@ -3,7 +3,8 @@
 //! wallets, one paid order — and the URLs and SDK lines to start from.
 //!
 //! Seeding goes through the admin API of the server just started, like any operator
-//! script would, and happens once per data directory (`demo/seeded` marks it).
+//! script would, and happens once per data directory (`demo/seeded` marks it). The SDK
+//! files' `gateway` is rewritten at every start, since a restart may listen elsewhere.
 
 use std::io::Write;
 use std::path::Path;
@@ -50,9 +51,17 @@ async fn post(
     Ok(serde_json::from_str(&text)?)
 }
 
-/// Seeds the demo once, then prints where to go.
-pub(crate) async fn seed_and_greet(base: &str, token: &str, data_dir: &Path) -> anyhow::Result<()> {
-    let demo_dir = data_dir.join("demo");
+/// Seeds the demo once, points its SDK files at `gateway` (the server's public base
+/// URL), then prints where to go.
+pub(crate) async fn seed_and_greet(
+    base: &str,
+    gateway: &str,
+    token: &str,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    // Absolute, so the printed paths and the SDK snippet work from any folder.
+    let demo_dir = std::path::absolute(data_dir.join("demo"))
+        .with_context(|| format!("cannot resolve {}", data_dir.display()))?;
     let marker = demo_dir.join("seeded");
     let client = reqwest::Client::builder().no_proxy().build()?;
     if !marker.exists() {
@@ -115,7 +124,42 @@ pub(crate) async fn seed_and_greet(base: &str, token: &str, data_dir: &Path) -> 
         std::fs::write(&marker, "seeded\n")
             .with_context(|| format!("cannot write {}", marker.display()))?;
     }
+    point_sdk_files_at(&demo_dir, gateway)?;
     greet(base, &demo_dir)
+}
+
+/// Sets `gateway` in every SDK file of the demo that says otherwise. Each file is
+/// replaced whole (written beside it, then renamed over it, with its permissions), so a
+/// crash leaves the old file or the new one, never half of one.
+fn point_sdk_files_at(demo_dir: &Path, gateway: &str) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(demo_dir)
+        .with_context(|| format!("cannot read {}", demo_dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot read {}", demo_dir.display()))?
+            .path();
+        if path.extension().is_none_or(|extension| extension != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let Ok(mut config) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        if !config["gateway"].is_string() || config["gateway"] == gateway {
+            continue;
+        }
+        config["gateway"] = json!(gateway);
+        let fresh = path.with_extension("json.new");
+        let permissions = std::fs::metadata(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .permissions();
+        std::fs::write(&fresh, serde_json::to_string_pretty(&config)?)
+            .and_then(|()| std::fs::set_permissions(&fresh, permissions))
+            .and_then(|()| std::fs::rename(&fresh, &path))
+            .with_context(|| format!("cannot rewrite {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// A service provider with a sub-merchant (its SDK configuration in

@@ -5,6 +5,7 @@
 //! reads the environment, files and flags, and the only one that starts long-lived tasks.
 
 mod admin;
+mod admin_view;
 mod bench;
 mod bench_codepay;
 mod bench_coupons;
@@ -13,12 +14,14 @@ mod ca;
 mod config;
 mod datadir;
 mod demo;
+mod locate;
 mod pay_jobs;
 mod sandbox_file;
 mod scheduler;
 mod serve;
 mod tls;
 mod wiring;
+mod yuan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,7 +61,9 @@ enum Command {
     /// object of figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Operate a Plaza: check the ledger, read the admin token.
+    /// Operate a Plaza: merchants, providers and users (create, list, show), check the
+    /// ledger, read the admin token. Finds the running Plaza in --data-dir, else
+    /// PLAZA_DATA_DIR, else ./plaza-data or ./plaza-demo.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
     /// Drop-in mode (sandbox only): make a local CA and a certificate for WeChat's API
@@ -108,8 +113,9 @@ impl StoreArgs {
 struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// Address to listen on [env: PLAZA_LISTEN] [default: 127.0.0.1:8080]. Port 0 picks a
-    /// free port; the chosen address is printed and written to <data-dir>/plaza.addr.
+    /// Address to listen on, IP:PORT or HOST:PORT [env: PLAZA_LISTEN] [default:
+    /// 127.0.0.1:8080]. Port 0 picks a free port; the chosen address is printed and
+    /// written to <data-dir>/plaza.addr.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// Sandbox mode: the clock can be moved forward through the admin API
@@ -155,10 +161,11 @@ struct ServeArgs {
 
 #[derive(Debug, Args)]
 struct DemoArgs {
-    /// Where the demo keeps its data [default: plaza-demo].
-    #[arg(long, value_name = "DIR", default_value = "plaza-demo")]
+    /// Where the demo keeps its data.
+    #[arg(long, value_name = "DIR", default_value = locate::DEMO_DIR_DEFAULT)]
     data_dir: PathBuf,
-    /// Address to listen on.
+    /// Address to listen on: IP:PORT or HOST:PORT (e.g. localhost:8080). Port 0 picks a
+    /// free port; the chosen address is printed.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: String,
     /// The URL clients reach Plaza at [default: http://<listen address>].

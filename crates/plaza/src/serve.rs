@@ -99,6 +99,33 @@ fn drop_in_config(config: &Config) -> anyhow::Result<Arc<rustls::ServerConfig>> 
     )?)
 }
 
+/// The server's sockets, bound before anything is made on disk.
+struct Listeners {
+    http: tokio::net::TcpListener,
+    tls: Option<crate::tls::TlsListener>,
+}
+
+impl Listeners {
+    async fn bind(
+        config: &Config,
+        tls_config: Option<Arc<rustls::ServerConfig>>,
+    ) -> anyhow::Result<Self> {
+        let http = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let tls = match (config.tls_listen, tls_config) {
+            (Some(addr), Some(tls_config)) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (tls_listen)"))?;
+                Some(crate::tls::TlsListener::new(listener, tls_config)?)
+            }
+            _ => None,
+        };
+        Ok(Self { http, tls })
+    }
+}
+
 /// Work to do once the server answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AfterStart {
@@ -114,11 +141,20 @@ pub(crate) async fn serve_with(
     config: Config,
     after_start: Option<AfterStart>,
 ) -> anyhow::Result<()> {
-    let data_dir = DataDir::open(&config.data_dir)?;
     // Drop-in mode's certificates are checked before anything is opened or bound.
     let tls_config = match config.tls_listen {
         Some(_) => Some(drop_in_config(&config)?),
         None => None,
+    };
+    // A start that fails on a taken port leaves no half-made data directory: a new one
+    // is made only once the ports are ours. An existing one is locked first, so a second
+    // process on it hears that the directory is in use, not that its port is taken.
+    let (data_dir, listeners) = if config.data_dir.exists() {
+        let data_dir = DataDir::open(&config.data_dir)?;
+        (data_dir, Listeners::bind(&config, tls_config).await?)
+    } else {
+        let listeners = Listeners::bind(&config, tls_config).await?;
+        (DataDir::open(&config.data_dir)?, listeners)
     };
     let admin_token = data_dir.admin_token()?;
     let admin_token_copy = admin_token.clone();
@@ -201,23 +237,16 @@ pub(crate) async fn serve_with(
         None => None,
     };
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let Listeners {
+        http: listener,
+        tls: tls_listener,
+    } = listeners;
     let local_addr = listener.local_addr()?;
-    let tls_listener = match (config.tls_listen, tls_config) {
-        (Some(addr), Some(tls_config)) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} (tls_listen)"))?;
-            Some(crate::tls::TlsListener::new(listener, tls_config)?)
-        }
-        _ => None,
-    };
     let public_base_url = config
         .public_base_url
         .clone()
         .unwrap_or_else(|| format!("http://{local_addr}"));
+    let gateway = public_base_url.clone();
     let surface = PaySurface {
         pay,
         platform,
@@ -294,7 +323,7 @@ pub(crate) async fn serve_with(
     if after_start == Some(AfterStart::Demo) {
         let base = format!("http://{local_addr}");
         if let Err(error) =
-            crate::demo::seed_and_greet(&base, &admin_token_copy, &config.data_dir).await
+            crate::demo::seed_and_greet(&base, &gateway, &admin_token_copy, &config.data_dir).await
         {
             tracing::error!(%error, "seeding the demo failed");
             eprintln!("plaza: seeding the demo failed: {error:#}");

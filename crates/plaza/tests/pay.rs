@@ -1060,10 +1060,11 @@ async fn admin_cli_creates_merchants_and_users_on_a_running_plaza() {
         "--password",
         "654321",
         "--balance",
-        "800",
+        "8.00",
         "--json",
     ]))
     .unwrap();
+    // --balance is in yuan: 8.00 yuan is 800 fen.
     assert_eq!(
         (user["balance"].as_i64(), user["password"].as_str()),
         (Some(800), Some("654321"))
