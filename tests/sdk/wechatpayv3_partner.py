@@ -11,11 +11,14 @@ prepay made out to the payer's sub_openid, query both ways, close, the payer pay
 SDK's callback() verifies and decrypts the partner-shaped notification, refund and refund
 query with sub_mchid and the partner-shaped refund notification, and NO_AUTH for the other
 provider's sub-merchant; then profit sharing through the SDK's own calls (receiver with
-an encrypted name, split, query, return, unfreeze, amounts, config). Exits non-zero on
-the first mismatch.
+an encrypted name, split, query, return, unfreeze, amounts, config); a day on, the
+provider's trade bills with and without sub_mchid, downloaded and hash-checked, and another
+provider's sub-merchant's refused. Exits non-zero on the first mismatch.
 """
 
 import argparse
+import gzip
+import hashlib
 import json
 import time
 
@@ -163,6 +166,26 @@ def main():
     check(json.loads(message)["unsplit_amount"] == 0, "nothing is left frozen")
     code, message = wxpay.profitsharing_config_query(sub_mchid)
     check(code == 200 and json.loads(message)["max_ratio"] == 3000, "the sub-merchant's max ratio")
+
+    # A day on, the provider's trade bills: the sub-merchant's (sub_mchid) and all of its
+    # sub-merchants' (none given), each with the orders under 特约商户号; another
+    # provider's sub-merchant is refused.
+    code, message = wxpay.query(transaction_id=transaction_id, sub_mchid=sub_mchid)
+    bill_date = json.loads(message)["success_time"][:10]
+    moved = requests.post(base + "/api/v1/sandbox/clock/advance", json={"by_ms": 86400000}, headers=admin, timeout=30)
+    check(moved.status_code == 200, "the sandbox clock moves a day")
+    for name, sub in (("one sub-merchant's", sub_mchid), ("all sub-merchants'", None)):
+        code, message = wxpay.trade_bill(bill_date=bill_date, sub_mchid=sub)
+        check(code == 200, "%s trade bill: %s %s" % (name, code, message))
+        bill = json.loads(message)
+        code, content = wxpay.download_bill(bill["download_url"])
+        check(code == 200, "%s trade bill downloads" % name)
+        text = gzip.decompress(content)
+        check(hashlib.sha1(text).hexdigest() == bill["hash_value"], "%s trade bill matches its SHA-1" % name)
+        line = next((line for line in text.decode().split("\r\n") if ("`" + native_no + ",") in line), "")
+        check(("`%s,`%s," % (sp["sp_mchid"], sub_mchid)) in line, "%s trade bill: the order under the provider and the sub-merchant: %s" % (name, line))
+    code, message = wxpay.trade_bill(bill_date=bill_date, sub_mchid=foreign["sub_mchid"])
+    check(code == 403 and json.loads(message)["code"] == "NO_AUTH", "another provider's sub-merchant's bill is refused: %s %s" % (code, message))
     print("wechatpayv3 partner mode: all checks passed")
 
 
