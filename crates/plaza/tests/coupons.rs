@@ -891,7 +891,9 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
     // The trade bills say what the Transactions and Refunds say.
     trade_bills_show_the_coupons(&server, &merchant, [&refunded, &coupon_part, &free_refund]).await;
 
-    // The numbers: two coupons issued and used, ¥8 of subsidy drove ¥30 of spending.
+    // The numbers: two coupons issued and used, ¥8 of subsidy drove ¥30 of spending — as
+    // paid. Both orders were then refunded in full and the coupons' parts came back, so
+    // net of refunds they drove nothing.
     let report = server
         .admin_get(&format!(
             "/api/v1/admin/reports/coupons?mchid={}",
@@ -899,14 +901,79 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         ))
         .await
         .json();
-    assert_eq!(report["total"]["issued"], 2, "{report}");
-    assert_eq!(report["total"]["redeemed"], 2);
-    assert_eq!(report["total"]["redemption_rate"], "100.00%");
-    assert_eq!(report["total"]["subsidy"], 800);
-    assert_eq!(report["total"]["driven_spending"], 3_000);
+    let total = &report["total"];
+    assert_eq!(total["issued"], 2, "{report}");
+    assert_eq!(total["redeemed"], 2);
+    assert_eq!(total["redemption_rate"], "100.00%");
+    assert_eq!(total["subsidy"], 800);
+    assert_eq!(total["driven_spending"], 3_000);
+    assert_eq!(total["refunded"], 2, "{report}");
+    assert_eq!(total["net_redeemed"], 0);
+    assert_eq!(total["subsidy_refunded"], 800);
+    assert_eq!(total["net_subsidy"], 0);
+    assert_eq!(total["driven_spending_refunded"], 3_000);
+    assert_eq!(total["net_driven_spending"], 0);
     assert_eq!(report["stocks"].as_array().unwrap().len(), 2);
+    for stock in report["stocks"].as_array().unwrap() {
+        assert_eq!(
+            (
+                &stock["redeemed"],
+                &stock["refunded"],
+                &stock["net_subsidy"]
+            ),
+            (&json!(1), &json!(1), &json!(0)),
+            "{stock}"
+        );
+    }
+    // The console's headline is the net figure; the gross one stands beside it.
+    let page = console_page(&server).await;
+    assert!(page.contains("Net of refunds"), "{page}");
+    for (id, figure) in [
+        ("coupon-net-subsidy", "0.00"),
+        ("coupon-net-driven", "0.00"),
+        ("coupon-net-redeemed", "0"),
+        ("coupon-subsidy", "8.00"),
+        ("coupon-driven", "30.00"),
+        ("coupon-refunded", "2"),
+    ] {
+        assert!(
+            page.contains(&format!("id=\"{id}\">{figure}<")),
+            "{id} = {figure}: {page}"
+        );
+    }
     let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
     assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+}
+
+/// The operator's console page, signed in by the sandbox's operator sign-in.
+async fn console_page(server: &TestServer) -> String {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed = no_redirects
+        .post(format!("{}/signin/operator", server.base_url))
+        .header("origin", &server.base_url)
+        .form(&[("next", "/console")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    no_redirects
+        .get(format!("{}/console", server.base_url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 /// The trade bills of the days the coupon orders of
