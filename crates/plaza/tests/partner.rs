@@ -465,6 +465,122 @@ async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its
     commission.sort();
     assert_eq!(commission, ["0.04", "0.13"], "the commission rows");
     assert_eq!(balance_of(&server, &acme.mchid).await, 13 + 4);
+
+    // The provider's copy of a sub-merchant's fund-flow bill, encrypted for it: Noodle
+    // Bar's settlement comes in (10,000 less the 60 fee and the 1,000 refund with its 6 of
+    // fee back).
+    let mut settled = Vec::new();
+    let mut day: jiff::civil::Date = noodle_day.parse().unwrap();
+    for _ in 0..3 {
+        if let Some(text) = sub_fund_flow(&server, &acme, &noodles, &day.to_string()).await {
+            for line in text.lines().filter(|line| line.contains("`settle ")) {
+                settled.push(line.split(",`").nth(6).unwrap().to_owned());
+            }
+        }
+        day = day.tomorrow().unwrap();
+    }
+    assert_eq!(settled, ["89.46"], "Noodle Bar's settlement");
+    assert_eq!(balance_of(&server, &noodles).await, 8_946);
+    let sub_bill = |who: &Merchant, query: String| {
+        let server = &server;
+        let who = who.clone();
+        async move {
+            who.v3(
+                server,
+                "GET",
+                &format!("/v3/bill/sub-merchant-fundflowbill?{query}"),
+                None,
+            )
+            .await
+        }
+    };
+    let algorithm = "algorithm=AEAD_AES_256_GCM&account_type=BASIC";
+    let reply = sub_bill(
+        &acme,
+        format!("sub_mchid={theirs}&bill_date={noodle_day}&{algorithm}"),
+    )
+    .await;
+    assert_eq!(
+        error_code(&reply),
+        (403, "NO_AUTH".to_owned()),
+        "{}",
+        reply.text
+    );
+    let reply = sub_bill(
+        &direct,
+        format!("sub_mchid={noodles}&bill_date={noodle_day}&{algorithm}"),
+    )
+    .await;
+    assert_eq!(
+        error_code(&reply),
+        (403, "NO_AUTH".to_owned()),
+        "{}",
+        reply.text
+    );
+    let reply = sub_bill(
+        &acme,
+        format!("sub_mchid={noodles}&bill_date={noodle_day}&account_type=BASIC"),
+    )
+    .await;
+    assert_eq!(
+        error_code(&reply),
+        (400, "PARAM_ERROR".to_owned()),
+        "{}",
+        reply.text
+    );
+}
+
+/// A sub-merchant's fund-flow bill of `day` as its provider gets it (gzip, encrypted):
+/// the key decrypted with the provider's private key, the file opened with it and the
+/// nonce, unzipped and hash-checked. `None` when the day had no movements.
+async fn sub_fund_flow(
+    server: &TestServer,
+    provider: &Merchant,
+    sub_mchid: &str,
+    day: &str,
+) -> Option<String> {
+    use std::io::Read as _;
+    let reply = provider
+        .v3(
+            server,
+            "GET",
+            &format!(
+                "/v3/bill/sub-merchant-fundflowbill?sub_mchid={sub_mchid}&bill_date={day}\
+                 &account_type=BASIC&algorithm=AEAD_AES_256_GCM&tar_type=GZIP"
+            ),
+            None,
+        )
+        .await;
+    if reply.status == 400 && reply.json()["code"] == "NO_STATEMENT_EXIST" {
+        return None;
+    }
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(provider.verifies(&reply));
+    let answer = reply.json();
+    assert_eq!(answer["download_bill_count"], 1, "{answer}");
+    let part = &answer["download_bill_list"][0];
+    assert_eq!(part["bill_sequence"], 1);
+    assert_eq!(part["hash_type"], "SHA1");
+    let key = provider.decrypt_oaep(part["encrypt_key"].as_str().unwrap());
+    let key = String::from_utf8(key).unwrap();
+    let sealed = provider
+        .download_bill(
+            &plaza_testkit::http_client(),
+            &server.base_url,
+            part["download_url"].as_str().unwrap(),
+        )
+        .await;
+    let gzipped = plaza_wx::aead::open(&key, part["nonce"].as_str().unwrap(), "", sealed).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gzipped.as_slice())
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(
+        Some(plaza_wx::digest::sha1_hex(text.as_bytes()).as_str()),
+        part["hash_value"].as_str()
+    );
+    assert!(text.starts_with("记账时间,"), "{text}");
+    Some(text)
 }
 
 async fn advance(server: &TestServer, by_ms: i64) {

@@ -307,6 +307,18 @@ impl Merchant {
         text
     }
 
+    /// Decrypts an RSA-OAEP field sent to this merchant (e.g. an encrypted bill's
+    /// `encrypt_key`) with its private key.
+    ///
+    /// # Panics
+    ///
+    /// When it does not decrypt.
+    pub fn decrypt_oaep(&self, ciphertext_b64: &str) -> Vec<u8> {
+        self.key
+            .decrypt_oaep_sha1(ciphertext_b64)
+            .expect("the field decrypts with the merchant's private key")
+    }
+
     /// Decrypts a notification body's resource with this merchant's APIv3 key.
     ///
     /// # Panics

@@ -36,6 +36,7 @@ pub(crate) struct BillQuery {
     account_type: Option<String>,
     tar_type: Option<String>,
     sub_mchid: Option<String>,
+    algorithm: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +68,26 @@ struct Token {
     expires_s: i64,
     #[serde(default)]
     scope: Scope,
+    /// Encrypted bills (a sub-merchant's fund flow): a random salt from which the file's
+    /// key and nonce are derived with the token secret, so neither travels in the URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<String>,
+}
+
+/// The AES-256-GCM key (32 characters) and nonce (12) of an encrypted bill.
+fn sealing(secret: &[u8], token: &Token) -> Option<(String, String)> {
+    let salt = token.sealed.as_deref()?;
+    let derive = |purpose: &str, len: usize| {
+        let mac = hmac_hex(
+            secret,
+            format!("bill-{purpose}|{}|{salt}", token.mchid).as_bytes(),
+        );
+        mac.get(..len).map(str::to_owned)
+    };
+    Some((
+        derive("key", plaza_wx::aead::KEY_LEN)?,
+        derive("nonce", plaza_wx::aead::NONCE_LEN)?,
+    ))
 }
 
 fn encode_token(secret: &[u8], token: &Token) -> String {
@@ -499,11 +520,21 @@ async fn bill_text(
             if token.bill_type != "BASIC" {
                 return Ok(None);
             }
+            // The caller's own account, or a provider's sub-merchant's.
+            let owner = match &token.scope {
+                Scope::Sub(sub_mchid) => {
+                    surface
+                        .pay
+                        .sub_merchant_of(&merchant.mchid, sub_mchid)
+                        .await?
+                }
+                Scope::Own | Scope::AllSubs => merchant.clone(),
+            };
             let transfers = surface
                 .pay
-                .available_movements_on(&merchant.mchid, day)
+                .available_movements_on(&owner.mchid, day)
                 .await?;
-            let account = surface.pay.available_account(&merchant.mchid)?;
+            let account = surface.pay.available_account(&owner.mchid)?;
             fund_flow_text(account.as_str(), &transfers)
         }
     }
@@ -536,20 +567,38 @@ struct BillRequest<'a> {
     base: DownloadBase,
 }
 
-async fn answer_bill(
-    request: BillRequest<'_>,
+/// The bill a new token names and the `download_url` that fetches it, or
+/// `NO_STATEMENT_EXIST` when nothing happened.
+async fn prepare(request: &BillRequest<'_>, token: &Token) -> Result<(String, String), V3Error> {
+    let day = &token.day;
+    let Some(text) = bill_text(request.surface, &request.caller.merchant, token).await? else {
+        let whose = match &token.scope {
+            Scope::Own => "for this bill".to_owned(),
+            Scope::Sub(sub_mchid) => format!("for sub-merchant {sub_mchid}"),
+            Scope::AllSubs => "for any of this service provider's sub-merchants".to_owned(),
+        };
+        return Err(no_statement(format!(
+            "账单文件不存在: no activity on {day} {whose}"
+        )));
+    };
+    let download_url = format!(
+        "{}/v3/billdownload/file?token={}",
+        request.base.0,
+        encode_token(&request.surface.token_secret, token)
+    );
+    Ok((text, download_url))
+}
+
+/// A new download token for `caller`, valid for [`DOWNLOAD_TOKEN_TTL_S`].
+fn new_token(
+    surface: &PaySurface,
+    caller: &Caller,
     (kind, scope): (BillKind, Scope),
     day: Day,
-    bill_type: String,
-    gzip: bool,
-) -> Result<Response, V3Error> {
-    let BillRequest {
-        surface,
-        caller,
-        base,
-    } = request;
+    (bill_type, gzip): (String, bool),
+) -> Token {
     let now_s = surface.wall_clock.now().unix_ms().div_euclid(1_000);
-    let token = Token {
+    Token {
         mchid: caller.merchant.mchid.clone(),
         kind,
         day: day.iso(),
@@ -557,23 +606,25 @@ async fn answer_bill(
         gzip,
         expires_s: now_s + DOWNLOAD_TOKEN_TTL_S,
         scope,
-    };
-    let Some(text) = bill_text(surface, &caller.merchant, &token).await? else {
-        let whose = match &token.scope {
-            Scope::Own => "for this bill".to_owned(),
-            Scope::Sub(sub_mchid) => format!("for sub-merchant {sub_mchid}"),
-            Scope::AllSubs => "for any of this service provider's sub-merchants".to_owned(),
-        };
-        return Err(no_statement(format!(
-            "账单文件不存在: no activity on {} {whose}",
-            day.iso()
-        )));
-    };
-    let download_url = format!(
-        "{}/v3/billdownload/file?token={}",
-        base.0,
-        encode_token(&surface.token_secret, &token)
+        sealed: None,
+    }
+}
+
+async fn answer_bill(
+    request: BillRequest<'_>,
+    what: (BillKind, Scope),
+    day: Day,
+    bill_type: String,
+    gzip: bool,
+) -> Result<Response, V3Error> {
+    let token = new_token(
+        request.surface,
+        request.caller,
+        what,
+        day,
+        (bill_type, gzip),
     );
+    let (text, download_url) = prepare(&request, &token).await?;
     let body = serde_json::json!({
         "hash_type": "SHA1",
         "hash_value": plaza_wx::digest::sha1_hex(text.as_bytes()),
@@ -628,17 +679,7 @@ pub(crate) async fn fund_flow_bill(
             Location::Query,
         ));
     }
-    let account_type = query
-        .account_type
-        .clone()
-        .unwrap_or_else(|| "BASIC".to_owned());
-    if !matches!(account_type.as_str(), "BASIC" | "OPERATION" | "FEES") {
-        return Err(V3Error::param(
-            "account_type",
-            "must be BASIC, OPERATION or FEES",
-            Location::Query,
-        ));
-    }
+    let account_type = account_type(&query)?;
     let gzip = gzip_wanted(&query)?;
     let day = bill_day(surface, &query)?;
     let request = BillRequest {
@@ -654,6 +695,113 @@ pub(crate) async fn fund_flow_bill(
         gzip,
     )
     .await
+}
+
+fn account_type(query: &BillQuery) -> Result<String, V3Error> {
+    let account_type = query
+        .account_type
+        .clone()
+        .unwrap_or_else(|| "BASIC".to_owned());
+    if matches!(account_type.as_str(), "BASIC" | "OPERATION" | "FEES") {
+        Ok(account_type)
+    } else {
+        Err(V3Error::param(
+            "account_type",
+            "must be BASIC, OPERATION or FEES",
+            Location::Query,
+        ))
+    }
+}
+
+/// `GET /v3/bill/sub-merchant-fundflowbill?sub_mchid=&bill_date=&account_type=
+/// &algorithm=AEAD_AES_256_GCM[&tar_type=]`: a service provider's copy of one of its
+/// sub-merchants' fund-flow bill, encrypted. The file (gzipped first if asked) is sealed
+/// with AES-256-GCM under a fresh key and nonce with no associated data; the key comes
+/// back RSA-OAEP-encrypted with the public key of the certificate that signed the
+/// request (`encrypt_key`), the hash is of the plain file.
+pub(crate) async fn sub_merchant_fund_flow_bill(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    parts: axum::http::request::Parts,
+) -> Result<Response, V3Error> {
+    let query: Query<BillQuery> =
+        Query::try_from_uri(&parts.uri).map_err(|error| bad_query(&error))?;
+    let surface = surface(&state)?;
+    if caller.merchant.kind != MerchantKind::Provider {
+        return Err(V3Error::new(
+            StatusCode::FORBIDDEN,
+            "NO_AUTH",
+            "无权限: only a service provider asks for a sub-merchant's fund-flow bill",
+        ));
+    }
+    let sub_mchid = query
+        .sub_mchid
+        .clone()
+        .ok_or_else(|| V3Error::param("sub_mchid", "is required", Location::Query))?;
+    if query.algorithm.as_deref() != Some(plaza_wx::aead::ALGORITHM) {
+        return Err(V3Error::param(
+            "algorithm",
+            "must be AEAD_AES_256_GCM",
+            Location::Query,
+        ));
+    }
+    let account_type = account_type(&query)?;
+    let gzip = gzip_wanted(&query)?;
+    surface
+        .pay
+        .sub_merchant_of(&caller.merchant.mchid, &sub_mchid)
+        .await?;
+    let day = bill_day(surface, &query)?;
+    let signer = signing_key(surface, &caller, &parts.headers)?;
+    let request = BillRequest {
+        surface,
+        caller: &caller,
+        base: DownloadBase::of(surface, &parts),
+    };
+    let mut token = new_token(
+        surface,
+        &caller,
+        (BillKind::FundFlow, Scope::Sub(sub_mchid)),
+        day,
+        (account_type, gzip),
+    );
+    token.sealed = Some(plaza_wx::random::signature_nonce(&mut rand::rng()));
+    let (text, download_url) = prepare(&request, &token).await?;
+    let (key, nonce) = sealing(&surface.token_secret, &token)
+        .ok_or_else(|| V3Error::system("an encrypted bill has no key"))?;
+    let encrypt_key = signer
+        .encrypt_oaep_sha1(key.as_bytes())
+        .map_err(|error| V3Error::system(&error.to_string()))?;
+    let body = serde_json::json!({
+        "download_bill_count": 1,
+        "download_bill_list": [{
+            "bill_sequence": 1,
+            "download_url": download_url,
+            "encrypt_key": encrypt_key,
+            "hash_type": "SHA1",
+            "hash_value": plaza_wx::digest::sha1_hex(text.as_bytes()),
+            "nonce": nonce,
+        }],
+    });
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+/// The public key of the merchant certificate that signed this request (the
+/// authentication layer has already checked that it is registered and verifies).
+fn signing_key(
+    surface: &PaySurface,
+    caller: &Caller,
+    headers: &axum::http::HeaderMap,
+) -> Result<Arc<plaza_wx::rsa::PublicKey>, V3Error> {
+    let serial = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| plaza_wx::auth::parse_authorization(value).ok())
+        .map(|authorization| authorization.serial_no);
+    let key = serial
+        .and_then(|serial| caller.merchant.key(&serial))
+        .ok_or_else(|| V3Error::sign("the request's certificate serial is not registered"))?;
+    surface.merchant_key(&key.public_key_pem)
 }
 
 #[derive(Debug, Deserialize)]
@@ -681,14 +829,27 @@ pub(crate) async fn download(
     let Some(bill) = bill_text(surface, &caller.merchant, &token).await? else {
         return Err(no_statement("账单文件不存在"));
     };
-    if token.gzip {
+    let bytes = if token.gzip {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         encoder
             .write_all(bill.as_bytes())
             .map_err(|error| V3Error::system(&error.to_string()))?;
-        let bytes = encoder
+        encoder
             .finish()
+            .map_err(|error| V3Error::system(&error.to_string()))?
+    } else {
+        bill.into_bytes()
+    };
+    if let Some((key, nonce)) = sealing(&surface.token_secret, &token) {
+        let sealed = plaza_wx::aead::seal(&key, &nonce, "", &bytes)
             .map_err(|error| V3Error::system(&error.to_string()))?;
+        Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            sealed,
+        )
+            .into_response())
+    } else if token.gzip {
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/octet-stream")],
@@ -699,7 +860,7 @@ pub(crate) async fn download(
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            bill,
+            bytes,
         )
             .into_response())
     }
@@ -727,6 +888,7 @@ mod tests {
             gzip: true,
             expires_s: 10,
             scope: Scope::Sub("1900000001".to_owned()),
+            sealed: None,
         };
         let text = encode_token(b"secret", &token);
         let back = decode_token(b"secret", &text).unwrap();
