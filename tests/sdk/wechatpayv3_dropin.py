@@ -9,11 +9,14 @@ a trusted CA would do on a developer's machine is done here for this process onl
         --tls-port PORT --ca DATA_DIR/ca/ca.pem
 
 Creates a merchant through Plaza's admin API (plain HTTP), then with the SDK: Native
-prepay, query; checks that the certificate the SDK saw is Plaza's. Exits non-zero on the
-first mismatch.
+prepay, query; a payer pays and the clock moves a day; the SDK downloads the day's trade
+bill through its own host and checks its SHA-1; checks that the certificate the SDK saw is
+Plaza's. Exits non-zero on the first mismatch.
 """
 
 import argparse
+import gzip
+import hashlib
 import json
 import os
 import socket
@@ -80,8 +83,30 @@ def main():
     out_trade_no = "DROPIN%d" % int(time.time() * 1000)
     code, message = wxpay.pay(description="Drop-in latte", out_trade_no=out_trade_no, amount={"total": 1800})
     check(code == 200 and json.loads(message)["code_url"].startswith("weixin://"), "Native prepay through https://api.mch.weixin.qq.com: %s %s" % (code, message))
+    code_url = json.loads(message)["code_url"]
     code, message = wxpay.query(out_trade_no=out_trade_no)
     check(code == 200 and json.loads(message)["trade_state"] == "NOTPAY", "query: %s %s" % (code, message))
+
+    # A payer pays (through Plaza's own API, plain HTTP); a day on, the SDK asks for the
+    # day's bill and downloads it through its own host.
+    admin = {"Authorization": "Bearer " + args.admin_token}
+    payer = requests.post(base + "/api/v1/admin/users", json={"name": "Drop-in payer", "password": "123456", "balance": 10000}, headers=admin, timeout=30)
+    check(payer.status_code == 201, "payer created: %s" % payer.text[:200])
+    paid = requests.post(base + "/api/v1/pay/confirm", json={"code_url": code_url, "password": "123456"}, headers={"Authorization": "Bearer " + payer.json()["token"]}, timeout=30)
+    check(paid.status_code == 200, "the payer pays: %s" % paid.text[:200])
+    code, message = wxpay.query(out_trade_no=out_trade_no)
+    bill_date = json.loads(message)["success_time"][:10]
+    moved = requests.post(base + "/api/v1/sandbox/clock/advance", json={"by_ms": 86400000}, headers=admin, timeout=30)
+    check(moved.status_code == 200, "the sandbox clock moves a day")
+    code, message = wxpay.trade_bill(bill_date=bill_date)
+    check(code == 200, "trade bill: %s %s" % (code, message))
+    bill = json.loads(message)
+    check(bill["download_url"].startswith("https://api.mch.weixin.qq.com/v3/billdownload/file?token="), "download_url is at WeChat Pay's host, over HTTPS: %s" % bill["download_url"])
+    code, content = wxpay.download_bill(bill["download_url"])
+    check(code == 200 and isinstance(content, bytes), "the SDK downloads the bill from its own host: %s" % code)
+    text = gzip.decompress(content)
+    check(hashlib.sha1(text).hexdigest() == bill["hash_value"], "the bill matches its SHA-1")
+    check(("`" + out_trade_no).encode() in text, "the bill has the order")
 
     # It was Plaza's certificate, for WeChat's name, that the SDK's TLS accepted.
     context = ssl.create_default_context(cafile=args.ca)

@@ -11,15 +11,24 @@ prepay made out to the payer's sub_openid, query both ways, close, the payer pay
 SDK's callback() verifies and decrypts the partner-shaped notification, refund and refund
 query with sub_mchid and the partner-shaped refund notification, and NO_AUTH for the other
 provider's sub-merchant; then profit sharing through the SDK's own calls (receiver with
-an encrypted name, split, query, return, unfreeze, amounts, config). Exits non-zero on
-the first mismatch.
+an encrypted name, split, query, return, unfreeze, amounts, config); a day on, the
+provider's trade bills with and without sub_mchid, downloaded and hash-checked, and another
+provider's sub-merchant's refused; a day later the sub-merchant's encrypted fund-flow bill,
+decrypted with the provider's key. Exits non-zero on the first mismatch.
 """
 
 import argparse
+import base64
+import datetime
+import gzip
+import hashlib
 import json
 import time
 
 import requests
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from wechatpayv3_flow import Notifications, check
@@ -163,6 +172,43 @@ def main():
     check(json.loads(message)["unsplit_amount"] == 0, "nothing is left frozen")
     code, message = wxpay.profitsharing_config_query(sub_mchid)
     check(code == 200 and json.loads(message)["max_ratio"] == 3000, "the sub-merchant's max ratio")
+
+    # A day on, the provider's trade bills: the sub-merchant's (sub_mchid) and all of its
+    # sub-merchants' (none given), each with the orders under 特约商户号; another
+    # provider's sub-merchant is refused.
+    code, message = wxpay.query(transaction_id=transaction_id, sub_mchid=sub_mchid)
+    bill_date = json.loads(message)["success_time"][:10]
+    moved = requests.post(base + "/api/v1/sandbox/clock/advance", json={"by_ms": 86400000}, headers=admin, timeout=30)
+    check(moved.status_code == 200, "the sandbox clock moves a day")
+    for name, sub in (("one sub-merchant's", sub_mchid), ("all sub-merchants'", None)):
+        code, message = wxpay.trade_bill(bill_date=bill_date, sub_mchid=sub)
+        check(code == 200, "%s trade bill: %s %s" % (name, code, message))
+        bill = json.loads(message)
+        code, content = wxpay.download_bill(bill["download_url"])
+        check(code == 200, "%s trade bill downloads" % name)
+        text = gzip.decompress(content)
+        check(hashlib.sha1(text).hexdigest() == bill["hash_value"], "%s trade bill matches its SHA-1" % name)
+        line = next((line for line in text.decode().split("\r\n") if ("`" + native_no + ",") in line), "")
+        check(("`%s,`%s," % (sp["sp_mchid"], sub_mchid)) in line, "%s trade bill: the order under the provider and the sub-merchant: %s" % (name, line))
+    code, message = wxpay.trade_bill(bill_date=bill_date, sub_mchid=foreign["sub_mchid"])
+    check(code == 403 and json.loads(message)["code"] == "NO_AUTH", "another provider's sub-merchant's bill is refused: %s %s" % (code, message))
+
+    # One more day, and the settlement's day is over: the sub-merchant's fund-flow bill,
+    # asked for with the SDK's own call, comes encrypted for the provider.
+    moved = requests.post(base + "/api/v1/sandbox/clock/advance", json={"by_ms": 86400000}, headers=admin, timeout=30)
+    check(moved.status_code == 200, "the sandbox clock moves another day")
+    settle_date = (datetime.date.fromisoformat(bill_date) + datetime.timedelta(days=1)).isoformat()
+    code, message = wxpay.submch_fundflow_bill(sub_mchid=sub_mchid, bill_date=settle_date, account_type="BASIC", tar_type="GZIP")
+    check(code == 200, "the sub-merchant's fund-flow bill: %s %s" % (code, message))
+    part = json.loads(message)["download_bill_list"][0]
+    private_key = serialization.load_pem_private_key(sp["private_key"].encode(), password=None)
+    key = private_key.decrypt(base64.b64decode(part["encrypt_key"]),
+                              padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None))
+    code, sealed = wxpay.download_bill(part["download_url"])
+    check(code == 200, "the encrypted bill downloads")
+    text = gzip.decompress(AESGCM(key).decrypt(part["nonce"].encode(), sealed, None))
+    check(hashlib.sha1(text).hexdigest() == part["hash_value"], "decrypted with the provider's key, it matches its SHA-1")
+    check(("`settle " + sub_mchid).encode() in text, "it shows the sub-merchant's settlement")
     print("wechatpayv3 partner mode: all checks passed")
 
 

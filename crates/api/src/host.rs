@@ -10,7 +10,7 @@
 //! layer changes nothing for ordinary use.
 
 use axum::extract::Request;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -26,9 +26,12 @@ pub enum WechatHost {
     Api,
 }
 
+/// WeChat Pay's host name.
+pub const PAY_HOST: &str = "api.mch.weixin.qq.com";
+
 /// Which WeChat host names Plaza answers for, and what each is.
 pub const WECHAT_HOSTS: [(&str, WechatHost); 3] = [
-    ("api.mch.weixin.qq.com", WechatHost::Pay),
+    (PAY_HOST, WechatHost::Pay),
     ("api.weixin.qq.com", WechatHost::Api),
     ("qyapi.weixin.qq.com", WechatHost::Api),
 ];
@@ -62,6 +65,67 @@ impl WechatHost {
             WechatHost::Api => under(&API_PREFIXES),
         }
     }
+}
+
+/// The scheme of the listener that accepted a request's connection. Drop-in mode's TLS
+/// listener marks every request it serves with [`Scheme::Https`] (see [`served_over_tls`]);
+/// a request without the mark came over plain HTTP. Nothing the client sends can set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTPS, through drop-in mode's TLS listener.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+/// The application as the TLS listener serves it: the same routes, each request marked
+/// as having arrived over HTTPS.
+pub fn served_over_tls(app: axum::Router) -> axum::Router {
+    app.layer(axum::Extension(Scheme::Https))
+}
+
+/// The origin (`https://api.mch.weixin.qq.com`, with the port when it is not the
+/// scheme's default) a request reached WeChat Pay's host name at, or `None` when the
+/// request named another host. The scheme is the listener's; the name is the canonical
+/// WeChat Pay host, so only the port comes from the `Host` value, and only when it is a
+/// number.
+pub fn wechat_pay_origin(headers: &HeaderMap, uri: &Uri, scheme: Scheme) -> Option<String> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| uri.host())?
+        .trim();
+    if WechatHost::of(host) != Some(WechatHost::Pay) {
+        return None;
+    }
+    let port = match host.rsplit_once(':') {
+        None => None,
+        Some((_, port)) => Some(port.parse::<u16>().ok()?),
+    }
+    .or_else(|| uri.port_u16());
+    Some(match port {
+        Some(port) if port != scheme.default_port() => {
+            format!("{}://{PAY_HOST}:{port}", scheme.as_str())
+        }
+        _ => format!("{}://{PAY_HOST}", scheme.as_str()),
+    })
 }
 
 /// What a request may reach, decided from its `Host` and path.
@@ -218,6 +282,54 @@ mod tests {
                 check(host, path, Route::Serve);
             }
         }
+    }
+
+    fn origin(host: &str, scheme: Scheme) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().unwrap());
+        wechat_pay_origin(&headers, &Uri::from_static("/v3/bill/tradebill"), scheme)
+    }
+
+    #[test]
+    fn the_pay_origin_has_the_listeners_scheme_and_the_hosts_port() {
+        let https = Scheme::Https;
+        for host in [
+            "api.mch.weixin.qq.com",
+            "API.Mch.Weixin.QQ.com",
+            "api.mch.weixin.qq.com.",
+            "api.mch.weixin.qq.com:443",
+        ] {
+            assert_eq!(
+                origin(host, https).as_deref(),
+                Some("https://api.mch.weixin.qq.com"),
+                "{host}"
+            );
+        }
+        assert_eq!(
+            origin("api.mch.weixin.qq.com:8443", https).as_deref(),
+            Some("https://api.mch.weixin.qq.com:8443")
+        );
+        assert_eq!(
+            origin("api.mch.weixin.qq.com", Scheme::Http).as_deref(),
+            Some("http://api.mch.weixin.qq.com")
+        );
+        assert_eq!(
+            origin("api.mch.weixin.qq.com:443", Scheme::Http).as_deref(),
+            Some("http://api.mch.weixin.qq.com:443")
+        );
+        for other in [
+            "localhost:8080",
+            "127.0.0.1",
+            "api.weixin.qq.com",
+            "api.mch.weixin.qq.com.evil.example",
+            "api.mch.weixin.qq.com:44x3",
+            "api.mch.weixin.qq.com:99999",
+        ] {
+            assert_eq!(origin(other, https), None, "{other}");
+        }
+        // Without a `Host`, nothing names WeChat Pay.
+        let bare = wechat_pay_origin(&HeaderMap::new(), &Uri::from_static("/v3/x"), https);
+        assert_eq!(bare, None);
     }
 
     #[test]

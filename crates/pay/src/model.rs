@@ -392,6 +392,61 @@ impl Order {
     pub fn refundable_minor(&self) -> i64 {
         self.total_minor - self.refunded_minor
     }
+
+    /// The applied coupon's discount, fen (0 without one): the bill's 代金券金额, for
+    /// prepaid and 免充值 coupons alike.
+    pub fn discount_minor(&self) -> i64 {
+        self.coupon.as_ref().map_or(0, |coupon| coupon.amount)
+    }
+
+    /// What the merchant is paid for the order before its fee, fen (the bill's
+    /// 应结订单金额): the total, less a 免充值 discount, which the merchant gave. A prepaid
+    /// coupon's budget pays its part to the merchant, so it stays in. `None` only if the
+    /// record's amounts do not fit in fen.
+    pub fn settlement_total_minor(&self) -> Option<i64> {
+        match &self.coupon {
+            Some(coupon) if coupon.no_cash => self.total_minor.checked_sub(coupon.amount),
+            _ => Some(self.total_minor),
+        }
+    }
+
+    /// A refund of this order as the trade bill shows it, fen: the merchant's part (退款金额,
+    /// 应结退款金额 — the refund less what it undid of a 免充值 discount, which the merchant
+    /// never received) and the part that went back to a prepaid coupon's funder
+    /// (充值券退款金额). `None` only if the amounts do not fit in fen.
+    pub fn refund_bill_parts(&self, refund: &Refund) -> Option<RefundBillParts> {
+        let no_cash = self.coupon.as_ref().is_some_and(|coupon| coupon.no_cash);
+        Some(if no_cash {
+            RefundBillParts {
+                settlement_refund_minor: refund
+                    .refund_minor
+                    .checked_sub(refund.discount_refund_minor)?,
+                prepaid_coupon_refund_minor: 0,
+            }
+        } else {
+            RefundBillParts {
+                settlement_refund_minor: refund.refund_minor,
+                prepaid_coupon_refund_minor: refund.discount_refund_minor,
+            }
+        })
+    }
+
+    /// How much of the coupon's discount refunds have undone, fen: refunds return the
+    /// cash part first, so only what goes beyond the payer's part is the coupon's.
+    pub fn discount_refunded_minor(&self) -> i64 {
+        self.refunded_minor
+            .saturating_sub(self.payer_total_minor)
+            .clamp(0, self.discount_minor())
+    }
+}
+
+/// A refund's amounts in the trade bill's terms ([`Order::refund_bill_parts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundBillParts {
+    /// 退款金额 (应结退款金额), fen.
+    pub settlement_refund_minor: i64,
+    /// 充值券退款金额, fen.
+    pub prepaid_coupon_refund_minor: i64,
 }
 
 /// The record key of an order.
@@ -712,4 +767,161 @@ pub struct Session {
     pub user_id: String,
     /// When it was created.
     pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A paid order of `total` fen with a coupon of `discount` (prepaid, or 免充值 when
+    /// `no_cash`), `refunded` fen of it refunded so far.
+    fn order(total: i64, coupon: Option<(i64, bool)>, refunded: i64) -> Order {
+        let at = Timestamp::from_unix_ms(0);
+        Order {
+            mchid: "1600000001".to_owned(),
+            appid: "wx0000000000000001".to_owned(),
+            out_trade_no: "ORDER-1".to_owned(),
+            trade_type: TradeType::Native,
+            description: "Tea".to_owned(),
+            attach: None,
+            notify_url: String::new(),
+            total_minor: total,
+            currency: "CNY".to_owned(),
+            goods_tag: None,
+            payer_openid: None,
+            payer_client_ip: None,
+            device_id: None,
+            profit_sharing: false,
+            request_digest: String::new(),
+            prepay_id: String::new(),
+            code_token: String::new(),
+            time_expire: at,
+            state: TradeState::Success,
+            transaction_id: None,
+            success_time: Some(at),
+            payer_user_id: None,
+            paid_openid: None,
+            payer_total_minor: total - coupon.map_or(0, |(amount, _)| amount),
+            fee_minor: 0,
+            refunded_minor: refunded,
+            fee_refunded_minor: 0,
+            refund_count: 0,
+            created_at: at,
+            closed_at: None,
+            sp_mchid: None,
+            sub_appid: None,
+            payer_sub_openid: None,
+            paid_sub_openid: None,
+            shared_minor: 0,
+            sharing_finished: false,
+            coupon: coupon.map(|(amount, no_cash)| AppliedCoupon {
+                coupon_id: "90000001".to_owned(),
+                stock_id: "80000001".to_owned(),
+                name: "¥5 off".to_owned(),
+                amount,
+                no_cash,
+                creator_mchid: "1600000001".to_owned(),
+            }),
+            scripted_polls: None,
+        }
+    }
+
+    fn refund(refund: i64, discount_refund: i64) -> Refund {
+        let at = Timestamp::from_unix_ms(0);
+        Refund {
+            mchid: "1600000001".to_owned(),
+            out_refund_no: "R-1".to_owned(),
+            refund_id: String::new(),
+            out_trade_no: "ORDER-1".to_owned(),
+            transaction_id: String::new(),
+            reason: None,
+            notify_url: None,
+            refund_minor: refund,
+            total_minor: 0,
+            fee_refund_minor: 0,
+            funds_account: FundsAccount::Unsettled,
+            status: RefundStatus::Success,
+            request_digest: String::new(),
+            created_at: at,
+            success_time: Some(at),
+            sp_mchid: None,
+            payer_refund_minor: refund - discount_refund,
+            discount_refund_minor: discount_refund,
+            payer_total_minor: 0,
+        }
+    }
+
+    fn parts(settlement_refund_minor: i64, prepaid_coupon_refund_minor: i64) -> RefundBillParts {
+        RefundBillParts {
+            settlement_refund_minor,
+            prepaid_coupon_refund_minor,
+        }
+    }
+
+    #[test]
+    fn a_prepaid_coupon_is_paid_to_the_merchant_and_refunded_to_its_funder() {
+        let order = order(2_000, Some((500, false)), 0);
+        assert_eq!(order.discount_minor(), 500);
+        assert_eq!(order.settlement_total_minor(), Some(2_000));
+        // Cash first; then the coupon's part, which goes back to the stock's funder.
+        assert_eq!(
+            order.refund_bill_parts(&refund(1_500, 0)),
+            Some(parts(1_500, 0))
+        );
+        assert_eq!(
+            order.refund_bill_parts(&refund(500, 500)),
+            Some(parts(500, 500))
+        );
+    }
+
+    #[test]
+    fn a_no_cash_discount_is_neither_paid_nor_refunded_to_the_merchant() {
+        let order = order(1_000, Some((300, true)), 0);
+        assert_eq!(order.discount_minor(), 300);
+        assert_eq!(order.settlement_total_minor(), Some(700));
+        assert_eq!(
+            order.refund_bill_parts(&refund(1_000, 300)),
+            Some(parts(700, 0))
+        );
+        assert_eq!(
+            order.refund_bill_parts(&refund(400, 0)),
+            Some(parts(400, 0))
+        );
+    }
+
+    #[test]
+    fn without_a_coupon_the_bill_columns_are_the_amounts() {
+        let order = order(900, None, 0);
+        assert_eq!(
+            (order.discount_minor(), order.settlement_total_minor()),
+            (0, Some(900))
+        );
+        assert_eq!(
+            order.refund_bill_parts(&refund(900, 0)),
+            Some(parts(900, 0))
+        );
+        assert_eq!(order.discount_refunded_minor(), 0);
+    }
+
+    #[test]
+    fn refunds_undo_the_discount_only_beyond_the_payers_part() {
+        for no_cash in [false, true] {
+            let undone =
+                |refunded| order(2_000, Some((500, no_cash)), refunded).discount_refunded_minor();
+            assert_eq!(undone(0), 0);
+            assert_eq!(undone(1_500), 0);
+            assert_eq!(undone(1_800), 300);
+            assert_eq!(undone(2_000), 500);
+        }
+    }
+
+    #[test]
+    fn amounts_that_do_not_fit_are_refused_not_wrapped() {
+        let mut broken = order(0, Some((500, true)), 0);
+        broken.total_minor = i64::MIN;
+        assert_eq!(broken.settlement_total_minor(), None);
+        let mut huge = refund(0, 0);
+        (huge.refund_minor, huge.discount_refund_minor) = (i64::MIN, 1);
+        assert_eq!(broken.refund_bill_parts(&huge), None);
+    }
 }

@@ -7,10 +7,13 @@
 
 use std::sync::Arc;
 
+use plaza_kernel::limits::PAGE_ROWS_MAX;
+use plaza_kernel::record::IndexRange;
+
 use crate::error::PayError;
 use crate::model::{Merchant, MerchantKind};
 use crate::service::{PayService, PrepayRequest, check_fee_rate, check_text};
-use crate::store::{index, kind};
+use crate::store::{self, index, kind};
 
 /// A new sub-merchant's settings.
 #[derive(Debug, Clone)]
@@ -110,6 +113,34 @@ impl PayService {
             false,
         )
         .await
+    }
+
+    /// Every sub-merchant of a provider, oldest first, read page by page.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn all_sub_merchants(&self, sp_mchid: &str) -> Result<Vec<Merchant>, PayError> {
+        let mut range = IndexRange {
+            kind: kind::MERCHANT.to_owned(),
+            name: index::PROVIDER_CREATED.to_owned(),
+            from: format!("{sp_mchid}|"),
+            to: format!("{sp_mchid}|~"),
+            after: None,
+            rows_max: PAGE_ROWS_MAX,
+            newest_first: false,
+        };
+        let mut all = Vec::new();
+        loop {
+            let page = self.records_port().range(range.clone()).await?;
+            let Some(last) = page.last() else {
+                return Ok(all);
+            };
+            range.after = Some((last.value.clone(), last.record.key.clone()));
+            for found in &page {
+                all.push(store::decode(&found.record)?);
+            }
+        }
     }
 
     /// Service providers, oldest first.

@@ -308,6 +308,9 @@ pub(crate) async fn serve_with(
     });
     let tls_server = tls_listener.map(|tls_listener| {
         let mut stop_for_server = stop.clone();
+        // Marked as HTTPS by the listener, so `download_url`s name the scheme the
+        // request really came in on.
+        let app = plaza_api::host::served_over_tls(app);
         axum::serve(tls_listener, app).with_graceful_shutdown(async move {
             let _changed = stop_for_server.changed().await;
         })

@@ -892,7 +892,12 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         5_000 + 500 + (900 - 5)
     );
 
-    // The numbers: two coupons issued and used, ¥8 of subsidy drove ¥30 of spending.
+    // The trade bills say what the Transactions and Refunds say.
+    trade_bills_show_the_coupons(&server, &merchant, [&refunded, &coupon_part, &free_refund]).await;
+
+    // The numbers: two coupons issued and used, ¥8 of subsidy drove ¥30 of spending — as
+    // paid. Both orders were then refunded in full and the coupons' parts came back, so
+    // net of refunds they drove nothing.
     let report = server
         .admin_get(&format!(
             "/api/v1/admin/reports/coupons?mchid={}",
@@ -900,14 +905,173 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         ))
         .await
         .json();
-    assert_eq!(report["total"]["issued"], 2, "{report}");
-    assert_eq!(report["total"]["redeemed"], 2);
-    assert_eq!(report["total"]["redemption_rate"], "100.00%");
-    assert_eq!(report["total"]["subsidy"], 800);
-    assert_eq!(report["total"]["driven_spending"], 3_000);
+    let total = &report["total"];
+    assert_eq!(total["issued"], 2, "{report}");
+    assert_eq!(total["redeemed"], 2);
+    assert_eq!(total["redemption_rate"], "100.00%");
+    assert_eq!(total["subsidy"], 800);
+    assert_eq!(total["driven_spending"], 3_000);
+    assert_eq!(total["refunded"], 2, "{report}");
+    assert_eq!(total["net_redeemed"], 0);
+    assert_eq!(total["subsidy_refunded"], 800);
+    assert_eq!(total["net_subsidy"], 0);
+    assert_eq!(total["driven_spending_refunded"], 3_000);
+    assert_eq!(total["net_driven_spending"], 0);
     assert_eq!(report["stocks"].as_array().unwrap().len(), 2);
+    for stock in report["stocks"].as_array().unwrap() {
+        assert_eq!(
+            (
+                &stock["redeemed"],
+                &stock["refunded"],
+                &stock["net_subsidy"]
+            ),
+            (&json!(1), &json!(1), &json!(0)),
+            "{stock}"
+        );
+    }
+    // The console's headline is the net figure; the gross one stands beside it.
+    let page = console_page(&server).await;
+    assert!(page.contains("Net of refunds"), "{page}");
+    for (id, figure) in [
+        ("coupon-net-subsidy", "0.00"),
+        ("coupon-net-driven", "0.00"),
+        ("coupon-net-redeemed", "0"),
+        ("coupon-subsidy", "8.00"),
+        ("coupon-driven", "30.00"),
+        ("coupon-refunded", "2"),
+    ] {
+        assert!(
+            page.contains(&format!("id=\"{id}\">{figure}<")),
+            "{id} = {figure}: {page}"
+        );
+    }
     let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
     assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+}
+
+/// The operator's console page, signed in by the sandbox's operator sign-in.
+async fn console_page(server: &TestServer) -> String {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed = no_redirects
+        .post(format!("{}/signin/operator", server.base_url))
+        .header("origin", &server.base_url)
+        .form(&[("next", "/console")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    no_redirects
+        .get(format!("{}/console", server.base_url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The trade bills of the days the coupon orders of
+/// `paying_uses_the_best_coupon_and_its_value_moves_from_the_budget` were paid and
+/// refunded on (one day, unless the test ran across midnight): 代金券金额 is each coupon's
+/// value, as in `promotion_detail`; 应结订单金额 leaves out a 免充值 discount, which the
+/// merchant gave; 充值券退款金额 is what a refund returned to a prepaid stock
+/// (`discount_refund`); 退款金额 leaves out what a refund undid of a 免充值 discount; and
+/// each bill's totals row adds up its rows.
+async fn trade_bills_show_the_coupons(
+    server: &TestServer,
+    merchant: &Merchant,
+    refunds: [&Reply; 3],
+) {
+    use plaza_testkit::pay::{TradeBill, fen};
+    let mut days = std::collections::BTreeSet::new();
+    let mut discounts = std::collections::BTreeMap::new();
+    for no in ["DUMP-0001", "DUMP-0002", "DUMP-0003"] {
+        let order = merchant
+            .v3(
+                server,
+                "GET",
+                &format!(
+                    "/v3/pay/transactions/out-trade-no/{no}?mchid={}",
+                    merchant.mchid
+                ),
+                None,
+            )
+            .await
+            .json();
+        days.insert(order["success_time"].as_str().unwrap()[..10].to_owned());
+        discounts.insert(no, order["promotion_detail"][0]["amount"].as_i64());
+    }
+    for refund in refunds {
+        days.insert(refund.json()["success_time"].as_str().unwrap()[..10].to_owned());
+    }
+    let mut rows = Vec::new();
+    for day in &days {
+        let text = merchant
+            .bill_text(server, &format!("/v3/bill/tradebill?bill_date={day}"))
+            .await;
+        let bill = TradeBill::parse(&text);
+        bill.assert_totals_add_up();
+        rows.extend(bill.rows);
+    }
+    let payment = |no: &str| {
+        rows.iter()
+            .find(|row| row["商户订单号"] == no && row["交易状态"] == "SUCCESS")
+            .unwrap_or_else(|| panic!("no payment row of {no}: {rows:?}"))
+    };
+    let refund = |no: &str| {
+        rows.iter()
+            .find(|row| row["商户退款单号"] == no)
+            .unwrap_or_else(|| panic!("no refund row of {no}: {rows:?}"))
+    };
+    let cells = |row: &std::collections::BTreeMap<String, String>, columns: [&str; 3]| {
+        columns.map(|column| row[column].clone())
+    };
+    let paid = ["应结订单金额", "代金券金额", "订单金额"];
+    // ¥20 with the ¥5 prepaid coupon: the merchant is paid all ¥20.
+    assert_eq!(
+        cells(payment("DUMP-0001"), paid),
+        ["20.00", "5.00", "20.00"]
+    );
+    assert_eq!(
+        fen(&payment("DUMP-0001")["代金券金额"]),
+        discounts["DUMP-0001"].unwrap()
+    );
+    assert_eq!(cells(payment("DUMP-0002"), paid), ["9.00", "0.00", "9.00"]);
+    assert_eq!(discounts["DUMP-0002"], None);
+    // ¥10 with the merchant's own ¥3 (免充值): it is paid ¥7.
+    assert_eq!(cells(payment("DUMP-0003"), paid), ["7.00", "3.00", "10.00"]);
+    assert_eq!(
+        fen(&payment("DUMP-0003")["代金券金额"]),
+        discounts["DUMP-0003"].unwrap()
+    );
+    let refunded = ["退款金额", "充值券退款金额", "申请退款金额"];
+    assert_eq!(cells(refund("DR-1"), refunded), ["15.00", "0.00", "15.00"]);
+    assert_eq!(cells(refund("DR-2"), refunded), ["5.00", "5.00", "5.00"]);
+    assert_eq!(cells(refund("DR-4"), refunded), ["7.00", "0.00", "10.00"]);
+    for (no, reply) in ["DR-1", "DR-2", "DR-4"].into_iter().zip(refunds) {
+        let amount = &reply.json()["amount"];
+        let row = refund(no);
+        let discount_refund = amount["discount_refund"].as_i64().unwrap();
+        let prepaid = fen(&row["充值券退款金额"]);
+        let no_cash = fen(&row["申请退款金额"]) - fen(&row["退款金额"]);
+        assert_eq!(prepaid + no_cash, discount_refund, "{no}: {amount}");
+        assert_eq!(
+            fen(&row["申请退款金额"]),
+            amount["refund"].as_i64().unwrap()
+        );
+    }
+    // The fee is on what the merchant was paid: ¥7 at 0.6% for the 免充值 order.
+    assert_eq!(payment("DUMP-0003")["手续费"], "0.04000");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -212,6 +212,135 @@ async fn code_that_calls_wechat_pay_by_its_host_name_talks_to_plaza() {
     assert!(reason.contains("UnknownIssuer"), "{reason}");
 }
 
+fn gunzip(bytes: &[u8]) -> String {
+    use std::io::Read as _;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bill_asked_for_at_wechats_host_is_downloaded_from_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let made = plaza_ca(&["--data-dir", temp.path().to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let ca_pem = std::fs::read(temp.path().join("ca/ca.pem")).unwrap();
+    let server = ServerOptions::new(PLAZA)
+        .data_dir(temp.path())
+        .sandbox()
+        .tls()
+        .start();
+    let port = server.tls_port();
+    let client = client_of(&server, Some(&ca_pem));
+    let wechat_pay = format!("https://{PAY_HOST}:{port}");
+    let merchant = Merchant::create(&server, "Drop-in Bakery").await;
+    let payer = Payer::create(&server, "Bea", 10_000).await;
+
+    let order = json!({
+        "appid": merchant.appid,
+        "mchid": merchant.mchid,
+        "description": "Sourdough",
+        "out_trade_no": "DROPIN-BILL-1",
+        "notify_url": "https://merchant.example/notify",
+        "amount": {"total": 2_600, "currency": "CNY"},
+    });
+    let prepay = merchant
+        .v3_at(
+            &client,
+            &wechat_pay,
+            "POST",
+            "/v3/pay/transactions/native",
+            Some(&order),
+        )
+        .await;
+    assert_eq!(prepay.status, 200, "{}", prepay.text);
+    let code_url = prepay.json()["code_url"].as_str().unwrap().to_owned();
+    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    let paid = merchant
+        .v3_at(
+            &client,
+            &wechat_pay,
+            "GET",
+            &format!(
+                "/v3/pay/transactions/out-trade-no/DROPIN-BILL-1?mchid={}",
+                merchant.mchid
+            ),
+            None,
+        )
+        .await;
+    let day = paid.json()["success_time"].as_str().unwrap()[..10].to_owned();
+    // A day on, the payment's day is over and has a bill.
+    let moved = server
+        .admin_post(
+            "/api/v1/sandbox/clock/advance",
+            &json!({ "by_ms": 86_400_000_i64 }),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+
+    // Asked for at WeChat Pay's host over HTTPS, the bill downloads from there: an SDK
+    // with that host built in strips exactly this prefix, signs the rest and fetches it
+    // over HTTPS from the same name.
+    let target = format!("/v3/bill/tradebill?bill_date={day}&bill_type=ALL&tar_type=GZIP");
+    let bill = merchant
+        .v3_at(&client, &wechat_pay, "GET", &target, None)
+        .await;
+    assert_eq!(bill.status, 200, "{}", bill.text);
+    assert!(merchant.verifies(&bill));
+    let url = bill.json()["download_url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&format!("{wechat_pay}/v3/billdownload/file?token=")),
+        "{url}"
+    );
+    let file = gunzip(&merchant.download_bill(&client, &wechat_pay, &url).await);
+    assert_eq!(
+        plaza_wx::digest::sha1_hex(file.as_bytes()),
+        bill.json()["hash_value"].as_str().unwrap(),
+        "the file hashes to the answer's hash_value"
+    );
+    assert!(
+        file.contains("`DROPIN-BILL-1") && file.contains("`26.00"),
+        "{file}"
+    );
+
+    // Any other name keeps Plaza's public base URL, over either listener.
+    let plain_client = plaza_testkit::http_client();
+    let local = format!("https://localhost:{port}");
+    for (client, base) in [(&client, &local), (&plain_client, &server.base_url)] {
+        let bill = merchant.v3_at(client, base, "GET", &target, None).await;
+        assert_eq!(bill.status, 200, "{base}: {}", bill.text);
+        let url = bill.json()["download_url"].as_str().unwrap().to_owned();
+        assert!(
+            url.starts_with(&format!("{}/v3/billdownload/file?token=", server.base_url)),
+            "{base}: {url}"
+        );
+    }
+
+    // The scheme is the listener's: plain HTTP naming WeChat Pay's host gets an http://
+    // URL, whatever a header claims about the original scheme.
+    let plain_port = server.base_url.rsplit_once(':').unwrap().1.to_owned();
+    let authorization = merchant.authorization("GET", &target, "", plaza_testkit::pay::now_s());
+    let plain = send(
+        plain_client
+            .get(format!("{}{target}", server.base_url))
+            .header("host", format!("{PAY_HOST}:{plain_port}"))
+            .header("x-forwarded-proto", "https")
+            .header("authorization", authorization),
+    )
+    .await
+    .unwrap();
+    assert_eq!(plain.status, 200, "{}", plain.text);
+    let url = plain.json()["download_url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&format!(
+            "http://{PAY_HOST}:{plain_port}/v3/billdownload/file?token="
+        )),
+        "{url}"
+    );
+}
+
 #[tokio::test]
 async fn drop_in_mode_is_refused_outside_the_sandbox_and_without_certificates() {
     let temp = tempfile::tempdir().unwrap();

@@ -217,6 +217,374 @@ async fn a_provider_takes_a_sub_merchants_payment_refunds_it_and_earns_its_commi
     assert_eq!(verify.json()["sound"], true, "{}", verify.text);
 }
 
+/// Pays a partner Native order of `total` for `sub_mchid` through `provider`; returns the
+/// day it was paid on.
+async fn paid_partner_order(
+    server: &TestServer,
+    provider: &Merchant,
+    (sub_mchid, no, total): (&str, &str, i64),
+    payer: &Payer,
+) -> String {
+    let order = partner_order(provider, sub_mchid, no, total, "https://m.example/n");
+    let reply = provider
+        .v3(
+            server,
+            "POST",
+            "/v3/pay/partner/transactions/native",
+            Some(&order),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let code_url = reply.json()["code_url"].as_str().unwrap().to_owned();
+    assert_eq!(payer.pay_code(server, &code_url).await.status, 200);
+    let paid = provider
+        .v3(
+            server,
+            "GET",
+            &format!(
+                "/v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid={}&sub_mchid={sub_mchid}",
+                provider.mchid
+            ),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(paid["trade_state"], "SUCCESS", "{paid}");
+    paid["success_time"].as_str().unwrap()[..10].to_owned()
+}
+
+/// A provider's trade bills of `days` (`extra`: more query parameters), each hash-checked
+/// with its totals row adding up, as one list of rows.
+async fn provider_bill_rows(
+    server: &TestServer,
+    provider: &Merchant,
+    days: &std::collections::BTreeSet<String>,
+    extra: &str,
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut rows = Vec::new();
+    for day in days {
+        let text = provider
+            .bill_text(
+                server,
+                &format!("/v3/bill/tradebill?bill_date={day}{extra}"),
+            )
+            .await;
+        let bill = plaza_testkit::pay::TradeBill::parse(&text);
+        bill.assert_totals_add_up();
+        rows.extend(bill.rows);
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its_fund_flow() {
+    use std::collections::BTreeSet;
+    let server = sandbox();
+    let acme = provider(&server, "Acme Services", 2_500).await;
+    let other = provider(&server, "Other Services", 2_500).await;
+    let noodles = sub_merchant(
+        &server,
+        &acme,
+        &json!({ "name": "Noodle Bar", "fee_rate_bps": 60 }),
+    )
+    .await;
+    let tea = sub_merchant(
+        &server,
+        &acme,
+        &json!({ "name": "Tea House", "fee_rate_bps": 60 }),
+    )
+    .await;
+    let theirs = sub_merchant(&server, &other, &json!({ "name": "Theirs" })).await;
+    let payer = Payer::create(&server, "Alice", 50_000).await;
+
+    let noodle_day =
+        paid_partner_order(&server, &acme, (&noodles, "NB-BILL1", 10_000), &payer).await;
+    let tea_day = paid_partner_order(&server, &acme, (&tea, "TEA-BILL1", 3_000), &payer).await;
+    let theirs_day =
+        paid_partner_order(&server, &other, (&theirs, "TH-BILL1", 2_000), &payer).await;
+    let refund = acme
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&json!({
+                "sub_mchid": noodles, "out_trade_no": "NB-BILL1", "out_refund_no": "NB-BREF1",
+                "amount": {"refund": 1_000, "total": 10_000, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_eq!(refund.status, 200, "{}", refund.text);
+    let refund_day = refund.json()["success_time"].as_str().unwrap()[..10].to_owned();
+    // The day settles at 02:00 the next day; two days later, every day involved (and the
+    // settlement's day) is over.
+    advance(&server, DAY_MS + 3 * 3_600_000).await;
+    advance(&server, 2 * DAY_MS).await;
+
+    // One sub-merchant's bill: its payment and refund, under the provider's mchid with
+    // the sub-merchant as 特约商户号 and the provider's sp_appid.
+    let noodle_days = BTreeSet::from([noodle_day.clone(), refund_day.clone()]);
+    let rows = provider_bill_rows(
+        &server,
+        &acme,
+        &noodle_days,
+        &format!("&sub_mchid={noodles}"),
+    )
+    .await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for row in &rows {
+        assert_eq!(row["商户号"], acme.mchid, "{row:?}");
+        assert_eq!(row["特约商户号"], noodles, "{row:?}");
+        assert_eq!(row["公众账号ID"], acme.appid, "{row:?}");
+        assert_eq!(row["商户订单号"], "NB-BILL1", "{row:?}");
+        assert_eq!(row["费率"], "0.60%", "{row:?}");
+    }
+    let payment = rows
+        .iter()
+        .find(|row| row["交易状态"] == "SUCCESS")
+        .unwrap();
+    assert_eq!(
+        (payment["订单金额"].as_str(), payment["手续费"].as_str()),
+        ("100.00", "0.60000")
+    );
+    let refunded = rows.iter().find(|row| row["交易状态"] == "REFUND").unwrap();
+    assert_eq!(
+        (
+            refunded["商户退款单号"].as_str(),
+            refunded["申请退款金额"].as_str()
+        ),
+        ("NB-BREF1", "10.00")
+    );
+
+    // Without sub_mchid: all of its sub-merchants, and nobody else's.
+    let all_days = BTreeSet::from([noodle_day.clone(), tea_day.clone(), refund_day.clone()]);
+    let rows = provider_bill_rows(&server, &acme, &all_days, "").await;
+    let numbers: BTreeSet<(&str, &str)> = rows
+        .iter()
+        .map(|row| (row["特约商户号"].as_str(), row["商户订单号"].as_str()))
+        .collect();
+    assert_eq!(
+        numbers,
+        BTreeSet::from([(noodles.as_str(), "NB-BILL1"), (tea.as_str(), "TEA-BILL1")]),
+        "{rows:?}"
+    );
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let other_rows =
+        provider_bill_rows(&server, &other, &BTreeSet::from([theirs_day.clone()]), "").await;
+    assert_eq!(other_rows.len(), 1);
+    assert_eq!(other_rows[0]["商户订单号"], "TH-BILL1");
+
+    // Another provider's sub-merchant is refused, as is an unknown one; a direct
+    // merchant has no sub_mchid to give.
+    let bill = |who: &Merchant, query: String| {
+        let server = &server;
+        let who = who.clone();
+        async move {
+            who.v3(server, "GET", &format!("/v3/bill/tradebill?{query}"), None)
+                .await
+        }
+    };
+    let foreign = bill(&acme, format!("bill_date={theirs_day}&sub_mchid={theirs}")).await;
+    assert_eq!(
+        error_code(&foreign),
+        (403, "NO_AUTH".to_owned()),
+        "{}",
+        foreign.text
+    );
+    assert!(acme.verifies(&foreign));
+    let unknown = bill(
+        &acme,
+        format!("bill_date={theirs_day}&sub_mchid=1999999999"),
+    )
+    .await;
+    assert_eq!(
+        error_code(&unknown),
+        (400, "MCH_NOT_EXISTS".to_owned()),
+        "{}",
+        unknown.text
+    );
+    let direct = Merchant::create(&server, "Direct Shop").await;
+    let refused = bill(
+        &direct,
+        format!("bill_date={noodle_day}&sub_mchid={noodles}"),
+    )
+    .await;
+    assert_eq!(
+        error_code(&refused),
+        (400, "PARAM_ERROR".to_owned()),
+        "{}",
+        refused.text
+    );
+    // "No activity" only where there was none: Tea House had no refunds.
+    let none = bill(
+        &acme,
+        format!("bill_date={tea_day}&bill_type=REFUND&sub_mchid={tea}"),
+    )
+    .await;
+    assert_eq!(
+        error_code(&none),
+        (400, "NO_STATEMENT_EXIST".to_owned()),
+        "{}",
+        none.text
+    );
+    assert!(
+        none.json()["message"].as_str().unwrap().contains(&tea),
+        "{}",
+        none.text
+    );
+
+    // The provider's own fund-flow bill: its commission comes in at each sub-merchant's
+    // settlement. Noodles' fee is 60 less the 6 its refund took back, 25% of 54 = 13 (rounded
+    // down); Tea House's 18, 25% = 4.
+    let mut commission = Vec::new();
+    let mut day: jiff::civil::Date = noodle_day.parse().unwrap();
+    for _ in 0..3 {
+        let flow = acme
+            .v3(
+                &server,
+                "GET",
+                &format!("/v3/bill/fundflowbill?bill_date={day}"),
+                None,
+            )
+            .await;
+        if flow.status == 200 {
+            let text = acme
+                .bill_text(&server, &format!("/v3/bill/fundflowbill?bill_date={day}"))
+                .await;
+            for line in text.lines().filter(|line| line.contains("`commission")) {
+                assert!(line.contains("`收入,"), "{line}");
+                commission.push(line.split(",`").nth(6).unwrap().to_owned());
+            }
+        } else {
+            assert_eq!(
+                error_code(&flow),
+                (400, "NO_STATEMENT_EXIST".to_owned()),
+                "{}",
+                flow.text
+            );
+        }
+        day = day.tomorrow().unwrap();
+    }
+    commission.sort();
+    assert_eq!(commission, ["0.04", "0.13"], "the commission rows");
+    assert_eq!(balance_of(&server, &acme.mchid).await, 13 + 4);
+
+    // The provider's copy of a sub-merchant's fund-flow bill, encrypted for it: Noodle
+    // Bar's settlement comes in (10,000 less the 60 fee and the 1,000 refund with its 6 of
+    // fee back).
+    let mut settled = Vec::new();
+    let mut day: jiff::civil::Date = noodle_day.parse().unwrap();
+    for _ in 0..3 {
+        if let Some(text) = sub_fund_flow(&server, &acme, &noodles, &day.to_string()).await {
+            for line in text.lines().filter(|line| line.contains("`settle ")) {
+                settled.push(line.split(",`").nth(6).unwrap().to_owned());
+            }
+        }
+        day = day.tomorrow().unwrap();
+    }
+    assert_eq!(settled, ["89.46"], "Noodle Bar's settlement");
+    assert_eq!(balance_of(&server, &noodles).await, 8_946);
+    let sub_bill = |who: &Merchant, query: String| {
+        let server = &server;
+        let who = who.clone();
+        async move {
+            who.v3(
+                server,
+                "GET",
+                &format!("/v3/bill/sub-merchant-fundflowbill?{query}"),
+                None,
+            )
+            .await
+        }
+    };
+    let algorithm = "algorithm=AEAD_AES_256_GCM&account_type=BASIC";
+    let reply = sub_bill(
+        &acme,
+        format!("sub_mchid={theirs}&bill_date={noodle_day}&{algorithm}"),
+    )
+    .await;
+    assert_eq!(
+        error_code(&reply),
+        (403, "NO_AUTH".to_owned()),
+        "{}",
+        reply.text
+    );
+    let reply = sub_bill(
+        &direct,
+        format!("sub_mchid={noodles}&bill_date={noodle_day}&{algorithm}"),
+    )
+    .await;
+    assert_eq!(
+        error_code(&reply),
+        (403, "NO_AUTH".to_owned()),
+        "{}",
+        reply.text
+    );
+    let reply = sub_bill(
+        &acme,
+        format!("sub_mchid={noodles}&bill_date={noodle_day}&account_type=BASIC"),
+    )
+    .await;
+    assert_eq!(
+        error_code(&reply),
+        (400, "PARAM_ERROR".to_owned()),
+        "{}",
+        reply.text
+    );
+}
+
+/// A sub-merchant's fund-flow bill of `day` as its provider gets it (gzip, encrypted):
+/// the key decrypted with the provider's private key, the file opened with it and the
+/// nonce, unzipped and hash-checked. `None` when the day had no movements.
+async fn sub_fund_flow(
+    server: &TestServer,
+    provider: &Merchant,
+    sub_mchid: &str,
+    day: &str,
+) -> Option<String> {
+    use std::io::Read as _;
+    let reply = provider
+        .v3(
+            server,
+            "GET",
+            &format!(
+                "/v3/bill/sub-merchant-fundflowbill?sub_mchid={sub_mchid}&bill_date={day}\
+                 &account_type=BASIC&algorithm=AEAD_AES_256_GCM&tar_type=GZIP"
+            ),
+            None,
+        )
+        .await;
+    if reply.status == 400 && reply.json()["code"] == "NO_STATEMENT_EXIST" {
+        return None;
+    }
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(provider.verifies(&reply));
+    let answer = reply.json();
+    assert_eq!(answer["download_bill_count"], 1, "{answer}");
+    let part = &answer["download_bill_list"][0];
+    assert_eq!(part["bill_sequence"], 1);
+    assert_eq!(part["hash_type"], "SHA1");
+    let key = provider.decrypt_oaep(part["encrypt_key"].as_str().unwrap());
+    let key = String::from_utf8(key).unwrap();
+    let sealed = provider
+        .download_bill(
+            &plaza_testkit::http_client(),
+            &server.base_url,
+            part["download_url"].as_str().unwrap(),
+        )
+        .await;
+    let gzipped = plaza_wx::aead::open(&key, part["nonce"].as_str().unwrap(), "", sealed).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gzipped.as_slice())
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(
+        Some(plaza_wx::digest::sha1_hex(text.as_bytes()).as_str()),
+        part["hash_value"].as_str()
+    );
+    assert!(text.starts_with("记账时间,"), "{text}");
+    Some(text)
+}
+
 async fn advance(server: &TestServer, by_ms: i64) {
     let reply = server
         .admin_post("/api/v1/sandbox/clock/advance", &json!({ "by_ms": by_ms }))

@@ -5,6 +5,7 @@
 //! a message naming what failed: they run only inside tests, where a key that does not
 //! parse or a server that cannot be reached must fail the test at once and say why.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -239,6 +240,85 @@ impl Merchant {
         )
     }
 
+    /// Downloads a bill the way SDKs with a fixed gateway do: `download_url` must start
+    /// with `gateway`, and the rest of it is the target that is signed and fetched
+    /// through `client`. Returns the file's bytes (gzip or plain, as asked for).
+    ///
+    /// # Panics
+    ///
+    /// When the URL is not under `gateway` or the download fails.
+    pub async fn download_bill(
+        &self,
+        client: &reqwest::Client,
+        gateway: &str,
+        download_url: &str,
+    ) -> Vec<u8> {
+        let target = download_url
+            .strip_prefix(gateway)
+            .unwrap_or_else(|| panic!("download_url {download_url} is not under {gateway}"));
+        let authorization = self.authorization("GET", target, "", now_s());
+        let response = client
+            .get(format!("{gateway}{target}"))
+            .header("authorization", authorization)
+            .send()
+            .await
+            .expect("download the bill");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let encoded = response.headers().get("content-encoding").is_some();
+        let bytes = response.bytes().await.expect("read the bill").to_vec();
+        assert_eq!(
+            status,
+            200,
+            "downloading {target}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        assert!(!content_type.contains("json"), "{content_type}");
+        assert!(!encoded, "a bill is sent without Content-Encoding");
+        bytes
+    }
+
+    /// Asks for a bill (`target`, e.g. `/v3/bill/tradebill?bill_date=…`, without
+    /// `tar_type`, so the file is plain), downloads it from Plaza's base URL, checks its
+    /// SHA-1 against the answer's `hash_value` and returns its text.
+    ///
+    /// # Panics
+    ///
+    /// When the bill is refused, the download fails or the hash differs.
+    pub async fn bill_text(&self, server: &TestServer, target: &str) -> String {
+        let answer = self.v3(server, "GET", target, None).await;
+        assert_eq!(answer.status, 200, "{target}: {}", answer.text);
+        let answer = answer.json();
+        let url = answer["download_url"].as_str().expect("a download_url");
+        let bytes = self
+            .download_bill(&server.client, &server.base_url, url)
+            .await;
+        let text = String::from_utf8(bytes).expect("a plain bill is UTF-8");
+        assert_eq!(
+            Some(plaza_wx::digest::sha1_hex(text.as_bytes()).as_str()),
+            answer["hash_value"].as_str(),
+            "the bill's SHA-1"
+        );
+        text
+    }
+
+    /// Decrypts an RSA-OAEP field sent to this merchant (e.g. an encrypted bill's
+    /// `encrypt_key`) with its private key.
+    ///
+    /// # Panics
+    ///
+    /// When it does not decrypt.
+    pub fn decrypt_oaep(&self, ciphertext_b64: &str) -> Vec<u8> {
+        self.key
+            .decrypt_oaep_sha1(ciphertext_b64)
+            .expect("the field decrypts with the merchant's private key")
+    }
+
     /// Decrypts a notification body's resource with this merchant's APIv3 key.
     ///
     /// # Panics
@@ -261,6 +341,111 @@ impl Merchant {
         .expect("the resource decrypts with the APIv3 key");
         serde_json::from_slice(&plain).expect("the resource is JSON")
     }
+}
+
+/// A trade bill read back: its detail rows and its summary, each by column name, with
+/// the back-quotes taken off.
+#[derive(Debug, Clone)]
+pub struct TradeBill {
+    /// Detail rows.
+    pub rows: Vec<BTreeMap<String, String>>,
+    /// The summary row.
+    pub summary: BTreeMap<String, String>,
+}
+
+/// Which detail column each summary total adds up.
+const TRADE_TOTALS: [(&str, &str); 6] = [
+    ("应结订单总金额", "应结订单金额"),
+    ("退款总金额", "退款金额"),
+    ("充值券退款总金额", "充值券退款金额"),
+    ("手续费总金额", "手续费"),
+    ("订单总金额", "订单金额"),
+    ("申请退款总金额", "申请退款金额"),
+];
+
+impl TradeBill {
+    /// Reads a trade bill's text.
+    ///
+    /// # Panics
+    ///
+    /// When it is not in the trade bill's layout.
+    pub fn parse(text: &str) -> Self {
+        let lines: Vec<&str> = text.split("\r\n").filter(|line| !line.is_empty()).collect();
+        let split = |line: &str| -> Vec<String> {
+            line.split(',')
+                .map(|cell| cell.strip_prefix('`').unwrap_or(cell).to_owned())
+                .collect()
+        };
+        let named = |header: &str, line: &str| -> BTreeMap<String, String> {
+            let (names, cells) = (split(header), split(line));
+            assert_eq!(names.len(), cells.len(), "{line}");
+            names.into_iter().zip(cells).collect()
+        };
+        let summary_at = lines
+            .iter()
+            .position(|line| line.starts_with("总交易单数"))
+            .expect("a summary header");
+        assert_eq!(lines.len(), summary_at + 2, "one summary row: {text}");
+        let header = lines.first().expect("a header");
+        assert!(header.starts_with("交易时间,"), "{header}");
+        Self {
+            rows: lines[1..summary_at]
+                .iter()
+                .map(|line| named(header, line))
+                .collect(),
+            summary: named(lines[summary_at], lines[summary_at + 1]),
+        }
+    }
+
+    /// The row whose `column` is `value`.
+    ///
+    /// # Panics
+    ///
+    /// When there is none.
+    pub fn row(&self, column: &str, value: &str) -> &BTreeMap<String, String> {
+        self.rows
+            .iter()
+            .find(|row| row.get(column).map(String::as_str) == Some(value))
+            .unwrap_or_else(|| panic!("no row with {column} = {value}: {:?}", self.rows))
+    }
+
+    /// Asserts that the summary's count and totals are what its rows add up to.
+    ///
+    /// # Panics
+    ///
+    /// When they are not.
+    pub fn assert_totals_add_up(&self) {
+        assert_eq!(
+            self.summary["总交易单数"],
+            self.rows.len().to_string(),
+            "总交易单数"
+        );
+        for (total, column) in TRADE_TOTALS {
+            let sum: i64 = self.rows.iter().map(|row| fen(&row[column])).sum();
+            assert_eq!(fen(&self.summary[total]), sum, "{total} against {column}");
+        }
+    }
+}
+
+/// A bill's amount in yuan (`12.30`, `-0.05`, fees with five decimals `0.15000`) as fen.
+///
+/// # Panics
+///
+/// When it is not an amount, or has fractions of a fen.
+pub fn fen(yuan: &str) -> i64 {
+    let (sign, digits) = match yuan.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, yuan),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let (cents, rest) = fraction.split_at(fraction.len().min(2));
+    assert!(
+        rest.bytes().all(|byte| byte == b'0'),
+        "fractions of a fen: {yuan}"
+    );
+    let whole: i64 = whole.parse().expect("yuan");
+    let cents: i64 = format!("{cents:0<2}").parse().expect("fen");
+    sign * (whole * 100 + cents)
 }
 
 /// Unix seconds now (the wall clock: what SDKs sign with).

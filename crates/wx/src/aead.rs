@@ -81,12 +81,28 @@ pub fn encrypt_resource(
     associated_data: &str,
     plaintext: &[u8],
 ) -> Result<String, AeadError> {
-    let (key, nonce) = key_and_nonce(apiv3_key, nonce)?;
+    Ok(b64_encode(&seal(
+        apiv3_key,
+        nonce,
+        associated_data,
+        plaintext,
+    )?))
+}
+
+/// Encrypts `plaintext` and returns the raw `ciphertext ‖ tag` (for encrypted files, which
+/// travel as bytes). The same rules for the key and nonce as [`encrypt_resource`].
+pub fn seal(
+    key: &str,
+    nonce: &str,
+    associated_data: &str,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, AeadError> {
+    let (key, nonce) = key_and_nonce(key, nonce)?;
     let mut in_out = Vec::with_capacity(plaintext.len() + TAG_LEN);
     in_out.extend_from_slice(plaintext);
     key.seal_in_place_append_tag(nonce, Aad::from(associated_data.as_bytes()), &mut in_out)
         .map_err(|_| AeadError::Encrypt)?;
-    Ok(b64_encode(&in_out))
+    Ok(in_out)
 }
 
 /// Decrypts and authenticates `base64(ciphertext ‖ tag)`.
@@ -96,8 +112,18 @@ pub fn decrypt_resource(
     associated_data: &str,
     ciphertext_b64: &str,
 ) -> Result<Vec<u8>, AeadError> {
-    let (key, nonce) = key_and_nonce(apiv3_key, nonce)?;
-    let mut in_out = b64_decode(ciphertext_b64).ok_or(AeadError::Base64)?;
+    let in_out = b64_decode(ciphertext_b64).ok_or(AeadError::Base64)?;
+    open(apiv3_key, nonce, associated_data, in_out)
+}
+
+/// Decrypts and authenticates the raw `ciphertext ‖ tag` made by [`seal`].
+pub fn open(
+    key: &str,
+    nonce: &str,
+    associated_data: &str,
+    mut in_out: Vec<u8>,
+) -> Result<Vec<u8>, AeadError> {
+    let (key, nonce) = key_and_nonce(key, nonce)?;
     if in_out.len() < TAG_LEN {
         return Err(AeadError::TooShort { len: in_out.len() });
     }
@@ -117,6 +143,19 @@ mod tests {
 
     const KEY: &str = "0123456789abcdefghijABCDEFGHIJ01";
     const NONCE: &str = "61f9fcfc45d1";
+
+    #[test]
+    fn sealed_bytes_are_the_resource_before_base64_and_open_back() {
+        let sealed = seal(KEY, NONCE, "", b"a bill").unwrap();
+        assert_eq!(
+            b64_encode(&sealed),
+            encrypt_resource(KEY, NONCE, "", b"a bill").unwrap()
+        );
+        assert_eq!(open(KEY, NONCE, "", sealed.clone()).unwrap(), b"a bill");
+        let mut altered = sealed;
+        altered[0] ^= 1;
+        assert_eq!(open(KEY, NONCE, "", altered), Err(AeadError::Decrypt));
+    }
 
     /// AES-256-GCM known answer (NIST GCM test case 13: zero key, zero IV, empty input),
     /// run through the raw primitive to pin down the construction.

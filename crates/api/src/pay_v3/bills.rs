@@ -6,6 +6,7 @@
 //! (HMAC-signed merchant, bill and expiry), so nothing is stored per download.
 
 use std::io::Write as _;
+use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Query, State};
@@ -13,13 +14,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use plaza_ledger::Transfer;
-use plaza_pay::model::{Merchant, Order, Refund};
+use plaza_pay::model::{Merchant, MerchantKind, Order, Refund, RefundBillParts};
 use plaza_pay::time::{Day, bill_time};
 use serde::{Deserialize, Serialize};
 
 use super::{Caller, Location, PaySurface, V3Error, bad_query, json_response, surface};
 use crate::AppState;
 use crate::extract::{constant_time_eq, hmac_hex};
+use crate::host::{Scheme, wechat_pay_origin};
 use crate::web::yuan;
 
 /// How long a `download_url` works, in seconds.
@@ -33,12 +35,27 @@ pub(crate) struct BillQuery {
     bill_type: Option<String>,
     account_type: Option<String>,
     tar_type: Option<String>,
+    sub_mchid: Option<String>,
+    algorithm: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum BillKind {
     Trade,
     FundFlow,
+}
+
+/// Whose activity a bill covers, as the caller asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+enum Scope {
+    /// The caller's own.
+    #[default]
+    Own,
+    /// One sub-merchant of the calling service provider (`sub_mchid`).
+    Sub(String),
+    /// Every sub-merchant of the calling service provider (a provider without
+    /// `sub_mchid`).
+    AllSubs,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -49,6 +66,28 @@ struct Token {
     bill_type: String,
     gzip: bool,
     expires_s: i64,
+    #[serde(default)]
+    scope: Scope,
+    /// Encrypted bills (a sub-merchant's fund flow): a random salt from which the file's
+    /// key and nonce are derived with the token secret, so neither travels in the URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<String>,
+}
+
+/// The AES-256-GCM key (32 characters) and nonce (12) of an encrypted bill.
+fn sealing(secret: &[u8], token: &Token) -> Option<(String, String)> {
+    let salt = token.sealed.as_deref()?;
+    let derive = |purpose: &str, len: usize| {
+        let mac = hmac_hex(
+            secret,
+            format!("bill-{purpose}|{}|{salt}", token.mchid).as_bytes(),
+        );
+        mac.get(..len).map(str::to_owned)
+    };
+    Some((
+        derive("key", plaza_wx::aead::KEY_LEN)?,
+        derive("nonce", plaza_wx::aead::NONCE_LEN)?,
+    ))
 }
 
 fn encode_token(secret: &[u8], token: &Token) -> String {
@@ -71,6 +110,12 @@ fn decode_token(secret: &[u8], text: &str) -> Option<Token> {
 
 fn no_statement(message: impl Into<String>) -> V3Error {
     V3Error::new(StatusCode::BAD_REQUEST, "NO_STATEMENT_EXIST", message)
+}
+
+/// A bill's sum or difference that does not fit in fen: a clear error, never a wrapped
+/// number in a file merchants reconcile against.
+fn overflow() -> V3Error {
+    V3Error::system("a bill amount does not fit in 64-bit fen")
 }
 
 fn bill_day(surface: &PaySurface, query: &BillQuery) -> Result<Day, V3Error> {
@@ -107,6 +152,56 @@ fn gzip_wanted(query: &BillQuery) -> Result<bool, V3Error> {
     }
 }
 
+/// The scope of a trade bill request: a direct merchant's own; a provider's one
+/// sub-merchant (which must be its own) or, without `sub_mchid`, all of them.
+async fn trade_scope(
+    surface: &PaySurface,
+    caller: &Caller,
+    sub_mchid: Option<&str>,
+) -> Result<Scope, V3Error> {
+    let provider = caller.merchant.kind == MerchantKind::Provider;
+    match sub_mchid {
+        Some(sub_mchid) if provider => {
+            surface
+                .pay
+                .sub_merchant_of(&caller.merchant.mchid, sub_mchid)
+                .await?;
+            Ok(Scope::Sub(sub_mchid.to_owned()))
+        }
+        Some(_) => Err(V3Error::param(
+            "sub_mchid",
+            "is for service providers; a merchant's bill is its own",
+            Location::Query,
+        )),
+        None if provider => Ok(Scope::AllSubs),
+        None => Ok(Scope::Own),
+    }
+}
+
+/// The merchants whose activity a bill of `scope` covers, checked again at download.
+async fn scope_merchants(
+    surface: &PaySurface,
+    caller: &Arc<Merchant>,
+    scope: &Scope,
+) -> Result<Vec<Arc<Merchant>>, V3Error> {
+    Ok(match scope {
+        Scope::Own => vec![caller.clone()],
+        Scope::Sub(sub_mchid) => vec![
+            surface
+                .pay
+                .sub_merchant_of(&caller.mchid, sub_mchid)
+                .await?,
+        ],
+        Scope::AllSubs => surface
+            .pay
+            .all_sub_merchants(&caller.mchid)
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect(),
+    })
+}
+
 fn fee_yuan(fen: i64) -> String {
     format!("{}000", yuan(fen))
 }
@@ -133,12 +228,76 @@ const TRADE_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户�
 const TRADE_SUMMARY_HEADER: &str =
     "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
 
-fn payment_row(merchant: &Merchant, order: &Order) -> String {
-    row(&[
+/// 商户号 and 特约商户号 of a row: a partner order's provider and sub-merchant, or a
+/// direct merchant and `0`.
+fn merchant_columns(mchid: &str, sp_mchid: Option<&str>) -> [String; 2] {
+    match sp_mchid {
+        Some(sp_mchid) => [sp_mchid.to_owned(), mchid.to_owned()],
+        None => [mchid.to_owned(), "0".to_owned()],
+    }
+}
+
+/// The summary row's sums, each checked.
+#[derive(Debug, Default)]
+struct TradeTotals {
+    rows: u64,
+    settlement_minor: i64,
+    settlement_refund_minor: i64,
+    prepaid_coupon_refund_minor: i64,
+    fee_minor: i64,
+    total_minor: i64,
+    refund_minor: i64,
+}
+
+fn add(sum: &mut i64, amount: i64) -> Result<(), V3Error> {
+    *sum = sum.checked_add(amount).ok_or_else(overflow)?;
+    Ok(())
+}
+
+impl TradeTotals {
+    fn payment(&mut self, order: &Order) -> Result<(), V3Error> {
+        self.rows += 1;
+        let settlement = order.settlement_total_minor().ok_or_else(overflow)?;
+        add(&mut self.settlement_minor, settlement)?;
+        add(&mut self.fee_minor, order.fee_minor)?;
+        add(&mut self.total_minor, order.total_minor)
+    }
+
+    fn refund(&mut self, refund: &Refund, parts: RefundBillParts) -> Result<(), V3Error> {
+        self.rows += 1;
+        add(
+            &mut self.settlement_refund_minor,
+            parts.settlement_refund_minor,
+        )?;
+        add(
+            &mut self.prepaid_coupon_refund_minor,
+            parts.prepaid_coupon_refund_minor,
+        )?;
+        let fee_back = refund.fee_refund_minor.checked_neg().ok_or_else(overflow)?;
+        add(&mut self.fee_minor, fee_back)?;
+        add(&mut self.refund_minor, refund.refund_minor)
+    }
+
+    fn summary(&self) -> String {
+        row(&[
+            self.rows.to_string(),
+            yuan(self.settlement_minor),
+            yuan(self.settlement_refund_minor),
+            yuan(self.prepaid_coupon_refund_minor),
+            fee_yuan(self.fee_minor),
+            yuan(self.total_minor),
+            yuan(self.refund_minor),
+        ])
+    }
+}
+
+fn payment_row(merchant: &Merchant, order: &Order) -> Result<String, V3Error> {
+    let [mchid, sub_mchid] = merchant_columns(&order.mchid, order.sp_mchid.as_deref());
+    Ok(row(&[
         order.success_time.map(bill_time).unwrap_or_default(),
         order.appid.clone(),
-        order.mchid.clone(),
-        "0".to_owned(),
+        mchid,
+        sub_mchid,
         cell(order.device_id.as_deref().unwrap_or("")),
         order.transaction_id.clone().unwrap_or_default(),
         order.out_trade_no.clone(),
@@ -147,8 +306,8 @@ fn payment_row(merchant: &Merchant, order: &Order) -> String {
         "SUCCESS".to_owned(),
         "OTHERS".to_owned(),
         "CNY".to_owned(),
-        yuan(order.total_minor),
-        yuan(0),
+        yuan(order.settlement_total_minor().ok_or_else(overflow)?),
+        yuan(order.discount_minor()),
         "0".to_owned(),
         "0".to_owned(),
         yuan(0),
@@ -162,15 +321,21 @@ fn payment_row(merchant: &Merchant, order: &Order) -> String {
         yuan(order.total_minor),
         yuan(0),
         String::new(),
-    ])
+    ]))
 }
 
-fn refund_row(merchant: &Merchant, refund: &Refund, order: Option<&Order>) -> String {
+fn refund_row(
+    merchant: &Merchant,
+    refund: &Refund,
+    order: Option<&Order>,
+    parts: RefundBillParts,
+) -> String {
+    let [mchid, sub_mchid] = merchant_columns(&refund.mchid, refund.sp_mchid.as_deref());
     row(&[
         refund.success_time.map(bill_time).unwrap_or_default(),
         order.map(|order| order.appid.clone()).unwrap_or_default(),
-        refund.mchid.clone(),
-        "0".to_owned(),
+        mchid,
+        sub_mchid,
         cell(
             order
                 .and_then(|order| order.device_id.as_deref())
@@ -189,8 +354,8 @@ fn refund_row(merchant: &Merchant, refund: &Refund, order: Option<&Order>) -> St
         yuan(0),
         refund.refund_id.clone(),
         refund.out_refund_no.clone(),
-        yuan(refund.refund_minor),
-        yuan(0),
+        yuan(parts.settlement_refund_minor),
+        yuan(parts.prepaid_coupon_refund_minor),
         "ORIGINAL".to_owned(),
         refund.status.wire().to_owned(),
         cell(order.map_or("", |order| order.description.as_str())),
@@ -207,76 +372,105 @@ fn refund_row(merchant: &Merchant, refund: &Refund, order: Option<&Order>) -> St
     ])
 }
 
+/// The rows of a trade bill: payments then refunds, each in time order across the
+/// merchants it covers (ties broken by number, so every download is the same file).
+async fn trade_rows(
+    surface: &PaySurface,
+    merchants: &[Arc<Merchant>],
+    day: Day,
+    bill_type: &str,
+) -> Result<(Vec<(Arc<Merchant>, Order)>, Vec<(Arc<Merchant>, Refund)>), V3Error> {
+    let pay = &surface.pay;
+    let (mut orders, mut refunds) = (Vec::new(), Vec::new());
+    for merchant in merchants {
+        if bill_type != "REFUND" {
+            for order in pay.orders_paid_on(&merchant.mchid, day).await? {
+                orders.push((merchant.clone(), order));
+            }
+        }
+        if bill_type != "SUCCESS" {
+            for refund in pay.refunds_on(&merchant.mchid, day).await? {
+                refunds.push((merchant.clone(), refund));
+            }
+        }
+    }
+    orders.sort_by(|(_, a), (_, b)| {
+        (a.success_time, &a.mchid, &a.out_trade_no).cmp(&(
+            b.success_time,
+            &b.mchid,
+            &b.out_trade_no,
+        ))
+    });
+    refunds.sort_by(|(_, a), (_, b)| {
+        (a.success_time, &a.mchid, &a.out_refund_no).cmp(&(
+            b.success_time,
+            &b.mchid,
+            &b.out_refund_no,
+        ))
+    });
+    Ok((orders, refunds))
+}
+
 async fn trade_bill_text(
     surface: &PaySurface,
-    merchant: &Merchant,
+    merchants: &[Arc<Merchant>],
     day: Day,
     bill_type: &str,
 ) -> Result<Option<String>, V3Error> {
-    let pay = &surface.pay;
-    let orders = if bill_type == "REFUND" {
-        Vec::new()
-    } else {
-        pay.orders_paid_on(&merchant.mchid, day).await?
-    };
-    let refunds = if bill_type == "SUCCESS" {
-        Vec::new()
-    } else {
-        pay.refunds_on(&merchant.mchid, day).await?
-    };
+    let (orders, refunds) = trade_rows(surface, merchants, day, bill_type).await?;
     if orders.is_empty() && refunds.is_empty() {
         return Ok(None);
     }
     let mut text = String::new();
     text.push_str(TRADE_HEADER);
     text.push_str("\r\n");
-    let (mut settled, mut refunded, mut fees, mut ordered) = (0_i64, 0_i64, 0_i64, 0_i64);
-    for order in &orders {
-        text.push_str(&payment_row(merchant, order));
-        settled += order.total_minor;
-        ordered += order.total_minor;
-        fees += order.fee_minor;
+    let mut totals = TradeTotals::default();
+    for (merchant, order) in &orders {
+        text.push_str(&payment_row(merchant, order)?);
+        totals.payment(order)?;
     }
-    for refund in &refunds {
-        let order = pay.order(&refund.mchid, &refund.out_trade_no).await?;
-        text.push_str(&refund_row(merchant, refund, order.as_ref()));
-        refunded += refund.refund_minor;
-        fees -= refund.fee_refund_minor;
+    for (merchant, refund) in &refunds {
+        let order = surface
+            .pay
+            .order(&refund.mchid, &refund.out_trade_no)
+            .await?;
+        // A refund's order is always there; without it the refund is all the merchant's.
+        let parts = match &order {
+            Some(order) => order.refund_bill_parts(refund).ok_or_else(overflow)?,
+            None => RefundBillParts {
+                settlement_refund_minor: refund.refund_minor,
+                prepaid_coupon_refund_minor: 0,
+            },
+        };
+        text.push_str(&refund_row(merchant, refund, order.as_ref(), parts));
+        totals.refund(refund, parts)?;
     }
     text.push_str(TRADE_SUMMARY_HEADER);
     text.push_str("\r\n");
-    text.push_str(&row(&[
-        (orders.len() + refunds.len()).to_string(),
-        yuan(settled),
-        yuan(refunded),
-        yuan(0),
-        fee_yuan(fees),
-        yuan(ordered),
-        yuan(refunded),
-    ]));
+    text.push_str(&totals.summary());
     Ok(Some(text))
 }
 
 const FUND_FLOW_HEADER: &str = "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额（元）,账户结余（元）,资金变更提交申请人,备注,业务凭证号";
 const FUND_FLOW_SUMMARY_HEADER: &str = "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额";
 
-fn fund_flow_text(account: &str, transfers: &[Transfer]) -> Option<String> {
+fn fund_flow_text(account: &str, transfers: &[Transfer]) -> Result<Option<String>, V3Error> {
     if transfers.is_empty() {
-        return None;
+        return Ok(None);
     }
     let mut text = String::new();
     text.push_str(FUND_FLOW_HEADER);
     text.push_str("\r\n");
-    let (mut income_count, mut income, mut outgo_count, mut outgo) = (0, 0_i64, 0, 0_i64);
+    let (mut income_count, mut income, mut outgo_count, mut outgo) = (0_u64, 0_i64, 0_u64, 0_i64);
     for transfer in transfers {
         let incoming = transfer.to.as_str() == account;
         let (direction, balance_after) = if incoming {
             income_count += 1;
-            income += transfer.amount_minor;
+            add(&mut income, transfer.amount_minor)?;
             ("收入", transfer.to_balance_after_minor)
         } else {
             outgo_count += 1;
-            outgo += transfer.amount_minor;
+            add(&mut outgo, transfer.amount_minor)?;
             ("支出", transfer.from_balance_after_minor)
         };
         let business = if transfer.id.as_str().starts_with("refund:") {
@@ -307,60 +501,130 @@ fn fund_flow_text(account: &str, transfers: &[Transfer]) -> Option<String> {
         outgo_count.to_string(),
         yuan(outgo),
     ]));
-    Some(text)
+    Ok(Some(text))
 }
 
 async fn bill_text(
     surface: &PaySurface,
-    merchant: &Merchant,
+    merchant: &Arc<Merchant>,
     token: &Token,
 ) -> Result<Option<String>, V3Error> {
     let day =
         Day::parse(&token.day).map_err(|issue| V3Error::param("token", issue, Location::Query))?;
     match token.kind {
-        BillKind::Trade => trade_bill_text(surface, merchant, day, &token.bill_type).await,
+        BillKind::Trade => {
+            let merchants = scope_merchants(surface, merchant, &token.scope).await?;
+            trade_bill_text(surface, &merchants, day, &token.bill_type).await
+        }
         BillKind::FundFlow => {
             if token.bill_type != "BASIC" {
                 return Ok(None);
             }
+            // The caller's own account, or a provider's sub-merchant's.
+            let owner = match &token.scope {
+                Scope::Sub(sub_mchid) => {
+                    surface
+                        .pay
+                        .sub_merchant_of(&merchant.mchid, sub_mchid)
+                        .await?
+                }
+                Scope::Own | Scope::AllSubs => merchant.clone(),
+            };
             let transfers = surface
                 .pay
-                .available_movements_on(&merchant.mchid, day)
+                .available_movements_on(&owner.mchid, day)
                 .await?;
-            let account = surface.pay.available_account(&merchant.mchid)?;
-            Ok(fund_flow_text(account.as_str(), &transfers))
+            let account = surface.pay.available_account(&owner.mchid)?;
+            fund_flow_text(account.as_str(), &transfers)
         }
     }
 }
 
-async fn answer_bill(
+/// Where a bill's `download_url` points: WeChat Pay's own origin when the request came
+/// in under that host name (drop-in mode: SDKs with WeChat's host built in strip exactly
+/// that prefix before signing the download), else Plaza's public base URL.
+#[derive(Debug)]
+pub(crate) struct DownloadBase(String);
+
+impl DownloadBase {
+    fn of(surface: &PaySurface, parts: &axum::http::request::Parts) -> Self {
+        let scheme = parts
+            .extensions
+            .get::<Scheme>()
+            .copied()
+            .unwrap_or(Scheme::Http);
+        Self(
+            wechat_pay_origin(&parts.headers, &parts.uri, scheme)
+                .unwrap_or_else(|| surface.public_base_url.clone()),
+        )
+    }
+}
+
+/// A bill request: who asks, for what, and where its download is to be fetched.
+struct BillRequest<'a> {
+    surface: &'a PaySurface,
+    caller: &'a Caller,
+    base: DownloadBase,
+}
+
+/// The bill a new token names and the `download_url` that fetches it, or
+/// `NO_STATEMENT_EXIST` when nothing happened.
+async fn prepare(request: &BillRequest<'_>, token: &Token) -> Result<(String, String), V3Error> {
+    let day = &token.day;
+    let Some(text) = bill_text(request.surface, &request.caller.merchant, token).await? else {
+        let whose = match &token.scope {
+            Scope::Own => "for this bill".to_owned(),
+            Scope::Sub(sub_mchid) => format!("for sub-merchant {sub_mchid}"),
+            Scope::AllSubs => "for any of this service provider's sub-merchants".to_owned(),
+        };
+        return Err(no_statement(format!(
+            "账单文件不存在: no activity on {day} {whose}"
+        )));
+    };
+    let download_url = format!(
+        "{}/v3/billdownload/file?token={}",
+        request.base.0,
+        encode_token(&request.surface.token_secret, token)
+    );
+    Ok((text, download_url))
+}
+
+/// A new download token for `caller`, valid for [`DOWNLOAD_TOKEN_TTL_S`].
+fn new_token(
     surface: &PaySurface,
     caller: &Caller,
-    kind: BillKind,
+    (kind, scope): (BillKind, Scope),
     day: Day,
-    bill_type: String,
-    gzip: bool,
-) -> Result<Response, V3Error> {
+    (bill_type, gzip): (String, bool),
+) -> Token {
     let now_s = surface.wall_clock.now().unix_ms().div_euclid(1_000);
-    let token = Token {
+    Token {
         mchid: caller.merchant.mchid.clone(),
         kind,
         day: day.iso(),
         bill_type,
         gzip,
         expires_s: now_s + DOWNLOAD_TOKEN_TTL_S,
-    };
-    let Some(text) = bill_text(surface, &caller.merchant, &token).await? else {
-        return Err(no_statement(format!(
-            "账单文件不存在: no activity on {} for this bill",
-            day.iso()
-        )));
-    };
-    let download_url = format!(
-        "{}/v3/billdownload/file?token={}",
-        surface.public_base_url,
-        encode_token(&surface.token_secret, &token)
+        scope,
+        sealed: None,
+    }
+}
+
+async fn answer_bill(
+    request: BillRequest<'_>,
+    what: (BillKind, Scope),
+    day: Day,
+    bill_type: String,
+    gzip: bool,
+) -> Result<Response, V3Error> {
+    let token = new_token(
+        request.surface,
+        request.caller,
+        what,
+        day,
+        (bill_type, gzip),
     );
+    let (text, download_url) = prepare(&request, &token).await?;
     let body = serde_json::json!({
         "hash_type": "SHA1",
         "hash_value": plaza_wx::digest::sha1_hex(text.as_bytes()),
@@ -369,13 +633,15 @@ async fn answer_bill(
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
-/// `GET /v3/bill/tradebill?bill_date=&bill_type=&tar_type=`.
+/// `GET /v3/bill/tradebill?bill_date=&bill_type=&tar_type=[&sub_mchid=]`: a merchant's
+/// own bill; a service provider's bill of one sub-merchant, or of all of them.
 pub(crate) async fn trade_bill(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    query: Result<Query<BillQuery>, axum::extract::rejection::QueryRejection>,
+    parts: axum::http::request::Parts,
 ) -> Result<Response, V3Error> {
-    let Query(query) = query.map_err(|error| bad_query(&error))?;
+    let query: Query<BillQuery> =
+        Query::try_from_uri(&parts.uri).map_err(|error| bad_query(&error))?;
     let surface = surface(&state)?;
     let bill_type = query.bill_type.clone().unwrap_or_else(|| "ALL".to_owned());
     if !matches!(bill_type.as_str(), "ALL" | "SUCCESS" | "REFUND") {
@@ -386,40 +652,156 @@ pub(crate) async fn trade_bill(
         ));
     }
     let gzip = gzip_wanted(&query)?;
+    let scope = trade_scope(surface, &caller, query.sub_mchid.as_deref()).await?;
     let day = bill_day(surface, &query)?;
-    answer_bill(surface, &caller, BillKind::Trade, day, bill_type, gzip).await
+    let request = BillRequest {
+        surface,
+        caller: &caller,
+        base: DownloadBase::of(surface, &parts),
+    };
+    answer_bill(request, (BillKind::Trade, scope), day, bill_type, gzip).await
 }
 
-/// `GET /v3/bill/fundflowbill?bill_date=&account_type=&tar_type=`.
+/// `GET /v3/bill/fundflowbill?bill_date=&account_type=&tar_type=`: the caller's own
+/// account (a service provider's holds its commission).
 pub(crate) async fn fund_flow_bill(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    query: Result<Query<BillQuery>, axum::extract::rejection::QueryRejection>,
+    parts: axum::http::request::Parts,
 ) -> Result<Response, V3Error> {
-    let Query(query) = query.map_err(|error| bad_query(&error))?;
+    let query: Query<BillQuery> =
+        Query::try_from_uri(&parts.uri).map_err(|error| bad_query(&error))?;
     let surface = surface(&state)?;
-    let account_type = query
-        .account_type
-        .clone()
-        .unwrap_or_else(|| "BASIC".to_owned());
-    if !matches!(account_type.as_str(), "BASIC" | "OPERATION" | "FEES") {
+    if query.sub_mchid.is_some() {
         return Err(V3Error::param(
-            "account_type",
-            "must be BASIC, OPERATION or FEES",
+            "sub_mchid",
+            "is not a parameter of the fund-flow bill, which covers the caller's own account",
             Location::Query,
         ));
     }
+    let account_type = account_type(&query)?;
     let gzip = gzip_wanted(&query)?;
     let day = bill_day(surface, &query)?;
-    answer_bill(
+    let request = BillRequest {
         surface,
-        &caller,
-        BillKind::FundFlow,
+        caller: &caller,
+        base: DownloadBase::of(surface, &parts),
+    };
+    answer_bill(
+        request,
+        (BillKind::FundFlow, Scope::Own),
         day,
         account_type,
         gzip,
     )
     .await
+}
+
+fn account_type(query: &BillQuery) -> Result<String, V3Error> {
+    let account_type = query
+        .account_type
+        .clone()
+        .unwrap_or_else(|| "BASIC".to_owned());
+    if matches!(account_type.as_str(), "BASIC" | "OPERATION" | "FEES") {
+        Ok(account_type)
+    } else {
+        Err(V3Error::param(
+            "account_type",
+            "must be BASIC, OPERATION or FEES",
+            Location::Query,
+        ))
+    }
+}
+
+/// `GET /v3/bill/sub-merchant-fundflowbill?sub_mchid=&bill_date=&account_type=
+/// &algorithm=AEAD_AES_256_GCM[&tar_type=]`: a service provider's copy of one of its
+/// sub-merchants' fund-flow bill, encrypted. The file (gzipped first if asked) is sealed
+/// with AES-256-GCM under a fresh key and nonce with no associated data; the key comes
+/// back RSA-OAEP-encrypted with the public key of the certificate that signed the
+/// request (`encrypt_key`), the hash is of the plain file.
+pub(crate) async fn sub_merchant_fund_flow_bill(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    parts: axum::http::request::Parts,
+) -> Result<Response, V3Error> {
+    let query: Query<BillQuery> =
+        Query::try_from_uri(&parts.uri).map_err(|error| bad_query(&error))?;
+    let surface = surface(&state)?;
+    if caller.merchant.kind != MerchantKind::Provider {
+        return Err(V3Error::new(
+            StatusCode::FORBIDDEN,
+            "NO_AUTH",
+            "无权限: only a service provider asks for a sub-merchant's fund-flow bill",
+        ));
+    }
+    let sub_mchid = query
+        .sub_mchid
+        .clone()
+        .ok_or_else(|| V3Error::param("sub_mchid", "is required", Location::Query))?;
+    if query.algorithm.as_deref() != Some(plaza_wx::aead::ALGORITHM) {
+        return Err(V3Error::param(
+            "algorithm",
+            "must be AEAD_AES_256_GCM",
+            Location::Query,
+        ));
+    }
+    let account_type = account_type(&query)?;
+    let gzip = gzip_wanted(&query)?;
+    surface
+        .pay
+        .sub_merchant_of(&caller.merchant.mchid, &sub_mchid)
+        .await?;
+    let day = bill_day(surface, &query)?;
+    let signer = signing_key(surface, &caller, &parts.headers)?;
+    let request = BillRequest {
+        surface,
+        caller: &caller,
+        base: DownloadBase::of(surface, &parts),
+    };
+    let mut token = new_token(
+        surface,
+        &caller,
+        (BillKind::FundFlow, Scope::Sub(sub_mchid)),
+        day,
+        (account_type, gzip),
+    );
+    token.sealed = Some(plaza_wx::random::signature_nonce(&mut rand::rng()));
+    let (text, download_url) = prepare(&request, &token).await?;
+    let (key, nonce) = sealing(&surface.token_secret, &token)
+        .ok_or_else(|| V3Error::system("an encrypted bill has no key"))?;
+    let encrypt_key = signer
+        .encrypt_oaep_sha1(key.as_bytes())
+        .map_err(|error| V3Error::system(&error.to_string()))?;
+    let body = serde_json::json!({
+        "download_bill_count": 1,
+        "download_bill_list": [{
+            "bill_sequence": 1,
+            "download_url": download_url,
+            "encrypt_key": encrypt_key,
+            "hash_type": "SHA1",
+            "hash_value": plaza_wx::digest::sha1_hex(text.as_bytes()),
+            "nonce": nonce,
+        }],
+    });
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+/// The public key of the merchant certificate that signed this request (the
+/// authentication layer has already checked that it is registered and verifies).
+fn signing_key(
+    surface: &PaySurface,
+    caller: &Caller,
+    headers: &axum::http::HeaderMap,
+) -> Result<Arc<plaza_wx::rsa::PublicKey>, V3Error> {
+    let serial = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| plaza_wx::auth::parse_authorization(value).ok())
+        .map(|authorization| authorization.serial_no);
+    let key = serial
+        .and_then(|serial| caller.merchant.key(&serial))
+        .ok_or_else(|| V3Error::sign("the request's certificate serial is not registered"))?;
+    surface.merchant_key(&key.public_key_pem)
 }
 
 #[derive(Debug, Deserialize)]
@@ -447,14 +829,27 @@ pub(crate) async fn download(
     let Some(bill) = bill_text(surface, &caller.merchant, &token).await? else {
         return Err(no_statement("账单文件不存在"));
     };
-    if token.gzip {
+    let bytes = if token.gzip {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         encoder
             .write_all(bill.as_bytes())
             .map_err(|error| V3Error::system(&error.to_string()))?;
-        let bytes = encoder
+        encoder
             .finish()
+            .map_err(|error| V3Error::system(&error.to_string()))?
+    } else {
+        bill.into_bytes()
+    };
+    if let Some((key, nonce)) = sealing(&surface.token_secret, &token) {
+        let sealed = plaza_wx::aead::seal(&key, &nonce, "", &bytes)
             .map_err(|error| V3Error::system(&error.to_string()))?;
+        Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            sealed,
+        )
+            .into_response())
+    } else if token.gzip {
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/octet-stream")],
@@ -465,7 +860,7 @@ pub(crate) async fn download(
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            bill,
+            bytes,
         )
             .into_response())
     }
@@ -492,14 +887,39 @@ mod tests {
             bill_type: "ALL".to_owned(),
             gzip: true,
             expires_s: 10,
+            scope: Scope::Sub("1900000001".to_owned()),
+            sealed: None,
         };
         let text = encode_token(b"secret", &token);
         let back = decode_token(b"secret", &text).unwrap();
         assert_eq!((back.mchid.as_str(), back.gzip), ("1600000001", true));
+        assert_eq!(back.scope, Scope::Sub("1900000001".to_owned()));
         assert!(decode_token(b"other", &text).is_none());
         let mut tampered = text;
         tampered.insert(0, 'x');
         assert!(decode_token(b"secret", &tampered).is_none());
+    }
+
+    #[test]
+    fn totals_that_do_not_fit_are_an_error_not_a_wrapped_number() {
+        let mut sum = i64::MAX - 1;
+        assert!(add(&mut sum, 1).is_ok());
+        assert_eq!(sum, i64::MAX);
+        let refused = add(&mut sum, 1).unwrap_err();
+        assert_eq!(refused.code, "SYSTEM_ERROR");
+        assert_eq!(sum, i64::MAX, "a refused sum is left as it was");
+    }
+
+    #[test]
+    fn partner_rows_name_the_provider_and_the_sub_merchant() {
+        assert_eq!(
+            merchant_columns("1900000002", Some("1900000001")),
+            ["1900000001".to_owned(), "1900000002".to_owned()]
+        );
+        assert_eq!(
+            merchant_columns("1600000001", None),
+            ["1600000001".to_owned(), "0".to_owned()]
+        );
     }
 
     #[test]

@@ -245,6 +245,10 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/v3/bill/tradebill", get(bills::trade_bill))
         .route("/v3/bill/fundflowbill", get(bills::fund_flow_bill))
+        .route(
+            "/v3/bill/sub-merchant-fundflowbill",
+            get(bills::sub_merchant_fund_flow_bill),
+        )
         .route("/v3/billdownload/file", get(bills::download))
         .route("/v3/{*rest}", axum::routing::any(not_served))
 }

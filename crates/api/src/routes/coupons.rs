@@ -117,15 +117,22 @@ async fn claim(
     Ok(AxumJson(my_coupon_json(surface, &coupon).await))
 }
 
-/// The numbers of a stock or of a funder's stocks, as `/api/v1` shows them.
+/// The numbers of a stock or of a funder's stocks, as `/api/v1` shows them: gross (as
+/// paid: `redeemed`, `subsidy`, `driven_spending`), what refunds undid, and net.
 pub(crate) fn numbers_json(numbers: &plaza_pay::coupons::CouponNumbers) -> Value {
     json!({
         "issued": numbers.issued,
         "redeemed": numbers.redeemed,
+        "refunded": numbers.refunded,
+        "net_redeemed": numbers.net_redeemed(),
         "redemption_rate_bps": numbers.redemption_bps(),
         "redemption_rate": super::report::percent(i64::try_from(numbers.redemption_bps()).unwrap_or(i64::MAX)),
         "subsidy": numbers.subsidy_minor,
+        "subsidy_refunded": numbers.subsidy_refunded_minor,
+        "net_subsidy": numbers.net_subsidy_minor(),
         "driven_spending": numbers.driven_minor,
+        "driven_spending_refunded": numbers.driven_refunded_minor,
+        "net_driven_spending": numbers.net_driven_minor(),
     })
 }
 

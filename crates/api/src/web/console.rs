@@ -127,6 +127,8 @@ pub(crate) async fn day(
 }
 
 /// Coupons, platform-wide: what they cost their funders and the spending they drove.
+/// The headline is net of refunds (a coupon whose order was refunded in full drove
+/// nothing); the gross figures, as paid, stand beside it.
 async fn coupon_card(surface: &crate::pay_v3::PaySurface) -> String {
     let Ok((total, rows)) = surface.pay.coupon_report(None, 20).await else {
         return String::new();
@@ -135,14 +137,17 @@ async fn coupon_card(surface: &crate::pay_v3::PaySurface) -> String {
     for (stock, numbers) in &rows {
         lines.push_str(&format!(
             "<li><span>{name} <span class=\"muted mono\">{stock_id}</span><br><span class=\"muted\">\
-             {redeemed} of {issued} used ({rate}) · subsidy ¥{subsidy}</span></span>\
-             <span>drove ¥{driven}</span></li>",
+             {redeemed} of {issued} used ({rate}), {refunded} refunded · subsidy ¥{net_subsidy} net, ¥{subsidy} gross</span></span>\
+             <span>drove ¥{net_driven} net<br><span class=\"muted\">¥{driven} gross</span></span></li>",
             name = escape(&stock.name),
             stock_id = escape(&stock.stock_id),
             redeemed = numbers.redeemed,
             issued = numbers.issued,
             rate = percent(i64::try_from(numbers.redemption_bps()).unwrap_or(0)),
+            refunded = numbers.refunded,
+            net_subsidy = yuan(numbers.net_subsidy_minor()),
             subsidy = yuan(numbers.subsidy_minor),
+            net_driven = yuan(numbers.net_driven_minor()),
             driven = yuan(numbers.driven_minor),
         ));
     }
@@ -150,12 +155,20 @@ async fn coupon_card(surface: &crate::pay_v3::PaySurface) -> String {
         lines.push_str("<li class=\"muted\">No coupon stocks yet.</li>");
     }
     format!(
-        "<div class=\"card\" id=\"coupons\"><h2>Coupons</h2><p class=\"muted\">¥<span id=\"coupon-subsidy\">{subsidy}</span> \
-         of coupons drove ¥<span id=\"coupon-driven\">{driven}</span> of spending ({redeemed} of {issued} coupons used).</p>\
+        "<div class=\"card\" id=\"coupons\"><h2>Coupons</h2><p>Net of refunds: ¥<span id=\"coupon-net-subsidy\">{net_subsidy}</span> \
+         of coupons drove ¥<span id=\"coupon-net-driven\">{net_driven}</span> of spending \
+         (<span id=\"coupon-net-redeemed\">{net_redeemed}</span> of {issued} coupons used and kept).</p>\
+         <p class=\"muted\">Gross, as paid: ¥<span id=\"coupon-subsidy\">{subsidy}</span> drove \
+         ¥<span id=\"coupon-driven\">{driven}</span> ({redeemed} used; <span id=\"coupon-refunded\">{refunded}</span> \
+         of them refunded in full).</p>\
          <ul class=\"list\">{lines}</ul></div>",
+        net_subsidy = yuan(total.net_subsidy_minor()),
+        net_driven = yuan(total.net_driven_minor()),
+        net_redeemed = total.net_redeemed(),
         subsidy = yuan(total.subsidy_minor),
         driven = yuan(total.driven_minor),
         redeemed = total.redeemed,
+        refunded = total.refunded,
         issued = total.issued,
     )
 }
