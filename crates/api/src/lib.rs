@@ -80,6 +80,11 @@ pub trait NotificationActions: Send + Sync {
     ) -> BoxFuture<'_, Result<Notification, PayError>>;
 }
 
+/// Marks a request that arrived over TLS (drop-in mode's HTTPS listener adds it as an
+/// extension): cookies set in answer to it carry `Secure`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ArrivedOverTls;
+
 /// Limits the HTTP layer enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
@@ -162,8 +167,12 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::coupons::router())
         .merge(web::router())
         .merge(routes::sandbox::router())
-        .fallback(routes::health::not_found)
-        .method_not_allowed_fallback(routes::health::method_not_allowed)
+        .fallback(web::not_found)
+        .method_not_allowed_fallback(web::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::security_layer,
+        ))
         .with_state(state)
         // Innermost of the standard layers, so a refused request still gets its request
         // id, span and metrics.

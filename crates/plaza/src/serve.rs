@@ -274,6 +274,7 @@ pub(crate) async fn serve_with(
     });
     let tls_server = tls_listener.map(|tls_listener| {
         let mut stop_for_server = stop.clone();
+        let app = app.layer(axum::Extension(plaza_api::ArrivedOverTls));
         axum::serve(tls_listener, app).with_graceful_shutdown(async move {
             let _changed = stop_for_server.changed().await;
         })

@@ -2,10 +2,11 @@
 //! payer's page behind the static QR code (amount, note, password).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use plaza_pay::time::Day;
 
+use super::errors::ErrorPage;
 use super::pages::{signin_redirect, surface, viewer};
 use super::{Section, escape, layout, qr_svg, yuan};
 use crate::AppState;
@@ -113,12 +114,8 @@ pub(crate) async fn payer(
         return signin_redirect(&format!("/pay/collect/{token}"));
     };
     let Ok(code) = surface.pay.collection_code(&token).await else {
-        let body = "<div class=\"card\"><div class=\"result failed\"><div class=\"icon\">!</div>\
-                    <h2>Unknown code</h2><p class=\"muted\">This QR code is not a Plaza collection code.</p></div></div>";
-        return (
-            StatusCode::NOT_FOUND,
-            layout("Pay", Section::Wallet, &viewer, true, body),
-        )
+        return ErrorPage::not_found("未知的收款码 This QR code is not a Plaza collection code.")
+            .back("/me", "返回钱包 Back to my wallet")
             .into_response();
     };
     let balance = surface.pay.wallet_balance(&user.user_id).await.unwrap_or(0);

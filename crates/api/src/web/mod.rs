@@ -11,9 +11,14 @@
 mod collect;
 mod console;
 mod coupons;
+mod errors;
 mod pages;
 mod paycode;
 mod sandbox;
+mod security;
+
+pub(crate) use errors::{method_not_allowed, not_found};
+pub(crate) use security::layer as security_layer;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -181,9 +186,15 @@ pub(crate) fn signed_in_operator(secret: &[u8], headers: &HeaderMap) -> bool {
     })
 }
 
-/// A `Set-Cookie` header value: HTTP-only, same-site, for the whole site.
+/// A `Set-Cookie` header value: HTTP-only, same-site, for the whole site, kept by the
+/// browser as long as a session can live at most (`Secure` is added over HTTPS by
+/// [`security_layer`]).
 pub(crate) fn set_cookie(name: &str, value: &str) -> HeaderValue {
-    let max_age = if value.is_empty() { 0 } else { 7 * 86_400 };
+    let max_age = if value.is_empty() {
+        0
+    } else {
+        plaza_kernel::limits::SESSION_AGE_MAX_MS / 1_000
+    };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}"
     ))
