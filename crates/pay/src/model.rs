@@ -388,13 +388,11 @@ impl Order {
         self.sp_mchid.as_deref().unwrap_or(&self.mchid)
     }
 
-    /// Whether payer `user_id` may see this order by its reference: once its payer is
-    /// known (the payer whose payment code made it, or whoever paid it), only that
-    /// payer; before, anyone holding the reference (a QR code is meant to be scanned).
+    /// Whether payer `user_id` may see this order by its reference. A payment-code
+    /// order is its payer's alone (the payer whose code made it); any other order is
+    /// seen by whoever holds its reference, as a QR code is meant to be scanned.
     pub fn visible_to(&self, user_id: &str) -> bool {
-        self.payer_user_id
-            .as_deref()
-            .is_none_or(|payer| payer == user_id)
+        self.trade_type != TradeType::Micropay || self.payer_user_id.as_deref() == Some(user_id)
     }
 
     /// Refundable amount left, fen.

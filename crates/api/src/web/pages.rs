@@ -636,7 +636,8 @@ pub(crate) async fn checkout(
         };
         page.payable(&usable)
     } else {
-        end_state(&order, &merchant_name, balance)
+        let is_payer = order.payer_user_id.as_deref() == Some(user.user_id.as_str());
+        end_state(&order, &merchant_name, balance, is_payer)
     };
     Html(layout("Checkout", Section::Wallet, &viewer, true, &body).0).into_response()
 }
@@ -721,9 +722,14 @@ impl CheckoutPage<'_> {
     }
 }
 
-/// An order that cannot be paid any more: paid (what was paid, the coupon's saving,
-/// when) or closed, cancelled or failed; a Done button either way.
-fn end_state(order: &plaza_pay::model::Order, merchant_name: &str, balance: i64) -> String {
+/// An order that cannot be paid any more: paid (to its payer: what was paid, the
+/// coupon's saving, when) or closed, cancelled or failed; a Done button either way.
+fn end_state(
+    order: &plaza_pay::model::Order,
+    merchant_name: &str,
+    balance: i64,
+    is_payer: bool,
+) -> String {
     let paid = matches!(order.state, TradeState::Success | TradeState::Refund);
     let (class, icon, heading, note) = if paid {
         let refunded = if order.refunded_minor > 0 {
@@ -731,12 +737,12 @@ fn end_state(order: &plaza_pay::model::Order, merchant_name: &str, balance: i64)
         } else {
             String::new()
         };
-        (
-            "result",
-            "✓",
-            "已支付 Paid",
-            format!("This order is paid; there is nothing more to pay.{refunded}"),
-        )
+        let note = if is_payer {
+            format!("You paid this order; there is nothing more to pay.{refunded}")
+        } else {
+            "Someone has already paid this order; there is nothing to pay.".to_owned()
+        };
+        ("result", "✓", "已支付 Paid", note)
     } else {
         let (heading, note) = match order.state {
             TradeState::Revoked => ("已撤销 Cancelled", "The merchant cancelled this order."),
@@ -754,7 +760,7 @@ fn end_state(order: &plaza_pay::model::Order, merchant_name: &str, balance: i64)
         description = escape(&order.description),
         no = escape(&order.out_trade_no),
     );
-    if paid {
+    if paid && is_payer {
         if let Some(coupon) = &order.coupon {
             rows.push_str(&format!(
                 "<div><span>Coupon saved</span><span class=\"saving\" id=\"saving\">−¥{saving} {name}</span></div>",
