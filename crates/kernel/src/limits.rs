@@ -78,3 +78,9 @@ pub const SESSION_AGE_MAX_MS: i64 = 30 * 86_400_000;
 /// second at the very worst (every session busy at once), far under the writer's
 /// capacity, and makes a session end at most 15 minutes before its idle limit.
 pub const SESSION_TOUCH_MS: i64 = 15 * 60_000;
+
+/// How long the merchant demo's and the operator's sign-in cookies work. They are
+/// HMAC-signed rather than stored, so signing out can only ask the browser to drop them
+/// and a copied one works until it ends: 12 hours covers a working day at the console
+/// and bounds what a copy is worth. Read on the wall clock.
+pub const SIGNED_COOKIE_AGE_MAX_MS: i64 = 12 * 3_600_000;

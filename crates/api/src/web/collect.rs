@@ -136,14 +136,15 @@ pub(crate) async fn payer(
          <label for=\"note\">Note for {name} (optional)</label>\
          <input type=\"text\" id=\"note\" maxlength=\"40\" autocomplete=\"off\">\
          <div class=\"rows\"><div><span>Pay with</span><span>Balance ¥{balance}</span></div></div>\
-         <label style=\"text-align:center\">Enter your 6-digit payment password</label>\
+         <label style=\"text-align:center\">输入支付密码 Enter your 6-digit payment password</label>\
          <div class=\"pin\">{pin}</div><p class=\"error\" id=\"error\"></p>\
          <button class=\"wide\" id=\"pay\" disabled>Pay</button></form></div>\
          <div class=\"card\" id=\"done\" hidden><div class=\"result\"><div class=\"icon\">✓</div>\
-         <h2>Payment successful</h2><div class=\"amount paid-amount\"></div>\
+         <h2>支付成功 Payment successful</h2><div class=\"amount paid-amount\"></div>\
          <p>Paid to <strong class=\"paid-merchant\"></strong></p>\
          <div class=\"rows\"><div><span>Transaction</span><span class=\"mono paid-transaction\"></span></div>\
-         <div><span>Balance left</span><span class=\"paid-balance\"></span></div></div></div></div>\
+         <div><span>Balance left</span><span class=\"paid-balance\"></span></div></div>\
+         <a class=\"button wide\" id=\"done-button\" href=\"/me\">完成 Done</a></div></div>\
          <script type=\"module\" src=\"/static/collect-pay.js\"></script>",
         initial = escape(&code.name.chars().next().unwrap_or('?').to_string()),
         name = escape(&code.name),

@@ -49,7 +49,7 @@ pub(crate) async fn signin(
     with_cookie(
         Redirect::to(&safe_next(form.next.as_deref(), "/console")).into_response(),
         OPERATOR_COOKIE,
-        &operator_cookie_value(&surface.token_secret),
+        &operator_cookie_value(surface),
     )
 }
 
@@ -83,7 +83,7 @@ pub(crate) async fn day(
         Ok(surface) => surface,
         Err(response) => return response.into_response(),
     };
-    if !signed_in_operator(&surface.token_secret, &headers) {
+    if !signed_in_operator(surface, &headers) {
         return signin_redirect("/console");
     }
     let (viewer, _, _) = viewer(&state, surface, &headers).await;

@@ -40,7 +40,7 @@ async fn signed_in_user(surface: &PaySurface, headers: &HeaderMap) -> Option<Use
 }
 
 async fn merchant_of(surface: &PaySurface, headers: &HeaderMap) -> Option<Merchant> {
-    let mchid = signed_in_merchant(&surface.token_secret, headers)?;
+    let mchid = signed_in_merchant(surface, headers)?;
     surface.pay.merchant(&mchid).await.ok().flatten()
 }
 
@@ -65,7 +65,7 @@ pub(super) async fn viewer(
         Viewer {
             user_name: user.as_ref().map(|user| user.name.clone()),
             merchant_name: merchant.as_ref().map(|merchant| merchant.name.clone()),
-            operator: super::signed_in_operator(&surface.token_secret, headers),
+            operator: super::signed_in_operator(surface, headers),
             sandbox: state.time_travel.is_some(),
             clock,
         },
@@ -327,7 +327,7 @@ pub(crate) async fn signin_merchant(
         Ok(Some(merchant)) => with_cookie(
             Redirect::to(&safe_next(form.next.as_deref(), "/merchant")).into_response(),
             MERCHANT_COOKIE,
-            &merchant_cookie_value(&surface.token_secret, &merchant.mchid),
+            &merchant_cookie_value(surface, &merchant.mchid),
         ),
         Ok(None) => ErrorPage::not_found("There is no such merchant.")
             .back("/signin", "返回登录 Back to sign-in")
@@ -795,4 +795,37 @@ fn end_state(
         amount = yuan(order.total_minor),
         note = escape(&note),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_on_this_site_are_returned_to() {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/%2F/evil.example",
+            "/%2f%2fevil.example",
+            "/%5Cevil.example",
+            "/%09/evil.example",
+            "/ok\r\nSet-Cookie: x=1",
+            "/%E9",
+            "https://evil.example",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad), "/home"), "/home", "{bad:?}");
+        }
+        assert_eq!(safe_next(None, "/home"), "/home");
+        for good in ["/", "/me", "/pay/checkout?code=abc", "/collect?x=%2F"] {
+            assert_eq!(safe_next(Some(good), "/home"), good);
+        }
+        assert_eq!(safe_next(Some("/付款"), "/home"), "/%E4%BB%98%E6%AC%BE");
+    }
 }

@@ -36,7 +36,7 @@ impl FromRequestParts<AppState> for Console {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let surface = surface(state).map_err(IntoResponse::into_response)?;
-        if !signed_in_operator(&surface.token_secret, &parts.headers) {
+        if !signed_in_operator(surface, &parts.headers) {
             let here = if parts.method == Method::GET {
                 parts
                     .uri
@@ -225,7 +225,8 @@ pub(crate) async fn notifications(
             .filter(|attempt| attempt.fault.is_some())
             .count();
         let fault_note = if faults > 0 {
-            format!(" <span class=\"fault\">{faults} fault(s)</span>")
+            let noun = if faults == 1 { "fault" } else { "faults" };
+            format!(" <span class=\"fault\">{faults} {noun}</span>")
         } else if notification.held_until.is_some() {
             " <span class=\"fault\">held</span>".to_owned()
         } else {
