@@ -775,3 +775,68 @@ async fn an_emoji_in_a_collection_note_is_stored_and_shown() {
         .await;
     assert_eq!(forty.status, 200, "{}", forty.text);
 }
+
+/// Over drop-in mode's HTTPS listener the cookies are `Secure`; over the plain listener
+/// beside it, of the same server, they are not.
+#[tokio::test(flavor = "multi_thread")]
+async fn cookies_set_over_the_https_listener_are_secure() {
+    let temp = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new(PLAZA)
+        .args(["ca", "--data-dir", temp.path().to_str().unwrap()])
+        .env_remove("PLAZA_CONFIG")
+        .env_remove("PLAZA_DATA_DIR")
+        .env_remove("PLAZA_TLS_CERT_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let ca_pem = std::fs::read(temp.path().join("ca/ca.pem")).unwrap();
+    let server = ServerOptions::new(PLAZA)
+        .data_dir(temp.path())
+        .sandbox()
+        .tls()
+        .start();
+    let payer = Payer::create(&server, "Lin", 1_000).await;
+    let tls_client = plaza_testkit::http_client_builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem).unwrap())
+        .resolve(
+            "localhost",
+            std::net::SocketAddr::from(([127, 0, 0, 1], server.tls_port())),
+        )
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let over_tls = send(
+        tls_client
+            .post(format!(
+                "https://localhost:{}/signin/token",
+                server.tls_port()
+            ))
+            .form(&[("token", payer.token.as_str())]),
+    )
+    .await;
+    assert_eq!(over_tls.status, 303, "{}", over_tls.text);
+    let cookies = set_cookies(&over_tls);
+    assert!(!cookies.is_empty());
+    assert!(
+        cookies.iter().all(|cookie| cookie.ends_with("; Secure")),
+        "{cookies:?}"
+    );
+    let plain = send(
+        browser()
+            .post(format!("{}/signin/token", server.base_url))
+            .form(&[("token", payer.token.as_str())]),
+    )
+    .await;
+    assert!(
+        set_cookies(&plain)
+            .iter()
+            .all(|cookie| !cookie.contains("Secure")),
+        "{:?}",
+        set_cookies(&plain)
+    );
+}
