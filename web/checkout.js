@@ -1,6 +1,6 @@
 // The payer's checkout: six password boxes, then POST /api/v1/pay/confirm with the
 // session cookie, and the result in place.
-import { pinInput, yuan } from "/static/pin.js";
+import { answerOf, explain, pinInput, yuan } from "/static/pin.js";
 
 const form = document.querySelector("#checkout");
 const error = document.querySelector("#error");
@@ -31,18 +31,24 @@ form?.addEventListener("submit", async (event) => {
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
   });
-  const answer = await reply.json();
+  const answer = await answerOf(reply);
   if (reply.ok) {
     document.querySelector("#paying").hidden = true;
     const done = document.querySelector("#done");
     done.querySelector(".paid-amount").textContent = "¥" + yuan(answer.payer_total);
     done.querySelector(".paid-merchant").textContent = answer.merchant_name;
+    done.querySelector(".paid-total").textContent = "¥" + yuan(answer.total);
+    if (answer.coupon) {
+      done.querySelector(".paid-saving").textContent = "−¥" + yuan(answer.coupon.amount) + " " + answer.coupon.name;
+      done.querySelector(".paid-saving-row").hidden = false;
+    }
     done.querySelector(".paid-transaction").textContent = answer.transaction_id;
     done.querySelector(".paid-balance").textContent = "¥" + yuan(answer.balance);
     done.hidden = false;
+    document.querySelector("#done-button").focus();
     return;
   }
-  error.textContent = answer.message;
+  error.textContent = explain(answer);
   pin.clear();
   if (answer.code === "order_not_payable" || answer.code === "password_locked") {
     form.querySelectorAll("input, button").forEach((element) => (element.disabled = true));

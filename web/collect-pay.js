@@ -1,6 +1,6 @@
 // Paying someone's collection code: amount, note, password; POST /api/v1/pay/collect.
 // The page draws one reference when it loads, so pressing Pay twice pays once.
-import { parseYuan, pinInput, yuan } from "/static/pin.js";
+import { answerOf, explain, parseYuan, pinInput, yuan } from "/static/pin.js";
 
 const form = document.querySelector("#collect");
 const amountInput = document.querySelector("#amount-input");
@@ -22,7 +22,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const amount = parseYuan(amountInput.value);
   if (!amount) {
-    error.textContent = "Enter an amount such as 12.50";
+    error.textContent = "请输入金额 Enter an amount such as 12.50";
     return;
   }
   payButton.disabled = true;
@@ -38,7 +38,7 @@ form.addEventListener("submit", async (event) => {
       client_ref: clientRef,
     }),
   });
-  const answer = await reply.json();
+  const answer = await answerOf(reply);
   if (reply.ok) {
     document.querySelector("#paying").hidden = true;
     const done = document.querySelector("#done");
@@ -49,6 +49,6 @@ form.addEventListener("submit", async (event) => {
     done.hidden = false;
     return;
   }
-  error.textContent = answer.message;
+  error.textContent = explain(answer);
   pin.clear();
 });

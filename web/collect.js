@@ -1,6 +1,6 @@
 // The collecting user's page: open a code, or watch payments arrive live (server-sent
 // events from /api/v1/me/collection-code/events) with today's totals.
-import { yuan } from "/static/pin.js";
+import { answerOf, explain, yuan } from "/static/pin.js";
 
 const openForm = document.querySelector("#open-code");
 openForm?.addEventListener("submit", async (event) => {
@@ -13,7 +13,7 @@ openForm?.addEventListener("submit", async (event) => {
   if (reply.ok) {
     location.reload();
   } else {
-    document.querySelector("#open-error").textContent = (await reply.json()).message;
+    document.querySelector("#open-error").textContent = explain(await answerOf(reply));
   }
 });
 

@@ -35,3 +35,32 @@ export function parseYuan(text) {
   if (!match) return null;
   return Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
 }
+
+// What a person reads for an error answer of /api/v1: domain refusals already speak the
+// payer's terms; codes whose message is for developers (a field's path, a parser's words)
+// get a plain sentence instead, so no raw parser text reaches a page.
+const PLAIN = {
+  invalid_json: "请检查输入 Something in the form is not right; check it and try again.",
+  invalid_field: "请检查输入 Something in the form is not right; check it and try again.",
+  invalid_query: "请检查输入 Something in the form is not right; check it and try again.",
+  body_too_large: "内容过长 What was sent is too long.",
+  unauthorized: "请先登录 Your sign-in has ended; sign in again.",
+  cross_site_request: "请求被拒绝 Open Plaza itself and try again.",
+  busy: "系统繁忙 Plaza is busy; try again in a moment.",
+  request_timeout: "系统繁忙 Plaza is busy; try again in a moment.",
+  store_unavailable: "系统繁忙 Plaza is busy; try again in a moment.",
+  record_conflict: "系统繁忙 Plaza is busy; try again in a moment.",
+  internal: "出错了 Something went wrong on Plaza's side.",
+};
+export function explain(answer) {
+  return PLAIN[answer?.code] || answer?.message || PLAIN.internal;
+}
+
+// The error answer of a failed fetch, or a stand-in when the body is not JSON.
+export async function answerOf(reply) {
+  try {
+    return await reply.json();
+  } catch {
+    return { code: "internal" };
+  }
+}

@@ -78,7 +78,7 @@ try {
   await payerPage.click("#pay");
   await payerPage.waitForFunction(() => document.querySelector("#error").textContent.length > 0);
   const wrong = await payerPage.textContent("#error");
-  check(wrong.includes("wrong payment password"), "a wrong password is refused: " + wrong);
+  check(wrong.includes("Wrong payment password") && wrong.includes("4 tries left"), "a wrong password is refused: " + wrong);
   await typePassword("246810");
   await payerPage.screenshot({ path: screenshots + "/checkout.png", fullPage: true });
   await payerPage.click("#pay");
@@ -87,6 +87,7 @@ try {
   check((await payerPage.textContent("#done .paid-balance")).includes("31.50"), "and the balance left");
   const transaction = await payerPage.textContent("#done .paid-transaction");
   check(/^\d{28}$/.test(transaction), "and the 28-digit transaction id " + transaction);
+  check(await payerPage.isVisible("#done-button"), "the success page has a Done button");
   await payerPage.screenshot({ path: screenshots + "/checkout-paid.png", fullPage: true });
 
   // The merchant page sees the payment.
@@ -98,9 +99,50 @@ try {
   check(true, "the merchant page shows the order paid");
   await merchantPage.screenshot({ path: screenshots + "/merchant-paid.png", fullPage: true });
 
-  // Opening the paid order's checkout again offers nothing to pay.
+  // Opening the paid order's checkout again shows it paid: no password pad.
   await payerPage.goto(checkoutUrl);
-  check((await payerPage.textContent("#paying")).includes("cannot be paid"), "a paid order cannot be paid again");
+  check((await payerPage.textContent("#end-state")).includes("已支付 Paid"), "a paid order shows its end state");
+  check((await payerPage.locator(".pin input").count()) === 0, "and no password pad");
+  check((await payerPage.textContent("#ended")).includes(transaction), "with its transaction");
+  await payerPage.screenshot({ path: screenshots + "/checkout-ended-paid.png", fullPage: true });
+  await payerPage.click("#done-button");
+  await payerPage.waitForURL(/\/me$/);
+  check(true, "Done goes back to the wallet");
+
+  // Short of money: the payer reads yuan, not fen, and no parser's words.
+  const dear = await admin(`/api/v1/admin/merchants/${merchant.mchid}/orders`, { description: "Espresso machine", total: 8000 });
+  await payerPage.goto(dear.checkout_url);
+  await typePassword("246810");
+  await payerPage.click("#pay");
+  await payerPage.waitForFunction(() => document.querySelector("#error").textContent.length > 0);
+  const short = await payerPage.textContent("#error");
+  check(short === "余额不足 Balance ¥31.50, this payment needs ¥80.00", "a short wallet reads in yuan: " + short);
+
+  // An order whose time ran out shows it closed.
+  const late = await admin(`/api/v1/admin/merchants/${merchant.mchid}/orders`, { description: "Cold brew", total: 900 });
+  const moved = await fetch(base + "/api/v1/sandbox/clock/advance", {
+    method: "POST",
+    headers: { authorization: "Bearer " + adminToken, "content-type": "application/json" },
+    body: JSON.stringify({ by_ms: 2 * 3600000 + 60000 }),
+  });
+  check(moved.ok, "the clock moved past the order's expiry");
+  await payerPage.goto(late.checkout_url);
+  check((await payerPage.textContent("#end-state")).includes("已关闭 Closed"), "an expired order shows it closed");
+  check((await payerPage.locator(".pin input").count()) === 0, "and no password pad");
+  await payerPage.screenshot({ path: screenshots + "/checkout-ended-closed.png", fullPage: true });
+
+  // The merchant demo refuses an amount it cannot read, in words.
+  await merchantPage.fill("#amount", "abc");
+  await merchantPage.click("#create");
+  const refusal = await merchantPage.textContent("#new-order .error");
+  check(refusal.includes("Enter an amount") && !refusal.includes("invalid type"), "a bad amount reads plainly: " + refusal);
+
+  // Pages without their parameters, and unknown ones, are pages with a way back.
+  await payerPage.goto(base + "/pay/checkout");
+  check((await payerPage.textContent("#error-page h2")).includes("Bad request"), "a checkout without its order is a 400 page");
+  const missing = await payerPage.goto(base + "/no/such/page");
+  check(missing.status() === 404 && (await payerPage.isVisible("#back")), "an unknown path is a 404 page with a way back");
+  await payerPage.screenshot({ path: screenshots + "/not-found.png", fullPage: true });
   console.log("web checkout: all checks passed (merchant " + merchant.mchid + ")");
 } finally {
   await browser.close();

@@ -58,9 +58,20 @@ try {
   await page.waitForSelector("#done:not([hidden])");
   check((await page.textContent("#done .paid-amount")) === "¥15.00", "¥15.00 paid with the coupon");
   check((await page.textContent("#done .paid-balance")) === "¥85.00", "and ¥85.00 left");
+  check((await page.textContent("#done .paid-saving")).includes("−¥5.00"), "the success page shows the coupon's saving");
+  check((await page.textContent("#done .paid-total")) === "¥20.00", "and the order's total");
   await page.screenshot({ path: screenshots + "/checkout-coupon-paid.png", fullPage: true });
-  await page.goto(base + "/me");
+  await page.click("#done-button");
+  await page.waitForURL(/\/me$/);
   check((await page.textContent("#my-coupons")).includes("used"), "the coupon now reads used");
+
+  // Its claim page says it is claimed; the paid order's checkout shows the saving.
+  await page.goto(base + "/coupons/" + stockId);
+  check((await page.textContent("#claimed")).includes("已领取 Claimed"), "the claim page says the coupon is claimed");
+  await page.goto(checkoutUrl);
+  check((await page.textContent("#saving")).includes("5.00"), "the paid order's checkout shows the saving");
+  check((await page.textContent("#paid")) === "¥15.00", "and what was paid");
+  await page.screenshot({ path: screenshots + "/checkout-coupon-ended.png", fullPage: true });
   console.log("web coupon: all checks passed");
 } finally {
   await browser.close();

@@ -119,6 +119,47 @@ try {
   await page.waitForSelector("#notice.good");
   check((await page.inputValue("#rules-text")).includes("userpaying"), "the script is saved");
   await page.screenshot({ path: screenshots + "/sandbox-merchant.png", fullPage: true });
+
+  // On a phone (390×844): the page keeps its width; wide tables scroll inside their card;
+  // merchants are named, with the mchid beside.
+  const phone = await (
+    await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      storageState: await page.context().storageState(),
+    })
+  ).newPage();
+  for (const path of ["/console/notifications", "/console/notifications?mchid=" + mchid]) {
+    await phone.goto(base + path);
+    const widths = await phone.evaluate(() => {
+      const scroller = document.querySelector(".table-scroll");
+      return {
+        page: document.documentElement.scrollWidth,
+        view: window.innerWidth,
+        scrollerOuter: scroller.getBoundingClientRect().right,
+        scrollerInner: scroller.scrollWidth,
+        scrollerShown: scroller.clientWidth,
+      };
+    });
+    check(widths.page <= 390 && widths.view <= 390, `${path}: the page fits the phone (${widths.page} ≤ 390)`);
+    check(widths.scrollerOuter <= 390, `${path}: the table's card fits too`);
+    check(widths.scrollerInner > widths.scrollerShown, `${path}: the table scrolls inside its card (${widths.scrollerInner} > ${widths.scrollerShown})`);
+  }
+  const merchantCell = phone.locator("tr.notification td:nth-child(3)").first();
+  const cell = await merchantCell.textContent();
+  check(cell.includes(mchid) && (await merchantCell.locator("a").textContent()) !== mchid, "the merchant is named, mchid beside: " + cell);
+  await phone.screenshot({ path: screenshots + "/sandbox-phone.png", fullPage: true });
+  await phone.locator(".table-scroll").first().evaluate((scroller) => {
+    scroller.scrollIntoView();
+    scroller.scrollLeft = scroller.scrollWidth;
+  });
+  await phone.screenshot({ path: screenshots + "/sandbox-phone-scrolled.png" });
+  await phone.goto(base + (await phone.locator("tr.notification a").first().getAttribute("href")));
+  const detailWidth = await phone.evaluate(() => document.documentElement.scrollWidth);
+  check(detailWidth <= 390, `a notification's page fits the phone (${detailWidth})`);
+  check((await phone.textContent("#merchant-name")).length > 0, "and names its merchant");
+  await phone.screenshot({ path: screenshots + "/sandbox-phone-notification.png", fullPage: true });
 } finally {
   await browser.close();
 }

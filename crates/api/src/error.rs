@@ -52,6 +52,7 @@ pub const ERROR_CODES: &[(&str, &str, u16)] = &[
     ("wrong_password", "auth", 403),
     ("password_locked", "auth", 423),
     ("not_the_payer", "auth", 403),
+    ("cross_site_request", "auth", 403),
     ("payment_failed", "invalid_request", 402),
     ("notification_not_found", "invalid_request", 404),
     ("notification_not_pending", "invalid_request", 409),
@@ -105,6 +106,11 @@ impl ApiError {
     /// The message, for a page to show.
     pub(crate) fn message_text(&self) -> String {
         self.message.clone()
+    }
+
+    /// The HTTP status the code answers with.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.entry().1
     }
 
     fn entry(&self) -> (&'static str, StatusCode) {

@@ -128,6 +128,35 @@ pub fn wechat_pay_origin(headers: &HeaderMap, uri: &Uri, scheme: Scheme) -> Opti
     })
 }
 
+/// The API a path belongs to; paths of none are pages, answered in HTML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiSurface {
+    /// Plaza's own: `/api/`, `/healthz`, `/metrics`; the `/api/v1` envelope.
+    Plaza,
+    /// WeChat Pay APIv3, `/v3`: `{code, message}`.
+    PayV3,
+    /// WeChat Pay APIv2, `/pay` and `/secapi` less Plaza's pages: XML.
+    PayV2,
+    /// The official-account, mini-program and WeCom server APIs: `{errcode, errmsg}`.
+    Wechat,
+}
+
+/// Which API `path` belongs to, if any.
+pub fn api_surface(path: &str) -> Option<ApiSurface> {
+    let under = |prefixes: &[&str]| prefixes.iter().any(|prefix| is_under(path, prefix));
+    if under(&["/api", "/healthz", "/metrics"]) {
+        Some(ApiSurface::Plaza)
+    } else if is_under(path, "/v3") {
+        Some(ApiSurface::PayV3)
+    } else if under(&PAY_PREFIXES[1..]) && !under(&PAY_PAGES) {
+        Some(ApiSurface::PayV2)
+    } else if under(&API_PREFIXES) {
+        Some(ApiSurface::Wechat)
+    } else {
+        None
+    }
+}
+
 /// What a request may reach, decided from its `Host` and path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -184,14 +213,17 @@ pub(crate) async fn restrict(request: Request, next: Next) -> Response {
 fn not_found(which: WechatHost, path: &str) -> Response {
     match which {
         WechatHost::Pay => V3Error::not_found(path).into_response(),
-        WechatHost::Api => {
-            let body = serde_json::json!({
-                "errcode": 40066,
-                "errmsg": format!("invalid url: {path} is not served on this host"),
-            });
-            (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
-        }
+        WechatHost::Api => wechat_api_not_found(path),
     }
+}
+
+/// 404 in the server APIs' style: `{"errcode": 40066, "errmsg": "invalid url …"}`.
+pub(crate) fn wechat_api_not_found(path: &str) -> Response {
+    let body = serde_json::json!({
+        "errcode": 40066,
+        "errmsg": format!("invalid url: {path} is not served here"),
+    });
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
 }
 
 #[cfg(test)]
@@ -330,6 +362,30 @@ mod tests {
         // Without a `Host`, nothing names WeChat Pay.
         let bare = wechat_pay_origin(&HeaderMap::new(), &Uri::from_static("/v3/x"), https);
         assert_eq!(bare, None);
+    }
+
+    #[test]
+    fn paths_belong_to_their_api_or_are_pages() {
+        for (path, expect) in [
+            ("/api/v1/nothing", Some(ApiSurface::Plaza)),
+            ("/api", Some(ApiSurface::Plaza)),
+            ("/healthz", Some(ApiSurface::Plaza)),
+            ("/v3/nothing", Some(ApiSurface::PayV3)),
+            ("/pay/nothing", Some(ApiSurface::PayV2)),
+            ("/secapi/pay/nothing", Some(ApiSurface::PayV2)),
+            ("/sns/nothing", Some(ApiSurface::Wechat)),
+            ("/cgi-bin/nothing", Some(ApiSurface::Wechat)),
+            ("/wxa/nothing", Some(ApiSurface::Wechat)),
+            ("/pay/checkout", None),
+            ("/pay/collect/x", None),
+            ("/apix", None),
+            ("/v3x", None),
+            ("/nothing", None),
+            ("/", None),
+            ("/console/nothing", None),
+        ] {
+            assert_eq!(api_surface(path), expect, "{path}");
+        }
     }
 
     #[test]

@@ -170,8 +170,12 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::coupons::router())
         .merge(web::router())
         .merge(routes::sandbox::router())
-        .fallback(routes::health::not_found)
-        .method_not_allowed_fallback(routes::health::method_not_allowed)
+        .fallback(web::not_found)
+        .method_not_allowed_fallback(web::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::security_layer,
+        ))
         .with_state(state)
         // Innermost of the standard layers, so a refused request still gets its request
         // id, span and metrics.

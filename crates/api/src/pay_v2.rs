@@ -116,6 +116,14 @@ fn xml_response(body: String) -> Response {
         .into_response()
 }
 
+/// 404 for a path under `/pay/` or `/secapi/` that APIv2 does not have, as APIv2
+/// answers: XML with `return_code=FAIL`.
+pub(crate) fn not_found(path: &str) -> Response {
+    let mut response = communication_failure(&format!("Plaza does not serve {path}"));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
 /// `return_code=FAIL`: the document itself could not be taken.
 fn communication_failure(message: &str) -> Response {
     let mut params = Params::new();

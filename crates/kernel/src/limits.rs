@@ -60,3 +60,27 @@ pub const TLS_HANDSHAKES_MAX: usize = 1_024;
 /// How long a TLS handshake may take before the connection is dropped: ample for a
 /// loopback or LAN client, short enough that a silent one gives its slot back soon.
 pub const TLS_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+
+/// How long a payer's session lives without being used. A wallet is opened every few
+/// days: 7 days keeps a regular payer signed in, while a token copied from a device that
+/// then lies unused (a shared computer, a leaked log) stops working within a week.
+/// Money never moves on a session alone above the password-free limit: paying asks for
+/// the 6-digit password.
+pub const SESSION_IDLE_MS: i64 = 7 * 86_400_000;
+
+/// How long a payer's session lives at most, used or not: 30 days bounds what a stolen
+/// token that is kept busy is worth; signing in again once a month costs a payer little.
+pub const SESSION_AGE_MAX_MS: i64 = 30 * 86_400_000;
+
+/// How stale a session's "last used" time may get before a request writes it again.
+/// Writing on every request would cost one durable commit per page view; once per 15
+/// minutes costs at most 1,000,000 active sessions / 900 s ≈ 1,100 small record writes a
+/// second at the very worst (every session busy at once), far under the writer's
+/// capacity, and makes a session end at most 15 minutes before its idle limit.
+pub const SESSION_TOUCH_MS: i64 = 15 * 60_000;
+
+/// How long the merchant demo's and the operator's sign-in cookies work. They are
+/// HMAC-signed rather than stored, so signing out can only ask the browser to drop them
+/// and a copied one works until it ends: 12 hours covers a working day at the console
+/// and bounds what a copy is worth. Read on the wall clock.
+pub const SIGNED_COOKIE_AGE_MAX_MS: i64 = 12 * 3_600_000;

@@ -11,7 +11,7 @@
 use crate::error::PayError;
 use crate::ids;
 use crate::model::{Merchant, MerchantKind, Order, TradeType};
-use crate::service::{OrderRef, PayService, PrepayRequest, check_text, sha256_hex};
+use crate::service::{OrderRef, PayService, PrepayRequest, check_chars, check_text, sha256_hex};
 use crate::store::{find_one, index, kind};
 use crate::time::Day;
 
@@ -140,7 +140,8 @@ impl PayService {
             return Err(PayError::rule("this is your own collection code"));
         }
         if let Some(note) = &payment.note {
-            check_text("note", note, 0, 40)?;
+            // Plaza's own text, shown to the owner: any Unicode, emoji included.
+            check_chars("note", note, 0, 40)?;
         }
         check_text("client_ref", &payment.client_ref, 8, 64)?;
         let reference = sha256_hex(format!("{payer_user_id}\n{}", payment.client_ref).as_bytes());
@@ -175,7 +176,7 @@ impl PayService {
             ));
         }
         let now = self.now();
-        crate::service::check_prepay(&request, now)?;
+        crate::service::check_prepay_beyond_description(&request, now)?;
         let order = match self.insert_order(&request, now).await {
             Ok(order) => order,
             // The same reference again, already paid: answer the payment.

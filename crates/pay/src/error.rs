@@ -73,7 +73,11 @@ pub enum PayError {
     #[error("the merchant's balance cannot cover this refund")]
     MerchantBalanceNotEnough,
     /// The payer's wallet cannot cover the payment.
-    #[error("the wallet holds {balance_minor} fen; {needed_minor} are needed")]
+    #[error(
+        "余额不足 Balance ¥{}, this payment needs ¥{}",
+        yuan(*.balance_minor),
+        yuan(*.needed_minor)
+    )]
     WalletBalanceNotEnough {
         /// What the wallet holds.
         balance_minor: i64,
@@ -81,13 +85,19 @@ pub enum PayError {
         needed_minor: i64,
     },
     /// A wrong payment password.
-    #[error("wrong payment password; {attempts_left} attempts left before a lock")]
+    #[error(
+        "支付密码错误 Wrong payment password; {} before paying is locked",
+        tries_left(*.attempts_left)
+    )]
     WrongPassword {
         /// Tries left before the lock.
         attempts_left: u32,
     },
     /// Too many wrong passwords.
-    #[error("too many wrong passwords; paying is locked until {until}")]
+    #[error(
+        "支付已锁定 Too many wrong passwords; paying is locked until {} China time",
+        crate::time::bill_time(*.until)
+    )]
     PasswordLocked {
         /// When paying is possible again.
         until: Timestamp,
@@ -99,10 +109,10 @@ pub enum PayError {
         out_trade_no: String,
     },
     /// A JSAPI order made out to another payer.
-    #[error("this order is for another payer")]
+    #[error("不是你的订单 This order is for another payer")]
     NotThePayer,
     /// The order cannot be paid any more (closed, expired or paid).
-    #[error("order {out_trade_no} cannot be paid: it is {state}")]
+    #[error("订单无法支付 This order can no longer be paid: {}", end_state(.state))]
     NotPayable {
         /// The merchant's order number.
         out_trade_no: String,
@@ -147,13 +157,13 @@ pub enum PayError {
         reason: String,
     },
     /// The stock has issued all it may (in all, or today).
-    #[error("批次已发放完: stock {stock_id} has no coupons left to issue")]
+    #[error("券已领完 All coupons of stock {stock_id} have been given out")]
     StockExhausted {
         /// The stock.
         stock_id: String,
     },
     /// The user already holds as many coupons of the stock as one user may.
-    #[error("用户已领取过: a user may get {limit} coupon(s) of this stock")]
+    #[error("已领取 You already hold {}", coupons(*.limit))]
     CouponLimitPerUser {
         /// The stock's per-user limit.
         limit: u64,
@@ -164,8 +174,8 @@ pub enum PayError {
         /// The user asked for.
         user_id: String,
     },
-    /// No such session.
-    #[error("the session token is unknown")]
+    /// No such session, or one that ended (signed out, idle too long, too old).
+    #[error("the session token is unknown or its session has ended")]
     SessionUnknown,
     /// A record kept changing under concurrent writers; the caller may retry.
     #[error("too many concurrent changes to {what}; retry")]
@@ -179,6 +189,41 @@ pub enum PayError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// `12.34` from 1234 fen, for messages people read.
+fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let fen = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", fen / 100, fen % 100)
+}
+
+/// "1 try left", "2 tries left".
+fn tries_left(count: u32) -> String {
+    if count == 1 {
+        "1 try left".to_owned()
+    } else {
+        format!("{count} tries left")
+    }
+}
+
+/// "the one coupon", "the 3 coupons" a user may hold of a stock.
+fn coupons(limit: u64) -> String {
+    if limit == 1 {
+        "this coupon; one per person".to_owned()
+    } else {
+        format!("{limit} of these coupons, the most one person may claim")
+    }
+}
+
+/// What a payer reads for an order that can no longer be paid, from its wire state.
+fn end_state(state: &str) -> &'static str {
+    match state {
+        "SUCCESS" | "REFUND" => "已支付 it is already paid",
+        "REVOKED" => "已撤销 it was cancelled",
+        "PAYERROR" => "支付失败 its payment failed",
+        _ => "已关闭 it is closed",
+    }
 }
 
 impl PayError {
@@ -213,5 +258,41 @@ impl From<LedgerError> for PayError {
         Self::Unavailable {
             reason: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payers_read_yuan_local_time_and_plurals() {
+        let short = PayError::WalletBalanceNotEnough {
+            balance_minor: 5_000,
+            needed_minor: 8_000,
+        };
+        assert_eq!(
+            short.to_string(),
+            "余额不足 Balance ¥50.00, this payment needs ¥80.00"
+        );
+        let one = PayError::WrongPassword { attempts_left: 1 }.to_string();
+        assert!(one.contains("1 try left"), "{one}");
+        let two = PayError::WrongPassword { attempts_left: 2 }.to_string();
+        assert!(two.contains("2 tries left"), "{two}");
+        // 2026-12-01T08:45:00Z is 16:45 in China.
+        let locked = PayError::PasswordLocked {
+            until: Timestamp::from_unix_ms(1_796_114_700_000),
+        }
+        .to_string();
+        assert!(
+            locked.contains("2026-12-01 16:45:00 China time"),
+            "{locked}"
+        );
+        assert!(!locked.contains("ms"), "{locked}");
+        let paid = PayError::NotPayable {
+            out_trade_no: "A1".to_owned(),
+            state: "SUCCESS",
+        };
+        assert!(paid.to_string().contains("已支付"), "{paid}");
     }
 }

@@ -388,6 +388,13 @@ impl Order {
         self.sp_mchid.as_deref().unwrap_or(&self.mchid)
     }
 
+    /// Whether payer `user_id` may see this order by its reference. A payment-code
+    /// order is its payer's alone (the payer whose code made it); any other order is
+    /// seen by whoever holds its reference, as a QR code is meant to be scanned.
+    pub fn visible_to(&self, user_id: &str) -> bool {
+        self.trade_type != TradeType::Micropay || self.payer_user_id.as_deref() == Some(user_id)
+    }
+
     /// Refundable amount left, fen.
     pub fn refundable_minor(&self) -> i64 {
         self.total_minor - self.refunded_minor
@@ -767,6 +774,31 @@ pub struct Session {
     pub user_id: String,
     /// When it was created.
     pub created_at: Timestamp,
+    /// When it was last used (kept to [`plaza_kernel::limits::SESSION_TOUCH_MS`]);
+    /// absent: not since it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<Timestamp>,
+    /// When it was signed out; a revoked session never works again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl Session {
+    /// Whether the session still works at `now`: not revoked, used within
+    /// [`plaza_kernel::limits::SESSION_IDLE_MS`], younger than
+    /// [`plaza_kernel::limits::SESSION_AGE_MAX_MS`].
+    pub fn live_at(&self, now: Timestamp) -> bool {
+        let last_seen = self.last_seen_at.unwrap_or(self.created_at);
+        self.revoked_at.is_none()
+            && now.unix_ms() - self.created_at.unix_ms() < plaza_kernel::limits::SESSION_AGE_MAX_MS
+            && now.unix_ms() - last_seen.unix_ms() < plaza_kernel::limits::SESSION_IDLE_MS
+    }
+
+    /// Whether a request at `now` should write the session's last use again.
+    pub fn needs_touch_at(&self, now: Timestamp) -> bool {
+        let last_seen = self.last_seen_at.unwrap_or(self.created_at);
+        now.unix_ms() - last_seen.unix_ms() >= plaza_kernel::limits::SESSION_TOUCH_MS
+    }
 }
 
 #[cfg(test)]

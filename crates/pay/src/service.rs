@@ -285,17 +285,30 @@ pub(crate) fn check_text(
     min_chars: usize,
     max_chars: usize,
 ) -> Result<(), PayError> {
+    check_chars(field, value, min_chars, max_chars)?;
+    // WeChat Pay takes 1–3-byte UTF-8 only in its fields; Plaza's own text (notes)
+    // is checked with `check_chars` and takes any Unicode.
+    if value.chars().any(|c| u32::from(c) > 0xFFFF) {
+        return Err(PayError::invalid(
+            field,
+            "4-byte UTF-8 characters (such as emoji) are not supported",
+        ));
+    }
+    Ok(())
+}
+
+/// Any text of `min_chars` to `max_chars` characters, 4-byte UTF-8 (emoji) included.
+pub(crate) fn check_chars(
+    field: &str,
+    value: &str,
+    min_chars: usize,
+    max_chars: usize,
+) -> Result<(), PayError> {
     let chars = value.chars().count();
     if chars < min_chars || chars > max_chars {
         return Err(PayError::invalid(
             field,
             format!("must be {min_chars}–{max_chars} characters, got {chars}"),
-        ));
-    }
-    if value.chars().any(|c| u32::from(c) > 0xFFFF) {
-        return Err(PayError::invalid(
-            field,
-            "4-byte UTF-8 characters (such as emoji) are not supported",
         ));
     }
     Ok(())
@@ -982,6 +995,8 @@ impl PayService {
         let session = Session {
             user_id: user_id.to_owned(),
             created_at: self.now(),
+            last_seen_at: None,
+            revoked_at: None,
         };
         let write = store::write(
             kind::SESSION,
@@ -999,15 +1014,78 @@ impl PayService {
     /// # Errors
     ///
     /// [`PayError::SessionUnknown`].
+    ///
+    /// A session ends when it is signed out ([`PayService::revoke_session`]), when it
+    /// was not used for `SESSION_IDLE_MS`, and `SESSION_AGE_MAX_MS` after it began
+    /// (`plaza_kernel::limits`), all on the domain clock, so moving the sandbox clock
+    /// ends sessions as waiting would. A use writes the session's last use again when
+    /// it is older than `SESSION_TOUCH_MS`.
     pub async fn session_user(&self, token: &str) -> Result<User, PayError> {
-        let Some((session, _)) =
-            load::<Session>(&*self.records, kind::SESSION, &sha256_hex(token.as_bytes())).await?
+        let key = sha256_hex(token.as_bytes());
+        let Some((mut session, version)) =
+            load::<Session>(&*self.records, kind::SESSION, &key).await?
         else {
             return Err(PayError::SessionUnknown);
         };
+        let now = self.now();
+        if !session.live_at(now) {
+            return Err(PayError::SessionUnknown);
+        }
+        if session.needs_touch_at(now) {
+            session.last_seen_at = Some(now);
+            let write = store::write(
+                kind::SESSION,
+                &key,
+                Expect::Version(version),
+                &session,
+                vec![],
+            )?;
+            // A concurrent request touched it (or signed it out) first: either is fine
+            // for this request, which was valid when it was read.
+            match self.commit(records_only(vec![write])).await {
+                Ok(_) | Err(LedgerError::RecordConflict { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
         self.user(&session.user_id)
             .await?
             .ok_or(PayError::SessionUnknown)
+    }
+
+    /// Signs a session out: its token never works again. Signing out an unknown or
+    /// ended session succeeds and changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn revoke_session(&self, token: &str) -> Result<(), PayError> {
+        let key = sha256_hex(token.as_bytes());
+        for _ in 0..CONFLICT_RETRIES_MAX {
+            let Some((mut session, version)) =
+                load::<Session>(&*self.records, kind::SESSION, &key).await?
+            else {
+                return Ok(());
+            };
+            if session.revoked_at.is_some() {
+                return Ok(());
+            }
+            session.revoked_at = Some(self.now());
+            let write = store::write(
+                kind::SESSION,
+                &key,
+                Expect::Version(version),
+                &session,
+                vec![],
+            )?;
+            match self.commit(records_only(vec![write])).await {
+                Ok(_) => return Ok(()),
+                Err(LedgerError::RecordConflict { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(PayError::Busy {
+            what: "session".to_owned(),
+        })
     }
 
     // ---- orders ------------------------------------------------------------------
@@ -1182,6 +1260,26 @@ impl PayService {
             .ok_or(PayError::OrderNotFound)
     }
 
+    /// The order a payer's reference names, as payer `user_id` may see it: an order
+    /// whose payer is known to be someone else answers as one that does not exist
+    /// ([`crate::model::Order::visible_to`]).
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::OrderNotFound`], [`PayError::Unavailable`].
+    pub async fn order_for_payer(
+        &self,
+        user_id: &str,
+        reference: &OrderRef,
+    ) -> Result<(Order, u64), PayError> {
+        let (order, version) = self.order_by_ref(reference).await?;
+        if order.visible_to(user_id) {
+            Ok((order, version))
+        } else {
+            Err(PayError::OrderNotFound)
+        }
+    }
+
     /// A merchant's orders, newest first.
     ///
     /// # Errors
@@ -1306,7 +1404,7 @@ impl PayService {
         choice: &crate::coupons::CouponChoice,
     ) -> Result<Order, PayError> {
         for _ in 0..CONFLICT_RETRIES_MAX {
-            let (order, order_version) = self.order_by_ref(reference).await?;
+            let (order, order_version) = self.order_for_payer(user_id, reference).await?;
             let Some((user, user_version)) =
                 load::<User>(&*self.records, kind::USER, user_id).await?
             else {
@@ -2325,6 +2423,15 @@ fn check_serial(field: &str, serial: &str) -> Result<(), PayError> {
 
 pub(crate) fn check_prepay(request: &PrepayRequest, now: Timestamp) -> Result<(), PayError> {
     check_text("/description", &request.description, 1, 127)?;
+    check_prepay_beyond_description(request, now)
+}
+
+/// [`check_prepay`] less the description, for orders Plaza makes itself from text it
+/// checked its own way (a collection-code payer's note).
+pub(crate) fn check_prepay_beyond_description(
+    request: &PrepayRequest,
+    now: Timestamp,
+) -> Result<(), PayError> {
     check_merchant_no("/out_trade_no", &request.out_trade_no, 6, 32)?;
     if !request.notify_url.is_empty() {
         check_notify_url("/notify_url", &request.notify_url)?;

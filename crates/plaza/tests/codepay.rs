@@ -233,7 +233,13 @@ async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_revers
     let refused = stranger
         .post(&server, "/api/v1/pay/confirm", &confirm)
         .await;
-    assert_eq!(refused.json()["code"], "not_the_payer", "{}", refused.text);
+    // Another payer learns nothing: the order answers as one that does not exist.
+    assert_eq!(
+        refused.json()["code"],
+        "order_not_found",
+        "{}",
+        refused.text
+    );
     let confirmed = payer.post(&server, "/api/v1/pay/confirm", &confirm).await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.text);
     assert_eq!(

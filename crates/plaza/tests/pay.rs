@@ -855,7 +855,11 @@ async fn payers_need_money_the_right_password_and_the_right_openid() {
             wrong.json()["message"]
                 .as_str()
                 .unwrap()
-                .contains(&format!("{attempts_left} attempts"))
+                .contains(&if attempts_left == 1 {
+                    "1 try left".to_owned()
+                } else {
+                    format!("{attempts_left} tries left")
+                })
         );
     }
     let locked = rich

@@ -60,10 +60,15 @@ async fn healthz_answers_with_the_store_and_every_response_has_a_request_id() {
             .header("x-request-id")
             .is_some_and(|id| id.len() >= 32)
     );
-    let missing = server.get("/no/such/thing").await;
+    let missing = server.get("/api/v1/no/such/thing").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["code"], "not_found");
     assert!(missing.header("x-request-id").is_some());
+    // Outside the APIs, an unknown path is a page.
+    let page = server.get("/no/such/thing").await;
+    assert_eq!(page.status, 404);
+    assert!(page.text.contains("Page not found"), "{}", page.text);
+    assert!(page.header("x-request-id").is_some());
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! Plaza's pages in headless Chromium (playwright-core driving Debian's `chromium`):
 //! `tests/web/checkout.mjs` — the merchant demo shows a Native order's QR code, a demo
-//! payer signs in, pays on the checkout page, and the merchant page sees it;
+//! payer signs in, pays on the checkout page, and the merchant page sees it; a paid or
+//! closed order's checkout shows its end state, a short wallet reads in yuan, and unknown
+//! or incomplete addresses are 404/400 pages;
 //! `tests/web/collect.mjs` — a user opens a collection code, a payer pays through it,
 //! and the owner's open page shows the payment live; `tests/web/coupon.mjs` — a payer
 //! claims a coupon and pays with it on the checkout page. Screenshots land in

@@ -1,4 +1,4 @@
-//! Liveness, metrics and the answers for unknown routes.
+//! Liveness and metrics.
 
 use axum::Router;
 use axum::extract::State;
@@ -56,15 +56,4 @@ async fn get_metrics(State(state): State<AppState>) -> Response {
         text,
     )
         .into_response()
-}
-
-pub(crate) async fn not_found() -> ApiError {
-    ApiError::new("not_found", "no such endpoint")
-}
-
-pub(crate) async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        "method_not_allowed",
-        "this endpoint does not take that method",
-    )
 }

@@ -56,6 +56,7 @@ pub(crate) fn router() -> Router<AppState> {
             post(top_up_merchant),
         )
         .route("/api/v1/me", get(me))
+        .route("/api/v1/me/session", axum::routing::delete(sign_out))
         .route("/api/v1/me/openid", get(my_openid))
         .route("/api/v1/pay/scan", post(scan))
         .route("/api/v1/pay/confirm", post(confirm))
@@ -107,6 +108,51 @@ impl From<PayError> for ApiError {
     }
 }
 
+/// A payer's session token: `Authorization: Bearer pzu_…`, else the pages' cookie.
+fn session_token(parts: &Parts) -> Result<&str, ApiError> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .or_else(|| {
+            parts
+                .headers
+                .get(axum::http::header::COOKIE)
+                .and_then(|value| value.to_str().ok())
+                .and_then(crate::web::session_cookie)
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                "unauthorized",
+                "payer endpoints need `Authorization: Bearer <token>` from a user session",
+            )
+        })
+}
+
+/// The session token a request presents, whether or not its session still works.
+pub(crate) struct SessionToken(String);
+
+impl FromRequestParts<AppState> for SessionToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        session_token(parts).map(|token| Self(token.to_owned()))
+    }
+}
+
+/// # `DELETE /api/v1/me/session`
+///
+/// Signs the presented session out: its token stops working. 204, also for a session
+/// that had already ended.
+async fn sign_out(
+    State(state): State<AppState>,
+    SessionToken(token): SessionToken,
+) -> Result<StatusCode, ApiError> {
+    pay(&state)?.pay.revoke_session(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The signed-in payer of a request (`Authorization: Bearer pzu_…`).
 pub(crate) struct Payer(pub(crate) User);
 
@@ -114,32 +160,16 @@ impl FromRequestParts<AppState> for Payer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .or_else(|| {
-                parts
-                    .headers
-                    .get(axum::http::header::COOKIE)
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(crate::web::session_cookie)
-            })
-            .ok_or_else(|| {
-                ApiError::new(
-                    "unauthorized",
-                    "payer endpoints need `Authorization: Bearer <token>` from a user session",
-                )
-            })?;
+        let token = session_token(parts)?;
         let user = pay(state)?
             .pay
             .session_user(token)
             .await
             .map_err(|error| match error {
-                PayError::SessionUnknown => {
-                    ApiError::new("unauthorized", "the session token is unknown")
-                }
+                PayError::SessionUnknown => ApiError::new(
+                    "unauthorized",
+                    "the session token is unknown or its session has ended (signed out, idle too long, or too old)",
+                ),
                 other => other.into(),
             })?;
         Ok(Self(user))
@@ -817,7 +847,10 @@ async fn scan(
     Json(body): Json<OrderRefBody>,
 ) -> Result<AxumJson<Value>, ApiError> {
     let surface = pay(&state)?;
-    let (order, _) = surface.pay.order_by_ref(&order_ref(&body)?).await?;
+    let (order, _) = surface
+        .pay
+        .order_for_payer(&user.user_id, &order_ref(&body)?)
+        .await?;
     let merchant = find_merchant(surface, &order.mchid).await?;
     let mut view = order_json(surface, &merchant.name, &order);
     view["balance"] = json!(surface.pay.wallet_balance(&user.user_id).await?);

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::routing::{get, post};
 use plaza_pay::model::{DeliveryState, Notification};
 use plaza_pay::sandbox::{FaultPlan, Script};
@@ -58,6 +59,21 @@ fn sandbox_only() -> ApiError {
     )
 }
 
+/// Proof that the server runs in sandbox mode. An extractor, so a handler that names it
+/// after [`Admin`] checks the admin token, then the mode (404 `sandbox_only`), and only
+/// then reads its body.
+pub(crate) struct SandboxOnly;
+
+impl FromRequestParts<AppState> for SandboxOnly {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        time_travel(state)?;
+        actions(state)?;
+        Ok(Self)
+    }
+}
+
 pub(crate) fn time_travel(state: &AppState) -> Result<&dyn TimeTravel, ApiError> {
     state.time_travel.as_deref().ok_or_else(sandbox_only)
 }
@@ -104,6 +120,7 @@ struct AdvanceBody {
 /// before answering.
 async fn create_advance(
     _admin: Admin,
+    _sandbox: SandboxOnly,
     State(state): State<AppState>,
     Json(body): Json<AdvanceBody>,
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -125,6 +142,7 @@ struct SetBody {
 /// instant. A `to` that is not after the clock's time is refused (`clock_not_forward`).
 async fn create_set(
     _admin: Admin,
+    _sandbox: SandboxOnly,
     State(state): State<AppState>,
     Json(body): Json<SetBody>,
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -327,6 +345,7 @@ pub(crate) async fn send_edited(
 /// signs. The retry schedule is not touched.
 async fn create_send(
     _admin: Admin,
+    _sandbox: SandboxOnly,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Json(body): Json<SendBody>,
@@ -411,6 +430,7 @@ async fn get_faults(
 /// `drop_first`, `bad_signature_first`, optionally only for `notify_url`.
 async fn put_faults(
     _admin: Admin,
+    _sandbox: SandboxOnly,
     State(state): State<AppState>,
     Path(mchid): Path<String>,
     Json(plan): Json<FaultPlan>,
@@ -458,6 +478,7 @@ async fn get_script(
 /// Replaces the merchant's scripted outcomes (`{"rules": […]}`, see docs/sandbox.md).
 async fn put_script(
     _admin: Admin,
+    _sandbox: SandboxOnly,
     State(state): State<AppState>,
     Path(mchid): Path<String>,
     Json(script): Json<Script>,

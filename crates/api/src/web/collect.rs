@@ -2,10 +2,11 @@
 //! payer's page behind the static QR code (amount, note, password).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use plaza_pay::time::Day;
 
+use super::errors::ErrorPage;
 use super::pages::{signin_redirect, surface, viewer};
 use super::{Section, escape, layout, qr_svg, yuan};
 use crate::AppState;
@@ -113,12 +114,8 @@ pub(crate) async fn payer(
         return signin_redirect(&format!("/pay/collect/{token}"));
     };
     let Ok(code) = surface.pay.collection_code(&token).await else {
-        let body = "<div class=\"card\"><div class=\"result failed\"><div class=\"icon\">!</div>\
-                    <h2>Unknown code</h2><p class=\"muted\">This QR code is not a Plaza collection code.</p></div></div>";
-        return (
-            StatusCode::NOT_FOUND,
-            layout("Pay", Section::Wallet, &viewer, true, body),
-        )
+        return ErrorPage::not_found("未知的收款码 This QR code is not a Plaza collection code.")
+            .back("/me", "返回钱包 Back to my wallet")
             .into_response();
     };
     let balance = surface.pay.wallet_balance(&user.user_id).await.unwrap_or(0);
@@ -139,14 +136,15 @@ pub(crate) async fn payer(
          <label for=\"note\">Note for {name} (optional)</label>\
          <input type=\"text\" id=\"note\" maxlength=\"40\" autocomplete=\"off\">\
          <div class=\"rows\"><div><span>Pay with</span><span>Balance ¥{balance}</span></div></div>\
-         <label style=\"text-align:center\">Enter your 6-digit payment password</label>\
+         <label style=\"text-align:center\">输入支付密码 Enter your 6-digit payment password</label>\
          <div class=\"pin\">{pin}</div><p class=\"error\" id=\"error\"></p>\
          <button class=\"wide\" id=\"pay\" disabled>Pay</button></form></div>\
          <div class=\"card\" id=\"done\" hidden><div class=\"result\"><div class=\"icon\">✓</div>\
-         <h2>Payment successful</h2><div class=\"amount paid-amount\"></div>\
+         <h2>支付成功 Payment successful</h2><div class=\"amount paid-amount\"></div>\
          <p>Paid to <strong class=\"paid-merchant\"></strong></p>\
          <div class=\"rows\"><div><span>Transaction</span><span class=\"mono paid-transaction\"></span></div>\
-         <div><span>Balance left</span><span class=\"paid-balance\"></span></div></div></div></div>\
+         <div><span>Balance left</span><span class=\"paid-balance\"></span></div></div>\
+         <a class=\"button wide\" id=\"done-button\" href=\"/me\">完成 Done</a></div></div>\
          <script type=\"module\" src=\"/static/collect-pay.js\"></script>",
         initial = escape(&code.name.chars().next().unwrap_or('?').to_string()),
         name = escape(&code.name),

@@ -2,13 +2,14 @@
 //! share of offline volume. Signed in with the admin token (or by demo sign-in in the
 //! sandbox).
 
-use axum::extract::{Form, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use plaza_pay::report::Channel;
 use plaza_pay::time::Day;
 use serde::Deserialize;
 
+use super::errors::{ErrorPage, PageForm, PageQuery};
 use super::pages::{safe_next, signin_redirect, surface, viewer, with_cookie};
 use super::{
     OPERATOR_COOKIE, Section, escape, layout, operator_cookie_value, signed_in_operator, yuan,
@@ -26,7 +27,7 @@ pub(crate) struct OperatorSignIn {
 /// `POST /signin/operator`: the admin token, or nothing in the sandbox.
 pub(crate) async fn signin(
     State(state): State<AppState>,
-    Form(form): Form<OperatorSignIn>,
+    PageForm(form): PageForm<OperatorSignIn>,
 ) -> Response {
     let surface = match surface(&state) {
         Ok(surface) => surface,
@@ -37,12 +38,18 @@ pub(crate) async fn signin(
             constant_time_eq(token.trim().as_bytes(), state.admin_token.as_bytes())
         });
     if !allowed {
-        return (StatusCode::FORBIDDEN, "the admin token is wrong").into_response();
+        return ErrorPage::new(
+            StatusCode::FORBIDDEN,
+            "登录失败 Sign-in failed",
+            "That admin token is wrong (plaza admin token prints it).",
+        )
+        .back("/signin", "返回登录 Back to sign-in")
+        .into_response();
     }
     with_cookie(
         Redirect::to(&safe_next(form.next.as_deref(), "/console")).into_response(),
         OPERATOR_COOKIE,
-        &operator_cookie_value(&surface.token_secret),
+        &operator_cookie_value(surface),
     )
 }
 
@@ -70,13 +77,13 @@ fn channel_label(channel: Channel) -> (&'static str, &'static str) {
 pub(crate) async fn day(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<DayQuery>,
+    PageQuery(query): PageQuery<DayQuery>,
 ) -> Response {
     let surface = match surface(&state) {
         Ok(surface) => surface,
         Err(response) => return response.into_response(),
     };
-    if !signed_in_operator(&surface.token_secret, &headers) {
+    if !signed_in_operator(surface, &headers) {
         return signin_redirect("/console");
     }
     let (viewer, _, _) = viewer(&state, surface, &headers).await;
@@ -89,7 +96,12 @@ pub(crate) async fn day(
     let report = match surface.pay.day_report(day).await {
         Ok(report) => report,
         Err(_) => {
-            return (StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable").into_response();
+            return ErrorPage::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "系统繁忙 Busy",
+                "The store is unavailable; try again in a moment.",
+            )
+            .into_response();
         }
     };
     let mut cards = String::new();

@@ -1,12 +1,13 @@
 //! Coupons on the web: the payer's "my coupons" card on the wallet page, and a stock's
 //! claim page (a merchant links it from its own pages).
 
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use plaza_pay::coupons::{CouponStatus, StockStatus};
 use serde::Deserialize;
 
+use super::errors::{ErrorPage, PageForm, human_message};
 use super::pages::{signin_redirect, surface, viewer};
 use super::{Section, escape, layout, yuan};
 use crate::AppState;
@@ -108,12 +109,8 @@ async fn render(
         return signin_redirect(&format!("/coupons/{stock_id}"));
     }
     let Ok(Some(stock)) = surface.pay.public_stock(stock_id).await else {
-        let body = "<div class=\"card\"><div class=\"result failed\"><div class=\"icon\">!</div>\
-                    <h2>No such coupon</h2></div></div>";
-        return (
-            StatusCode::NOT_FOUND,
-            layout("Coupon", Section::Wallet, &viewer, true, body),
-        )
+        return ErrorPage::not_found("没有这张券 There is no such coupon.")
+            .back("/me", "返回钱包 Back to my wallet")
             .into_response();
     };
     let merchant = surface
@@ -124,25 +121,58 @@ async fn render(
         .flatten()
         .map_or_else(|| stock.creator_mchid.clone(), |merchant| merchant.name);
     let client_ref = plaza_pay::ids::random_hex(24);
-    let open = stock.status == StockStatus::Running;
-    let note = match (&error, open) {
+    let held = match &user {
+        Some(user) => surface
+            .pay
+            .coupons_of(&user.user_id, 200)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|coupon| coupon.stock_id == stock.stock_id)
+            .count(),
+        None => 0,
+    };
+    let held = u64::try_from(held).unwrap_or(u64::MAX);
+    let claimed_all = held >= stock.max_coupons_per_user;
+    let open = stock.status == StockStatus::Running && !claimed_all;
+    let claimed = if held > 0 {
+        format!(
+            "<p class=\"claimed\" id=\"claimed\"><span class=\"status SUCCESS\">已领取 Claimed</span> \
+             {what} <a href=\"/me#coupons\">See it in my wallet</a></p>",
+            what = if held == 1 {
+                "You hold this coupon.".to_owned()
+            } else {
+                format!("You hold {held} of these coupons.")
+            },
+        )
+    } else {
+        String::new()
+    };
+    let note = match (&error, stock.status == StockStatus::Running) {
         (Some(error), _) => format!(
             "<p class=\"error\" id=\"claim-error\">{}</p>",
             escape(error)
         ),
-        (None, false) => {
-            "<p class=\"error\">This coupon is not being given out now.</p>".to_owned()
+        (None, false) if held == 0 => {
+            "<p class=\"error\">暂停发放 This coupon is not being given out now.</p>".to_owned()
         }
-        (None, true) => String::new(),
+        _ => String::new(),
+    };
+    let button = if claimed_all {
+        "已领取 Claimed"
+    } else if held > 0 {
+        "再领一张 Claim another"
+    } else {
+        "立即领取 Claim this coupon"
     };
     let body = format!(
         "<div class=\"card coupon-claim\"><div class=\"payee\"><div class=\"avatar\">券</div>\
          <div class=\"merchant\">{merchant}</div><p class=\"muted\">{name}</p></div>\
          <div class=\"amount\"><small>¥</small>{amount}</div>\
-         <p class=\"muted\" style=\"text-align:center\">{threshold}, until {until}</p>{note}\
+         <p class=\"muted\" style=\"text-align:center\">{threshold}, until {until}</p>{claimed}{note}\
          <form method=\"post\" action=\"/coupons/{stock_id}/claim\">\
          <input type=\"hidden\" name=\"client_ref\" value=\"{client_ref}\">\
-         <button class=\"wide\" id=\"claim\"{disabled}>Claim this coupon</button></form></div>",
+         <button class=\"wide\" id=\"claim\"{disabled}>{button}</button></form></div>",
         merchant = escape(&merchant),
         name = escape(&stock.name),
         amount = yuan(stock.coupon_amount),
@@ -164,7 +194,7 @@ pub(crate) async fn claim(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(stock_id): Path<String>,
-    Form(form): Form<ClaimForm>,
+    PageForm(form): PageForm<ClaimForm>,
 ) -> Response {
     let surface = match surface(&state) {
         Ok(surface) => surface,
@@ -180,6 +210,24 @@ pub(crate) async fn claim(
         .await
     {
         Ok(_) => Redirect::to("/me#coupons").into_response(),
-        Err(error) => render(&state, &headers, &stock_id, Some(error.to_string())).await,
+        Err(error) => {
+            let message = claim_refusal(&error);
+            render(&state, &headers, &stock_id, Some(message)).await
+        }
+    }
+}
+
+/// Why a claim was refused, in the payer's terms.
+fn claim_refusal(error: &plaza_pay::PayError) -> String {
+    use plaza_pay::PayError;
+    match error {
+        PayError::StockNotActive { .. } => {
+            "暂停发放 This coupon is not being given out now.".to_owned()
+        }
+        PayError::StockNotFound { .. } => "没有这张券 There is no such coupon.".to_owned(),
+        PayError::StockExhausted { .. } => {
+            "券已领完 All of these coupons have been given out.".to_owned()
+        }
+        other => human_message(&crate::error::ApiError::from(other.clone())),
     }
 }

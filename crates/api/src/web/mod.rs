@@ -11,9 +11,14 @@
 mod collect;
 mod console;
 mod coupons;
+mod errors;
 mod pages;
 mod paycode;
 mod sandbox;
+mod security;
+
+pub(crate) use errors::{method_not_allowed, not_found};
+pub(crate) use security::layer as security_layer;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -22,6 +27,7 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 use crate::extract::{constant_time_eq, hmac_hex};
+use crate::pay_v3::PaySurface;
 
 /// The cookie that carries a payer's session token.
 pub(crate) const SESSION_COOKIE: &str = "plaza_session";
@@ -117,10 +123,7 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// Where a stock's coupons are usable (its merchants' names), for `/api/v1` too.
-pub(crate) async fn coupon_usable_at(
-    surface: &crate::pay_v3::PaySurface,
-    stock_id: &str,
-) -> Option<String> {
+pub(crate) async fn coupon_usable_at(surface: &PaySurface, stock_id: &str) -> Option<String> {
     coupons::usable_at(surface, stock_id).await
 }
 
@@ -145,45 +148,94 @@ fn cookie_in<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|value| cookie(value, name))
 }
 
-/// Characters of the HMAC kept in a merchant cookie (128 bits).
+/// Characters of the HMAC kept in a merchant or operator cookie (128 bits).
 const MERCHANT_MAC_HEX_LEN: usize = 32;
 
-fn merchant_mac(secret: &[u8], mchid: &str) -> String {
-    let mut mac = hmac_hex(secret, format!("merchant-session\n{mchid}").as_bytes());
+/// The merchant and operator cookies are signed, not stored: sign-out asks the browser
+/// to drop them, and a copied one works until the end it names, read on the wall clock
+/// (moving the sandbox clock must not sign the operator out of the console that moves
+/// it).
+fn signed_mac(secret: &[u8], what: &str, expires_s: i64) -> String {
+    let mut mac = hmac_hex(secret, format!("{what}\n{expires_s}").as_bytes());
     mac.truncate(MERCHANT_MAC_HEX_LEN);
     mac
+}
+
+/// `{subject}.{expires_s}.{mac}` checked: genuine and not past its end at `now_s`.
+fn check_signed(secret: &[u8], kind: &str, value: &str, now_s: i64) -> Option<String> {
+    let (rest, mac) = value.rsplit_once('.')?;
+    let (subject, expires) = rest.rsplit_once('.')?;
+    let expires_s: i64 = expires.parse().ok()?;
+    let expected = signed_mac(secret, &format!("{kind}\n{subject}"), expires_s);
+    (constant_time_eq(expected.as_bytes(), mac.as_bytes()) && now_s < expires_s)
+        .then(|| subject.to_owned())
+}
+
+fn signed_value(secret: &[u8], kind: &str, subject: &str, now_s: i64) -> String {
+    let expires_s = now_s + plaza_kernel::limits::SIGNED_COOKIE_AGE_MAX_MS / 1_000;
+    let mac = signed_mac(secret, &format!("{kind}\n{subject}"), expires_s);
+    format!("{subject}.{expires_s}.{mac}")
+}
+
+fn wall_now_s(surface: &PaySurface) -> i64 {
+    surface.wall_clock.now().unix_ms() / 1_000
 }
 
 /// The cookie value that signs in merchant `mchid`.
-pub(crate) fn merchant_cookie_value(secret: &[u8], mchid: &str) -> String {
-    format!("{mchid}.{}", merchant_mac(secret, mchid))
+pub(crate) fn merchant_cookie_value(surface: &PaySurface, mchid: &str) -> String {
+    signed_value(
+        &surface.token_secret,
+        "merchant-session",
+        mchid,
+        wall_now_s(surface),
+    )
 }
 
-/// The merchant a `plaza_merchant` cookie signs in, if it is genuine.
-pub(crate) fn signed_in_merchant(secret: &[u8], headers: &HeaderMap) -> Option<String> {
+/// The merchant a `plaza_merchant` cookie signs in, if it is genuine and not too old.
+pub(crate) fn signed_in_merchant(surface: &PaySurface, headers: &HeaderMap) -> Option<String> {
     let value = cookie_in(headers, MERCHANT_COOKIE)?;
-    let (mchid, mac) = value.split_once('.')?;
-    let expected = merchant_mac(secret, mchid);
-    constant_time_eq(expected.as_bytes(), mac.as_bytes()).then(|| mchid.to_owned())
+    check_signed(
+        &surface.token_secret,
+        "merchant-session",
+        value,
+        wall_now_s(surface),
+    )
 }
 
 /// The cookie value that signs in the operator.
-pub(crate) fn operator_cookie_value(secret: &[u8]) -> String {
-    let mut mac = hmac_hex(secret, b"operator-session");
-    mac.truncate(MERCHANT_MAC_HEX_LEN);
-    mac
+pub(crate) fn operator_cookie_value(surface: &PaySurface) -> String {
+    signed_value(
+        &surface.token_secret,
+        "operator-session",
+        "operator",
+        wall_now_s(surface),
+    )
 }
 
-/// Whether a request carries a genuine operator cookie.
-pub(crate) fn signed_in_operator(secret: &[u8], headers: &HeaderMap) -> bool {
+/// Whether a request carries a genuine operator cookie that is not too old.
+pub(crate) fn signed_in_operator(surface: &PaySurface, headers: &HeaderMap) -> bool {
     cookie_in(headers, OPERATOR_COOKIE).is_some_and(|value| {
-        constant_time_eq(operator_cookie_value(secret).as_bytes(), value.as_bytes())
+        check_signed(
+            &surface.token_secret,
+            "operator-session",
+            value,
+            wall_now_s(surface),
+        )
+        .is_some_and(|subject| subject == "operator")
     })
 }
 
-/// A `Set-Cookie` header value: HTTP-only, same-site, for the whole site.
+/// A `Set-Cookie` header value: HTTP-only, same-site, for the whole site, kept by the
+/// browser as long as what it carries can work at most (`Secure` is added over HTTPS by
+/// [`security_layer`]).
 pub(crate) fn set_cookie(name: &str, value: &str) -> HeaderValue {
-    let max_age = if value.is_empty() { 0 } else { 7 * 86_400 };
+    let max_age = if value.is_empty() {
+        0
+    } else if name == SESSION_COOKIE {
+        plaza_kernel::limits::SESSION_AGE_MAX_MS / 1_000
+    } else {
+        plaza_kernel::limits::SIGNED_COOKIE_AGE_MAX_MS / 1_000
+    };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}"
     ))
@@ -352,24 +404,27 @@ mod tests {
     }
 
     #[test]
-    fn merchant_cookies_are_signed() {
-        let value = merchant_cookie_value(b"secret", "1600000001");
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_str(&format!("plaza_merchant={value}")).unwrap(),
-        );
+    fn signed_cookies_are_genuine_and_end() {
+        let value = signed_value(b"secret", "merchant-session", "1600000001", 1_000);
+        let check = |secret: &[u8], value: &str, now_s| {
+            check_signed(secret, "merchant-session", value, now_s)
+        };
         assert_eq!(
-            signed_in_merchant(b"secret", &headers).as_deref(),
+            check(b"secret", &value, 1_001).as_deref(),
             Some("1600000001")
         );
-        assert_eq!(signed_in_merchant(b"other", &headers), None);
+        assert_eq!(check(b"other", &value, 1_001), None);
         let forged = value.replace("1600000001", "1600000002");
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_str(&format!("plaza_merchant={forged}")).unwrap(),
+        assert_eq!(check(b"secret", &forged, 1_001), None);
+        let age_s = plaza_kernel::limits::SIGNED_COOKIE_AGE_MAX_MS / 1_000;
+        let extended = value.replace(&format!(".{}.", 1_000 + age_s), &format!(".{}.", 9_999_999));
+        assert_eq!(check(b"secret", &extended, 1_001), None);
+        assert_eq!(check(b"secret", &value, 1_000 + age_s), None, "ended");
+        assert_eq!(
+            check_signed(b"secret", "operator-session", &value, 1_001),
+            None,
+            "a merchant cookie is no operator cookie"
         );
-        assert_eq!(signed_in_merchant(b"secret", &headers), None);
     }
 
     #[test]

@@ -21,7 +21,11 @@ pub(crate) async fn show(State(state): State<AppState>, headers: HeaderMap) -> R
     };
     let code = match surface.pay.issue_payment_code(&user.user_id).await {
         Ok(code) => code,
-        Err(error) => return crate::error::ApiError::from(error).into_response(),
+        Err(error) => {
+            return super::errors::ErrorPage::from_api(&crate::error::ApiError::from(error))
+                .back("/me", "返回钱包 Back to my wallet")
+                .into_response();
+        }
     };
     let grouped: Vec<String> = code
         .code

@@ -3,13 +3,17 @@
 //! merchant's fault plan and scripted outcomes; the sandbox clock's buttons. Sandbox
 //! mode only, signed in as the operator.
 
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use plaza_pay::model::{DeliveryState, Notification};
 use plaza_pay::sandbox::{FaultPlan, Script};
 use serde::Deserialize;
 
+use super::errors::{ErrorPage, PageForm, PageQuery};
 use super::pages::{signin_redirect, surface, viewer};
 use super::{Section, escape, layout, signed_in_operator};
 use crate::AppState;
@@ -21,26 +25,38 @@ use crate::routes::sandbox as actions;
 /// Notifications listed on one page.
 const LISTED: usize = 100;
 
-/// Sandbox, payments configured and the operator signed in — or the answer to give.
-fn guard<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-    here: &str,
-) -> Result<&'a PaySurface, Box<Response>> {
-    if state.notification_actions.is_none() {
-        return Err(Box::new(
-            (
-                StatusCode::NOT_FOUND,
-                "the sandbox console exists only in sandbox mode (plaza serve --sandbox)",
+/// The signed-in operator on a sandbox console page or action. As an extractor it runs
+/// before any form is read, and checks in this order: the operator is signed in (else
+/// the sign-in page), then the sandbox is on (else the 404 page, `sandbox_only`) — so
+/// in production a console action answers the same whatever its body holds.
+pub(crate) struct Console(Arc<PaySurface>);
+
+impl FromRequestParts<AppState> for Console {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let surface = surface(state).map_err(IntoResponse::into_response)?;
+        if !signed_in_operator(surface, &parts.headers) {
+            let here = if parts.method == Method::GET {
+                parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/console/notifications", |path| path.as_str())
+            } else {
+                "/console/notifications"
+            };
+            return Err(signin_redirect(here));
+        }
+        if state.notification_actions.is_none() {
+            return Err(ErrorPage::not_found(
+                "沙箱功能 The sandbox console exists only in sandbox mode (plaza serve --sandbox).",
             )
-                .into_response(),
-        ));
+            .code("sandbox_only")
+            .back("/console", "返回控制台 Back to the console")
+            .into_response());
+        }
+        Ok(Self(surface.clone()))
     }
-    let surface = surface(state).map_err(|error| Box::new(error.into_response()))?;
-    if !signed_in_operator(&surface.token_secret, headers) {
-        return Err(Box::new(signin_redirect(here)));
-    }
-    Ok(surface)
 }
 
 /// Where to go back to: the page the form was on (same site only), or `fallback`.
@@ -126,12 +142,10 @@ pub(crate) struct ClockForm {
 /// `POST /console/clock`: +1 hour, +1 day, or to the next job; due jobs run in order.
 pub(crate) async fn clock(
     State(state): State<AppState>,
+    _console: Console,
     headers: HeaderMap,
-    Form(form): Form<ClockForm>,
+    PageForm(form): PageForm<ClockForm>,
 ) -> Response {
-    if let Err(response) = guard(&state, &headers, "/console") {
-        return *response;
-    }
     let path = back(&headers, "/console");
     let result = async {
         let travel = actions::time_travel(&state)?;
@@ -164,6 +178,15 @@ pub(crate) async fn clock(
     }
 }
 
+fn store_unavailable() -> Response {
+    ErrorPage::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "系统繁忙 Busy",
+        "The store is unavailable; try again in a moment.",
+    )
+    .into_response()
+}
+
 fn state_badge(state: DeliveryState) -> String {
     format!("<span class=\"status {0}\">{0}</span>", state.as_str())
 }
@@ -176,21 +199,24 @@ fn when(at: Option<plaza_kernel::clock::Timestamp>) -> String {
 /// merchant, its fault plan and script too.
 pub(crate) async fn notifications(
     State(state): State<AppState>,
+    Console(surface): Console,
     headers: HeaderMap,
-    Query(notice): Query<Notice>,
+    PageQuery(notice): PageQuery<Notice>,
 ) -> Response {
-    let surface = match guard(&state, &headers, "/console/notifications") {
-        Ok(surface) => surface,
-        Err(response) => return *response,
-    };
+    let surface = &*surface;
     let mchid = notice.mchid.clone().filter(|mchid| !mchid.is_empty());
     let listed = match &mchid {
         Some(mchid) => surface.pay.notifications_of(mchid, LISTED).await,
         None => surface.pay.notifications_all(LISTED).await,
     };
     let Ok(listed) = listed else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable").into_response();
+        return store_unavailable();
     };
+    let mchids: Vec<&str> = listed
+        .iter()
+        .map(|notification| notification.mchid.as_str())
+        .collect();
+    let names = merchant_names(surface, &mchids).await;
     let mut rows = String::new();
     for notification in &listed {
         let faults = notification
@@ -199,7 +225,8 @@ pub(crate) async fn notifications(
             .filter(|attempt| attempt.fault.is_some())
             .count();
         let fault_note = if faults > 0 {
-            format!(" <span class=\"fault\">{faults} fault(s)</span>")
+            let noun = if faults == 1 { "fault" } else { "faults" };
+            format!(" <span class=\"fault\">{faults} {noun}</span>")
         } else if notification.held_until.is_some() {
             " <span class=\"fault\">held</span>".to_owned()
         } else {
@@ -208,12 +235,13 @@ pub(crate) async fn notifications(
         rows.push_str(&format!(
             "<tr class=\"notification\" data-id=\"{id}\"><td class=\"mono nowrap\">{created}</td>\
              <td><a href=\"/console/notifications/{id}\">{event}</a><br><span class=\"muted mono\">{id}</span></td>\
-             <td><a href=\"/console/notifications?mchid={mchid}\" class=\"mono\">{mchid}</a></td>\
+             <td><a href=\"/console/notifications?mchid={mchid}\">{merchant}</a><br><span class=\"muted mono\">{mchid}</span></td>\
              <td class=\"mono\">{url}</td><td>{state}{fault_note}</td><td>{attempts}</td><td class=\"mono nowrap\">{next}</td></tr>",
             id = escape(&notification.id),
             created = when(Some(notification.created_at)),
             event = notification.subject.event_type(),
             mchid = escape(&notification.mchid),
+            merchant = escape(names.get(&notification.mchid).map_or("—", String::as_str)),
             url = escape(&notification.notify_url),
             state = state_badge(notification.state),
             attempts = notification.attempts.len(),
@@ -236,14 +264,32 @@ pub(crate) async fn notifications(
     let body = format!(
         "<h1>Notifications</h1>{subnav}{notice}<p class=\"lead\">Every notification Plaza sent or will send, \
          with each signed request and the merchant's answer. Open one to resend, replay or edit it.</p>\
-         {filter}{merchant_panel}<div class=\"card\"><table class=\"data\" id=\"notifications\"><thead><tr><th>Created (CST)</th>\
+         {filter}{merchant_panel}<div class=\"card\"><div class=\"table-scroll\"><table class=\"data\" id=\"notifications\"><thead><tr><th>Created (CST)</th>\
          <th>Event</th><th>Merchant</th><th>notify_url</th><th>State</th><th>Attempts</th><th>Next try</th></tr></thead>\
-         <tbody>{rows}</tbody></table></div>",
+         <tbody>{rows}</tbody></table></div></div>",
         subnav = subnav("/console/notifications"),
         notice = notice_html(&notice),
     );
     let (viewer, _, _) = viewer(&state, surface, &headers).await;
     layout("Notifications", Section::Console, &viewer, false, &body).into_response()
+}
+
+/// The names of the merchants `mchids` name (each looked up once); unknown ones are left
+/// out.
+async fn merchant_names(
+    surface: &PaySurface,
+    mchids: &[&str],
+) -> std::collections::HashMap<String, String> {
+    let mut names = std::collections::HashMap::new();
+    for &mchid in mchids {
+        if names.contains_key(mchid) {
+            continue;
+        }
+        if let Ok(Some(merchant)) = surface.pay.merchant(mchid).await {
+            names.insert(mchid.to_owned(), merchant.name);
+        }
+    }
+    names
 }
 
 async fn merchant_panel(surface: &PaySurface, mchid: &str) -> String {
@@ -264,8 +310,8 @@ async fn merchant_panel(surface: &PaySurface, mchid: &str) -> String {
     let rules = serde_json::to_string_pretty(&script.rules).unwrap_or_else(|_| "[]".to_owned());
     let checked = |on: bool| if on { " checked" } else { "" };
     format!(
-        "<div class=\"grid\" style=\"grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:20px;margin-bottom:20px\">\
-         <div class=\"card\" id=\"faults\"><h2>Faults for {name}</h2><p class=\"muted\">Applied to this merchant's deliveries \
+        "<div class=\"grid two\">\
+         <div class=\"card\" id=\"faults\"><h2>Faults for {name} <span class=\"muted mono\">{mchid}</span></h2><p class=\"muted\">Applied to this merchant's deliveries \
          (or only to one notify_url); every injected fault shows on the attempt it touched.</p>\
          <form method=\"post\" action=\"/console/merchants/{mchid}/faults\" class=\"form-grid\">\
          <label>Delay (ms)<input type=\"number\" name=\"delay_ms\" min=\"0\" max=\"60000\" value=\"{delay}\"></label>\
@@ -294,28 +340,32 @@ async fn merchant_panel(surface: &PaySurface, mchid: &str) -> String {
 /// `GET /console/notifications/{id}`.
 pub(crate) async fn notification(
     State(state): State<AppState>,
+    Console(surface): Console,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(notice): Query<Notice>,
+    PageQuery(notice): PageQuery<Notice>,
 ) -> Response {
-    let here = format!("/console/notifications/{id}");
-    let surface = match guard(&state, &headers, &here) {
-        Ok(surface) => surface,
-        Err(response) => return *response,
-    };
+    let surface = &*surface;
     let notification = match surface.pay.notification(&id).await {
         Ok(Some(notification)) => notification,
-        Ok(None) => return (StatusCode::NOT_FOUND, "no such notification").into_response(),
-        Err(_) => {
-            return (StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable").into_response();
+        Ok(None) => {
+            return ErrorPage::not_found("There is no notification with this id.")
+                .back(
+                    "/console/notifications",
+                    "返回通知列表 Back to notifications",
+                )
+                .into_response();
         }
+        Err(_) => return store_unavailable(),
     };
-    let body = notification_body(&notification, &notice);
+    let names = merchant_names(surface, &[notification.mchid.as_str()]).await;
+    let merchant = names.get(&notification.mchid).map_or("—", String::as_str);
+    let body = notification_body(&notification, merchant, &notice);
     let (viewer, _, _) = viewer(&state, surface, &headers).await;
     layout("Notification", Section::Console, &viewer, false, &body).into_response()
 }
 
-fn notification_body(notification: &Notification, notice: &Notice) -> String {
+fn notification_body(notification: &Notification, merchant: &str, notice: &Notice) -> String {
     let (plaintext, _, _) = notification_resource(&notification.subject);
     let pretty = serde_json::from_str::<serde_json::Value>(&plaintext)
         .and_then(|value| serde_json::to_string_pretty(&value))
@@ -373,10 +423,10 @@ fn notification_body(notification: &Notification, notice: &Notice) -> String {
         )
     });
     format!(
-        "<h1>{event}</h1>{subnav}{notice}<div class=\"grid\" style=\"grid-template-columns:1fr 1fr;gap:20px\">\
+        "<h1>{event}</h1>{subnav}{notice}<div class=\"grid two\">\
          <div class=\"card\"><h2>Delivery</h2><div class=\"rows\">\
          <div><span>Id</span><span class=\"mono\" id=\"notification-id\">{id}</span></div>\
-         <div><span>Merchant</span><a class=\"mono\" href=\"/console/notifications?mchid={mchid}\">{mchid}</a></div>\
+         <div><span>Merchant</span><span><a href=\"/console/notifications?mchid={mchid}\" id=\"merchant-name\">{merchant}</a> <span class=\"muted mono\">{mchid}</span></span></div>\
          <div><span>notify_url</span><span class=\"mono\">{url}</span></div>\
          <div><span>State</span><span id=\"notification-state\">{state}</span></div>\
          <div><span>Created</span><span class=\"mono\">{created}</span></div>\
@@ -395,6 +445,7 @@ fn notification_body(notification: &Notification, notice: &Notice) -> String {
         subnav = subnav("/console/notifications"),
         notice = notice_html(notice),
         mchid = escape(&notification.mchid),
+        merchant = escape(merchant),
         url = escape(&notification.notify_url),
         state = state_badge(notification.state),
         created = plaza_pay::time::bill_time(notification.created_at),
@@ -411,14 +462,11 @@ pub(crate) struct ActionForm {
 /// `POST /console/notifications/{id}/action`: resend, replay or next-retry.
 pub(crate) async fn notification_action(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _console: Console,
     Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
+    PageForm(form): PageForm<ActionForm>,
 ) -> Response {
     let here = format!("/console/notifications/{id}");
-    if let Err(response) = guard(&state, &headers, &here) {
-        return *response;
-    }
     match form.action.as_str() {
         "resend" => notice_back(&here, actions::resend(&state, &id).await, "Sent now."),
         "replay" => notice_back(&here, actions::replay(&state, &id).await, "Replayed."),
@@ -444,14 +492,11 @@ pub(crate) struct SendForm {
 /// `POST /console/notifications/{id}/send`: the edited resource, signed and encrypted.
 pub(crate) async fn send_edited(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _console: Console,
     Path(id): Path<String>,
-    Form(form): Form<SendForm>,
+    PageForm(form): PageForm<SendForm>,
 ) -> Response {
     let here = format!("/console/notifications/{id}");
-    if let Err(response) = guard(&state, &headers, &here) {
-        return *response;
-    }
     let result = match actions::edited_plaintext(None, Some(form.resource_text)) {
         Ok(plaintext) => actions::send_edited(&state, &id, plaintext).await,
         Err(error) => Err(error),
@@ -488,16 +533,11 @@ fn number<T: std::str::FromStr + Default>(field: &str, text: &str) -> Result<T, 
 
 /// `POST /console/merchants/{mchid}/faults`.
 pub(crate) async fn set_faults(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    Console(surface): Console,
     Path(mchid): Path<String>,
-    Form(form): Form<FaultForm>,
+    PageForm(form): PageForm<FaultForm>,
 ) -> Response {
     let here = "/console/notifications";
-    let surface = match guard(&state, &headers, here) {
-        Ok(surface) => surface,
-        Err(response) => return *response,
-    };
     let back = format!("{here}?mchid={mchid}");
     let result = async {
         let plan = FaultPlan {
@@ -522,16 +562,11 @@ pub(crate) struct ScriptForm {
 
 /// `POST /console/merchants/{mchid}/script`.
 pub(crate) async fn set_script(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    Console(surface): Console,
     Path(mchid): Path<String>,
-    Form(form): Form<ScriptForm>,
+    PageForm(form): PageForm<ScriptForm>,
 ) -> Response {
     let here = "/console/notifications";
-    let surface = match guard(&state, &headers, here) {
-        Ok(surface) => surface,
-        Err(response) => return *response,
-    };
     let back = format!("{here}?mchid={mchid}");
     let result = async {
         let text = form.rules_text.trim();
