@@ -66,6 +66,7 @@ impl From<PayError> for Refusal {
             PayError::NoAuth { .. } => "NOAUTH",
             PayError::MerchantBalanceNotEnough => "NOTENOUGH",
             PayError::Busy { .. } | PayError::Unavailable { .. } => "SYSTEMERROR",
+            PayError::AmountOverflow { .. } | PayError::BalanceOverflow { .. } => "TRADE_ERROR",
             PayError::StockNotFound { .. }
             | PayError::StockNotActive { .. }
             | PayError::StockExhausted { .. }
@@ -312,6 +313,7 @@ async fn micropay_outcome(surface: &PaySurface, request: &Signed) -> Result<Para
             format!("total_fee {total_fee:?} is not a whole number of fen"),
         )
     })?;
+    plaza_pay::money::check_amount("total_fee", total_minor)?;
     for name in ["nonce_str", "spbill_create_ip"] {
         request.required(name)?;
     }

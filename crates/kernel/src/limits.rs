@@ -60,3 +60,9 @@ pub const TLS_HANDSHAKES_MAX: usize = 1_024;
 /// How long a TLS handshake may take before the connection is dropped: ample for a
 /// loopback or LAN client, short enough that a silent one gives its slot back soon.
 pub const TLS_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+
+/// The largest amount of money one order, refund, payment, coupon, split or top-up may
+/// carry, in fen: 2^31 − 1 = ¥21,474,836.47. WeChat Pay's `total` is a 32-bit integer,
+/// so no SDK sends more; and with every amount this small, a product with a rate in basis
+/// points (≤ 10,000) stays below 2^45 and a sum of a day's orders far below `i64::MAX`.
+pub const AMOUNT_MINOR_MAX: i64 = 2_147_483_647;

@@ -168,12 +168,7 @@ impl PayService {
             sub_appid: None,
             payer_sub_openid: None,
         };
-        if payment.amount_minor <= 0 {
-            return Err(PayError::invalid(
-                "amount",
-                "must be a positive number of fen",
-            ));
-        }
+        crate::money::check_amount("amount", payment.amount_minor)?;
         let now = self.now();
         crate::service::check_prepay(&request, now)?;
         let order = match self.insert_order(&request, now).await {
@@ -209,8 +204,14 @@ impl PayService {
         let summary = CollectionSummary {
             day,
             payments: orders.len(),
-            total_minor: orders.iter().map(|order| order.total_minor).sum(),
-            fee_minor: orders.iter().map(|order| order.fee_minor).sum(),
+            total_minor: crate::money::sum(
+                orders.iter().map(|order| order.total_minor),
+                "the day's collections",
+            )?,
+            fee_minor: crate::money::sum(
+                orders.iter().map(|order| order.fee_minor),
+                "the day's collection fees",
+            )?,
         };
         Ok((summary, orders))
     }

@@ -20,6 +20,7 @@ pub mod coupons;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod money;
 pub mod partner;
 pub mod report;
 pub mod sandbox;

@@ -210,7 +210,8 @@ impl PayService {
             .merchant_shared(&provider)
             .await?
             .map_or(0, |provider| provider.commission_bps);
-        Ok((Some(provider), fee_minor * i64::from(bps) / 10_000))
+        let commission = crate::money::bps_down(fee_minor, bps, "the provider's commission")?;
+        Ok((Some(provider), commission))
     }
 }
 

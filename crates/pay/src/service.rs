@@ -23,6 +23,7 @@ use crate::model::{
     Notification, NotificationSubject, Order, Refund, RefundStatus, Session, Settlement, SignMode,
     TradeState, TradeType, User, order_key, refund_key,
 };
+use crate::money::{self, check_amount};
 use crate::store::{self, decode, find_one, index, kind, load, time_value};
 use crate::time::Day;
 
@@ -248,11 +249,6 @@ pub(crate) fn batch(transfers: Vec<NewTransfer>) -> Result<Option<TransferBatch>
     TransferBatch::new(transfers)
         .map(Some)
         .map_err(PayError::from)
-}
-
-/// `amount × rate`, rounded half up, in fen.
-fn fee_of(amount_minor: i64, fee_rate_bps: u32) -> i64 {
-    (amount_minor * i64::from(fee_rate_bps) + 5_000) / 10_000
 }
 
 fn hash_password(password: &str, salt: &[u8]) -> String {
@@ -1463,29 +1459,19 @@ impl PayService {
         let picked = self.pick_coupon(user_id, &order, choice, now).await?;
         let discount = picked.as_ref().map_or(0, |(coupon, _, _)| coupon.amount);
         let no_cash = picked.as_ref().is_some_and(|(coupon, _, _)| coupon.no_cash);
-        // What the merchant is paid: the total, or for a 免充值 coupon the total less the
-        // discount it gives. The fee is on that.
-        let merchant_gets = if no_cash {
-            order.total_minor - discount
-        } else {
-            order.total_minor
-        };
-        let fee = fee_of(merchant_gets, merchant.fee_rate_bps);
-        let payer_total = order.total_minor - discount;
-        // The payer's money goes to the fee first, then to the merchant; a prepaid
-        // coupon's budget pays the rest of both.
-        let fee_from_wallet = fee.min(payer_total);
+        let split =
+            money::payment_split(order.total_minor, discount, no_cash, merchant.fee_rate_bps)?;
         let sources: [(&AccountId, i64, i64, &str); 2] = [
             (
                 &wallet.0,
-                payer_total - fee_from_wallet,
-                fee_from_wallet,
+                split.wallet_net_minor,
+                split.wallet_fee_minor,
                 "wallet",
             ),
             (
                 &wallet.0,
-                merchant_gets - payer_total - (fee - fee_from_wallet),
-                fee - fee_from_wallet,
+                split.budget_net_minor,
+                split.budget_fee_minor,
                 "coupon",
             ),
         ];
@@ -1532,8 +1518,8 @@ impl PayService {
         order.payer_user_id = Some(user_id.to_owned());
         order.paid_openid = Some(openid);
         order.paid_sub_openid = sub_openid;
-        order.payer_total_minor = payer_total;
-        order.fee_minor = fee;
+        order.payer_total_minor = split.payer_total_minor;
+        order.fee_minor = split.fee_minor;
         let mut coupon_records = Vec::new();
         let mut coupon_note = None;
         if let Some((mut coupon, stock, version)) = picked {
@@ -1848,41 +1834,22 @@ impl PayService {
                 .scripted_refund_outcome(request, digest, &order, scripted, now)
                 .await;
         }
-        let refunded_after = order.refunded_minor + request.refund_minor;
-        // Cash first: what the payer paid comes back before any of the coupon. The
-        // coupon's part goes back to whoever funded it (a prepaid stock's creator); a
-        // 免充值 discount was never paid to the merchant, so its part moves nothing.
-        let cash_refunded_before = order.refunded_minor.min(order.payer_total_minor);
-        let cash_part = request
-            .refund_minor
-            .min(order.payer_total_minor - cash_refunded_before);
-        let coupon_part = request.refund_minor - cash_part;
-        let no_cash = order.coupon.as_ref().is_some_and(|coupon| coupon.no_cash);
-        // What leaves the merchant, and the fee's share of it: the fee was on what the
-        // merchant was paid (the total, or the payer's part with a 免充值 coupon).
-        let (fee_base, merchant_refunded_before, merchant_refunded_after) = if no_cash {
-            (
-                order.payer_total_minor,
-                cash_refunded_before,
-                refunded_after.min(order.payer_total_minor),
-            )
-        } else {
-            (order.total_minor, order.refunded_minor, refunded_after)
-        };
-        let merchant_refund = merchant_refunded_after - merchant_refunded_before;
-        let fee_refunded_after = if fee_base == 0 {
-            0
-        } else {
-            (order.fee_minor * merchant_refunded_after + fee_base / 2) / fee_base
-        };
-        let fee_refund = (fee_refunded_after - order.fee_refunded_minor).clamp(0, merchant_refund);
-        let net_refund = merchant_refund - fee_refund;
-        // The fee's share goes to the payer first; the coupon's funder gets the rest.
-        let fee_to_payer = fee_refund.min(cash_part);
-        let net_to_payer = cash_part - fee_to_payer;
-        let to_funder = if no_cash { 0 } else { coupon_part };
-        let (fee_to_funder, net_to_funder) = (fee_refund - fee_to_payer, net_refund - net_to_payer);
-        debug_assert_eq!(fee_to_funder + net_to_funder, to_funder);
+        let refunded_after = money::add(
+            order.refunded_minor,
+            request.refund_minor,
+            "the order's refunded amount",
+        )?;
+        let split = money::refund_split(
+            &money::RefundBase {
+                total_minor: order.total_minor,
+                payer_total_minor: order.payer_total_minor,
+                fee_minor: order.fee_minor,
+                refunded_minor: order.refunded_minor,
+                fee_refunded_minor: order.fee_refunded_minor,
+                no_cash: order.coupon.as_ref().is_some_and(|coupon| coupon.no_cash),
+            },
+            request.refund_minor,
+        )?;
         let paid_day = Day::of(success_time);
         let settled = self.settlement(&order.mchid, paid_day).await?.is_some();
         let frozen = order.profit_sharing && !order.sharing_finished;
@@ -1922,18 +1889,19 @@ impl PayService {
             notify_url: request.notify_url.clone(),
             refund_minor: request.refund_minor,
             total_minor: order.total_minor,
-            fee_refund_minor: fee_refund,
+            fee_refund_minor: split.fee_refund_minor,
             funds_account,
             status: RefundStatus::Success,
             request_digest: digest.to_owned(),
             created_at: now,
             success_time: Some(now),
             sp_mchid: order.sp_mchid.clone(),
-            payer_refund_minor: cash_part,
-            discount_refund_minor: coupon_part,
+            payer_refund_minor: split.cash_minor,
+            discount_refund_minor: split.coupon_minor,
             payer_total_minor: order.payer_total_minor,
         };
         let memo = format!("refund {} {}", order.mchid, refund.out_refund_no);
+        let to_funder = split.net_to_funder_minor + split.fee_to_funder_minor;
         let funder = match &order.coupon {
             Some(coupon) if to_funder > 0 => {
                 let funder = accounts::available(&coupon.creator_mchid)?;
@@ -1944,12 +1912,22 @@ impl PayService {
         };
         let mut transfers = Vec::new();
         let mut moves = vec![
-            ("net", &net_source.0, &wallet.0, net_to_payer),
-            ("fee", &fee_source.0, &wallet.0, fee_to_payer),
+            ("net", &net_source.0, &wallet.0, split.net_to_payer_minor),
+            ("fee", &fee_source.0, &wallet.0, split.fee_to_payer_minor),
         ];
         if let Some(funder) = &funder {
-            moves.push(("coupon-net", &net_source.0, &funder.0, net_to_funder));
-            moves.push(("coupon-fee", &fee_source.0, &funder.0, fee_to_funder));
+            moves.push((
+                "coupon-net",
+                &net_source.0,
+                &funder.0,
+                split.net_to_funder_minor,
+            ));
+            moves.push((
+                "coupon-fee",
+                &fee_source.0,
+                &funder.0,
+                split.fee_to_funder_minor,
+            ));
         }
         for (part, from, to, amount) in moves {
             if amount > 0 {
@@ -1968,7 +1946,7 @@ impl PayService {
             TradeState::Refund
         };
         order.refunded_minor = refunded_after;
-        order.fee_refunded_minor += fee_refund;
+        order.fee_refunded_minor += split.fee_refund_minor;
         order.refund_count += 1;
         let mut records = vec![
             order_write(&order, Expect::Version(order_version))?,
@@ -2233,12 +2211,7 @@ pub fn next_retry_at(attempts: usize, now: Timestamp) -> Option<Timestamp> {
 }
 
 fn check_top_up(amount_minor: i64, request_id: &str) -> Result<(), PayError> {
-    if amount_minor <= 0 {
-        return Err(PayError::invalid(
-            "amount",
-            "must be a positive number of fen",
-        ));
-    }
+    check_amount("amount", amount_minor)?;
     check_merchant_no("request_id", request_id, 1, 40)
 }
 
@@ -2335,12 +2308,7 @@ pub(crate) fn check_prepay(request: &PrepayRequest, now: Timestamp) -> Result<()
     if let Some(goods_tag) = &request.goods_tag {
         check_text("/goods_tag", goods_tag, 0, 32)?;
     }
-    if request.total_minor <= 0 {
-        return Err(PayError::invalid(
-            "/amount/total",
-            "must be a positive number of fen",
-        ));
-    }
+    check_amount("/amount/total", request.total_minor)?;
     if request.currency != "CNY" {
         return Err(PayError::invalid(
             "/amount/currency",
@@ -2393,18 +2361,8 @@ fn check_refund(request: &RefundRequest) -> Result<(), PayError> {
     if let Some(url) = &request.notify_url {
         check_notify_url("/notify_url", url)?;
     }
-    if request.refund_minor <= 0 {
-        return Err(PayError::invalid(
-            "/amount/refund",
-            "must be a positive number of fen",
-        ));
-    }
-    if request.total_minor <= 0 {
-        return Err(PayError::invalid(
-            "/amount/total",
-            "must be a positive number of fen",
-        ));
-    }
+    check_amount("/amount/refund", request.refund_minor)?;
+    check_amount("/amount/total", request.total_minor)?;
     if request.currency != "CNY" {
         return Err(PayError::invalid(
             "/amount/currency",
@@ -2569,15 +2527,6 @@ fn event_payload(order: &Order) -> Result<String, PayError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fees_round_half_up() {
-        assert_eq!(fee_of(100, 60), 1); // 0.6 fen → 1
-        assert_eq!(fee_of(1, 60), 0);
-        assert_eq!(fee_of(10_000, 60), 60);
-        assert_eq!(fee_of(83, 60), 0); // 0.498
-        assert_eq!(fee_of(84, 60), 1); // 0.504
-    }
 
     #[test]
     fn the_retry_schedule_is_wechats() {

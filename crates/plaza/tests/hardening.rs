@@ -1,0 +1,407 @@
+//! What a probe of hostile inputs found, each proven closed against the real binary over
+//! HTTP: amounts beyond WeChat's 32-bit `total` on every prepay path, money arithmetic
+//! at the largest amounts, and balances that would overflow.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use plaza_testkit::pay::{Merchant, Payer};
+use plaza_testkit::{Reply, ServerOptions, TestServer};
+use plaza_wx::v2::{Params, SignType, parse_xml, sign, to_xml, verify};
+use serde_json::{Value, json};
+
+const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+/// 2^31 − 1 fen: the largest amount of one order.
+const TOTAL_MAX: i64 = 2_147_483_647;
+
+fn sandbox() -> TestServer {
+    ServerOptions::new(PLAZA).sandbox().start()
+}
+
+fn error_code(reply: &Reply) -> (u16, String) {
+    (
+        reply.status,
+        reply.json()["code"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// A refusal of the amount: `400 PARAM_ERROR` naming `field`.
+fn assert_param_error(reply: &Reply, field: &str) {
+    assert_eq!(
+        error_code(reply),
+        (400, "PARAM_ERROR".to_owned()),
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.json()["detail"]["field"], field, "{}", reply.text);
+}
+
+fn native(merchant: &Merchant, no: &str, total: i64, notify_url: &str) -> Value {
+    json!({
+        "appid": merchant.appid,
+        "mchid": merchant.mchid,
+        "description": "A very large order",
+        "out_trade_no": no,
+        "notify_url": notify_url,
+        "amount": {"total": total, "currency": "CNY"},
+    })
+}
+
+async fn prepay(server: &TestServer, merchant: &Merchant, body: &Value) -> Reply {
+    merchant
+        .v3(server, "POST", "/v3/pay/transactions/native", Some(body))
+        .await
+}
+
+async fn assert_ledger_sound(server: &TestServer) {
+    let reply = server.admin_get("/api/v1/admin/ledger/verify").await;
+    assert_eq!(reply.json()["sound"], true, "{}", reply.text);
+}
+
+async fn payment_code(server: &TestServer, payer: &Payer) -> String {
+    let reply = payer
+        .post(server, "/api/v1/me/payment-code", &json!({}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json()["code"].as_str().unwrap().to_owned()
+}
+
+fn codepay(merchant: &Merchant, no: &str, total: i64, auth_code: &str) -> Value {
+    json!({
+        "appid": merchant.appid,
+        "mchid": merchant.mchid,
+        "description": "A counter sale",
+        "out_trade_no": no,
+        "payer": {"auth_code": auth_code},
+        "amount": {"total": total, "currency": "CNY"},
+        "scene_info": {"device_id": "POS-1"},
+    })
+}
+
+fn v2_body(params: &[(&str, String)], key: &str) -> String {
+    let mut params: Params = params
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect();
+    let signature = sign(&params, key, SignType::Md5);
+    params.insert("sign".to_owned(), signature);
+    to_xml(&params)
+}
+
+async fn micropay(
+    server: &TestServer,
+    merchant: &Merchant,
+    no: &str,
+    total_fee: i64,
+    code: &str,
+) -> Params {
+    let key = merchant.credentials["apiv2_key"].as_str().unwrap();
+    let body = v2_body(
+        &[
+            ("appid", merchant.appid.clone()),
+            ("mch_id", merchant.mchid.clone()),
+            ("nonce_str", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".to_owned()),
+            ("out_trade_no", no.to_owned()),
+            ("body", "A counter sale".to_owned()),
+            ("total_fee", total_fee.to_string()),
+            ("spbill_create_ip", "10.0.0.9".to_owned()),
+            ("auth_code", code.to_owned()),
+        ],
+        key,
+    );
+    let reply = server.post_raw("/pay/micropay", &body, None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let answer = parse_xml(reply.text.as_bytes()).unwrap();
+    assert!(verify(&answer, key, SignType::Md5), "{answer:?}");
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn totals_above_two_to_the_31_minus_1_fen_are_refused_on_every_prepay_path() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Big Ticket").await;
+    let url = "https://merchant.example/notify";
+
+    // Direct: 2^31 − 1 is an order; 2^31 and i64::MAX (the probe's) are refused.
+    let largest = prepay(
+        &server,
+        &merchant,
+        &native(&merchant, "MAX-0001", TOTAL_MAX, url),
+    )
+    .await;
+    assert_eq!(largest.status, 200, "{}", largest.text);
+    for (no, total) in [("MAX-0002", TOTAL_MAX + 1), ("MAX-0003", i64::MAX)] {
+        let refused = prepay(&server, &merchant, &native(&merchant, no, total, url)).await;
+        assert_param_error(&refused, "/amount/total");
+        assert!(merchant.verifies(&refused), "refusals are signed too");
+    }
+
+    // Partner: the same bound for a provider's sub-merchant.
+    let provider = Merchant::create_provider(
+        &server,
+        &json!({ "name": "Big Services", "commission_bps": 0 }),
+    )
+    .await;
+    let sub = server
+        .admin_post(
+            &format!("/api/v1/admin/providers/{}/sub-merchants", provider.mchid),
+            &json!({ "name": "Big Shop" }),
+        )
+        .await;
+    assert_eq!(sub.status, 201, "{}", sub.text);
+    let sub_mchid = sub.json()["sub_mchid"].as_str().unwrap().to_owned();
+    let partner = |no: &str, total: i64| {
+        json!({
+            "sp_appid": provider.appid, "sp_mchid": provider.mchid, "sub_mchid": sub_mchid,
+            "description": "A very large order", "out_trade_no": no, "notify_url": url,
+            "amount": {"total": total, "currency": "CNY"},
+        })
+    };
+    let path = "/v3/pay/partner/transactions/native";
+    let largest = provider
+        .v3(
+            &server,
+            "POST",
+            path,
+            Some(&partner("PMAX-0001", TOTAL_MAX)),
+        )
+        .await;
+    assert_eq!(largest.status, 200, "{}", largest.text);
+    let refused = provider
+        .v3(
+            &server,
+            "POST",
+            path,
+            Some(&partner("PMAX-0002", TOTAL_MAX + 1)),
+        )
+        .await;
+    assert_param_error(&refused, "/amount/total");
+
+    // Codepay: refused before the code is looked at; the largest total pays at once for
+    // a payer whose password-free limit allows it, taking exactly the total.
+    let payer = Payer::create(&server, "Whale", TOTAL_MAX).await;
+    let limit = server
+        .admin_post(
+            &format!("/api/v1/admin/users/{}/password-free-limit", payer.user_id),
+            &json!({ "password_free_limit": TOTAL_MAX }),
+        )
+        .await;
+    assert_eq!(limit.status, 200, "{}", limit.text);
+    let over_limit = server
+        .admin_post(
+            &format!("/api/v1/admin/users/{}/password-free-limit", payer.user_id),
+            &json!({ "password_free_limit": TOTAL_MAX + 1 }),
+        )
+        .await;
+    assert_eq!(
+        over_limit.json()["code"],
+        "invalid_field",
+        "{}",
+        over_limit.text
+    );
+    let code = payment_code(&server, &payer).await;
+    let codepay_path = "/v3/pay/transactions/codepay";
+    let refused = merchant
+        .v3(
+            &server,
+            "POST",
+            codepay_path,
+            Some(&codepay(&merchant, "CMAX-0001", TOTAL_MAX + 1, &code)),
+        )
+        .await;
+    assert_param_error(&refused, "/amount/total");
+    let paid = merchant
+        .v3(
+            &server,
+            "POST",
+            codepay_path,
+            Some(&codepay(&merchant, "CMAX-0002", TOTAL_MAX, &code)),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    assert_eq!(paid.json()["trade_state"], "SUCCESS", "{}", paid.text);
+    assert_eq!(paid.json()["amount"]["payer_total"], TOTAL_MAX);
+    assert_eq!(
+        payer.balance(&server).await,
+        0,
+        "exactly the total was taken"
+    );
+
+    // APIv2 micropay: the same bound, answered in its XML.
+    let topped = server
+        .admin_post(
+            &format!("/api/v1/sandbox/users/{}/top-up", payer.user_id),
+            &json!({ "amount": 10_000, "request_id": "after-the-whale" }),
+        )
+        .await;
+    assert_eq!(topped.status, 200, "{}", topped.text);
+    let code = payment_code(&server, &payer).await;
+    let refused = micropay(&server, &merchant, "VMAX-0001", TOTAL_MAX + 1, &code).await;
+    assert_eq!(refused["return_code"], "SUCCESS", "{refused:?}");
+    assert_eq!(refused["result_code"], "FAIL", "{refused:?}");
+    assert_eq!(refused["err_code"], "PARAM_ERROR", "{refused:?}");
+    assert!(refused["err_code_des"].contains("total_fee"), "{refused:?}");
+    let waiting = micropay(&server, &merchant, "VMAX-0002", TOTAL_MAX, &code).await;
+    assert_eq!(
+        waiting["err_code"], "NOTENOUGH",
+        "the largest total is an order (the wallet is short): {waiting:?}"
+    );
+
+    // Refunds and sandbox top-ups carry the same bound.
+    let refund = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&json!({
+                "out_trade_no": "CMAX-0002", "out_refund_no": "RMAX-0001",
+                "amount": {"refund": TOTAL_MAX + 1, "total": TOTAL_MAX, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_param_error(&refund, "/amount/refund");
+    let top_up = server
+        .admin_post(
+            &format!("/api/v1/sandbox/users/{}/top-up", payer.user_id),
+            &json!({ "amount": TOTAL_MAX + 1, "request_id": "too-much" }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&top_up),
+        (400, "invalid_field".to_owned()),
+        "{}",
+        top_up.text
+    );
+    assert_ledger_sound(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_of_the_largest_total_is_paid_and_refunded_in_parts_to_the_fen() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Jeweller").await;
+    let payer = Payer::create(&server, "Collector", TOTAL_MAX).await;
+    let order = prepay(
+        &server,
+        &merchant,
+        &native(
+            &merchant,
+            "BIG-0001",
+            TOTAL_MAX,
+            "https://merchant.example/n",
+        ),
+    )
+    .await;
+    assert_eq!(order.status, 200, "{}", order.text);
+    let paid = payer
+        .pay_code(&server, order.json()["code_url"].as_str().unwrap())
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    assert_eq!(payer.balance(&server).await, 0);
+
+    // Three refunds; the last one (where the proportional fee used to overflow) too.
+    let parts = [1_000_000_000, 1_000_000_000, TOTAL_MAX - 2_000_000_000];
+    for (index, part) in parts.iter().enumerate() {
+        let refund = merchant
+            .v3(
+                &server,
+                "POST",
+                "/v3/refund/domestic/refunds",
+                Some(&json!({
+                    "out_trade_no": "BIG-0001", "out_refund_no": format!("BIG-R{index}"),
+                    "amount": {"refund": part, "total": TOTAL_MAX, "currency": "CNY"},
+                })),
+            )
+            .await;
+        assert_eq!(refund.status, 200, "part {index}: {}", refund.text);
+        assert_eq!(refund.json()["status"], "SUCCESS", "{}", refund.text);
+    }
+    assert_eq!(
+        payer.balance(&server).await,
+        TOTAL_MAX,
+        "every fen came back"
+    );
+    let merchant_view = server
+        .admin_get(&format!("/api/v1/admin/merchants/{}", merchant.mchid))
+        .await
+        .json();
+    assert_eq!(merchant_view["available_balance"], 0, "{merchant_view}");
+    assert_ledger_sound(&server).await;
+}
+
+/// Opens an external account and moves `amount` from it into `to`.
+async fn push(server: &TestServer, id: &str, to: &str, amount: i64) {
+    let opened = server
+        .admin_post(
+            "/api/v1/admin/ledger/accounts",
+            &json!({ "id": "probe:outside", "kind": "external", "currency": "CNY" }),
+        )
+        .await;
+    assert!(matches!(opened.status, 200 | 201), "{}", opened.text);
+    let moved = server
+        .admin_post(
+            "/api/v1/admin/ledger/transfers",
+            &json!({ "transfers": [{ "id": id, "from": "probe:outside", "to": to, "amount_minor": amount }] }),
+        )
+        .await;
+    assert_eq!(moved.status, 201, "{}", moved.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_balance_that_would_overflow_is_a_clear_refusal_not_a_store_failure() {
+    let server = sandbox();
+    let merchant = Merchant::create(&server, "Corner Shop").await;
+    let payer = Payer::create(&server, "Rich", 1_000).await;
+    let order = prepay(
+        &server,
+        &merchant,
+        &native(&merchant, "OVF-0001", 100, "https://merchant.example/n"),
+    )
+    .await;
+    let paid = payer
+        .pay_code(&server, order.json()["code_url"].as_str().unwrap())
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    let wallet = format!("user:{}:wallet", payer.user_id);
+    // 900 are there; this brings the wallet 50 fen short of i64::MAX.
+    push(&server, "probe-fill", &wallet, i64::MAX - 950).await;
+    assert_eq!(payer.balance(&server).await, i64::MAX - 50);
+
+    // A top-up through the payment service: the ledger's overflow, named.
+    let top_up = server
+        .admin_post(
+            &format!("/api/v1/sandbox/users/{}/top-up", payer.user_id),
+            &json!({ "amount": 100, "request_id": "one-more" }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&top_up),
+        (422, "balance_overflow".to_owned()),
+        "{}",
+        top_up.text
+    );
+    assert!(top_up.json()["message"].as_str().unwrap().contains(&wallet));
+    // A refund into it over the APIv3 wire: a refusal, not SYSTEM_ERROR.
+    let refund = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&json!({
+                "out_trade_no": "OVF-0001", "out_refund_no": "OVF-R1",
+                "amount": {"refund": 100, "total": 100, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_eq!(
+        error_code(&refund),
+        (400, "INVALID_REQUEST".to_owned()),
+        "{}",
+        refund.text
+    );
+    assert!(merchant.verifies(&refund));
+    // Nothing moved, and the ledger is sound.
+    assert_eq!(payer.balance(&server).await, i64::MAX - 50);
+    assert_ledger_sound(&server).await;
+}
