@@ -1,6 +1,7 @@
 //! What a probe of hostile inputs found, each proven closed against the real binary over
 //! HTTP: amounts beyond WeChat's 32-bit `total` on every prepay path, money arithmetic
-//! at the largest amounts, and balances that would overflow.
+//! at the largest amounts, balances that would overflow, and APIv2 answers that were not
+//! XML.
 
 #![allow(
     clippy::unwrap_used,
@@ -404,4 +405,43 @@ async fn a_balance_that_would_overflow_is_a_clear_refusal_not_a_store_failure() 
     // Nothing moved, and the ledger is sound.
     assert_eq!(payer.balance(&server).await, i64::MAX - 50);
     assert_ledger_sound(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_apiv2_answer_is_xml_even_a_body_too_large_or_a_wrong_method() {
+    let server = ServerOptions::new(PLAZA)
+        .sandbox()
+        .arg("--request-body-bytes-max")
+        .arg("1024")
+        .start();
+    let too_large = format!(
+        "<xml><mch_id>1</mch_id><body>{}</body></xml>",
+        "x".repeat(4_096)
+    );
+    let reply = server.post_raw("/pay/micropay", &too_large, None).await;
+    assert_eq!(reply.status, 413, "{}", reply.text);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|value| value.starts_with("text/xml")),
+        "{:?}",
+        reply.header("content-type")
+    );
+    let answer = parse_xml(reply.text.as_bytes()).unwrap();
+    assert_eq!(answer["return_code"], "FAIL", "{answer:?}");
+    assert!(answer["return_msg"].contains("1024 bytes"), "{answer:?}");
+    assert!(reply.header("x-request-id").is_some(), "headers are kept");
+
+    let wrong_method = server.get("/secapi/pay/reverse").await;
+    assert_eq!(wrong_method.status, 405, "{}", wrong_method.text);
+    let answer = parse_xml(wrong_method.text.as_bytes()).unwrap();
+    assert_eq!(answer["return_code"], "FAIL", "{answer:?}");
+    assert!(answer["return_msg"].contains("POST"), "{answer:?}");
+
+    // Plaza's own API keeps its JSON envelope for the same failures.
+    let json_too_large = server
+        .admin_post("/api/v1/admin/users", &json!({ "name": "x".repeat(4_096) }))
+        .await;
+    assert_eq!(json_too_large.status, 413, "{}", json_too_large.text);
+    assert!(!json_too_large.text.starts_with("<xml>"));
 }
