@@ -1169,7 +1169,8 @@ impl PayService {
         notify_url: &str,
         enabled: bool,
     ) -> Result<CouponCallback, PayError> {
-        crate::service::check_notify_url("/notify_url", notify_url)?;
+        self.outbound_policy()
+            .check_url("/notify_url", notify_url)?;
         let callback = CouponCallback {
             mchid: mchid.to_owned(),
             notify_url: notify_url.to_owned(),

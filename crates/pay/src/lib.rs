@@ -21,6 +21,7 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod money;
+pub mod outbound;
 pub mod partner;
 pub mod report;
 pub mod sandbox;

@@ -13,6 +13,7 @@ mod ca;
 mod config;
 mod datadir;
 mod demo;
+mod outbound;
 mod pay_jobs;
 mod sandbox_file;
 mod scheduler;
@@ -146,6 +147,12 @@ struct ServeArgs {
     /// [default: <data-dir>/ca].
     #[arg(long, value_name = "DIR")]
     tls_cert_dir: Option<String>,
+    /// Internal hosts (names or addresses, comma-separated) that merchants' notify and
+    /// callback URLs may name outside the sandbox, which otherwise refuses loopback,
+    /// private and link-local hosts [env: PLAZA_NOTIFY_ALLOWED_INTERNAL_HOSTS]
+    /// [default: none].
+    #[arg(long, value_name = "HOSTS")]
+    notify_allowed_internal_hosts: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +185,10 @@ impl ServeArgs {
             (Key::PublicBaseUrl, self.public_base_url.clone()),
             (Key::TlsListen, self.tls_listen.clone()),
             (Key::TlsCertDir, self.tls_cert_dir.clone()),
+            (
+                Key::NotifyAllowedInternalHosts,
+                self.notify_allowed_internal_hosts.clone(),
+            ),
         ]);
         Ok(config::load(
             self.store.config.as_deref(),

@@ -10,6 +10,7 @@ use anyhow::Context;
 use plaza_api::pay_v3::PaySurface;
 use plaza_api::{AppState, AppStateParts, HttpLimits, HttpMetrics, SCHEDULED_TRANSFER_JOB};
 use plaza_kernel::clock::{Clock, SandboxClock, SystemClock};
+use plaza_pay::outbound::OutboundPolicy;
 use plaza_pay::{JOB_EXPIRE, JOB_NOTIFY, JOB_SETTLE, PayService};
 use plaza_store::{Backend, PostgresOptions, SqliteOptions, Store};
 use prometheus_client::registry::Registry;
@@ -99,6 +100,27 @@ fn drop_in_config(config: &Config) -> anyhow::Result<Arc<rustls::ServerConfig>> 
     )?)
 }
 
+/// Which hosts merchants may have Plaza call: any in the sandbox; otherwise public ones
+/// and the configured internal names, never Plaza's own listen address or public host.
+fn outbound_policy(config: &Config) -> OutboundPolicy {
+    if config.sandbox {
+        return OutboundPolicy::sandbox();
+    }
+    let mut own_hosts = Vec::new();
+    if !config.listen.ip().is_unspecified() {
+        own_hosts.push(config.listen.ip().to_string());
+    }
+    if let Some(host) = config
+        .public_base_url
+        .as_deref()
+        .and_then(|base| reqwest::Url::parse(base).ok())
+        .and_then(|base| base.host_str().map(str::to_owned))
+    {
+        own_hosts.push(host);
+    }
+    OutboundPolicy::production(&config.notify_allowed_internal_hosts, &own_hosts)
+}
+
 /// Work to do once the server answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AfterStart {
@@ -150,12 +172,16 @@ pub(crate) async fn serve_with(
     let wall_clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let platform = Arc::new(data_dir.platform(wall_clock.now().unix_ms().div_euclid(1_000))?);
     let pay_secret = data_dir.secret(PAY_SECRET_FILE)?;
-    let pay = Arc::new(PayService::new(
-        ledger.clone(),
-        ledger.clone(),
-        clock.clone(),
-        pay_secret.as_bytes().to_vec(),
-    ));
+    let outbound = Arc::new(outbound_policy(&config));
+    let pay = Arc::new(
+        PayService::new(
+            ledger.clone(),
+            ledger.clone(),
+            clock.clone(),
+            pay_secret.as_bytes().to_vec(),
+        )
+        .with_outbound_policy(OutboundPolicy::clone(&outbound)),
+    );
     let mut scheduler = Scheduler::new(ledger.clone(), clock.clone());
     scheduler.register(JOB_EXPIRE, Arc::new(ExpireOrder(pay.clone())));
     scheduler.register(JOB_SETTLE, Arc::new(SettleDay(pay.clone())));
@@ -167,7 +193,8 @@ pub(crate) async fn serve_with(
         pay: pay.clone(),
         platform: platform.clone(),
         wall_clock: wall_clock.clone(),
-        client: DeliverNotification::client()?,
+        client: DeliverNotification::client(outbound.clone())?,
+        outbound,
     });
     scheduler.register(JOB_NOTIFY, deliverer.clone());
     scheduler.register(

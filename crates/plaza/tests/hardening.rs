@@ -1,14 +1,16 @@
 //! What a probe of hostile inputs found, each proven closed against the real binary over
 //! HTTP: amounts beyond WeChat's 32-bit `total` on every prepay path, money arithmetic
-//! at the largest amounts, balances that would overflow, and APIv2 answers that were not
-//! XML.
+//! at the largest amounts, balances that would overflow, notify URLs that point inside
+//! Plaza's network (at prepay and at delivery), and APIv2 answers that were not XML.
 
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on any unexpected error"
 )]
 
-use plaza_testkit::pay::{Merchant, Payer};
+use std::time::Duration;
+
+use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
 use plaza_testkit::{Reply, ServerOptions, TestServer};
 use plaza_wx::v2::{Params, SignType, parse_xml, sign, to_xml, verify};
 use serde_json::{Value, json};
@@ -405,6 +407,171 @@ async fn a_balance_that_would_overflow_is_a_clear_refusal_not_a_store_failure() 
     // Nothing moved, and the ledger is sound.
     assert_eq!(payer.balance(&server).await, i64::MAX - 50);
     assert_ledger_sound(&server).await;
+}
+
+/// Polls the merchant's notifications until the one for `out_trade_no` has an attempt.
+async fn first_attempt(server: &TestServer, mchid: &str, out_trade_no: &str) -> Value {
+    for _ in 0..200 {
+        let listed = server
+            .admin_get(&format!("/api/v1/admin/merchants/{mchid}/notifications"))
+            .await
+            .json();
+        let found = listed["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|notification| notification["resource"]["out_trade_no"] == out_trade_no)
+            .cloned();
+        if let Some(notification) = found
+            && notification["attempts"][0].is_object()
+        {
+            return notification;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no attempt for {out_trade_no} within 20 s");
+}
+
+async fn production_payer(server: &TestServer, name: &str, balance: i64) -> Payer {
+    let created = server
+        .admin_post(
+            "/api/v1/admin/users",
+            &json!({ "name": name, "password": "123456" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let user = created.json();
+    let payer = Payer {
+        user_id: user["user_id"].as_str().unwrap().to_owned(),
+        password: "123456".to_owned(),
+        token: user["token"].as_str().unwrap().to_owned(),
+    };
+    push(
+        server,
+        &format!("fund-{name}"),
+        &format!("user:{}:wallet", payer.user_id),
+        balance,
+    )
+    .await;
+    payer
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_urls_inside_plazas_network_are_refused_in_production_at_prepay_and_at_delivery() {
+    let data = tempfile::tempdir().unwrap();
+    let sink = NotifySink::start(SinkMode::Accept).await;
+    let by_name = sink.url.replace("127.0.0.1", "localhost");
+
+    // Production, with `localhost` allowed by name.
+    let mut server = ServerOptions::new(PLAZA)
+        .data_dir(data.path())
+        .arg("--notify-allowed-internal-hosts")
+        .arg("localhost")
+        .start();
+    let merchant = Merchant::create(&server, "Careful Shop").await;
+    let payer = production_payer(&server, "Prudence", 10_000).await;
+    for url in [
+        sink.url.as_str(),
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:8080/n",
+        "http://2130706433/n",
+        "http://10.0.0.5/n",
+        "http://172.16.3.4/n",
+        "http://192.168.1.1/n",
+        "http://100.64.0.1/n",
+        "http://0.0.0.0:8080/n",
+        "http://[fd00::1]/n",
+        &format!("{}/api/v1/admin/merchants", server.base_url),
+    ] {
+        let refused = prepay(
+            &server,
+            &merchant,
+            &native(&merchant, "SSRF-0001", 100, url),
+        )
+        .await;
+        assert_param_error(&refused, "/notify_url");
+    }
+    let refund = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&json!({
+                "out_trade_no": "SSRF-0001", "out_refund_no": "SSRF-R1",
+                "notify_url": "http://10.1.1.1/refunds",
+                "amount": {"refund": 1, "total": 100, "currency": "CNY"},
+            })),
+        )
+        .await;
+    assert_param_error(&refund, "/notify_url");
+    let callback = merchant
+        .v3(
+            &server,
+            "POST",
+            "/v3/marketing/favor/callbacks",
+            Some(&json!({ "mchid": merchant.mchid, "notify_url": "http://127.0.0.1:9/coupons" })),
+        )
+        .await;
+    assert_param_error(&callback, "/notify_url");
+
+    // The allowed name is taken and delivered to.
+    let code_of = |reply: &Reply| reply.json()["code_url"].as_str().unwrap().to_owned();
+    let mut codes = Vec::new();
+    for no in ["SSRF-0002", "SSRF-0003"] {
+        let taken = prepay(&server, &merchant, &native(&merchant, no, 100, &by_name)).await;
+        assert_eq!(taken.status, 200, "{}", taken.text);
+        codes.push(code_of(&taken));
+    }
+    let paid = payer.pay_code(&server, &codes[0]).await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    sink.wait_for(1).await;
+    let delivered = first_attempt(&server, &merchant.mchid, "SSRF-0002").await;
+    assert_eq!(delivered["attempts"][0]["status"], 200, "{delivered}");
+
+    // The same data without the allow-list: the name is refused at prepay, and the
+    // order taken before is refused at delivery once `localhost` resolves to loopback.
+    server.terminate();
+    let server = ServerOptions::new(PLAZA).data_dir(data.path()).start();
+    let refused = prepay(
+        &server,
+        &merchant,
+        &native(&merchant, "SSRF-0004", 100, &by_name),
+    )
+    .await;
+    assert_param_error(&refused, "/notify_url");
+    let paid = payer.pay_code(&server, &codes[1]).await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    let notification = first_attempt(&server, &merchant.mchid, "SSRF-0003").await;
+    let attempt = &notification["attempts"][0];
+    assert_eq!(attempt["sent"], false, "{notification}");
+    assert!(attempt["status"].is_null(), "{notification}");
+    let error = attempt["error"].as_str().unwrap();
+    assert!(
+        error.contains("localhost (resolved to") && error.contains("loopback"),
+        "refused after resolution: {error}"
+    );
+    assert_eq!(notification["state"], "pending", "{notification}");
+    assert_eq!(sink.received().len(), 1, "nothing more reached the sink");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_still_notifies_a_developers_own_machine() {
+    let server = sandbox();
+    let sink = NotifySink::start(SinkMode::Accept).await;
+    let merchant = Merchant::create(&server, "Dev Shop").await;
+    let payer = Payer::create(&server, "Dev", 1_000).await;
+    for (no, url) in [
+        ("DEV-0001", sink.url.clone()),
+        ("DEV-0002", sink.url.replace("127.0.0.1", "localhost")),
+    ] {
+        let order = prepay(&server, &merchant, &native(&merchant, no, 100, &url)).await;
+        assert_eq!(order.status, 200, "{}", order.text);
+        let paid = payer
+            .pay_code(&server, order.json()["code_url"].as_str().unwrap())
+            .await;
+        assert_eq!(paid.status, 200, "{}", paid.text);
+    }
+    sink.wait_for(2).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
