@@ -12,7 +12,7 @@ use crate::error::PayError;
 use crate::ids;
 use crate::model::{Merchant, MerchantKind, Order, TradeType};
 use crate::service::{OrderRef, PayService, PrepayRequest, check_text, sha256_hex};
-use crate::store::{find_one, index, kind};
+use crate::store::index;
 use crate::time::Day;
 
 /// The platform app collection-code payments are made in.
@@ -97,11 +97,7 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn collection_code_of(&self, user_id: &str) -> Result<Option<Merchant>, PayError> {
-        Ok(
-            find_one::<Merchant>(&*self.records_port(), kind::MERCHANT, index::OWNER, user_id)
-                .await?
-                .map(|(merchant, _)| merchant),
-        )
+        self.found_merchant(index::OWNER, user_id).await
     }
 
     /// The micro-merchant behind a collection code token.
@@ -110,17 +106,11 @@ impl PayService {
     ///
     /// [`PayError::MerchantNotFound`] for an unknown token.
     pub async fn collection_code(&self, token: &str) -> Result<Merchant, PayError> {
-        find_one::<Merchant>(
-            &*self.records_port(),
-            kind::MERCHANT,
-            index::COLLECTION_TOKEN,
-            token,
-        )
-        .await?
-        .map(|(merchant, _)| merchant)
-        .ok_or_else(|| PayError::MerchantNotFound {
-            mchid: "(collection code)".to_owned(),
-        })
+        self.found_merchant(index::COLLECTION_TOKEN, token)
+            .await?
+            .ok_or_else(|| PayError::MerchantNotFound {
+                mchid: "(collection code)".to_owned(),
+            })
     }
 
     /// Pays through a collection code with the password.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::error::PayError;
 use crate::model::{Merchant, MerchantKind};
 use crate::service::{PayService, PrepayRequest, check_fee_rate, check_text};
-use crate::store::{index, kind};
+use crate::store::index;
 
 /// A new sub-merchant's settings.
 #[derive(Debug, Clone)]
@@ -101,13 +101,11 @@ impl PayService {
         sp_mchid: &str,
         rows_max: usize,
     ) -> Result<Vec<Merchant>, PayError> {
-        self.listed(
-            kind::MERCHANT,
+        self.listed_merchants(
             index::PROVIDER_CREATED,
             format!("{sp_mchid}|"),
             format!("{sp_mchid}|~"),
             rows_max,
-            false,
         )
         .await
     }
@@ -119,13 +117,11 @@ impl PayService {
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn providers(&self, rows_max: usize) -> Result<Vec<Merchant>, PayError> {
         let prefix = MerchantKind::Provider.as_str();
-        self.listed(
-            kind::MERCHANT,
+        self.listed_merchants(
             index::KIND_CREATED,
             format!("{prefix}|"),
             format!("{prefix}|~"),
             rows_max,
-            false,
         )
         .await
     }

@@ -1,10 +1,9 @@
 //! The payment service: every operation of the domain, each one unit of work.
 
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, RwLock};
 
-use aws_lc_rs::{digest, pbkdf2};
+use aws_lc_rs::digest;
 use plaza_kernel::clock::{Clock, Timestamp};
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::money::Currency;
@@ -25,6 +24,8 @@ use crate::model::{
 };
 use crate::money::{self, check_amount};
 use crate::outbound::{self, OutboundPolicy};
+use crate::password;
+use crate::sealing::KeySealer;
 use crate::store::{self, decode, find_one, index, kind, load, time_value};
 use crate::time::Day;
 
@@ -53,11 +54,6 @@ const SETTLE_DELAY_AFTER_DAY_MS: i64 = 2 * 3_600_000;
 pub const REFUNDS_PER_ORDER_MAX: u32 = 50;
 /// How often a unit of work is retried when a record it read changed meanwhile.
 pub(crate) const CONFLICT_RETRIES_MAX: usize = 16;
-/// PBKDF2 rounds for payment passwords. A 6-digit password is protected by the lock
-/// after [`PASSWORD_ATTEMPTS_MAX`] tries, not by the hash; the hash keeps a leaked
-/// database from handing out every password at once.
-const PASSWORD_ROUNDS: u32 = 10_000;
-
 /// A new merchant's settings.
 #[derive(Debug, Clone)]
 pub struct NewMerchant {
@@ -194,6 +190,8 @@ pub struct PayService {
         Mutex<HashMap<String, tokio::sync::mpsc::Sender<crate::coupons::Queued>>>,
     /// Sandbox scripts by mchid (the store holds them; this is read on every prepay).
     pub(crate) scripts: RwLock<HashMap<String, Arc<crate::sandbox::Script>>>,
+    /// Seals merchants' symmetric keys in their records.
+    sealer: KeySealer,
     /// Which hosts a merchant may have Plaza call (notify and callback URLs).
     outbound: OutboundPolicy,
 }
@@ -252,19 +250,6 @@ pub(crate) fn batch(transfers: Vec<NewTransfer>) -> Result<Option<TransferBatch>
     TransferBatch::new(transfers)
         .map(Some)
         .map_err(PayError::from)
-}
-
-fn hash_password(password: &str, salt: &[u8]) -> String {
-    let mut out = [0_u8; 32];
-    let rounds = NonZeroU32::new(PASSWORD_ROUNDS).unwrap_or(NonZeroU32::MIN);
-    pbkdf2::derive(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        rounds,
-        salt,
-        password.as_bytes(),
-        &mut out,
-    );
-    out.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn check_password_shape(password: &str) -> Result<(), PayError> {
@@ -334,13 +319,15 @@ fn is_insufficient(error: &LedgerError, account: &AccountId) -> bool {
 }
 
 impl PayService {
-    /// A service over the given stores. `secret` derives openids and must stay the same
-    /// across restarts (it is kept in the data directory).
+    /// A service over the given stores. `secret` derives openids and `sealer` seals
+    /// merchants' keys in their records; both must stay the same across restarts (they
+    /// are kept in the data directory).
     pub fn new(
         ledger: Arc<dyn LedgerStore>,
         records: Arc<dyn RecordStore>,
         clock: Arc<dyn Clock>,
         secret: Vec<u8>,
+        sealer: KeySealer,
     ) -> Self {
         Self {
             ledger,
@@ -353,6 +340,7 @@ impl PayService {
             stock_locks: Mutex::new(HashMap::new()),
             stock_issuers: Mutex::new(HashMap::new()),
             scripts: RwLock::new(HashMap::new()),
+            sealer,
             outbound: OutboundPolicy::default(),
         }
     }
@@ -553,13 +541,7 @@ impl PayService {
         for _ in 0..CONFLICT_RETRIES_MAX {
             let merchant = build(ids::new_mchid());
             self.open(&accounts::available(&merchant.mchid)?).await?;
-            let write = store::write(
-                kind::MERCHANT,
-                &merchant.mchid,
-                Expect::Absent,
-                &merchant,
-                merchant_index(&merchant),
-            )?;
+            let write = self.merchant_write(&merchant, Expect::Absent)?;
             if self.commit_merchant(write, &merchant).await? {
                 return Ok(merchant);
             }
@@ -595,9 +577,10 @@ impl PayService {
         {
             return Ok(Some(merchant));
         }
-        let found = load::<Merchant>(&*self.records, kind::MERCHANT, mchid)
-            .await?
-            .map(|(merchant, _)| Arc::new(merchant));
+        let found = match load::<Merchant>(&*self.records, kind::MERCHANT, mchid).await? {
+            Some((stored, _)) => Some(Arc::new(self.opened(stored)?)),
+            None => None,
+        };
         if let Some(merchant) = &found
             && let Ok(mut cache) = self.merchants.write()
         {
@@ -639,15 +622,110 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn merchants(&self, rows_max: usize) -> Result<Vec<Merchant>, PayError> {
-        self.listed(
+        self.listed_merchants(index::CREATED, String::new(), "~".to_owned(), rows_max)
+            .await
+    }
+
+    /// Merchants by an index range, oldest first, their keys opened.
+    pub(crate) async fn listed_merchants(
+        &self,
+        name: &str,
+        from: String,
+        to: String,
+        rows_max: usize,
+    ) -> Result<Vec<Merchant>, PayError> {
+        let stored: Vec<Merchant> = self
+            .listed(kind::MERCHANT, name, from, to, rows_max, false)
+            .await?;
+        stored
+            .into_iter()
+            .map(|merchant| self.opened(merchant))
+            .collect()
+    }
+
+    /// The merchant an index entry names, its keys opened.
+    pub(crate) async fn found_merchant(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Result<Option<Merchant>, PayError> {
+        match find_one::<Merchant>(&*self.records, kind::MERCHANT, name, value).await? {
+            Some((stored, _)) => Ok(Some(self.opened(stored)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A merchant's record as stored: its keys sealed.
+    fn merchant_write(&self, merchant: &Merchant, expect: Expect) -> Result<RecordWrite, PayError> {
+        let mut stored = merchant.clone();
+        stored.apiv3_key = self.sealer.seal(
+            &merchant.apiv3_key,
+            &key_context(&merchant.mchid, "apiv3_key"),
+        )?;
+        stored.apiv2_key = self.sealer.seal(
+            &merchant.apiv2_key,
+            &key_context(&merchant.mchid, "apiv2_key"),
+        )?;
+        store::write(
             kind::MERCHANT,
-            index::CREATED,
-            String::new(),
-            "~".to_owned(),
-            rows_max,
-            false,
+            &merchant.mchid,
+            expect,
+            &stored,
+            merchant_index(merchant),
         )
-        .await
+    }
+
+    /// A merchant as read from its record, its keys opened.
+    fn opened(&self, mut merchant: Merchant) -> Result<Merchant, PayError> {
+        merchant.apiv3_key = self.sealer.open(
+            &merchant.apiv3_key,
+            &key_context(&merchant.mchid, "apiv3_key"),
+        )?;
+        merchant.apiv2_key = self.sealer.open(
+            &merchant.apiv2_key,
+            &key_context(&merchant.mchid, "apiv2_key"),
+        )?;
+        Ok(merchant)
+    }
+
+    /// Seals the keys of merchant records written before keys were sealed (run at
+    /// start); answers how many records it sealed.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn seal_stored_keys(&self) -> Result<usize, PayError> {
+        let mut range = IndexRange {
+            kind: kind::MERCHANT.to_owned(),
+            name: index::CREATED.to_owned(),
+            from: String::new(),
+            to: "~".to_owned(),
+            after: None,
+            rows_max: 500,
+            newest_first: false,
+        };
+        let mut sealed = 0;
+        loop {
+            let page = self.records.range(range.clone()).await?;
+            let Some(last) = page.last() else { break };
+            range.after = Some((last.value.clone(), last.record.key.clone()));
+            for found in &page {
+                let stored: Merchant = decode(&found.record)?;
+                if KeySealer::is_sealed(&stored.apiv3_key)
+                    && KeySealer::is_sealed(&stored.apiv2_key)
+                {
+                    continue;
+                }
+                let merchant = self.opened(stored)?;
+                let write =
+                    self.merchant_write(&merchant, Expect::Version(found.record.version))?;
+                // A conflict means someone wrote it meanwhile, sealed.
+                if self.commit_merchant(write, &merchant).await? {
+                    sealed += 1;
+                }
+            }
+        }
+        Ok(sealed)
     }
 
     pub(crate) async fn listed<T: serde::de::DeserializeOwned>(
@@ -680,23 +758,18 @@ impl PayService {
         change: impl Fn(&mut Merchant) -> Result<bool, PayError>,
     ) -> Result<Merchant, PayError> {
         for _ in 0..CONFLICT_RETRIES_MAX {
-            let Some((mut merchant, version)) =
+            let Some((stored, version)) =
                 load::<Merchant>(&*self.records, kind::MERCHANT, mchid).await?
             else {
                 return Err(PayError::MerchantNotFound {
                     mchid: mchid.to_owned(),
                 });
             };
+            let mut merchant = self.opened(stored)?;
             if !change(&mut merchant)? {
                 return Ok(merchant);
             }
-            let write = store::write(
-                kind::MERCHANT,
-                mchid,
-                Expect::Version(version),
-                &merchant,
-                merchant_index(&merchant),
-            )?;
+            let write = self.merchant_write(&merchant, Expect::Version(version))?;
             if self.commit_merchant(write, &merchant).await? {
                 return Ok(merchant);
             }
@@ -810,13 +883,15 @@ impl PayService {
         check_text("name", name, 1, 64)?;
         check_password_shape(password)?;
         let salt = ids::random_hex(32);
+        let password_hash = password::hash_off_runtime(password, &salt).await?;
         let now = self.now();
         for _ in 0..CONFLICT_RETRIES_MAX {
             let user = User {
                 user_id: ids::new_user_id(),
                 name: name.to_owned(),
-                password_hash: hash_password(password, salt.as_bytes()),
+                password_hash: password_hash.clone(),
                 password_salt: salt.clone(),
+                password_rounds: password::PASSWORD_ROUNDS,
                 failed_password_count: 0,
                 locked_until: None,
                 created_at: now,
@@ -1308,6 +1383,7 @@ impl PayService {
         password: &str,
         choice: &crate::coupons::CouponChoice,
     ) -> Result<Order, PayError> {
+        let mut verified_hash: Option<String> = None;
         for _ in 0..CONFLICT_RETRIES_MAX {
             let (order, order_version) = self.order_by_ref(reference).await?;
             let Some((user, user_version)) =
@@ -1358,11 +1434,22 @@ impl PayService {
                 return Err(PayError::PasswordLocked { until });
             }
             let mut user_after = user.clone();
-            if hash_password(password, user.password_salt.as_bytes()) != user.password_hash {
-                match self.wrong_password(user, user_version, now).await {
-                    Err(PayError::Busy { .. }) => continue,
-                    other => return other.map(|()| order),
+            // A retry after a conflict does not pay for the same hash twice.
+            if verified_hash.as_deref() != Some(user.password_hash.as_str()) {
+                let right = password::verify_off_runtime(
+                    password,
+                    &user.password_salt,
+                    user.password_rounds(),
+                    &user.password_hash,
+                )
+                .await?;
+                if !right {
+                    match self.wrong_password(user, user_version, now).await {
+                        Err(PayError::Busy { .. }) => continue,
+                        other => return other.map(|()| order),
+                    }
                 }
+                verified_hash = Some(user.password_hash.clone());
             }
             if let Some(failure) = self.scripted_payment_failure(&order) {
                 match self
@@ -1373,13 +1460,22 @@ impl PayService {
                     Ok(answer) | Err(answer) => return Err(answer),
                 }
             }
-            let user_write = if user.failed_password_count > 0 || user.locked_until.is_some() {
-                user_after.failed_password_count = 0;
-                user_after.locked_until = None;
-                vec![user_record(&user_after, Expect::Version(user_version))?]
-            } else {
-                Vec::new()
-            };
+            // A hash made with fewer rounds than today's is made again now that the
+            // password is known, in the same unit of work as the payment.
+            let rehash = user.password_rounds() < password::PASSWORD_ROUNDS;
+            if rehash {
+                user_after.password_hash =
+                    password::hash_off_runtime(password, &user.password_salt).await?;
+                user_after.password_rounds = password::PASSWORD_ROUNDS;
+            }
+            let user_write =
+                if user.failed_password_count > 0 || user.locked_until.is_some() || rehash {
+                    user_after.failed_password_count = 0;
+                    user_after.locked_until = None;
+                    vec![user_record(&user_after, Expect::Version(user_version))?]
+                } else {
+                    Vec::new()
+                };
             match self
                 .commit_payment(
                     order,
@@ -2241,6 +2337,11 @@ pub(crate) fn openid_write(
     )
 }
 
+/// The associated data of a sealed merchant key: whose, and which.
+fn key_context(mchid: &str, field: &str) -> String {
+    format!("merchant|{mchid}|{field}")
+}
+
 /// A merchant's index entries: by creation, and sub-merchants by their provider.
 fn merchant_index(merchant: &Merchant) -> Vec<IndexEntry> {
     let created = time_value(merchant.created_at.unix_ms());
@@ -2553,11 +2654,7 @@ mod tests {
     }
 
     #[test]
-    fn passwords_hash_with_their_salt() {
-        let a = hash_password("123456", b"salt-a");
-        assert_eq!(a, hash_password("123456", b"salt-a"));
-        assert_ne!(a, hash_password("123456", b"salt-b"));
-        assert_ne!(a, hash_password("654321", b"salt-a"));
+    fn passwords_are_six_digits() {
         assert!(check_password_shape("12345").is_err());
         assert!(check_password_shape("12345a").is_err());
         assert!(check_password_shape("123456").is_ok());

@@ -24,6 +24,8 @@ use crate::wiring::{OutboxLag, SANDBOX_OFFSET_KEY, SandboxTime, ScheduledTransfe
 
 /// The data-directory file of the secret that derives openids and signs bill tokens.
 const PAY_SECRET_FILE: &str = "pay.secret";
+/// The data-directory file of the key that seals merchants' keys in the database.
+pub(crate) const SEALING_KEY_FILE: &str = "secrets.key";
 
 pub(crate) fn backend(database: &Database) -> Backend {
     match database {
@@ -172,6 +174,8 @@ pub(crate) async fn serve_with(
     let wall_clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let platform = Arc::new(data_dir.platform(wall_clock.now().unix_ms().div_euclid(1_000))?);
     let pay_secret = data_dir.secret(PAY_SECRET_FILE)?;
+    let sealer = plaza_pay::sealing::KeySealer::from_hex(&data_dir.secret(SEALING_KEY_FILE)?)
+        .with_context(|| format!("{SEALING_KEY_FILE} in {}", config.data_dir.display()))?;
     let outbound = Arc::new(outbound_policy(&config));
     let pay = Arc::new(
         PayService::new(
@@ -179,6 +183,7 @@ pub(crate) async fn serve_with(
             ledger.clone(),
             clock.clone(),
             pay_secret.as_bytes().to_vec(),
+            sealer,
         )
         .with_outbound_policy(OutboundPolicy::clone(&outbound)),
     );
@@ -201,6 +206,13 @@ pub(crate) async fn serve_with(
         plaza_pay::sandbox::JOB_AUTOPAY,
         Arc::new(RobotPay(pay.clone())),
     );
+    let sealed = pay.seal_stored_keys().await?;
+    if sealed > 0 {
+        tracing::warn!(
+            merchants = sealed,
+            "sealed the keys of merchants written before keys were sealed; their plain text can stay in the database's free pages: stop Plaza and run `sqlite3 plaza.sqlite3 VACUUM` (PostgreSQL: VACUUM FULL records) once"
+        );
+    }
     pay.load_scripts().await?;
     if config.sandbox {
         crate::sandbox_file::apply(&pay, &config.data_dir).await?;

@@ -1,7 +1,8 @@
 //! What a probe of hostile inputs found, each proven closed against the real binary over
 //! HTTP: amounts beyond WeChat's 32-bit `total` on every prepay path, money arithmetic
 //! at the largest amounts, balances that would overflow, notify URLs that point inside
-//! Plaza's network (at prepay and at delivery), and APIv2 answers that were not XML.
+//! Plaza's network (at prepay and at delivery), secrets on disk readable by others or in
+//! a copied database, and APIv2 answers that were not XML.
 
 #![allow(
     clippy::unwrap_used,
@@ -611,4 +612,220 @@ async fn every_apiv2_answer_is_xml_even_a_body_too_large_or_a_wrong_method() {
         .await;
     assert_eq!(json_too_large.status, 413, "{}", json_too_large.text);
     assert!(!json_too_large.text.starts_with("<xml>"));
+}
+
+#[cfg(unix)]
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Every byte of the SQLite files (the database, its WAL and shared memory).
+fn database_bytes(data_dir: &std::path::Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in ["plaza.sqlite3", "plaza.sqlite3-wal", "plaza.sqlite3-shm"] {
+        if let Ok(found) = std::fs::read(data_dir.join(name)) {
+            bytes.extend(found);
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+/// Signs a `/pay/orderquery` with the APIv2 key: its answer says whether the server
+/// still holds the same key.
+async fn apiv2_key_works(server: &TestServer, merchant: &Merchant) -> bool {
+    let key = merchant.credentials["apiv2_key"].as_str().unwrap();
+    let body = v2_body(
+        &[
+            ("appid", merchant.appid.clone()),
+            ("mch_id", merchant.mchid.clone()),
+            ("nonce_str", "N0NCE".to_owned()),
+            ("out_trade_no", "NOT-THERE".to_owned()),
+        ],
+        key,
+    );
+    let reply = server.post_raw("/pay/orderquery", &body, None).await;
+    let answer = parse_xml(reply.text.as_bytes()).unwrap();
+    answer["err_code"] == "ORDERNOTEXIST" && verify(&answer, key, SignType::Md5)
+}
+
+/// Fetches the platform certificates, encrypted with the APIv3 key, and decrypts them.
+async fn apiv3_key_works(server: &TestServer, merchant: &Merchant) -> bool {
+    let listed = merchant
+        .v3(server, "GET", "/v3/certificates", None)
+        .await
+        .json();
+    let encrypted = &listed["data"][0]["encrypt_certificate"];
+    plaza_wx::aead::decrypt_resource(
+        &merchant.apiv3_key,
+        encrypted["nonce"].as_str().unwrap(),
+        "certificate",
+        encrypted["ciphertext"].as_str().unwrap(),
+    )
+    .is_ok()
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_directory_is_the_owners_and_a_copied_database_holds_no_merchant_key() {
+    let mut server = TestServer::start(PLAZA);
+    let merchant = Merchant::create(&server, "Secretive Shop").await;
+    let apiv3_key = merchant.apiv3_key.clone();
+    let apiv2_key = merchant.credentials["apiv2_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(apiv3_key_works(&server, &merchant).await);
+    assert!(apiv2_key_works(&server, &merchant).await);
+
+    let dir = server.data_dir.clone();
+    assert_eq!(mode_of(&dir), 0o700);
+    for name in [
+        "plaza.sqlite3",
+        "plaza.sqlite3-wal",
+        "plaza.sqlite3-shm",
+        "admin.token",
+        "pay.secret",
+        "secrets.key",
+        "plaza.lock",
+        "plaza.addr",
+        "platform/private_key.pem",
+    ] {
+        assert_eq!(mode_of(&dir.join(name)), 0o600, "{name}");
+    }
+    assert_eq!(mode_of(&dir.join("platform")), 0o700);
+    // Neither key is in the files, while running (WAL) or after a clean stop.
+    let running = database_bytes(&dir);
+    assert!(contains(&running, &merchant.mchid), "the merchant is there");
+    assert!(!contains(&running, &apiv3_key));
+    assert!(!contains(&running, &apiv2_key));
+    server.terminate();
+    let stopped = database_bytes(&dir);
+    assert!(!contains(&stopped, &apiv3_key));
+    assert!(!contains(&stopped, &apiv2_key));
+
+    // A record as an older Plaza wrote it (keys in plain text, files readable by all)
+    // still works, and is sealed at the next start.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let conn = rusqlite::Connection::open(dir.join("plaza.sqlite3")).unwrap();
+        let body: String = conn
+            .query_row(
+                "SELECT body FROM records WHERE kind = 'pay.merchant' AND key = ?1",
+                [&merchant.mchid],
+                |row| row.get(0),
+            )
+            .unwrap();
+        let mut record: Value = serde_json::from_str(&body).unwrap();
+        record["apiv3_key"] = json!(apiv3_key);
+        record["apiv2_key"] = json!(apiv2_key);
+        conn.execute(
+            "UPDATE records SET body = ?1 WHERE kind = 'pay.merchant' AND key = ?2",
+            [&record.to_string(), &merchant.mchid],
+        )
+        .unwrap();
+        drop(conn);
+        for name in ["", "platform"] {
+            std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        for name in ["plaza.sqlite3", "admin.token", "secrets.key"] {
+            std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+        }
+    }
+    let server = server.restart();
+    assert_eq!(mode_of(&dir), 0o700);
+    assert_eq!(mode_of(&dir.join("platform")), 0o700);
+    for name in ["plaza.sqlite3", "admin.token", "secrets.key"] {
+        assert_eq!(mode_of(&dir.join(name)), 0o600, "{name}");
+    }
+    assert!(apiv3_key_works(&server, &merchant).await);
+    assert!(apiv2_key_works(&server, &merchant).await);
+    let conn = rusqlite::Connection::open(dir.join("plaza.sqlite3")).unwrap();
+    let body: String = conn
+        .query_row(
+            "SELECT body FROM records WHERE kind = 'pay.merchant' AND key = ?1",
+            [&merchant.mchid],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(!body.contains(&apiv3_key), "sealed again at start: {body}");
+    assert!(!body.contains(&apiv2_key), "sealed again at start: {body}");
+    assert!(body.contains("sealed1:"), "{body}");
+}
+
+fn user_record(data_dir: &std::path::Path, user_id: &str) -> Value {
+    let conn = rusqlite::Connection::open(data_dir.join("plaza.sqlite3")).unwrap();
+    let body: String = conn
+        .query_row(
+            "SELECT body FROM records WHERE kind = 'pay.user' AND key = ?1",
+            [user_id],
+            |row| row.get(0),
+        )
+        .unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_hashed_with_the_old_rounds_still_pays_and_is_hashed_again_with_owasps() {
+    let mut server = sandbox();
+    let merchant = Merchant::create(&server, "Old Friends").await;
+    let payer = Payer::create(&server, "Veteran", 1_000).await;
+    let record = user_record(&server.data_dir, &payer.user_id);
+    assert_eq!(record["password_rounds"], 600_000, "{record}");
+    let salt = record["password_salt"].as_str().unwrap().to_owned();
+    assert_eq!(
+        record["password_hash"],
+        plaza_pay::password::hash("123456", salt.as_bytes(), 600_000)
+    );
+
+    // Rewrite the record as Plaza wrote it before the rounds were kept: 10,000 rounds.
+    server.terminate();
+    let mut legacy = record.clone();
+    legacy["password_hash"] = json!(plaza_pay::password::hash("123456", salt.as_bytes(), 10_000));
+    legacy.as_object_mut().unwrap().remove("password_rounds");
+    let conn = rusqlite::Connection::open(server.data_dir.join("plaza.sqlite3")).unwrap();
+    conn.execute(
+        "UPDATE records SET body = ?1 WHERE kind = 'pay.user' AND key = ?2",
+        [&legacy.to_string(), &payer.user_id],
+    )
+    .unwrap();
+    drop(conn);
+    let server = server.restart();
+
+    let order = prepay(
+        &server,
+        &merchant,
+        &native(&merchant, "OLD-0001", 100, "https://merchant.example/n"),
+    )
+    .await;
+    let code_url = order.json()["code_url"].as_str().unwrap().to_owned();
+    let wrong = payer
+        .post(
+            &server,
+            "/api/v1/pay/confirm",
+            &json!({ "code_url": code_url, "password": "654321" }),
+        )
+        .await;
+    assert_eq!(wrong.json()["code"], "wrong_password", "{}", wrong.text);
+    let paid = payer.pay_code(&server, &code_url).await;
+    assert_eq!(paid.status, 200, "the old hash verifies: {}", paid.text);
+    let record = user_record(&server.data_dir, &payer.user_id);
+    assert_eq!(record["password_rounds"], 600_000, "{record}");
+    assert_eq!(
+        record["password_hash"],
+        plaza_pay::password::hash("123456", salt.as_bytes(), 600_000)
+    );
+    assert_eq!(record["failed_password_count"], 0, "{record}");
 }
