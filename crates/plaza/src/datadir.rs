@@ -249,9 +249,14 @@ fn make_private(path: &Path) -> anyhow::Result<()> {
                 }
             };
             // A link is left alone: its target is not necessarily Plaza's to change.
-            if !metadata.file_type().is_symlink() && metadata.permissions().mode() & 0o777 != mode {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                    .with_context(|| format!("cannot make {} private", path.display()))?;
+            if !metadata.file_type().is_symlink()
+                && metadata.permissions().mode() & 0o777 != mode
+                && let Err(error) =
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            {
+                // Some file systems (a mounted volume) keep no modes: say so, and go on
+                // as before rather than refuse to start.
+                tracing::warn!(path = %path.display(), %error, "cannot make it private to its owner");
             }
             Ok(())
         };

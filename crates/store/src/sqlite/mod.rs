@@ -127,7 +127,12 @@ fn make_private(path: &Path) -> std::io::Result<()> {
             match std::fs::metadata(&file) {
                 Ok(metadata) if metadata.permissions().mode() & 0o077 != 0 => {
                     let mode = metadata.permissions().mode() & 0o700;
-                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))?;
+                    if let Err(error) =
+                        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))
+                    {
+                        // A file system that keeps no modes: go on as before.
+                        tracing::warn!(file = %file.display(), %error, "cannot make it private to its owner");
+                    }
                 }
                 Ok(_) => {}
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
