@@ -36,6 +36,7 @@ pub const ERROR_CODES: &[(&str, &str, u16)] = &[
     ("currency_mismatch", "invalid_request", 422),
     ("insufficient_funds", "invalid_request", 422),
     ("balance_overflow", "invalid_request", 422),
+    ("amount_overflow", "invalid_request", 422),
     ("transfer_id_reused", "invalid_request", 409),
     ("account_conflict", "invalid_request", 409),
     ("record_conflict", "invalid_request", 409),

@@ -192,6 +192,11 @@ pub(crate) fn wrap(routes: Router, limits: HttpLimits, metrics: HttpMetrics) -> 
             SequentialRequestIds::new(),
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outermost: whatever the layers above answered on an APIv2 path, in its XML.
+        .layer(axum::middleware::from_fn_with_state(
+            limits.request_body_bytes_max,
+            crate::pay_v2::answer_in_xml,
+        ))
 }
 
 #[cfg(test)]

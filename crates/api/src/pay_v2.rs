@@ -23,11 +23,74 @@ use plaza_wx::v2::{Params, SignType, V2Error, parse_xml, sign, to_xml, verify};
 use crate::AppState;
 use crate::pay_v3::PaySurface;
 
+/// The paths of the APIv2 surface (those [`router`] serves).
+pub(crate) const PATHS: [&str; 3] = ["/pay/micropay", "/pay/orderquery", "/secapi/pay/reverse"];
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/pay/micropay", post(micropay))
         .route("/pay/orderquery", post(orderquery))
         .route("/secapi/pay/reverse", post(reverse))
+}
+
+/// The text of a JSON error envelope's `message`, if the body is one.
+fn envelope_message(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value.get("message")?.as_str().map(str::to_owned)
+}
+
+/// The layer that keeps every answer on an APIv2 path XML: what the standard layers and
+/// the router answer on their own — a body over the limit (413), a method other than
+/// POST (405), a timeout, a panic — becomes `return_code=FAIL` with the reason in
+/// `return_msg`, keeping its HTTP status and headers.
+pub(crate) async fn answer_in_xml(
+    State(body_bytes_max): State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !PATHS.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
+    let is_xml = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/xml"));
+    if is_xml {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Error bodies of the standard layers are small; a larger one is not read.
+    let detail = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .ok()
+        .and_then(|bytes| envelope_message(&bytes));
+    let message = match parts.status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("REQUEST_TOO_LARGE: 请求体过大, the body is larger than {body_bytes_max} bytes")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "METHOD_NOT_ALLOWED: APIv2 requests are POSTs of an <xml> document".to_owned()
+        }
+        StatusCode::NOT_FOUND => "NOT_FOUND: Plaza does not serve this path".to_owned(),
+        status if status.is_server_error() => format!(
+            "SYSTEMERROR: 系统错误, {}",
+            detail.unwrap_or_else(|| "retry with the same out_trade_no".to_owned())
+        ),
+        status => format!(
+            "SYSTEMERROR: {}",
+            detail.unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned())
+        ),
+    };
+    let failure = communication_failure(&message);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if let Some(content_type) = failure.headers().get(header::CONTENT_TYPE) {
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, content_type.clone());
+    }
+    Response::from_parts(parts, failure.into_body())
 }
 
 /// A refusal: an `err_code` and its description.
@@ -66,6 +129,7 @@ impl From<PayError> for Refusal {
             PayError::NoAuth { .. } => "NOAUTH",
             PayError::MerchantBalanceNotEnough => "NOTENOUGH",
             PayError::Busy { .. } | PayError::Unavailable { .. } => "SYSTEMERROR",
+            PayError::AmountOverflow { .. } | PayError::BalanceOverflow { .. } => "TRADE_ERROR",
             PayError::StockNotFound { .. }
             | PayError::StockNotActive { .. }
             | PayError::StockExhausted { .. }
@@ -320,6 +384,7 @@ async fn micropay_outcome(surface: &PaySurface, request: &Signed) -> Result<Para
             format!("total_fee {total_fee:?} is not a whole number of fen"),
         )
     })?;
+    plaza_pay::money::check_amount("total_fee", total_minor)?;
     for name in ["nonce_str", "spbill_create_ip"] {
         request.required(name)?;
     }

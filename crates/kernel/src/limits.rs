@@ -84,3 +84,9 @@ pub const SESSION_TOUCH_MS: i64 = 15 * 60_000;
 /// and a copied one works until it ends: 12 hours covers a working day at the console
 /// and bounds what a copy is worth. Read on the wall clock.
 pub const SIGNED_COOKIE_AGE_MAX_MS: i64 = 12 * 3_600_000;
+
+/// The largest amount of money one order, refund, payment, coupon, split or top-up may
+/// carry, in fen: 2^31 − 1 = ¥21,474,836.47. WeChat Pay's `total` is a 32-bit integer,
+/// so no SDK sends more; and with every amount this small, a product with a rate in basis
+/// points (≤ 10,000) stays below 2^45 and a sum of a day's orders far below `i64::MAX`.
+pub const AMOUNT_MINOR_MAX: i64 = 2_147_483_647;

@@ -128,6 +128,7 @@ impl PayService {
                 "must be 0 or more fen",
             ));
         }
+        crate::money::check_amount_at_most_max("password_free_limit", limit_minor)?;
         for _ in 0..CONFLICT_RETRIES_MAX {
             let Some((mut user, version)) =
                 load::<User>(&*self.records_port(), kind::USER, user_id).await?

@@ -12,7 +12,7 @@ use crate::error::PayError;
 use crate::ids;
 use crate::model::{Merchant, MerchantKind, Order, TradeType};
 use crate::service::{OrderRef, PayService, PrepayRequest, check_chars, check_text, sha256_hex};
-use crate::store::{find_one, index, kind};
+use crate::store::index;
 use crate::time::Day;
 
 /// The platform app collection-code payments are made in.
@@ -97,11 +97,7 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn collection_code_of(&self, user_id: &str) -> Result<Option<Merchant>, PayError> {
-        Ok(
-            find_one::<Merchant>(&*self.records_port(), kind::MERCHANT, index::OWNER, user_id)
-                .await?
-                .map(|(merchant, _)| merchant),
-        )
+        self.found_merchant(index::OWNER, user_id).await
     }
 
     /// The micro-merchant behind a collection code token.
@@ -110,17 +106,11 @@ impl PayService {
     ///
     /// [`PayError::MerchantNotFound`] for an unknown token.
     pub async fn collection_code(&self, token: &str) -> Result<Merchant, PayError> {
-        find_one::<Merchant>(
-            &*self.records_port(),
-            kind::MERCHANT,
-            index::COLLECTION_TOKEN,
-            token,
-        )
-        .await?
-        .map(|(merchant, _)| merchant)
-        .ok_or_else(|| PayError::MerchantNotFound {
-            mchid: "(collection code)".to_owned(),
-        })
+        self.found_merchant(index::COLLECTION_TOKEN, token)
+            .await?
+            .ok_or_else(|| PayError::MerchantNotFound {
+                mchid: "(collection code)".to_owned(),
+            })
     }
 
     /// Pays through a collection code with the password.
@@ -169,12 +159,7 @@ impl PayService {
             sub_appid: None,
             payer_sub_openid: None,
         };
-        if payment.amount_minor <= 0 {
-            return Err(PayError::invalid(
-                "amount",
-                "must be a positive number of fen",
-            ));
-        }
+        crate::money::check_amount("amount", payment.amount_minor)?;
         let now = self.now();
         crate::service::check_prepay_beyond_description(&request, now)?;
         let order = match self.insert_order(&request, now).await {
@@ -210,8 +195,14 @@ impl PayService {
         let summary = CollectionSummary {
             day,
             payments: orders.len(),
-            total_minor: orders.iter().map(|order| order.total_minor).sum(),
-            fee_minor: orders.iter().map(|order| order.fee_minor).sum(),
+            total_minor: crate::money::sum(
+                orders.iter().map(|order| order.total_minor),
+                "the day's collections",
+            )?,
+            fee_minor: crate::money::sum(
+                orders.iter().map(|order| order.fee_minor),
+                "the day's collection fees",
+            )?,
         };
         Ok((summary, orders))
     }

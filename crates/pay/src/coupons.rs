@@ -458,12 +458,15 @@ const EXPIRE_BATCH: usize = 200;
 fn check_stock(new: &NewStock, now: Timestamp) -> Result<(), PayError> {
     check_text("/stock_name", &new.name, 1, 20)?;
     check_text("/out_request_no", &new.out_request_no, 1, 128)?;
-    if new.coupon_amount <= 0 {
-        return Err(PayError::invalid(
-            "/coupon_use_rule/fixed_normal_coupon/coupon_amount",
-            "must be a positive number of fen",
-        ));
-    }
+    crate::money::check_amount(
+        "/coupon_use_rule/fixed_normal_coupon/coupon_amount",
+        new.coupon_amount,
+    )?;
+    // A threshold above the largest order could never be met.
+    crate::money::check_amount_at_most_max(
+        "/coupon_use_rule/fixed_normal_coupon/transaction_minimum",
+        new.transaction_minimum,
+    )?;
     if new.transaction_minimum < 0
         || (new.transaction_minimum > 0 && new.coupon_amount >= new.transaction_minimum)
     {
@@ -975,7 +978,7 @@ impl PayService {
             let today = stock.distributed_by_day.get(&day).copied().unwrap_or(0);
             let over_day = stock
                 .max_amount_by_day
-                .is_some_and(|by_day| today + stock.coupon_amount > by_day);
+                .is_some_and(|by_day| today.saturating_add(stock.coupon_amount) > by_day);
             if stock.distributed_coupons >= stock.max_coupons || over_day {
                 answers.push(Err(PayError::StockExhausted {
                     stock_id: stock_id.to_owned(),
@@ -1004,6 +1007,8 @@ impl PayService {
             }
             count.issued += 1;
             stock.distributed_coupons += 1;
+            // At most max_coupons × coupon_amount = max_amount, which `check_stock`
+            // computed with a checked product: these sums stay in range.
             stock.distributed_amount += stock.coupon_amount;
             stock
                 .distributed_by_day
@@ -1221,7 +1226,8 @@ impl PayService {
         notify_url: &str,
         enabled: bool,
     ) -> Result<CouponCallback, PayError> {
-        crate::service::check_notify_url("/notify_url", notify_url)?;
+        self.outbound_policy()
+            .check_url("/notify_url", notify_url)?;
         let callback = CouponCallback {
             mchid: mchid.to_owned(),
             notify_url: notify_url.to_owned(),

@@ -183,6 +183,19 @@ pub enum PayError {
         /// Which entity.
         what: String,
     },
+    /// A sum or product of money does not fit in the range Plaza computes in (a bug, or
+    /// data written before amounts were bounded); nothing was written.
+    #[error("{what} is beyond the largest amount Plaza can compute")]
+    AmountOverflow {
+        /// Which figure.
+        what: String,
+    },
+    /// A balance would leave the range the ledger keeps (`i64` fen); nothing moved.
+    #[error("the balance of account {account} would exceed the largest balance the ledger keeps")]
+    BalanceOverflow {
+        /// The account.
+        account: String,
+    },
     /// Storage failed. The reason is for the log.
     #[error("the payment store failed: {reason}")]
     Unavailable {
@@ -254,9 +267,15 @@ impl From<RecordError> for PayError {
 impl From<LedgerError> for PayError {
     fn from(error: LedgerError) -> Self {
         // Callers translate the ledger errors they expect (insufficient funds, record
-        // conflicts); anything else reaching here is the store's or a bug's.
-        Self::Unavailable {
-            reason: error.to_string(),
+        // conflicts); an overflowing balance is the caller's to hear about; anything else
+        // reaching here is the store's or a bug's.
+        match error {
+            LedgerError::Overflow { account, .. } => Self::BalanceOverflow {
+                account: account.to_string(),
+            },
+            other => Self::Unavailable {
+                reason: other.to_string(),
+            },
         }
     }
 }

@@ -27,6 +27,22 @@ pub fn random_hex(len: usize) -> String {
     random_from(HEX, len)
 }
 
+/// Lower-case hex of `bytes`.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The bytes of hex text, or `None` if it is not hex.
+pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
 /// `len` random ASCII letters and digits (APIv3 keys, nonces, tokens).
 pub fn random_alnum(len: usize) -> String {
     random_from(ALNUM, len)

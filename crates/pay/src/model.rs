@@ -157,6 +157,10 @@ pub struct User {
     pub password_hash: String,
     /// Hex salt of [`User::password_hash`].
     pub password_salt: String,
+    /// PBKDF2 rounds of [`User::password_hash`]; 0 in records written before the count
+    /// was kept, which used [`crate::password::LEGACY_PASSWORD_ROUNDS`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub password_rounds: u32,
     /// Wrong passwords in a row.
     pub failed_password_count: u32,
     /// Paying is refused until then after too many wrong passwords.
@@ -167,6 +171,21 @@ pub struct User {
     /// larger ones wait for the user to confirm (`USERPAYING`).
     #[serde(default = "password_free_limit_default")]
     pub password_free_limit_minor: i64,
+}
+
+impl User {
+    /// The PBKDF2 rounds its password hash was made with.
+    pub fn password_rounds(&self) -> u32 {
+        if self.password_rounds == 0 {
+            crate::password::LEGACY_PASSWORD_ROUNDS
+        } else {
+            self.password_rounds
+        }
+    }
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// The password-free limit of payment codes when the user sets none: 500 yuan.

@@ -104,13 +104,11 @@ impl PayService {
         sp_mchid: &str,
         rows_max: usize,
     ) -> Result<Vec<Merchant>, PayError> {
-        self.listed(
-            kind::MERCHANT,
+        self.listed_merchants(
             index::PROVIDER_CREATED,
             format!("{sp_mchid}|"),
             format!("{sp_mchid}|~"),
             rows_max,
-            false,
         )
         .await
     }
@@ -150,13 +148,11 @@ impl PayService {
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn providers(&self, rows_max: usize) -> Result<Vec<Merchant>, PayError> {
         let prefix = MerchantKind::Provider.as_str();
-        self.listed(
-            kind::MERCHANT,
+        self.listed_merchants(
             index::KIND_CREATED,
             format!("{prefix}|"),
             format!("{prefix}|~"),
             rows_max,
-            false,
         )
         .await
     }
@@ -241,7 +237,8 @@ impl PayService {
             .merchant_shared(&provider)
             .await?
             .map_or(0, |provider| provider.commission_bps);
-        Ok((Some(provider), fee_minor * i64::from(bps) / 10_000))
+        let commission = crate::money::bps_down(fee_minor, bps, "the provider's commission")?;
+        Ok((Some(provider), commission))
     }
 }
 

@@ -54,9 +54,11 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, order: &Order) {
+    fn add(&mut self, order: &Order) -> Result<(), PayError> {
         self.payments += 1;
-        self.volume_minor += order.total_minor;
+        self.volume_minor =
+            crate::money::add(self.volume_minor, order.total_minor, "the day's volume")?;
+        Ok(())
     }
 }
 
@@ -79,10 +81,14 @@ pub struct DayReport {
 impl DayReport {
     /// The providers' share of offline volume, in basis points (0 when there was none).
     pub fn provider_share_bps(&self) -> i64 {
-        if self.offline.volume_minor == 0 {
+        if self.offline.volume_minor <= 0 {
             return 0;
         }
-        self.offline_through_providers.volume_minor * 10_000 / self.offline.volume_minor
+        // In i128: volumes up to i64::MAX times 10,000 do not fit in i64. The share is
+        // at most 10,000 since the providers' volume is part of the offline one.
+        let share = i128::from(self.offline_through_providers.volume_minor) * 10_000
+            / i128::from(self.offline.volume_minor);
+        i64::try_from(share).unwrap_or(10_000)
     }
 }
 
@@ -128,16 +134,16 @@ impl PayService {
             } else {
                 Channel::Direct
             };
-            report.total.add(order);
+            report.total.add(order)?;
             if let Some((_, tally)) = report.channels.iter_mut().find(|(c, _)| *c == channel) {
-                tally.add(order);
+                tally.add(order)?;
             }
             let offline =
                 order.trade_type == TradeType::Micropay || merchant_kind == MerchantKind::Micro;
             if offline {
-                report.offline.add(order);
+                report.offline.add(order)?;
                 if order.sp_mchid.is_some() {
-                    report.offline_through_providers.add(order);
+                    report.offline_through_providers.add(order)?;
                 }
             }
         }

@@ -1,10 +1,9 @@
 //! The payment service: every operation of the domain, each one unit of work.
 
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, RwLock};
 
-use aws_lc_rs::{digest, pbkdf2};
+use aws_lc_rs::digest;
 use plaza_kernel::clock::{Clock, Timestamp};
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::money::Currency;
@@ -23,6 +22,10 @@ use crate::model::{
     Notification, NotificationSubject, Order, Refund, RefundStatus, Session, Settlement, SignMode,
     TradeState, TradeType, User, order_key, refund_key,
 };
+use crate::money::{self, check_amount};
+use crate::outbound::{self, OutboundPolicy};
+use crate::password;
+use crate::sealing::KeySealer;
 use crate::store::{self, decode, find_one, index, kind, load, time_value};
 use crate::time::Day;
 
@@ -51,11 +54,6 @@ const SETTLE_DELAY_AFTER_DAY_MS: i64 = 2 * 3_600_000;
 pub const REFUNDS_PER_ORDER_MAX: u32 = 50;
 /// How often a unit of work is retried when a record it read changed meanwhile.
 pub(crate) const CONFLICT_RETRIES_MAX: usize = 16;
-/// PBKDF2 rounds for payment passwords. A 6-digit password is protected by the lock
-/// after [`PASSWORD_ATTEMPTS_MAX`] tries, not by the hash; the hash keeps a leaked
-/// database from handing out every password at once.
-const PASSWORD_ROUNDS: u32 = 10_000;
-
 /// A new merchant's settings.
 #[derive(Debug, Clone)]
 pub struct NewMerchant {
@@ -192,6 +190,10 @@ pub struct PayService {
         Mutex<HashMap<String, tokio::sync::mpsc::Sender<crate::coupons::Queued>>>,
     /// Sandbox scripts by mchid (the store holds them; this is read on every prepay).
     pub(crate) scripts: RwLock<HashMap<String, Arc<crate::sandbox::Script>>>,
+    /// Seals merchants' symmetric keys in their records.
+    sealer: KeySealer,
+    /// Which hosts a merchant may have Plaza call (notify and callback URLs).
+    outbound: OutboundPolicy,
 }
 
 /// Payments kept for a listener that falls behind before it misses some.
@@ -248,24 +250,6 @@ pub(crate) fn batch(transfers: Vec<NewTransfer>) -> Result<Option<TransferBatch>
     TransferBatch::new(transfers)
         .map(Some)
         .map_err(PayError::from)
-}
-
-/// `amount × rate`, rounded half up, in fen.
-fn fee_of(amount_minor: i64, fee_rate_bps: u32) -> i64 {
-    (amount_minor * i64::from(fee_rate_bps) + 5_000) / 10_000
-}
-
-fn hash_password(password: &str, salt: &[u8]) -> String {
-    let mut out = [0_u8; 32];
-    let rounds = NonZeroU32::new(PASSWORD_ROUNDS).unwrap_or(NonZeroU32::MIN);
-    pbkdf2::derive(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        rounds,
-        salt,
-        password.as_bytes(),
-        &mut out,
-    );
-    out.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn check_password_shape(password: &str) -> Result<(), PayError> {
@@ -333,28 +317,14 @@ fn check_merchant_no(
     Ok(())
 }
 
-/// Checks a notify URL: absolute http(s), no query string.
+/// Checks a notify URL's form: absolute http(s), a host, no query string, no
+/// credentials. Whether Plaza may call its host is [`OutboundPolicy::check_url`]'s.
+///
+/// # Errors
+///
+/// [`PayError::Invalid`] naming `field`.
 pub fn check_notify_url(field: &str, url: &str) -> Result<(), PayError> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let Some(rest) = rest else {
-        return Err(PayError::invalid(
-            field,
-            "must be an absolute http:// or https:// URL",
-        ));
-    };
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || url.len() > 256 || url.contains(char::is_whitespace) {
-        return Err(PayError::invalid(
-            field,
-            "must name a host and be at most 256 characters",
-        ));
-    }
-    if url.contains('?') {
-        return Err(PayError::invalid(field, "must not carry a query string"));
-    }
-    Ok(())
+    outbound::url_host(field, url).map(|_| ())
 }
 
 fn is_insufficient(error: &LedgerError, account: &AccountId) -> bool {
@@ -362,13 +332,15 @@ fn is_insufficient(error: &LedgerError, account: &AccountId) -> bool {
 }
 
 impl PayService {
-    /// A service over the given stores. `secret` derives openids and must stay the same
-    /// across restarts (it is kept in the data directory).
+    /// A service over the given stores. `secret` derives openids and `sealer` seals
+    /// merchants' keys in their records; both must stay the same across restarts (they
+    /// are kept in the data directory).
     pub fn new(
         ledger: Arc<dyn LedgerStore>,
         records: Arc<dyn RecordStore>,
         clock: Arc<dyn Clock>,
         secret: Vec<u8>,
+        sealer: KeySealer,
     ) -> Self {
         Self {
             ledger,
@@ -381,7 +353,22 @@ impl PayService {
             stock_locks: Mutex::new(HashMap::new()),
             stock_issuers: Mutex::new(HashMap::new()),
             scripts: RwLock::new(HashMap::new()),
+            sealer,
+            outbound: OutboundPolicy::default(),
         }
+    }
+
+    /// The same service, letting merchants have it call the hosts `policy` allows (the
+    /// default allows public hosts only).
+    #[must_use]
+    pub fn with_outbound_policy(mut self, policy: OutboundPolicy) -> Self {
+        self.outbound = policy;
+        self
+    }
+
+    /// Which hosts merchants may have Plaza call.
+    pub fn outbound_policy(&self) -> &OutboundPolicy {
+        &self.outbound
     }
 
     /// Payments from now on, as they commit.
@@ -567,13 +554,7 @@ impl PayService {
         for _ in 0..CONFLICT_RETRIES_MAX {
             let merchant = build(ids::new_mchid());
             self.open(&accounts::available(&merchant.mchid)?).await?;
-            let write = store::write(
-                kind::MERCHANT,
-                &merchant.mchid,
-                Expect::Absent,
-                &merchant,
-                merchant_index(&merchant),
-            )?;
+            let write = self.merchant_write(&merchant, Expect::Absent)?;
             if self.commit_merchant(write, &merchant).await? {
                 return Ok(merchant);
             }
@@ -609,9 +590,10 @@ impl PayService {
         {
             return Ok(Some(merchant));
         }
-        let found = load::<Merchant>(&*self.records, kind::MERCHANT, mchid)
-            .await?
-            .map(|(merchant, _)| Arc::new(merchant));
+        let found = match load::<Merchant>(&*self.records, kind::MERCHANT, mchid).await? {
+            Some((stored, _)) => Some(Arc::new(self.opened(stored)?)),
+            None => None,
+        };
         if let Some(merchant) = &found
             && let Ok(mut cache) = self.merchants.write()
         {
@@ -653,15 +635,110 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn merchants(&self, rows_max: usize) -> Result<Vec<Merchant>, PayError> {
-        self.listed(
+        self.listed_merchants(index::CREATED, String::new(), "~".to_owned(), rows_max)
+            .await
+    }
+
+    /// Merchants by an index range, oldest first, their keys opened.
+    pub(crate) async fn listed_merchants(
+        &self,
+        name: &str,
+        from: String,
+        to: String,
+        rows_max: usize,
+    ) -> Result<Vec<Merchant>, PayError> {
+        let stored: Vec<Merchant> = self
+            .listed(kind::MERCHANT, name, from, to, rows_max, false)
+            .await?;
+        stored
+            .into_iter()
+            .map(|merchant| self.opened(merchant))
+            .collect()
+    }
+
+    /// The merchant an index entry names, its keys opened.
+    pub(crate) async fn found_merchant(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Result<Option<Merchant>, PayError> {
+        match find_one::<Merchant>(&*self.records, kind::MERCHANT, name, value).await? {
+            Some((stored, _)) => Ok(Some(self.opened(stored)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A merchant's record as stored: its keys sealed.
+    fn merchant_write(&self, merchant: &Merchant, expect: Expect) -> Result<RecordWrite, PayError> {
+        let mut stored = merchant.clone();
+        stored.apiv3_key = self.sealer.seal(
+            &merchant.apiv3_key,
+            &key_context(&merchant.mchid, "apiv3_key"),
+        )?;
+        stored.apiv2_key = self.sealer.seal(
+            &merchant.apiv2_key,
+            &key_context(&merchant.mchid, "apiv2_key"),
+        )?;
+        store::write(
             kind::MERCHANT,
-            index::CREATED,
-            String::new(),
-            "~".to_owned(),
-            rows_max,
-            false,
+            &merchant.mchid,
+            expect,
+            &stored,
+            merchant_index(merchant),
         )
-        .await
+    }
+
+    /// A merchant as read from its record, its keys opened.
+    fn opened(&self, mut merchant: Merchant) -> Result<Merchant, PayError> {
+        merchant.apiv3_key = self.sealer.open(
+            &merchant.apiv3_key,
+            &key_context(&merchant.mchid, "apiv3_key"),
+        )?;
+        merchant.apiv2_key = self.sealer.open(
+            &merchant.apiv2_key,
+            &key_context(&merchant.mchid, "apiv2_key"),
+        )?;
+        Ok(merchant)
+    }
+
+    /// Seals the keys of merchant records written before keys were sealed (run at
+    /// start); answers how many records it sealed.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Unavailable`] when the store fails.
+    pub async fn seal_stored_keys(&self) -> Result<usize, PayError> {
+        let mut range = IndexRange {
+            kind: kind::MERCHANT.to_owned(),
+            name: index::CREATED.to_owned(),
+            from: String::new(),
+            to: "~".to_owned(),
+            after: None,
+            rows_max: 500,
+            newest_first: false,
+        };
+        let mut sealed = 0;
+        loop {
+            let page = self.records.range(range.clone()).await?;
+            let Some(last) = page.last() else { break };
+            range.after = Some((last.value.clone(), last.record.key.clone()));
+            for found in &page {
+                let stored: Merchant = decode(&found.record)?;
+                if KeySealer::is_sealed(&stored.apiv3_key)
+                    && KeySealer::is_sealed(&stored.apiv2_key)
+                {
+                    continue;
+                }
+                let merchant = self.opened(stored)?;
+                let write =
+                    self.merchant_write(&merchant, Expect::Version(found.record.version))?;
+                // A conflict means someone wrote it meanwhile, sealed.
+                if self.commit_merchant(write, &merchant).await? {
+                    sealed += 1;
+                }
+            }
+        }
+        Ok(sealed)
     }
 
     pub(crate) async fn listed<T: serde::de::DeserializeOwned>(
@@ -694,23 +771,18 @@ impl PayService {
         change: impl Fn(&mut Merchant) -> Result<bool, PayError>,
     ) -> Result<Merchant, PayError> {
         for _ in 0..CONFLICT_RETRIES_MAX {
-            let Some((mut merchant, version)) =
+            let Some((stored, version)) =
                 load::<Merchant>(&*self.records, kind::MERCHANT, mchid).await?
             else {
                 return Err(PayError::MerchantNotFound {
                     mchid: mchid.to_owned(),
                 });
             };
+            let mut merchant = self.opened(stored)?;
             if !change(&mut merchant)? {
                 return Ok(merchant);
             }
-            let write = store::write(
-                kind::MERCHANT,
-                mchid,
-                Expect::Version(version),
-                &merchant,
-                merchant_index(&merchant),
-            )?;
+            let write = self.merchant_write(&merchant, Expect::Version(version))?;
             if self.commit_merchant(write, &merchant).await? {
                 return Ok(merchant);
             }
@@ -824,13 +896,15 @@ impl PayService {
         check_text("name", name, 1, 64)?;
         check_password_shape(password)?;
         let salt = ids::random_hex(32);
+        let password_hash = password::hash_off_runtime(password, &salt).await?;
         let now = self.now();
         for _ in 0..CONFLICT_RETRIES_MAX {
             let user = User {
                 user_id: ids::new_user_id(),
                 name: name.to_owned(),
-                password_hash: hash_password(password, salt.as_bytes()),
+                password_hash: password_hash.clone(),
                 password_salt: salt.clone(),
+                password_rounds: password::PASSWORD_ROUNDS,
                 failed_password_count: 0,
                 locked_until: None,
                 created_at: now,
@@ -1100,6 +1174,10 @@ impl PayService {
     pub async fn prepay(&self, request: PrepayRequest) -> Result<Order, PayError> {
         let now = self.now();
         check_prepay(&request, now)?;
+        if !request.notify_url.is_empty() {
+            self.outbound
+                .check_url("/notify_url", &request.notify_url)?;
+        }
         let merchant = self.merchant_shared(&request.mchid).await?.ok_or_else(|| {
             PayError::MerchantNotFound {
                 mchid: request.mchid.clone(),
@@ -1403,6 +1481,7 @@ impl PayService {
         password: &str,
         choice: &crate::coupons::CouponChoice,
     ) -> Result<Order, PayError> {
+        let mut verified_hash: Option<String> = None;
         for _ in 0..CONFLICT_RETRIES_MAX {
             let (order, order_version) = self.order_for_payer(user_id, reference).await?;
             let Some((user, user_version)) =
@@ -1453,11 +1532,22 @@ impl PayService {
                 return Err(PayError::PasswordLocked { until });
             }
             let mut user_after = user.clone();
-            if hash_password(password, user.password_salt.as_bytes()) != user.password_hash {
-                match self.wrong_password(user, user_version, now).await {
-                    Err(PayError::Busy { .. }) => continue,
-                    other => return other.map(|()| order),
+            // A retry after a conflict does not pay for the same hash twice.
+            if verified_hash.as_deref() != Some(user.password_hash.as_str()) {
+                let right = password::verify_off_runtime(
+                    password,
+                    &user.password_salt,
+                    user.password_rounds(),
+                    &user.password_hash,
+                )
+                .await?;
+                if !right {
+                    match self.wrong_password(user, user_version, now).await {
+                        Err(PayError::Busy { .. }) => continue,
+                        other => return other.map(|()| order),
+                    }
                 }
+                verified_hash = Some(user.password_hash.clone());
             }
             if let Some(failure) = self.scripted_payment_failure(&order) {
                 match self
@@ -1468,13 +1558,22 @@ impl PayService {
                     Ok(answer) | Err(answer) => return Err(answer),
                 }
             }
-            let user_write = if user.failed_password_count > 0 || user.locked_until.is_some() {
-                user_after.failed_password_count = 0;
-                user_after.locked_until = None;
-                vec![user_record(&user_after, Expect::Version(user_version))?]
-            } else {
-                Vec::new()
-            };
+            // A hash made with fewer rounds than today's is made again now that the
+            // password is known, in the same unit of work as the payment.
+            let rehash = user.password_rounds() < password::PASSWORD_ROUNDS;
+            if rehash {
+                user_after.password_hash =
+                    password::hash_off_runtime(password, &user.password_salt).await?;
+                user_after.password_rounds = password::PASSWORD_ROUNDS;
+            }
+            let user_write =
+                if user.failed_password_count > 0 || user.locked_until.is_some() || rehash {
+                    user_after.failed_password_count = 0;
+                    user_after.locked_until = None;
+                    vec![user_record(&user_after, Expect::Version(user_version))?]
+                } else {
+                    Vec::new()
+                };
             match self
                 .commit_payment(
                     order,
@@ -1561,29 +1660,19 @@ impl PayService {
         let picked = self.pick_coupon(user_id, &order, choice, now).await?;
         let discount = picked.as_ref().map_or(0, |(coupon, _, _)| coupon.amount);
         let no_cash = picked.as_ref().is_some_and(|(coupon, _, _)| coupon.no_cash);
-        // What the merchant is paid: the total, or for a 免充值 coupon the total less the
-        // discount it gives. The fee is on that.
-        let merchant_gets = if no_cash {
-            order.total_minor - discount
-        } else {
-            order.total_minor
-        };
-        let fee = fee_of(merchant_gets, merchant.fee_rate_bps);
-        let payer_total = order.total_minor - discount;
-        // The payer's money goes to the fee first, then to the merchant; a prepaid
-        // coupon's budget pays the rest of both.
-        let fee_from_wallet = fee.min(payer_total);
+        let split =
+            money::payment_split(order.total_minor, discount, no_cash, merchant.fee_rate_bps)?;
         let sources: [(&AccountId, i64, i64, &str); 2] = [
             (
                 &wallet.0,
-                payer_total - fee_from_wallet,
-                fee_from_wallet,
+                split.wallet_net_minor,
+                split.wallet_fee_minor,
                 "wallet",
             ),
             (
                 &wallet.0,
-                merchant_gets - payer_total - (fee - fee_from_wallet),
-                fee - fee_from_wallet,
+                split.budget_net_minor,
+                split.budget_fee_minor,
                 "coupon",
             ),
         ];
@@ -1630,8 +1719,8 @@ impl PayService {
         order.payer_user_id = Some(user_id.to_owned());
         order.paid_openid = Some(openid);
         order.paid_sub_openid = sub_openid;
-        order.payer_total_minor = payer_total;
-        order.fee_minor = fee;
+        order.payer_total_minor = split.payer_total_minor;
+        order.fee_minor = split.fee_minor;
         let mut coupon_records = Vec::new();
         let mut coupon_note = None;
         if let Some((mut coupon, stock, version)) = picked {
@@ -1839,6 +1928,9 @@ impl PayService {
     /// `out_refund_no`), [`PayError::MerchantBalanceNotEnough`].
     pub async fn refund(&self, request: RefundRequest) -> Result<Refund, PayError> {
         check_refund(&request)?;
+        if let Some(url) = &request.notify_url {
+            self.outbound.check_url("/notify_url", url)?;
+        }
         let digest = request_digest(&request)?;
         let key = refund_key(&request.mchid, &request.out_refund_no);
         for _ in 0..CONFLICT_RETRIES_MAX {
@@ -1946,41 +2038,22 @@ impl PayService {
                 .scripted_refund_outcome(request, digest, &order, scripted, now)
                 .await;
         }
-        let refunded_after = order.refunded_minor + request.refund_minor;
-        // Cash first: what the payer paid comes back before any of the coupon. The
-        // coupon's part goes back to whoever funded it (a prepaid stock's creator); a
-        // 免充值 discount was never paid to the merchant, so its part moves nothing.
-        let cash_refunded_before = order.refunded_minor.min(order.payer_total_minor);
-        let cash_part = request
-            .refund_minor
-            .min(order.payer_total_minor - cash_refunded_before);
-        let coupon_part = request.refund_minor - cash_part;
-        let no_cash = order.coupon.as_ref().is_some_and(|coupon| coupon.no_cash);
-        // What leaves the merchant, and the fee's share of it: the fee was on what the
-        // merchant was paid (the total, or the payer's part with a 免充值 coupon).
-        let (fee_base, merchant_refunded_before, merchant_refunded_after) = if no_cash {
-            (
-                order.payer_total_minor,
-                cash_refunded_before,
-                refunded_after.min(order.payer_total_minor),
-            )
-        } else {
-            (order.total_minor, order.refunded_minor, refunded_after)
-        };
-        let merchant_refund = merchant_refunded_after - merchant_refunded_before;
-        let fee_refunded_after = if fee_base == 0 {
-            0
-        } else {
-            (order.fee_minor * merchant_refunded_after + fee_base / 2) / fee_base
-        };
-        let fee_refund = (fee_refunded_after - order.fee_refunded_minor).clamp(0, merchant_refund);
-        let net_refund = merchant_refund - fee_refund;
-        // The fee's share goes to the payer first; the coupon's funder gets the rest.
-        let fee_to_payer = fee_refund.min(cash_part);
-        let net_to_payer = cash_part - fee_to_payer;
-        let to_funder = if no_cash { 0 } else { coupon_part };
-        let (fee_to_funder, net_to_funder) = (fee_refund - fee_to_payer, net_refund - net_to_payer);
-        debug_assert_eq!(fee_to_funder + net_to_funder, to_funder);
+        let refunded_after = money::add(
+            order.refunded_minor,
+            request.refund_minor,
+            "the order's refunded amount",
+        )?;
+        let split = money::refund_split(
+            &money::RefundBase {
+                total_minor: order.total_minor,
+                payer_total_minor: order.payer_total_minor,
+                fee_minor: order.fee_minor,
+                refunded_minor: order.refunded_minor,
+                fee_refunded_minor: order.fee_refunded_minor,
+                no_cash: order.coupon.as_ref().is_some_and(|coupon| coupon.no_cash),
+            },
+            request.refund_minor,
+        )?;
         let paid_day = Day::of(success_time);
         let settled = self.settlement(&order.mchid, paid_day).await?.is_some();
         let frozen = order.profit_sharing && !order.sharing_finished;
@@ -2020,18 +2093,19 @@ impl PayService {
             notify_url: request.notify_url.clone(),
             refund_minor: request.refund_minor,
             total_minor: order.total_minor,
-            fee_refund_minor: fee_refund,
+            fee_refund_minor: split.fee_refund_minor,
             funds_account,
             status: RefundStatus::Success,
             request_digest: digest.to_owned(),
             created_at: now,
             success_time: Some(now),
             sp_mchid: order.sp_mchid.clone(),
-            payer_refund_minor: cash_part,
-            discount_refund_minor: coupon_part,
+            payer_refund_minor: split.cash_minor,
+            discount_refund_minor: split.coupon_minor,
             payer_total_minor: order.payer_total_minor,
         };
         let memo = format!("refund {} {}", order.mchid, refund.out_refund_no);
+        let to_funder = split.net_to_funder_minor + split.fee_to_funder_minor;
         let funder = match &order.coupon {
             Some(coupon) if to_funder > 0 => {
                 let funder = accounts::available(&coupon.creator_mchid)?;
@@ -2042,12 +2116,22 @@ impl PayService {
         };
         let mut transfers = Vec::new();
         let mut moves = vec![
-            ("net", &net_source.0, &wallet.0, net_to_payer),
-            ("fee", &fee_source.0, &wallet.0, fee_to_payer),
+            ("net", &net_source.0, &wallet.0, split.net_to_payer_minor),
+            ("fee", &fee_source.0, &wallet.0, split.fee_to_payer_minor),
         ];
         if let Some(funder) = &funder {
-            moves.push(("coupon-net", &net_source.0, &funder.0, net_to_funder));
-            moves.push(("coupon-fee", &fee_source.0, &funder.0, fee_to_funder));
+            moves.push((
+                "coupon-net",
+                &net_source.0,
+                &funder.0,
+                split.net_to_funder_minor,
+            ));
+            moves.push((
+                "coupon-fee",
+                &fee_source.0,
+                &funder.0,
+                split.fee_to_funder_minor,
+            ));
         }
         for (part, from, to, amount) in moves {
             if amount > 0 {
@@ -2066,7 +2150,7 @@ impl PayService {
             TradeState::Refund
         };
         order.refunded_minor = refunded_after;
-        order.fee_refunded_minor += fee_refund;
+        order.fee_refunded_minor += split.fee_refund_minor;
         order.refund_count += 1;
         let mut records = vec![
             order_write(&order, Expect::Version(order_version))?,
@@ -2331,12 +2415,7 @@ pub fn next_retry_at(attempts: usize, now: Timestamp) -> Option<Timestamp> {
 }
 
 fn check_top_up(amount_minor: i64, request_id: &str) -> Result<(), PayError> {
-    if amount_minor <= 0 {
-        return Err(PayError::invalid(
-            "amount",
-            "must be a positive number of fen",
-        ));
-    }
+    check_amount("amount", amount_minor)?;
     check_merchant_no("request_id", request_id, 1, 40)
 }
 
@@ -2354,6 +2433,11 @@ pub(crate) fn openid_write(
         &serde_json::json!({ "user_id": user_id }),
         vec![],
     )
+}
+
+/// The associated data of a sealed merchant key: whose, and which.
+fn key_context(mchid: &str, field: &str) -> String {
+    format!("merchant|{mchid}|{field}")
 }
 
 /// A merchant's index entries: by creation, and sub-merchants by their provider.
@@ -2442,12 +2526,7 @@ pub(crate) fn check_prepay_beyond_description(
     if let Some(goods_tag) = &request.goods_tag {
         check_text("/goods_tag", goods_tag, 0, 32)?;
     }
-    if request.total_minor <= 0 {
-        return Err(PayError::invalid(
-            "/amount/total",
-            "must be a positive number of fen",
-        ));
-    }
+    check_amount("/amount/total", request.total_minor)?;
     if request.currency != "CNY" {
         return Err(PayError::invalid(
             "/amount/currency",
@@ -2500,18 +2579,8 @@ fn check_refund(request: &RefundRequest) -> Result<(), PayError> {
     if let Some(url) = &request.notify_url {
         check_notify_url("/notify_url", url)?;
     }
-    if request.refund_minor <= 0 {
-        return Err(PayError::invalid(
-            "/amount/refund",
-            "must be a positive number of fen",
-        ));
-    }
-    if request.total_minor <= 0 {
-        return Err(PayError::invalid(
-            "/amount/total",
-            "must be a positive number of fen",
-        ));
-    }
+    check_amount("/amount/refund", request.refund_minor)?;
+    check_amount("/amount/total", request.total_minor)?;
     if request.currency != "CNY" {
         return Err(PayError::invalid(
             "/amount/currency",
@@ -2678,15 +2747,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fees_round_half_up() {
-        assert_eq!(fee_of(100, 60), 1); // 0.6 fen → 1
-        assert_eq!(fee_of(1, 60), 0);
-        assert_eq!(fee_of(10_000, 60), 60);
-        assert_eq!(fee_of(83, 60), 0); // 0.498
-        assert_eq!(fee_of(84, 60), 1); // 0.504
-    }
-
-    #[test]
     fn the_retry_schedule_is_wechats() {
         let now = Timestamp::from_unix_ms(0);
         assert_eq!(next_retry_at(1, now), Some(Timestamp::from_unix_ms(15_000)));
@@ -2701,21 +2761,7 @@ mod tests {
     }
 
     #[test]
-    fn notify_urls_must_be_absolute_http_without_query() {
-        assert!(check_notify_url("u", "https://example.com/notify").is_ok());
-        assert!(check_notify_url("u", "http://127.0.0.1:9000/n").is_ok());
-        assert!(check_notify_url("u", "ftp://example.com/n").is_err());
-        assert!(check_notify_url("u", "https://example.com/n?x=1").is_err());
-        assert!(check_notify_url("u", "https:///n").is_err());
-        assert!(check_notify_url("u", "/relative").is_err());
-    }
-
-    #[test]
-    fn passwords_hash_with_their_salt() {
-        let a = hash_password("123456", b"salt-a");
-        assert_eq!(a, hash_password("123456", b"salt-a"));
-        assert_ne!(a, hash_password("123456", b"salt-b"));
-        assert_ne!(a, hash_password("654321", b"salt-a"));
+    fn passwords_are_six_digits() {
         assert!(check_password_shape("12345").is_err());
         assert!(check_password_shape("12345a").is_err());
         assert!(check_password_shape("123456").is_ok());

@@ -13,13 +13,14 @@ use crate::accounts;
 use crate::error::PayError;
 use crate::ids;
 use crate::model::{MerchantKind, Order, TradeState, order_key};
+use crate::money;
 use crate::service::{
     CONFLICT_RETRIES_MAX, PayService, batch, check_text, order_write, request_digest, transfer,
 };
 use crate::store::{self, index, kind, load};
 
 /// The most of an order that may go to others, in basis points of its total: 30%.
-pub const SHARING_RATIO_MAX_BPS: i64 = 3_000;
+pub const SHARING_RATIO_MAX_BPS: u32 = 3_000;
 /// Receivers in one split request.
 pub const SHARING_RECEIVERS_MAX: usize = 50;
 
@@ -444,12 +445,7 @@ impl PayService {
             ));
         }
         for (index, (_, _, amount, description)) in request.lines.iter().enumerate() {
-            if *amount <= 0 {
-                return Err(PayError::invalid(
-                    &format!("/receivers/{index}/amount"),
-                    "must be a positive number of fen",
-                ));
-            }
+            money::check_amount(&format!("/receivers/{index}/amount"), *amount)?;
             check_text(
                 &format!("/receivers/{index}/description"),
                 description,
@@ -489,12 +485,16 @@ impl PayService {
                     "the order's frozen money was already unfrozen; nothing is left to split",
                 ));
             }
-            let asked: i64 = request.lines.iter().map(|line| line.2).sum();
-            let limit = order.total_minor * SHARING_RATIO_MAX_BPS / 10_000;
-            if order.shared_minor + asked > limit {
+            let asked = money::sum(request.lines.iter().map(|line| line.2), "the split")?;
+            let limit = money::bps_down(
+                order.total_minor,
+                SHARING_RATIO_MAX_BPS,
+                "the order's share limit",
+            )?;
+            let shared_after = money::add(order.shared_minor, asked, "the order's split")?;
+            if shared_after > limit {
                 return Err(PayError::rule(format!(
-                    "splitting {asked} more would give others {} of the order's {}; at most {limit} ({}%)",
-                    order.shared_minor + asked,
+                    "splitting {asked} more would give others {shared_after} of the order's {}; at most {limit} ({}%)",
                     order.total_minor,
                     SHARING_RATIO_MAX_BPS / 100
                 )));
@@ -561,8 +561,8 @@ impl PayService {
                 finished_at: now,
             });
         }
-        let asked: i64 = request.lines.iter().map(|line| line.2).sum();
-        order.shared_minor += asked;
+        let asked = money::sum(request.lines.iter().map(|line| line.2), "the split")?;
+        order.shared_minor = money::add(order.shared_minor, asked, "the order's split")?;
         if request.unfreeze_unsplit {
             let left = self.balance_of(&frozen.0).await? - asked;
             if left < 0 {
@@ -656,12 +656,7 @@ impl PayService {
     ) -> Result<SharingReturn, PayError> {
         check_text("/description", description, 1, 80)?;
         check_text("/out_return_no", out_return_no, 1, 64)?;
-        if amount_minor <= 0 {
-            return Err(PayError::invalid(
-                "/amount",
-                "must be a positive number of fen",
-            ));
-        }
+        money::check_amount("/amount", amount_minor)?;
         let digest =
             request_digest(&(mchid, out_order_no, return_mchid, amount_minor, description))?;
         let key = format!("{mchid}|{out_return_no}");
@@ -680,16 +675,18 @@ impl PayService {
             .sharing_order(mchid, out_order_no)
             .await?
             .ok_or(PayError::OrderNotFound)?;
-        let received: i64 = sharing
-            .lines
-            .iter()
-            .filter(|line| {
-                line.receiver_type == ReceiverType::MerchantId
-                    && line.account == return_mchid
-                    && line.account != mchid
-            })
-            .map(|line| line.amount_minor)
-            .sum();
+        let received = money::sum(
+            sharing
+                .lines
+                .iter()
+                .filter(|line| {
+                    line.receiver_type == ReceiverType::MerchantId
+                        && line.account == return_mchid
+                        && line.account != mchid
+                })
+                .map(|line| line.amount_minor),
+            "what the receiver got",
+        )?;
         let returned = self
             .returned_so_far(mchid, out_order_no, return_mchid)
             .await?;
@@ -761,7 +758,7 @@ impl PayService {
         let mut total = 0;
         for found in &found {
             let back: SharingReturn = store::decode(&found.record)?;
-            total += back.amount_minor;
+            total = money::add(total, back.amount_minor, "what was returned")?;
         }
         Ok(total)
     }

@@ -26,10 +26,11 @@ pub(crate) enum Key {
     TlsListen,
     TlsCertDir,
     SandboxClockStart,
+    NotifyAllowedInternalHosts,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 13] = [
+    pub(crate) const ALL: [Key; 14] = [
         Key::Listen,
         Key::DataDir,
         Key::DatabaseUrl,
@@ -43,6 +44,7 @@ impl Key {
         Key::TlsListen,
         Key::TlsCertDir,
         Key::SandboxClockStart,
+        Key::NotifyAllowedInternalHosts,
     ];
 
     pub(crate) fn toml_name(self) -> &'static str {
@@ -60,6 +62,7 @@ impl Key {
             Key::TlsListen => "tls_listen",
             Key::TlsCertDir => "tls_cert_dir",
             Key::SandboxClockStart => "sandbox_clock_start",
+            Key::NotifyAllowedInternalHosts => "notify_allowed_internal_hosts",
         }
     }
 
@@ -133,9 +136,22 @@ impl RawConfig {
                 toml::Value::String(text) => text,
                 toml::Value::Integer(number) => number.to_string(),
                 toml::Value::Boolean(flag) => flag.to_string(),
+                // A list (of host names) is kept as the comma-separated text the
+                // environment and flags use.
+                toml::Value::Array(items)
+                    if items
+                        .iter()
+                        .all(|item| matches!(item, toml::Value::String(_))) =>
+                {
+                    items
+                        .iter()
+                        .filter_map(toml::Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
                 other => {
                     return Err(ConfigError(format!(
-                        "{name} in {}: expected a string, integer or boolean, found {}",
+                        "{name} in {}: expected a string, integer, boolean or list of strings, found {}",
                         path.display(),
                         other.type_str()
                     )));
@@ -235,6 +251,9 @@ pub(crate) struct Config {
     pub(crate) sandbox_clock_start: Option<plaza_kernel::clock::Timestamp>,
     /// Where `data_dir` was set (e.g. "flag --data-dir"); `None` when it is the default.
     pub(crate) data_dir_origin: Option<String>,
+    /// Internal hosts (names or addresses) merchants' notify and callback URLs may name
+    /// outside the sandbox.
+    pub(crate) notify_allowed_internal_hosts: Vec<String>,
 }
 
 /// The data directory when none is configured.
@@ -335,11 +354,14 @@ impl Config {
         let data_dir_origin = raw
             .get(Key::DataDir)
             .map(|(_, source)| source.describe(Key::DataDir));
+        let notify_allowed_internal_hosts =
+            raw.parse(Key::NotifyAllowedInternalHosts, Vec::new(), parse_host_list)?;
         Ok(Self {
             sandbox_clock_start,
             data_dir_origin,
             tls_listen,
             tls_cert_dir,
+            notify_allowed_internal_hosts,
             public_base_url,
             listen,
             data_dir,
@@ -377,6 +399,33 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
         .or_else(|| resolved.first())
         .copied()
         .ok_or_else(|| format!("{expected}; {host} resolves to no address"))
+}
+
+/// A comma-separated list of host names or IP addresses (IPv6 with or without
+/// brackets), each as it would appear in a URL.
+fn parse_host_list(text: &str) -> Result<Vec<String>, String> {
+    let mut hosts = Vec::new();
+    for host in text
+        .split(',')
+        .map(str::trim)
+        .filter(|host| !host.is_empty())
+    {
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+            .unwrap_or(host);
+        let is_name = bare.len() <= 253
+            && bare
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_'));
+        if bare.parse::<std::net::IpAddr>().is_err() && !is_name {
+            return Err(format!(
+                "{host:?} is not a host name or an IP address (give names like hooks.internal, separated by commas)"
+            ));
+        }
+        hosts.push(bare.to_ascii_lowercase());
+    }
+    Ok(hosts)
 }
 
 fn parse_database_url(text: &str) -> Result<Database, String> {
@@ -578,6 +627,35 @@ mod tests {
         let flags = [(Key::DatabaseUrl, Some("mysql://x".to_owned()))];
         let error = load(None, &flags, &no_env).unwrap_err().to_string();
         assert!(error.contains("--database-url"), "{error}");
+    }
+
+    #[test]
+    fn allowed_internal_hosts_are_a_list_in_every_layer() {
+        let config = load(None, &[], &no_env).unwrap();
+        assert!(config.notify_allowed_internal_hosts.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plaza.toml");
+        std::fs::write(
+            &file,
+            "notify_allowed_internal_hosts = [\"Hooks.Internal\", \"10.0.0.7\", \"[fd00::1]\"]\n",
+        )
+        .unwrap();
+        let config = load(Some(&file), &[], &no_env).unwrap();
+        assert_eq!(
+            config.notify_allowed_internal_hosts,
+            ["hooks.internal", "10.0.0.7", "fd00::1"]
+        );
+        let env = |name: &str| {
+            (name == "PLAZA_NOTIFY_ALLOWED_INTERNAL_HOSTS").then(|| "a.internal, b".to_owned())
+        };
+        let config = load(None, &[], &env).unwrap();
+        assert_eq!(config.notify_allowed_internal_hosts, ["a.internal", "b"]);
+        let flags = [(
+            Key::NotifyAllowedInternalHosts,
+            Some("http://x/".to_owned()),
+        )];
+        let error = load(None, &flags, &no_env).unwrap_err().to_string();
+        assert!(error.contains("--notify-allowed-internal-hosts"), "{error}");
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! The data directory: everything Plaza keeps on disk lives under one folder, so a backup
 //! is a copy of that folder. A lock file makes sure one process uses it at a time.
+//!
+//! It holds secrets (the admin token, the keys, the database with every merchant's
+//! records), so the folder is the owner's alone: 0700, and every file Plaza makes in it
+//! 0600 (on Unix). Opening a directory made by an older Plaza, or by hand, narrows what
+//! it finds to the same modes.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -13,6 +18,23 @@ const ADMIN_TOKEN_FILE: &str = "admin.token";
 const ADDR_FILE: &str = "plaza.addr";
 const TLS_ADDR_FILE: &str = "plaza-tls.addr";
 const PLATFORM_DIR: &str = "platform";
+/// Files Plaza makes in the data directory, narrowed to the owner when it opens one.
+const PRIVATE_FILES: [&str; 9] = [
+    LOCK_FILE,
+    ADMIN_TOKEN_FILE,
+    ADDR_FILE,
+    TLS_ADDR_FILE,
+    "pay.secret",
+    "secrets.key",
+    "plaza.sqlite3",
+    "plaza.sqlite3-wal",
+    "plaza.sqlite3-shm",
+];
+/// The owner-only modes of folders and files.
+#[cfg(unix)]
+const DIR_MODE: u32 = 0o700;
+#[cfg(unix)]
+const FILE_MODE: u32 = 0o600;
 /// The platform certificate's validity: twenty years, so it never lapses under a demo.
 const PLATFORM_CERT_VALIDITY_S: i64 = 20 * 365 * 86_400;
 
@@ -43,12 +65,14 @@ pub(crate) fn is_locked(path: &Path) -> bool {
 }
 
 impl DataDir {
-    /// Creates the directory if needed and takes its lock.
+    /// Creates the directory if needed (owner only), narrows what it holds to the owner,
+    /// and takes its lock.
     pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(path)
+        create_private_dir(path)
             .with_context(|| format!("cannot create the data directory {}", path.display()))?;
+        make_private(path)?;
         let lock_path = path.join(LOCK_FILE);
-        let mut lock = OpenOptions::new()
+        let mut lock = private_options()
             .read(true)
             .write(true)
             .create(true)
@@ -92,13 +116,8 @@ impl DataDir {
         }
         let bytes: [u8; 32] = rand::random();
         let token: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-        let mut options = OpenOptions::new();
+        let mut options = private_options();
         options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
         let mut file = options
             .open(&path)
             .with_context(|| format!("cannot create {}", path.display()))?;
@@ -129,8 +148,7 @@ impl DataDir {
         let certificate_path = dir.join("certificate.pem");
         let id_path = dir.join("public_key_id");
         if !key_path.exists() {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            create_private_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
             let key = plaza_wx::rsa::PrivateKey::generate()?;
             let serial = plaza_wx::cert::random_serial(&mut rand::rng());
             let certificate = plaza_wx::cert::self_signed(
@@ -169,16 +187,12 @@ impl DataDir {
 
     /// Records where the server listens, for `plaza admin` commands.
     pub(crate) fn write_addr(&self, addr: SocketAddr) -> anyhow::Result<()> {
-        let path = self.path.join(ADDR_FILE);
-        std::fs::write(&path, addr.to_string())
-            .with_context(|| format!("cannot write {}", path.display()))
+        create_private(&self.path.join(ADDR_FILE), addr.to_string().as_bytes())
     }
 
     /// Records where drop-in mode's HTTPS listener listens.
     pub(crate) fn write_tls_addr(&self, addr: SocketAddr) -> anyhow::Result<()> {
-        let path = self.path.join(TLS_ADDR_FILE);
-        std::fs::write(&path, addr.to_string())
-            .with_context(|| format!("cannot write {}", path.display()))
+        create_private(&self.path.join(TLS_ADDR_FILE), addr.to_string().as_bytes())
     }
 
     /// Forgets the addresses at shutdown.
@@ -196,15 +210,75 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
     }
 }
 
-/// Creates a file readable by the owner only, and syncs it.
-fn create_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Options that create files readable by the owner only.
+fn private_options() -> OpenOptions {
+    #[allow(unused_mut, reason = "only Unix sets a mode")]
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(FILE_MODE);
     }
+    options
+}
+
+/// Creates a folder (and its parents) for the owner only.
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(DIR_MODE);
+    }
+    builder.create(path)
+}
+
+/// Narrows a data directory made before (by an older Plaza, or by hand) to the owner:
+/// the folder and `platform/` 0700, the files Plaza keeps there 0600.
+fn make_private(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let narrow = |path: &Path, mode: u32| -> anyhow::Result<()> {
+            let metadata = match std::fs::symlink_metadata(path) {
+                Ok(metadata) => metadata,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(error) => {
+                    return Err(error).with_context(|| format!("cannot read {}", path.display()));
+                }
+            };
+            // A link is left alone: its target is not necessarily Plaza's to change.
+            if !metadata.file_type().is_symlink()
+                && metadata.permissions().mode() & 0o777 != mode
+                && let Err(error) =
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            {
+                // Some file systems (a mounted volume) keep no modes: say so, and go on
+                // as before rather than refuse to start.
+                tracing::warn!(path = %path.display(), %error, "cannot make it private to its owner");
+            }
+            Ok(())
+        };
+        narrow(path, DIR_MODE)?;
+        for name in PRIVATE_FILES {
+            narrow(&path.join(name), FILE_MODE)?;
+        }
+        let platform = path.join(PLATFORM_DIR);
+        narrow(&platform, DIR_MODE)?;
+        for name in ["private_key.pem", "certificate.pem", "public_key_id"] {
+            narrow(&platform.join(name), FILE_MODE)?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Creates a file readable by the owner only, and syncs it.
+fn create_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut options = private_options();
+    options.write(true).create(true).truncate(true);
     let mut file = options
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
@@ -255,6 +329,38 @@ mod tests {
         drop(first);
         assert!(!is_locked(dir.path()));
         DataDir::open(dir.path()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_folder_and_its_files_are_the_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let parent = tempfile::tempdir().unwrap();
+        let path = parent.path().join("data");
+        let data_dir = DataDir::open(&path).unwrap();
+        data_dir.admin_token().unwrap();
+        data_dir.secret("secrets.key").unwrap();
+        data_dir.write_addr("127.0.0.1:1".parse().unwrap()).unwrap();
+        assert_eq!(mode(&path), 0o700);
+        for name in [LOCK_FILE, ADMIN_TOKEN_FILE, "secrets.key", ADDR_FILE] {
+            assert_eq!(mode(&path.join(name)), 0o600, "{name}");
+        }
+        drop(data_dir);
+        // A folder made by an older Plaza, readable by everyone, is narrowed.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let token = path.join(ADMIN_TOKEN_FILE);
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(path.join("plaza.sqlite3"), b"").unwrap();
+        std::fs::set_permissions(
+            path.join("plaza.sqlite3"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let _reopened = DataDir::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o700);
+        assert_eq!(mode(&token), 0o600);
+        assert_eq!(mode(&path.join("plaza.sqlite3")), 0o600);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod config;
 mod datadir;
 mod demo;
 mod locate;
+mod outbound;
 mod pay_jobs;
 mod sandbox_file;
 mod scheduler;
@@ -157,6 +158,12 @@ struct ServeArgs {
     /// due times [env: PLAZA_SANDBOX_CLOCK_START].
     #[arg(long, value_name = "RFC3339")]
     sandbox_clock_start: Option<String>,
+    /// Internal hosts (names or addresses, comma-separated) that merchants' notify and
+    /// callback URLs may name outside the sandbox, which otherwise refuses loopback,
+    /// private and link-local hosts [env: PLAZA_NOTIFY_ALLOWED_INTERNAL_HOSTS]
+    /// [default: none].
+    #[arg(long, value_name = "HOSTS")]
+    notify_allowed_internal_hosts: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +198,10 @@ impl ServeArgs {
             (Key::TlsListen, self.tls_listen.clone()),
             (Key::TlsCertDir, self.tls_cert_dir.clone()),
             (Key::SandboxClockStart, self.sandbox_clock_start.clone()),
+            (
+                Key::NotifyAllowedInternalHosts,
+                self.notify_allowed_internal_hosts.clone(),
+            ),
         ]);
         Ok(config::load(
             self.store.config.as_deref(),

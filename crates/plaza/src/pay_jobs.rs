@@ -11,10 +11,12 @@ use plaza_kernel::BoxFuture;
 use plaza_kernel::clock::Clock;
 use plaza_kernel::queue::Job;
 use plaza_pay::model::{AttemptTrigger, DeliveryAttempt, DeliveryState, Notification};
+use plaza_pay::outbound::OutboundPolicy;
 use plaza_pay::sandbox::{FaultPlan, REORDER_HOLD_MS, ReorderDecision};
 use plaza_pay::service::next_retry_at;
 use plaza_pay::{NotifyOutcome, PayError, PayService};
 
+use crate::outbound::{CheckedResolver, check_target, refusal_in};
 use crate::scheduler::{JobFailure, JobHandler};
 
 /// How long a merchant has to answer a notification, as WeChat allows.
@@ -88,6 +90,8 @@ pub(crate) struct DeliverNotification {
     pub(crate) platform: Arc<Platform>,
     pub(crate) wall_clock: Arc<dyn Clock>,
     pub(crate) client: reqwest::Client,
+    /// Which hosts may be called; the client's resolver checks the same policy.
+    pub(crate) outbound: Arc<OutboundPolicy>,
 }
 
 /// One request as it goes on the wire.
@@ -102,6 +106,8 @@ struct Answer {
     response_body: Option<String>,
     error: Option<String>,
     latency_ms: u64,
+    /// Whether the request went out (a refused target sends nothing).
+    sent: bool,
 }
 
 impl Answer {
@@ -113,8 +119,9 @@ impl Answer {
 
 impl DeliverNotification {
     /// The HTTP client of deliveries: HTTPS through rustls (aws-lc-rs) trusting the
-    /// system's certificate store, a 5 s timeout, no redirects, no proxy.
-    pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
+    /// system's certificate store, a 5 s timeout, no redirects, no proxy, and names
+    /// resolved through [`CheckedResolver`] under `outbound`.
+    pub(crate) fn client(outbound: Arc<OutboundPolicy>) -> anyhow::Result<reqwest::Client> {
         let mut roots = rustls::RootCertStore::empty();
         let found = rustls_native_certs::load_native_certs();
         for error in &found.errors {
@@ -134,6 +141,7 @@ impl DeliverNotification {
             .connect_timeout(NOTIFY_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver { policy: outbound }))
             .user_agent(concat!("Plaza-Notify/", env!("CARGO_PKG_VERSION")))
             .build()?)
     }
@@ -180,6 +188,15 @@ impl DeliverNotification {
     }
 
     async fn post(&self, url: &str, outgoing: &Outgoing) -> Answer {
+        if let Err(refused) = check_target(&self.outbound, url) {
+            return Answer {
+                status: None,
+                response_body: None,
+                error: Some(refused.to_string()),
+                latency_ms: 0,
+                sent: false,
+            };
+        }
         let started = Instant::now();
         let mut request = self
             .client
@@ -189,22 +206,26 @@ impl DeliverNotification {
         for (name, value) in &outgoing.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let (status, response_body, error) = match request.send().await {
+        let (status, response_body, error, sent) = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let body = match response.text().await {
                     Ok(text) => text.chars().take(RESPONSE_BODY_KEPT_BYTES).collect(),
                     Err(error) => format!("(unreadable answer: {error})"),
                 };
-                (Some(status), Some(body), None)
+                (Some(status), Some(body), None, true)
             }
-            Err(error) => (None, None, Some(describe(&error))),
+            Err(error) => match refusal_in(&error) {
+                Some(refused) => (None, None, Some(refused), false),
+                None => (None, None, Some(describe(&error)), true),
+            },
         };
         Answer {
             status,
             response_body,
             error,
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            sent,
         }
     }
 
@@ -226,7 +247,7 @@ impl DeliverNotification {
             request_headers: outgoing.headers.clone(),
             trigger,
             fault,
-            sent: true,
+            sent: answer.sent,
         }
     }
 

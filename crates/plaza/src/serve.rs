@@ -10,6 +10,7 @@ use anyhow::Context;
 use plaza_api::pay_v3::PaySurface;
 use plaza_api::{AppState, AppStateParts, HttpLimits, HttpMetrics, SCHEDULED_TRANSFER_JOB};
 use plaza_kernel::clock::{Clock, SandboxClock, SystemClock};
+use plaza_pay::outbound::OutboundPolicy;
 use plaza_pay::{JOB_EXPIRE, JOB_NOTIFY, JOB_SETTLE, PayService};
 use plaza_store::{Backend, PostgresOptions, SqliteOptions, Store};
 use prometheus_client::registry::Registry;
@@ -23,6 +24,8 @@ use crate::wiring::{OutboxLag, SANDBOX_OFFSET_KEY, SandboxTime, ScheduledTransfe
 
 /// The data-directory file of the secret that derives openids and signs bill tokens.
 const PAY_SECRET_FILE: &str = "pay.secret";
+/// The data-directory file of the key that seals merchants' keys in the database.
+pub(crate) const SEALING_KEY_FILE: &str = "secrets.key";
 
 pub(crate) fn backend(database: &Database) -> Backend {
     match database {
@@ -126,6 +129,27 @@ impl Listeners {
     }
 }
 
+/// Which hosts merchants may have Plaza call: any in the sandbox; otherwise public ones
+/// and the configured internal names, never Plaza's own listen address or public host.
+fn outbound_policy(config: &Config) -> OutboundPolicy {
+    if config.sandbox {
+        return OutboundPolicy::sandbox();
+    }
+    let mut own_hosts = Vec::new();
+    if !config.listen.ip().is_unspecified() {
+        own_hosts.push(config.listen.ip().to_string());
+    }
+    if let Some(host) = config
+        .public_base_url
+        .as_deref()
+        .and_then(|base| reqwest::Url::parse(base).ok())
+        .and_then(|base| base.host_str().map(str::to_owned))
+    {
+        own_hosts.push(host);
+    }
+    OutboundPolicy::production(&config.notify_allowed_internal_hosts, &own_hosts)
+}
+
 /// Work to do once the server answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AfterStart {
@@ -186,12 +210,19 @@ pub(crate) async fn serve_with(
     let wall_clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let platform = Arc::new(data_dir.platform(wall_clock.now().unix_ms().div_euclid(1_000))?);
     let pay_secret = data_dir.secret(PAY_SECRET_FILE)?;
-    let pay = Arc::new(PayService::new(
-        ledger.clone(),
-        ledger.clone(),
-        clock.clone(),
-        pay_secret.as_bytes().to_vec(),
-    ));
+    let sealer = plaza_pay::sealing::KeySealer::from_hex(&data_dir.secret(SEALING_KEY_FILE)?)
+        .with_context(|| format!("{SEALING_KEY_FILE} in {}", config.data_dir.display()))?;
+    let outbound = Arc::new(outbound_policy(&config));
+    let pay = Arc::new(
+        PayService::new(
+            ledger.clone(),
+            ledger.clone(),
+            clock.clone(),
+            pay_secret.as_bytes().to_vec(),
+            sealer,
+        )
+        .with_outbound_policy(OutboundPolicy::clone(&outbound)),
+    );
     let mut scheduler = Scheduler::new(ledger.clone(), clock.clone());
     scheduler.register(JOB_EXPIRE, Arc::new(ExpireOrder(pay.clone())));
     scheduler.register(JOB_SETTLE, Arc::new(SettleDay(pay.clone())));
@@ -203,13 +234,21 @@ pub(crate) async fn serve_with(
         pay: pay.clone(),
         platform: platform.clone(),
         wall_clock: wall_clock.clone(),
-        client: DeliverNotification::client()?,
+        client: DeliverNotification::client(outbound.clone())?,
+        outbound,
     });
     scheduler.register(JOB_NOTIFY, deliverer.clone());
     scheduler.register(
         plaza_pay::sandbox::JOB_AUTOPAY,
         Arc::new(RobotPay(pay.clone())),
     );
+    let sealed = pay.seal_stored_keys().await?;
+    if sealed > 0 {
+        tracing::warn!(
+            merchants = sealed,
+            "sealed the keys of merchants written before keys were sealed; their plain text can stay in the database's free pages: stop Plaza and run `sqlite3 plaza.sqlite3 VACUUM` (PostgreSQL: VACUUM FULL records) once"
+        );
+    }
     pay.load_scripts().await?;
     if config.sandbox {
         crate::sandbox_file::apply(&pay, &config.data_dir).await?;

@@ -360,6 +360,40 @@ async fn bad_transfers_are_refused_with_typed_errors_and_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn balances_at_the_edge_of_i64_overflow_as_a_typed_error_and_audit_soundly() {
+    for opened in stores().await {
+        let store = &opened.store;
+        open_book(store).await;
+        submit(
+            store,
+            vec![transfer("near", "bank", "alice", i64::MAX - 10)],
+        )
+        .await
+        .unwrap();
+        // A balance beyond i64 is refused, typed, and changes nothing.
+        assert!(
+            matches!(
+                submit(store, vec![transfer("over", "bank", "alice", 11)]).await,
+                Err(LedgerError::Overflow { account: ref overflowed, .. }) if *overflowed == account("alice")
+            ),
+            "{}",
+            opened.name
+        );
+        assert_eq!(balance(store, "alice").await, i64::MAX - 10);
+        // Money in and out: alice's incoming transfers now sum beyond i64 while her
+        // balance stays in range, and the audit still adds her up.
+        submit(store, vec![transfer("out", "alice", "bob", 1_000)])
+            .await
+            .unwrap();
+        submit(store, vec![transfer("in", "bob", "alice", 995)])
+            .await
+            .unwrap();
+        assert_eq!(balance(store, "alice").await, i64::MAX - 15);
+        assert_sound(store).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn concurrent_submitters_are_group_committed_and_all_land() {
     for opened in stores().await {
         let store = opened.store.clone();

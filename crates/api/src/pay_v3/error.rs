@@ -189,6 +189,11 @@ impl From<PayError> for V3Error {
                 "FREQUENCY_LIMITED",
                 "频率超限: too many concurrent changes to one order; retry",
             ),
+            // Amounts are bounded at the door, so only a balance grown huge (or data from
+            // before the bound) gets here: a refusal of this request, not a failure.
+            PayError::AmountOverflow { .. } | PayError::BalanceOverflow { .. } => {
+                Self::new(status(400), "INVALID_REQUEST", message)
+            }
             PayError::Unavailable { reason } => Self::system(&reason),
         }
     }

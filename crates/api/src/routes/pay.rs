@@ -102,6 +102,8 @@ impl From<PayError> for ApiError {
             PayError::UserNotFound { .. } => "user_not_found",
             PayError::SessionUnknown => "unauthorized",
             PayError::Busy { .. } => "busy",
+            PayError::AmountOverflow { .. } => "amount_overflow",
+            PayError::BalanceOverflow { .. } => "balance_overflow",
             PayError::Unavailable { reason } => return ApiError::unavailable(&reason),
         };
         ApiError::new(code, message)

@@ -103,6 +103,48 @@ pub(crate) fn open_connection(
     Ok(conn)
 }
 
+/// Makes the database file readable by its owner only: a new one is created 0600 before
+/// SQLite opens it, an existing one (and its `-wal` and `-shm`) narrowed to 0600. SQLite
+/// creates the `-wal` and `-shm` files with the database file's mode, so they follow.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => return Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            match std::fs::metadata(&file) {
+                Ok(metadata) if metadata.permissions().mode() & 0o077 != 0 => {
+                    let mode = metadata.permissions().mode() & 0o700;
+                    if let Err(error) =
+                        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))
+                    {
+                        // A file system that keeps no modes: go on as before.
+                        tracing::warn!(file = %file.display(), %error, "cannot make it private to its owner");
+                    }
+                }
+                Ok(_) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Opens (creating if needed) and migrates the database, and starts the writer thread.
 pub(crate) fn open(
     options: &SqliteOptions,
@@ -116,6 +158,10 @@ pub(crate) fn open(
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let full = options.durability == SqliteDurability::FullSync;
+    make_private(&options.path).map_err(|error| StoreError::Open {
+        location: location.clone(),
+        reason: format!("cannot make the database file private: {error}"),
+    })?;
     let mut conn = open_connection(&options.path, flags, full)?;
     schema::migrate(&mut conn, &location)?;
     let next = next_ids(&conn).map_err(|e| corrupt_or_open(&location, &e))?;

@@ -17,6 +17,25 @@ use super::{
 use crate::error::StoreError;
 use crate::sql::history_page;
 
+/// SQLite's `SUM` fails on a running total beyond `i64`, which an account's incoming
+/// (or outgoing) transfers can reach while its balance stays in range. So each sum is
+/// taken in two halves — the amounts' high 32 bits and their low 32 bits, each far from
+/// overflowing — and put together in `i128` ([`recombine`]).
+const SUM_IN_HALVES_TO: &str = "COALESCE((SELECT SUM(amount_minor >> 32) FROM ledger_transfers WHERE to_row = a.row_id), 0), \
+     COALESCE((SELECT SUM(amount_minor & 4294967295) FROM ledger_transfers WHERE to_row = a.row_id), 0)";
+/// See [`SUM_IN_HALVES_TO`].
+const SUM_IN_HALVES_FROM: &str = "COALESCE((SELECT SUM(amount_minor >> 32) FROM ledger_transfers WHERE from_row = a.row_id), 0), \
+     COALESCE((SELECT SUM(amount_minor & 4294967295) FROM ledger_transfers WHERE from_row = a.row_id), 0)";
+
+/// Money in minus money out from the halves of [`SUM_IN_HALVES_TO`] and
+/// [`SUM_IN_HALVES_FROM`]; a result beyond `i64` (never in a sound ledger) is clamped,
+/// and then differs from the stored balance, which the audit reports.
+fn recombine((high_in, low_in): (i64, i64), (high_out, low_out): (i64, i64)) -> i64 {
+    let sum = |high: i64, low: i64| (i128::from(high) << 32) + i128::from(low);
+    let balance = sum(high_in, low_in) - sum(high_out, low_out);
+    i64::try_from(balance).unwrap_or(if balance < 0 { i64::MIN } else { i64::MAX })
+}
+
 /// Idle reader connections kept open.
 const IDLE_READERS_MAX: usize = 8;
 
@@ -146,12 +165,12 @@ impl SqliteReaders {
         .await
     }
 
+    /// Every account with its stored balance and the balance its transfers add up to.
     pub(crate) async fn audit(&self) -> Result<Vec<AccountAudit>, StoreError> {
         self.with(|conn| {
             let mut statement = conn.prepare(
                 &format!("SELECT a.id, a.currency, a.floor_minor, {BALANCE_OF_A}, \
-                   COALESCE((SELECT SUM(amount_minor) FROM ledger_transfers WHERE to_row = a.row_id), 0) \
-                 - COALESCE((SELECT SUM(amount_minor) FROM ledger_transfers WHERE from_row = a.row_id), 0), \
+                   {SUM_IN_HALVES_TO}, {SUM_IN_HALVES_FROM}, \
                    (SELECT COUNT(*) FROM ledger_transfers WHERE to_row = a.row_id AND currency <> a.currency) \
                  + (SELECT COUNT(*) FROM ledger_transfers WHERE from_row = a.row_id AND currency <> a.currency) \
                  FROM ledger_accounts a ORDER BY a.row_id"),
@@ -159,13 +178,17 @@ impl SqliteReaders {
             statement
                 .query_map([], |row| {
                     let currency_text: String = row.get(1)?;
+                    let recomputed = recombine(
+                        (row.get(4)?, row.get(5)?),
+                        (row.get(6)?, row.get(7)?),
+                    );
                     Ok(AccountAudit {
                         id: account_id(row.get(0)?)?,
                         currency: currency(&currency_text)?,
                         floor_minor: row.get(2)?,
                         stored_balance_minor: row.get(3)?,
-                        recomputed_balance_minor: row.get(4)?,
-                        foreign_currency_transfers_count: row.get(5)?,
+                        recomputed_balance_minor: recomputed,
+                        foreign_currency_transfers_count: row.get(8)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()
