@@ -276,7 +276,7 @@ fn make_private(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Creates a file readable by the owner only, and syncs it.
-fn create_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn create_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut options = private_options();
     options.write(true).create(true).truncate(true);
     let mut file = options

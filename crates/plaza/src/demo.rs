@@ -78,8 +78,11 @@ pub(crate) async fn seed_and_greet(
             )
             .await?;
             let path = demo_dir.join(format!("{slug}.json"));
-            std::fs::write(&path, serde_json::to_string_pretty(&merchant)?)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            // SDK configurations hold private keys: the owner's alone.
+            crate::datadir::create_private(
+                &path,
+                serde_json::to_string_pretty(&merchant)?.as_bytes(),
+            )?;
             first_merchant.get_or_insert(merchant);
         }
         let mut first_payer = None;
@@ -189,8 +192,7 @@ async fn seed_partners_and_codes(
     .await?;
     provider["sub_mchid"] = sub["sub_mchid"].clone();
     let path = demo_dir.join("provider.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&provider)?)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::datadir::create_private(&path, serde_json::to_string_pretty(&provider)?.as_bytes())?;
     let stall_owner = post(
         client,
         base,

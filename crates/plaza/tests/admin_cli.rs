@@ -512,6 +512,13 @@ fn a_restarted_demo_points_its_sdk_files_at_where_it_listens_now() {
         first.printed
     );
     let mchid = sdk_file(cwd, "harbour-coffee")["mchid"].clone();
+    // They hold private keys: the owner's alone, and still so after the rewrite.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
     first.stop();
 
     // Stopped: verify-ledger finds the demo's data and checks it in place.
