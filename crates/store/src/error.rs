@@ -43,11 +43,14 @@ pub enum StoreError {
     },
     /// Another Plaza process writes to this PostgreSQL database.
     #[error(
-        "another plaza process is already writing to the database at {location}; stop it first (one writer per database)"
+        "another plaza process is already writing to the database at {location}{}; stop it first (one writer per database)",
+        held_by(.holder.as_deref())
     )]
     InUse {
         /// The URL (without password).
         location: String,
+        /// The database session that holds the writer lock, when the server tells.
+        holder: Option<String>,
     },
     /// A query failed.
     #[error("the database failed: {reason}")]
@@ -55,6 +58,10 @@ pub enum StoreError {
         /// What the database said.
         reason: String,
     },
+}
+
+fn held_by(holder: Option<&str>) -> String {
+    holder.map_or_else(String::new, |holder| format!(" (held by {holder})"))
 }
 
 impl StoreError {

@@ -130,7 +130,9 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError`] when the database cannot be reached, is corrupt, comes from a newer
-    /// Plaza, or is in use by another Plaza process (PostgreSQL).
+    /// Plaza, or is in use by another Plaza process (PostgreSQL: answered after about two
+    /// seconds of asking again, time for the server to end the session of a Plaza that was
+    /// killed or a store dropped without [`Store::close`]).
     pub async fn open(backend: &Backend, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let metrics = StoreMetrics::default();
         let horizon = DurableHorizon::default();
@@ -212,7 +214,9 @@ impl Store {
     }
 
     /// Finishes every queued write, stops the writer and waits for it: after this returns,
-    /// every acknowledged write is on disk and further writes fail.
+    /// every acknowledged write is on disk, further writes fail, and the database is free
+    /// for the next [`Store::open`] (PostgreSQL: the writer has given its lock back and
+    /// ended its session).
     pub async fn close(&self) {
         self.inner.writer.shutdown().await;
         let task = self

@@ -40,6 +40,16 @@ pub struct PostgresOptions {
 /// ASCII).
 const WRITER_LOCK_KEY: i64 = 0x70_6c_61_7a_61;
 
+/// How often, and how many more times, opening asks for a writer lock that another
+/// session holds before it answers InUse: about two seconds in all. A session whose client
+/// has gone is usually ended within milliseconds, but a loaded server can take longer.
+const LOCK_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+const LOCK_RETRIES_MAX: u32 = 40;
+
+/// How long a stopping writer waits for the database to take the writer lock back and
+/// end its session, so that a database that stopped answering cannot hold up a shutdown.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 const MIGRATIONS: &[&str] = &[
     // 1: ledger, outbox, jobs.
     "
@@ -132,7 +142,12 @@ fn location(config: &tokio_postgres::Config) -> String {
     )
 }
 
-async fn connect(config: &tokio_postgres::Config, location: &str) -> Result<Client, StoreError> {
+/// Connects; the connection runs on its own task, which ends once the client is dropped
+/// and the session's goodbye has been sent.
+async fn connect(
+    config: &tokio_postgres::Config,
+    location: &str,
+) -> Result<(Client, tokio::task::JoinHandle<()>), StoreError> {
     let (client, connection) = config
         .connect(NoTls)
         .await
@@ -140,12 +155,12 @@ async fn connect(config: &tokio_postgres::Config, location: &str) -> Result<Clie
             location: location.to_owned(),
             reason: error.to_string(),
         })?;
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::error!(%error, "postgres connection closed");
         }
     });
-    Ok(client)
+    Ok((client, task))
 }
 
 fn db_error(error: tokio_postgres::Error) -> StoreError {
@@ -215,6 +230,65 @@ async fn next_ids(client: &Client) -> Result<NextIds, tokio_postgres::Error> {
     })
 }
 
+/// Takes the writer lock, asking again for a short while if another session holds it:
+/// that session may be one whose client has gone (a killed Plaza, a store dropped without
+/// `close`), which keeps its locks until the server has ended it. A running Plaza keeps the
+/// lock for good and is reported after the last try, with the session that holds it.
+async fn take_writer_lock(client: &Client, location: &str) -> Result<(), StoreError> {
+    for attempt in 0..=LOCK_RETRIES_MAX {
+        if attempt > 0 {
+            tokio::time::sleep(LOCK_RETRY_INTERVAL).await;
+        }
+        let locked: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(db_error)?;
+        if locked {
+            if attempt > 0 {
+                tracing::info!(attempt, "the writer lock's previous holder went away");
+            }
+            return Ok(());
+        }
+    }
+    Err(StoreError::InUse {
+        location: location.to_owned(),
+        holder: lock_holder(client).await,
+    })
+}
+
+/// The session holding the writer lock, in words, if the server tells (it shows another
+/// role's sessions only to roles allowed to see them).
+async fn lock_holder(client: &Client) -> Option<String> {
+    // pg_locks shows a bigint advisory key as its high and low 32 bits.
+    let row = client
+        .query_opt(
+            "SELECT a.pid, COALESCE(a.application_name, ''), \
+                    COALESCE(host(a.client_addr), 'a local socket'), \
+                    COALESCE(date_trunc('second', a.backend_start)::text, 'an unknown time') \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND l.classid::bigint = ($1::bigint >> 32) AND l.objid::bigint = ($1::bigint & 4294967295)",
+            &[&WRITER_LOCK_KEY],
+        )
+        .await
+        .inspect_err(|error| tracing::debug!(%error, "finding the writer lock's holder failed"))
+        .ok()??;
+    let pid: i32 = row.try_get(0).ok()?;
+    let application: String = row.try_get(1).ok()?;
+    let client_addr: String = row.try_get(2).ok()?;
+    let since: String = row.try_get(3).ok()?;
+    let named = if application.is_empty() {
+        String::new()
+    } else {
+        format!("{application:?}, ")
+    };
+    Some(format!(
+        "PostgreSQL session {pid} ({named}from {client_addr}, connected since {since})"
+    ))
+}
+
 /// Connects, takes the writer lock, migrates and starts the writer task.
 pub(crate) async fn open(
     options: &PostgresOptions,
@@ -223,31 +297,29 @@ pub(crate) async fn open(
     horizon: DurableHorizon,
     receiver: mpsc::Receiver<Message>,
 ) -> Result<(PgReaders, tokio::task::JoinHandle<()>), StoreError> {
-    let config =
+    let mut config =
         tokio_postgres::Config::from_str(&options.url).map_err(|error| StoreError::Open {
             location: "the --database-url".to_owned(),
             reason: error.to_string(),
         })?;
-    let location = location(&config);
-    let mut client = connect(&config, &location).await?;
-    let locked: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
-        .await
-        .map_err(db_error)?
-        .get(0);
-    if !locked {
-        return Err(StoreError::InUse { location });
+    if config.get_application_name().is_none() {
+        // What an operator sees in pg_stat_activity, and what InUse names.
+        config.application_name("plaza");
     }
+    let location = location(&config);
+    let (mut client, connection) = connect(&config, &location).await?;
+    take_writer_lock(&client, &location).await?;
     migrate(&mut client, &location).await?;
     let next = next_ids(&client).await.map_err(db_error)?;
     horizon.advance(next.event_seq - 1);
     let statements = Statements::prepare(&client).await.map_err(db_error)?;
     let readers = PgReaders {
-        client: Arc::new(connect(&config, &location).await?),
+        client: Arc::new(connect(&config, &location).await?.0),
         horizon: horizon.clone(),
     };
     let writer = PgWriter {
         client,
+        connection,
         statements,
         cache: WriterCache::default(),
         next,
@@ -454,6 +526,8 @@ impl Statements {
 
 struct PgWriter {
     client: Client,
+    /// The task running `client`'s connection.
+    connection: tokio::task::JoinHandle<()>,
     statements: Statements,
     cache: WriterCache,
     next: NextIds,
@@ -472,8 +546,46 @@ impl PgWriter {
                 self.run_group(GroupSteps::new(group.requests)).await;
             }
         }
+        self.release().await;
         for reply in shutdown_replies {
             let _ignored = reply.send(());
+        }
+    }
+
+    /// Gives the writer lock back and ends the session. Dropping the client alone would
+    /// leave the lock to the server, which frees it only when it gets round to ending the
+    /// session, after this task has finished: a store opened right after `close` could
+    /// still find it held.
+    async fn release(self) {
+        let Self {
+            client,
+            connection,
+            statements,
+            ..
+        } = self;
+        let released = tokio::time::timeout(RELEASE_WAIT, async move {
+            match client
+                .query_one("SELECT pg_advisory_unlock($1)", &[&WRITER_LOCK_KEY])
+                .await
+                .and_then(|row| row.try_get::<_, bool>(0))
+            {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!("the writer lock was not held when the writer stopped"),
+                Err(error) => tracing::warn!(
+                    %error,
+                    "giving the writer lock back failed; the server frees it when it ends the session"
+                ),
+            }
+            drop(statements);
+            drop(client);
+            let _ended = connection.await;
+        })
+        .await;
+        if released.is_err() {
+            tracing::warn!(
+                wait_ms = RELEASE_WAIT.as_millis() as u64,
+                "the database did not answer the writer's goodbye; the server frees the writer lock when it ends the session"
+            );
         }
     }
 

@@ -705,6 +705,12 @@ async fn a_second_writer_on_one_postgres_database_is_refused() {
     let first = Store::open(&backend, clock.clone()).await.unwrap();
     let error = Store::open(&backend, clock.clone()).await.unwrap_err();
     assert!(matches!(error, StoreError::InUse { .. }), "{error}");
+    // The operator learns which session to look for.
+    let message = error.to_string();
+    assert!(
+        message.contains("held by PostgreSQL session") && message.contains("\"plaza\""),
+        "{message}"
+    );
     first.close().await;
     drop(first);
 }
@@ -1152,4 +1158,85 @@ async fn oversized_records_are_refused() {
             opened.name
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_postgres_store_can_be_reopened_at_once_every_time() {
+    let Some(url) = harness::postgres_url().await else {
+        return;
+    };
+    let backend = Backend::Postgres(PostgresOptions { url });
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(0)));
+    for round in 0..50 {
+        let store = Store::open(&backend, clock.clone())
+            .await
+            .unwrap_or_else(|error| panic!("round {round}: {error}"));
+        store.set_meta("round", &round.to_string()).await.unwrap();
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_postgres_store_is_waited_for_not_reported_in_use() {
+    let Some(url) = harness::postgres_url().await else {
+        return;
+    };
+    let backend = Backend::Postgres(PostgresOptions { url });
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(0)));
+    for round in 0..20 {
+        let store = Store::open(&backend, clock.clone())
+            .await
+            .unwrap_or_else(|error| panic!("round {round}: {error}"));
+        store.set_meta("round", &round.to_string()).await.unwrap();
+        drop(store);
+    }
+}
+
+/// A session that holds the writer lock and whose client then goes away, as a killed
+/// Plaza's does: opening waits for the server to end it instead of answering InUse.
+#[tokio::test(flavor = "multi_thread")]
+async fn opening_a_postgres_store_waits_for_a_lock_holder_whose_client_has_gone() {
+    let Some(url) = harness::postgres_url().await else {
+        return;
+    };
+    let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let holder_connection = tokio::spawn(connection);
+    let locked: bool = holder
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&0x70_6c_61_7a_61_i64])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(locked);
+    let backend = Backend::Postgres(PostgresOptions { url });
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(0)));
+    let opening = tokio::spawn(async move { Store::open(&backend, clock).await });
+    // Once the opener has asked for the lock (and been told no), the holder's client goes.
+    let mut opener_seen = false;
+    for _ in 0..400 {
+        if opening.is_finished() {
+            break;
+        }
+        let sessions: i64 = holder
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = 'plaza' \
+                   AND query LIKE '%pg_try_advisory_lock%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if sessions > 0 {
+            opener_seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(holder);
+    holder_connection.await.unwrap().unwrap();
+    let store = opening.await.unwrap().unwrap();
+    assert!(opener_seen, "the opener was never seen asking for the lock");
+    store.close().await;
 }
