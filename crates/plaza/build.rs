@@ -31,6 +31,11 @@ fn main() {
     if let Some(python) = &sdk_python {
         watch(Path::new(python));
     }
+    // A name that is not a file on this machine is as good as none (a bare `python3` is
+    // looked up on PATH).
+    let sdk_python = sdk_python.filter(|python| {
+        Path::new(python).is_file() || Command::new(python).arg("--version").output().is_ok()
+    });
     if sdk_python.is_none() && !required("PLAZA_TEST_REQUIRE_SDK") {
         println!("cargo::rustc-cfg=plaza_sdk_missing");
     }

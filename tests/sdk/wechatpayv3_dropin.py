@@ -15,6 +15,7 @@ Plaza's. Exits non-zero on the first mismatch.
 """
 
 import argparse
+import datetime
 import gzip
 import hashlib
 import json
@@ -79,6 +80,15 @@ def main():
         public_key_id=creds["public_key_id"],
     )
     check(wxpay._core._gate_way == "https://api.mch.weixin.qq.com", "the SDK keeps WeChat's own host")
+
+    # Start from a known instant (10:00 China time, two days on), so the day arithmetic
+    # below is the same whatever the hour the test runs at.
+    now_ms = requests.get(base + "/api/v1/sandbox/clock", timeout=30).json()["now_ms"]
+    china = datetime.timezone(datetime.timedelta(hours=8))
+    today = datetime.datetime.fromtimestamp(now_ms / 1000, china).date()
+    pinned = datetime.datetime.combine(today + datetime.timedelta(days=2), datetime.time(10, 0), china)
+    pin = requests.post(base + "/api/v1/sandbox/clock/set", json={"to": pinned.isoformat()}, headers={"Authorization": "Bearer " + args.admin_token}, timeout=30)
+    check(pin.status_code == 200, "the clock is pinned: %s" % pin.text[:200])
 
     out_trade_no = "DROPIN%d" % int(time.time() * 1000)
     code, message = wxpay.pay(description="Drop-in latte", out_trade_no=out_trade_no, amount={"total": 1800})

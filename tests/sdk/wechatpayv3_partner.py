@@ -47,6 +47,14 @@ def main():
         check(reply.status_code in (200, 201), "POST %s: %s" % (path, reply.text[:200]))
         return reply.json()
 
+    # Start from a known instant (10:00 China time, two days on), so the day arithmetic
+    # below is the same whatever the hour the test runs at.
+    now_ms = requests.get(base + "/api/v1/sandbox/clock", timeout=30).json()["now_ms"]
+    china = datetime.timezone(datetime.timedelta(hours=8))
+    today = datetime.datetime.fromtimestamp(now_ms / 1000, china).date()
+    pinned = datetime.datetime.combine(today + datetime.timedelta(days=2), datetime.time(10, 0), china)
+    admin_post("/api/v1/sandbox/clock/set", {"to": pinned.isoformat()})
+
     notifications = Notifications()
     sp = admin_post("/api/v1/admin/providers", {"name": "SDK services", "commission_bps": 2000})
     other = admin_post("/api/v1/admin/providers", {"name": "Other services"})

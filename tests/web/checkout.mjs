@@ -31,6 +31,20 @@ async function admin(path, body) {
   return reply.json();
 }
 
+// Start from a known instant (10:00 China time, two days on): the page reads the same
+// whatever the hour the test runs at.
+{
+  const nowMs = (await (await fetch(base + "/api/v1/sandbox/clock")).json()).now_ms;
+  const chinaDay = Math.floor((nowMs + 8 * 3600000) / 86400000);
+  const to = new Date((chinaDay + 2) * 86400000 - 8 * 3600000 + 10 * 3600000).toISOString();
+  const pinned = await fetch(base + "/api/v1/sandbox/clock/set", {
+    method: "POST",
+    headers: { authorization: "Bearer " + adminToken, "content-type": "application/json" },
+    body: JSON.stringify({ to }),
+  });
+  check(pinned.ok, "the clock is pinned to 10:00 China time");
+}
+
 const merchant = await admin("/api/v1/admin/merchants", { name: "Harbour Coffee" });
 await admin("/api/v1/admin/users", { name: "Lin Wei", password: "246810", balance: 5000 });
 

@@ -198,6 +198,7 @@ impl From<ClockError> for ApiError {
         match error {
             ClockError::NotMovable => Self::new("sandbox_only", error.to_string()),
             ClockError::NotForward { .. } => Self::new("clock_not_forward", error.to_string()),
+            ClockError::Unavailable { reason } => Self::unavailable(&reason),
             ClockError::NotAfterNow { to, now } => Self::new(
                 "clock_not_forward",
                 format!(

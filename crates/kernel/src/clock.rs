@@ -52,6 +52,13 @@ pub enum ClockError {
         /// The refused amount.
         by_ms: i64,
     },
+    /// The clock moved, but running the jobs due on the way failed (the store did not
+    /// answer); those jobs run once it answers again.
+    #[error("the clock moved, but running the jobs due on the way failed: {reason}")]
+    Unavailable {
+        /// What failed.
+        reason: String,
+    },
     /// A target instant that is not after the clock's current time.
     #[error("the clock moves forward only: {to} is not after the clock's time, {now}")]
     NotAfterNow {

@@ -132,8 +132,8 @@ pub(crate) async fn seed_and_greet(
 }
 
 /// Sets `gateway` in every SDK file of the demo that says otherwise. Each file is
-/// replaced whole (written beside it, then renamed over it, with its permissions), so a
-/// crash leaves the old file or the new one, never half of one.
+/// replaced whole (written beside it, owner-only since it holds a private key, then
+/// renamed over it), so a crash leaves the old file or the new one, never half of one.
 fn point_sdk_files_at(demo_dir: &Path, gateway: &str) -> anyhow::Result<()> {
     let entries = std::fs::read_dir(demo_dir)
         .with_context(|| format!("cannot read {}", demo_dir.display()))?;
@@ -154,12 +154,8 @@ fn point_sdk_files_at(demo_dir: &Path, gateway: &str) -> anyhow::Result<()> {
         }
         config["gateway"] = json!(gateway);
         let fresh = path.with_extension("json.new");
-        let permissions = std::fs::metadata(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .permissions();
-        std::fs::write(&fresh, serde_json::to_string_pretty(&config)?)
-            .and_then(|()| std::fs::set_permissions(&fresh, permissions))
-            .and_then(|()| std::fs::rename(&fresh, &path))
+        crate::datadir::create_private(&fresh, serde_json::to_string_pretty(&config)?.as_bytes())?;
+        std::fs::rename(&fresh, &path)
             .with_context(|| format!("cannot rewrite {}", path.display()))?;
     }
     Ok(())

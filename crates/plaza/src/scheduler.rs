@@ -242,17 +242,17 @@ impl Scheduler {
     }
 
     /// At start in the sandbox: runs the jobs that came due while the server was down
-    /// at their due times, as if it had been up (see [`Scheduler::travel_to`]). Must run
-    /// before anything else reads the clock, since the clock reads the past meanwhile.
-    pub(crate) async fn catch_up(&self, clock: &SandboxClock) -> Result<usize, QueueError> {
-        let now = clock.now();
-        match self.jobs.next_due_at().await? {
-            Some(due) if due < now => {
-                clock.pin_before_start(due);
-                Ok(self.travel_to(clock, now).await?.jobs_run)
-            }
-            _ => Ok(0),
+    /// at their due times, as if it had been up (see [`Scheduler::travel_to`]), up to
+    /// `now`, the instant the clock read before [`pin_for_catch_up`] pinned it.
+    pub(crate) async fn catch_up(
+        &self,
+        clock: &SandboxClock,
+        now: Timestamp,
+    ) -> Result<usize, QueueError> {
+        if clock.pinned_at().is_none() {
+            return Ok(0);
         }
+        Ok(self.travel_to(clock, now).await?.jobs_run)
     }
 
     /// Runs due jobs until `stop` turns true.
@@ -277,6 +277,24 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// At start in the sandbox, before anything writes: when a job came due while the
+/// server was down, pins the clock at its due time (nothing has read the clock yet, so
+/// this moves no reader back), so whatever the start writes and every job the catch-up
+/// runs carry times in due order. Returns the clock's time before the pin, where
+/// [`Scheduler::catch_up`] lands.
+pub(crate) async fn pin_for_catch_up(
+    clock: &SandboxClock,
+    jobs: &dyn JobStore,
+) -> Result<Timestamp, QueueError> {
+    let now = clock.now();
+    if let Some(due) = jobs.next_due_at().await?
+        && due < now
+    {
+        clock.pin_before_start(due);
+    }
+    Ok(now)
 }
 
 #[cfg(test)]
@@ -422,7 +440,15 @@ mod tests {
             new_job("future", now.plus_ms(HOUR_MS)),
         ];
         let (scheduler, recorder) = scheduler_with(dir.path(), clock.clone(), jobs).await;
-        assert_eq!(scheduler.catch_up(&clock).await.unwrap(), 2);
+        let before = pin_for_catch_up(&clock, scheduler.jobs.as_ref())
+            .await
+            .unwrap();
+        assert_eq!(
+            clock.now(),
+            now.plus_ms(-5 * HOUR_MS),
+            "pinned at the first"
+        );
+        assert_eq!(scheduler.catch_up(&clock, before).await.unwrap(), 2);
         assert_eq!(
             *recorder.runs.lock().unwrap(),
             vec![

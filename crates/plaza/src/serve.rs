@@ -188,6 +188,9 @@ pub(crate) async fn serve_with(
         None => Arc::new(SystemClock),
     };
     let store = Store::open(&backend(&config.database), clock.clone()).await?;
+    // The sandbox's instant now; jobs that came due before it while the server was down
+    // run at their due times before it listens (`SandboxTime::start`).
+    let mut sandbox_catch_up_to = None;
     if let Some(sandbox_clock) = &sandbox_clock {
         // Carry a moved sandbox clock over restarts, so time never goes backwards.
         let offset_ms: i64 = store
@@ -198,6 +201,10 @@ pub(crate) async fn serve_with(
         if offset_ms > 0 {
             sandbox_clock.advance(offset_ms)?;
         }
+        // Pinned at the first missed job's due time before anything below writes, so
+        // nothing is stamped later than the jobs that catching up books.
+        sandbox_catch_up_to =
+            Some(crate::scheduler::pin_for_catch_up(sandbox_clock, &store).await?);
     }
 
     let mut registry = Registry::default();
@@ -270,7 +277,9 @@ pub(crate) async fn serve_with(
                 store: store.clone(),
                 scheduler: scheduler.clone(),
             });
-            sandbox_time.start(config.sandbox_clock_start).await?;
+            sandbox_time
+                .start(sandbox_catch_up_to, config.sandbox_clock_start)
+                .await?;
             Some(sandbox_time as Arc<dyn plaza_api::TimeTravel>)
         }
         None => None,

@@ -80,24 +80,42 @@ pub(crate) struct SandboxTime {
 
 impl SandboxTime {
     /// At start, before the server listens: runs the jobs that came due while it was
-    /// down at their due times, then moves the clock to `start_at` if it is behind it.
-    pub(crate) async fn start(&self, start_at: Option<Timestamp>) -> anyhow::Result<()> {
-        let caught_up = self.scheduler.catch_up(&self.clock).await?;
-        if caught_up > 0 {
-            tracing::info!(
-                jobs = caught_up,
-                "ran the jobs that came due while Plaza was down, each at its due time"
-            );
+    /// down at their due times, up to `catch_up_to` (see `scheduler::pin_for_catch_up`),
+    /// then moves the clock to `start_at` if it is behind it.
+    pub(crate) async fn start(
+        &self,
+        catch_up_to: Option<Timestamp>,
+        start_at: Option<Timestamp>,
+    ) -> anyhow::Result<()> {
+        if let Some(now) = catch_up_to {
+            let caught_up = self.scheduler.catch_up(&self.clock, now).await?;
+            if caught_up > 0 {
+                tracing::info!(
+                    jobs = caught_up,
+                    "ran the jobs that came due while Plaza was down, each at its due time"
+                );
+            }
         }
         if let Some(start_at) = start_at
             && start_at > self.clock.now()
         {
-            self.travel(start_at).await;
+            self.travel(start_at).await?;
         }
         Ok(())
     }
 
-    async fn travel(&self, target: Timestamp) -> Advanced {
+    async fn travel(&self, target: Timestamp) -> Result<Advanced, ClockError> {
+        // Where the move will land is recorded first: should the process die during the
+        // move, it restarts there, and the jobs the move had not run yet are caught up at
+        // their due times, which are after every job it had run.
+        let landing_offset_ms = target
+            .unix_ms()
+            .saturating_sub(self.clock.now().unix_ms())
+            .saturating_add(self.clock.offset_ms())
+            .max(self.clock.offset_ms());
+        self.record_offset(landing_offset_ms)
+            .await
+            .map_err(|reason| ClockError::Unavailable { reason })?;
         // In its own task: a move must finish (and land the clock) even if the request
         // that asked for it goes away.
         let scheduler = self.scheduler.clone();
@@ -108,26 +126,31 @@ impl SandboxTime {
                 // A job panicked mid-move: land the clock so it is not left pinned.
                 self.clock.land(target);
                 Err(plaza_kernel::queue::QueueError::Unavailable {
-                    reason: format!("a clock move failed: {error}"),
+                    reason: format!("a job panicked: {error}"),
                 })
             });
-        let offset = self.clock.offset_ms().to_string();
-        if let Err(error) = self.store.set_meta(SANDBOX_OFFSET_KEY, &offset).await {
-            tracing::error!(%error, "recording the sandbox clock offset failed");
+        if let Err(reason) = self.record_offset(self.clock.offset_ms()).await {
+            tracing::error!(%reason, "recording the sandbox clock offset failed");
         }
         match travelled {
-            Ok(travelled) => Advanced {
+            Ok(travelled) => Ok(Advanced {
                 now: travelled.now,
                 jobs_run: travelled.jobs_run,
-            },
+            }),
             Err(error) => {
                 tracing::error!(%error, "running due jobs during a clock move failed");
-                Advanced {
-                    now: self.clock.now(),
-                    jobs_run: 0,
-                }
+                Err(ClockError::Unavailable {
+                    reason: error.to_string(),
+                })
             }
         }
+    }
+
+    async fn record_offset(&self, offset_ms: i64) -> Result<(), String> {
+        self.store
+            .set_meta(SANDBOX_OFFSET_KEY, &offset_ms.to_string())
+            .await
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -138,7 +161,7 @@ impl TimeTravel for SandboxTime {
                 return Err(ClockError::NotForward { by_ms });
             }
             let target = self.clock.now().plus_ms(by_ms);
-            Ok(self.travel(target).await)
+            self.travel(target).await
         })
     }
 
@@ -148,12 +171,12 @@ impl TimeTravel for SandboxTime {
             if to <= now {
                 return Err(ClockError::NotAfterNow { to, now });
             }
-            Ok(self.travel(to).await)
+            self.travel(to).await
         })
     }
 
     fn reach(&self, at: Timestamp) -> BoxFuture<'_, Result<Advanced, ClockError>> {
-        Box::pin(async move { Ok(self.travel(at).await) })
+        Box::pin(self.travel(at))
     }
 
     fn offset_ms(&self) -> i64 {

@@ -233,6 +233,8 @@ async fn a_bill_asked_for_at_wechats_host_is_downloaded_from_it() {
         .sandbox()
         .tls()
         .start();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let port = server.tls_port();
     let client = client_of(&server, Some(&ca_pem));
     let wechat_pay = format!("https://{PAY_HOST}:{port}");

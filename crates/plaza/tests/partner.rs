@@ -280,6 +280,8 @@ async fn provider_bill_rows(
 async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its_fund_flow() {
     use std::collections::BTreeSet;
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let acme = provider(&server, "Acme Services", 2_500).await;
     let other = provider(&server, "Other Services", 2_500).await;
     let noodles = sub_merchant(

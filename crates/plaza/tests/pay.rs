@@ -1692,12 +1692,6 @@ async fn a_two_day_move_settles_at_two_the_next_morning_as_waiting_would() {
         flow.contains(&format!("`{settle_day} 02:00:00")) && flow.contains("`收入,`24.85"),
         "settled at 02:00 on {settle_day}: {flow}"
     );
-    // Nothing was booked on the day the clock landed on (not over yet, and no activity
-    // before it): the payment's own day has only the payment's pending side.
-    assert_eq!(
-        fund_flow(&server, &merchant, &pinned.day_plus(2)).await,
-        Err("NO_STATEMENT_EXIST".to_owned())
-    );
     assert_ledger_sound(&server).await;
 }
 
@@ -1823,9 +1817,30 @@ async fn a_settlement_missed_while_down_is_caught_up_at_start_and_booked_at_its_
     // 01:00 the next day: settlement is an hour away when the server goes down …
     server.set_clock(pinned.at_ms + 15 * HOUR_MS).await;
     assert_eq!(available(&server, &merchant).await, 0);
-    // … and it comes back at 03:00.
-    let back_at = plaza_testkit::clock::china_rfc3339(pinned.at_ms + 17 * HOUR_MS);
-    let server = server.restart_with(|options| options.arg("--sandbox-clock-start").arg(back_at));
+    let mut server = server;
+    server.kill();
+    // … and stays down two hours: the sandbox clock is the wall clock plus a stored
+    // offset, so two hours of downtime are two hours more of offset.
+    {
+        let database = rusqlite::Connection::open(server.data_dir.join("plaza.sqlite3")).unwrap();
+        let offset_ms: i64 = database
+            .query_row(
+                "SELECT value FROM plaza_meta WHERE key = 'sandbox_clock_offset_ms'",
+                [],
+                |row| row.get::<_, String>(0),
+            )
+            .unwrap()
+            .parse()
+            .unwrap();
+        database
+            .execute(
+                "UPDATE plaza_meta SET value = ?1 WHERE key = 'sandbox_clock_offset_ms'",
+                [(offset_ms + 2 * HOUR_MS).to_string()],
+            )
+            .unwrap();
+    }
+    let server = server.restart();
+    // Caught up before it listened.
     assert_eq!(available(&server, &merchant).await, 2_500 - 15);
     assert!(server.clock_now_ms().await >= pinned.at_ms + 17 * HOUR_MS);
     server.advance_clock(DAY_MS).await;
@@ -1833,9 +1848,30 @@ async fn a_settlement_missed_while_down_is_caught_up_at_start_and_booked_at_its_
     let flow = fund_flow(&server, &merchant, &settle_day).await.unwrap();
     assert!(
         flow.contains(&format!("`{settle_day} 02:00:00")) && flow.contains("`收入,`24.85"),
-        "{flow}"
+        "booked at its due time: {flow}"
+    );
+    assert!(
+        server.log().contains("each at its due time"),
+        "{}",
+        server.log()
     );
     assert_ledger_sound(&server).await;
+}
+
+/// `--sandbox-clock-start` starts a server at a known instant; jobs due on the way run
+/// at their due times.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandbox_started_at_a_later_instant_runs_what_came_due_on_the_way() {
+    let (server, pinned) = pinned_sandbox("10:00").await;
+    let (merchant, _transaction) = paid_order(&server, 2_500, "https://m.example/n").await;
+    let start_at = plaza_testkit::clock::china_rfc3339(pinned.at_ms + 17 * HOUR_MS);
+    let server = server.restart_with(|options| options.arg("--sandbox-clock-start").arg(start_at));
+    assert_eq!(available(&server, &merchant).await, 2_500 - 15);
+    assert!(server.clock_now_ms().await >= pinned.at_ms + 17 * HOUR_MS);
+    server.advance_clock(DAY_MS).await;
+    let settle_day = pinned.day_plus(1);
+    let flow = fund_flow(&server, &merchant, &settle_day).await.unwrap();
+    assert!(flow.contains(&format!("`{settle_day} 02:00:00")), "{flow}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

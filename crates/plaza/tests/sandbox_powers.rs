@@ -278,6 +278,8 @@ async fn next_retry_moves_the_clock_to_the_next_try_and_runs_it() {
 #[tokio::test]
 async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
     let server = sandbox();
+    // Pinned, so the test's day arithmetic is the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Faulty Noodles").await;
     let other = Merchant::create(&server, "Calm Noodles").await;
     let payer = Payer::create(&server, "Wei", 100_000).await;

@@ -343,6 +343,12 @@ async fn production_mode_refuses_to_move_the_clock() {
 #[tokio::test]
 async fn the_sandbox_clock_runs_what_became_due_in_due_order_and_survives_a_restart() {
     let server = ServerOptions::new(PLAZA).sandbox().start();
+    assert_eq!(
+        server.clock().await["offset_ms"],
+        0,
+        "a new sandbox starts at the wall clock"
+    );
+    let _pinned = server.pin_clock("10:00").await;
     open(&server, "bank", "external").await;
     open(&server, "alice", "wallet").await;
     open(&server, "bob", "wallet").await;
@@ -375,7 +381,6 @@ async fn the_sandbox_clock_runs_what_became_due_in_due_order_and_survives_a_rest
         .await;
 
     let before = server.get("/api/v1/sandbox/clock").await.json();
-    assert_eq!(before["offset_ms"], 0);
     let moved = server
         .admin_post(
             "/api/v1/sandbox/clock/advance",

@@ -202,6 +202,8 @@ async fn the_operator_drives_notifications_and_the_clock_from_the_sandbox_consol
         return;
     }
     let server = ServerOptions::new(PLAZA).sandbox().start();
+    // Pinned, so what the console shows reads the same at any hour.
+    let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Console Dumplings").await;
     let payer = Payer::create(&server, "Sun Li", 10_000).await;
     let sink = NotifySink::start(SinkMode::Fail).await;

@@ -400,6 +400,7 @@ async fn advance(server: &TestServer, by_ms: i64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_end_after_the_idle_time_and_the_maximum_age() {
     let server = sandbox();
+    let _pinned = server.pin_clock("10:00").await;
     let busy = Payer::create(&server, "Busy", 1_000).await;
     let idle = Payer::create(&server, "Idle", 1_000).await;
     advance(&server, 6 * DAY_MS).await;
