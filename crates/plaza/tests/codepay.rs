@@ -50,22 +50,6 @@ fn charge(merchant: &Merchant, no: &str, total: i64, auth_code: &str) -> Value {
     })
 }
 
-async fn query(server: &TestServer, merchant: &Merchant, no: &str) -> Value {
-    let reply = merchant
-        .v3(
-            server,
-            "GET",
-            &format!(
-                "/v3/pay/transactions/out-trade-no/{no}?mchid={}",
-                merchant.mchid
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    reply.json()
-}
-
 async fn reverse(server: &TestServer, merchant: &Merchant, no: &str) -> Reply {
     merchant
         .v3(
@@ -164,7 +148,7 @@ async fn a_small_code_payment_is_paid_at_once_and_can_be_reversed() {
     assert_eq!(reversed.json()["out_trade_no"], "POS-0001");
     assert_eq!(reversed.json()["mchid"], merchant.mchid.as_str());
     assert_eq!(
-        query(&server, &merchant, "POS-0001").await["trade_state"],
+        merchant.order(&server, "POS-0001").await["trade_state"],
         "REVOKED"
     );
     assert_eq!(payer.balance(&server).await, 10_000);
@@ -207,7 +191,7 @@ async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_revers
     );
     assert!(merchant.verifies(&waiting));
     assert_eq!(
-        query(&server, &merchant, "POS-1001").await["trade_state"],
+        merchant.order(&server, "POS-1001").await["trade_state"],
         "USERPAYING"
     );
     assert_eq!(
@@ -243,7 +227,7 @@ async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_revers
     let confirmed = payer.post(&server, "/api/v1/pay/confirm", &confirm).await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.text);
     assert_eq!(
-        query(&server, &merchant, "POS-1001").await["trade_state"],
+        merchant.order(&server, "POS-1001").await["trade_state"],
         "SUCCESS"
     );
     assert_eq!(payer.balance(&server).await, 45_000);
@@ -266,7 +250,7 @@ async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_revers
     let reversed = reverse(&server, &merchant, "POS-1002").await;
     assert_eq!(reversed.status, 200, "{}", reversed.text);
     assert_eq!(
-        query(&server, &merchant, "POS-1002").await["trade_state"],
+        merchant.order(&server, "POS-1002").await["trade_state"],
         "REVOKED"
     );
     let late = payer
@@ -292,7 +276,7 @@ async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_revers
     assert_eq!(waiting.status, 202, "{}", waiting.text);
     advance(&server, 6 * 60_000).await;
     assert_eq!(
-        query(&server, &merchant, "POS-1003").await["trade_state"],
+        merchant.order(&server, "POS-1003").await["trade_state"],
         "CLOSED"
     );
     assert_ledger_sound(&server).await;
@@ -344,17 +328,7 @@ async fn bad_codes_short_wallets_and_foreign_orders_are_refused_and_change_nothi
         "{}",
         short.text
     );
-    let missing = merchant
-        .v3(
-            &server,
-            "GET",
-            &format!(
-                "/v3/pay/transactions/out-trade-no/POS-2002?mchid={}",
-                merchant.mchid
-            ),
-            None,
-        )
-        .await;
+    let missing = merchant.query_order(&server, "POS-2002").await;
     assert_eq!(error_code(&missing), (404, "ORDER_NOT_EXIST".to_owned()));
     let smaller = merchant
         .v3(
@@ -400,7 +374,7 @@ async fn bad_codes_short_wallets_and_foreign_orders_are_refused_and_change_nothi
     let foreign = reverse(&server, &other, "POS-2003").await;
     assert_eq!(error_code(&foreign), (404, "ORDER_NOT_EXIST".to_owned()));
     assert_eq!(
-        query(&server, &merchant, "POS-2003").await["trade_state"],
+        merchant.order(&server, "POS-2003").await["trade_state"],
         "SUCCESS"
     );
     assert_ledger_sound(&server).await;

@@ -733,18 +733,7 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
     assert_eq!(paid.json()["payer_total"], 1_500);
     assert_eq!(paid.json()["coupon"]["coupon_id"], five.as_str());
     assert_eq!(payer.balance(&server).await, 8_500);
-    let transaction = merchant
-        .v3(
-            &server,
-            "GET",
-            &format!(
-                "/v3/pay/transactions/out-trade-no/DUMP-0001?mchid={}",
-                merchant.mchid
-            ),
-            None,
-        )
-        .await
-        .json();
+    let transaction = merchant.order(&server, "DUMP-0001").await;
     assert_eq!(transaction["amount"]["total"], 2_000);
     assert_eq!(transaction["amount"]["payer_total"], 1_500);
     let promotion = &transaction["promotion_detail"][0];
@@ -786,18 +775,7 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         .post(&server, "/api/v1/pay/confirm", &confirm(code, Some(&three)))
         .await;
     assert_eq!(chosen.json()["payer_total"], 700, "{}", chosen.text);
-    let transaction = merchant
-        .v3(
-            &server,
-            "GET",
-            &format!(
-                "/v3/pay/transactions/out-trade-no/DUMP-0003?mchid={}",
-                merchant.mchid
-            ),
-            None,
-        )
-        .await
-        .json();
+    let transaction = merchant.order(&server, "DUMP-0003").await;
     assert_eq!(transaction["promotion_detail"][0]["type"], "NOCASH");
     assert_eq!(
         transaction["promotion_detail"][0]["merchant_contribute"],
@@ -1002,18 +980,7 @@ async fn trade_bills_show_the_coupons(
     let mut days = std::collections::BTreeSet::new();
     let mut discounts = std::collections::BTreeMap::new();
     for no in ["DUMP-0001", "DUMP-0002", "DUMP-0003"] {
-        let order = merchant
-            .v3(
-                server,
-                "GET",
-                &format!(
-                    "/v3/pay/transactions/out-trade-no/{no}?mchid={}",
-                    merchant.mchid
-                ),
-                None,
-            )
-            .await
-            .json();
+        let order = merchant.order(server, no).await;
         days.insert(order["success_time"].as_str().unwrap()[..10].to_owned());
         discounts.insert(no, order["promotion_detail"][0]["amount"].as_i64());
     }

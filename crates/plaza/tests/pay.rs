@@ -67,23 +67,6 @@ async fn advance(server: &TestServer, by_ms: i64) {
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
 
-async fn query(server: &TestServer, merchant: &Merchant, no: &str) -> Value {
-    let reply = merchant
-        .v3(
-            server,
-            "GET",
-            &format!(
-                "/v3/pay/transactions/out-trade-no/{no}?mchid={}",
-                merchant.mchid
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    assert!(merchant.verifies(&reply));
-    reply.json()
-}
-
 async fn available(server: &TestServer, merchant: &Merchant) -> i64 {
     server
         .admin_get(&format!("/api/v1/admin/merchants/{}", merchant.mchid))
@@ -135,7 +118,7 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
     );
     assert!(merchant.verifies(&reused), "errors are signed too");
 
-    let unpaid = query(&server, &merchant, "ORDER-0001").await;
+    let unpaid = merchant.order(&server, "ORDER-0001").await;
     assert_eq!(unpaid["trade_state"], "NOTPAY");
     assert_eq!(unpaid["trade_state_desc"], "订单未支付");
     assert!(unpaid.get("transaction_id").is_none());
@@ -215,7 +198,7 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
     );
 
     // Both queries agree with the notification.
-    let by_number = query(&server, &merchant, "ORDER-0001").await;
+    let by_number = merchant.order(&server, "ORDER-0001").await;
     let by_id = merchant
         .v3(
             &server,
@@ -318,7 +301,7 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
     );
     assert_eq!(payer.balance(&server).await, 9_000);
     assert_eq!(
-        query(&server, &merchant, "ORDER-0001").await["trade_state"],
+        merchant.order(&server, "ORDER-0001").await["trade_state"],
         "REFUND"
     );
 
@@ -646,10 +629,10 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
         .await;
     assert_eq!(code(&unknown), (404, "NOT_FOUND".to_owned()));
     assert!(merchant.verifies(&unknown));
-    let order_404 = query_status(&server, &merchant, "NOPE-0001").await;
-    assert_eq!(order_404, (404, "ORDER_NOT_EXIST".to_owned()));
-    let foreign = query_status(&server, &other, "GOOD-0001").await;
-    assert_eq!(foreign.0, 404, "another merchant's order is invisible");
+    let order_404 = merchant.query_order(&server, "NOPE-0001").await;
+    assert_eq!(code(&order_404), (404, "ORDER_NOT_EXIST".to_owned()));
+    let foreign = other.query_order(&server, "GOOD-0001").await;
+    assert_eq!(foreign.status, 404, "another merchant's order is invisible");
 
     // Nothing but GOOD-0001 exists.
     let orders = server
@@ -675,24 +658,6 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
         (404, "RESOURCE_NOT_EXISTS".to_owned())
     );
     assert_ledger_sound(&server).await;
-}
-
-async fn query_status(server: &TestServer, merchant: &Merchant, no: &str) -> (u16, String) {
-    let reply = merchant
-        .v3(
-            server,
-            "GET",
-            &format!(
-                "/v3/pay/transactions/out-trade-no/{no}?mchid={}",
-                merchant.mchid
-            ),
-            None,
-        )
-        .await;
-    (
-        reply.status,
-        reply.json()["code"].as_str().unwrap_or("").to_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -836,7 +801,7 @@ async fn payers_need_money_the_right_password_and_the_right_openid() {
         (422, Some("insufficient_funds"))
     );
     assert_eq!(
-        query(&server, &merchant, "CARE-0001").await["trade_state"],
+        merchant.order(&server, "CARE-0001").await["trade_state"],
         "NOTPAY",
         "still payable"
     );
@@ -889,7 +854,7 @@ async fn payers_need_money_the_right_password_and_the_right_openid() {
         expired.text
     );
     assert_eq!(
-        query(&server, &merchant, "CARE-0001").await["trade_state"],
+        merchant.order(&server, "CARE-0001").await["trade_state"],
         "CLOSED"
     );
 
@@ -928,7 +893,7 @@ async fn payers_need_money_the_right_password_and_the_right_openid() {
         )
         .await;
     assert_eq!(owner.status, 200, "{}", owner.text);
-    let paid = query(&server, &merchant, "JSAPI-0001").await;
+    let paid = merchant.order(&server, "JSAPI-0001").await;
     assert_eq!(
         (
             paid["trade_type"].as_str(),
@@ -1306,7 +1271,7 @@ async fn refunds_after_settlement_come_from_the_available_balance_and_need_it() 
         .await;
     assert_eq!(mismatch.json()["code"], "INVALID_REQUEST");
     // Both numbers may be given, and must name the same order.
-    let first_id = query(&server, &merchant, "SET-000001").await["transaction_id"].clone();
+    let first_id = merchant.order(&server, "SET-000001").await["transaction_id"].clone();
     let mut crossed = refund("SR-4", "SET-000002", 100, 5_000);
     crossed["transaction_id"] = first_id;
     let crossed = merchant
@@ -1321,7 +1286,7 @@ async fn refunds_after_settlement_come_from_the_available_balance_and_need_it() 
         (crossed.status, crossed.json()["code"].as_str()),
         (404, Some("RESOURCE_NOT_EXISTS"))
     );
-    let second_id = query(&server, &merchant, "SET-000002").await["transaction_id"].clone();
+    let second_id = merchant.order(&server, "SET-000002").await["transaction_id"].clone();
     let mut both = refund("SR-5", "SET-000002", 100, 5_000);
     both["transaction_id"] = second_id;
     let both = merchant
@@ -1365,7 +1330,7 @@ async fn h5_and_app_orders_and_an_explicit_time_expire() {
         .await;
     assert_eq!(paid.status, 200, "{}", paid.text);
     assert_eq!(
-        query(&server, &merchant, "H5-0000001").await["trade_type"],
+        merchant.order(&server, "H5-0000001").await["trade_type"],
         "MWEB"
     );
 
@@ -1380,7 +1345,7 @@ async fn h5_and_app_orders_and_an_explicit_time_expire() {
     assert_eq!(app.status, 200, "{}", app.text);
     assert!(app.json()["prepay_id"].as_str().unwrap().starts_with("wx"));
     assert_eq!(
-        query(&server, &merchant, "APP-000001").await["trade_type"],
+        merchant.order(&server, "APP-000001").await["trade_type"],
         "APP"
     );
 
@@ -1403,12 +1368,12 @@ async fn h5_and_app_orders_and_an_explicit_time_expire() {
     };
     advance(&server, 540_000).await;
     assert_eq!(
-        query(&server, &merchant, "SHORT-0001").await["trade_state"],
+        merchant.order(&server, "SHORT-0001").await["trade_state"],
         "NOTPAY"
     );
     advance(&server, 120_000).await;
     assert_eq!(
-        query(&server, &merchant, "SHORT-0001").await["trade_state"],
+        merchant.order(&server, "SHORT-0001").await["trade_state"],
         "CLOSED"
     );
     assert_eq!(
@@ -1629,7 +1594,7 @@ async fn racing_payers_and_racing_refunds_never_move_money_twice() {
         (1..=3).contains(&refunded),
         "{refunded} refunds of 300 on a 1,000 order"
     );
-    let order = query(&server, &merchant, "RACE-00001").await;
+    let order = merchant.order(&server, "RACE-00001").await;
     assert_eq!(order["trade_state"], "REFUND");
     let mut total_after = 0;
     for payer in &payers {
@@ -1646,7 +1611,7 @@ async fn paid_order(server: &TestServer, total: i64, sink_url: &str) -> (Merchan
     let code_url = create_native(server, &merchant, "NIGHT-0001", total, sink_url).await;
     let paid = payer.pay_code(server, &code_url).await;
     assert_eq!(paid.status, 200, "{}", paid.text);
-    let transaction = query(server, &merchant, "NIGHT-0001").await;
+    let transaction = merchant.order(server, "NIGHT-0001").await;
     (merchant, transaction)
 }
 

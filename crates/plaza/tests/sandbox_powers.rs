@@ -45,23 +45,6 @@ async fn create_native(
     reply.json()["code_url"].as_str().unwrap().to_owned()
 }
 
-async fn query(server: &TestServer, merchant: &Merchant, no: &str) -> Value {
-    let reply = merchant
-        .v3(
-            server,
-            "GET",
-            &format!(
-                "/v3/pay/transactions/out-trade-no/{no}?mchid={}",
-                merchant.mchid
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    assert!(merchant.verifies(&reply));
-    reply.json()
-}
-
 async fn notifications(server: &TestServer, mchid: &str) -> Vec<Value> {
     let reply = server
         .admin_get(&format!("/api/v1/sandbox/notifications?mchid={mchid}"))
@@ -485,14 +468,14 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     // ¥12.03: USERPAYING for two polls, then paid.
     create_native(&server, &merchant, "SCRIPT-03", 1_203, &sink.url).await;
     assert_eq!(
-        query(&server, &merchant, "SCRIPT-03").await["trade_state"],
+        merchant.order(&server, "SCRIPT-03").await["trade_state"],
         "USERPAYING"
     );
     assert_eq!(
-        query(&server, &merchant, "SCRIPT-03").await["trade_state"],
+        merchant.order(&server, "SCRIPT-03").await["trade_state"],
         "USERPAYING"
     );
-    let paid = query(&server, &merchant, "SCRIPT-03").await;
+    let paid = merchant.order(&server, "SCRIPT-03").await;
     assert_eq!(paid["trade_state"], "SUCCESS", "{paid}");
     assert_eq!(paid["amount"]["payer_total"], 1_203);
     let received = sink.wait_for(1).await;
@@ -512,7 +495,7 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
         failed.text
     );
     assert_eq!(
-        query(&server, &merchant, "SCRIPT-04").await["trade_state"],
+        merchant.order(&server, "SCRIPT-04").await["trade_state"],
         "PAYERROR"
     );
     assert_eq!(payer.balance(&server).await, balance);
@@ -522,7 +505,7 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     let short = payer.pay_code(&server, &code).await;
     assert_eq!(short.json()["code"], "insufficient_funds", "{}", short.text);
     assert_eq!(
-        query(&server, &merchant, "SCRIPT-05").await["trade_state"],
+        merchant.order(&server, "SCRIPT-05").await["trade_state"],
         "NOTPAY"
     );
     assert_eq!(payer.balance(&server).await, balance);
@@ -552,7 +535,7 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     assert_eq!(queried.json()["status"], "ABNORMAL");
     assert_eq!(payer.balance(&server).await, after_payment);
     assert_eq!(
-        query(&server, &merchant, "SCRIPT-06").await["trade_state"],
+        merchant.order(&server, "SCRIPT-06").await["trade_state"],
         "SUCCESS"
     );
     let received = sink.wait_for(3).await;
@@ -588,7 +571,7 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     // ¥12.07: the robot payer pays it 5 s (sandbox clock) after it was created.
     create_native(&server, &merchant, "SCRIPT-07", 1_207, &sink.url).await;
     assert_eq!(
-        query(&server, &merchant, "SCRIPT-07").await["trade_state"],
+        merchant.order(&server, "SCRIPT-07").await["trade_state"],
         "NOTPAY"
     );
     let moved = server
@@ -596,7 +579,7 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
         .await;
     assert_eq!(moved.status, 200, "{}", moved.text);
     assert_eq!(
-        query(&server, &merchant, "SCRIPT-07").await["trade_state"],
+        merchant.order(&server, "SCRIPT-07").await["trade_state"],
         "SUCCESS"
     );
 
@@ -604,7 +587,7 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     let code = create_native(&server, &merchant, "SCRIPT-00", 1_200, &sink.url).await;
     assert_eq!(payer.pay_code(&server, &code).await.status, 200);
     assert_eq!(
-        query(&server, &merchant, "SCRIPT-00").await["trade_state"],
+        merchant.order(&server, "SCRIPT-00").await["trade_state"],
         "SUCCESS"
     );
 
@@ -647,11 +630,11 @@ async fn a_sandbox_toml_in_the_data_dir_scripts_merchants_at_start() {
     assert_eq!(faults.json()["drop_first"], 1);
     create_native(&server, &merchant, "FILE-03", 503, "https://a.example/n").await;
     assert_eq!(
-        query(&server, &merchant, "FILE-03").await["trade_state"],
+        merchant.order(&server, "FILE-03").await["trade_state"],
         "USERPAYING"
     );
     assert_eq!(
-        query(&server, &merchant, "FILE-03").await["trade_state"],
+        merchant.order(&server, "FILE-03").await["trade_state"],
         "SUCCESS"
     );
     assert!(

@@ -203,6 +203,40 @@ impl Merchant {
         crate::send(request).await.expect("send a v3 request")
     }
 
+    /// Queries one of its orders by `out_trade_no`
+    /// (`GET /v3/pay/transactions/out-trade-no/{no}?mchid=`), signed, and answers the
+    /// reply whatever it is.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn query_order(&self, server: &TestServer, out_trade_no: &str) -> Reply {
+        let target = format!(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}",
+            self.mchid
+        );
+        self.v3(server, "GET", &target, None).await
+    }
+
+    /// One of its orders, by `out_trade_no`, as the query answers it.
+    ///
+    /// # Panics
+    ///
+    /// When the query is refused or its answer is not signed by the platform.
+    pub async fn order(&self, server: &TestServer, out_trade_no: &str) -> Value {
+        let reply = self.query_order(server, out_trade_no).await;
+        assert_eq!(
+            reply.status, 200,
+            "querying order {out_trade_no}: {}",
+            reply.text
+        );
+        assert!(
+            self.verifies(&reply),
+            "the answer about order {out_trade_no} is signed"
+        );
+        reply.json()
+    }
+
     /// Whether a reply carries a valid platform signature over its exact body.
     pub fn verifies(&self, reply: &Reply) -> bool {
         let (Some(timestamp), Some(nonce), Some(signature)) = (
