@@ -50,11 +50,28 @@ fn partner_order(provider: &Merchant, sub_mchid: &str, no: &str, total: i64, url
     })
 }
 
-fn error_code(reply: &Reply) -> (u16, String) {
-    (
-        reply.status,
-        reply.json()["code"].as_str().unwrap_or_default().to_owned(),
-    )
+/// The partner query of order `no` of `sub_mchid`, signed by `provider` as its sp_mchid.
+async fn partner_query(
+    server: &TestServer,
+    provider: &Merchant,
+    sub_mchid: &str,
+    no: &str,
+) -> Reply {
+    let target = format!(
+        "/v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid={}&sub_mchid={sub_mchid}",
+        provider.mchid
+    );
+    provider.v3(server, "GET", &target, None).await
+}
+
+/// Asserts that `reply` is the APIv3 error `code` with HTTP `status`.
+fn assert_error(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(
+        (reply.status, reply.json()["code"].as_str()),
+        (status, Some(code)),
+        "{}",
+        reply.text
+    );
 }
 
 async fn balance_of(server: &TestServer, mchid: &str) -> i64 {
@@ -108,11 +125,7 @@ async fn a_provider_takes_a_sub_merchants_payment_refunds_it_and_earns_its_commi
     let code_url = reply.json()["code_url"].as_str().unwrap().to_owned();
 
     // The partner query names both merchants, not `mchid`.
-    let by_number = format!(
-        "/v3/pay/partner/transactions/out-trade-no/NB-0001?sp_mchid={}&sub_mchid={noodles}",
-        acme.mchid
-    );
-    let unpaid = acme.v3(&server, "GET", &by_number, None).await;
+    let unpaid = partner_query(&server, &acme, &noodles, "NB-0001").await;
     assert_eq!(unpaid.status, 200, "{}", unpaid.text);
     let unpaid = unpaid.json();
     assert_eq!(unpaid["sp_mchid"], acme.mchid.as_str());
@@ -237,18 +250,7 @@ async fn paid_partner_order(
     assert_eq!(reply.status, 200, "{}", reply.text);
     let code_url = reply.json()["code_url"].as_str().unwrap().to_owned();
     assert_eq!(payer.pay_code(server, &code_url).await.status, 200);
-    let paid = provider
-        .v3(
-            server,
-            "GET",
-            &format!(
-                "/v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid={}&sub_mchid={sub_mchid}",
-                provider.mchid
-            ),
-            None,
-        )
-        .await
-        .json();
+    let paid = partner_query(server, provider, sub_mchid, no).await.json();
     assert_eq!(paid["trade_state"], "SUCCESS", "{paid}");
     paid["success_time"].as_str().unwrap()[..10].to_owned()
 }
@@ -376,58 +378,64 @@ async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its
     assert_eq!(other_rows[0]["商户订单号"], "TH-BILL1");
 
     // Another provider's sub-merchant is refused, as is an unknown one; a direct
-    // merchant has no sub_mchid to give.
-    let bill = |who: &Merchant, query: String| {
-        let server = &server;
-        let who = who.clone();
-        async move {
-            who.v3(server, "GET", &format!("/v3/bill/tradebill?{query}"), None)
-                .await
-        }
-    };
-    let foreign = bill(&acme, format!("bill_date={theirs_day}&sub_mchid={theirs}")).await;
-    assert_eq!(
-        error_code(&foreign),
-        (403, "NO_AUTH".to_owned()),
-        "{}",
-        foreign.text
-    );
-    assert!(acme.verifies(&foreign));
-    let unknown = bill(
-        &acme,
-        format!("bill_date={theirs_day}&sub_mchid=1999999999"),
-    )
-    .await;
-    assert_eq!(
-        error_code(&unknown),
-        (400, "MCH_NOT_EXISTS".to_owned()),
-        "{}",
-        unknown.text
-    );
+    // merchant has no sub_mchid to give, and has no sub-merchant's fund flow to ask for;
+    // a sub-merchant's fund flow is only sent encrypted.
     let direct = Merchant::create(&server, "Direct Shop").await;
-    let refused = bill(
-        &direct,
-        format!("bill_date={noodle_day}&sub_mchid={noodles}"),
-    )
-    .await;
-    assert_eq!(
-        error_code(&refused),
-        (400, "PARAM_ERROR".to_owned()),
-        "{}",
-        refused.text
-    );
+    let sub_fund_flow_bill = "sub-merchant-fundflowbill";
+    let algorithm = "algorithm=AEAD_AES_256_GCM&account_type=BASIC";
+    for (who, kind, query, (status, code)) in [
+        (
+            &acme,
+            "tradebill",
+            format!("bill_date={theirs_day}&sub_mchid={theirs}"),
+            (403, "NO_AUTH"),
+        ),
+        (
+            &acme,
+            "tradebill",
+            format!("bill_date={theirs_day}&sub_mchid=1999999999"),
+            (400, "MCH_NOT_EXISTS"),
+        ),
+        (
+            &direct,
+            "tradebill",
+            format!("bill_date={noodle_day}&sub_mchid={noodles}"),
+            (400, "PARAM_ERROR"),
+        ),
+        (
+            &acme,
+            sub_fund_flow_bill,
+            format!("sub_mchid={theirs}&bill_date={noodle_day}&{algorithm}"),
+            (403, "NO_AUTH"),
+        ),
+        (
+            &direct,
+            sub_fund_flow_bill,
+            format!("sub_mchid={noodles}&bill_date={noodle_day}&{algorithm}"),
+            (403, "NO_AUTH"),
+        ),
+        (
+            &acme,
+            sub_fund_flow_bill,
+            format!("sub_mchid={noodles}&bill_date={noodle_day}&account_type=BASIC"),
+            (400, "PARAM_ERROR"),
+        ),
+    ] {
+        let target = format!("/v3/bill/{kind}?{query}");
+        let reply = who.v3(&server, "GET", &target, None).await;
+        assert_error(&reply, status, code);
+        assert!(who.verifies(&reply), "{target}");
+    }
     // "No activity" only where there was none: Tea House had no refunds.
-    let none = bill(
-        &acme,
-        format!("bill_date={tea_day}&bill_type=REFUND&sub_mchid={tea}"),
-    )
-    .await;
-    assert_eq!(
-        error_code(&none),
-        (400, "NO_STATEMENT_EXIST".to_owned()),
-        "{}",
-        none.text
-    );
+    let none = acme
+        .v3(
+            &server,
+            "GET",
+            &format!("/v3/bill/tradebill?bill_date={tea_day}&bill_type=REFUND&sub_mchid={tea}"),
+            None,
+        )
+        .await;
+    assert_error(&none, 400, "NO_STATEMENT_EXIST");
     assert!(
         none.json()["message"].as_str().unwrap().contains(&tea),
         "{}",
@@ -457,12 +465,7 @@ async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its
                 commission.push(line.split(",`").nth(6).unwrap().to_owned());
             }
         } else {
-            assert_eq!(
-                error_code(&flow),
-                (400, "NO_STATEMENT_EXIST".to_owned()),
-                "{}",
-                flow.text
-            );
+            assert_error(&flow, 400, "NO_STATEMENT_EXIST");
         }
         day = day.tomorrow().unwrap();
     }
@@ -485,53 +488,6 @@ async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its
     }
     assert_eq!(settled, ["89.46"], "Noodle Bar's settlement");
     assert_eq!(balance_of(&server, &noodles).await, 8_946);
-    let sub_bill = |who: &Merchant, query: String| {
-        let server = &server;
-        let who = who.clone();
-        async move {
-            who.v3(
-                server,
-                "GET",
-                &format!("/v3/bill/sub-merchant-fundflowbill?{query}"),
-                None,
-            )
-            .await
-        }
-    };
-    let algorithm = "algorithm=AEAD_AES_256_GCM&account_type=BASIC";
-    let reply = sub_bill(
-        &acme,
-        format!("sub_mchid={theirs}&bill_date={noodle_day}&{algorithm}"),
-    )
-    .await;
-    assert_eq!(
-        error_code(&reply),
-        (403, "NO_AUTH".to_owned()),
-        "{}",
-        reply.text
-    );
-    let reply = sub_bill(
-        &direct,
-        format!("sub_mchid={noodles}&bill_date={noodle_day}&{algorithm}"),
-    )
-    .await;
-    assert_eq!(
-        error_code(&reply),
-        (403, "NO_AUTH".to_owned()),
-        "{}",
-        reply.text
-    );
-    let reply = sub_bill(
-        &acme,
-        format!("sub_mchid={noodles}&bill_date={noodle_day}&account_type=BASIC"),
-    )
-    .await;
-    assert_eq!(
-        error_code(&reply),
-        (400, "PARAM_ERROR".to_owned()),
-        "{}",
-        reply.text
-    );
 }
 
 /// A sub-merchant's fund-flow bill of `day` as its provider gets it (gzip, encrypted):
@@ -619,64 +575,33 @@ async fn a_provider_acts_only_for_its_own_sub_merchants_and_apps() {
             Some(&partner_order(&acme, &theirs, "XORD-1", 100, url)),
         )
         .await;
-    assert_eq!(
-        error_code(&foreign),
-        (403, "NO_AUTH".to_owned()),
-        "{}",
-        foreign.text
-    );
+    assert_error(&foreign, 403, "NO_AUTH");
     assert!(acme.verifies(&foreign), "errors are signed too");
-    let lookup = other
-        .v3(
-            &server,
-            "GET",
-            &format!(
-                "/v3/pay/partner/transactions/out-trade-no/XORD-1?sp_mchid={}&sub_mchid={theirs}",
-                other.mchid
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(error_code(&lookup), (404, "ORDER_NOT_EXIST".to_owned()));
-    let foreign_query = acme
-        .v3(
-            &server,
-            "GET",
-            &format!(
-                "/v3/pay/partner/transactions/out-trade-no/XORD-1?sp_mchid={}&sub_mchid={theirs}",
-                acme.mchid
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(error_code(&foreign_query), (403, "NO_AUTH".to_owned()));
+    let lookup = partner_query(&server, &other, &theirs, "XORD-1").await;
+    assert_error(&lookup, 404, "ORDER_NOT_EXIST");
+    let foreign_query = partner_query(&server, &acme, &theirs, "XORD-1").await;
+    assert_error(&foreign_query, 403, "NO_AUTH");
 
     // sp_appid must be the provider's, sub_appid the sub-merchant's.
     let mut wrong_app = partner_order(&acme, &ours, "XORD-2", 100, url);
     wrong_app["sp_appid"] = json!(other.appid);
     let reply = acme.v3(&server, "POST", native, Some(&wrong_app)).await;
-    assert_eq!(
-        error_code(&reply),
-        (400, "APPID_MCHID_NOT_MATCH".to_owned())
-    );
+    assert_error(&reply, 400, "APPID_MCHID_NOT_MATCH");
     let mut wrong_sub_app = partner_order(&acme, &ours, "XORD-3", 100, url);
     wrong_sub_app["sub_appid"] = json!("wx5ab0000000000099");
     let reply = acme.v3(&server, "POST", native, Some(&wrong_sub_app)).await;
-    assert_eq!(
-        error_code(&reply),
-        (400, "APPID_MCHID_NOT_MATCH".to_owned())
-    );
+    assert_error(&reply, 400, "APPID_MCHID_NOT_MATCH");
 
     // The body must name the signer as sp_mchid, and a sub-merchant.
     let mut not_signer = partner_order(&acme, &ours, "XORD-4", 100, url);
     not_signer["sp_mchid"] = json!(other.mchid);
     let reply = acme.v3(&server, "POST", native, Some(&not_signer)).await;
-    assert_eq!(error_code(&reply), (400, "PARAM_ERROR".to_owned()));
+    assert_error(&reply, 400, "PARAM_ERROR");
     assert_eq!(reply.json()["detail"]["field"], "/sp_mchid");
     let mut no_sub = partner_order(&acme, &ours, "XORD-5", 100, url);
     no_sub.as_object_mut().unwrap().remove("sub_mchid");
     let reply = acme.v3(&server, "POST", native, Some(&no_sub)).await;
-    assert_eq!(error_code(&reply), (400, "PARAM_ERROR".to_owned()));
+    assert_error(&reply, 400, "PARAM_ERROR");
     assert_eq!(reply.json()["detail"]["field"], "/sub_mchid");
 
     // A provider is not paid directly.
@@ -692,12 +617,7 @@ async fn a_provider_acts_only_for_its_own_sub_merchants_and_apps() {
             })),
         )
         .await;
-    assert_eq!(
-        error_code(&direct),
-        (403, "NO_AUTH".to_owned()),
-        "{}",
-        direct.text
-    );
+    assert_error(&direct, 403, "NO_AUTH");
 
     // JSAPI: sub_openid needs sub_appid; the order is made out to that payer only.
     let jsapi = "/v3/pay/partner/transactions/jsapi";
@@ -708,7 +628,7 @@ async fn a_provider_acts_only_for_its_own_sub_merchants_and_apps() {
     let reply = acme
         .v3(&server, "POST", jsapi, Some(&sub_openid_only))
         .await;
-    assert_eq!(error_code(&reply), (400, "PARAM_ERROR".to_owned()));
+    assert_error(&reply, 400, "PARAM_ERROR");
     assert_eq!(reply.json()["detail"]["field"], "/payer/sub_openid");
     sub_openid_only["sub_appid"] = json!(sub_appid);
     let reply = acme
@@ -737,16 +657,16 @@ async fn a_provider_acts_only_for_its_own_sub_merchants_and_apps() {
     };
     let path = "/v3/refund/domestic/refunds";
     let reply = acme.v3(&server, "POST", path, Some(&refund(None))).await;
-    assert_eq!(error_code(&reply), (400, "PARAM_ERROR".to_owned()));
+    assert_error(&reply, 400, "PARAM_ERROR");
     assert_eq!(reply.json()["detail"]["field"], "/sub_mchid");
     let reply = acme
         .v3(&server, "POST", path, Some(&refund(Some(&theirs))))
         .await;
-    assert_eq!(error_code(&reply), (403, "NO_AUTH".to_owned()));
+    assert_error(&reply, 403, "NO_AUTH");
     let reply = other
         .v3(&server, "POST", path, Some(&refund(Some(&ours))))
         .await;
-    assert_eq!(error_code(&reply), (403, "NO_AUTH".to_owned()));
+    assert_error(&reply, 403, "NO_AUTH");
     let reply = acme
         .v3(&server, "POST", path, Some(&refund(Some(&ours))))
         .await;
