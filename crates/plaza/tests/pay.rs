@@ -1604,15 +1604,21 @@ async fn racing_payers_and_racing_refunds_never_move_money_twice() {
     assert_ledger_sound(&server).await;
 }
 
-/// Pays a Native order of `total` fen to a new merchant and answers both.
-async fn paid_order(server: &TestServer, total: i64, sink_url: &str) -> (Merchant, Value) {
+/// Pays a Native order of `total` fen to a new merchant, on the day the clock was
+/// `pinned` to, and answers the merchant.
+async fn paid_order(server: &TestServer, pinned: &Pinned, total: i64, sink_url: &str) -> Merchant {
     let merchant = Merchant::create(server, "Night Owl Noodles").await;
     let payer = Payer::create(server, "Mei", 100_000).await;
     let code_url = create_native(server, &merchant, "NIGHT-0001", total, sink_url).await;
     let paid = payer.pay_code(server, &code_url).await;
     assert_eq!(paid.status, 200, "{}", paid.text);
     let transaction = merchant.order(server, "NIGHT-0001").await;
-    (merchant, transaction)
+    assert_eq!(
+        transaction["success_time"].as_str().unwrap()[..10],
+        pinned.day,
+        "{transaction}"
+    );
+    merchant
 }
 
 /// The fund-flow bill (BASIC) of `day`, downloaded and unpacked, or the error's code.
@@ -1635,28 +1641,53 @@ async fn fund_flow(server: &TestServer, merchant: &Merchant, day: &str) -> Resul
     Ok(String::from_utf8(file).unwrap())
 }
 
+/// Asserts that the payment of `paid_order`, made on `pinned`'s day, was settled at 02:00
+/// the next day: on that day's fund-flow bill, booked at 02:00 and bringing
+/// `income_yuan` in.
+async fn assert_settled_at_two(
+    server: &TestServer,
+    merchant: &Merchant,
+    pinned: &Pinned,
+    income_yuan: &str,
+) {
+    let settle_day = pinned.day_plus(1);
+    let flow = fund_flow(server, merchant, &settle_day).await.unwrap();
+    assert!(
+        flow.contains(&format!("`{settle_day} 02:00:00"))
+            && flow.contains(&format!("`收入,`{income_yuan}")),
+        "settled at 02:00 on {settle_day}, ¥{income_yuan} in: {flow}"
+    );
+}
+
+/// A sandbox pinned at 10:00, where a merchant has just been paid ¥25.00 (`paid_order`).
+async fn paid_at_ten() -> (TestServer, Pinned, Merchant) {
+    let (server, pinned) = pinned_sandbox("10:00").await;
+    let merchant = paid_order(&server, &pinned, 2_500, "https://m.example/n").await;
+    (server, pinned, merchant)
+}
+
+/// Asserts, of the server of [`paid_at_ten`] started again 17 hours or more after the
+/// payment, that the settlement due at 02:00 on the way ran before it listened, and (once
+/// that day is over) is booked at 02:00.
+async fn assert_caught_up_at_start(server: &TestServer, merchant: &Merchant, pinned: &Pinned) {
+    assert_eq!(available(server, merchant).await, 2_500 - 15);
+    assert!(server.clock_now_ms().await >= pinned.at_ms + 17 * HOUR_MS);
+    server.advance_clock(DAY_MS).await;
+    assert_settled_at_two(server, merchant, pinned, "24.85").await;
+}
+
 /// Issue 11's repro: a payment at 22:25 with the clock moved two days is settled at
 /// 02:00 the next day, where waiting would have settled it, and its income is on that
 /// day's fund-flow bill.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_two_day_move_settles_at_two_the_next_morning_as_waiting_would() {
     let (server, pinned) = pinned_sandbox("22:25").await;
-    let (merchant, transaction) = paid_order(&server, 2_500, "https://m.example/n").await;
-    assert_eq!(
-        transaction["success_time"].as_str().unwrap()[..10],
-        pinned.day
-    );
+    let merchant = paid_order(&server, &pinned, 2_500, "https://m.example/n").await;
     let moved = server.advance_clock(2 * DAY_MS).await;
     assert!(moved["jobs_run"].as_u64().unwrap() >= 1, "{moved}");
     assert!(moved["now_ms"].as_i64().unwrap() >= pinned.at_ms + 2 * DAY_MS);
     assert_eq!(available(&server, &merchant).await, 2_500 - 15);
-
-    let settle_day = pinned.day_plus(1);
-    let flow = fund_flow(&server, &merchant, &settle_day).await.unwrap();
-    assert!(
-        flow.contains(&format!("`{settle_day} 02:00:00")) && flow.contains("`收入,`24.85"),
-        "settled at 02:00 on {settle_day}: {flow}"
-    );
+    assert_settled_at_two(&server, &merchant, &pinned, "24.85").await;
     assert_ledger_sound(&server).await;
 }
 
@@ -1666,11 +1697,7 @@ async fn a_two_day_move_settles_at_two_the_next_morning_as_waiting_would() {
 async fn settlement_and_bills_hold_for_a_payment_at_half_past_eleven_at_night() {
     let (server, pinned) = pinned_sandbox("23:30").await;
     let sink = NotifySink::start(SinkMode::Accept).await;
-    let (merchant, transaction) = paid_order(&server, 2_500, &sink.url).await;
-    assert_eq!(
-        transaction["success_time"].as_str().unwrap()[..10],
-        pinned.day
-    );
+    let merchant = paid_order(&server, &pinned, 2_500, &sink.url).await;
     let refund = merchant
         .v3(
             &server,
@@ -1713,17 +1740,12 @@ async fn settlement_and_bills_hold_for_a_payment_at_half_past_eleven_at_night() 
         "{text}"
     );
     // The settlement day is not over yet; a day later its bill shows the settlement.
-    let settle_day = pinned.day_plus(1);
     assert_eq!(
-        fund_flow(&server, &merchant, &settle_day).await,
+        fund_flow(&server, &merchant, &pinned.day_plus(1)).await,
         Err("NO_STATEMENT_EXIST".to_owned())
     );
     server.advance_clock(DAY_MS).await;
-    let flow = fund_flow(&server, &merchant, &settle_day).await.unwrap();
-    assert!(
-        flow.contains(&format!("`{settle_day} 02:00:00")) && flow.contains("`收入,`14.91"),
-        "{flow}"
-    );
+    assert_settled_at_two(&server, &merchant, &pinned, "14.91").await;
     assert_ledger_sound(&server).await;
 }
 
@@ -1731,9 +1753,9 @@ async fn settlement_and_bills_hold_for_a_payment_at_half_past_eleven_at_night() 
 /// schedule, so a long move delivers every retry that waiting as long would.
 #[tokio::test(flavor = "multi_thread")]
 async fn retries_due_during_a_clock_move_run_inside_it_on_their_schedule() {
-    let (server, _pinned) = pinned_sandbox("10:00").await;
+    let (server, pinned) = pinned_sandbox("10:00").await;
     let sink = NotifySink::start(SinkMode::Fail).await;
-    let (merchant, _transaction) = paid_order(&server, 100, &sink.url).await;
+    let merchant = paid_order(&server, &pinned, 100, &sink.url).await;
     sink.wait_for(1).await;
     // The fifteen retries span a day and four minutes.
     server.advance_clock(2 * DAY_MS).await;
@@ -1777,8 +1799,7 @@ async fn retries_due_during_a_clock_move_run_inside_it_on_their_schedule() {
 /// sandbox, is booked at its due time (02:00), as if the server had been up.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_settlement_missed_while_down_is_caught_up_at_start_and_booked_at_its_time() {
-    let (server, pinned) = pinned_sandbox("10:00").await;
-    let (merchant, _transaction) = paid_order(&server, 2_500, "https://m.example/n").await;
+    let (server, pinned, merchant) = paid_at_ten().await;
     // 01:00 the next day: settlement is an hour away when the server goes down …
     server.set_clock(pinned.at_ms + 15 * HOUR_MS).await;
     assert_eq!(available(&server, &merchant).await, 0);
@@ -1805,16 +1826,7 @@ async fn a_settlement_missed_while_down_is_caught_up_at_start_and_booked_at_its_
             .unwrap();
     }
     let server = server.restart();
-    // Caught up before it listened.
-    assert_eq!(available(&server, &merchant).await, 2_500 - 15);
-    assert!(server.clock_now_ms().await >= pinned.at_ms + 17 * HOUR_MS);
-    server.advance_clock(DAY_MS).await;
-    let settle_day = pinned.day_plus(1);
-    let flow = fund_flow(&server, &merchant, &settle_day).await.unwrap();
-    assert!(
-        flow.contains(&format!("`{settle_day} 02:00:00")) && flow.contains("`收入,`24.85"),
-        "booked at its due time: {flow}"
-    );
+    assert_caught_up_at_start(&server, &merchant, &pinned).await;
     assert!(
         server.log().contains("each at its due time"),
         "{}",
@@ -1827,16 +1839,10 @@ async fn a_settlement_missed_while_down_is_caught_up_at_start_and_booked_at_its_
 /// at their due times.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sandbox_started_at_a_later_instant_runs_what_came_due_on_the_way() {
-    let (server, pinned) = pinned_sandbox("10:00").await;
-    let (merchant, _transaction) = paid_order(&server, 2_500, "https://m.example/n").await;
+    let (server, pinned, merchant) = paid_at_ten().await;
     let start_at = plaza_testkit::clock::china_rfc3339(pinned.at_ms + 17 * HOUR_MS);
     let server = server.restart_with(|options| options.arg("--sandbox-clock-start").arg(start_at));
-    assert_eq!(available(&server, &merchant).await, 2_500 - 15);
-    assert!(server.clock_now_ms().await >= pinned.at_ms + 17 * HOUR_MS);
-    server.advance_clock(DAY_MS).await;
-    let settle_day = pinned.day_plus(1);
-    let flow = fund_flow(&server, &merchant, &settle_day).await.unwrap();
-    assert!(flow.contains(&format!("`{settle_day} 02:00:00")), "{flow}");
+    assert_caught_up_at_start(&server, &merchant, &pinned).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
