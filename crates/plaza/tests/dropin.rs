@@ -60,6 +60,52 @@ async fn get(client: &reqwest::Client, url: &str) -> Reply {
     send(client.get(url)).await.unwrap()
 }
 
+/// Places a Native order of `total` fen with a signed request through `client` to
+/// `wechat_pay` (WeChat Pay's host), as an SDK would; answers its code_url.
+async fn native_at(
+    client: &reqwest::Client,
+    wechat_pay: &str,
+    merchant: &Merchant,
+    (no, total): (&str, i64),
+) -> String {
+    let order = json!({
+        "appid": merchant.appid,
+        "mchid": merchant.mchid,
+        "description": "Flat white",
+        "out_trade_no": no,
+        "notify_url": "https://merchant.example/notify",
+        "amount": {"total": total, "currency": "CNY"},
+    });
+    let prepay = merchant
+        .v3_at(
+            client,
+            wechat_pay,
+            "POST",
+            "/v3/pay/transactions/native",
+            Some(&order),
+        )
+        .await;
+    assert_eq!(prepay.status, 200, "{}", prepay.text);
+    assert!(merchant.verifies(&prepay), "the prepay answer is signed");
+    prepay.json()["code_url"].as_str().unwrap().to_owned()
+}
+
+/// Queries order `no` with a signed request through `client` to `wechat_pay`.
+async fn query_at(
+    client: &reqwest::Client,
+    wechat_pay: &str,
+    merchant: &Merchant,
+    no: &str,
+) -> Reply {
+    let target = format!(
+        "/v3/pay/transactions/out-trade-no/{no}?mchid={}",
+        merchant.mchid
+    );
+    merchant
+        .v3_at(client, wechat_pay, "GET", &target, None)
+        .await
+}
+
 /// Every message in an error's chain.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut messages = vec![error.to_string()];
@@ -120,46 +166,19 @@ async fn code_that_calls_wechat_pay_by_its_host_name_talks_to_plaza() {
     let merchant = Merchant::create(&server, "Drop-in Cafe").await;
     let payer = Payer::create(&server, "Dora", 10_000).await;
 
-    let order = json!({
-        "appid": merchant.appid,
-        "mchid": merchant.mchid,
-        "description": "Flat white",
-        "out_trade_no": "DROPIN-0001",
-        "notify_url": "https://merchant.example/notify",
-        "amount": {"total": 1_800, "currency": "CNY"},
-    });
-    let prepay = merchant
-        .v3_at(
-            &client,
-            &wechat_pay,
-            "POST",
-            "/v3/pay/transactions/native",
-            Some(&order),
-        )
-        .await;
-    assert_eq!(prepay.status, 200, "{}", prepay.text);
-    assert!(merchant.verifies(&prepay), "the prepay answer is signed");
-    let code_url = prepay.json()["code_url"].as_str().unwrap().to_owned();
+    let code_url = native_at(&client, &wechat_pay, &merchant, ("DROPIN-0001", 1_800)).await;
     assert!(
         code_url.starts_with("weixin://wxpay/bizpayurl?pr="),
         "{code_url}"
     );
 
-    let query_target = format!(
-        "/v3/pay/transactions/out-trade-no/DROPIN-0001?mchid={}",
-        merchant.mchid
-    );
-    let query = merchant
-        .v3_at(&client, &wechat_pay, "GET", &query_target, None)
-        .await;
+    let query = query_at(&client, &wechat_pay, &merchant, "DROPIN-0001").await;
     assert_eq!(query.status, 200, "{}", query.text);
     assert!(merchant.verifies(&query), "the query answer is signed");
     assert_eq!(query.json()["trade_state"], "NOTPAY");
 
     assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
-    let query = merchant
-        .v3_at(&client, &wechat_pay, "GET", &query_target, None)
-        .await;
+    let query = query_at(&client, &wechat_pay, &merchant, "DROPIN-0001").await;
     assert!(merchant.verifies(&query));
     assert_eq!(query.json()["trade_state"], "SUCCESS", "{}", query.text);
     assert_eq!(query.json()["amount"]["total"], 1_800);
@@ -241,38 +260,9 @@ async fn a_bill_asked_for_at_wechats_host_is_downloaded_from_it() {
     let merchant = Merchant::create(&server, "Drop-in Bakery").await;
     let payer = Payer::create(&server, "Bea", 10_000).await;
 
-    let order = json!({
-        "appid": merchant.appid,
-        "mchid": merchant.mchid,
-        "description": "Sourdough",
-        "out_trade_no": "DROPIN-BILL-1",
-        "notify_url": "https://merchant.example/notify",
-        "amount": {"total": 2_600, "currency": "CNY"},
-    });
-    let prepay = merchant
-        .v3_at(
-            &client,
-            &wechat_pay,
-            "POST",
-            "/v3/pay/transactions/native",
-            Some(&order),
-        )
-        .await;
-    assert_eq!(prepay.status, 200, "{}", prepay.text);
-    let code_url = prepay.json()["code_url"].as_str().unwrap().to_owned();
+    let code_url = native_at(&client, &wechat_pay, &merchant, ("DROPIN-BILL-1", 2_600)).await;
     assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
-    let paid = merchant
-        .v3_at(
-            &client,
-            &wechat_pay,
-            "GET",
-            &format!(
-                "/v3/pay/transactions/out-trade-no/DROPIN-BILL-1?mchid={}",
-                merchant.mchid
-            ),
-            None,
-        )
-        .await;
+    let paid = query_at(&client, &wechat_pay, &merchant, "DROPIN-BILL-1").await;
     let day = paid.json()["success_time"].as_str().unwrap()[..10].to_owned();
     // A day on, the payment's day is over and has a bill.
     let moved = server
