@@ -675,6 +675,34 @@ async fn apiv3_key_works(server: &TestServer, merchant: &Merchant) -> bool {
     .is_ok()
 }
 
+/// The stored body of record `kind`/`key` (e.g. `pay.user`), read from the database file.
+fn record_body(data_dir: &std::path::Path, kind: &str, key: &str) -> String {
+    let conn = rusqlite::Connection::open(data_dir.join("plaza.sqlite3")).unwrap();
+    conn.query_row(
+        "SELECT body FROM records WHERE kind = ?1 AND key = ?2",
+        [kind, key],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+/// Writes `record` over the stored body of record `kind`/`key` (the server stopped), as
+/// an older Plaza would have written it.
+fn overwrite_record(data_dir: &std::path::Path, kind: &str, key: &str, record: &Value) {
+    let conn = rusqlite::Connection::open(data_dir.join("plaza.sqlite3")).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE records SET body = ?1 WHERE kind = ?2 AND key = ?3",
+            [record.to_string().as_str(), kind, key],
+        )
+        .unwrap();
+    assert_eq!(changed, 1, "{kind} {key}");
+}
+
+fn user_record(data_dir: &std::path::Path, user_id: &str) -> Value {
+    serde_json::from_str(&record_body(data_dir, "pay.user", user_id)).unwrap()
+}
+
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_data_directory_is_the_owners_and_a_copied_database_holds_no_merchant_key() {
@@ -718,23 +746,11 @@ async fn the_data_directory_is_the_owners_and_a_copied_database_holds_no_merchan
     // still works, and is sealed at the next start.
     {
         use std::os::unix::fs::PermissionsExt;
-        let conn = rusqlite::Connection::open(dir.join("plaza.sqlite3")).unwrap();
-        let body: String = conn
-            .query_row(
-                "SELECT body FROM records WHERE kind = 'pay.merchant' AND key = ?1",
-                [&merchant.mchid],
-                |row| row.get(0),
-            )
-            .unwrap();
+        let body = record_body(&dir, "pay.merchant", &merchant.mchid);
         let mut record: Value = serde_json::from_str(&body).unwrap();
         record["apiv3_key"] = json!(apiv3_key);
         record["apiv2_key"] = json!(apiv2_key);
-        conn.execute(
-            "UPDATE records SET body = ?1 WHERE kind = 'pay.merchant' AND key = ?2",
-            [&record.to_string(), &merchant.mchid],
-        )
-        .unwrap();
-        drop(conn);
+        overwrite_record(&dir, "pay.merchant", &merchant.mchid, &record);
         for name in ["", "platform"] {
             std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o755))
                 .unwrap();
@@ -752,29 +768,10 @@ async fn the_data_directory_is_the_owners_and_a_copied_database_holds_no_merchan
     }
     assert!(apiv3_key_works(&server, &merchant).await);
     assert!(apiv2_key_works(&server, &merchant).await);
-    let conn = rusqlite::Connection::open(dir.join("plaza.sqlite3")).unwrap();
-    let body: String = conn
-        .query_row(
-            "SELECT body FROM records WHERE kind = 'pay.merchant' AND key = ?1",
-            [&merchant.mchid],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let body = record_body(&dir, "pay.merchant", &merchant.mchid);
     assert!(!body.contains(&apiv3_key), "sealed again at start: {body}");
     assert!(!body.contains(&apiv2_key), "sealed again at start: {body}");
     assert!(body.contains("sealed1:"), "{body}");
-}
-
-fn user_record(data_dir: &std::path::Path, user_id: &str) -> Value {
-    let conn = rusqlite::Connection::open(data_dir.join("plaza.sqlite3")).unwrap();
-    let body: String = conn
-        .query_row(
-            "SELECT body FROM records WHERE kind = 'pay.user' AND key = ?1",
-            [user_id],
-            |row| row.get(0),
-        )
-        .unwrap();
-    serde_json::from_str(&body).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -795,13 +792,7 @@ async fn a_password_hashed_with_the_old_rounds_still_pays_and_is_hashed_again_wi
     let mut legacy = record.clone();
     legacy["password_hash"] = json!(plaza_pay::password::hash("123456", salt.as_bytes(), 10_000));
     legacy.as_object_mut().unwrap().remove("password_rounds");
-    let conn = rusqlite::Connection::open(server.data_dir.join("plaza.sqlite3")).unwrap();
-    conn.execute(
-        "UPDATE records SET body = ?1 WHERE kind = 'pay.user' AND key = ?2",
-        [&legacy.to_string(), &payer.user_id],
-    )
-    .unwrap();
-    drop(conn);
+    overwrite_record(&server.data_dir, "pay.user", &payer.user_id, &legacy);
     let server = server.restart();
 
     let order = prepay(
