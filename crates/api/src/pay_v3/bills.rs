@@ -567,6 +567,26 @@ struct BillRequest<'a> {
     base: DownloadBase,
 }
 
+impl<'a> BillRequest<'a> {
+    /// `caller`'s request, its download to be fetched from where `parts` came in.
+    fn of(surface: &'a PaySurface, caller: &'a Caller, parts: &axum::http::request::Parts) -> Self {
+        Self {
+            surface,
+            caller,
+            base: DownloadBase::of(surface, parts),
+        }
+    }
+}
+
+/// A bill request's query, and the payment surface that answers it.
+fn bill_query<'s>(
+    state: &'s AppState,
+    parts: &axum::http::request::Parts,
+) -> Result<(BillQuery, &'s PaySurface), V3Error> {
+    let Query(query) = Query::try_from_uri(&parts.uri).map_err(|error| bad_query(&error))?;
+    Ok((query, surface(state)?))
+}
+
 /// The bill a new token names and the `download_url` that fetches it, or
 /// `NO_STATEMENT_EXIST` when nothing happened.
 async fn prepare(request: &BillRequest<'_>, token: &Token) -> Result<(String, String), V3Error> {
@@ -640,9 +660,7 @@ pub(crate) async fn trade_bill(
     Extension(caller): Extension<Caller>,
     parts: axum::http::request::Parts,
 ) -> Result<Response, V3Error> {
-    let query: Query<BillQuery> =
-        Query::try_from_uri(&parts.uri).map_err(|error| bad_query(&error))?;
-    let surface = surface(&state)?;
+    let (query, surface) = bill_query(&state, &parts)?;
     let bill_type = query.bill_type.clone().unwrap_or_else(|| "ALL".to_owned());
     if !matches!(bill_type.as_str(), "ALL" | "SUCCESS" | "REFUND") {
         return Err(V3Error::param(
@@ -654,11 +672,7 @@ pub(crate) async fn trade_bill(
     let gzip = gzip_wanted(&query)?;
     let scope = trade_scope(surface, &caller, query.sub_mchid.as_deref()).await?;
     let day = bill_day(surface, &query)?;
-    let request = BillRequest {
-        surface,
-        caller: &caller,
-        base: DownloadBase::of(surface, &parts),
-    };
+    let request = BillRequest::of(surface, &caller, &parts);
     answer_bill(request, (BillKind::Trade, scope), day, bill_type, gzip).await
 }
 
@@ -669,9 +683,7 @@ pub(crate) async fn fund_flow_bill(
     Extension(caller): Extension<Caller>,
     parts: axum::http::request::Parts,
 ) -> Result<Response, V3Error> {
-    let query: Query<BillQuery> =
-        Query::try_from_uri(&parts.uri).map_err(|error| bad_query(&error))?;
-    let surface = surface(&state)?;
+    let (query, surface) = bill_query(&state, &parts)?;
     if query.sub_mchid.is_some() {
         return Err(V3Error::param(
             "sub_mchid",
@@ -679,14 +691,9 @@ pub(crate) async fn fund_flow_bill(
             Location::Query,
         ));
     }
-    let account_type = account_type(&query)?;
-    let gzip = gzip_wanted(&query)?;
+    let (account_type, gzip) = fund_flow_format(&query)?;
     let day = bill_day(surface, &query)?;
-    let request = BillRequest {
-        surface,
-        caller: &caller,
-        base: DownloadBase::of(surface, &parts),
-    };
+    let request = BillRequest::of(surface, &caller, &parts);
     answer_bill(
         request,
         (BillKind::FundFlow, Scope::Own),
@@ -697,20 +704,21 @@ pub(crate) async fn fund_flow_bill(
     .await
 }
 
-fn account_type(query: &BillQuery) -> Result<String, V3Error> {
+/// A fund-flow bill's account type (BASIC when not given) and whether it is to be
+/// gzipped.
+fn fund_flow_format(query: &BillQuery) -> Result<(String, bool), V3Error> {
     let account_type = query
         .account_type
         .clone()
         .unwrap_or_else(|| "BASIC".to_owned());
-    if matches!(account_type.as_str(), "BASIC" | "OPERATION" | "FEES") {
-        Ok(account_type)
-    } else {
-        Err(V3Error::param(
+    if !matches!(account_type.as_str(), "BASIC" | "OPERATION" | "FEES") {
+        return Err(V3Error::param(
             "account_type",
             "must be BASIC, OPERATION or FEES",
             Location::Query,
-        ))
+        ));
     }
+    Ok((account_type, gzip_wanted(query)?))
 }
 
 /// `GET /v3/bill/sub-merchant-fundflowbill?sub_mchid=&bill_date=&account_type=
@@ -724,9 +732,7 @@ pub(crate) async fn sub_merchant_fund_flow_bill(
     Extension(caller): Extension<Caller>,
     parts: axum::http::request::Parts,
 ) -> Result<Response, V3Error> {
-    let query: Query<BillQuery> =
-        Query::try_from_uri(&parts.uri).map_err(|error| bad_query(&error))?;
-    let surface = surface(&state)?;
+    let (query, surface) = bill_query(&state, &parts)?;
     if caller.merchant.kind != MerchantKind::Provider {
         return Err(V3Error::new(
             StatusCode::FORBIDDEN,
@@ -745,19 +751,14 @@ pub(crate) async fn sub_merchant_fund_flow_bill(
             Location::Query,
         ));
     }
-    let account_type = account_type(&query)?;
-    let gzip = gzip_wanted(&query)?;
+    let (account_type, gzip) = fund_flow_format(&query)?;
     surface
         .pay
         .sub_merchant_of(&caller.merchant.mchid, &sub_mchid)
         .await?;
     let day = bill_day(surface, &query)?;
     let signer = signing_key(surface, &caller, &parts.headers)?;
-    let request = BillRequest {
-        surface,
-        caller: &caller,
-        base: DownloadBase::of(surface, &parts),
-    };
+    let request = BillRequest::of(surface, &caller, &parts);
     let mut token = new_token(
         surface,
         &caller,
