@@ -1107,19 +1107,9 @@ impl PayService {
         }
         if session.needs_touch_at(now) {
             session.last_seen_at = Some(now);
-            let write = store::write(
-                kind::SESSION,
-                &key,
-                Expect::Version(version),
-                &session,
-                vec![],
-            )?;
             // A concurrent request touched it (or signed it out) first: either is fine
             // for this request, which was valid when it was read.
-            match self.commit(records_only(vec![write])).await {
-                Ok(_) | Err(LedgerError::RecordConflict { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
+            let _touched = self.rewrite_session(&key, version, &session).await?;
         }
         self.user(&session.user_id)
             .await?
@@ -1144,22 +1134,31 @@ impl PayService {
                 return Ok(());
             }
             session.revoked_at = Some(self.now());
-            let write = store::write(
-                kind::SESSION,
-                &key,
-                Expect::Version(version),
-                &session,
-                vec![],
-            )?;
-            match self.commit(records_only(vec![write])).await {
-                Ok(_) => return Ok(()),
-                Err(LedgerError::RecordConflict { .. }) => {}
-                Err(error) => return Err(error.into()),
+            if self.rewrite_session(&key, version, &session).await? {
+                return Ok(());
             }
         }
         Err(PayError::Busy {
             what: "session".to_owned(),
         })
+    }
+
+    /// Writes `session` back under `key` over the `version` it was read at; `Ok(false)`
+    /// when another request wrote it first.
+    async fn rewrite_session(
+        &self,
+        key: &str,
+        version: u64,
+        session: &Session,
+    ) -> Result<bool, PayError> {
+        let write = store::write(
+            kind::SESSION,
+            key,
+            Expect::Version(version),
+            session,
+            vec![],
+        )?;
+        self.try_commit(records_only(vec![write])).await
     }
 
     // ---- orders ------------------------------------------------------------------
