@@ -8,7 +8,7 @@ use plaza_pay::time::Day;
 
 use super::errors::ErrorPage;
 use super::pages::{signin_redirect, surface, viewer};
-use super::{Section, escape, layout, qr_svg, yuan};
+use super::{Section, escape, layout, pin_inputs, qr_svg, yuan};
 use crate::AppState;
 use crate::routes::collect::{pay_url, payer_masked};
 
@@ -119,14 +119,7 @@ pub(crate) async fn payer(
             .into_response();
     };
     let balance = surface.pay.wallet_balance(&user.user_id).await.unwrap_or(0);
-    let pin: String = (0..6)
-        .map(|index| {
-            format!(
-                "<input type=\"password\" inputmode=\"numeric\" maxlength=\"1\" autocomplete=\"off\" aria-label=\"password digit {}\">",
-                index + 1
-            )
-        })
-        .collect();
+    let pin = pin_inputs();
     let body = format!(
         "<div class=\"card\" id=\"paying\"><div class=\"payee\"><div class=\"avatar\">{initial}</div>\
          <div class=\"merchant\" id=\"merchant-name\">{name}</div><p class=\"muted\">Collection code</p></div>\

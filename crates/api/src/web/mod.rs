@@ -258,6 +258,18 @@ pub(crate) fn escape(text: &str) -> String {
     out
 }
 
+/// The six one-digit boxes a payer types the payment password into (the page's script
+/// reads them).
+pub(crate) fn pin_inputs() -> String {
+    (1..=6)
+        .map(|digit| {
+            format!(
+                "<input type=\"password\" inputmode=\"numeric\" maxlength=\"1\" autocomplete=\"off\" aria-label=\"password digit {digit}\">"
+            )
+        })
+        .collect()
+}
+
 /// `12.34` from 1234 fen.
 pub(crate) fn yuan(fen: i64) -> String {
     let sign = if fen < 0 { "-" } else { "" };

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::errors::{ErrorPage, PageForm, PageQuery};
 use super::{
     MERCHANT_COOKIE, SESSION_COOKIE, Section, Viewer, cookie_in, escape, layout,
-    merchant_cookie_value, qr_svg, set_cookie, signed_in_merchant, yuan,
+    merchant_cookie_value, pin_inputs, qr_svg, set_cookie, signed_in_merchant, yuan,
 };
 use crate::AppState;
 use crate::error::ApiError;
@@ -665,14 +665,7 @@ impl CheckoutPage<'_> {
     /// card the script fills in.
     fn payable(&self, usable: &[plaza_pay::coupons::Coupon]) -> String {
         let order = self.order;
-        let pin: String = (0..6)
-            .map(|index| {
-                format!(
-                    "<input type=\"password\" inputmode=\"numeric\" maxlength=\"1\" autocomplete=\"off\" aria-label=\"password digit {}\">",
-                    index + 1
-                )
-            })
-            .collect();
+        let pin = pin_inputs();
         let coupon_row = if usable.is_empty() {
             String::new()
         } else {
