@@ -727,17 +727,17 @@ async fn an_emoji_in_a_collection_note_is_stored_and_shown() {
         .await;
     assert_eq!(opened.status, 201, "{}", opened.text);
     let token = opened.json()["token"].as_str().unwrap().to_owned();
+    // Pays `amount` fen to the collection code with a note.
+    let collect = |amount: i64, note: String, client_ref: &str| {
+        let body = json!({
+            "token": token, "amount": amount, "note": note,
+            "password": "123456", "client_ref": client_ref,
+        });
+        let (server, payer) = (&server, &payer);
+        async move { payer.post(server, "/api/v1/pay/collect", &body).await }
+    };
     let note = "谢谢 noodles 🍜🎉";
-    let paid = payer
-        .post(
-            &server,
-            "/api/v1/pay/collect",
-            &json!({
-                "token": token, "amount": 1_250, "note": note,
-                "password": "123456", "client_ref": "emoji-note-1",
-            }),
-        )
-        .await;
+    let paid = collect(1_250, note.to_owned(), "emoji-note-1").await;
     assert_eq!(paid.status, 200, "{}", paid.text);
     let mine = owner
         .get(&server, "/api/v1/me/collection-code")
@@ -752,28 +752,9 @@ async fn an_emoji_in_a_collection_note_is_stored_and_shown() {
     .await;
     assert!(page.text.contains(note), "{}", page.text);
     // Forty characters is still the most, counted as characters (an emoji is one).
-    let long = "🍜".repeat(41);
-    let refused = payer
-        .post(
-            &server,
-            "/api/v1/pay/collect",
-            &json!({
-                "token": token, "amount": 100, "note": long,
-                "password": "123456", "client_ref": "emoji-note-2",
-            }),
-        )
-        .await;
+    let refused = collect(100, "🍜".repeat(41), "emoji-note-2").await;
     assert_eq!(refused.status, 400, "{}", refused.text);
-    let forty = payer
-        .post(
-            &server,
-            "/api/v1/pay/collect",
-            &json!({
-                "token": token, "amount": 100, "note": "🍜".repeat(40),
-                "password": "123456", "client_ref": "emoji-note-3",
-            }),
-        )
-        .await;
+    let forty = collect(100, "🍜".repeat(40), "emoji-note-3").await;
     assert_eq!(forty.status, 200, "{}", forty.text);
 }
 
