@@ -59,6 +59,11 @@ fn run_json(cwd: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}: {text}"))
 }
 
+/// The arguments of `plaza admin user create ARGS`.
+fn user_create<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["admin", "user", "create"], args].concat()
+}
+
 /// Waits for a process to exit, for at most [`START_TIMEOUT`].
 fn wait_exit(child: &mut Child) -> ExitStatus {
     let deadline = Instant::now() + START_TIMEOUT;
@@ -305,39 +310,16 @@ fn user_create_takes_yuan_and_gives_sandbox_users_the_demo_password() {
     let _demo = Demo::start(cwd, logs.path(), &["--listen", "127.0.0.1:0"]);
     let created = run_json(
         cwd,
-        &[
-            "admin",
-            "user",
-            "create",
-            "--name",
-            "Bo",
-            "--balance",
-            "100.00",
-            "--json",
-        ],
+        &user_create(&["--name", "Bo", "--balance", "100.00", "--json"]),
     );
     assert_eq!(created["balance"], 10_000, "{created}");
     assert_eq!(created["password"], "123456", "{created}");
-    let text = run_ok(
-        cwd,
-        &[
-            "admin",
-            "user",
-            "create",
-            "--name",
-            "Cy",
-            "--balance",
-            "0.5",
-        ],
-    );
+    let text = run_ok(cwd, &user_create(&["--name", "Cy", "--balance", "0.5"]));
     assert!(text.contains("balance:  ¥0.50"), "{text}");
     assert!(text.contains("password: 123456"), "{text}");
     let created = run_json(
         cwd,
-        &[
-            "admin",
-            "user",
-            "create",
+        &user_create(&[
             "--name",
             "Di",
             "--balance",
@@ -345,7 +327,7 @@ fn user_create_takes_yuan_and_gives_sandbox_users_the_demo_password() {
             "--password",
             "654321",
             "--json",
-        ],
+        ]),
     );
     assert_eq!(
         (created["balance"].as_i64(), created["password"].as_str()),
@@ -358,14 +340,14 @@ fn user_create_takes_yuan_and_gives_sandbox_users_the_demo_password() {
         ("1,000", "an amount in yuan"),
         ("1e3", "an amount in yuan"),
     ] {
-        let output = plaza(cwd, &["admin", "user", "create", "--balance", balance])
+        let output = plaza(cwd, &user_create(&["--balance", balance]))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{balance}");
         assert!(stderr.contains(reason), "{balance}: {stderr}");
     }
-    let help = run_ok(cwd, &["admin", "user", "create", "--help"]);
+    let help = run_ok(cwd, &user_create(&["--help"]));
     assert!(
         help.contains("--balance <YUAN>") && help.contains("100.00"),
         "{help}"
@@ -387,7 +369,7 @@ fn outside_the_sandbox_a_user_gets_a_random_password_and_no_balance() {
         .map(|_| {
             let created = run_json(
                 cwd.path(),
-                &["admin", "user", "create", "--data-dir", data_dir, "--json"],
+                &user_create(&["--data-dir", data_dir, "--json"]),
             );
             let password = created["password"].as_str().unwrap().to_owned();
             assert!(password.len() == 6 && password.bytes().all(|b| b.is_ascii_digit()));
@@ -397,15 +379,7 @@ fn outside_the_sandbox_a_user_gets_a_random_password_and_no_balance() {
     assert_ne!(passwords, ["123456", "123456"]);
     let refused = run_err(
         cwd.path(),
-        &[
-            "admin",
-            "user",
-            "create",
-            "--data-dir",
-            data_dir,
-            "--balance",
-            "1",
-        ],
+        &user_create(&["--data-dir", data_dir, "--balance", "1"]),
     );
     assert!(refused.contains("sandbox_only"), "{refused}");
 }
