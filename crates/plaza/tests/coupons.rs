@@ -914,7 +914,7 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         );
     }
     // The console's headline is the net figure; the gross one stands beside it.
-    let page = console_page(&server).await;
+    let page = server.operator_page("/console").await;
     assert!(page.contains("Net of refunds"), "{page}");
     for (id, figure) in [
         ("coupon-net-subsidy", "0.00"),
@@ -931,37 +931,6 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
     }
     let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
     assert_eq!(verify.json()["sound"], true, "{}", verify.text);
-}
-
-/// The operator's console page, signed in by the sandbox's operator sign-in.
-async fn console_page(server: &TestServer) -> String {
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let signed = no_redirects
-        .post(format!("{}/signin/operator", server.base_url))
-        .header("origin", &server.base_url)
-        .form(&[("next", "/console")])
-        .send()
-        .await
-        .unwrap();
-    let cookie = signed.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    no_redirects
-        .get(format!("{}/console", server.base_url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 /// The trade bills of the days the coupon orders of

@@ -183,32 +183,7 @@ async fn the_day_report_counts_each_channel_and_the_providers_offline_share() {
         "{}",
         anonymous.url()
     );
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let signed = no_redirects
-        .post(format!("{}/signin/operator", server.base_url))
-        .form(&[("next", "/console")])
-        .send()
-        .await
-        .unwrap();
-    let cookie = signed.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let page = client
-        .get(format!("{}/console", server.base_url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = server.operator_page("/console").await;
     assert!(page.contains("id=\"provider-share\">90.00%"), "{page}");
     assert!(page.contains("id=\"total-volume\">¥115.00"), "{page}");
     assert!(page.contains("id=\"channel-service_provider\""), "{page}");

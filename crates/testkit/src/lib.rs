@@ -398,6 +398,42 @@ impl TestServer {
         .expect("GET")
     }
 
+    /// A web page as the sandbox's operator sees it: signs in with
+    /// `POST /signin/operator`, which asks the sandbox for no token, then answers the
+    /// body of `GET path` with the operator's cookie.
+    ///
+    /// # Panics
+    ///
+    /// When the sign-in sets no cookie or the server cannot be reached.
+    pub async fn operator_page(&self, path: &str) -> String {
+        let no_redirects = http_client_builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("build an HTTP client");
+        let signed = self
+            .send(
+                no_redirects
+                    .post(format!("{}/signin/operator", self.base_url))
+                    .header("origin", &self.base_url)
+                    .form(&[("next", path)]),
+            )
+            .await
+            .expect("POST /signin/operator");
+        let cookie = signed
+            .header("set-cookie")
+            .and_then(|cookie| cookie.split(';').next())
+            .unwrap_or_else(|| panic!("the operator sign-in sets a cookie: {}", signed.text))
+            .to_owned();
+        self.send(
+            no_redirects
+                .get(format!("{}{path}", self.base_url))
+                .header("cookie", cookie),
+        )
+        .await
+        .expect("GET")
+        .text
+    }
+
     /// `POST path` with a JSON body and the admin token; `Err` when the connection fails.
     ///
     /// # Errors
