@@ -243,19 +243,11 @@ fn gunzip(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bill_asked_for_at_wechats_host_is_downloaded_from_it() {
-    let temp = tempfile::tempdir().unwrap();
-    let made = plaza_ca(&["--data-dir", temp.path().to_str().unwrap()]);
-    assert!(made.status.success(), "{}", text(&made.stderr));
-    let ca_pem = std::fs::read(temp.path().join("ca/ca.pem")).unwrap();
-    let server = ServerOptions::new(PLAZA)
-        .data_dir(temp.path())
-        .sandbox()
-        .tls()
-        .start();
+    let server = ServerOptions::new(PLAZA).drop_in().start();
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let port = server.tls_port();
-    let client = client_of(&server, Some(&ca_pem));
+    let client = client_of(&server, Some(&server.ca_pem()));
     let wechat_pay = format!("https://{PAY_HOST}:{port}");
     let merchant = Merchant::create(&server, "Drop-in Bakery").await;
     let payer = Payer::create(&server, "Bea", 10_000).await;

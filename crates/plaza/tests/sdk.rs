@@ -153,24 +153,7 @@ fn the_python_recipes_in_docs_sdks_md_work_as_written() {
 )]
 fn wechatpayv3_reaches_plaza_at_wechats_own_host_in_drop_in_mode() {
     let Some(python) = sdk_python() else { return };
-    let data = tempfile::tempdir().unwrap();
-    let made = Command::new(PLAZA)
-        .args(["ca", "--data-dir", data.path().to_str().unwrap()])
-        .env_remove("PLAZA_CONFIG")
-        .env_remove("PLAZA_DATA_DIR")
-        .env_remove("PLAZA_TLS_CERT_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let server = ServerOptions::new(PLAZA)
-        .data_dir(data.path())
-        .sandbox()
-        .tls()
-        .start();
+    let server = ServerOptions::new(PLAZA).drop_in().start();
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpayv3_dropin.py");
     server.run_script(
@@ -181,6 +164,6 @@ fn wechatpayv3_reaches_plaza_at_wechats_own_host_in_drop_in_mode() {
             .args(["--admin-token", &server.admin_token])
             .args(["--tls-port", &server.tls_port().to_string()])
             .arg("--ca")
-            .arg(data.path().join("ca/ca.pem")),
+            .arg(server.ca_pem_path()),
     );
 }

@@ -762,29 +762,11 @@ async fn an_emoji_in_a_collection_note_is_stored_and_shown() {
 /// beside it, of the same server, they are not.
 #[tokio::test(flavor = "multi_thread")]
 async fn cookies_set_over_the_https_listener_are_secure() {
-    let temp = tempfile::tempdir().unwrap();
-    let made = std::process::Command::new(PLAZA)
-        .args(["ca", "--data-dir", temp.path().to_str().unwrap()])
-        .env_remove("PLAZA_CONFIG")
-        .env_remove("PLAZA_DATA_DIR")
-        .env_remove("PLAZA_TLS_CERT_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let ca_pem = std::fs::read(temp.path().join("ca/ca.pem")).unwrap();
-    let server = ServerOptions::new(PLAZA)
-        .data_dir(temp.path())
-        .sandbox()
-        .tls()
-        .start();
+    let server = ServerOptions::new(PLAZA).drop_in().start();
     let payer = Payer::create(&server, "Lin", 1_000).await;
     let tls_client = plaza_testkit::http_client_builder()
         .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem).unwrap())
+        .add_root_certificate(reqwest::Certificate::from_pem(&server.ca_pem()).unwrap())
         .resolve(
             "localhost",
             std::net::SocketAddr::from(([127, 0, 0, 1], server.tls_port())),

@@ -52,6 +52,8 @@ pub struct ServerOptions {
     data_dir: Option<PathBuf>,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// Run `plaza ca` in the data directory before the first start.
+    with_ca: bool,
 }
 
 impl ServerOptions {
@@ -62,6 +64,7 @@ impl ServerOptions {
             data_dir: None,
             args: Vec::new(),
             env: Vec::new(),
+            with_ca: false,
         }
     }
 
@@ -84,6 +87,16 @@ impl ServerOptions {
     #[must_use]
     pub fn tls(self) -> Self {
         self.arg("--tls-listen").arg("127.0.0.1:0")
+    }
+
+    /// Drop-in mode: [`ServerOptions::sandbox`] and [`ServerOptions::tls`], with the
+    /// certificates `plaza ca` makes in the data directory before the first start (a
+    /// restart keeps them). The CA to trust is [`TestServer::ca_pem`].
+    #[must_use]
+    pub fn drop_in(self) -> Self {
+        let mut options = self.sandbox().tls();
+        options.with_ca = true;
+        options
     }
 
     /// Adds a command-line argument after `serve`.
@@ -114,6 +127,9 @@ impl ServerOptions {
                 (Some(temp), dir)
             }
         };
+        if self.with_ca && !data_dir.join("ca/ca.pem").exists() {
+            self.make_ca(&data_dir);
+        }
         let log_path = std::env::temp_dir().join(format!(
             "plaza-test-{}-{}.log",
             std::process::id(),
@@ -171,6 +187,24 @@ impl ServerOptions {
             _temp: temp,
             client: http_client(),
         }
+    }
+
+    /// Runs `plaza ca --data-dir DATA_DIR`, which must succeed.
+    fn make_ca(&self, data_dir: &Path) {
+        let made = Command::new(&self.binary)
+            .arg("ca")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("PLAZA_CONFIG")
+            .env_remove("PLAZA_DATA_DIR")
+            .env_remove("PLAZA_TLS_CERT_DIR")
+            .output()
+            .expect("run plaza ca");
+        assert!(
+            made.status.success(),
+            "plaza ca failed: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
     }
 
     fn command(&self, data_dir: &Path) -> Command {
@@ -330,6 +364,21 @@ impl TestServer {
             .and_then(|url| url.rsplit_once(':'))
             .and_then(|(_, port)| port.parse().ok())
             .expect("the server was started with ServerOptions::tls")
+    }
+
+    /// The CA certificate (PEM) that a server started with [`ServerOptions::drop_in`]
+    /// serves under.
+    ///
+    /// # Panics
+    ///
+    /// When the data directory holds no CA.
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.ca_pem_path()).expect("the data directory holds ca/ca.pem")
+    }
+
+    /// Where [`TestServer::ca_pem`] is read from.
+    pub fn ca_pem_path(&self) -> PathBuf {
+        self.data_dir.join("ca/ca.pem")
     }
 
     /// The process id.
