@@ -13,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use plaza_testkit::pay::{Merchant, Payer};
+use plaza_testkit::pay::{Merchant, Payer, gunzip};
 use plaza_testkit::{Reply, ServerOptions, TestServer, http_client_builder, send};
 use serde_json::json;
 
@@ -230,15 +230,6 @@ async fn code_that_calls_wechat_pay_by_its_host_name_talks_to_plaza() {
     let reason = chain(&error);
     assert!(error.is_connect(), "{reason}");
     assert!(reason.contains("UnknownIssuer"), "{reason}");
-}
-
-fn gunzip(bytes: &[u8]) -> String {
-    use std::io::Read as _;
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_string(&mut text)
-        .unwrap();
-    text
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -499,7 +499,6 @@ async fn sub_fund_flow(
     sub_mchid: &str,
     day: &str,
 ) -> Option<String> {
-    use std::io::Read as _;
     let reply = provider
         .v3(
             server,
@@ -531,10 +530,7 @@ async fn sub_fund_flow(
         )
         .await;
     let gzipped = plaza_wx::aead::open(&key, part["nonce"].as_str().unwrap(), "", sealed).unwrap();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(gzipped.as_slice())
-        .read_to_string(&mut text)
-        .unwrap();
+    let text = plaza_testkit::pay::gunzip(&gzipped);
     assert_eq!(
         Some(plaza_wx::digest::sha1_hex(text.as_bytes()).as_str()),
         part["hash_value"].as_str()

@@ -6,10 +6,8 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-use std::io::Read;
-
 use plaza_testkit::clock::{HOUR_MS, Pinned};
-use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode, now_s};
+use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode, gunzip, now_s};
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
@@ -79,14 +77,6 @@ async fn available(server: &TestServer, merchant: &Merchant) -> i64 {
 async fn assert_ledger_sound(server: &TestServer) {
     let reply = server.admin_get("/api/v1/admin/ledger/verify").await;
     assert_eq!(reply.json()["sound"], true, "{}", reply.text);
-}
-
-fn gunzip(bytes: &[u8]) -> String {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_string(&mut text)
-        .unwrap();
-    text
 }
 
 #[tokio::test(flavor = "multi_thread")]

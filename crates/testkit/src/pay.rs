@@ -482,6 +482,20 @@ pub fn fen(yuan: &str) -> i64 {
     sign * (whole * 100 + cents)
 }
 
+/// The text of a gzipped bill (`tar_type=GZIP`).
+///
+/// # Panics
+///
+/// When the bytes are not gzip or the text is not UTF-8.
+pub fn gunzip(bytes: &[u8]) -> String {
+    use std::io::Read as _;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .expect("a gzipped UTF-8 bill");
+    text
+}
+
 /// Unix seconds now (the wall clock: what SDKs sign with).
 pub fn now_s() -> i64 {
     std::time::SystemTime::UNIX_EPOCH
