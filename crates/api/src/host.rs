@@ -227,6 +227,10 @@ pub(crate) fn wechat_api_not_found(path: &str) -> Response {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use super::*;
 

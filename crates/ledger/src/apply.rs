@@ -166,6 +166,10 @@ pub fn classify_replay(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use plaza_kernel::id::TransferId;
 

@@ -162,6 +162,10 @@ pub fn verify(audits: &[AccountAudit]) -> VerifyReport {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use super::*;
 

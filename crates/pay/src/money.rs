@@ -290,6 +290,10 @@ pub fn refund_split(base: &RefundBase, refund_minor: i64) -> Result<RefundSplit,
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use proptest::prelude::*;
 

@@ -296,6 +296,10 @@ pub fn url_host(field: &str, url: &str) -> Result<Host<String>, PayError> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use super::*;
 

@@ -94,6 +94,10 @@ pub async fn verify_off_runtime(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use super::*;
 

@@ -312,6 +312,10 @@ pub(crate) fn read_addr(data_dir: &Path) -> anyhow::Result<SocketAddr> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use super::*;
 

@@ -100,6 +100,10 @@ pub(crate) fn refusal_in(error: &(dyn std::error::Error + 'static)) -> Option<St
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use super::*;
 

@@ -307,6 +307,10 @@ fn digits(bytes: &[u8]) -> Option<i32> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use rand::SeedableRng;
     use rand::rngs::StdRng;

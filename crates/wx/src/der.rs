@@ -141,6 +141,10 @@ pub(crate) fn read_single(data: &[u8], expected: u8) -> Result<Tlv<'_>, DerError
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 pub(crate) mod tests {
     use super::*;
 

@@ -32,6 +32,10 @@ pub fn signature_nonce<R: Rng + ?Sized>(rng: &mut R) -> String {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use rand::SeedableRng;
     use rand::rngs::StdRng;

@@ -102,6 +102,10 @@ pub fn verify_response(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use proptest::prelude::*;
 

@@ -389,6 +389,10 @@ const _: fn() = || {
 };
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 pub(crate) mod tests {
     use std::sync::{Arc, OnceLock};
 

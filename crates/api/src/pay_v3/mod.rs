@@ -542,6 +542,10 @@ pub(crate) fn signed_with(mut response: Response, mode: SignMode) -> Response {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
 mod tests {
     use super::*;
 
