@@ -20,7 +20,9 @@ use crate::config::{Config, Database};
 use crate::datadir::DataDir;
 use crate::pay_jobs::{DeliverNotification, EndStock, ExpireOrder, RobotPay, SettleDay};
 use crate::scheduler::Scheduler;
-use crate::wiring::{OutboxLag, SANDBOX_OFFSET_KEY, SandboxTime, ScheduledTransfer, StoreHealth};
+use crate::wiring::{
+    OutboxLag, SANDBOX_OFFSET_KEY, SANDBOX_REACHED_KEY, SandboxTime, ScheduledTransfer, StoreHealth,
+};
 
 /// The data-directory file of the secret that derives openids and signs bill tokens.
 const PAY_SECRET_FILE: &str = "pay.secret";
@@ -200,6 +202,18 @@ pub(crate) async fn serve_with(
             .unwrap_or(0);
         if offset_ms > 0 {
             sandbox_clock.advance(offset_ms)?;
+        }
+        // And never before the latest instant a move reached, even if the wall clock has
+        // stepped back since (a corrected machine clock, a restored VM).
+        let reached_ms: Option<i64> = store
+            .meta(SANDBOX_REACHED_KEY)
+            .await?
+            .and_then(|text| text.parse().ok());
+        if let Some(reached_ms) = reached_ms {
+            let behind_ms = reached_ms.saturating_sub(sandbox_clock.now().unix_ms());
+            if behind_ms > 0 {
+                sandbox_clock.advance(behind_ms)?;
+            }
         }
         // Pinned at the first missed job's due time before anything below writes, so
         // nothing is stamped later than the jobs that catching up books.

@@ -19,6 +19,10 @@ use crate::scheduler::{JobFailure, JobHandler, Scheduler};
 /// The meta key under which the sandbox clock's offset survives restarts.
 pub(crate) const SANDBOX_OFFSET_KEY: &str = "sandbox_clock_offset_ms";
 
+/// The meta key of the latest instant a clock move reached: a restart never starts the
+/// sandbox clock before it, even if the wall clock has stepped back meanwhile.
+pub(crate) const SANDBOX_REACHED_KEY: &str = "sandbox_clock_reached_ms";
+
 pub(crate) struct StoreHealth(pub(crate) Store);
 
 impl HealthCheck for StoreHealth {
@@ -113,7 +117,7 @@ impl SandboxTime {
             .saturating_sub(self.clock.now().unix_ms())
             .saturating_add(self.clock.offset_ms())
             .max(self.clock.offset_ms());
-        self.record_offset(landing_offset_ms)
+        self.record_offset(landing_offset_ms, target)
             .await
             .map_err(|reason| ClockError::Unavailable { reason })?;
         // In its own task: a move must finish (and land the clock) even if the request
@@ -129,7 +133,10 @@ impl SandboxTime {
                     reason: format!("a job panicked: {error}"),
                 })
             });
-        if let Err(reason) = self.record_offset(self.clock.offset_ms()).await {
+        if let Err(reason) = self
+            .record_offset(self.clock.offset_ms(), self.clock.now())
+            .await
+        {
             tracing::error!(%reason, "recording the sandbox clock offset failed");
         }
         match travelled {
@@ -146,9 +153,13 @@ impl SandboxTime {
         }
     }
 
-    async fn record_offset(&self, offset_ms: i64) -> Result<(), String> {
+    async fn record_offset(&self, offset_ms: i64, reached: Timestamp) -> Result<(), String> {
         self.store
             .set_meta(SANDBOX_OFFSET_KEY, &offset_ms.to_string())
+            .await
+            .map_err(|error| error.to_string())?;
+        self.store
+            .set_meta(SANDBOX_REACHED_KEY, &reached.unix_ms().to_string())
             .await
             .map_err(|error| error.to_string())
     }

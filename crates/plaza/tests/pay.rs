@@ -1795,8 +1795,9 @@ async fn a_settlement_missed_while_down_is_caught_up_at_start_and_booked_at_its_
     assert_eq!(available(&server, &merchant).await, 0);
     let mut server = server;
     server.kill();
-    // … and stays down two hours: the sandbox clock is the wall clock plus a stored
-    // offset, so two hours of downtime are two hours more of offset.
+    // … and stays down two hours and a minute: the sandbox clock is the wall clock plus a
+    // stored offset, so downtime is more offset. (The minute keeps the restart past 03:00
+    // even where the wall clock itself restarts, as under `faketime`.)
     {
         let database = rusqlite::Connection::open(server.data_dir.join("plaza.sqlite3")).unwrap();
         let offset_ms: i64 = database
@@ -1811,7 +1812,7 @@ async fn a_settlement_missed_while_down_is_caught_up_at_start_and_booked_at_its_
         database
             .execute(
                 "UPDATE plaza_meta SET value = ?1 WHERE key = 'sandbox_clock_offset_ms'",
-                [(offset_ms + 2 * HOUR_MS).to_string()],
+                [(offset_ms + 2 * HOUR_MS + 60_000).to_string()],
             )
             .unwrap();
     }

@@ -424,6 +424,20 @@ async fn the_sandbox_clock_runs_what_became_due_in_due_order_and_survives_a_rest
     // The moved clock survives the restart: it never reads earlier than where it landed.
     assert!(after["now_ms"].as_i64().unwrap() >= landed_ms, "{after}");
     assert!(after["offset_ms"].as_i64().unwrap() > 86_000_000, "{after}");
+    // Not even when the stored offset falls short, as it does when the wall clock steps
+    // back while the server is down: the instant the move reached is the floor.
+    let mut server = server;
+    server.kill();
+    rusqlite::Connection::open(server.data_dir.join("plaza.sqlite3"))
+        .unwrap()
+        .execute(
+            "UPDATE plaza_meta SET value = '0' WHERE key = 'sandbox_clock_offset_ms'",
+            [],
+        )
+        .unwrap();
+    let server = server.restart();
+    let after = server.get("/api/v1/sandbox/clock").await.json();
+    assert!(after["now_ms"].as_i64().unwrap() >= landed_ms, "{after}");
     let moved = server
         .admin_post(
             "/api/v1/sandbox/clock/advance",
