@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use plaza_api::wire::VerifyView;
+use plaza_http::wire::VerifyView;
 use plaza_kernel::clock::SystemClock;
 use plaza_kernel::limits::{PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX};
 use plaza_ledger::{LedgerStore, verify};

@@ -56,9 +56,9 @@ const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
 
 /// What the server certificate names: WeChat's API hosts, `localhost` and 127.0.0.1.
 pub(crate) fn server_names() -> Vec<String> {
-    plaza_api::host::WECHAT_HOSTS
+    plaza_http::host::WECHAT_HOSTS
         .iter()
-        .map(|(name, _)| (*name).to_owned())
+        .map(|name| (*name).to_owned())
         .chain(["localhost".to_owned(), "127.0.0.1".to_owned()])
         .collect()
 }
@@ -177,7 +177,7 @@ fn server_certificate(ca_key: &KeyPair, now_s: i64) -> Result<(String, KeyPair),
     let mut name = DistinguishedName::new();
     name.push(DnType::OrganizationName, "Plaza sandbox (not WeChat)");
     // Clients read the subject alternative names; the common name is only for people.
-    name.push(DnType::CommonName, plaza_api::host::WECHAT_HOSTS[0].0);
+    name.push(DnType::CommonName, plaza_http::host::WECHAT_HOSTS[0]);
     params.distinguished_name = name;
     params.serial_number = Some(serial());
     params.not_before = instant(now_s - BACKDATE_S)?;
@@ -419,10 +419,7 @@ fn report(dir: &Path, written: &Written, serve: &str) -> Result<String, CaError>
     let ca = dir.join(CA_CERT_FILE);
     let ca = ca.display();
     let until = instant(written.server_not_after_s)?.date();
-    let hosts: Vec<&str> = plaza_api::host::WECHAT_HOSTS
-        .iter()
-        .map(|(name, _)| *name)
-        .collect();
+    let hosts: Vec<&str> = plaza_http::host::WECHAT_HOSTS.to_vec();
     let hosts = hosts.join(" ");
     let names = server_names().join(", ");
     let (headline, ca_note) = if written.ca_made {

@@ -19,12 +19,13 @@ const ADDR_FILE: &str = "plaza.addr";
 const TLS_ADDR_FILE: &str = "plaza-tls.addr";
 const PLATFORM_DIR: &str = "platform";
 /// Files Plaza makes in the data directory, narrowed to the owner when it opens one.
-const PRIVATE_FILES: [&str; 9] = [
+const PRIVATE_FILES: [&str; 10] = [
     LOCK_FILE,
     ADMIN_TOKEN_FILE,
     ADDR_FILE,
     TLS_ADDR_FILE,
     "pay.secret",
+    "cookie.secret",
     "secrets.key",
     "plaza.sqlite3",
     "plaza.sqlite3-wal",
@@ -142,7 +143,7 @@ impl DataDir {
 
     /// The platform's signing identity, made on first start: an RSA-2048 key, a
     /// self-signed certificate (20 years) and a `PUB_KEY_ID_…`.
-    pub(crate) fn platform(&self, now_s: i64) -> anyhow::Result<plaza_api::pay_v3::Platform> {
+    pub(crate) fn platform(&self, now_s: i64) -> anyhow::Result<plaza_pay_http::pay_v3::Platform> {
         let dir = self.path.join(PLATFORM_DIR);
         let key_path = dir.join("private_key.pem");
         let certificate_path = dir.join("certificate.pem");
@@ -172,7 +173,7 @@ impl DataDir {
         };
         let key = plaza_wx::rsa::PrivateKey::from_pem(&read(&key_path)?)
             .with_context(|| format!("{} is not a private key", key_path.display()))?;
-        plaza_api::pay_v3::Platform::new(
+        plaza_pay_http::pay_v3::Platform::new(
             key,
             read(&certificate_path)?,
             read(&id_path)?.trim().to_owned(),

@@ -20,6 +20,7 @@ mod pay_jobs;
 mod sandbox_file;
 mod scheduler;
 mod serve;
+mod systems;
 mod tls;
 mod wiring;
 mod yuan;

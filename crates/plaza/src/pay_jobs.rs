@@ -4,9 +4,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use plaza_api::NotificationActions;
-use plaza_api::pay_v3::Platform;
-use plaza_api::pay_v3::wire::sign_notification;
 use plaza_kernel::BoxFuture;
 use plaza_kernel::clock::Clock;
 use plaza_kernel::queue::Job;
@@ -15,6 +12,9 @@ use plaza_pay::outbound::OutboundPolicy;
 use plaza_pay::sandbox::{FaultPlan, REORDER_HOLD_MS, ReorderDecision};
 use plaza_pay::service::next_retry_at;
 use plaza_pay::{NotifyOutcome, PayError, PayService};
+use plaza_pay_http::NotificationActions;
+use plaza_pay_http::pay_v3::Platform;
+use plaza_pay_http::pay_v3::wire::sign_notification;
 
 use crate::outbound::{CheckedResolver, check_target, refusal_in};
 use crate::scheduler::{JobFailure, JobHandler};

@@ -7,27 +7,22 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
-use plaza_api::pay_v3::PaySurface;
-use plaza_api::{AppState, AppStateParts, HttpLimits, HttpMetrics, SCHEDULED_TRANSFER_JOB};
+use plaza_http::{HttpLimits, HttpMetrics, HttpState, HttpStateParts, SCHEDULED_TRANSFER_JOB};
 use plaza_kernel::clock::{Clock, SandboxClock, SystemClock};
-use plaza_pay::outbound::OutboundPolicy;
-use plaza_pay::{JOB_EXPIRE, JOB_NOTIFY, JOB_SETTLE, PayService};
 use plaza_store::{Backend, PostgresOptions, SqliteOptions, Store};
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 use crate::config::{Config, Database};
 use crate::datadir::DataDir;
-use crate::pay_jobs::{DeliverNotification, EndStock, ExpireOrder, RobotPay, SettleDay};
 use crate::scheduler::Scheduler;
+use crate::systems::Foundation;
 use crate::wiring::{
     OutboxLag, SANDBOX_OFFSET_KEY, SANDBOX_REACHED_KEY, SandboxTime, ScheduledTransfer, StoreHealth,
 };
 
-/// The data-directory file of the secret that derives openids and signs bill tokens.
-const PAY_SECRET_FILE: &str = "pay.secret";
-/// The data-directory file of the key that seals merchants' keys in the database.
-pub(crate) const SEALING_KEY_FILE: &str = "secrets.key";
+/// The data-directory file of the secret that signs cookies of the shared pages.
+const COOKIE_SECRET_FILE: &str = "cookie.secret";
 
 pub(crate) fn backend(database: &Database) -> Backend {
     match database {
@@ -131,27 +126,6 @@ impl Listeners {
     }
 }
 
-/// Which hosts merchants may have Plaza call: any in the sandbox; otherwise public ones
-/// and the configured internal names, never Plaza's own listen address or public host.
-fn outbound_policy(config: &Config) -> OutboundPolicy {
-    if config.sandbox {
-        return OutboundPolicy::sandbox();
-    }
-    let mut own_hosts = Vec::new();
-    if !config.listen.ip().is_unspecified() {
-        own_hosts.push(config.listen.ip().to_string());
-    }
-    if let Some(host) = config
-        .public_base_url
-        .as_deref()
-        .and_then(|base| reqwest::Url::parse(base).ok())
-        .and_then(|base| base.host_str().map(str::to_owned))
-    {
-        own_hosts.push(host);
-    }
-    OutboundPolicy::production(&config.notify_allowed_internal_hosts, &own_hosts)
-}
-
 /// Work to do once the server answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AfterStart {
@@ -229,54 +203,24 @@ pub(crate) async fn serve_with(
 
     let ledger: Arc<Store> = Arc::new(store.clone());
     let wall_clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let platform = Arc::new(data_dir.platform(wall_clock.now().unix_ms().div_euclid(1_000))?);
-    let pay_secret = data_dir.secret(PAY_SECRET_FILE)?;
-    let sealer = plaza_pay::sealing::KeySealer::from_hex(&data_dir.secret(SEALING_KEY_FILE)?)
-        .with_context(|| format!("{SEALING_KEY_FILE} in {}", config.data_dir.display()))?;
-    let outbound = Arc::new(outbound_policy(&config));
-    let pay = Arc::new(
-        PayService::new(
-            ledger.clone(),
-            ledger.clone(),
-            clock.clone(),
-            pay_secret.as_bytes().to_vec(),
-            sealer,
-        )
-        .with_outbound_policy(OutboundPolicy::clone(&outbound)),
-    );
-    let mut scheduler = Scheduler::new(ledger.clone(), clock.clone());
-    scheduler.register(JOB_EXPIRE, Arc::new(ExpireOrder(pay.clone())));
-    scheduler.register(JOB_SETTLE, Arc::new(SettleDay(pay.clone())));
-    scheduler.register(
-        plaza_pay::coupons::JOB_STOCK_END,
-        Arc::new(EndStock(pay.clone())),
-    );
-    let deliverer = Arc::new(DeliverNotification {
-        pay: pay.clone(),
-        platform: platform.clone(),
+    let systems = crate::systems::build(&Foundation {
+        config: &config,
+        data_dir: &data_dir,
+        store: ledger.clone(),
+        clock: clock.clone(),
         wall_clock: wall_clock.clone(),
-        client: DeliverNotification::client(outbound.clone())?,
-        outbound,
-    });
-    scheduler.register(JOB_NOTIFY, deliverer.clone());
-    scheduler.register(
-        plaza_pay::sandbox::JOB_AUTOPAY,
-        Arc::new(RobotPay(pay.clone())),
-    );
-    let sealed = pay.seal_stored_keys().await?;
-    if sealed > 0 {
-        tracing::warn!(
-            merchants = sealed,
-            "sealed the keys of merchants written before keys were sealed; their plain text can stay in the database's free pages: stop Plaza and run `sqlite3 plaza.sqlite3 VACUUM` (PostgreSQL: VACUUM FULL records) once"
-        );
+    })?;
+    crate::systems::check_error_codes(&systems)?;
+    let mut scheduler = Scheduler::new(ledger.clone(), clock.clone());
+    for system in &systems {
+        for (kind, handler) in system.jobs() {
+            scheduler.register(kind, handler);
+        }
+        system
+            .start(&config.data_dir)
+            .await
+            .with_context(|| format!("starting {}", system.name()))?;
     }
-    pay.load_scripts().await?;
-    if config.sandbox {
-        crate::sandbox_file::apply(&pay, &config.data_dir).await?;
-    }
-    let notification_actions = config
-        .sandbox
-        .then_some(deliverer as Arc<dyn plaza_api::NotificationActions>);
     scheduler.register(
         SCHEDULED_TRANSFER_JOB,
         Arc::new(ScheduledTransfer {
@@ -294,7 +238,7 @@ pub(crate) async fn serve_with(
             sandbox_time
                 .start(sandbox_catch_up_to, config.sandbox_clock_start)
                 .await?;
-            Some(sandbox_time as Arc<dyn plaza_api::TimeTravel>)
+            Some(sandbox_time as Arc<dyn plaza_http::TimeTravel>)
         }
         None => None,
     };
@@ -309,23 +253,17 @@ pub(crate) async fn serve_with(
         .clone()
         .unwrap_or_else(|| format!("http://{local_addr}"));
     let gateway = public_base_url.clone();
-    let surface = PaySurface {
-        pay,
-        platform,
-        wall_clock,
-        public_base_url,
-        token_secret: format!("bill-token\n{pay_secret}").into_bytes(),
-        parsed_keys: std::sync::RwLock::default(),
-    };
-    let state = AppState::new(AppStateParts {
+    let http = HttpState::new(HttpStateParts {
         ledger: ledger.clone(),
         outbox: ledger.clone(),
         jobs: ledger.clone(),
         health: Arc::new(StoreHealth(store.clone())),
         clock,
+        wall_clock,
         time_travel,
-        notification_actions,
         admin_token: admin_token.into(),
+        token_secret: data_dir.secret(COOKIE_SECRET_FILE)?.into_bytes().into(),
+        public_base_url,
         registry: Arc::new(registry),
         scrape_hook,
         http_metrics,
@@ -333,9 +271,13 @@ pub(crate) async fn serve_with(
             request_body_bytes_max: config.request_body_bytes_max,
             request_timeout: config.request_timeout,
         },
-        pay: Some(Arc::new(surface)),
+        nav: systems
+            .iter()
+            .flat_map(|system| system.nav().iter().copied())
+            .collect(),
     });
-    let app = plaza_api::app(state);
+    let routes = systems.iter().map(|system| system.routes(&http)).collect();
+    let app = plaza_http::app(http, routes);
     data_dir.write_addr(local_addr)?;
     if let Some(tls_listener) = &tls_listener {
         let tls_addr = axum::serve::Listener::local_addr(tls_listener)?;
@@ -372,7 +314,7 @@ pub(crate) async fn serve_with(
         let mut stop_for_server = stop.clone();
         // Marked as HTTPS by the listener, so `download_url`s name the scheme the
         // request really came in on.
-        let app = plaza_api::host::served_over_tls(app);
+        let app = plaza_http::host::served_over_tls(app);
         axum::serve(tls_listener, app).with_graceful_shutdown(async move {
             let _changed = stop_for_server.changed().await;
         })

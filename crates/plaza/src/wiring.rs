@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use plaza_api::wire::ScheduledTransferPayload;
-use plaza_api::{Advanced, HealthCheck, ScrapeHook, TimeTravel};
+use plaza_http::wire::ScheduledTransferPayload;
+use plaza_http::{Advanced, HealthCheck, ScrapeHook, TimeTravel};
 use plaza_kernel::BoxFuture;
 use plaza_kernel::clock::{Clock, ClockError, SandboxClock, Timestamp};
 use plaza_kernel::queue::{Job, OutboxStore};

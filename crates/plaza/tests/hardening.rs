@@ -724,6 +724,7 @@ async fn the_data_directory_is_the_owners_and_a_copied_database_holds_no_merchan
         "plaza.sqlite3-shm",
         "admin.token",
         "pay.secret",
+        "cookie.secret",
         "secrets.key",
         "plaza.lock",
         "plaza.addr",

@@ -75,8 +75,11 @@ fn no_trailing_whitespace_and_no_ignored_or_should_panic_tests() {
 #[test]
 fn every_error_code_is_documented() {
     let doc = std::fs::read_to_string(root().join("docs/errors.md")).unwrap();
-    for (code, _, status) in plaza_api::ERROR_CODES {
-        let heading = format!("## {code}\n{status}.");
+    let every = plaza_http::ERROR_CODES
+        .iter()
+        .chain(plaza_pay_http::PAY_ERROR_CODES);
+    for code in every {
+        let heading = format!("## {}\n{}.", code.name, code.status);
         assert!(doc.contains(&heading), "docs/errors.md lacks `{heading}`");
     }
 }
@@ -108,9 +111,16 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("store", &["plaza-kernel", "plaza-ledger"]),
     ("wx", &[]),
     ("pay", &["plaza-kernel", "plaza-ledger"]),
+    ("http", &["plaza-kernel", "plaza-ledger"]),
     (
-        "api",
-        &["plaza-kernel", "plaza-ledger", "plaza-pay", "plaza-wx"],
+        "pay-http",
+        &[
+            "plaza-kernel",
+            "plaza-ledger",
+            "plaza-http",
+            "plaza-pay",
+            "plaza-wx",
+        ],
     ),
     ("testkit", &["plaza-wx"]),
     (
@@ -119,7 +129,8 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "plaza-kernel",
             "plaza-ledger",
             "plaza-store",
-            "plaza-api",
+            "plaza-http",
+            "plaza-pay-http",
             "plaza-pay",
             "plaza-wx",
         ],

@@ -1,0 +1,179 @@
+//! The operator's console: one day of payments by channel, and the service providers'
+//! share of offline volume. Signed in with the admin token (or by demo sign-in in the
+//! sandbox).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use plaza_pay::report::Channel;
+use plaza_pay::time::Day;
+use serde::Deserialize;
+
+use super::pages::{safe_next, signin_redirect, viewer, with_cookie};
+use super::{ErrorPage, PageForm, PageQuery};
+use super::{
+    OPERATOR_COOKIE, Section, escape, layout, operator_cookie_value, signed_in_operator, yuan,
+};
+use crate::PayState;
+use crate::extract::constant_time_eq;
+use crate::routes::report::percent;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct OperatorSignIn {
+    token: Option<String>,
+    next: Option<String>,
+}
+
+/// `POST /signin/operator`: the admin token, or nothing in the sandbox.
+pub(crate) async fn signin(
+    State(state): State<PayState>,
+    PageForm(form): PageForm<OperatorSignIn>,
+) -> Response {
+    let allowed = state.http.time_travel.is_some()
+        || form.token.as_deref().is_some_and(|token| {
+            constant_time_eq(token.trim().as_bytes(), state.http.admin_token.as_bytes())
+        });
+    if !allowed {
+        return ErrorPage::new(
+            StatusCode::FORBIDDEN,
+            "登录失败 Sign-in failed",
+            "That admin token is wrong (plaza admin token prints it).",
+        )
+        .back("/signin", "返回登录 Back to sign-in")
+        .into_response();
+    }
+    with_cookie(
+        Redirect::to(&safe_next(form.next.as_deref(), "/console")).into_response(),
+        OPERATOR_COOKIE,
+        &operator_cookie_value(&state.http),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DayQuery {
+    day: Option<String>,
+}
+
+fn channel_label(channel: Channel) -> (&'static str, &'static str) {
+    match channel {
+        Channel::Direct => (
+            "Direct merchants",
+            "their own orders: JSAPI, Native, H5, App",
+        ),
+        Channel::ServiceProvider => (
+            "Service providers",
+            "orders placed for sub-merchants, counters included",
+        ),
+        Channel::CollectionCode => ("Collection codes", "micro-merchants' static QR codes"),
+        Channel::PaymentCode => ("Payment codes", "direct merchants' counters"),
+    }
+}
+
+/// `GET /console[?day=YYYY-MM-DD]`.
+pub(crate) async fn day(
+    State(state): State<PayState>,
+    headers: HeaderMap,
+    PageQuery(query): PageQuery<DayQuery>,
+) -> Response {
+    let surface = &state.pay;
+    if !signed_in_operator(&state.http, &headers) {
+        return signin_redirect("/console");
+    }
+    let (viewer, _, _) = viewer(&state, surface, &headers).await;
+    let today = Day::of(surface.pay.now());
+    let day = query
+        .day
+        .as_deref()
+        .and_then(|text| Day::parse(text).ok())
+        .unwrap_or(today);
+    let report = match surface.pay.day_report(day).await {
+        Ok(report) => report,
+        Err(_) => {
+            return ErrorPage::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "系统繁忙 Busy",
+                "The store is unavailable; try again in a moment.",
+            )
+            .into_response();
+        }
+    };
+    let mut cards = String::new();
+    for (channel, tally) in &report.channels {
+        let (title, note) = channel_label(*channel);
+        cards.push_str(&format!(
+            "<div class=\"card channel\" id=\"channel-{id}\"><h2>{title}</h2><p class=\"muted\">{note}</p>\
+             <div class=\"stats\"><div><span class=\"stat payments\">{payments}</span><span>payments</span></div>\
+             <div><span class=\"stat volume\">¥{volume}</span><span>volume</span></div></div></div>",
+            id = channel.as_str(),
+            payments = tally.payments,
+            volume = yuan(tally.volume_minor),
+        ));
+    }
+    let previous = Day::of(day.start().plus_ms(-86_400_000)).iso();
+    let next = day.next().iso();
+    let body = format!(
+        "<h1>Console</h1><p class=\"lead\">Payments of <strong id=\"day\">{day}</strong> (China Standard Time) \
+         by channel. <a href=\"/console?day={previous}\">← previous day</a> · <a href=\"/console?day={next}\">next day →</a></p>\
+         <div class=\"card share\"><div class=\"stats\">\
+         <div><span class=\"stat\" id=\"total-payments\">{total_payments}</span><span>payments</span></div>\
+         <div><span class=\"stat\" id=\"total-volume\">¥{total_volume}</span><span>volume</span></div>\
+         <div><span class=\"stat\" id=\"offline-volume\">¥{offline_volume}</span><span>offline (in person)</span></div>\
+         <div><span class=\"stat\" id=\"provider-share\">{share}</span><span>of offline volume through service providers</span></div>\
+         </div></div><div class=\"grid four\">{cards}</div>",
+        day = escape(&day.iso()),
+        total_payments = report.total.payments,
+        total_volume = yuan(report.total.volume_minor),
+        offline_volume = yuan(report.offline.volume_minor),
+        share = percent(report.provider_share_bps()),
+    );
+    let coupons = coupon_card(surface).await;
+    let body = format!("{body}{coupons}");
+    layout("Console", Section::Console, &viewer, false, &body).into_response()
+}
+
+/// Coupons, platform-wide: what they cost their funders and the spending they drove.
+/// The headline is net of refunds (a coupon whose order was refunded in full drove
+/// nothing); the gross figures, as paid, stand beside it.
+async fn coupon_card(surface: &crate::pay_v3::PaySurface) -> String {
+    let Ok((total, rows)) = surface.pay.coupon_report(None, 20).await else {
+        return String::new();
+    };
+    let mut lines = String::new();
+    for (stock, numbers) in &rows {
+        lines.push_str(&format!(
+            "<li><span>{name} <span class=\"muted mono\">{stock_id}</span><br><span class=\"muted\">\
+             {redeemed} of {issued} used ({rate}), {refunded} refunded · subsidy ¥{net_subsidy} net, ¥{subsidy} gross</span></span>\
+             <span>drove ¥{net_driven} net<br><span class=\"muted\">¥{driven} gross</span></span></li>",
+            name = escape(&stock.name),
+            stock_id = escape(&stock.stock_id),
+            redeemed = numbers.redeemed,
+            issued = numbers.issued,
+            rate = percent(i64::try_from(numbers.redemption_bps()).unwrap_or(0)),
+            refunded = numbers.refunded,
+            net_subsidy = yuan(numbers.net_subsidy_minor()),
+            subsidy = yuan(numbers.subsidy_minor),
+            net_driven = yuan(numbers.net_driven_minor()),
+            driven = yuan(numbers.driven_minor),
+        ));
+    }
+    if lines.is_empty() {
+        lines.push_str("<li class=\"muted\">No coupon stocks yet.</li>");
+    }
+    format!(
+        "<div class=\"card\" id=\"coupons\"><h2>Coupons</h2><p>Net of refunds: ¥<span id=\"coupon-net-subsidy\">{net_subsidy}</span> \
+         of coupons drove ¥<span id=\"coupon-net-driven\">{net_driven}</span> of spending \
+         (<span id=\"coupon-net-redeemed\">{net_redeemed}</span> of {issued} coupons used and kept).</p>\
+         <p class=\"muted\">Gross, as paid: ¥<span id=\"coupon-subsidy\">{subsidy}</span> drove \
+         ¥<span id=\"coupon-driven\">{driven}</span> ({redeemed} used; <span id=\"coupon-refunded\">{refunded}</span> \
+         of them refunded in full).</p>\
+         <ul class=\"list\">{lines}</ul></div>",
+        net_subsidy = yuan(total.net_subsidy_minor()),
+        net_driven = yuan(total.net_driven_minor()),
+        net_redeemed = total.net_redeemed(),
+        subsidy = yuan(total.subsidy_minor),
+        driven = yuan(total.driven_minor),
+        redeemed = total.redeemed,
+        refunded = total.refunded,
+        issued = total.issued,
+    )
+}

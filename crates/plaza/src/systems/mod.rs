@@ -1,0 +1,72 @@
+//! The systems this binary runs, each behind one trait: what it needs at start, the jobs
+//! it runs, its routes (hosts, wire APIs, pages), its navigation entries and its error
+//! codes. Adding a system is one line in [`build`].
+
+mod pay;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
+use plaza_kernel::BoxFuture;
+use plaza_kernel::clock::Clock;
+use plaza_store::Store;
+
+use crate::config::Config;
+use crate::datadir::DataDir;
+use crate::scheduler::JobHandler;
+
+/// What every system is built from: the configuration, the data directory, the store
+/// and the clocks.
+pub(crate) struct Foundation<'a> {
+    /// The validated configuration.
+    pub(crate) config: &'a Config,
+    /// The data directory (secrets, keys).
+    pub(crate) data_dir: &'a DataDir,
+    /// The store, as every port.
+    pub(crate) store: Arc<Store>,
+    /// The domain clock (the sandbox clock in sandbox mode).
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Real time.
+    pub(crate) wall_clock: Arc<dyn Clock>,
+}
+
+/// One system (Pay today; Mini Programs, WeCom, Channels and Search next).
+pub(crate) trait System: Send + Sync {
+    /// Its name, for logs.
+    fn name(&self) -> &'static str;
+    /// The jobs it runs, by kind.
+    fn jobs(&self) -> Vec<(&'static str, Arc<dyn JobHandler>)>;
+    /// Work before the server listens and before missed jobs are caught up (upgrades of
+    /// stored data, caches, the sandbox file).
+    fn start<'a>(&'a self, data_dir: &'a Path) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Its entries in the pages' navigation.
+    fn nav(&self) -> &'static [NavEntry];
+    /// Its `/api/v1` error codes beyond the shared ones.
+    fn error_codes(&self) -> &'static [ErrorCode];
+    /// Its routes, given what every surface shares.
+    fn routes(&self, http: &HttpState) -> SystemRoutes;
+}
+
+/// Every system this binary runs, in registration order.
+pub(crate) fn build(foundation: &Foundation<'_>) -> anyhow::Result<Vec<Box<dyn System>>> {
+    Ok(vec![Box::new(pay::Pay::build(foundation)?)])
+}
+
+/// Refuses to start with two systems (or a system and the shared list) claiming the
+/// same `/api/v1` error code: a code names one meaning.
+pub(crate) fn check_error_codes(systems: &[Box<dyn System>]) -> anyhow::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let shared = plaza_http::ERROR_CODES.iter();
+    let own = systems
+        .iter()
+        .flat_map(|system| system.error_codes().iter());
+    for code in shared.chain(own) {
+        anyhow::ensure!(
+            seen.insert(code.name),
+            "the error code {} is declared twice",
+            code.name
+        );
+    }
+    Ok(())
+}
