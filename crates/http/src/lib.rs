@@ -34,6 +34,7 @@ use prometheus_client::registry::Registry;
 pub use error::{ApiError, ERROR_CODES, ErrorCode, ErrorType, code};
 pub use middleware::HttpMetrics;
 pub use ops::ledger::SCHEDULED_TRANSFER_JOB;
+pub use web::{NavEntry, NavPlace, Role};
 
 /// Reports whether the store answers, for `/healthz`.
 pub trait HealthCheck: Send + Sync {
@@ -136,6 +137,10 @@ pub struct HttpStateParts {
     pub limits: HttpLimits,
     /// The pages' navigation: every system's entries, in registration order.
     pub nav: Arc<[NavEntry]>,
+    /// How each system signs people in and out, in registration order.
+    pub sign_in: Arc<[Arc<dyn web::SignIn>]>,
+    /// What each system puts into the user app, in registration order.
+    pub user_apps: Arc<[Arc<dyn web::UserApp>]>,
 }
 
 /// An API that lives under path prefixes and answers errors in its own format (WeChat
@@ -167,17 +172,6 @@ pub type NotFound = fn(path: &str) -> Response;
 
 /// Tells whether a path moves the sandbox clock.
 pub type MovesTheClock = fn(path: &str) -> bool;
-
-/// One entry of the pages' navigation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NavEntry {
-    /// Which section it opens (pages name theirs when they render).
-    pub section: &'static str,
-    /// Where it links.
-    pub href: &'static str,
-    /// What it says.
-    pub label: &'static str,
-}
 
 /// Everything a system contributes to the HTTP application.
 pub struct SystemRoutes {

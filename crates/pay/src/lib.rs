@@ -29,6 +29,7 @@ pub mod sandbox;
 pub mod sealing;
 pub mod service;
 pub mod sharing;
+pub mod statement;
 pub mod store;
 pub mod time;
 

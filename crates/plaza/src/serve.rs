@@ -275,6 +275,14 @@ pub(crate) async fn serve_with(
             .iter()
             .flat_map(|system| system.nav().iter().copied())
             .collect(),
+        sign_in: systems
+            .iter()
+            .filter_map(|system| system.sign_in())
+            .collect(),
+        user_apps: systems
+            .iter()
+            .filter_map(|system| system.user_app())
+            .collect(),
     });
     let routes = systems.iter().map(|system| system.routes(&http)).collect();
     let app = plaza_http::app(http, routes);

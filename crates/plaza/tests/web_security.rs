@@ -140,8 +140,8 @@ async fn unknown_paths_answer_an_html_page_and_api_prefixes_keep_their_envelopes
     // A page without its parameters: 400 in the layout, with a way back, no parser text.
     let payer = Payer::create(&server, "Lin", 1_000).await;
     for path in [
-        "/pay/checkout",
-        "/pay/checkout?code=",
+        "/app/pay/checkout",
+        "/app/pay/checkout?code=",
         "/console?day=%ZZ&day=2",
     ] {
         let reply = send(
@@ -202,7 +202,7 @@ async fn sign_in_redirects_stay_on_this_site() {
     ] {
         let reply = sign_in(next).await;
         assert_eq!(reply.status, 303, "{next:?}: {}", reply.text);
-        assert_eq!(location(&reply), "/me", "{next:?} must go home");
+        assert_eq!(location(&reply), "/app", "{next:?} must go home");
     }
     for (next, expect) in [
         ("/pay/checkout?code=abc", "/pay/checkout?code=abc"),
@@ -362,7 +362,7 @@ async fn signing_out_ends_the_session_for_its_bearer_token_too() {
     // The cookie, presented again, no longer signs anyone in.
     let wallet = send(
         client
-            .get(format!("{}/me", server.base_url))
+            .get(format!("{}/app/me", server.base_url))
             .header("cookie", session_cookie(&payer)),
     )
     .await;
@@ -531,7 +531,10 @@ async fn another_payer_cannot_see_a_payment_code_order_waiting_for_the_password(
     let page = |id: &str| {
         send(
             client
-                .get(format!("{}/pay/checkout?prepay_id={id}", server.base_url))
+                .get(format!(
+                    "{}/app/pay/checkout?prepay_id={id}",
+                    server.base_url
+                ))
                 .header("cookie", session_cookie(&stranger)),
         )
     };
@@ -746,7 +749,7 @@ async fn an_emoji_in_a_collection_note_is_stored_and_shown() {
     assert_eq!(mine["today"]["received"][0]["note"], note, "{mine}");
     let page = send(
         client
-            .get(format!("{}/collect", server.base_url))
+            .get(format!("{}/app/collect", server.base_url))
             .header("cookie", session_cookie(&owner)),
     )
     .await;

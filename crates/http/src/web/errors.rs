@@ -96,7 +96,7 @@ impl IntoResponse for ErrorPage {
         let title = self.status.canonical_reason().unwrap_or("Error");
         (
             self.status,
-            layout(title, &[], SECTION_HOME, &Viewer::default(), true, &body),
+            layout(title, SECTION_HOME, &Viewer::default(), true, &body),
         )
             .into_response()
     }

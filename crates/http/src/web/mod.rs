@@ -1,23 +1,45 @@
-//! The page shell every system's pages share: one layout with the navigation the systems
-//! contribute, one stylesheet, escaping, money in yuan, cookies (plain and signed), the
+//! The page shell every system's pages share, knowing no system: the three layouts
+//! ([`layouts`]: the site's, a role's console, the user app) with the navigation the
+//! systems contribute ([`nav`]), the shared components ([`components`]: money, local
+//! time, badges, tables, empty states, flash messages), sign-in for every role through
+//! the systems' [`SignIn`] ports ([`signin`]), the user app's tabs filled through their
+//! [`UserApp`] ports ([`app`]), one stylesheet, escaping, cookies (plain and signed), the
 //! HTML error pages and fallbacks ([`errors`]) and the same-origin rule ([`security`]).
 //!
 //! Signed cookies (a merchant's or the operator's sign-in) are not stored: they carry
 //! their subject, their end and an HMAC under the platform's token secret.
 
+pub mod app;
+pub mod components;
 mod errors;
+pub mod layouts;
+pub mod nav;
 mod security;
+pub mod signin;
 
+pub use app::{AppUser, Conversation, ConversationSummary, Notice, UserApp, app_user, avatar};
+pub use components::{
+    Flash, FlashKind, china_month, china_time, china_time_short, empty_state, flash_html, money,
+    percent_encode, signed_money, status_badge, table, tile, with_flash, yuan,
+};
 pub use errors::{ErrorPage, Fallbacks, PageForm, PageQuery, human_message};
+pub use layouts::{
+    AppPage, AppTab, SECTION_APP, SECTION_CONSOLE, SECTION_HOME, SECTION_SIGN_IN, SignedIn, Viewer,
+    app_layout, console_layout, layout,
+};
+pub use nav::{NavEntry, NavPlace, Role};
 pub use security::{Provenance, SecurityState, layer as security_layer, provenance};
+pub use signin::{
+    DemoAccount, SessionCookie, SignIn, SignInRole, safe_next, signin_redirect, viewer, with_cookie,
+};
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 
+use crate::HttpState;
 use crate::extract::{constant_time_eq, hmac_hex};
-use crate::{HttpState, NavEntry};
 
 /// The cookie that carries a payer's session token.
 pub const SESSION_COOKIE: &str = "plaza_session";
@@ -28,12 +50,22 @@ pub const OPERATOR_COOKIE: &str = "plaza_operator";
 
 const STYLESHEET: &str = include_str!("../../../../web/plaza.css");
 
-/// The shared assets: the stylesheet.
+/// The shell's own routes: the stylesheet, sign-in and sign-out, the user app's tabs.
 pub(crate) fn router() -> Router<HttpState> {
-    Router::new().route(
-        "/static/plaza.css",
-        get(|| asset("text/css; charset=utf-8", STYLESHEET)),
-    )
+    Router::new()
+        .route(
+            "/static/plaza.css",
+            get(|| asset("text/css; charset=utf-8", STYLESHEET)),
+        )
+        .route("/signin", get(signin::page))
+        .route("/signin/token", post(signin::token))
+        .route("/signin/operator", post(signin::operator))
+        .route("/signin/{role}", post(signin::demo))
+        .route("/signout", post(signin::sign_out))
+        .route("/app", get(app::chats))
+        .route("/app/chats/{id}", get(app::conversation))
+        .route("/app/discover", get(app::discover))
+        .route("/app/me", get(app::me))
 }
 
 /// An embedded asset, cached for five minutes.
@@ -162,126 +194,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `12.34` from 1234 fen.
-pub fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let fen = fen.unsigned_abs();
-    format!("{sign}{}.{:02}", fen / 100, fen % 100)
-}
-
-/// The section of the shared pages outside any system's (home, sign-in, error pages).
-pub const SECTION_HOME: &str = "home";
-/// The sign-in section.
-pub const SECTION_SIGN_IN: &str = "signin";
-/// The operator's console: its pages show the sandbox clock bar.
-pub const SECTION_CONSOLE: &str = "console";
-
-/// Who is signed in, for the header.
-#[derive(Debug, Default)]
-pub struct Viewer {
-    /// The signed-in payer's name.
-    pub user_name: Option<String>,
-    /// The signed-in merchant's name.
-    pub merchant_name: Option<String>,
-    /// Whether the operator is signed in.
-    pub operator: bool,
-    /// Whether this is a sandbox.
-    pub sandbox: bool,
-    /// The sandbox clock and the next job's due time, both as China Standard Time.
-    pub clock: Option<(String, Option<String>)>,
-}
-
-/// A page in the shared layout: the navigation (`nav`, the current `section` marked),
-/// who is signed in, and the body (`narrow` for a phone-width column).
-pub fn layout(
-    title: &str,
-    nav: &[NavEntry],
-    section: &str,
-    viewer: &Viewer,
-    narrow: bool,
-    body: &str,
-) -> Html<String> {
-    let link = |href: &str, label: &str, this: &str| {
-        let class = if this == section {
-            " class=\"current\""
-        } else {
-            ""
-        };
-        format!("<a href=\"{href}\"{class}>{label}</a>")
-    };
-    let mut who = Vec::new();
-    if let Some(name) = &viewer.user_name {
-        who.push(format!(
-            "<span>Payer: <strong>{}</strong></span>",
-            escape(name)
-        ));
-    }
-    if let Some(name) = &viewer.merchant_name {
-        who.push(format!(
-            "<span>Merchant: <strong>{}</strong></span>",
-            escape(name)
-        ));
-    }
-    if viewer.operator {
-        who.push("<span><strong>Operator</strong></span>".to_owned());
-    }
-    if who.is_empty() {
-        who.push(link("/signin", "Sign in", SECTION_SIGN_IN));
-    } else {
-        who.push(
-            "<form method=\"post\" action=\"/signout\"><button class=\"secondary\" style=\"padding:6px 12px;font-size:13px\">Sign out</button></form>"
-                .to_owned(),
-        );
-    }
-    if viewer.sandbox {
-        who.push("<span class=\"badge\">sandbox</span>".to_owned());
-    }
-    let clock_bar = match &viewer.clock {
-        Some((now, next_job)) if section == SECTION_CONSOLE => clock_bar(now, next_job.as_deref()),
-        _ => String::new(),
-    };
-    let body = format!("{clock_bar}{body}");
-    let links: String = nav
-        .iter()
-        .map(|entry| link(entry.href, entry.label, entry.section))
-        .collect();
-    Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} · Plaza</title><link rel=\"stylesheet\" href=\"/static/plaza.css\"></head>\
-<body><header class=\"top\"><a class=\"brand\" href=\"/\">Pla<span>za</span></a><nav>{links}</nav>\
-<div class=\"who\">{who}</div></header><main{main_class}>{body}</main>\
-<footer>Plaza — an open, self-hostable super-app platform. Amounts in CNY.</footer></body></html>",
-        title = escape(title),
-        who = who.join(""),
-        main_class = if narrow { " class=\"narrow\"" } else { "" },
-    ))
-}
-
-/// The sandbox clock with its buttons, on top of every console page.
-fn clock_bar(now: &str, next_job: Option<&str>) -> String {
-    let next = next_job.map_or_else(
-        || "no job waiting".to_owned(),
-        |due| {
-            format!(
-                "next job due <span id=\"clock-next-job\">{}</span>",
-                escape(due)
-            )
-        },
-    );
-    format!(
-        "<div class=\"clockbar\" id=\"sandbox-clock\"><div><span class=\"muted\">Sandbox clock</span> \
-         <strong id=\"clock-now\">{now}</strong> <span class=\"muted\">CST · {next}</span></div>\
-         <form method=\"post\" action=\"/console/clock\">\
-         <button class=\"secondary\" name=\"advance\" value=\"hour\" id=\"advance-hour\">+1 hour</button>\
-         <button class=\"secondary\" name=\"advance\" value=\"day\" id=\"advance-day\">+1 day</button>\
-         <button class=\"secondary\" name=\"advance\" value=\"next-job\" id=\"advance-next-job\"{disabled}>To next job</button>\
-         </form></div>",
-        now = escape(now),
-        disabled = if next_job.is_none() { " disabled" } else { "" },
-    )
-}
-
 /// An SVG QR code of `text`.
 pub fn qr_svg(text: &str) -> String {
     match qrcode::QrCode::new(text.as_bytes()) {
@@ -333,13 +245,11 @@ mod tests {
     }
 
     #[test]
-    fn html_is_escaped_and_yuan_formatted() {
+    fn html_is_escaped_and_qr_codes_drawn() {
         assert_eq!(
             escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
-        assert_eq!(yuan(1234), "12.34");
-        assert_eq!(yuan(5), "0.05");
         assert!(qr_svg("weixin://wxpay/bizpayurl?pr=abc").starts_with("<?xml"));
     }
 }

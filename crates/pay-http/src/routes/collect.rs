@@ -35,7 +35,7 @@ pub(crate) fn router() -> Router<PayState> {
 
 /// Where a payer pays a code: the page the static QR code points at.
 pub(crate) fn pay_url(surface: &PaySurface, token: &str) -> String {
-    format!("{}/pay/collect/{token}", surface.public_base_url)
+    format!("{}/app/pay/collect/{token}", surface.public_base_url)
 }
 
 /// A payer's name as the collecting user sees it: the first character, then stars.

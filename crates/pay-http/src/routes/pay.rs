@@ -477,7 +477,7 @@ pub(crate) fn order_json(surface: &PaySurface, merchant_name: &str, order: &Orde
         "transaction_id": order.transaction_id,
         "prepay_id": order.prepay_id,
         "code_url": crate::pay_v3::code_url(order),
-        "checkout_url": format!("{}/pay/checkout?code={}", surface.public_base_url, order.code_token),
+        "checkout_url": format!("{}/app/pay/checkout?code={}", surface.public_base_url, order.code_token),
         "time_expire": rfc3339(order.time_expire),
         "success_time": order.success_time.map(rfc3339),
         "refunded": order.refunded_minor,

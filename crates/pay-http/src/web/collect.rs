@@ -6,18 +6,20 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use plaza_pay::time::Day;
 
+use plaza_http::web::{AppPage, AppTab, app_layout};
+
 use super::ErrorPage;
 use super::pages::{signin_redirect, viewer};
-use super::{Section, escape, layout, pin_inputs, qr_svg, yuan};
+use super::{escape, pin_inputs, qr_svg, yuan};
 use crate::PayState;
 use crate::routes::collect::{pay_url, payer_masked};
 
-/// `GET /collect`: open a collection code, or show it with today's payments.
+/// `GET /app/collect`: open a collection code, or show it with today's payments.
 pub(crate) async fn owner(State(state): State<PayState>, headers: HeaderMap) -> Response {
     let surface = &state.pay;
     let (viewer, user, _) = viewer(&state, surface, &headers).await;
     let Some(user) = user else {
-        return signin_redirect("/collect");
+        return signin_redirect("/app/collect");
     };
     let code = surface
         .pay
@@ -27,7 +29,7 @@ pub(crate) async fn owner(State(state): State<PayState>, headers: HeaderMap) -> 
         .flatten();
     let Some(code) = code else {
         let body = format!(
-            "<h1>Collection code</h1><p class=\"lead\">Take payments from anyone with one static QR code \
+            "<p class=\"lead\">Take payments from anyone with one static QR code \
              (收款码). Payers scan it, type the amount and pay with their password; you see each payment \
              here the moment it is made. Fee 0.38%, settled to your balance the next day.</p>\
              <div class=\"card\"><form id=\"open-code\"><label for=\"code-name-input\">Name payers see</label>\
@@ -36,7 +38,8 @@ pub(crate) async fn owner(State(state): State<PayState>, headers: HeaderMap) -> 
              </form></div><script type=\"module\" src=\"/static/collect.js\"></script>",
             name = escape(&user.name),
         );
-        return layout("Collection code", Section::Collect, &viewer, true, &body).into_response();
+        let page = AppPage::below(AppTab::Me, "Collection code", "/app/me");
+        return app_layout(page, &viewer, &body).into_response();
     };
     let token = code.collection_token.clone().unwrap_or_default();
     let url = pay_url(surface, &token);
@@ -73,7 +76,7 @@ pub(crate) async fn owner(State(state): State<PayState>, headers: HeaderMap) -> 
         ));
     }
     let body = format!(
-        "<h1>Collection code</h1><p class=\"lead\">Show this code to be paid. Payments appear on the right as they \
+        "<p class=\"lead\">Show this code to be paid. Payments appear below the moment they \
          are made.</p><div class=\"grid\"><div class=\"card collect-code\"><div class=\"qr\">{qr}</div>\
          <h2 id=\"code-name\">{name}</h2><p class=\"muted\">Scan with Plaza to pay</p>\
          <p class=\"mono\"><a id=\"pay-link\" href=\"{url}\">{url}</a></p></div>\
@@ -93,10 +96,11 @@ pub(crate) async fn owner(State(state): State<PayState>, headers: HeaderMap) -> 
         net = yuan(summary.total_minor - summary.fee_minor),
         none_hidden = if orders.is_empty() { "" } else { " hidden" },
     );
-    layout("Collection code", Section::Collect, &viewer, false, &body).into_response()
+    let page = AppPage::below(AppTab::Me, "Collection code", "/app/me");
+    app_layout(page, &viewer, &body).into_response()
 }
 
-/// `GET /pay/collect/{token}`: pay someone's collection code.
+/// `GET /app/pay/collect/{token}`: pay someone's collection code.
 pub(crate) async fn payer(
     State(state): State<PayState>,
     headers: HeaderMap,
@@ -105,11 +109,11 @@ pub(crate) async fn payer(
     let surface = &state.pay;
     let (viewer, user, _) = viewer(&state, surface, &headers).await;
     let Some(user) = user else {
-        return signin_redirect(&format!("/pay/collect/{token}"));
+        return signin_redirect(&format!("/app/pay/collect/{token}"));
     };
     let Ok(code) = surface.pay.collection_code(&token).await else {
         return ErrorPage::not_found("未知的收款码 This QR code is not a Plaza collection code.")
-            .back("/me", "返回钱包 Back to my wallet")
+            .back("/app/me", "返回钱包 Back to my wallet")
             .into_response();
     };
     let balance = surface.pay.wallet_balance(&user.user_id).await.unwrap_or(0);
@@ -131,12 +135,13 @@ pub(crate) async fn payer(
          <p>Paid to <strong class=\"paid-merchant\"></strong></p>\
          <div class=\"rows\"><div><span>Transaction</span><span class=\"mono paid-transaction\"></span></div>\
          <div><span>Balance left</span><span class=\"paid-balance\"></span></div></div>\
-         <a class=\"button wide\" id=\"done-button\" href=\"/me\">完成 Done</a></div></div>\
+         <a class=\"button wide\" id=\"done-button\" href=\"/app/me\">完成 Done</a></div></div>\
          <script type=\"module\" src=\"/static/collect-pay.js\"></script>",
         initial = escape(&code.name.chars().next().unwrap_or('?').to_string()),
         name = escape(&code.name),
         token = escape(&token),
         balance = yuan(balance),
     );
-    layout("Pay", Section::Wallet, &viewer, true, &body).into_response()
+    let page = AppPage::below(AppTab::Me, "Pay", "/app/me");
+    app_layout(page, &viewer, &body).into_response()
 }

@@ -1,53 +1,19 @@
 //! The operator's console: one day of payments by channel, and the service providers'
 //! share of offline volume. Signed in with the admin token (or by demo sign-in in the
-//! sandbox).
+//! sandbox), through the shell's `/signin/operator`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use plaza_pay::report::Channel;
 use plaza_pay::time::Day;
 use serde::Deserialize;
 
-use super::pages::{safe_next, signin_redirect, viewer, with_cookie};
-use super::{ErrorPage, PageForm, PageQuery};
-use super::{
-    OPERATOR_COOKIE, Section, escape, layout, operator_cookie_value, signed_in_operator, yuan,
-};
+use super::pages::{signin_redirect, viewer};
+use super::{ErrorPage, PageQuery};
+use super::{Section, escape, layout, signed_in_operator, yuan};
 use crate::PayState;
-use crate::extract::constant_time_eq;
 use crate::routes::report::percent;
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct OperatorSignIn {
-    token: Option<String>,
-    next: Option<String>,
-}
-
-/// `POST /signin/operator`: the admin token, or nothing in the sandbox.
-pub(crate) async fn signin(
-    State(state): State<PayState>,
-    PageForm(form): PageForm<OperatorSignIn>,
-) -> Response {
-    let allowed = state.http.time_travel.is_some()
-        || form.token.as_deref().is_some_and(|token| {
-            constant_time_eq(token.trim().as_bytes(), state.http.admin_token.as_bytes())
-        });
-    if !allowed {
-        return ErrorPage::new(
-            StatusCode::FORBIDDEN,
-            "登录失败 Sign-in failed",
-            "That admin token is wrong (plaza admin token prints it).",
-        )
-        .back("/signin", "返回登录 Back to sign-in")
-        .into_response();
-    }
-    with_cookie(
-        Redirect::to(&safe_next(form.next.as_deref(), "/console")).into_response(),
-        OPERATOR_COOKIE,
-        &operator_cookie_value(&state.http),
-    )
-}
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct DayQuery {

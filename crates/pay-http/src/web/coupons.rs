@@ -1,5 +1,5 @@
-//! Coupons on the web: the payer's "my coupons" card on the wallet page, and a stock's
-//! claim page (a merchant links it from its own pages).
+//! Coupons on the web: the payer's 卡包 card on the app's Me tab, and a stock's claim
+//! page (a merchant links it from its own pages).
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -7,11 +7,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use plaza_pay::coupons::{CouponStatus, StockStatus};
 use serde::Deserialize;
 
+use plaza_http::web::{AppPage, AppTab, FlashKind, app_layout, empty_state, with_flash};
+use plaza_pay::PayService;
+
 use super::pages::{signin_redirect, viewer};
 use super::{ErrorPage, PageForm, human_message};
-use super::{Section, escape, layout, yuan};
+use super::{escape, yuan};
 use crate::PayState;
-use crate::pay_v3::PaySurface;
 
 fn threshold(transaction_minimum: i64) -> String {
     if transaction_minimum > 0 {
@@ -29,12 +31,11 @@ fn day(at: plaza_kernel::clock::Timestamp) -> String {
 }
 
 /// Where a stock's coupons are usable: its merchants' names.
-pub(crate) async fn usable_at(surface: &PaySurface, stock_id: &str) -> Option<String> {
-    let stock = surface.pay.public_stock(stock_id).await.ok().flatten()?;
+pub(crate) async fn usable_at(pay: &PayService, stock_id: &str) -> Option<String> {
+    let stock = pay.public_stock(stock_id).await.ok().flatten()?;
     let mut names = Vec::new();
     for mchid in &stock.available_merchants {
-        let name = surface
-            .pay
+        let name = pay
             .merchant(mchid)
             .await
             .ok()
@@ -45,21 +46,18 @@ pub(crate) async fn usable_at(surface: &PaySurface, stock_id: &str) -> Option<St
     Some(names.join(", "))
 }
 
-/// The wallet page's card: the payer's coupons, usable ones first.
-pub(crate) async fn card(surface: &PaySurface, user_id: &str) -> String {
-    let mut coupons = surface
-        .pay
-        .coupons_of(user_id, 50)
-        .await
-        .unwrap_or_default();
+/// The Me tab's 卡包 card: the payer's coupons, usable ones first.
+pub(crate) async fn card(pay: &PayService, user_id: &str) -> String {
+    let mut coupons = pay.coupons_of(user_id, 50).await.unwrap_or_default();
     coupons.sort_by_key(|coupon| coupon.status != CouponStatus::Sended);
     let mut rows = String::new();
     for coupon in &coupons {
-        let merchant = usable_at(surface, &coupon.stock_id)
+        let merchant = usable_at(pay, &coupon.stock_id)
             .await
             .unwrap_or_else(|| coupon.creator_mchid.clone());
         rows.push_str(&format!(
-            "<li class=\"coupon {status}\"><span><strong>¥{amount}</strong> {name}<br>\
+            "<li class=\"coupon {status}\"><span class=\"coupon-value\">¥{amount}</span>\
+             <span class=\"coupon-text\"><strong>{name}</strong><br>\
              <span class=\"muted\">{merchant} · {threshold} · until {until}</span></span>\
              <span class=\"status {status}\">{label}</span></li>",
             status = coupon.status.wire(),
@@ -75,17 +73,22 @@ pub(crate) async fn card(surface: &PaySurface, user_id: &str) -> String {
             },
         ));
     }
-    if rows.is_empty() {
-        rows.push_str(
-            "<li class=\"muted\">No coupons yet. Merchants' claim pages give them out.</li>",
-        );
-    }
-    format!(
-        "<div class=\"card\" id=\"coupons\"><h2>My coupons</h2><ul class=\"list\" id=\"my-coupons\">{rows}</ul></div>"
-    )
+    let list = if rows.is_empty() {
+        format!(
+            "<div id=\"my-coupons\">{}</div>",
+            empty_state(
+                "No coupons yet",
+                "Merchants' claim pages give them out; they apply at checkout by themselves.",
+                None,
+            )
+        )
+    } else {
+        format!("<ul class=\"list coupons\" id=\"my-coupons\">{rows}</ul>")
+    };
+    format!("<div class=\"card\" id=\"coupons\"><h2>卡包 My coupons</h2>{list}</div>")
 }
 
-/// `GET /coupons/{stock_id}`: a stock's claim page.
+/// `GET /app/coupons/{stock_id}`: a stock's claim page.
 pub(crate) async fn claim_page(
     State(state): State<PayState>,
     headers: HeaderMap,
@@ -103,11 +106,11 @@ async fn render(
     let surface = &state.pay;
     let (viewer, user, _) = viewer(state, surface, headers).await;
     if user.is_none() {
-        return signin_redirect(&format!("/coupons/{stock_id}"));
+        return signin_redirect(&format!("/app/coupons/{stock_id}"));
     }
     let Ok(Some(stock)) = surface.pay.public_stock(stock_id).await else {
         return ErrorPage::not_found("没有这张券 There is no such coupon.")
-            .back("/me", "返回钱包 Back to my wallet")
+            .back("/app/me", "返回钱包 Back to my wallet")
             .into_response();
     };
     let merchant = surface
@@ -135,7 +138,7 @@ async fn render(
     let claimed = if held > 0 {
         format!(
             "<p class=\"claimed\" id=\"claimed\"><span class=\"status SUCCESS\">已领取 Claimed</span> \
-             {what} <a href=\"/me#coupons\">See it in my wallet</a></p>",
+             {what} <a href=\"/app/me#coupons\">See it in my wallet</a></p>",
             what = if held == 1 {
                 "You hold this coupon.".to_owned()
             } else {
@@ -167,7 +170,7 @@ async fn render(
          <div class=\"merchant\">{merchant}</div><p class=\"muted\">{name}</p></div>\
          <div class=\"amount\"><small>¥</small>{amount}</div>\
          <p class=\"muted\" style=\"text-align:center\">{threshold}, until {until}</p>{claimed}{note}\
-         <form method=\"post\" action=\"/coupons/{stock_id}/claim\">\
+         <form method=\"post\" action=\"/app/coupons/{stock_id}/claim\">\
          <input type=\"hidden\" name=\"client_ref\" value=\"{client_ref}\">\
          <button class=\"wide\" id=\"claim\"{disabled}>{button}</button></form></div>",
         merchant = escape(&merchant),
@@ -178,7 +181,8 @@ async fn render(
         stock_id = escape(stock_id),
         disabled = if open { "" } else { " disabled" },
     );
-    layout("Coupon", Section::Wallet, &viewer, true, &body).into_response()
+    let page = AppPage::below(AppTab::Me, "Coupon", "/app/me");
+    app_layout(page, &viewer, &body).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,7 +190,7 @@ pub(crate) struct ClaimForm {
     client_ref: String,
 }
 
-/// `POST /coupons/{stock_id}/claim`: claim, then back to the wallet's coupons.
+/// `POST /app/coupons/{stock_id}/claim`: claim, then back to the Me tab's coupons.
 pub(crate) async fn claim(
     State(state): State<PayState>,
     headers: HeaderMap,
@@ -196,14 +200,18 @@ pub(crate) async fn claim(
     let surface = &state.pay;
     let (_, user, _) = viewer(&state, surface, &headers).await;
     let Some(user) = user else {
-        return signin_redirect(&format!("/coupons/{stock_id}"));
+        return signin_redirect(&format!("/app/coupons/{stock_id}"));
     };
     match surface
         .pay
         .claim_coupon(&user.user_id, &stock_id, &form.client_ref)
         .await
     {
-        Ok(_) => Redirect::to("/me#coupons").into_response(),
+        Ok(_) => Redirect::to(&format!(
+            "{}#coupons",
+            with_flash("/app/me", FlashKind::Good, "领取成功 Coupon claimed")
+        ))
+        .into_response(),
         Err(error) => {
             let message = claim_refusal(&error);
             render(&state, &headers, &stock_id, Some(message)).await

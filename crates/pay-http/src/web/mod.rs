@@ -1,32 +1,41 @@
-//! Pay's pages: the payer's wallet and checkout, the merchant demo, collection codes,
-//! coupons and the operator's Pay console, in the shared page shell (`plaza_http::web`),
-//! with small JavaScript modules where a page talks back (`web/` in the repository,
-//! embedded in the binary).
+//! Pay's pages, in the shared page shell (`plaza_http::web`), with small JavaScript
+//! modules where a page talks back (`web/` in the repository, embedded in the binary):
+//! the home page; Pay's parts of the user app under `/app` — the wallet's cards on the Me
+//! tab, the 账单 (`bills`), the "WeChat Pay" service conversation in Chats (`app`), the
+//! payment code, Scan, the checkout, collection codes and coupons; the merchant demo; and
+//! the operator's Pay console.
 //!
-//! A payer is signed in by the `plaza_session` cookie, which holds the same bearer token
-//! `/api/v1` takes, so the pages call the same API as scripts do. A merchant is signed
-//! in by `plaza_merchant`, its mchid with an HMAC. In sandbox mode the sign-in page
-//! lists every user and merchant (demo sign-in); otherwise a payer signs in with a
-//! session token.
+//! Signing in is the shell's (`/signin`); Pay takes part through its [`PayWeb`] port
+//! (`signin`): a payer is signed in by the `plaza_session` cookie, which holds the same
+//! bearer token `/api/v1` takes, so the pages call the same API as scripts do; a merchant
+//! or a service provider by `plaza_merchant`, its mchid with an HMAC. The pages' old
+//! addresses (`/me`, `/pay/checkout`, `/collect`, `/pay/collect/…`, `/coupons/…`) answer
+//! with a redirect to the same address under `/app`, query kept (`moved_into_app`).
 
+mod app;
+mod bills;
+mod checkout;
 mod collect;
 mod console;
 mod coupons;
 mod pages;
 mod paycode;
 mod sandbox;
+mod scan;
+mod signin;
+
+pub use signin::PayWeb;
 
 pub(crate) use plaza_http::web::{
-    ErrorPage, MERCHANT_COOKIE, OPERATOR_COOKIE, PageForm, PageQuery, SESSION_COOKIE, Viewer,
-    cookie_in, escape, human_message, operator_cookie_value, qr_svg, set_cookie,
-    signed_in_operator, yuan,
+    ErrorPage, MERCHANT_COOKIE, PageForm, PageQuery, SESSION_COOKIE, Viewer, cookie_in, escape,
+    human_message, qr_svg, signed_in_operator, yuan,
 };
 
 use axum::Router;
-use axum::http::HeaderMap;
-use axum::response::Html;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use plaza_http::web::{asset, check_signed, cookie, signed_value};
+use plaza_http::web::{Role, asset, check_signed, cookie};
 
 use crate::PayState;
 use crate::pay_v3::PaySurface;
@@ -37,28 +46,36 @@ const PIN_JS: &str = include_str!("../../../../web/pin.js");
 const COLLECT_JS: &str = include_str!("../../../../web/collect.js");
 const COLLECT_PAY_JS: &str = include_str!("../../../../web/collect-pay.js");
 
+/// The pages' old addresses, each now the same path under `/app`.
+const MOVED_INTO_APP: &[&str] = &[
+    "/me",
+    "/pay/checkout",
+    "/collect",
+    "/pay/collect/{token}",
+    "/coupons/{stock_id}",
+];
+
+/// The old addresses of forms, answered with `307` so the browser posts again there.
+const FORMS_MOVED_INTO_APP: &[&str] = &["/me/payment-code", "/coupons/{stock_id}/claim"];
+
 pub(crate) fn router() -> Router<PayState> {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(pages::home))
-        .route("/signin", get(pages::signin))
-        .route("/signin/user", post(pages::signin_user))
-        .route("/signin/merchant", post(pages::signin_merchant))
-        .route("/signin/token", post(pages::signin_token))
-        .route("/signout", post(pages::signout))
-        .route("/me", get(pages::wallet))
-        .route("/me/payment-code", post(paycode::show))
-        .route("/coupons/{stock_id}", get(coupons::claim_page))
-        .route("/coupons/{stock_id}/claim", post(coupons::claim))
+        .route("/app/me/payment-code", post(paycode::show))
+        .route("/app/me/bills", get(bills::page))
+        .route("/app/pay/scan", get(scan::page))
+        .route("/app/pay/checkout", get(checkout::page))
+        .route("/app/collect", get(collect::owner))
+        .route("/app/pay/collect/{token}", get(collect::payer))
+        .route("/app/coupons/{stock_id}", get(coupons::claim_page))
+        .route("/app/coupons/{stock_id}/claim", post(coupons::claim))
         .route("/merchant", get(pages::merchant))
         .route("/merchant/orders", post(pages::merchant_create_order))
         .route(
             "/merchant/orders/{out_trade_no}",
             get(pages::merchant_order),
         )
-        .route("/pay/checkout", get(pages::checkout))
-        .route("/collect", get(collect::owner))
         .route("/console", get(console::day))
-        .route("/signin/operator", post(console::signin))
         .route("/console/clock", post(sandbox::clock))
         .route("/console/notifications", get(sandbox::notifications))
         .route("/console/notifications/{id}", get(sandbox::notification))
@@ -78,7 +95,6 @@ pub(crate) fn router() -> Router<PayState> {
             "/console/merchants/{mchid}/script",
             post(sandbox::set_script),
         )
-        .route("/pay/collect/{token}", get(collect::payer))
         .route(
             "/static/pin.js",
             get(|| asset("text/javascript; charset=utf-8", PIN_JS)),
@@ -98,12 +114,31 @@ pub(crate) fn router() -> Router<PayState> {
         .route(
             "/static/merchant.js",
             get(|| asset("text/javascript; charset=utf-8", MERCHANT_JS)),
-        )
+        );
+    for path in MOVED_INTO_APP {
+        router = router.route(path, get(moved_into_app));
+    }
+    for path in FORMS_MOVED_INTO_APP {
+        router = router.route(path, post(moved_into_app));
+    }
+    router
+}
+
+/// An old address: the same path and query under `/app` — `303 See Other` for a page,
+/// `307 Temporary Redirect` for a form, so the browser posts it again there.
+async fn moved_into_app(method: Method, uri: Uri) -> Response {
+    let path = uri.path_and_query().map_or("/", |path| path.as_str());
+    let to = format!("/app{path}");
+    if method == Method::GET {
+        Redirect::to(&to).into_response()
+    } else {
+        Redirect::temporary(&to).into_response()
+    }
 }
 
 /// Where a stock's coupons are usable (its merchants' names), for `/api/v1` too.
 pub(crate) async fn coupon_usable_at(surface: &PaySurface, stock_id: &str) -> Option<String> {
-    coupons::usable_at(surface, stock_id).await
+    coupons::usable_at(&surface.pay, stock_id).await
 }
 
 /// The payer's session token from a `Cookie` header, if any.
@@ -111,28 +146,15 @@ pub(crate) fn session_cookie(header: &str) -> Option<&str> {
     cookie(header, SESSION_COOKIE)
 }
 
-fn wall_now_s(surface: &PaySurface) -> i64 {
-    surface.wall_clock.now().unix_ms() / 1_000
-}
-
-/// The cookie value that signs in merchant `mchid`.
-pub(crate) fn merchant_cookie_value(surface: &PaySurface, mchid: &str) -> String {
-    signed_value(
-        &surface.token_secret,
-        "merchant-session",
-        mchid,
-        wall_now_s(surface),
-    )
-}
-
 /// The merchant a `plaza_merchant` cookie signs in, if it is genuine and not too old.
 pub(crate) fn signed_in_merchant(surface: &PaySurface, headers: &HeaderMap) -> Option<String> {
     let value = cookie_in(headers, MERCHANT_COOKIE)?;
+    let now_s = surface.wall_clock.now().unix_ms() / 1_000;
     check_signed(
         &surface.token_secret,
-        "merchant-session",
+        signin::MERCHANT_COOKIE_KIND,
         value,
-        wall_now_s(surface),
+        now_s,
     )
 }
 
@@ -148,38 +170,21 @@ pub(crate) fn pin_inputs() -> String {
         .collect()
 }
 
-/// Which section of the navigation a page belongs to.
+/// Which section of the navigation a page belongs to, for the pages drawn with
+/// [`layout`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Section {
     Home,
     Merchant,
-    Wallet,
-    Collect,
     Console,
-    SignIn,
-}
-
-impl Section {
-    fn key(self) -> &'static str {
-        match self {
-            Section::Home => plaza_http::web::SECTION_HOME,
-            Section::Merchant => SECTION_MERCHANT,
-            Section::Wallet => SECTION_WALLET,
-            Section::Collect => SECTION_COLLECT,
-            Section::Console => plaza_http::web::SECTION_CONSOLE,
-            Section::SignIn => plaza_http::web::SECTION_SIGN_IN,
-        }
-    }
 }
 
 /// The merchant demo's section.
 pub(crate) const SECTION_MERCHANT: &str = "merchant";
-/// The payer's wallet.
-pub(crate) const SECTION_WALLET: &str = "wallet";
-/// Collection codes.
-pub(crate) const SECTION_COLLECT: &str = "collect";
 
-/// A page in the shared layout with Pay's navigation.
+/// A page in the shared shell: the home page in the site's layout, a merchant page in
+/// the merchant console's, an operator page in the operator console's (with the sandbox
+/// clock). `narrow` asks the site's layout for a phone-width column.
 pub(crate) fn layout(
     title: &str,
     section: Section,
@@ -187,5 +192,19 @@ pub(crate) fn layout(
     narrow: bool,
     body: &str,
 ) -> Html<String> {
-    plaza_http::web::layout(title, crate::NAV, section.key(), viewer, narrow, body)
+    match section {
+        Section::Home => {
+            plaza_http::web::layout(title, plaza_http::web::SECTION_HOME, viewer, narrow, body)
+        }
+        Section::Merchant => {
+            plaza_http::web::console_layout(Role::MERCHANT, SECTION_MERCHANT, viewer, title, body)
+        }
+        Section::Console => plaza_http::web::console_layout(
+            Role::OPERATOR,
+            plaza_http::web::SECTION_CONSOLE,
+            viewer,
+            title,
+            body,
+        ),
+    }
 }

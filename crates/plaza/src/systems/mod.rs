@@ -1,12 +1,14 @@
 //! The systems this binary runs, each behind one trait: what it needs at start, the jobs
-//! it runs, its routes (hosts, wire APIs, pages), its navigation entries and its error
-//! codes. Adding a system is one line in [`build`].
+//! it runs, its routes (hosts, wire APIs, pages), its navigation entries, its ports into
+//! the page shell (sign-in, the user app) and its error codes. Adding a system is one
+//! line in [`build`].
 
 mod pay;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use plaza_http::web::{SignIn, UserApp};
 use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
 use plaza_kernel::BoxFuture;
 use plaza_kernel::clock::Clock;
@@ -40,8 +42,19 @@ pub(crate) trait System: Send + Sync {
     /// Work before the server listens and before missed jobs are caught up (upgrades of
     /// stored data, caches, the sandbox file).
     fn start<'a>(&'a self, data_dir: &'a Path) -> BoxFuture<'a, anyhow::Result<()>>;
-    /// Its entries in the pages' navigation.
+    /// Its entries in the pages' navigation: the user app's Discover and Me tabs, each
+    /// role's console, the site's header ([`plaza_http::NavPlace`]).
     fn nav(&self) -> &'static [NavEntry];
+    /// How it signs people in and out (its roles, their demo accounts, its session
+    /// cookies), if it signs anyone in.
+    fn sign_in(&self) -> Option<Arc<dyn SignIn>> {
+        None
+    }
+    /// What it puts into the user app (conversations in Chats, cards on Me), if
+    /// anything.
+    fn user_app(&self) -> Option<Arc<dyn UserApp>> {
+        None
+    }
     /// Its `/api/v1` error codes beyond the shared ones.
     fn error_codes(&self) -> &'static [ErrorCode];
     /// Its routes, given what every surface shares.

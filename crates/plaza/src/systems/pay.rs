@@ -6,13 +6,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use plaza_http::web::{SignIn, UserApp};
 use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
 use plaza_kernel::BoxFuture;
 use plaza_kernel::clock::Clock;
 use plaza_pay::outbound::OutboundPolicy;
 use plaza_pay::{JOB_EXPIRE, JOB_NOTIFY, JOB_SETTLE, PayService};
 use plaza_pay_http::pay_v3::Platform;
-use plaza_pay_http::{NotificationActions, PayState, PayStateParts, PaySurface};
+use plaza_pay_http::{NotificationActions, PayState, PayStateParts, PaySurface, PayWeb};
 
 use super::{Foundation, System};
 use crate::config::Config;
@@ -30,7 +31,9 @@ pub(crate) struct Pay {
     platform: Arc<Platform>,
     wall_clock: Arc<dyn Clock>,
     deliverer: Arc<DeliverNotification>,
-    pay_secret: String,
+    /// Signs bill download tokens and merchant cookies.
+    token_secret: Arc<[u8]>,
+    web: Arc<PayWeb>,
     sandbox: bool,
 }
 
@@ -64,12 +67,20 @@ impl Pay {
             client: DeliverNotification::client(outbound.clone())?,
             outbound,
         });
+        let token_secret: Arc<[u8]> = format!("bill-token\n{pay_secret}").into_bytes().into();
+        let web = Arc::new(PayWeb::new(
+            pay.clone(),
+            foundation.store.clone(),
+            token_secret.clone(),
+            wall_clock.clone(),
+        ));
         Ok(Self {
             pay,
             platform,
             wall_clock,
             deliverer,
-            pay_secret,
+            token_secret,
+            web,
             sandbox: config.sandbox,
         })
     }
@@ -138,6 +149,14 @@ impl System for Pay {
         plaza_pay_http::NAV
     }
 
+    fn sign_in(&self) -> Option<Arc<dyn SignIn>> {
+        Some(self.web.clone())
+    }
+
+    fn user_app(&self) -> Option<Arc<dyn UserApp>> {
+        Some(self.web.clone())
+    }
+
     fn error_codes(&self) -> &'static [ErrorCode] {
         plaza_pay_http::PAY_ERROR_CODES
     }
@@ -148,7 +167,7 @@ impl System for Pay {
             platform: self.platform.clone(),
             wall_clock: self.wall_clock.clone(),
             public_base_url: http.public_base_url.clone(),
-            token_secret: format!("bill-token\n{}", self.pay_secret).into_bytes(),
+            token_secret: self.token_secret.to_vec(),
             parsed_keys: std::sync::RwLock::default(),
         };
         let notification_actions = self
