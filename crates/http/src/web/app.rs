@@ -58,6 +58,9 @@ pub struct Notice {
     pub amount_minor: Option<i64>,
     /// Its lines: label and value, plain text.
     pub rows: Vec<(String, String)>,
+    /// The id of what it is about (a transaction id), its label and value, shown last
+    /// in monospace.
+    pub reference: Option<(String, String)>,
     /// A link to what it is about: where, and what the link says.
     pub link: Option<(String, String)>,
 }
@@ -194,7 +197,7 @@ fn notice_card(notice: &Notice) -> String {
             }
         )
     });
-    let rows: String = notice
+    let mut rows: String = notice
         .rows
         .iter()
         .map(|(label, value)| {
@@ -205,6 +208,13 @@ fn notice_card(notice: &Notice) -> String {
             )
         })
         .collect();
+    if let Some((label, value)) = &notice.reference {
+        rows.push_str(&format!(
+            "<div><span>{}</span><span class=\"mono\">{}</span></div>",
+            escape(label),
+            escape(value)
+        ));
+    }
     let link = notice
         .link
         .as_ref()
@@ -304,6 +314,7 @@ mod tests {
             heading: "付款成功 Payment successful".to_owned(),
             amount_minor: Some(-1_850),
             rows: vec![("Merchant".to_owned(), "Harbour <Coffee>".to_owned())],
+            reference: Some(("Transaction".to_owned(), "4200".to_owned())),
             link: Some(("/app/me/bills".to_owned(), "账单 Bills".to_owned())),
         });
         assert!(card.contains("2026-11-26 10:34:56"));
@@ -312,6 +323,7 @@ mod tests {
             "{card}"
         );
         assert!(card.contains("Harbour &lt;Coffee&gt;"));
+        assert!(card.contains("<span class=\"mono\">4200</span>"));
         let refund = notice_card(&Notice {
             amount_minor: Some(500),
             link: None,
@@ -320,6 +332,7 @@ mod tests {
                 heading: String::new(),
                 amount_minor: None,
                 rows: Vec::new(),
+                reference: None,
                 link: None,
             }
         });

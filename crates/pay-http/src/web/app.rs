@@ -10,7 +10,7 @@ use plaza_pay::statement::EntryKind;
 
 use super::bills::{BillLine, bill_lines};
 use super::signin::PayWeb;
-use super::{escape, yuan};
+use super::yuan;
 
 /// The service conversation's id (`/app/chats/wechat-pay`).
 pub(crate) const CONVERSATION_ID: &str = "wechat-pay";
@@ -24,19 +24,20 @@ fn noticed(line: &BillLine) -> bool {
     )
 }
 
-fn heading(line: &BillLine) -> &'static str {
+/// The notice's heading, and its short form for the Chats list.
+fn heading(line: &BillLine) -> (&'static str, &'static str) {
     match line.entry.kind {
-        EntryKind::Refund { .. } => "退款到账 Refund received",
-        _ => "付款成功 Payment successful",
+        EntryKind::Refund { .. } => ("退款到账 Refund received", "退款到账"),
+        _ => ("付款成功 Payment successful", "付款成功"),
     }
 }
 
 /// A bill line as WeChat Pay's notice about it.
 fn notice(line: &BillLine) -> Notice {
     let refund = matches!(line.entry.kind, EntryKind::Refund { .. });
-    let mut rows = vec![
+    let rows = vec![
         ("商户 Merchant".to_owned(), line.title.clone()),
-        ("商品 Goods".to_owned(), line.note.clone()),
+        ("商品 Goods".to_owned(), line.goods.clone()),
         (
             if refund {
                 "退回 Refunded to"
@@ -47,23 +48,24 @@ fn notice(line: &BillLine) -> Notice {
             "零钱 Balance".to_owned(),
         ),
     ];
-    if let Some(reference) = &line.reference {
+    let reference = line.reference.as_ref().map(|reference| {
         let label = if refund {
             "退款单号 Refund"
         } else {
             "交易单号 Transaction"
         };
-        rows.push((label.to_owned(), reference.clone()));
-    }
+        (label.to_owned(), reference.clone())
+    });
     let link = line
         .link
         .clone()
         .unwrap_or_else(|| "/app/me/bills".to_owned());
     Notice {
         at: line.entry.at,
-        heading: heading(line).to_owned(),
+        heading: heading(line).0.to_owned(),
         amount_minor: Some(line.entry.amount_minor),
         rows,
+        reference,
         link: Some((link, "查看详情 View details".to_owned())),
     }
 }
@@ -102,7 +104,7 @@ impl UserApp for PayWeb {
                 icon: "支",
                 preview: format!(
                     "{} ¥{} · {}",
-                    heading(latest),
+                    heading(latest).1,
                     yuan(latest.entry.amount_minor.abs()),
                     latest.title
                 ),
@@ -137,12 +139,6 @@ impl UserApp for PayWeb {
                 wallet_card(balance),
                 super::paycode::awaiting(&self.pay, &user.user_id).await,
                 super::coupons::card(&self.pay, &user.user_id).await,
-                format!(
-                    "<p class=\"muted hint\">To pay online, open a merchant's checkout link or \
-                     <a href=\"/app/pay/scan\">scan</a> its code; {name}'s own code is under \
-                     <a href=\"/app/collect\">收款码</a>.</p>",
-                    name = escape(&user.name)
-                ),
             ]
         })
     }
@@ -167,6 +163,7 @@ mod tests {
                 balance_after_minor: 0,
             },
             title: "Harbour Coffee".to_owned(),
+            goods: "Flat white".to_owned(),
             note: "Flat white".to_owned(),
             reference: Some("4200".to_owned()),
             link: None,
@@ -188,10 +185,9 @@ mod tests {
         let receipt = notice(&payment);
         assert_eq!(receipt.heading, "付款成功 Payment successful");
         assert_eq!(receipt.amount_minor, Some(-1_850));
-        assert!(
-            receipt
-                .rows
-                .contains(&("交易单号 Transaction".to_owned(), "4200".to_owned()))
+        assert_eq!(
+            receipt.reference,
+            Some(("交易单号 Transaction".to_owned(), "4200".to_owned()))
         );
         assert_eq!(
             receipt.link.unwrap().0,

@@ -31,7 +31,9 @@ pub(crate) struct BillLine {
     pub(crate) entry: StatementEntry,
     /// Who or what: the merchant's name, or the kind of entry.
     pub(crate) title: String,
-    /// What for: the goods, the kind of entry.
+    /// What for: the goods (a refund's order's), or the kind of entry.
+    pub(crate) goods: String,
+    /// The line's second line: the goods, marked as a refund's for one.
     pub(crate) note: String,
     /// The payment's transaction id or the refund's id, when it has one.
     pub(crate) reference: Option<String>,
@@ -76,7 +78,7 @@ impl Names<'_> {
     }
 
     async fn line(&mut self, entry: StatementEntry) -> BillLine {
-        let (title, note, reference, link) = match &entry.kind {
+        let (title, goods, reference, link) = match &entry.kind {
             EntryKind::Payment {
                 mchid,
                 out_trade_no,
@@ -102,12 +104,7 @@ impl Names<'_> {
                     None => (out_refund_no.clone(), None),
                 };
                 let title = self.merchant(mchid).await;
-                (
-                    title,
-                    format!("退款 Refund · {goods}"),
-                    Some(refund_id.clone()),
-                    link,
-                )
+                (title, goods, Some(refund_id.clone()), link)
             }
             EntryKind::TopUp => (
                 "零钱充值 Top-up".to_owned(),
@@ -123,9 +120,14 @@ impl Names<'_> {
             ),
             EntryKind::Other { memo } => ("零钱 Balance".to_owned(), memo.clone(), None, None),
         };
+        let note = match entry.kind {
+            EntryKind::Refund { .. } => format!("退款 Refund · {goods}"),
+            _ => goods.clone(),
+        };
         BillLine {
             entry,
             title,
+            goods,
             note,
             reference,
             link,
