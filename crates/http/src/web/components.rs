@@ -25,6 +25,16 @@ pub fn china_time(at: Timestamp) -> String {
     china_zoned(at).strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// `2026-11-26`: the day an instant falls on (China Standard Time).
+pub fn china_date(at: Timestamp) -> String {
+    china_zoned(at).strftime("%Y-%m-%d").to_string()
+}
+
+/// `10:34:56`: the time of day of an instant (China Standard Time).
+pub fn china_time_of_day(at: Timestamp) -> String {
+    china_zoned(at).strftime("%H:%M:%S").to_string()
+}
+
 /// An instant as a list shows it beside `now`: `10:34` the same day, `11-26` the same
 /// year, `2025-11-26` before (China Standard Time).
 pub fn china_time_short(at: Timestamp, now: Timestamp) -> String {
@@ -219,6 +229,8 @@ mod tests {
         let at = Timestamp::from_unix_ms(1_795_660_496_000);
         assert_eq!(china_time(at), "2026-11-26 10:34:56");
         assert_eq!(china_month(at), "2026年11月");
+        assert_eq!(china_date(at), "2026-11-26");
+        assert_eq!(china_time_of_day(at), "10:34:56");
         assert_eq!(china_time_short(at, at.plus_ms(3_600_000)), "10:34");
         assert_eq!(china_time_short(at, at.plus_ms(86_400_000)), "11-26");
         assert_eq!(

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use std::sync::Arc;
 
-use super::{SECTION_HOME, Viewer, escape, layout};
+use super::{Viewer, escape, layout};
 use crate::WireApi;
 use crate::error::{ApiError, code};
 use crate::host::wire_api_of;
@@ -96,7 +96,7 @@ impl IntoResponse for ErrorPage {
         let title = self.status.canonical_reason().unwrap_or("Error");
         (
             self.status,
-            layout(title, SECTION_HOME, &Viewer::default(), true, &body),
+            layout(title, "", &Viewer::default(), true, &body),
         )
             .into_response()
     }

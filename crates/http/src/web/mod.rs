@@ -19,8 +19,9 @@ pub mod signin;
 
 pub use app::{AppUser, Conversation, ConversationSummary, Notice, UserApp, app_user, avatar};
 pub use components::{
-    Flash, FlashKind, china_month, china_time, china_time_short, empty_state, flash_html, money,
-    percent_encode, signed_money, status_badge, table, tile, with_flash, yuan,
+    Flash, FlashKind, china_date, china_month, china_time, china_time_of_day, china_time_short,
+    empty_state, flash_html, money, percent_encode, signed_money, status_badge, table, tile,
+    with_flash, yuan,
 };
 pub use errors::{ErrorPage, Fallbacks, PageForm, PageQuery, human_message};
 pub use layouts::{

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use plaza_http::web::{AppPage, AppTab, app_layout};
+use plaza_http::web::{AppPage, AppTab, app_layout, china_time};
 use plaza_pay::OrderRef;
 use plaza_pay::model::TradeState;
 use serde::Deserialize;
@@ -220,10 +220,7 @@ fn end_state(
              <div><span>Paid at</span><span>{when} China time</span></div>\
              <div><span>Transaction</span><span class=\"mono\">{transaction}</span></div>",
             paid = yuan(order.payer_total_minor),
-            when = order
-                .success_time
-                .map(plaza_pay::time::bill_time)
-                .unwrap_or_default(),
+            when = order.success_time.map(china_time).unwrap_or_default(),
             transaction = escape(order.transaction_id.as_deref().unwrap_or_default()),
         ));
     }

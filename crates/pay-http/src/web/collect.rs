@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use plaza_pay::time::Day;
 
-use plaza_http::web::{AppPage, AppTab, app_layout};
+use plaza_http::web::{AppPage, AppTab, app_layout, china_time_of_day};
 
 use super::ErrorPage;
 use super::pages::{signin_redirect, viewer};
@@ -64,8 +64,7 @@ pub(crate) async fn owner(State(state): State<PayState>, headers: HeaderMap) -> 
         let payer = payer_masked(surface, order).await.unwrap_or_default();
         let time = order
             .success_time
-            .map(plaza_pay::time::rfc3339)
-            .map(|text| text.get(11..19).unwrap_or_default().to_owned())
+            .map(china_time_of_day)
             .unwrap_or_default();
         rows.push_str(&format!(
             "<li class=\"payment\"><span><strong>{note}</strong><br><span class=\"muted\">{payer} · {time}</span></span>\

@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use plaza_pay::coupons::{CouponStatus, StockStatus};
 use serde::Deserialize;
 
-use plaza_http::web::{AppPage, AppTab, FlashKind, app_layout, empty_state, with_flash};
+use plaza_http::web::{
+    AppPage, AppTab, FlashKind, app_layout, china_date, empty_state, status_badge, with_flash,
+};
 use plaza_pay::PayService;
 
 use super::pages::{signin_redirect, viewer};
@@ -24,10 +26,7 @@ fn threshold(transaction_minimum: i64) -> String {
 }
 
 fn day(at: plaza_kernel::clock::Timestamp) -> String {
-    plaza_pay::time::rfc3339(at)
-        .get(..10)
-        .unwrap_or_default()
-        .to_owned()
+    china_date(at)
 }
 
 /// Where a stock's coupons are usable: its merchants' names.
@@ -59,18 +58,21 @@ pub(crate) async fn card(pay: &PayService, user_id: &str) -> String {
             "<li class=\"coupon {status}\"><span class=\"coupon-value\">¥{amount}</span>\
              <span class=\"coupon-text\"><strong>{name}</strong><br>\
              <span class=\"muted\">{merchant} · {threshold} · until {until}</span></span>\
-             <span class=\"status {status}\">{label}</span></li>",
+             {badge}</li>",
             status = coupon.status.wire(),
             amount = yuan(coupon.amount),
             name = escape(&coupon.name),
             merchant = escape(&merchant),
             threshold = threshold(coupon.transaction_minimum),
             until = day(coupon.available_end),
-            label = match coupon.status {
-                CouponStatus::Sended => "usable",
-                CouponStatus::Used => "used",
-                CouponStatus::Expired => "expired",
-            },
+            badge = status_badge(
+                coupon.status.wire(),
+                match coupon.status {
+                    CouponStatus::Sended => "usable",
+                    CouponStatus::Used => "used",
+                    CouponStatus::Expired => "expired",
+                }
+            ),
         ));
     }
     let list = if rows.is_empty() {

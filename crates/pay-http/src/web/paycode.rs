@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use plaza_http::web::{AppPage, AppTab, app_layout};
+use plaza_http::web::{AppPage, AppTab, app_layout, china_time_of_day};
 
 use super::pages::{signin_redirect, viewer};
 use super::{escape, qr_svg, yuan};
@@ -32,7 +32,6 @@ pub(crate) async fn show(State(state): State<PayState>, headers: HeaderMap) -> R
         .chunks(4)
         .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
         .collect();
-    let until = plaza_pay::time::rfc3339(code.expires_at);
     let body = format!(
         "<div class=\"card paycode\"><h2>付款码 Payment code</h2><p class=\"muted\">Show this to the cashier. \
          Up to ¥{limit} pays at once; above that you confirm with your password.</p>\
@@ -43,7 +42,7 @@ pub(crate) async fn show(State(state): State<PayState>, headers: HeaderMap) -> R
         qr = qr_svg(&code.code),
         code = escape(&code.code),
         grouped = escape(&grouped.join(" ")),
-        until_time = escape(until.get(11..19).unwrap_or_default()),
+        until_time = china_time_of_day(code.expires_at),
     );
     let page = AppPage::below(AppTab::Me, "Payment code", "/app/me");
     app_layout(page, &viewer, &body).into_response()
