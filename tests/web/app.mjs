@@ -97,6 +97,15 @@ try {
   await fitsThePhone("Me");
   await page.screenshot({ path: screenshots + "/app-me.png", fullPage: true });
 
+  // The payment code: a fresh 18-digit code with its QR code, back to Me.
+  await page.click("#show-code");
+  await page.waitForURL(/\/app\/me\/payment-code$/);
+  check(/^\d{18}$/.test(await page.getAttribute("#payment-code", "data-code")), "Me: a fresh 18-digit payment code");
+  await fitsThePhone("the payment code");
+  await page.screenshot({ path: screenshots + "/app-paycode.png", fullPage: true });
+  await page.click("#app-back");
+  await page.waitForURL(/\/app\/me$/);
+
   // 账单: the payment just made on top, then the refund, the refunded payment, the top-up.
   await page.click("#bills-link");
   await page.waitForURL(/\/app\/me\/bills$/);
