@@ -260,6 +260,69 @@ mod tests {
         }
     }
 
+    /// Sends `GET path` with `Host: host` and returns the status and body.
+    async fn get(app: &Router, host: &str, path: &str) -> (StatusCode, String) {
+        let request = Request::builder()
+            .uri(path)
+            .header(header::HOST, host)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    fn answering(text: &'static str) -> Router {
+        Router::new().route(
+            "/cgi-bin/user/get",
+            axum::routing::get(move || async move { text }),
+        )
+    }
+
+    #[tokio::test]
+    async fn each_wechat_host_has_its_own_router_and_reaches_nothing_else() {
+        let own = Router::new().route("/healthz", axum::routing::get(|| async { "own" }));
+        let registered = vec![
+            HostRoutes {
+                host: "api.weixin.qq.com",
+                routes: answering("official account"),
+                not_found: wechat_api_not_found,
+            },
+            HostRoutes {
+                host: "qyapi.weixin.qq.com",
+                routes: answering("wecom"),
+                not_found: wechat_api_not_found,
+            },
+        ];
+        let fallbacks = Fallbacks::new(vec![plaza_api(), wechat_server_api()].into());
+        let app = dispatch(own, registered, fallbacks, |router| router);
+
+        // The same path means a different thing under each host.
+        let (status, body) = get(&app, "api.weixin.qq.com", "/cgi-bin/user/get").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "official account")
+        );
+        let (status, body) = get(&app, "QYAPI.weixin.qq.com:443", "/cgi-bin/user/get").await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "wecom"));
+        // A WeChat host reaches none of Plaza's own routes, in WeChat's format.
+        let (status, body) = get(&app, "api.weixin.qq.com", "/healthz").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("\"errcode\":40066"), "{body}");
+        // A WeChat host nobody registered is still WeChat's, never Plaza's.
+        let (status, body) = get(&app, "api.mch.weixin.qq.com", "/healthz").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("errcode"), "{body}");
+        // Any other host reaches Plaza's own routes, and no WeChat host's.
+        let (status, body) = get(&app, "localhost:8080", "/healthz").await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "own"));
+        let (status, _) = get(&app, "localhost:8080", "/cgi-bin/user/get").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
     #[test]
     fn host_names_drop_ports_and_keep_ipv6_literals() {
         assert_eq!(host_name("a.example:80"), "a.example");
