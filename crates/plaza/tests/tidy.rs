@@ -112,6 +112,7 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
     ("wx", &[]),
     ("pay", &["plaza-kernel", "plaza-ledger"]),
     ("http", &["plaza-kernel", "plaza-ledger"]),
+    ("identity", &["plaza-kernel", "plaza-ledger"]),
     (
         "pay-http",
         &[
