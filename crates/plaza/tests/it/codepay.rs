@@ -2,17 +2,12 @@
 //! paid at once or waiting for the password (`USERPAYING`), `reverse`, every refusal, and
 //! the same over APIv2 XML (`micropay`, `orderquery`, `reverse`).
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::pay::{Merchant, Payer};
 use plaza_testkit::{Reply, ServerOptions, TestServer};
 use plaza_wx::v2::{Params, SignType, parse_xml, sign, to_xml, verify};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const CODEPAY: &str = "/v3/pay/transactions/codepay";
 
 fn sandbox() -> TestServer {

@@ -3,11 +3,6 @@
 //! hosts-file line would (the machine's own hosts file is not touched). A real signed
 //! APIv3 call goes to `https://api.mch.weixin.qq.com` with nothing else changed.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -17,7 +12,7 @@ use plaza_testkit::pay::{Merchant, Payer, gunzip};
 use plaza_testkit::{Reply, ServerOptions, TestServer, http_client_builder, send};
 use serde_json::json;
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const PAY_HOST: &str = "api.mch.weixin.qq.com";
 const API_HOST: &str = "api.weixin.qq.com";
 const HOSTS_LINE: &str = "127.0.0.1 api.mch.weixin.qq.com api.weixin.qq.com qyapi.weixin.qq.com";

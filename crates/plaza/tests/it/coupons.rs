@@ -2,16 +2,11 @@
 //! life (start, pause, restart, stop), issuing under the stock's limits — exactly, even
 //! with hundreds of users racing for the last coupons — and every refusal.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::pay::{Merchant, Payer};
 use plaza_testkit::{Reply, ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 fn sandbox() -> TestServer {
     ServerOptions::new(PLAZA).sandbox().start()

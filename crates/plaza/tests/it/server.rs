@@ -1,14 +1,9 @@
 //! Integration tests: the real `plaza` binary, over real HTTP, on a temporary data dir.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 fn server() -> TestServer {
     TestServer::start(PLAZA)

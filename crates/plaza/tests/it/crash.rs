@@ -2,11 +2,6 @@
 //! after a restart every transfer it acknowledged is present and the ledger verifies.
 //! Run against SQLite always and PostgreSQL when one answers.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,7 +9,7 @@ use std::time::Duration;
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::json;
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const WALLETS: usize = 16;
 
 async fn setup(server: &TestServer) {

@@ -13,17 +13,12 @@
 //! ignored with the reason (`crates/plaza/build.rs`), so the summary counts them as
 //! ignored, unless `PLAZA_TEST_REQUIRE_BROWSER=1` (CI) makes their absence a failure.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use plaza_testkit::ServerOptions;
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

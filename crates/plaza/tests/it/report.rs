@@ -1,16 +1,11 @@
 //! The operator's day report and console: every channel counted once, and the service
 //! providers' share of offline volume computed from the day's real payments.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::pay::{Merchant, Payer};
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 fn sandbox() -> TestServer {
     ServerOptions::new(PLAZA).sandbox().start()

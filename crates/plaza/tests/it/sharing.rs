@@ -2,16 +2,11 @@
 //! unfreezing, refunds of frozen orders, and every refusal — each move checked in the
 //! ledger, which stays sound.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::pay::{Merchant, Payer};
 use plaza_testkit::{Reply, ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 fn sandbox() -> TestServer {
     ServerOptions::new(PLAZA).sandbox().start()

@@ -2,16 +2,11 @@
 //! binary, requests signed with the provider's key, notifications in the partner shape,
 //! refunds with `sub_mchid`, and the provider's commission at settlement.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
 use plaza_testkit::{Reply, ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const DAY_MS: i64 = 86_400_000;
 
 fn sandbox() -> TestServer {

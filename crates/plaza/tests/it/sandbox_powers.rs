@@ -4,16 +4,11 @@
 //! (`USERPAYING` then success, `PAYERROR`, `NOT_ENOUGH`, refund `ABNORMAL` and
 //! `NOT_ENOUGH`, auto-pay), the `sandbox.toml` file, and their absence in production.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 fn sandbox() -> TestServer {
     ServerOptions::new(PLAZA).sandbox().start()

@@ -12,17 +12,12 @@
 //! (`crates/plaza/build.rs`), so the summary counts them as ignored, unless
 //! `PLAZA_TEST_REQUIRE_SDK=1` (CI) makes its absence a failure.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::path::Path;
 use std::process::Command;
 
 use plaza_testkit::ServerOptions;
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 fn sdk_python() -> Option<String> {
     match std::env::var("PLAZA_SDK_PYTHON") {

@@ -1,11 +1,6 @@
 //! Repository rules that a test can check: module docs, whitespace, no ignored tests,
 //! documented error codes and config keys, and the allowed edges between crates.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {

@@ -1,17 +1,12 @@
 //! Payments over the WeChat Pay APIv3 wire and the payer's API: the real binary, signed
 //! requests as SDKs make them, a merchant notify server, the sandbox clock.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::clock::{HOUR_MS, Pinned};
 use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode, gunzip, now_s};
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const DAY_MS: i64 = 86_400_000;
 
 fn sandbox() -> TestServer {

@@ -5,16 +5,11 @@
 //! from other payers, the console's order of checks in production, texts payers can read,
 //! and emoji in a collection-code note.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::pay::{Merchant, Payer};
 use plaza_testkit::{Reply, ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const DAY_MS: i64 = 86_400_000;
 
 fn sandbox() -> TestServer {

@@ -4,11 +4,6 @@
 //! Plaza's network (at prepay and at delivery), secrets on disk readable by others or in
 //! a copied database, and APIv2 answers that were not XML.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::time::Duration;
 
 use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
@@ -16,7 +11,7 @@ use plaza_testkit::{Reply, ServerOptions, TestServer};
 use plaza_wx::v2::{Params, SignType, parse_xml, sign, to_xml, verify};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 /// 2^31 − 1 fen: the largest amount of one order.
 const TOTAL_MAX: i64 = 2_147_483_647;
 

@@ -2,18 +2,13 @@
 //! the password, the owner's event stream sees the payment at once, and the daily
 //! summary and settlement add up.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::time::Duration;
 
 use plaza_testkit::pay::Payer;
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 fn sandbox() -> TestServer {
     ServerOptions::new(PLAZA).sandbox().start()
