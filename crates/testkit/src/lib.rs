@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod ledger;
 pub mod pay;
 
 use std::io::{BufRead, BufReader};

@@ -4,15 +4,11 @@
 
 use std::time::Duration;
 
+use plaza_testkit::TestServer;
 use plaza_testkit::pay::Payer;
-use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
 use crate::PLAZA;
-
-fn sandbox() -> TestServer {
-    ServerOptions::new(PLAZA).sandbox().start()
-}
 
 fn pay_body(token: &str, amount: i64, client_ref: &str, password: &str) -> Value {
     json!({
@@ -53,7 +49,7 @@ async fn next_event(response: &mut reqwest::Response, buffer: &mut String, name:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let owner = Payer::create(&server, "Zhang San", 1).await;
@@ -213,6 +209,5 @@ async fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
         .json();
     assert_eq!(merchant["available_balance"], 1_229);
     assert_eq!(merchant["kind"], "micro");
-    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+    server.assert_ledger_sound().await;
 }

@@ -17,16 +17,13 @@ async fn pinned_sandbox(time_of_day: &str) -> (TestServer, Pinned) {
     (server, pinned)
 }
 
+/// The test kit's Native order with this file's description and `attach`, which the
+/// first test reads back from the payer's scan and the notification.
 fn native(merchant: &Merchant, out_trade_no: &str, total: i64, notify_url: &str) -> Value {
-    json!({
-        "appid": merchant.appid,
-        "mchid": merchant.mchid,
-        "description": "Iced latte",
-        "out_trade_no": out_trade_no,
-        "notify_url": notify_url,
-        "attach": "table 7",
-        "amount": {"total": total, "currency": "CNY"},
-    })
+    let mut order = merchant.native_order(out_trade_no, total, notify_url);
+    order["description"] = json!("Iced latte");
+    order["attach"] = json!("table 7");
+    order
 }
 
 #[tokio::test(flavor = "multi_thread")]
