@@ -805,6 +805,28 @@ impl Payer {
         .await
     }
 
+    /// `POST path` as this payer, which must answer 200; its JSON.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached or answers another status.
+    pub async fn post_ok(&self, server: &TestServer, path: &str, body: &Value) -> Value {
+        let reply = self.post(server, path, body).await;
+        assert_eq!(reply.status, 200, "POST {path}: {}", reply.text);
+        reply.json()
+    }
+
+    /// `GET path` as this payer, which must answer 200; its JSON.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached or answers another status.
+    pub async fn get_ok(&self, server: &TestServer, path: &str) -> Value {
+        let reply = self.get(server, path).await;
+        assert_eq!(reply.status, 200, "GET {path}: {}", reply.text);
+        reply.json()
+    }
+
     /// Pays the order behind a `code_url` with the right password, which must succeed;
     /// the answer (`trade_state`, `transaction_id`…).
     ///

@@ -149,8 +149,9 @@ async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_revers
         "{}",
         refused.text
     );
-    let confirmed = payer.post(&server, "/api/v1/pay/confirm", &confirm).await;
-    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    payer
+        .post_ok(&server, "/api/v1/pay/confirm", &confirm)
+        .await;
     assert_eq!(
         merchant.order(&server, "POS-1001").await["trade_state"],
         "SUCCESS"
