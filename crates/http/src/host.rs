@@ -18,8 +18,10 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 
 use crate::error::{ApiError, code};
-use crate::web::Fallbacks;
 use crate::{HostRoutes, NotFound, WireApi};
+
+/// Answers a known path asked with a method it does not take.
+pub(crate) type MethodNotAllowed = Arc<dyn Fn(&axum::http::Uri) -> Response + Send + Sync>;
 
 /// WeChat's API host names. Requests naming one of them never reach Plaza's own routes:
 /// only what a system registered under that name ([`HostRoutes`]), else a 404 in
@@ -148,7 +150,7 @@ pub fn wechat_api_not_found(path: &str) -> Response {
 pub(crate) fn dispatch(
     own: Router,
     registered: Vec<HostRoutes>,
-    fallbacks: Fallbacks,
+    method_not_allowed: MethodNotAllowed,
     layers: impl Fn(Router) -> Router,
 ) -> Router {
     let mut merged: HashMap<&'static str, (Router, NotFound)> = HashMap::new();
@@ -162,14 +164,18 @@ pub(crate) fn dispatch(
     let mut hosts: HashMap<&'static str, Router> = WECHAT_HOSTS
         .iter()
         .map(|name| {
-            let router = host_router(Router::new(), wechat_api_not_found, fallbacks.clone());
+            let router = host_router(
+                Router::new(),
+                wechat_api_not_found,
+                method_not_allowed.clone(),
+            );
             (*name, layers(router))
         })
         .collect();
     for (name, (router, not_found)) in merged {
         hosts.insert(
             name,
-            layers(host_router(router, not_found, fallbacks.clone())),
+            layers(host_router(router, not_found, method_not_allowed.clone())),
         );
     }
     let hosts = Arc::new(hosts);
@@ -184,12 +190,16 @@ pub(crate) fn dispatch(
     }))
 }
 
-fn host_router(router: Router, not_found: NotFound, fallbacks: Fallbacks) -> Router {
+fn host_router(
+    router: Router,
+    not_found: NotFound,
+    method_not_allowed: MethodNotAllowed,
+) -> Router {
     router
         .fallback(move |uri: axum::http::Uri| async move { not_found(uri.path()) })
-        .method_not_allowed_fallback(move |uri: axum::http::Uri| async move {
-            fallbacks.method_not_allowed(&uri)
-        })
+        .method_not_allowed_fallback(
+            move |uri: axum::http::Uri| async move { method_not_allowed(&uri) },
+        )
 }
 
 #[cfg(test)]
@@ -297,8 +307,9 @@ mod tests {
                 not_found: wechat_api_not_found,
             },
         ];
-        let fallbacks = Fallbacks::new(vec![plaza_api(), wechat_server_api()].into());
-        let app = dispatch(own, registered, fallbacks, |router| router);
+        let method_not_allowed: MethodNotAllowed =
+            Arc::new(|_uri: &axum::http::Uri| StatusCode::METHOD_NOT_ALLOWED.into_response());
+        let app = dispatch(own, registered, method_not_allowed, |router| router);
 
         // The same path means a different thing under each host.
         let (status, body) = get(&app, "api.weixin.qq.com", "/cgi-bin/user/get").await;

@@ -88,7 +88,7 @@ fn drop_in_config(config: &Config) -> anyhow::Result<Arc<rustls::ServerConfig>> 
     if config.data_dir != std::path::Path::new(crate::config::DATA_DIR_DEFAULT) {
         command.push_str(&format!(" --data-dir {}", config.data_dir.display()));
     }
-    if config.tls_cert_dir != config.data_dir.join(crate::ca::CA_DIR) {
+    if config.tls_cert_dir != config.data_dir.join(crate::config::CA_DIR) {
         command.push_str(&format!(" --out {}", config.tls_cert_dir.display()));
     }
     let now_s = SystemClock.now().unix_ms().div_euclid(1_000);

@@ -65,6 +65,23 @@ pub struct PaySurface {
 const PARSED_KEYS_MAX: usize = 10_000;
 
 impl PaySurface {
+    /// Where a stock's coupons are usable: its merchants' names.
+    pub(crate) async fn coupon_usable_at(&self, stock_id: &str) -> Option<String> {
+        let stock = self.pay.public_stock(stock_id).await.ok().flatten()?;
+        let mut names = Vec::new();
+        for mchid in &stock.available_merchants {
+            let name = self
+                .pay
+                .merchant(mchid)
+                .await
+                .ok()
+                .flatten()
+                .map_or_else(|| mchid.clone(), |merchant| merchant.name);
+            names.push(name);
+        }
+        Some(names.join(", "))
+    }
+
     fn merchant_key(&self, pem: &str) -> Result<Arc<PublicKey>, V3Error> {
         if let Some(key) = self
             .parsed_keys

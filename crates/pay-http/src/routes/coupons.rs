@@ -71,7 +71,7 @@ pub(crate) async fn my_coupon_json(
         "stock_id": coupon.stock_id,
         "name": coupon.name,
         "merchant": creator,
-        "usable_at": crate::web::coupon_usable_at(surface, &coupon.stock_id).await,
+        "usable_at": surface.coupon_usable_at(&coupon.stock_id).await,
         "amount": coupon.amount,
         "transaction_minimum": coupon.transaction_minimum,
         "status": coupon.status.wire(),

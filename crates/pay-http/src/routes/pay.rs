@@ -72,7 +72,7 @@ fn session_token(parts: &Parts) -> Result<&str, ApiError> {
                 .headers
                 .get(axum::http::header::COOKIE)
                 .and_then(|value| value.to_str().ok())
-                .and_then(crate::web::session_cookie)
+                .and_then(|header| plaza_http::web::cookie(header, plaza_http::web::SESSION_COOKIE))
         })
         .ok_or_else(|| {
             ApiError::new(

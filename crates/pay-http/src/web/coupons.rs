@@ -30,19 +30,7 @@ fn day(at: plaza_kernel::clock::Timestamp) -> String {
 
 /// Where a stock's coupons are usable: its merchants' names.
 pub(crate) async fn usable_at(surface: &PaySurface, stock_id: &str) -> Option<String> {
-    let stock = surface.pay.public_stock(stock_id).await.ok().flatten()?;
-    let mut names = Vec::new();
-    for mchid in &stock.available_merchants {
-        let name = surface
-            .pay
-            .merchant(mchid)
-            .await
-            .ok()
-            .flatten()
-            .map_or_else(|| mchid.clone(), |merchant| merchant.name);
-        names.push(name);
-    }
-    Some(names.join(", "))
+    surface.coupon_usable_at(stock_id).await
 }
 
 /// The wallet page's card: the payer's coupons, usable ones first.

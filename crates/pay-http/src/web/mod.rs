@@ -26,7 +26,7 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::response::Html;
 use axum::routing::{get, post};
-use plaza_http::web::{asset, check_signed, cookie, signed_value};
+use plaza_http::web::{asset, check_signed, signed_value};
 
 use crate::PayState;
 use crate::pay_v3::PaySurface;
@@ -99,16 +99,6 @@ pub(crate) fn router() -> Router<PayState> {
             "/static/merchant.js",
             get(|| asset("text/javascript; charset=utf-8", MERCHANT_JS)),
         )
-}
-
-/// Where a stock's coupons are usable (its merchants' names), for `/api/v1` too.
-pub(crate) async fn coupon_usable_at(surface: &PaySurface, stock_id: &str) -> Option<String> {
-    coupons::usable_at(surface, stock_id).await
-}
-
-/// The payer's session token from a `Cookie` header, if any.
-pub(crate) fn session_cookie(header: &str) -> Option<&str> {
-    cookie(header, SESSION_COOKIE)
 }
 
 fn wall_now_s(surface: &PaySurface) -> i64 {

@@ -18,8 +18,8 @@ use plaza_wx::rsa::{PrivateKey, PublicKey};
 use serde_json::json;
 
 use crate::Outcome;
+use crate::bench::pay::{api_call as call, drive, sign_requests, start_server};
 use crate::bench::percentile_ms;
-use crate::bench_pay::{api_call as call, drive, sign_requests, start_server};
 
 #[derive(Debug, Args)]
 pub(crate) struct CouponsArgs {

@@ -3,11 +3,6 @@
 //! hosts-file line would (the machine's own hosts file is not touched). A real signed
 //! APIv3 call goes to `https://api.mch.weixin.qq.com` with nothing else changed.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -15,9 +10,8 @@ use std::process::{Command, Output};
 
 use plaza_testkit::pay::{Merchant, Payer, gunzip};
 use plaza_testkit::{Reply, ServerOptions, TestServer, http_client_builder, send};
-use serde_json::json;
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const PAY_HOST: &str = "api.mch.weixin.qq.com";
 const API_HOST: &str = "api.weixin.qq.com";
 const HOSTS_LINE: &str = "127.0.0.1 api.mch.weixin.qq.com api.weixin.qq.com qyapi.weixin.qq.com";
@@ -68,14 +62,7 @@ async fn native_at(
     merchant: &Merchant,
     (no, total): (&str, i64),
 ) -> String {
-    let order = json!({
-        "appid": merchant.appid,
-        "mchid": merchant.mchid,
-        "description": "Flat white",
-        "out_trade_no": no,
-        "notify_url": "https://merchant.example/notify",
-        "amount": {"total": total, "currency": "CNY"},
-    });
+    let order = merchant.native_order(no, total, "https://merchant.example/notify");
     let prepay = merchant
         .v3_at(
             client,
@@ -177,7 +164,7 @@ async fn code_that_calls_wechat_pay_by_its_host_name_talks_to_plaza() {
     assert!(merchant.verifies(&query), "the query answer is signed");
     assert_eq!(query.json()["trade_state"], "NOTPAY");
 
-    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    payer.pay(&server, &code_url).await;
     let query = query_at(&client, &wechat_pay, &merchant, "DROPIN-0001").await;
     assert!(merchant.verifies(&query));
     assert_eq!(query.json()["trade_state"], "SUCCESS", "{}", query.text);
@@ -244,17 +231,11 @@ async fn a_bill_asked_for_at_wechats_host_is_downloaded_from_it() {
     let payer = Payer::create(&server, "Bea", 10_000).await;
 
     let code_url = native_at(&client, &wechat_pay, &merchant, ("DROPIN-BILL-1", 2_600)).await;
-    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    payer.pay(&server, &code_url).await;
     let paid = query_at(&client, &wechat_pay, &merchant, "DROPIN-BILL-1").await;
     let day = paid.json()["success_time"].as_str().unwrap()[..10].to_owned();
     // A day on, the payment's day is over and has a bill.
-    let moved = server
-        .admin_post(
-            "/api/v1/sandbox/clock/advance",
-            &json!({ "by_ms": 86_400_000_i64 }),
-        )
-        .await;
-    assert_eq!(moved.status, 200, "{}", moved.text);
+    server.advance_clock(86_400_000).await;
 
     // Asked for at WeChat Pay's host over HTTPS, the bill downloads from there: an SDK
     // with that host built in strips exactly this prefix, signs the rest and fetches it

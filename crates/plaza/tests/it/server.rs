@@ -1,57 +1,13 @@
 //! Integration tests: the real `plaza` binary, over real HTTP, on a temporary data dir.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
-
-fn server() -> TestServer {
-    TestServer::start(PLAZA)
-}
-
-async fn open(server: &TestServer, id: &str, kind: &str) -> Value {
-    let reply = server
-        .admin_post(
-            "/api/v1/admin/ledger/accounts",
-            &json!({"id": id, "kind": kind}),
-        )
-        .await;
-    assert!(reply.status == 201 || reply.status == 200, "{}", reply.text);
-    reply.json()
-}
-
-async fn transfer(
-    server: &TestServer,
-    id: &str,
-    from: &str,
-    to: &str,
-    amount: i64,
-) -> plaza_testkit::Reply {
-    server
-        .admin_post(
-            "/api/v1/admin/ledger/transfers",
-            &json!({"transfers": [{"id": id, "from": from, "to": to, "amount_minor": amount}]}),
-        )
-        .await
-}
-
-async fn balance(server: &TestServer, id: &str) -> i64 {
-    server
-        .admin_get(&format!("/api/v1/admin/ledger/accounts/{id}"))
-        .await
-        .json()["balance_minor"]
-        .as_i64()
-        .unwrap()
-}
+use crate::PLAZA;
 
 #[tokio::test]
 async fn healthz_answers_with_the_store_and_every_response_has_a_request_id() {
-    let server = server();
+    let server = TestServer::start(PLAZA);
     let reply = server.get("/healthz").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), json!({"status": "ok", "store": "sqlite"}));
@@ -73,13 +29,10 @@ async fn healthz_answers_with_the_store_and_every_response_has_a_request_id() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_report_ledger_commits() {
-    let server = server();
-    open(&server, "bank", "external").await;
-    open(&server, "alice", "wallet").await;
-    assert_eq!(
-        transfer(&server, "m1", "bank", "alice", 5).await.status,
-        201
-    );
+    let server = TestServer::start(PLAZA);
+    server.open_account("bank", "external").await;
+    server.open_account("alice", "wallet").await;
+    assert_eq!(server.transfer("m1", "bank", "alice", 5).await.status, 201);
     server.get("/healthz").await;
     let metrics = server.get("/metrics").await;
     assert_eq!(metrics.status, 200);
@@ -102,7 +55,7 @@ async fn metrics_count_requests_by_route_and_report_ledger_commits() {
 
 #[tokio::test]
 async fn admin_endpoints_need_the_admin_token() {
-    let server = server();
+    let server = TestServer::start(PLAZA);
     let reply = server.get("/api/v1/admin/ledger/verify").await;
     assert_eq!(reply.status, 401);
     assert_eq!(reply.json()["code"], "unauthorized");
@@ -119,45 +72,48 @@ async fn admin_endpoints_need_the_admin_token() {
 
 #[tokio::test]
 async fn the_ledger_over_http_moves_money_once_per_id_and_refuses_bad_transfers() {
-    let server = server();
+    let server = TestServer::start(PLAZA);
     assert_eq!(
-        open(&server, "bank", "external").await["floor_minor"],
+        server.open_account("bank", "external").await["floor_minor"],
         Value::Null
     );
-    assert_eq!(open(&server, "alice", "wallet").await["floor_minor"], 0);
-    open(&server, "bob", "wallet").await;
+    assert_eq!(
+        server.open_account("alice", "wallet").await["floor_minor"],
+        0
+    );
+    server.open_account("bob", "wallet").await;
 
-    let first = transfer(&server, "t1", "bank", "alice", 1_000).await;
+    let first = server.transfer("t1", "bank", "alice", 1_000).await;
     assert_eq!(first.status, 201, "{}", first.text);
     assert_eq!(first.json()["replayed"], false);
-    let again = transfer(&server, "t1", "bank", "alice", 1_000).await;
+    let again = server.transfer("t1", "bank", "alice", 1_000).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["replayed"], true);
     assert_eq!(again.json()["transfers"], first.json()["transfers"]);
-    assert_eq!(balance(&server, "alice").await, 1_000);
+    assert_eq!(server.balance("alice").await, 1_000);
 
-    let reused = transfer(&server, "t1", "bank", "alice", 999).await;
+    let reused = server.transfer("t1", "bank", "alice", 999).await;
     assert_eq!(
         (reused.status, reused.json()["code"].clone()),
         (409, json!("transfer_id_reused"))
     );
-    let broke = transfer(&server, "t2", "alice", "bob", 1_001).await;
+    let broke = server.transfer("t2", "alice", "bob", 1_001).await;
     assert_eq!(
         (broke.status, broke.json()["code"].clone()),
         (422, json!("insufficient_funds"))
     );
     assert!(broke.json()["message"].as_str().unwrap().contains("alice"));
-    let unknown = transfer(&server, "t3", "alice", "nobody", 1).await;
+    let unknown = server.transfer("t3", "alice", "nobody", 1).await;
     assert_eq!(
         (unknown.status, unknown.json()["code"].clone()),
         (404, json!("account_not_found"))
     );
-    let zero = transfer(&server, "t4", "alice", "bob", 0).await;
+    let zero = server.transfer("t4", "alice", "bob", 0).await;
     assert_eq!(
         (zero.status, zero.json()["code"].clone()),
         (400, json!("amount_not_positive"))
     );
-    let bad_id = transfer(&server, "t 5", "alice", "bob", 1).await;
+    let bad_id = server.transfer("t 5", "alice", "bob", 1).await;
     assert_eq!(bad_id.json()["code"], "invalid_field");
     assert!(
         bad_id.json()["message"]
@@ -183,7 +139,7 @@ async fn the_ledger_over_http_moves_money_once_per_id_and_refuses_bad_transfers(
         )
         .await;
     assert_eq!(batch.json()["code"], "insufficient_funds");
-    assert_eq!(balance(&server, "alice").await, 1_000);
+    assert_eq!(server.balance("alice").await, 1_000);
     assert_eq!(
         server
             .admin_get("/api/v1/admin/ledger/transfers/b1")
@@ -228,11 +184,13 @@ async fn the_ledger_over_http_moves_money_once_per_id_and_refuses_bad_transfers(
 
 #[tokio::test]
 async fn account_history_pages_newest_first() {
-    let server = server();
-    open(&server, "bank", "external").await;
-    open(&server, "alice", "wallet").await;
+    let server = TestServer::start(PLAZA);
+    server.open_account("bank", "external").await;
+    server.open_account("alice", "wallet").await;
     for index in 0..5 {
-        transfer(&server, &format!("h{index}"), "bank", "alice", 1).await;
+        server
+            .transfer(&format!("h{index}"), "bank", "alice", 1)
+            .await;
     }
     let page = server
         .admin_get("/api/v1/admin/ledger/accounts/alice/transfers?limit=2")
@@ -265,13 +223,13 @@ async fn account_history_pages_newest_first() {
 
 #[tokio::test]
 async fn committed_batches_reach_outbox_consumers_in_order_at_least_once() {
-    let server = server();
-    open(&server, "bank", "external").await;
-    open(&server, "alice", "wallet").await;
-    transfer(&server, "o1", "bank", "alice", 1).await;
-    transfer(&server, "o1", "bank", "alice", 1).await; // a replay writes no second event
-    transfer(&server, "o2", "alice", "bank", 5).await; // refused: no event
-    transfer(&server, "o3", "bank", "alice", 2).await;
+    let server = TestServer::start(PLAZA);
+    server.open_account("bank", "external").await;
+    server.open_account("alice", "wallet").await;
+    server.transfer("o1", "bank", "alice", 1).await;
+    server.transfer("o1", "bank", "alice", 1).await; // a replay writes no second event
+    server.transfer("o2", "alice", "bank", 5).await; // refused: no event
+    server.transfer("o3", "bank", "alice", 2).await;
     let events = server
         .admin_get("/api/v1/admin/outbox/analytics/events")
         .await
@@ -326,7 +284,7 @@ async fn oversized_bodies_are_refused_in_the_api_envelope() {
 
 #[tokio::test]
 async fn production_mode_refuses_to_move_the_clock() {
-    let server = server();
+    let server = TestServer::start(PLAZA);
     let reply = server
         .admin_post("/api/v1/sandbox/clock/advance", &json!({"by_ms": 1000}))
         .await;
@@ -342,16 +300,16 @@ async fn production_mode_refuses_to_move_the_clock() {
 
 #[tokio::test]
 async fn the_sandbox_clock_runs_what_became_due_in_due_order_and_survives_a_restart() {
-    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let server = TestServer::sandbox(PLAZA);
     assert_eq!(
         server.clock().await["offset_ms"],
         0,
         "a new sandbox starts at the wall clock"
     );
     let _pinned = server.pin_clock("10:00").await;
-    open(&server, "bank", "external").await;
-    open(&server, "alice", "wallet").await;
-    open(&server, "bob", "wallet").await;
+    server.open_account("bank", "external").await;
+    server.open_account("alice", "wallet").await;
+    server.open_account("bob", "wallet").await;
     let schedule = |id: &'static str,
                     from: &'static str,
                     to: &'static str,
@@ -392,8 +350,8 @@ async fn the_sandbox_clock_runs_what_became_due_in_due_order_and_survives_a_rest
     assert!(
         moved.json()["now_ms"].as_i64().unwrap() >= before["now_ms"].as_i64().unwrap() + 86_400_000
     );
-    assert_eq!(balance(&server, "alice").await, 30);
-    assert_eq!(balance(&server, "bob").await, 70);
+    assert_eq!(server.balance("alice").await, 30);
+    assert_eq!(server.balance("bob").await, 70);
     let salary = server
         .admin_get("/api/v1/admin/ledger/transfers/salary")
         .await
@@ -445,12 +403,12 @@ async fn the_sandbox_clock_runs_what_became_due_in_due_order_and_survives_a_rest
         )
         .await;
     assert_eq!(moved.json()["jobs_run"], 1);
-    assert_eq!(balance(&server, "bob").await, 71);
+    assert_eq!(server.balance("bob").await, 71);
 }
 
 #[tokio::test]
 async fn a_second_process_on_the_same_data_directory_is_refused() {
-    let server = server();
+    let server = TestServer::start(PLAZA);
     let (status, stderr) = ServerOptions::new(PLAZA).run_expecting_failure(&server.data_dir);
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(
@@ -470,7 +428,7 @@ async fn a_second_process_on_the_same_data_directory_is_refused() {
 
 #[tokio::test]
 async fn a_data_directory_from_a_newer_plaza_is_refused_untouched() {
-    let mut server = server();
+    let mut server = TestServer::start(PLAZA);
     assert!(server.terminate().success());
     let db = server.data_dir.join("plaza.sqlite3");
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -538,9 +496,9 @@ async fn malformed_configuration_stops_startup_naming_the_key() {
 
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_keeps_every_acknowledged_transfer() {
-    let mut server = server();
-    open(&server, "bank", "external").await;
-    open(&server, "alice", "wallet").await;
+    let mut server = TestServer::start(PLAZA);
+    server.open_account("bank", "external").await;
+    server.open_account("alice", "wallet").await;
     let base = server.base_url.clone();
     let token = server.admin_token.clone();
     let mut tasks = Vec::new();
@@ -578,7 +536,7 @@ async fn sigterm_finishes_in_flight_requests_and_keeps_every_acknowledged_transf
             "acknowledged transfer g{index} is missing"
         );
     }
-    assert!(balance(&server, "alice").await >= acknowledged.len() as i64);
+    assert!(server.balance("alice").await >= acknowledged.len() as i64);
 }
 
 #[test]

@@ -1,82 +1,29 @@
 //! Payments over the WeChat Pay APIv3 wire and the payer's API: the real binary, signed
 //! requests as SDKs make them, a merchant notify server, the sandbox clock.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
+use plaza_testkit::TestServer;
 use plaza_testkit::clock::{HOUR_MS, Pinned};
 use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode, gunzip, now_s};
-use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const DAY_MS: i64 = 86_400_000;
-
-fn sandbox() -> TestServer {
-    ServerOptions::new(PLAZA).sandbox().start()
-}
 
 /// A sandbox whose clock is pinned to `time_of_day` (China time) on a known day, for
 /// tests that move the clock: their day arithmetic is then the same at any hour.
 async fn pinned_sandbox(time_of_day: &str) -> (TestServer, Pinned) {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let pinned = server.pin_clock(time_of_day).await;
     (server, pinned)
 }
 
+/// The test kit's Native order with this file's description and `attach`, which the
+/// first test reads back from the payer's scan and the notification.
 fn native(merchant: &Merchant, out_trade_no: &str, total: i64, notify_url: &str) -> Value {
-    json!({
-        "appid": merchant.appid,
-        "mchid": merchant.mchid,
-        "description": "Iced latte",
-        "out_trade_no": out_trade_no,
-        "notify_url": notify_url,
-        "attach": "table 7",
-        "amount": {"total": total, "currency": "CNY"},
-    })
-}
-
-async fn create_native(
-    server: &TestServer,
-    merchant: &Merchant,
-    no: &str,
-    total: i64,
-    url: &str,
-) -> String {
-    let reply = merchant
-        .v3(
-            server,
-            "POST",
-            "/v3/pay/transactions/native",
-            Some(&native(merchant, no, total, url)),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    assert!(merchant.verifies(&reply), "the prepay answer is signed");
-    reply.json()["code_url"].as_str().unwrap().to_owned()
-}
-
-async fn advance(server: &TestServer, by_ms: i64) {
-    let reply = server
-        .admin_post("/api/v1/sandbox/clock/advance", &json!({ "by_ms": by_ms }))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-}
-
-async fn available(server: &TestServer, merchant: &Merchant) -> i64 {
-    server
-        .admin_get(&format!("/api/v1/admin/merchants/{}", merchant.mchid))
-        .await
-        .json()["available_balance"]
-        .as_i64()
-        .unwrap()
-}
-
-async fn assert_ledger_sound(server: &TestServer) {
-    let reply = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(reply.json()["sound"], true, "{}", reply.text);
+    let mut order = merchant.native_order(out_trade_no, total, notify_url);
+    order["description"] = json!("Iced latte");
+    order["attach"] = json!("table 7");
+    order
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -86,26 +33,26 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
     let merchant = Merchant::create(&server, "Corner Cafe").await;
     let payer = Payer::create(&server, "Alice", 10_000).await;
 
-    let code_url = create_native(&server, &merchant, "ORDER-0001", 2_500, &sink.url).await;
+    let code_url = merchant
+        .prepay_native(&server, &native(&merchant, "ORDER-0001", 2_500, &sink.url))
+        .await;
     assert!(
         code_url.starts_with("weixin://wxpay/bizpayurl?pr="),
         "{code_url}"
     );
     // The same request again answers the same code; other content is refused.
-    let again = create_native(&server, &merchant, "ORDER-0001", 2_500, &sink.url).await;
+    let again = merchant
+        .prepay_native(&server, &native(&merchant, "ORDER-0001", 2_500, &sink.url))
+        .await;
     assert_eq!(again, code_url);
     let reused = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/pay/transactions/native",
-            Some(&native(&merchant, "ORDER-0001", 2_600, &sink.url)),
+            &native(&merchant, "ORDER-0001", 2_600, &sink.url),
         )
         .await;
-    assert_eq!(
-        (reused.status, reused.json()["code"].as_str()),
-        (403, Some("OUT_TRADE_NO_USED"))
-    );
+    reused.assert_error(403, "OUT_TRADE_NO_USED");
     assert!(merchant.verifies(&reused), "errors are signed too");
 
     let unpaid = merchant.order(&server, "ORDER-0001").await;
@@ -115,14 +62,12 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
 
     // The payer scans, sees the order, and pays.
     let scanned = payer
-        .post(
+        .post_ok(
             &server,
             "/api/v1/pay/scan",
             &json!({ "code_url": code_url }),
         )
         .await;
-    assert_eq!(scanned.status, 200, "{}", scanned.text);
-    let scanned = scanned.json();
     assert_eq!(
         (
             scanned["merchant_name"].as_str(),
@@ -131,15 +76,11 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
         ),
         (Some("Corner Cafe"), Some(2_500), Some("Iced latte"))
     );
-    let paid = payer.pay_code(&server, &code_url).await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
-    assert_eq!(paid.json()["trade_state"], "SUCCESS");
+    let paid = payer.pay(&server, &code_url).await;
+    assert_eq!(paid["trade_state"], "SUCCESS");
     assert_eq!(payer.balance(&server).await, 7_500);
     let paid_twice = payer.pay_code(&server, &code_url).await;
-    assert_eq!(
-        (paid_twice.status, paid_twice.json()["code"].as_str()),
-        (409, Some("order_not_payable"))
-    );
+    paid_twice.assert_error(409, "order_not_payable");
 
     // The merchant hears of it: signed, encrypted, in WeChat's envelope.
     let received = sink.wait_for(1).await;
@@ -148,13 +89,7 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
         notification.header("wechatpay-signature-type"),
         Some("WECHATPAY2-SHA256-RSA2048")
     );
-    assert!(plaza_wx::response::verify_response(
-        &merchant.platform_key,
-        notification.header("wechatpay-timestamp").unwrap(),
-        notification.header("wechatpay-nonce").unwrap(),
-        notification.header("wechatpay-signature").unwrap(),
-        notification.body.as_bytes(),
-    ));
+    assert!(merchant.verifies_notification(notification));
     assert_eq!(
         notification.header("wechatpay-serial"),
         merchant.credentials["platform_serial_no"].as_str()
@@ -171,15 +106,8 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
     assert_eq!(transaction["amount"]["payer_total"], 2_500);
     let transaction_id = transaction["transaction_id"].as_str().unwrap().to_owned();
     assert_eq!(transaction_id.len(), 28);
-    let openid = payer
-        .get(
-            &server,
-            &format!("/api/v1/me/openid?appid={}", merchant.appid),
-        )
-        .await
-        .json()["openid"]
-        .clone();
-    assert_eq!(transaction["payer"]["openid"], openid);
+    let openid = payer.openid(&server, &merchant.appid).await;
+    assert_eq!(transaction["payer"]["openid"], openid.as_str());
     assert!(
         transaction["success_time"]
             .as_str()
@@ -190,18 +118,15 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
     // Both queries agree with the notification.
     let by_number = merchant.order(&server, "ORDER-0001").await;
     let by_id = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!(
                 "/v3/pay/transactions/id/{transaction_id}?mchid={}",
                 merchant.mchid
             ),
-            None,
         )
         .await;
-    assert_eq!(by_id.status, 200, "{}", by_id.text);
-    assert_eq!(by_id.json(), by_number);
+    assert_eq!(by_id, by_number);
     assert_eq!(by_number["bank_type"], "OTHERS");
 
     // Two partial refunds, then one too many.
@@ -215,80 +140,56 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
         })
     };
     let first = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&refund("R-1", 1_000)),
+            &refund("R-1", 1_000),
         )
         .await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    assert_eq!(first.json()["status"], "SUCCESS");
-    assert_eq!(first.json()["funds_account"], "UNSETTLED");
+    assert_eq!(first["status"], "SUCCESS");
+    assert_eq!(first["funds_account"], "UNSETTLED");
     let repeat = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&refund("R-1", 1_000)),
+            &refund("R-1", 1_000),
         )
         .await;
     assert_eq!(
-        repeat.json()["refund_id"],
-        first.json()["refund_id"],
+        repeat["refund_id"], first["refund_id"],
         "idempotent on out_refund_no"
     );
-    let second = merchant
-        .v3(
+    merchant
+        .post_ok(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&json!({
+            &json!({
                 "transaction_id": transaction_id,
                 "out_refund_no": "R-2",
                 "amount": {"refund": 500, "total": 2_500, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
-    assert_eq!(second.status, 200, "{}", second.text);
     let too_much = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&refund("R-3", 1_001)),
+            &refund("R-3", 1_001),
         )
         .await;
-    assert_eq!(
-        (too_much.status, too_much.json()["code"].as_str()),
-        (400, Some("INVALID_REQUEST"))
-    );
+    too_much.assert_error(400, "INVALID_REQUEST");
     let reused = merchant
-        .v3(
-            &server,
-            "POST",
-            "/v3/refund/domestic/refunds",
-            Some(&refund("R-1", 900)),
-        )
+        .post(&server, "/v3/refund/domestic/refunds", &refund("R-1", 900))
         .await;
-    assert_eq!(
-        (reused.status, reused.json()["code"].as_str()),
-        (400, Some("INVALID_REQUEST"))
-    );
+    reused.assert_error(400, "INVALID_REQUEST");
     let queried = merchant
-        .v3(&server, "GET", "/v3/refund/domestic/refunds/R-2", None)
+        .get_ok(&server, "/v3/refund/domestic/refunds/R-2")
         .await;
-    assert_eq!(
-        (queried.status, queried.json()["amount"]["refund"].as_i64()),
-        (200, Some(500))
-    );
+    assert_eq!(queried["amount"]["refund"], 500);
     let missing = merchant
-        .v3(&server, "GET", "/v3/refund/domestic/refunds/R-404", None)
+        .get(&server, "/v3/refund/domestic/refunds/R-404")
         .await;
-    assert_eq!(
-        (missing.status, missing.json()["code"].as_str()),
-        (404, Some("RESOURCE_NOT_EXISTS"))
-    );
+    missing.assert_error(404, "RESOURCE_NOT_EXISTS");
     assert_eq!(payer.balance(&server).await, 9_000);
     assert_eq!(
         merchant.order(&server, "ORDER-0001").await["trade_state"],
@@ -308,36 +209,30 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
     assert_eq!(refund_resource["amount"]["refund"], 1_000);
 
     // Nothing is settled today; tomorrow at 02:00 the day settles with its fee.
-    assert_eq!(available(&server, &merchant).await, 0);
+    assert_eq!(merchant.available_balance(&server).await, 0);
     let bill_query =
         |day: &str| format!("/v3/bill/tradebill?bill_date={day}&bill_type=ALL&tar_type=GZIP");
     let today = transaction["success_time"].as_str().unwrap()[..10].to_owned();
     assert_eq!(today, pinned.day);
-    let not_yet = merchant.v3(&server, "GET", &bill_query(&today), None).await;
-    assert_eq!(
-        (not_yet.status, not_yet.json()["code"].as_str()),
-        (400, Some("NO_STATEMENT_EXIST"))
-    );
-    advance(&server, DAY_MS + 3 * 3_600_000).await;
+    let not_yet = merchant.get(&server, &bill_query(&today)).await;
+    not_yet.assert_error(400, "NO_STATEMENT_EXIST");
+    server.advance_clock(DAY_MS + 3 * 3_600_000).await;
     // 2,500 paid, fee 0.6% = 15; refunds 1,500 took back 9 of the fee (rounded share).
     assert_eq!(
-        available(&server, &merchant).await,
+        merchant.available_balance(&server).await,
         2_500 - 15 - (1_500 - 9)
     );
 
     // The trade bill of the closed day: both payment and refund rows, hash of the
     // uncompressed file.
-    let bill = merchant.v3(&server, "GET", &bill_query(&today), None).await;
-    assert_eq!(bill.status, 200, "{}", bill.text);
-    let bill = bill.json();
+    let bill = merchant.get_ok(&server, &bill_query(&today)).await;
     assert_eq!(bill["hash_type"], "SHA1");
     let url = bill["download_url"].as_str().unwrap();
     assert!(
         url.starts_with(&format!("{}/v3/billdownload/file?token=", server.base_url)),
         "{url}"
     );
-    let target = &url[server.base_url.len()..];
-    let file = merchant.download(&server, target).await;
+    let file = merchant.download(&server, url).await;
     let text = gunzip(&file);
     assert_eq!(
         plaza_wx::digest::sha1_hex(text.as_bytes()),
@@ -369,33 +264,26 @@ async fn a_native_order_is_paid_notified_refunded_settled_and_billed() {
     // The fund-flow bill of the settlement day shows the settlement coming in.
     let settle_day = plaza_day_after(&today);
     let flow = merchant
-        .v3(
+        .get(
             &server,
-            "GET",
             &format!("/v3/bill/fundflowbill?bill_date={settle_day}&account_type=BASIC"),
-            None,
         )
         .await;
     // The settlement day is today on the moved clock: not closed yet.
     assert_eq!(flow.json()["code"], "NO_STATEMENT_EXIST", "{}", flow.text);
-    advance(&server, DAY_MS).await;
+    server.advance_clock(DAY_MS).await;
     let flow = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!("/v3/bill/fundflowbill?bill_date={settle_day}&account_type=BASIC"),
-            None,
         )
         .await;
-    assert_eq!(flow.status, 200, "{}", flow.text);
-    let url = flow.json()["download_url"].as_str().unwrap().to_owned();
-    let plain = merchant
-        .download(&server, &url[server.base_url.len()..])
-        .await;
+    let url = flow["download_url"].as_str().unwrap().to_owned();
+    let plain = merchant.download(&server, &url).await;
     let plain = String::from_utf8(plain).unwrap();
     assert!(plain.starts_with("记账时间,微信支付业务单号"), "{plain}");
     assert!(plain.contains("`收入,`9.94"), "{plain}");
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 use plaza_testkit::pay::Received;
@@ -407,7 +295,7 @@ fn plaza_day_after(day: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Strict Shop").await;
     let other = Merchant::create(&server, "Other Shop").await;
     let path = "/v3/pay/transactions/native";
@@ -418,35 +306,25 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
         "https://merchant.example/notify",
     )
     .to_string();
-    let code = |reply: &plaza_testkit::Reply| {
-        (
-            reply.status,
-            reply.json()["code"].as_str().unwrap_or("").to_owned(),
-        )
-    };
 
     // Authentication.
     let none = merchant.v3_raw(&server, "POST", path, &body, None).await;
-    assert_eq!(code(&none), (401, "SIGN_ERROR".to_owned()));
+    none.assert_error(401, "SIGN_ERROR");
     assert!(merchant.verifies(&none), "a refusal is signed");
     let stale = merchant.authorization("POST", path, &body, now_s() - 600);
     assert_eq!(
-        code(
-            &merchant
-                .v3_raw(&server, "POST", path, &body, Some(&stale))
-                .await
-        )
-        .0,
+        merchant
+            .v3_raw(&server, "POST", path, &body, Some(&stale))
+            .await
+            .status,
         401
     );
     let tampered = merchant.authorization("POST", path, &body.replace("100", "1"), now_s());
     assert_eq!(
-        code(
-            &merchant
-                .v3_raw(&server, "POST", path, &body, Some(&tampered))
-                .await
-        )
-        .0,
+        merchant
+            .v3_raw(&server, "POST", path, &body, Some(&tampered))
+            .await
+            .status,
         401
     );
     let wrong_serial = merchant
@@ -456,12 +334,10 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
             "ABCDEF0123456789ABCDEF0123456789ABCDEF01",
         );
     assert_eq!(
-        code(
-            &merchant
-                .v3_raw(&server, "POST", path, &body, Some(&wrong_serial))
-                .await
-        )
-        .0,
+        merchant
+            .v3_raw(&server, "POST", path, &body, Some(&wrong_serial))
+            .await
+            .status,
         401
     );
     let garbled = merchant
@@ -473,18 +349,14 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
             Some("WECHATPAY2-SHA256-RSA2048 nonsense"),
         )
         .await;
-    assert_eq!(code(&garbled).0, 401);
+    assert_eq!(garbled.status, 401);
     let unknown_mchid = merchant
         .authorization("POST", path, &body, now_s())
         .replace(&merchant.mchid, "1999999999");
-    assert_eq!(
-        code(
-            &merchant
-                .v3_raw(&server, "POST", path, &body, Some(&unknown_mchid))
-                .await
-        ),
-        (400, "MCH_NOT_EXISTS".to_owned())
-    );
+    merchant
+        .v3_raw(&server, "POST", path, &body, Some(&unknown_mchid))
+        .await
+        .assert_error(400, "MCH_NOT_EXISTS");
     // Parameters order does not matter (Go SDK order).
     let go_order = {
         let header = merchant.authorization("POST", path, &body, now_s());
@@ -540,9 +412,9 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
         ),
     ];
     for (body, field) in cases {
-        let reply = merchant.v3(&server, "POST", path, Some(&body)).await;
+        let reply = merchant.post(&server, path, &body).await;
         assert_eq!(
-            code(&reply),
+            reply.error_code(),
             (400, "PARAM_ERROR".to_owned()),
             "{field}: {}",
             reply.text
@@ -552,35 +424,28 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
         assert!(merchant.verifies(&reply));
     }
     let malformed = merchant.authorization("POST", path, "{", now_s());
-    assert_eq!(
-        code(
-            &merchant
-                .v3_raw(&server, "POST", path, "{", Some(&malformed))
-                .await
-        ),
-        (400, "PARAM_ERROR".to_owned())
-    );
+    merchant
+        .v3_raw(&server, "POST", path, "{", Some(&malformed))
+        .await
+        .assert_error(400, "PARAM_ERROR");
     let big = format!("{{\"description\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
     let big_auth = merchant.authorization("POST", path, &big, now_s());
     assert_eq!(
-        code(
-            &merchant
-                .v3_raw(&server, "POST", path, &big, Some(&big_auth))
-                .await
-        )
-        .0,
+        merchant
+            .v3_raw(&server, "POST", path, &big, Some(&big_auth))
+            .await
+            .status,
         400
     );
     let not_bound = merchant
-        .v3(&server, "POST", path, Some(&json!({"appid": other.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0002", "notify_url": "https://a.example/n", "amount": {"total": 1}})))
+        .post(&server, path, &json!({"appid": other.appid, "mchid": merchant.mchid, "description": "x", "out_trade_no": "BAD-0002", "notify_url": "https://a.example/n", "amount": {"total": 1}}))
         .await;
-    assert_eq!(code(&not_bound), (400, "APPID_MCHID_NOT_MATCH".to_owned()));
+    not_bound.assert_error(400, "APPID_MCHID_NOT_MATCH");
     let jsapi_without_payer = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/pay/transactions/jsapi",
-            Some(&native(&merchant, "BAD-0003", 1, "https://a.example/n")),
+            &native(&merchant, "BAD-0003", 1, "https://a.example/n"),
         )
         .await;
     assert_eq!(
@@ -588,11 +453,10 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
         "/payer/openid"
     );
     let h5_without_scene = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/pay/transactions/h5",
-            Some(&native(&merchant, "BAD-0004", 1, "https://a.example/n")),
+            &native(&merchant, "BAD-0004", 1, "https://a.example/n"),
         )
         .await;
     assert_eq!(
@@ -600,27 +464,20 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
         "/scene_info/h5_info"
     );
     let no_mchid = merchant
-        .v3(
-            &server,
-            "GET",
-            "/v3/pay/transactions/out-trade-no/GOOD-0001",
-            None,
-        )
+        .get(&server, "/v3/pay/transactions/out-trade-no/GOOD-0001")
         .await;
     assert_eq!(
         (
-            code(&no_mchid).0,
+            no_mchid.status,
             no_mchid.json()["detail"]["location"].as_str()
         ),
         (400, Some("query"))
     );
-    let unknown = merchant
-        .v3(&server, "GET", "/v3/marketing/nothing-here", None)
-        .await;
-    assert_eq!(code(&unknown), (404, "NOT_FOUND".to_owned()));
+    let unknown = merchant.get(&server, "/v3/marketing/nothing-here").await;
+    unknown.assert_error(404, "NOT_FOUND");
     assert!(merchant.verifies(&unknown));
     let order_404 = merchant.query_order(&server, "NOPE-0001").await;
-    assert_eq!(code(&order_404), (404, "ORDER_NOT_EXIST".to_owned()));
+    order_404.assert_error(404, "ORDER_NOT_EXIST");
     let foreign = other.query_order(&server, "GOOD-0001").await;
     assert_eq!(foreign.status, 404, "another merchant's order is invisible");
 
@@ -641,13 +498,10 @@ async fn bad_requests_get_wechats_errors_signed_and_change_nothing() {
     assert_eq!(numbers, ["GOOD-0001"]);
     // Refunds of unpaid orders.
     let unpaid_refund = merchant
-        .v3(&server, "POST", "/v3/refund/domestic/refunds", Some(&json!({"out_trade_no": "GOOD-0001", "out_refund_no": "RF-1", "amount": {"refund": 1, "total": 100, "currency": "CNY"}})))
+        .post(&server, "/v3/refund/domestic/refunds", &json!({"out_trade_no": "GOOD-0001", "out_refund_no": "RF-1", "amount": {"refund": 1, "total": 100, "currency": "CNY"}}))
         .await;
-    assert_eq!(
-        code(&unpaid_refund),
-        (404, "RESOURCE_NOT_EXISTS".to_owned())
-    );
-    assert_ledger_sound(&server).await;
+    unpaid_refund.assert_error(404, "RESOURCE_NOT_EXISTS");
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -659,20 +513,26 @@ async fn notifications_retry_on_schedule_and_a_hanging_merchant_blocks_no_one() 
     let merchant = Merchant::create(&server, "Flaky Shop").await;
     let payer = Payer::create(&server, "Bob", 100_000).await;
 
-    let hang_code = create_native(&server, &merchant, "HANG-0001", 100, &hanging.url).await;
-    let fail_code = create_native(&server, &merchant, "FAIL-0001", 100, &failing.url).await;
-    let ok_code = create_native(&server, &merchant, "OKAY-0001", 100, &healthy.url).await;
-    assert_eq!(payer.pay_code(&server, &hang_code).await.status, 200);
+    let hang_code = merchant
+        .prepay_native(&server, &native(&merchant, "HANG-0001", 100, &hanging.url))
+        .await;
+    let fail_code = merchant
+        .prepay_native(&server, &native(&merchant, "FAIL-0001", 100, &failing.url))
+        .await;
+    let ok_code = merchant
+        .prepay_native(&server, &native(&merchant, "OKAY-0001", 100, &healthy.url))
+        .await;
+    payer.pay(&server, &hang_code).await;
     hanging.wait_for(1).await;
     // While that merchant hangs, the others are served at once.
-    assert_eq!(payer.pay_code(&server, &fail_code).await.status, 200);
-    assert_eq!(payer.pay_code(&server, &ok_code).await.status, 200);
+    payer.pay(&server, &fail_code).await;
+    payer.pay(&server, &ok_code).await;
     healthy.wait_for(1).await;
     failing.wait_for(1).await;
 
     // Failed deliveries come back at 15 s, 15 s, 30 s, 3 min … as the clock moves.
     for (step, expected) in [(15_000, 2), (15_000, 3), (30_000, 4), (180_000, 5)] {
-        advance(&server, step).await;
+        server.advance_clock(step).await;
         failing.wait_for(expected).await;
     }
     let listed = server
@@ -729,9 +589,9 @@ async fn notifications_retry_on_schedule_and_a_hanging_merchant_blocks_no_one() 
 
     // The merchant recovers: the next retry is acknowledged and retries stop.
     failing.set_mode(SinkMode::Accept);
-    advance(&server, 600_000).await;
+    server.advance_clock(600_000).await;
     let delivered = failing.wait_for(6).await.len();
-    advance(&server, 3_600_000).await;
+    server.advance_clock(3_600_000).await;
     assert_eq!(
         failing.received().len(),
         delivered,
@@ -766,15 +626,17 @@ async fn a_notification_survives_a_restart_and_is_sent_after_it() {
     let (server, _pinned) = pinned_sandbox("10:00").await;
     let merchant = Merchant::create(&server, "Restart Shop").await;
     let payer = Payer::create(&server, "Carol", 1_000).await;
-    let code_url = create_native(&server, &merchant, "RESTART-01", 300, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    let code_url = merchant
+        .prepay_native(&server, &native(&merchant, "RESTART-01", 300, &sink.url))
+        .await;
+    payer.pay(&server, &code_url).await;
     sink.wait_for(1).await;
     let server = server.restart();
     sink.set_mode(SinkMode::Accept);
-    advance(&server, 15_000).await;
+    server.advance_clock(15_000).await;
     let received = sink.wait_for(2).await;
     assert_eq!(received[0].json()["id"], received[1].json()["id"]);
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -783,13 +645,15 @@ async fn payers_need_money_the_right_password_and_the_right_openid() {
     let merchant = Merchant::create(&server, "Careful Shop").await;
     let poor = Payer::create(&server, "Dan", 50).await;
     let rich = Payer::create(&server, "Eve", 10_000).await;
-    let code_url = create_native(&server, &merchant, "CARE-0001", 100, "https://m.example/n").await;
+    let code_url = merchant
+        .prepay_native(
+            &server,
+            &native(&merchant, "CARE-0001", 100, "https://m.example/n"),
+        )
+        .await;
 
     let short = poor.pay_code(&server, &code_url).await;
-    assert_eq!(
-        (short.status, short.json()["code"].as_str()),
-        (422, Some("insufficient_funds"))
-    );
+    short.assert_error(422, "insufficient_funds");
     assert_eq!(
         merchant.order(&server, "CARE-0001").await["trade_state"],
         "NOTPAY",
@@ -824,17 +688,14 @@ async fn payers_need_money_the_right_password_and_the_right_openid() {
             &json!({ "code_url": code_url, "password": "000000" }),
         )
         .await;
-    assert_eq!(
-        (locked.status, locked.json()["code"].as_str()),
-        (423, Some("password_locked"))
-    );
+    locked.assert_error(423, "password_locked");
     let still_locked = rich.pay_code(&server, &code_url).await;
     assert_eq!(
         still_locked.json()["code"],
         "password_locked",
         "even the right password"
     );
-    advance(&server, 3 * 3_600_000 + 1_000).await;
+    server.advance_clock(3 * 3_600_000 + 1_000).await;
     // The order expired meanwhile (two hours by default) and closed itself.
     let expired = rich.pay_code(&server, &code_url).await;
     assert_eq!(
@@ -849,23 +710,13 @@ async fn payers_need_money_the_right_password_and_the_right_openid() {
     );
 
     // A JSAPI order is for one openid only.
-    let openid = rich
-        .get(
-            &server,
-            &format!("/api/v1/me/openid?appid={}", merchant.appid),
-        )
-        .await
-        .json()["openid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let openid = rich.openid(&server, &merchant.appid).await;
     let mut body = native(&merchant, "JSAPI-0001", 200, "https://m.example/n");
     body["payer"] = json!({ "openid": openid });
     let prepay = merchant
-        .v3(&server, "POST", "/v3/pay/transactions/jsapi", Some(&body))
+        .post_ok(&server, "/v3/pay/transactions/jsapi", &body)
         .await;
-    assert_eq!(prepay.status, 200, "{}", prepay.text);
-    let prepay_id = prepay.json()["prepay_id"].as_str().unwrap().to_owned();
+    let prepay_id = prepay["prepay_id"].as_str().unwrap().to_owned();
     assert!(prepay_id.starts_with("wx"));
     let stranger = poor
         .post(
@@ -875,14 +726,12 @@ async fn payers_need_money_the_right_password_and_the_right_openid() {
         )
         .await;
     assert_eq!(stranger.json()["code"], "not_the_payer");
-    let owner = rich
-        .post(
-            &server,
-            "/api/v1/pay/confirm",
-            &json!({ "prepay_id": prepay_id, "password": "123456" }),
-        )
-        .await;
-    assert_eq!(owner.status, 200, "{}", owner.text);
+    rich.post_ok(
+        &server,
+        "/api/v1/pay/confirm",
+        &json!({ "prepay_id": prepay_id, "password": "123456" }),
+    )
+    .await;
     let paid = merchant.order(&server, "JSAPI-0001").await;
     assert_eq!(
         (
@@ -893,30 +742,26 @@ async fn payers_need_money_the_right_password_and_the_right_openid() {
     );
     // Paid orders cannot be closed or created again.
     let close = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/pay/transactions/out-trade-no/JSAPI-0001/close",
-            Some(&json!({ "mchid": merchant.mchid })),
+            &json!({ "mchid": merchant.mchid }),
         )
         .await;
-    assert_eq!(
-        (close.status, close.json()["code"].as_str()),
-        (400, Some("ORDERPAID"))
-    );
+    close.assert_error(400, "ORDERPAID");
     let again = merchant
-        .v3(&server, "POST", "/v3/pay/transactions/jsapi", Some(&body))
+        .post(&server, "/v3/pay/transactions/jsapi", &body)
         .await;
     assert_eq!(again.json()["code"], "ORDERPAID");
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn public_key_mode_is_answered_with_the_public_key_id_and_followed_by_notifications() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let sink = NotifySink::start(SinkMode::Accept).await;
     let mut merchant = Merchant::create(&server, "Modern Shop").await;
-    let cert_reply = merchant.v3(&server, "GET", "/v3/certificates", None).await;
+    let cert_reply = merchant.get(&server, "/v3/certificates").await;
     assert_eq!(
         cert_reply.header("wechatpay-serial"),
         merchant.credentials["platform_serial_no"].as_str()
@@ -947,11 +792,10 @@ async fn public_key_mode_is_answered_with_the_public_key_id_and_followed_by_noti
     merchant.wechatpay_serial = Some(public_key_id.clone());
     let code_url = {
         let reply = merchant
-            .v3(
+            .post(
                 &server,
-                "POST",
                 "/v3/pay/transactions/native",
-                Some(&native(&merchant, "PK-000001", 100, &sink.url)),
+                &native(&merchant, "PK-000001", 100, &sink.url),
             )
             .await;
         assert_eq!(
@@ -962,7 +806,7 @@ async fn public_key_mode_is_answered_with_the_public_key_id_and_followed_by_noti
         reply.json()["code_url"].as_str().unwrap().to_owned()
     };
     let payer = Payer::create(&server, "Fay", 500).await;
-    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    payer.pay(&server, &code_url).await;
     let received = sink.wait_for(1).await;
     assert_eq!(
         received[0].header("wechatpay-serial"),
@@ -972,7 +816,7 @@ async fn public_key_mode_is_answered_with_the_public_key_id_and_followed_by_noti
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_cli_creates_merchants_and_users_on_a_running_plaza() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let run = |args: &[&str]| {
         let output = std::process::Command::new(PLAZA)
             .args(args)
@@ -1033,31 +877,6 @@ async fn admin_cli_creates_merchants_and_users_on_a_running_plaza() {
         text.contains("mchid:") && text.contains("apiv3_key:"),
         "{text}"
     );
-}
-
-/// Bill downloads as the SDK makes them: a signed GET of the URL's path.
-trait Download {
-    async fn download(&self, server: &TestServer, target: &str) -> Vec<u8>;
-}
-
-impl Download for Merchant {
-    async fn download(&self, server: &TestServer, target: &str) -> Vec<u8> {
-        let authorization = self.authorization("GET", target, "", now_s());
-        let response = plaza_testkit::http_client()
-            .get(format!("{}{target}", server.base_url))
-            .header("authorization", authorization)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert!(!content_type.contains("json"), "{content_type}");
-        assert!(response.headers().get("content-encoding").is_none());
-        response.bytes().await.unwrap().to_vec()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1183,12 +1002,17 @@ async fn refunds_after_settlement_come_from_the_available_balance_and_need_it() 
     let merchant = Merchant::create(&server, "Settled Shop").await;
     let payer = Payer::create(&server, "Hana", 100_000).await;
     for (no, total) in [("SET-000001", 10_000), ("SET-000002", 5_000)] {
-        let code_url = create_native(&server, &merchant, no, total, "https://m.example/n").await;
-        assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+        let code_url = merchant
+            .prepay_native(
+                &server,
+                &native(&merchant, no, total, "https://m.example/n"),
+            )
+            .await;
+        payer.pay(&server, &code_url).await;
     }
-    advance(&server, DAY_MS + 3 * 3_600_000).await;
+    server.advance_clock(DAY_MS + 3 * 3_600_000).await;
     // 15,000 paid; fees 60 + 30.
-    assert_eq!(available(&server, &merchant).await, 15_000 - 90);
+    assert_eq!(merchant.available_balance(&server).await, 15_000 - 90);
     let refund = |no: &str, order: &str, amount: i64, total: i64| {
         json!({
             "out_trade_no": order,
@@ -1197,22 +1021,19 @@ async fn refunds_after_settlement_come_from_the_available_balance_and_need_it() 
         })
     };
     let first = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&refund("SR-1", "SET-000001", 10_000, 10_000)),
+            &refund("SR-1", "SET-000001", 10_000, 10_000),
         )
         .await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    assert_eq!(first.json()["funds_account"], "AVAILABLE");
+    assert_eq!(first["funds_account"], "AVAILABLE");
     assert_eq!(
-        first.json()["amount"]["refund_fee"],
-        60,
+        first["amount"]["refund_fee"], 60,
         "the whole fee comes back with a full refund"
     );
     assert_eq!(
-        available(&server, &merchant).await,
+        merchant.available_balance(&server).await,
         15_000 - 90 - (10_000 - 60)
     );
     assert_eq!(payer.balance(&server).await, 100_000 - 5_000);
@@ -1231,32 +1052,25 @@ async fn refunds_after_settlement_come_from_the_available_balance_and_need_it() 
         .await;
     assert_eq!(withdrawal.status, 201, "{}", withdrawal.text);
     let short = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&refund("SR-2", "SET-000002", 5_000, 5_000)),
+            &refund("SR-2", "SET-000002", 5_000, 5_000),
         )
         .await;
-    assert_eq!(
-        (short.status, short.json()["code"].as_str()),
-        (403, Some("NOT_ENOUGH")),
-        "{}",
-        short.text
-    );
+    short.assert_error(403, "NOT_ENOUGH");
     let missing = merchant
-        .v3(&server, "GET", "/v3/refund/domestic/refunds/SR-2", None)
+        .get(&server, "/v3/refund/domestic/refunds/SR-2")
         .await;
     assert_eq!(
         missing.status, 404,
         "a refused refund leaves nothing behind"
     );
     let mismatch = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&refund("SR-3", "SET-000002", 100, 4_999)),
+            &refund("SR-3", "SET-000002", 100, 4_999),
         )
         .await;
     assert_eq!(mismatch.json()["code"], "INVALID_REQUEST");
@@ -1265,25 +1079,16 @@ async fn refunds_after_settlement_come_from_the_available_balance_and_need_it() 
     let mut crossed = refund("SR-4", "SET-000002", 100, 5_000);
     crossed["transaction_id"] = first_id;
     let crossed = merchant
-        .v3(
-            &server,
-            "POST",
-            "/v3/refund/domestic/refunds",
-            Some(&crossed),
-        )
+        .post(&server, "/v3/refund/domestic/refunds", &crossed)
         .await;
-    assert_eq!(
-        (crossed.status, crossed.json()["code"].as_str()),
-        (404, Some("RESOURCE_NOT_EXISTS"))
-    );
+    crossed.assert_error(404, "RESOURCE_NOT_EXISTS");
     let second_id = merchant.order(&server, "SET-000002").await["transaction_id"].clone();
     let mut both = refund("SR-5", "SET-000002", 100, 5_000);
     both["transaction_id"] = second_id;
-    let both = merchant
-        .v3(&server, "POST", "/v3/refund/domestic/refunds", Some(&both))
+    merchant
+        .post_ok(&server, "/v3/refund/domestic/refunds", &both)
         .await;
-    assert_eq!(both.status, 200, "{}", both.text);
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1295,10 +1100,9 @@ async fn h5_and_app_orders_and_an_explicit_time_expire() {
     let mut h5 = native(&merchant, "H5-0000001", 700, "https://m.example/n");
     h5["scene_info"] = json!({"payer_client_ip": "203.0.113.9", "h5_info": {"type": "iOS"}});
     let reply = merchant
-        .v3(&server, "POST", "/v3/pay/transactions/h5", Some(&h5))
+        .post_ok(&server, "/v3/pay/transactions/h5", &h5)
         .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    let h5_url = reply.json()["h5_url"].as_str().unwrap().to_owned();
+    let h5_url = reply["h5_url"].as_str().unwrap().to_owned();
     assert!(
         h5_url.starts_with(&format!("{}/pay/checkout?prepay_id=wx", server.base_url)),
         "{h5_url}"
@@ -1311,29 +1115,26 @@ async fn h5_and_app_orders_and_an_explicit_time_expire() {
         page.text.contains("<title>Sign in"),
         "the checkout page asks for a sign-in first"
     );
-    let paid = payer
-        .post(
+    payer
+        .post_ok(
             &server,
             "/api/v1/pay/confirm",
             &json!({ "prepay_id": prepay_id, "password": "123456" }),
         )
         .await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
     assert_eq!(
         merchant.order(&server, "H5-0000001").await["trade_type"],
         "MWEB"
     );
 
     let app = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/pay/transactions/app",
-            Some(&native(&merchant, "APP-000001", 300, "https://m.example/n")),
+            &native(&merchant, "APP-000001", 300, "https://m.example/n"),
         )
         .await;
-    assert_eq!(app.status, 200, "{}", app.text);
-    assert!(app.json()["prepay_id"].as_str().unwrap().starts_with("wx"));
+    assert!(app["prepay_id"].as_str().unwrap().starts_with("wx"));
     assert_eq!(
         merchant.order(&server, "APP-000001").await["trade_type"],
         "APP"
@@ -1344,24 +1145,13 @@ async fn h5_and_app_orders_and_an_explicit_time_expire() {
         plaza_testkit::clock::china_rfc3339((server.clock_now_ms().await / 1_000 + 600) * 1_000);
     let mut short_lived = native(&merchant, "SHORT-0001", 100, "https://m.example/n");
     short_lived["time_expire"] = json!(expire_at);
-    let code_url = {
-        let reply = merchant
-            .v3(
-                &server,
-                "POST",
-                "/v3/pay/transactions/native",
-                Some(&short_lived),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.text);
-        reply.json()["code_url"].as_str().unwrap().to_owned()
-    };
-    advance(&server, 540_000).await;
+    let code_url = merchant.prepay_native(&server, &short_lived).await;
+    server.advance_clock(540_000).await;
     assert_eq!(
         merchant.order(&server, "SHORT-0001").await["trade_state"],
         "NOTPAY"
     );
-    advance(&server, 120_000).await;
+    server.advance_clock(120_000).await;
     assert_eq!(
         merchant.order(&server, "SHORT-0001").await["trade_state"],
         "CLOSED"
@@ -1374,7 +1164,7 @@ async fn h5_and_app_orders_and_an_explicit_time_expire() {
         let mut body = native(&merchant, "PAST-00001", 100, "https://m.example/n");
         body["time_expire"] = json!("2020-01-01T00:00:00+08:00");
         merchant
-            .v3(&server, "POST", "/v3/pay/transactions/native", Some(&body))
+            .post(&server, "/v3/pay/transactions/native", &body)
             .await
     };
     assert_eq!(past.json()["detail"]["field"], "/time_expire");
@@ -1386,8 +1176,10 @@ async fn a_notification_nobody_acknowledges_is_given_up_after_fifteen_retries() 
     let sink = NotifySink::start(SinkMode::Fail).await;
     let merchant = Merchant::create(&server, "Deaf Shop").await;
     let payer = Payer::create(&server, "Jun", 1_000).await;
-    let code_url = create_native(&server, &merchant, "DEAF-00001", 100, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    let code_url = merchant
+        .prepay_native(&server, &native(&merchant, "DEAF-00001", 100, &sink.url))
+        .await;
+    payer.pay(&server, &code_url).await;
     sink.wait_for(1).await;
     for (index, delay_s) in [
         15, 15, 30, 180, 600, 1_200, 1_800, 1_800, 1_800, 3_600, 10_800, 10_800, 10_800, 21_600,
@@ -1396,10 +1188,10 @@ async fn a_notification_nobody_acknowledges_is_given_up_after_fifteen_retries() 
     .into_iter()
     .enumerate()
     {
-        advance(&server, delay_s * 1_000).await;
+        server.advance_clock(delay_s * 1_000).await;
         sink.wait_for(index + 2).await;
     }
-    advance(&server, DAY_MS).await;
+    server.advance_clock(DAY_MS).await;
     assert_eq!(
         sink.received().len(),
         16,
@@ -1420,14 +1212,16 @@ async fn a_notification_nobody_acknowledges_is_given_up_after_fifteen_retries() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_https_notify_url_is_tried_over_tls_and_a_failed_handshake_is_recorded() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // A plain-HTTP server behind an https:// URL: the TLS handshake cannot succeed.
     let sink = NotifySink::start(SinkMode::Accept).await;
     let https_url = sink.url.replace("http://", "https://");
     let merchant = Merchant::create(&server, "TLS Shop").await;
     let payer = Payer::create(&server, "Kai", 1_000).await;
-    let code_url = create_native(&server, &merchant, "TLS-000001", 100, &https_url).await;
-    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    let code_url = merchant
+        .prepay_native(&server, &native(&merchant, "TLS-000001", 100, &https_url))
+        .await;
+    payer.pay(&server, &code_url).await;
     let mut attempts = Value::Null;
     for _ in 0..100 {
         let listed = server
@@ -1450,37 +1244,32 @@ async fn an_https_notify_url_is_tried_over_tls_and_a_failed_handshake_is_recorde
 
 #[tokio::test(flavor = "multi_thread")]
 async fn closed_orders_and_percent_encoded_targets() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Closing Shop").await;
-    create_native(&server, &merchant, "CLOSE-0001", 100, "https://m.example/n").await;
+    merchant
+        .prepay_native(
+            &server,
+            &native(&merchant, "CLOSE-0001", 100, "https://m.example/n"),
+        )
+        .await;
     let close = |no: &str| format!("/v3/pay/transactions/out-trade-no/{no}/close");
     let body = json!({ "mchid": merchant.mchid });
-    let closed = merchant
-        .v3(&server, "POST", &close("CLOSE-0001"), Some(&body))
-        .await;
+    let closed = merchant.post(&server, &close("CLOSE-0001"), &body).await;
     assert_eq!(closed.status, 204);
     assert!(closed.text.is_empty());
     assert!(merchant.verifies(&closed), "an empty 204 is signed too");
-    let again = merchant
-        .v3(&server, "POST", &close("CLOSE-0001"), Some(&body))
-        .await;
+    let again = merchant.post(&server, &close("CLOSE-0001"), &body).await;
     assert_eq!(again.status, 204, "closing twice is fine");
-    let missing = merchant
-        .v3(&server, "POST", &close("NOPE-00001"), Some(&body))
-        .await;
+    let missing = merchant.post(&server, &close("NOPE-00001"), &body).await;
     assert_eq!(missing.json()["code"], "ORDER_NOT_EXIST");
     let reopen = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/pay/transactions/native",
-            Some(&native(&merchant, "CLOSE-0001", 100, "https://m.example/n")),
+            &native(&merchant, "CLOSE-0001", 100, "https://m.example/n"),
         )
         .await;
-    assert_eq!(
-        (reopen.status, reopen.json()["code"].as_str()),
-        (400, Some("ORDER_CLOSED"))
-    );
+    reopen.assert_error(400, "ORDER_CLOSED");
 
     // The Python SDK signs the target before percent-encoding it: the server accepts a
     // signature over the decoded target.
@@ -1490,12 +1279,7 @@ async fn closed_orders_and_percent_encoded_targets() {
     let reply = merchant
         .v3_raw(&server, "GET", wire_target, "", Some(&authorization))
         .await;
-    assert_eq!(
-        (reply.status, reply.json()["code"].as_str()),
-        (404, Some("RESOURCE_NOT_EXISTS")),
-        "{}",
-        reply.text
-    );
+    reply.assert_error(404, "RESOURCE_NOT_EXISTS");
     let wrong = merchant.authorization("GET", "/v3/refund/domestic/refunds/别的", "", now_s());
     let refused = merchant
         .v3_raw(&server, "GET", wire_target, "", Some(&wrong))
@@ -1505,16 +1289,14 @@ async fn closed_orders_and_percent_encoded_targets() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn racing_payers_and_racing_refunds_never_move_money_twice() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Race Shop").await;
-    let code_url = create_native(
-        &server,
-        &merchant,
-        "RACE-00001",
-        1_000,
-        "https://m.example/n",
-    )
-    .await;
+    let code_url = merchant
+        .prepay_native(
+            &server,
+            &native(&merchant, "RACE-00001", 1_000, "https://m.example/n"),
+        )
+        .await;
     let mut payers = Vec::new();
     for index in 0..8 {
         payers.push(Payer::create(&server, &format!("Racer {index}"), 5_000).await);
@@ -1558,15 +1340,14 @@ async fn racing_payers_and_racing_refunds_never_move_money_twice() {
         let (server, merchant) = (server.clone(), merchant.clone());
         tasks.push(tokio::spawn(async move {
             merchant
-                .v3(
+                .post(
                     &server,
-                    "POST",
                     "/v3/refund/domestic/refunds",
-                    Some(&json!({
+                    &json!({
                         "out_trade_no": "RACE-00001",
                         "out_refund_no": format!("RR-{index}"),
                         "amount": {"refund": 300, "total": 1_000, "currency": "CNY"},
-                    })),
+                    }),
                 )
                 .await
                 .status
@@ -1591,7 +1372,7 @@ async fn racing_payers_and_racing_refunds_never_move_money_twice() {
         total_after += payer.balance(&server).await;
     }
     assert_eq!(total_after, total_left + refunded * 300);
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 /// Pays a Native order of `total` fen to a new merchant, on the day the clock was
@@ -1599,9 +1380,10 @@ async fn racing_payers_and_racing_refunds_never_move_money_twice() {
 async fn paid_order(server: &TestServer, pinned: &Pinned, total: i64, sink_url: &str) -> Merchant {
     let merchant = Merchant::create(server, "Night Owl Noodles").await;
     let payer = Payer::create(server, "Mei", 100_000).await;
-    let code_url = create_native(server, &merchant, "NIGHT-0001", total, sink_url).await;
-    let paid = payer.pay_code(server, &code_url).await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
+    let code_url = merchant
+        .prepay_native(server, &native(&merchant, "NIGHT-0001", total, sink_url))
+        .await;
+    payer.pay(server, &code_url).await;
     let transaction = merchant.order(server, "NIGHT-0001").await;
     assert_eq!(
         transaction["success_time"].as_str().unwrap()[..10],
@@ -1614,20 +1396,16 @@ async fn paid_order(server: &TestServer, pinned: &Pinned, total: i64, sink_url: 
 /// The fund-flow bill (BASIC) of `day`, downloaded and unpacked, or the error's code.
 async fn fund_flow(server: &TestServer, merchant: &Merchant, day: &str) -> Result<String, String> {
     let reply = merchant
-        .v3(
+        .get(
             server,
-            "GET",
             &format!("/v3/bill/fundflowbill?bill_date={day}&account_type=BASIC"),
-            None,
         )
         .await;
     if reply.status != 200 {
         return Err(reply.json()["code"].as_str().unwrap_or("").to_owned());
     }
     let url = reply.json()["download_url"].as_str().unwrap().to_owned();
-    let file = merchant
-        .download(server, &url[server.base_url.len()..])
-        .await;
+    let file = merchant.download(server, &url).await;
     Ok(String::from_utf8(file).unwrap())
 }
 
@@ -1660,7 +1438,7 @@ async fn paid_at_ten() -> (TestServer, Pinned, Merchant) {
 /// payment, that the settlement due at 02:00 on the way ran before it listened, and (once
 /// that day is over) is booked at 02:00.
 async fn assert_caught_up_at_start(server: &TestServer, merchant: &Merchant, pinned: &Pinned) {
-    assert_eq!(available(server, merchant).await, 2_500 - 15);
+    assert_eq!(merchant.available_balance(server).await, 2_500 - 15);
     assert!(server.clock_now_ms().await >= pinned.at_ms + 17 * HOUR_MS);
     server.advance_clock(DAY_MS).await;
     assert_settled_at_two(server, merchant, pinned, "24.85").await;
@@ -1676,9 +1454,9 @@ async fn a_two_day_move_settles_at_two_the_next_morning_as_waiting_would() {
     let moved = server.advance_clock(2 * DAY_MS).await;
     assert!(moved["jobs_run"].as_u64().unwrap() >= 1, "{moved}");
     assert!(moved["now_ms"].as_i64().unwrap() >= pinned.at_ms + 2 * DAY_MS);
-    assert_eq!(available(&server, &merchant).await, 2_500 - 15);
+    assert_eq!(merchant.available_balance(&server).await, 2_500 - 15);
     assert_settled_at_two(&server, &merchant, &pinned, "24.85").await;
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 /// The settlement-and-bills path from 23:30 China time: the day arithmetic holds at the
@@ -1688,43 +1466,33 @@ async fn settlement_and_bills_hold_for_a_payment_at_half_past_eleven_at_night() 
     let (server, pinned) = pinned_sandbox("23:30").await;
     let sink = NotifySink::start(SinkMode::Accept).await;
     let merchant = paid_order(&server, &pinned, 2_500, &sink.url).await;
-    let refund = merchant
-        .v3(
+    merchant
+        .post_ok(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&json!({
+            &json!({
                 "out_trade_no": "NIGHT-0001",
                 "out_refund_no": "NIGHT-R-1",
                 "amount": {"refund": 1_000, "total": 2_500, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
-    assert_eq!(refund.status, 200, "{}", refund.text);
 
     // 02:31 the next day: the payment's day is over and settled.
     server.advance_clock(3 * HOUR_MS + 60_000).await;
     // 2,500 paid with a 15 fee; the 1,000 refund took back 6 of it.
     assert_eq!(
-        available(&server, &merchant).await,
+        merchant.available_balance(&server).await,
         2_500 - 15 - (1_000 - 6)
     );
     let bill = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!("/v3/bill/tradebill?bill_date={}&bill_type=ALL", pinned.day),
-            None,
         )
         .await;
-    assert_eq!(bill.status, 200, "{}", bill.text);
-    let url = bill.json()["download_url"].as_str().unwrap().to_owned();
-    let text = String::from_utf8(
-        merchant
-            .download(&server, &url[server.base_url.len()..])
-            .await,
-    )
-    .unwrap();
+    let url = bill["download_url"].as_str().unwrap().to_owned();
+    let text = String::from_utf8(merchant.download(&server, &url).await).unwrap();
     assert!(
         text.contains("`NIGHT-0001") && text.contains("`NIGHT-R-1"),
         "{text}"
@@ -1736,7 +1504,7 @@ async fn settlement_and_bills_hold_for_a_payment_at_half_past_eleven_at_night() 
     );
     server.advance_clock(DAY_MS).await;
     assert_settled_at_two(&server, &merchant, &pinned, "14.91").await;
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 /// Retries that come due during one clock move run inside it, each at its time on the
@@ -1792,7 +1560,7 @@ async fn a_settlement_missed_while_down_is_caught_up_at_start_and_booked_at_its_
     let (server, pinned, merchant) = paid_at_ten().await;
     // 01:00 the next day: settlement is an hour away when the server goes down …
     server.set_clock(pinned.at_ms + 15 * HOUR_MS).await;
-    assert_eq!(available(&server, &merchant).await, 0);
+    assert_eq!(merchant.available_balance(&server).await, 0);
     let mut server = server;
     server.kill();
     // … and stays down two hours and a minute: the sandbox clock is the wall clock plus a
@@ -1823,7 +1591,7 @@ async fn a_settlement_missed_while_down_is_caught_up_at_start_and_booked_at_its_
         "{}",
         server.log()
     );
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 /// `--sandbox-clock-start` starts a server at a known instant; jobs due on the way run
@@ -1848,21 +1616,11 @@ async fn the_clock_is_set_forward_only_to_an_rfc3339_instant() {
             &json!({ "to": plaza_testkit::clock::china_rfc3339(pinned.at_ms - HOUR_MS) }),
         )
         .await;
-    assert_eq!(
-        (back.status, back.json()["code"].as_str()),
-        (400, Some("clock_not_forward")),
-        "{}",
-        back.text
-    );
+    back.assert_error(400, "clock_not_forward");
     let garbled = server
         .admin_post("/api/v1/sandbox/clock/set", &json!({ "to": "tomorrow" }))
         .await;
-    assert_eq!(
-        (garbled.status, garbled.json()["code"].as_str()),
-        (400, Some("invalid_field")),
-        "{}",
-        garbled.text
-    );
+    garbled.assert_error(400, "invalid_field");
     let anonymous = plaza_testkit::send(
         plaza_testkit::http_client()
             .post(format!("{}/api/v1/sandbox/clock/set", server.base_url))

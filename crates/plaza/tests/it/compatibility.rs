@@ -2,11 +2,6 @@
 //! serve has exactly one row per method, every row is a served route, and every test a
 //! row names exists.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -93,7 +88,7 @@ fn every_test_the_matrix_names_exists() {
         assert!(!names.is_empty(), "{method} {path} names no test");
         for name in names {
             if let Some((file, function)) = name.split_once("::") {
-                let text = std::fs::read_to_string(root().join("crates/plaza/tests").join(file))
+                let text = std::fs::read_to_string(root().join("crates/plaza/tests/it").join(file))
                     .unwrap_or_else(|_| panic!("{method} {path}: no test file {file}"));
                 assert!(
                     text.contains(&format!("fn {function}(")),

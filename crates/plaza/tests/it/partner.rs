@@ -2,21 +2,12 @@
 //! binary, requests signed with the provider's key, notifications in the partner shape,
 //! refunds with `sub_mchid`, and the provider's commission at settlement.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
-use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
-use plaza_testkit::{Reply, ServerOptions, TestServer};
+use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode, available_balance};
+use plaza_testkit::{Reply, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const DAY_MS: i64 = 86_400_000;
-
-fn sandbox() -> TestServer {
-    ServerOptions::new(PLAZA).sandbox().start()
-}
 
 async fn provider(server: &TestServer, name: &str, commission_bps: u32) -> Merchant {
     Merchant::create_provider(
@@ -24,18 +15,6 @@ async fn provider(server: &TestServer, name: &str, commission_bps: u32) -> Merch
         &json!({ "name": name, "commission_bps": commission_bps }),
     )
     .await
-}
-
-async fn sub_merchant(server: &TestServer, provider: &Merchant, body: &Value) -> String {
-    let reply = server
-        .admin_post(
-            &format!("/api/v1/admin/providers/{}/sub-merchants", provider.mchid),
-            body,
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.text);
-    assert_eq!(reply.json()["sp_mchid"], provider.mchid.as_str());
-    reply.json()["sub_mchid"].as_str().unwrap().to_owned()
 }
 
 fn partner_order(provider: &Merchant, sub_mchid: &str, no: &str, total: i64, url: &str) -> Value {
@@ -61,68 +40,32 @@ async fn partner_query(
         "/v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid={}&sub_mchid={sub_mchid}",
         provider.mchid
     );
-    provider.v3(server, "GET", &target, None).await
-}
-
-/// Asserts that `reply` is the APIv3 error `code` with HTTP `status`.
-fn assert_error(reply: &Reply, status: u16, code: &str) {
-    assert_eq!(
-        (reply.status, reply.json()["code"].as_str()),
-        (status, Some(code)),
-        "{}",
-        reply.text
-    );
-}
-
-async fn balance_of(server: &TestServer, mchid: &str) -> i64 {
-    server
-        .admin_get(&format!("/api/v1/admin/merchants/{mchid}"))
-        .await
-        .json()["available_balance"]
-        .as_i64()
-        .unwrap()
-}
-
-async fn openid(server: &TestServer, payer: &Payer, appid: &str) -> String {
-    payer
-        .get(server, &format!("/api/v1/me/openid?appid={appid}"))
-        .await
-        .json()["openid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    provider.get(server, &target).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_takes_a_sub_merchants_payment_refunds_it_and_earns_its_commission() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let sink = NotifySink::start(SinkMode::Accept).await;
     let acme = provider(&server, "Acme Services", 2_500).await;
     let sub_appid = "wx5ab0000000000001";
-    let noodles = sub_merchant(
-        &server,
-        &acme,
-        &json!({ "name": "Noodle Bar", "sub_appid": sub_appid, "fee_rate_bps": 60 }),
-    )
-    .await;
+    let noodles = acme
+        .add_sub_merchant(
+            &server,
+            &json!({ "name": "Noodle Bar", "sub_appid": sub_appid, "fee_rate_bps": 60 }),
+        )
+        .await;
     let payer = Payer::create(&server, "Alice", 20_000).await;
 
     // Native prepay through the partner API, signed by the provider.
     let mut order = partner_order(&acme, &noodles, "NB-0001", 10_000, &sink.url);
     order["sub_appid"] = json!(sub_appid);
     let reply = acme
-        .v3(
-            &server,
-            "POST",
-            "/v3/pay/partner/transactions/native",
-            Some(&order),
-        )
+        .post_ok(&server, "/v3/pay/partner/transactions/native", &order)
         .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    assert!(acme.verifies(&reply), "the partner answer is signed");
-    let code_url = reply.json()["code_url"].as_str().unwrap().to_owned();
+    let code_url = reply["code_url"].as_str().unwrap().to_owned();
 
     // The partner query names both merchants, not `mchid`.
     let unpaid = partner_query(&server, &acme, &noodles, "NB-0001").await;
@@ -136,8 +79,7 @@ async fn a_provider_takes_a_sub_merchants_payment_refunds_it_and_earns_its_commi
     assert!(unpaid.get("mchid").is_none(), "{unpaid}");
 
     // The payer pays; the provider is notified, with its own APIv3 key.
-    let paid = payer.pay_code(&server, &code_url).await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
+    payer.pay(&server, &code_url).await;
     let notes = sink.wait_for(1).await;
     let note = notes[0].json();
     assert_eq!(note["event_type"], "TRANSACTION.SUCCESS");
@@ -149,56 +91,48 @@ async fn a_provider_takes_a_sub_merchants_payment_refunds_it_and_earns_its_commi
     assert_eq!(resource["trade_state"], "SUCCESS");
     assert_eq!(
         resource["payer"]["sp_openid"],
-        openid(&server, &payer, &acme.appid).await.as_str()
+        payer.openid(&server, &acme.appid).await.as_str()
     );
     assert_eq!(
         resource["payer"]["sub_openid"],
-        openid(&server, &payer, sub_appid).await.as_str()
+        payer.openid(&server, sub_appid).await.as_str()
     );
     assert!(resource.get("mchid").is_none(), "{resource}");
     let transaction_id = resource["transaction_id"].as_str().unwrap().to_owned();
 
     let by_id = acme
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!(
                 "/v3/pay/partner/transactions/id/{transaction_id}?sp_mchid={}&sub_mchid={noodles}",
                 acme.mchid
             ),
-            None,
         )
         .await;
-    assert_eq!(by_id.status, 200, "{}", by_id.text);
-    assert_eq!(by_id.json()["out_trade_no"], "NB-0001");
+    assert_eq!(by_id["out_trade_no"], "NB-0001");
 
     // A refund names the sub-merchant; its notification is in the partner shape.
     let refund = acme
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&json!({
+            &json!({
                 "sub_mchid": noodles,
                 "out_trade_no": "NB-0001",
                 "out_refund_no": "NB-R1",
                 "notify_url": sink.url,
                 "amount": {"refund": 1_000, "total": 10_000, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
-    assert_eq!(refund.status, 200, "{}", refund.text);
-    assert_eq!(refund.json()["status"], "SUCCESS");
+    assert_eq!(refund["status"], "SUCCESS");
     let queried = acme
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!("/v3/refund/domestic/refunds/NB-R1?sub_mchid={noodles}"),
-            None,
         )
         .await;
-    assert_eq!(queried.status, 200, "{}", queried.text);
-    assert_eq!(queried.json()["amount"]["refund"], 1_000);
+    assert_eq!(queried["amount"]["refund"], 1_000);
     let notes = sink.wait_for(2).await;
     let refund_note = notes
         .iter()
@@ -213,12 +147,12 @@ async fn a_provider_takes_a_sub_merchants_payment_refunds_it_and_earns_its_commi
     // Settlement: the sub-merchant gets its money; the provider its share of the fee.
     // Fee 0.6% of 10,000 = 60; the 1,000 refund took back 6 of it; 25% of 54 = 13.5,
     // rounded down to 13 (the platform keeps the odd fen).
-    advance(&server, DAY_MS + 3 * 3_600_000).await;
+    server.advance_clock(DAY_MS + 3 * 3_600_000).await;
     assert_eq!(
-        balance_of(&server, &noodles).await,
+        available_balance(&server, &noodles).await,
         10_000 - 60 - (1_000 - 6)
     );
-    assert_eq!(balance_of(&server, &acme.mchid).await, 13);
+    assert_eq!(acme.available_balance(&server).await, 13);
     let view = server
         .admin_get(&format!("/api/v1/admin/providers/{}", acme.mchid))
         .await;
@@ -226,8 +160,7 @@ async fn a_provider_takes_a_sub_merchants_payment_refunds_it_and_earns_its_commi
     assert_eq!(view.json()["kind"], "provider");
     assert_eq!(view.json()["sub_merchants"][0]["mchid"], noodles.as_str());
     assert_eq!(view.json()["sub_merchants"][0]["kind"], "sub_merchant");
-    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+    server.assert_ledger_sound().await;
 }
 
 /// Pays a partner Native order of `total` for `sub_mchid` through `provider`; returns the
@@ -240,16 +173,10 @@ async fn paid_partner_order(
 ) -> String {
     let order = partner_order(provider, sub_mchid, no, total, "https://m.example/n");
     let reply = provider
-        .v3(
-            server,
-            "POST",
-            "/v3/pay/partner/transactions/native",
-            Some(&order),
-        )
+        .post_ok(server, "/v3/pay/partner/transactions/native", &order)
         .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    let code_url = reply.json()["code_url"].as_str().unwrap().to_owned();
-    assert_eq!(payer.pay_code(server, &code_url).await.status, 200);
+    let code_url = reply["code_url"].as_str().unwrap().to_owned();
+    payer.pay(server, &code_url).await;
     let paid = partner_query(server, provider, sub_mchid, no).await.json();
     assert_eq!(paid["trade_state"], "SUCCESS", "{paid}");
     paid["success_time"].as_str().unwrap()[..10].to_owned()
@@ -281,24 +208,23 @@ async fn provider_bill_rows(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its_fund_flow() {
     use std::collections::BTreeSet;
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let acme = provider(&server, "Acme Services", 2_500).await;
     let other = provider(&server, "Other Services", 2_500).await;
-    let noodles = sub_merchant(
-        &server,
-        &acme,
-        &json!({ "name": "Noodle Bar", "fee_rate_bps": 60 }),
-    )
-    .await;
-    let tea = sub_merchant(
-        &server,
-        &acme,
-        &json!({ "name": "Tea House", "fee_rate_bps": 60 }),
-    )
-    .await;
-    let theirs = sub_merchant(&server, &other, &json!({ "name": "Theirs" })).await;
+    let noodles = acme
+        .add_sub_merchant(
+            &server,
+            &json!({ "name": "Noodle Bar", "fee_rate_bps": 60 }),
+        )
+        .await;
+    let tea = acme
+        .add_sub_merchant(&server, &json!({ "name": "Tea House", "fee_rate_bps": 60 }))
+        .await;
+    let theirs = other
+        .add_sub_merchant(&server, &json!({ "name": "Theirs" }))
+        .await;
     let payer = Payer::create(&server, "Alice", 50_000).await;
 
     let noodle_day =
@@ -307,22 +233,20 @@ async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its
     let theirs_day =
         paid_partner_order(&server, &other, (&theirs, "TH-BILL1", 2_000), &payer).await;
     let refund = acme
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&json!({
+            &json!({
                 "sub_mchid": noodles, "out_trade_no": "NB-BILL1", "out_refund_no": "NB-BREF1",
                 "amount": {"refund": 1_000, "total": 10_000, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
-    assert_eq!(refund.status, 200, "{}", refund.text);
-    let refund_day = refund.json()["success_time"].as_str().unwrap()[..10].to_owned();
+    let refund_day = refund["success_time"].as_str().unwrap()[..10].to_owned();
     // The day settles at 02:00 the next day; two days later, every day involved (and the
     // settlement's day) is over.
-    advance(&server, DAY_MS + 3 * 3_600_000).await;
-    advance(&server, 2 * DAY_MS).await;
+    server.advance_clock(DAY_MS + 3 * 3_600_000).await;
+    server.advance_clock(2 * DAY_MS).await;
 
     // One sub-merchant's bill: its payment and refund, under the provider's mchid with
     // the sub-merchant as 特约商户号 and the provider's sp_appid.
@@ -422,20 +346,18 @@ async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its
         ),
     ] {
         let target = format!("/v3/bill/{kind}?{query}");
-        let reply = who.v3(&server, "GET", &target, None).await;
-        assert_error(&reply, status, code);
+        let reply = who.get(&server, &target).await;
+        reply.assert_error(status, code);
         assert!(who.verifies(&reply), "{target}");
     }
     // "No activity" only where there was none: Tea House had no refunds.
     let none = acme
-        .v3(
+        .get(
             &server,
-            "GET",
             &format!("/v3/bill/tradebill?bill_date={tea_day}&bill_type=REFUND&sub_mchid={tea}"),
-            None,
         )
         .await;
-    assert_error(&none, 400, "NO_STATEMENT_EXIST");
+    none.assert_error(400, "NO_STATEMENT_EXIST");
     assert!(
         none.json()["message"].as_str().unwrap().contains(&tea),
         "{}",
@@ -449,12 +371,7 @@ async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its
     let mut day: jiff::civil::Date = noodle_day.parse().unwrap();
     for _ in 0..3 {
         let flow = acme
-            .v3(
-                &server,
-                "GET",
-                &format!("/v3/bill/fundflowbill?bill_date={day}"),
-                None,
-            )
+            .get(&server, &format!("/v3/bill/fundflowbill?bill_date={day}"))
             .await;
         if flow.status == 200 {
             let text = acme
@@ -465,13 +382,13 @@ async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its
                 commission.push(line.split(",`").nth(6).unwrap().to_owned());
             }
         } else {
-            assert_error(&flow, 400, "NO_STATEMENT_EXIST");
+            flow.assert_error(400, "NO_STATEMENT_EXIST");
         }
         day = day.tomorrow().unwrap();
     }
     commission.sort();
     assert_eq!(commission, ["0.04", "0.13"], "the commission rows");
-    assert_eq!(balance_of(&server, &acme.mchid).await, 13 + 4);
+    assert_eq!(acme.available_balance(&server).await, 13 + 4);
 
     // The provider's copy of a sub-merchant's fund-flow bill, encrypted for it: Noodle
     // Bar's settlement comes in (10,000 less the 60 fee and the 1,000 refund with its 6 of
@@ -487,7 +404,7 @@ async fn a_provider_gets_its_sub_merchants_trade_bills_and_its_commission_in_its
         day = day.tomorrow().unwrap();
     }
     assert_eq!(settled, ["89.46"], "Noodle Bar's settlement");
-    assert_eq!(balance_of(&server, &noodles).await, 8_946);
+    assert_eq!(available_balance(&server, &noodles).await, 8_946);
 }
 
 /// A sub-merchant's fund-flow bill of `day` as its provider gets it (gzip, encrypted):
@@ -500,14 +417,12 @@ async fn sub_fund_flow(
     day: &str,
 ) -> Option<String> {
     let reply = provider
-        .v3(
+        .get(
             server,
-            "GET",
             &format!(
                 "/v3/bill/sub-merchant-fundflowbill?sub_mchid={sub_mchid}&bill_date={day}\
                  &account_type=BASIC&algorithm=AEAD_AES_256_GCM&tar_type=GZIP"
             ),
-            None,
         )
         .await;
     if reply.status == 400 && reply.json()["code"] == "NO_STATEMENT_EXIST" {
@@ -539,106 +454,92 @@ async fn sub_fund_flow(
     Some(text)
 }
 
-async fn advance(server: &TestServer, by_ms: i64) {
-    let reply = server
-        .admin_post("/api/v1/sandbox/clock/advance", &json!({ "by_ms": by_ms }))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_acts_only_for_its_own_sub_merchants_and_apps() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let acme = provider(&server, "Acme Services", 2_000).await;
     let other = provider(&server, "Other Services", 2_000).await;
     let sub_appid = "wx5ab0000000000002";
-    let ours = sub_merchant(
-        &server,
-        &acme,
-        &json!({ "name": "Ours", "sub_appid": sub_appid }),
-    )
-    .await;
-    let theirs = sub_merchant(&server, &other, &json!({ "name": "Theirs" })).await;
+    let ours = acme
+        .add_sub_merchant(&server, &json!({ "name": "Ours", "sub_appid": sub_appid }))
+        .await;
+    let theirs = other
+        .add_sub_merchant(&server, &json!({ "name": "Theirs" }))
+        .await;
     let native = "/v3/pay/partner/transactions/native";
     let url = "https://merchant.example/notify";
 
     // Another provider's sub-merchant: NO_AUTH, and nothing is created.
     let foreign = acme
-        .v3(
+        .post(
             &server,
-            "POST",
             native,
-            Some(&partner_order(&acme, &theirs, "XORD-1", 100, url)),
+            &partner_order(&acme, &theirs, "XORD-1", 100, url),
         )
         .await;
-    assert_error(&foreign, 403, "NO_AUTH");
+    foreign.assert_error(403, "NO_AUTH");
     assert!(acme.verifies(&foreign), "errors are signed too");
     let lookup = partner_query(&server, &other, &theirs, "XORD-1").await;
-    assert_error(&lookup, 404, "ORDER_NOT_EXIST");
+    lookup.assert_error(404, "ORDER_NOT_EXIST");
     let foreign_query = partner_query(&server, &acme, &theirs, "XORD-1").await;
-    assert_error(&foreign_query, 403, "NO_AUTH");
+    foreign_query.assert_error(403, "NO_AUTH");
 
     // sp_appid must be the provider's, sub_appid the sub-merchant's.
     let mut wrong_app = partner_order(&acme, &ours, "XORD-2", 100, url);
     wrong_app["sp_appid"] = json!(other.appid);
-    let reply = acme.v3(&server, "POST", native, Some(&wrong_app)).await;
-    assert_error(&reply, 400, "APPID_MCHID_NOT_MATCH");
+    let reply = acme.post(&server, native, &wrong_app).await;
+    reply.assert_error(400, "APPID_MCHID_NOT_MATCH");
     let mut wrong_sub_app = partner_order(&acme, &ours, "XORD-3", 100, url);
     wrong_sub_app["sub_appid"] = json!("wx5ab0000000000099");
-    let reply = acme.v3(&server, "POST", native, Some(&wrong_sub_app)).await;
-    assert_error(&reply, 400, "APPID_MCHID_NOT_MATCH");
+    let reply = acme.post(&server, native, &wrong_sub_app).await;
+    reply.assert_error(400, "APPID_MCHID_NOT_MATCH");
 
     // The body must name the signer as sp_mchid, and a sub-merchant.
     let mut not_signer = partner_order(&acme, &ours, "XORD-4", 100, url);
     not_signer["sp_mchid"] = json!(other.mchid);
-    let reply = acme.v3(&server, "POST", native, Some(&not_signer)).await;
-    assert_error(&reply, 400, "PARAM_ERROR");
+    let reply = acme.post(&server, native, &not_signer).await;
+    reply.assert_error(400, "PARAM_ERROR");
     assert_eq!(reply.json()["detail"]["field"], "/sp_mchid");
     let mut no_sub = partner_order(&acme, &ours, "XORD-5", 100, url);
     no_sub.as_object_mut().unwrap().remove("sub_mchid");
-    let reply = acme.v3(&server, "POST", native, Some(&no_sub)).await;
-    assert_error(&reply, 400, "PARAM_ERROR");
+    let reply = acme.post(&server, native, &no_sub).await;
+    reply.assert_error(400, "PARAM_ERROR");
     assert_eq!(reply.json()["detail"]["field"], "/sub_mchid");
 
     // A provider is not paid directly.
     let direct = acme
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/pay/transactions/native",
-            Some(&json!({
+            &json!({
                 "appid": acme.appid, "mchid": acme.mchid, "description": "x",
                 "out_trade_no": "XORD-6", "notify_url": url,
                 "amount": {"total": 100, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
-    assert_error(&direct, 403, "NO_AUTH");
+    direct.assert_error(403, "NO_AUTH");
 
     // JSAPI: sub_openid needs sub_appid; the order is made out to that payer only.
     let jsapi = "/v3/pay/partner/transactions/jsapi";
     let payer = Payer::create(&server, "Bob", 1_000).await;
     let stranger = Payer::create(&server, "Eve", 1_000).await;
     let mut sub_openid_only = partner_order(&acme, &ours, "XORD-7", 100, url);
-    sub_openid_only["payer"] = json!({ "sub_openid": openid(&server, &payer, sub_appid).await });
-    let reply = acme
-        .v3(&server, "POST", jsapi, Some(&sub_openid_only))
-        .await;
-    assert_error(&reply, 400, "PARAM_ERROR");
+    sub_openid_only["payer"] = json!({ "sub_openid": payer.openid(&server, sub_appid).await });
+    let reply = acme.post(&server, jsapi, &sub_openid_only).await;
+    reply.assert_error(400, "PARAM_ERROR");
     assert_eq!(reply.json()["detail"]["field"], "/payer/sub_openid");
     sub_openid_only["sub_appid"] = json!(sub_appid);
-    let reply = acme
-        .v3(&server, "POST", jsapi, Some(&sub_openid_only))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    let prepay_id = reply.json()["prepay_id"].as_str().unwrap().to_owned();
+    let reply = acme.post_ok(&server, jsapi, &sub_openid_only).await;
+    let prepay_id = reply["prepay_id"].as_str().unwrap().to_owned();
     let confirm = json!({ "prepay_id": prepay_id, "password": "123456" });
     let refused = stranger
         .post(&server, "/api/v1/pay/confirm", &confirm)
         .await;
     assert_eq!(refused.json()["code"], "not_the_payer", "{}", refused.text);
-    let accepted = payer.post(&server, "/api/v1/pay/confirm", &confirm).await;
-    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    payer
+        .post_ok(&server, "/api/v1/pay/confirm", &confirm)
+        .await;
 
     // Refunds: a provider must name its own sub-merchant.
     let refund = |sub: Option<&str>| {
@@ -652,21 +553,14 @@ async fn a_provider_acts_only_for_its_own_sub_merchants_and_apps() {
         body
     };
     let path = "/v3/refund/domestic/refunds";
-    let reply = acme.v3(&server, "POST", path, Some(&refund(None))).await;
-    assert_error(&reply, 400, "PARAM_ERROR");
+    let reply = acme.post(&server, path, &refund(None)).await;
+    reply.assert_error(400, "PARAM_ERROR");
     assert_eq!(reply.json()["detail"]["field"], "/sub_mchid");
-    let reply = acme
-        .v3(&server, "POST", path, Some(&refund(Some(&theirs))))
-        .await;
-    assert_error(&reply, 403, "NO_AUTH");
-    let reply = other
-        .v3(&server, "POST", path, Some(&refund(Some(&ours))))
-        .await;
-    assert_error(&reply, 403, "NO_AUTH");
-    let reply = acme
-        .v3(&server, "POST", path, Some(&refund(Some(&ours))))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
+    let reply = acme.post(&server, path, &refund(Some(&theirs))).await;
+    reply.assert_error(403, "NO_AUTH");
+    let reply = other.post(&server, path, &refund(Some(&ours))).await;
+    reply.assert_error(403, "NO_AUTH");
+    acme.post_ok(&server, path, &refund(Some(&ours))).await;
 
     // Sub-merchants are onboarded only under providers.
     let merchant = Merchant::create(&server, "Plain Shop").await;
@@ -678,13 +572,12 @@ async fn a_provider_acts_only_for_its_own_sub_merchants_and_apps() {
         .await;
     assert_eq!(reply.status, 400, "{}", reply.text);
     assert_eq!(reply.json()["code"], "invalid_field");
-    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_cli_creates_providers_and_sub_merchants() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let run = |args: &[&str]| {
         let output = std::process::Command::new(PLAZA)
             .args(args)

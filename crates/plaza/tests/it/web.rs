@@ -13,17 +13,12 @@
 //! ignored with the reason (`crates/plaza/build.rs`), so the summary counts them as
 //! ignored, unless `PLAZA_TEST_REQUIRE_BROWSER=1` (CI) makes their absence a failure.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use plaza_testkit::ServerOptions;
+use plaza_testkit::TestServer;
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -69,7 +64,7 @@ fn a_payer_pays_a_native_order_on_the_checkout_page() {
     if !browser_ready() {
         return;
     }
-    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let server = TestServer::sandbox(PLAZA);
     let screenshots = root().join("target/screenshots");
     server.run_script(
         "the browser test",
@@ -91,7 +86,7 @@ fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
     if !browser_ready() {
         return;
     }
-    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let server = TestServer::sandbox(PLAZA);
     let screenshots = root().join("target/screenshots");
     server.run_script(
         "the collection-code browser test",
@@ -115,14 +110,9 @@ async fn a_payer_claims_a_coupon_and_pays_with_it_on_the_checkout_page() {
     if !browser_ready() {
         return;
     }
-    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Mei's Tea").await;
-    server
-        .admin_post(
-            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
-            &json!({ "amount": 10_000, "request_id": "fund-1" }),
-        )
-        .await;
+    merchant.top_up(&server, 10_000, "fund-1").await;
     let now_ms = i64::try_from(std::time::UNIX_EPOCH.elapsed().unwrap().as_millis()).unwrap();
     let at = |offset_ms: i64| {
         plaza_pay::time::rfc3339(plaza_kernel::clock::Timestamp::from_unix_ms(
@@ -130,30 +120,26 @@ async fn a_payer_claims_a_coupon_and_pays_with_it_on_the_checkout_page() {
         ))
     };
     let created = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/marketing/favor/coupon-stocks",
-            Some(&json!({
+            &json!({
                 "stock_name": "¥5 off tea", "belong_merchant": merchant.mchid,
                 "available_begin_time": at(-3_600_000), "available_end_time": at(86_400_000),
                 "stock_use_rule": {"max_coupons": 10, "max_amount": 5_000, "max_coupons_per_user": 1},
                 "coupon_use_rule": {"fixed_normal_coupon": {"coupon_amount": 500, "transaction_minimum": 1_000}},
                 "stock_type": "NORMAL", "out_request_no": "WEB-STOCK-1",
-            })),
+            }),
         )
         .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
-    let started = merchant
-        .v3(
+    let stock_id = created["stock_id"].as_str().unwrap().to_owned();
+    merchant
+        .post_ok(
             &server,
-            "POST",
             &format!("/v3/marketing/favor/stocks/{stock_id}/start"),
-            Some(&json!({ "stock_creator_mchid": merchant.mchid })),
+            &json!({ "stock_creator_mchid": merchant.mchid }),
         )
         .await;
-    assert_eq!(started.status, 200, "{}", started.text);
     let payer = server
         .admin_post(
             "/api/v1/admin/users",
@@ -161,20 +147,16 @@ async fn a_payer_claims_a_coupon_and_pays_with_it_on_the_checkout_page() {
         )
         .await;
     assert_eq!(payer.status, 201, "{}", payer.text);
-    let native = merchant
-        .v3(
+    let code_url = merchant
+        .prepay_native(
             &server,
-            "POST",
-            "/v3/pay/transactions/native",
-            Some(&json!({
+            &json!({
                 "appid": merchant.appid, "mchid": merchant.mchid, "description": "Oolong, large",
                 "out_trade_no": "TEA-0002", "notify_url": "https://m.example/n",
                 "amount": {"total": 2_000},
-            })),
+            }),
         )
         .await;
-    assert_eq!(native.status, 200, "{}", native.text);
-    let code_url = native.json()["code_url"].as_str().unwrap().to_owned();
     let token = code_url.rsplit("pr=").next().unwrap().to_owned();
     let checkout = format!("{}/pay/checkout?code={token}", server.base_url);
     let screenshots = root().join("target/screenshots");
@@ -201,27 +183,23 @@ async fn the_operator_drives_notifications_and_the_clock_from_the_sandbox_consol
     if !browser_ready() {
         return;
     }
-    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so what the console shows reads the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Console Dumplings").await;
     let payer = Payer::create(&server, "Sun Li", 10_000).await;
     let sink = NotifySink::start(SinkMode::Fail).await;
-    let prepay = merchant
-        .v3(
+    let code_url = merchant
+        .prepay_native(
             &server,
-            "POST",
-            "/v3/pay/transactions/native",
-            Some(&json!({
+            &json!({
                 "appid": merchant.appid, "mchid": merchant.mchid, "description": "Dumplings",
                 "out_trade_no": "WEB-SANDBOX-1", "notify_url": sink.url,
                 "amount": {"total": 1_800, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
-    assert_eq!(prepay.status, 200, "{}", prepay.text);
-    let code_url = prepay.json()["code_url"].as_str().unwrap().to_owned();
-    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    payer.pay(&server, &code_url).await;
     sink.wait_for(1).await;
     let screenshots = root().join("target/screenshots");
     server.run_script(

@@ -2,11 +2,6 @@
 //! against PostgreSQL when one answers (CI always has one; set
 //! `PLAZA_TEST_REQUIRE_POSTGRES=1` to make its absence a failure instead of a skip).
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::collections::HashMap;
 use std::sync::Arc;
 

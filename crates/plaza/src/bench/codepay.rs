@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::Outcome;
+use crate::bench::pay::{drive, rsa_signs_per_second, sign_requests, start_server};
 use crate::bench::percentile_ms;
-use crate::bench_pay::{drive, rsa_signs_per_second, sign_requests, start_server};
 
 #[derive(Debug, Args)]
 pub(crate) struct CodepayArgs {
@@ -61,7 +61,7 @@ async fn post_json(
     token: &str,
     body: &Value,
 ) -> anyhow::Result<Value> {
-    crate::bench_pay::api_call(client, reqwest::Method::POST, url, token, Some(body)).await
+    crate::bench::pay::api_call(client, reqwest::Method::POST, url, token, Some(body)).await
 }
 
 /// Creates payers and has them show `count` payment codes, round robin.

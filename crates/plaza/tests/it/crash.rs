@@ -2,11 +2,6 @@
 //! after a restart every transfer it acknowledged is present and the ledger verifies.
 //! Run against SQLite always and PostgreSQL when one answers.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,25 +9,13 @@ use std::time::Duration;
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::json;
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const WALLETS: usize = 16;
 
 async fn setup(server: &TestServer) {
-    for (id, kind) in [("bank", "external")] {
-        server
-            .admin_post(
-                "/api/v1/admin/ledger/accounts",
-                &json!({"id": id, "kind": kind}),
-            )
-            .await;
-    }
+    server.open_account("bank", "external").await;
     for index in 0..WALLETS {
-        server
-            .admin_post(
-                "/api/v1/admin/ledger/accounts",
-                &json!({"id": format!("w{index}"), "kind": "wallet"}),
-            )
-            .await;
+        server.open_account(&format!("w{index}"), "wallet").await;
     }
 }
 
@@ -105,8 +88,7 @@ async fn crash_and_recover(options: ServerOptions) {
             );
         }
     }
-    let verify = server.admin_get("/api/v1/admin/ledger/verify").await.json();
-    assert_eq!(verify["sound"], true, "{verify}");
+    server.assert_ledger_sound().await;
     // And the command-line verifier agrees, through the running server.
     let output = std::process::Command::new(PLAZA)
         .args(["admin", "verify-ledger", "--data-dir"])

@@ -3,11 +3,6 @@
 //! showing what exists; balances in yuan; a demo that moves to another port, listens on
 //! a host name, or fails on a taken port without leaving a half-made data directory.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,7 +13,7 @@ use std::time::{Duration, Instant};
 use plaza_testkit::TestServer;
 use serde_json::Value;
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 /// How long a demo may take to seed and greet, or a failing start to exit.
 const START_TIMEOUT: Duration = Duration::from_secs(120);

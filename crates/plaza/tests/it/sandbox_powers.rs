@@ -4,46 +4,11 @@
 //! (`USERPAYING` then success, `PAYERROR`, `NOT_ENOUGH`, refund `ABNORMAL` and
 //! `NOT_ENOUGH`, auto-pay), the `sandbox.toml` file, and their absence in production.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
 use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
-
-fn sandbox() -> TestServer {
-    ServerOptions::new(PLAZA).sandbox().start()
-}
-
-async fn create_native(
-    server: &TestServer,
-    merchant: &Merchant,
-    no: &str,
-    total: i64,
-    url: &str,
-) -> String {
-    let reply = merchant
-        .v3(
-            server,
-            "POST",
-            "/v3/pay/transactions/native",
-            Some(&json!({
-                "appid": merchant.appid,
-                "mchid": merchant.mchid,
-                "description": "Flat white",
-                "out_trade_no": no,
-                "notify_url": url,
-                "amount": {"total": total, "currency": "CNY"},
-            })),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    reply.json()["code_url"].as_str().unwrap().to_owned()
-}
+use crate::PLAZA;
 
 async fn notifications(server: &TestServer, mchid: &str) -> Vec<Value> {
     let reply = server
@@ -53,25 +18,16 @@ async fn notifications(server: &TestServer, mchid: &str) -> Vec<Value> {
     reply.json()["notifications"].as_array().unwrap().clone()
 }
 
-async fn sandbox_post(server: &TestServer, path: &str, body: &Value) -> Value {
-    let reply = server.admin_post(path, body).await;
-    assert_eq!(reply.status, 200, "{path}: {}", reply.text);
-    reply.json()
-}
-
-async fn sound_ledger(server: &TestServer) {
-    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
-}
-
 #[tokio::test]
 async fn the_console_shows_signed_requests_and_resends_replays_and_sends_edited() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Console Cafe").await;
     let payer = Payer::create(&server, "Li Lei", 10_000).await;
     let sink = NotifySink::start(SinkMode::Fail).await;
-    let code = create_native(&server, &merchant, "CONSOLE-1", 1_200, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &code).await.status, 200);
+    let code = merchant
+        .create_native(&server, "CONSOLE-1", 1_200, &sink.url)
+        .await;
+    payer.pay(&server, &code).await;
     sink.wait_for(1).await;
 
     // Listed with the exact request, the merchant's answer and the next try.
@@ -104,12 +60,12 @@ async fn the_console_shows_signed_requests_and_resends_replays_and_sends_edited(
 
     // Resend now: the next try of the schedule, delivered this time.
     sink.set_mode(SinkMode::Accept);
-    let resent = sandbox_post(
-        &server,
-        &format!("/api/v1/sandbox/notifications/{id}/resend"),
-        &json!({}),
-    )
-    .await;
+    let resent = server
+        .admin_post_ok(
+            &format!("/api/v1/sandbox/notifications/{id}/resend"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(resent["state"], "delivered");
     assert_eq!(resent["attempts"][1]["trigger"], "resend");
     assert_eq!(resent["attempts"][1]["status"], 200);
@@ -121,18 +77,15 @@ async fn the_console_shows_signed_requests_and_resends_replays_and_sends_edited(
             &json!({}),
         )
         .await;
-    assert_eq!(
-        (again.status, again.json()["code"].as_str()),
-        (409, Some("notification_not_pending"))
-    );
+    again.assert_error(409, "notification_not_pending");
 
     // Replay: the same notification, signed anew.
-    let replayed = sandbox_post(
-        &server,
-        &format!("/api/v1/sandbox/notifications/{id}/replay"),
-        &json!({}),
-    )
-    .await;
+    let replayed = server
+        .admin_post_ok(
+            &format!("/api/v1/sandbox/notifications/{id}/replay"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(replayed["attempts"][2]["trigger"], "replay");
     let received = sink.wait_for(3).await;
     assert!(merchant.verifies_notification(&received[2]));
@@ -146,12 +99,12 @@ async fn the_console_shows_signed_requests_and_resends_replays_and_sends_edited(
     let mut edited = merchant.decrypt(&received[0].json());
     edited["trade_state"] = json!("NOTPAY");
     edited["attach"] = json!("edited by hand");
-    let sent_edited = sandbox_post(
-        &server,
-        &format!("/api/v1/sandbox/notifications/{id}/send"),
-        &json!({ "resource": edited }),
-    )
-    .await;
+    let sent_edited = server
+        .admin_post_ok(
+            &format!("/api/v1/sandbox/notifications/{id}/send"),
+            &json!({ "resource": edited }),
+        )
+        .await;
     assert_eq!(sent_edited["attempts"][3]["trigger"], "edited");
     assert_eq!(sent_edited["state"], "delivered", "the state is untouched");
     let received = sink.wait_for(4).await;
@@ -165,10 +118,7 @@ async fn the_console_shows_signed_requests_and_resends_replays_and_sends_edited(
             &json!({ "resource_text": "{\"trade_state\": \"SUCC" }),
         )
         .await;
-    assert_eq!(
-        (broken.status, broken.json()["code"].as_str()),
-        (400, Some("invalid_field"))
-    );
+    broken.assert_error(400, "invalid_field");
     assert!(
         broken.json()["message"]
             .as_str()
@@ -185,10 +135,7 @@ async fn the_console_shows_signed_requests_and_resends_replays_and_sends_edited(
     let unknown = server
         .admin_post("/api/v1/sandbox/notifications/EV-nope/replay", &json!({}))
         .await;
-    assert_eq!(
-        (unknown.status, unknown.json()["code"].as_str()),
-        (404, Some("notification_not_found"))
-    );
+    unknown.assert_error(404, "notification_not_found");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(sink.received().len(), 4, "refused requests sent nothing");
     let unauthenticated = server.get("/api/v1/sandbox/notifications").await;
@@ -197,14 +144,16 @@ async fn the_console_shows_signed_requests_and_resends_replays_and_sends_edited(
 
 #[tokio::test]
 async fn next_retry_moves_the_clock_to_the_next_try_and_runs_it() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Retry Bakery").await;
     let payer = Payer::create(&server, "Han Mei", 10_000).await;
     let sink = NotifySink::start(SinkMode::Fail).await;
-    let code = create_native(&server, &merchant, "RETRY-1", 800, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &code).await.status, 200);
+    let code = merchant
+        .create_native(&server, "RETRY-1", 800, &sink.url)
+        .await;
+    payer.pay(&server, &code).await;
     sink.wait_for(1).await;
     let id = notifications(&server, &merchant.mchid).await[0]["id"]
         .as_str()
@@ -213,12 +162,12 @@ async fn next_retry_moves_the_clock_to_the_next_try_and_runs_it() {
     let before = server.get("/api/v1/sandbox/clock").await.json()["now_ms"]
         .as_i64()
         .unwrap();
-    let moved = sandbox_post(
-        &server,
-        &format!("/api/v1/sandbox/notifications/{id}/next-retry"),
-        &json!({}),
-    )
-    .await;
+    let moved = server
+        .admin_post_ok(
+            &format!("/api/v1/sandbox/notifications/{id}/next-retry"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(
         moved["notification"]["attempts"].as_array().unwrap().len(),
         2
@@ -235,32 +184,31 @@ async fn next_retry_moves_the_clock_to_the_next_try_and_runs_it() {
     // The clock page-side helpers: next job is known, and jumping to it works.
     let clock = server.get("/api/v1/sandbox/clock").await.json();
     assert!(clock["next_job_at"].is_string(), "{clock}");
-    let jumped = sandbox_post(&server, "/api/v1/sandbox/clock/next-job", &json!({})).await;
+    let jumped = server
+        .admin_post_ok("/api/v1/sandbox/clock/next-job", &json!({}))
+        .await;
     assert!(jumped["jobs_run"].as_u64().unwrap() >= 1);
     assert_eq!(sink.received().len(), 3, "the 30 s retry ran");
 
     sink.set_mode(SinkMode::Accept);
-    sandbox_post(
-        &server,
-        &format!("/api/v1/sandbox/notifications/{id}/resend"),
-        &json!({}),
-    )
-    .await;
+    server
+        .admin_post_ok(
+            &format!("/api/v1/sandbox/notifications/{id}/resend"),
+            &json!({}),
+        )
+        .await;
     let done = server
         .admin_post(
             &format!("/api/v1/sandbox/notifications/{id}/next-retry"),
             &json!({}),
         )
         .await;
-    assert_eq!(
-        (done.status, done.json()["code"].as_str()),
-        (409, Some("notification_not_pending"))
-    );
+    done.assert_error(409, "notification_not_pending");
 }
 
 #[tokio::test]
 async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Faulty Noodles").await;
@@ -285,10 +233,7 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
             &json!({"drop_first": 1}),
         )
         .await;
-    assert_eq!(
-        (unknown.status, unknown.json()["code"].as_str()),
-        (404, Some("merchant_not_found"))
-    );
+    unknown.assert_error(404, "merchant_not_found");
     assert_eq!(server.admin_get(&faults).await.json()["drop_first"], 0);
 
     // Drop the first try; sign the first two badly; send each try twice.
@@ -299,8 +244,10 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
         )
         .await;
     assert_eq!(plan.status, 200, "{}", plan.text);
-    let code = create_native(&server, &merchant, "FAULT-1", 1_000, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &code).await.status, 200);
+    let code = merchant
+        .create_native(&server, "FAULT-1", 1_000, &sink.url)
+        .await;
+    payer.pay(&server, &code).await;
     let id = plaza_testkit::eventually("the first (dropped) try is recorded", || async {
         let listed = notifications(&server, &merchant.mchid).await;
         listed
@@ -323,12 +270,12 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
     assert_eq!(dropped["state"], "pending");
     assert!(sink.received().is_empty(), "a dropped try sends nothing");
 
-    let retried = sandbox_post(
-        &server,
-        &format!("/api/v1/sandbox/notifications/{id}/next-retry"),
-        &json!({}),
-    )
-    .await;
+    let retried = server
+        .admin_post_ok(
+            &format!("/api/v1/sandbox/notifications/{id}/next-retry"),
+            &json!({}),
+        )
+        .await;
     let received = sink.wait_for(2).await;
     assert_eq!(
         received[0].body, received[1].body,
@@ -354,8 +301,10 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
     assert_eq!(retried["notification"]["state"], "delivered");
 
     // The other merchant is untouched.
-    let calm_code = create_native(&server, &other, "CALM-1", 1_000, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &calm_code).await.status, 200);
+    let calm_code = other
+        .create_native(&server, "CALM-1", 1_000, &sink.url)
+        .await;
+    payer.pay(&server, &calm_code).await;
     let received = sink.wait_for(3).await;
     assert!(other.verifies_notification(&received[2]));
 
@@ -364,11 +313,19 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
         .admin_put(&faults, &json!({"delay_ms": 400, "notify_url": sink.url}))
         .await;
     assert_eq!(plan.status, 200, "{}", plan.text);
-    let code = create_native(&server, &merchant, "FAULT-2", 1_000, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &code).await.status, 200);
+    let code = merchant
+        .create_native(&server, "FAULT-2", 1_000, &sink.url)
+        .await;
+    payer.pay(&server, &code).await;
     let received = sink.wait_for(4).await;
     assert!(merchant.verifies_notification(&received[3]));
-    let delayed = &notifications(&server, &merchant.mchid).await[0];
+    // The attempt is recorded once the merchant has answered, so right after the sink
+    // saw the request the record may still be on its way.
+    let delayed = plaza_testkit::eventually("the delayed attempt is recorded", || async {
+        let newest = notifications(&server, &merchant.mchid).await[0].clone();
+        newest["attempts"][0]["fault"].is_string().then_some(newest)
+    })
+    .await;
     assert!(
         delayed["attempts"][0]["fault"]
             .as_str()
@@ -380,8 +337,10 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
     // Reorder: the first is held until the second overtakes it.
     let plan = server.admin_put(&faults, &json!({"reorder": true})).await;
     assert_eq!(plan.status, 200, "{}", plan.text);
-    let first = create_native(&server, &merchant, "ORDER-A", 1_000, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &first).await.status, 200);
+    let first = merchant
+        .create_native(&server, "ORDER-A", 1_000, &sink.url)
+        .await;
+    payer.pay(&server, &first).await;
     let held = plaza_testkit::eventually("the notification is held back", || async {
         let listed = notifications(&server, &merchant.mchid).await;
         listed[0]["held_until"]
@@ -391,8 +350,10 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
     .await;
     assert!(held["attempts"].as_array().unwrap().is_empty());
     assert_eq!(sink.received().len(), 4, "held back");
-    let second = create_native(&server, &merchant, "ORDER-B", 1_000, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &second).await.status, 200);
+    let second = merchant
+        .create_native(&server, "ORDER-B", 1_000, &sink.url)
+        .await;
+    payer.pay(&server, &second).await;
     let received = sink.wait_for(6).await;
     let order_of = |at: usize| merchant.decrypt(&received[at].json())["out_trade_no"].clone();
     assert_eq!(
@@ -416,12 +377,12 @@ async fn faults_are_injected_per_merchant_and_visible_on_each_attempt() {
 
     let cleared = server.admin_delete(&faults).await;
     assert_eq!(cleared.json()["reorder"], false);
-    sound_ledger(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test]
 async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Scripted Tea").await;
@@ -466,7 +427,9 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     );
 
     // ¥12.03: USERPAYING for two polls, then paid.
-    create_native(&server, &merchant, "SCRIPT-03", 1_203, &sink.url).await;
+    merchant
+        .create_native(&server, "SCRIPT-03", 1_203, &sink.url)
+        .await;
     assert_eq!(
         merchant.order(&server, "SCRIPT-03").await["trade_state"],
         "USERPAYING"
@@ -486,14 +449,11 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
 
     // ¥12.04: the payment fails, the order ends PAYERROR, nothing is paid.
     let balance = payer.balance(&server).await;
-    let code = create_native(&server, &merchant, "SCRIPT-04", 1_204, &sink.url).await;
+    let code = merchant
+        .create_native(&server, "SCRIPT-04", 1_204, &sink.url)
+        .await;
     let failed = payer.pay_code(&server, &code).await;
-    assert_eq!(
-        (failed.status, failed.json()["code"].as_str()),
-        (402, Some("payment_failed")),
-        "{}",
-        failed.text
-    );
+    failed.assert_error(402, "payment_failed");
     assert_eq!(
         merchant.order(&server, "SCRIPT-04").await["trade_state"],
         "PAYERROR"
@@ -501,7 +461,9 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     assert_eq!(payer.balance(&server).await, balance);
 
     // ¥12.05: refused for want of balance; the order stays payable.
-    let code = create_native(&server, &merchant, "SCRIPT-05", 1_205, &sink.url).await;
+    let code = merchant
+        .create_native(&server, "SCRIPT-05", 1_205, &sink.url)
+        .await;
     let short = payer.pay_code(&server, &code).await;
     assert_eq!(short.json()["code"], "insufficient_funds", "{}", short.text);
     assert_eq!(
@@ -511,28 +473,28 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     assert_eq!(payer.balance(&server).await, balance);
 
     // ¥12.06: paid; its refund ends ABNORMAL and moves no money.
-    let code = create_native(&server, &merchant, "SCRIPT-06", 1_206, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &code).await.status, 200);
+    let code = merchant
+        .create_native(&server, "SCRIPT-06", 1_206, &sink.url)
+        .await;
+    payer.pay(&server, &code).await;
     let after_payment = payer.balance(&server).await;
     let refund = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&json!({
+            &json!({
                 "out_trade_no": "SCRIPT-06",
                 "out_refund_no": "SR-06",
                 "notify_url": sink.url,
                 "amount": {"refund": 1_206, "total": 1_206, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
-    assert_eq!(refund.status, 200, "{}", refund.text);
-    assert_eq!(refund.json()["status"], "ABNORMAL");
+    assert_eq!(refund["status"], "ABNORMAL");
     let queried = merchant
-        .v3(&server, "GET", "/v3/refund/domestic/refunds/SR-06", None)
+        .get_ok(&server, "/v3/refund/domestic/refunds/SR-06")
         .await;
-    assert_eq!(queried.json()["status"], "ABNORMAL");
+    assert_eq!(queried["status"], "ABNORMAL");
     assert_eq!(payer.balance(&server).await, after_payment);
     assert_eq!(
         merchant.order(&server, "SCRIPT-06").await["trade_state"],
@@ -549,27 +511,27 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     );
 
     // ¥12.08: the refund is refused NOT_ENOUGH.
-    let code = create_native(&server, &merchant, "SCRIPT-08", 1_208, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &code).await.status, 200);
+    let code = merchant
+        .create_native(&server, "SCRIPT-08", 1_208, &sink.url)
+        .await;
+    payer.pay(&server, &code).await;
     let refused = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&json!({
+            &json!({
                 "out_trade_no": "SCRIPT-08",
                 "out_refund_no": "SR-08",
                 "amount": {"refund": 100, "total": 1_208, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
-    assert_eq!(
-        (refused.status, refused.json()["code"].as_str()),
-        (403, Some("NOT_ENOUGH"))
-    );
+    refused.assert_error(403, "NOT_ENOUGH");
 
     // ¥12.07: the robot payer pays it 5 s (sandbox clock) after it was created.
-    create_native(&server, &merchant, "SCRIPT-07", 1_207, &sink.url).await;
+    merchant
+        .create_native(&server, "SCRIPT-07", 1_207, &sink.url)
+        .await;
     assert_eq!(
         merchant.order(&server, "SCRIPT-07").await["trade_state"],
         "NOTPAY"
@@ -584,8 +546,10 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
     );
 
     // Unscripted amounts behave as usual.
-    let code = create_native(&server, &merchant, "SCRIPT-00", 1_200, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &code).await.status, 200);
+    let code = merchant
+        .create_native(&server, "SCRIPT-00", 1_200, &sink.url)
+        .await;
+    payer.pay(&server, &code).await;
     assert_eq!(
         merchant.order(&server, "SCRIPT-00").await["trade_state"],
         "SUCCESS"
@@ -593,14 +557,16 @@ async fn scripted_outcomes_make_orders_and_refunds_behave_as_told() {
 
     let cleared = server.admin_delete(&script).await;
     assert_eq!(cleared.json()["rules"], json!([]));
-    let code = create_native(&server, &merchant, "SCRIPT-14", 1_204, &sink.url).await;
-    assert_eq!(payer.pay_code(&server, &code).await.status, 200);
-    sound_ledger(&server).await;
+    let code = merchant
+        .create_native(&server, "SCRIPT-14", 1_204, &sink.url)
+        .await;
+    payer.pay(&server, &code).await;
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test]
 async fn a_sandbox_toml_in_the_data_dir_scripts_merchants_at_start() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "File Tea").await;
     let data_dir = server.data_dir.clone();
     std::fs::write(
@@ -628,7 +594,9 @@ async fn a_sandbox_toml_in_the_data_dir_scripts_merchants_at_start() {
         ))
         .await;
     assert_eq!(faults.json()["drop_first"], 1);
-    create_native(&server, &merchant, "FILE-03", 503, "https://a.example/n").await;
+    merchant
+        .create_native(&server, "FILE-03", 503, "https://a.example/n")
+        .await;
     assert_eq!(
         merchant.order(&server, "FILE-03").await["trade_state"],
         "USERPAYING"

@@ -2,36 +2,11 @@
 //! life (start, pause, restart, stop), issuing under the stock's limits — exactly, even
 //! with hundreds of users racing for the last coupons — and every refusal.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use plaza_testkit::pay::{Merchant, Payer};
-use plaza_testkit::{Reply, ServerOptions, TestServer};
+use plaza_testkit::{Reply, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
-
-fn sandbox() -> TestServer {
-    ServerOptions::new(PLAZA).sandbox().start()
-}
-
-fn error_code(reply: &Reply) -> (u16, String) {
-    (
-        reply.status,
-        reply.json()["code"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
-async fn available(server: &TestServer, mchid: &str) -> i64 {
-    server
-        .admin_get(&format!("/api/v1/admin/merchants/{mchid}"))
-        .await
-        .json()["available_balance"]
-        .as_i64()
-        .unwrap()
-}
+use crate::PLAZA;
 
 fn stock_body(merchant: &Merchant, no: &str, coupons: u64, amount: i64, minimum: i64) -> Value {
     let begin = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
@@ -55,16 +30,6 @@ fn stock_body(merchant: &Merchant, no: &str, coupons: u64, amount: i64, minimum:
     })
 }
 
-async fn openid(server: &TestServer, payer: &Payer, appid: &str) -> String {
-    payer
-        .get(server, &format!("/api/v1/me/openid?appid={appid}"))
-        .await
-        .json()["openid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn issue_body(merchant: &Merchant, stock_id: &str, no: &str) -> Value {
     json!({
         "stock_id": stock_id, "out_request_no": no, "appid": merchant.appid,
@@ -74,37 +39,25 @@ fn issue_body(merchant: &Merchant, stock_id: &str, no: &str) -> Value {
 
 async fn act(server: &TestServer, merchant: &Merchant, stock_id: &str, action: &str) -> Reply {
     merchant
-        .v3(
+        .post(
             server,
-            "POST",
             &format!("/v3/marketing/favor/stocks/{stock_id}/{action}"),
-            Some(&json!({ "stock_creator_mchid": merchant.mchid })),
+            &json!({ "stock_creator_mchid": merchant.mchid }),
         )
         .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stock_reserves_its_budget_issues_within_its_rules_and_returns_the_rest() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Tea House").await;
-    let funded = server
-        .admin_post(
-            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
-            &json!({ "amount": 100_000, "request_id": "fund-1" }),
-        )
-        .await;
-    assert_eq!(funded.status, 200, "{}", funded.text);
+    merchant.top_up(&server, 100_000, "fund-1").await;
     let create = "/v3/marketing/favor/coupon-stocks";
 
     // Inconsistent rules are refused, naming the field; nothing is reserved.
     let mut bigger = stock_body(&merchant, "BAD-1", 100, 500, 400);
-    let reply = merchant.v3(&server, "POST", create, Some(&bigger)).await;
-    assert_eq!(
-        error_code(&reply),
-        (400, "PARAM_ERROR".to_owned()),
-        "{}",
-        reply.text
-    );
+    let reply = merchant.post(&server, create, &bigger).await;
+    reply.assert_error(400, "PARAM_ERROR");
     assert!(
         reply.json()["detail"]["field"]
             .as_str()
@@ -113,7 +66,7 @@ async fn a_stock_reserves_its_budget_issues_within_its_rules_and_returns_the_res
     );
     bigger = stock_body(&merchant, "BAD-2", 100, 500, 1_000);
     bigger["stock_use_rule"]["max_amount"] = json!(49_999);
-    let reply = merchant.v3(&server, "POST", create, Some(&bigger)).await;
+    let reply = merchant.post(&server, create, &bigger).await;
     assert_eq!(
         reply.json()["detail"]["field"],
         "/stock_use_rule/max_amount",
@@ -122,7 +75,7 @@ async fn a_stock_reserves_its_budget_issues_within_its_rules_and_returns_the_res
     );
     let mut backwards = stock_body(&merchant, "BAD-3", 100, 500, 1_000);
     backwards["available_end_time"] = backwards["available_begin_time"].clone();
-    let reply = merchant.v3(&server, "POST", create, Some(&backwards)).await;
+    let reply = merchant.post(&server, create, &backwards).await;
     assert_eq!(
         reply.json()["detail"]["field"],
         "/available_end_time",
@@ -130,104 +83,77 @@ async fn a_stock_reserves_its_budget_issues_within_its_rules_and_returns_the_res
         reply.text
     );
     let too_big = stock_body(&merchant, "BAD-4", 1_000, 500, 1_000);
-    let reply = merchant.v3(&server, "POST", create, Some(&too_big)).await;
-    assert_eq!(
-        error_code(&reply),
-        (403, "NOT_ENOUGH".to_owned()),
-        "{}",
-        reply.text
-    );
-    assert_eq!(available(&server, &merchant.mchid).await, 100_000);
+    let reply = merchant.post(&server, create, &too_big).await;
+    reply.assert_error(403, "NOT_ENOUGH");
+    assert_eq!(merchant.available_balance(&server).await, 100_000);
 
     // A good stock: 100 coupons of ¥5 over ¥10 reserve ¥500.
     let body = stock_body(&merchant, "STOCK-1", 100, 500, 1_000);
-    let created = merchant.v3(&server, "POST", create, Some(&body)).await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    assert!(merchant.verifies(&created));
-    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
-    let again = merchant.v3(&server, "POST", create, Some(&body)).await;
+    let created = merchant.post_ok(&server, create, &body).await;
+    let stock_id = created["stock_id"].as_str().unwrap().to_owned();
+    let again = merchant.post_ok(&server, create, &body).await;
     assert_eq!(
-        again.json()["stock_id"],
+        again["stock_id"],
         stock_id.as_str(),
         "idempotent by out_request_no"
     );
-    assert_eq!(available(&server, &merchant.mchid).await, 50_000);
+    assert_eq!(merchant.available_balance(&server).await, 50_000);
 
     let alice = Payer::create(&server, "Alice", 1).await;
-    let alice_openid = openid(&server, &alice, &merchant.appid).await;
+    let alice_openid = alice.openid(&server, &merchant.appid).await;
     let issue_path = format!("/v3/marketing/favor/users/{alice_openid}/coupons");
     let not_started = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             &issue_path,
-            Some(&issue_body(&merchant, &stock_id, "R-1")),
+            &issue_body(&merchant, &stock_id, "R-1"),
         )
         .await;
-    assert_eq!(
-        error_code(&not_started),
-        (400, "STOCK_IS_NOT_ACTIVE".to_owned())
-    );
+    not_started.assert_error(400, "STOCK_IS_NOT_ACTIVE");
     assert_eq!(
         act(&server, &merchant, &stock_id, "start").await.status,
         200
     );
 
     let first = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             &issue_path,
-            Some(&issue_body(&merchant, &stock_id, "R-1")),
+            &issue_body(&merchant, &stock_id, "R-1"),
         )
         .await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    let coupon_id = first.json()["coupon_id"].as_str().unwrap().to_owned();
+    let coupon_id = first["coupon_id"].as_str().unwrap().to_owned();
     let retried = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             &issue_path,
-            Some(&issue_body(&merchant, &stock_id, "R-1")),
+            &issue_body(&merchant, &stock_id, "R-1"),
         )
         .await;
-    assert_eq!(
-        retried.json()["coupon_id"],
-        coupon_id.as_str(),
-        "idempotent"
-    );
-    let second = merchant
-        .v3(
+    assert_eq!(retried["coupon_id"], coupon_id.as_str(), "idempotent");
+    merchant
+        .post_ok(
             &server,
-            "POST",
             &issue_path,
-            Some(&issue_body(&merchant, &stock_id, "R-2")),
+            &issue_body(&merchant, &stock_id, "R-2"),
         )
         .await;
-    assert_eq!(second.status, 200, "{}", second.text);
     let third = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             &issue_path,
-            Some(&issue_body(&merchant, &stock_id, "R-3")),
+            &issue_body(&merchant, &stock_id, "R-3"),
         )
         .await;
-    assert_eq!(
-        error_code(&third),
-        (403, "USER_AL_GET_COUPON".to_owned()),
-        "{}",
-        third.text
-    );
+    third.assert_error(403, "USER_AL_GET_COUPON");
     let stranger = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/marketing/favor/users/o-nobody/coupons",
-            Some(&issue_body(&merchant, &stock_id, "R-4")),
+            &issue_body(&merchant, &stock_id, "R-4"),
         )
         .await;
-    assert_eq!(error_code(&stranger), (404, "USER_NOT_EXISTS".to_owned()));
+    stranger.assert_error(404, "USER_NOT_EXISTS");
 
     // Paused, nothing is issued; restarted, it issues again.
     assert_eq!(
@@ -235,140 +161,94 @@ async fn a_stock_reserves_its_budget_issues_within_its_rules_and_returns_the_res
         200
     );
     let bob = Payer::create(&server, "Bob", 1).await;
-    let bob_openid = openid(&server, &bob, &merchant.appid).await;
+    let bob_openid = bob.openid(&server, &merchant.appid).await;
     let bob_path = format!("/v3/marketing/favor/users/{bob_openid}/coupons");
     let paused = merchant
-        .v3(
-            &server,
-            "POST",
-            &bob_path,
-            Some(&issue_body(&merchant, &stock_id, "R-5")),
-        )
+        .post(&server, &bob_path, &issue_body(&merchant, &stock_id, "R-5"))
         .await;
-    assert_eq!(error_code(&paused), (400, "STOCK_IS_NOT_ACTIVE".to_owned()));
-    assert_eq!(
-        error_code(&act(&server, &merchant, &stock_id, "pause").await),
-        (400, "STOCK_IS_NOT_ACTIVE".to_owned())
-    );
+    paused.assert_error(400, "STOCK_IS_NOT_ACTIVE");
+    act(&server, &merchant, &stock_id, "pause")
+        .await
+        .assert_error(400, "STOCK_IS_NOT_ACTIVE");
     assert_eq!(
         act(&server, &merchant, &stock_id, "restart").await.status,
         200
     );
-    let resumed = merchant
-        .v3(
-            &server,
-            "POST",
-            &bob_path,
-            Some(&issue_body(&merchant, &stock_id, "R-5")),
-        )
+    merchant
+        .post_ok(&server, &bob_path, &issue_body(&merchant, &stock_id, "R-5"))
         .await;
-    assert_eq!(resumed.status, 200, "{}", resumed.text);
 
     // Queries.
     let detail = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!(
                 "/v3/marketing/favor/stocks/{stock_id}?stock_creator_mchid={}",
                 merchant.mchid
             ),
-            None,
         )
         .await;
-    assert_eq!(detail.json()["distributed_coupons"], 3, "{}", detail.text);
-    assert_eq!(detail.json()["status"], "running");
+    assert_eq!(detail["distributed_coupons"], 3, "{}", detail);
+    assert_eq!(detail["status"], "running");
     let listed = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!(
                 "/v3/marketing/favor/stocks?offset=0&limit=10&stock_creator_mchid={}",
                 merchant.mchid
             ),
-            None,
         )
         .await;
-    assert_eq!(listed.json()["total_count"], 1, "{}", listed.text);
-    let merchants = merchant
-        .v3(
-            &server,
-            "GET",
-            &format!(
-                "/v3/marketing/favor/stocks/{stock_id}/merchants?stock_creator_mchid={}&offset=0&limit=50",
-                merchant.mchid
-            ),
-            None,
-        )
-        .await;
+    assert_eq!(listed["total_count"], 1, "{}", listed);
+    let target = format!(
+        "/v3/marketing/favor/stocks/{stock_id}/merchants?stock_creator_mchid={}&offset=0&limit=50",
+        merchant.mchid
+    );
+    let merchants = merchant.get_ok(&server, &target).await;
     assert_eq!(
-        merchants.json()["data"][0],
+        merchants["data"][0],
         merchant.mchid.as_str(),
         "{}",
-        merchants.text
+        merchants
     );
     let mine = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!("{issue_path}?appid={}&offset=0&limit=20", merchant.appid),
-            None,
         )
         .await;
-    assert_eq!(mine.json()["total_count"], 2, "{}", mine.text);
+    assert_eq!(mine["total_count"], 2, "{}", mine);
     let one = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!("{issue_path}/{coupon_id}?appid={}", merchant.appid),
-            None,
         )
         .await;
-    assert_eq!(one.json()["status"], "SENDED", "{}", one.text);
-    assert_eq!(
-        one.json()["normal_coupon_information"]["coupon_amount"],
-        500
-    );
+    assert_eq!(one["status"], "SENDED", "{}", one);
+    assert_eq!(one["normal_coupon_information"]["coupon_amount"], 500);
 
     // Stopping returns what was not issued (97 × ¥5); issued coupons keep their value.
     let stopped = act(&server, &merchant, &stock_id, "stop").await;
     assert_eq!(stopped.status, 200, "{}", stopped.text);
-    assert_eq!(available(&server, &merchant.mchid).await, 50_000 + 97 * 500);
+    assert_eq!(merchant.available_balance(&server).await, 50_000 + 97 * 500);
     let after = merchant
-        .v3(
-            &server,
-            "POST",
-            &bob_path,
-            Some(&issue_body(&merchant, &stock_id, "R-6")),
-        )
+        .post(&server, &bob_path, &issue_body(&merchant, &stock_id, "R-6"))
         .await;
-    assert_eq!(error_code(&after), (400, "STOCK_IS_NOT_ACTIVE".to_owned()));
-    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+    after.assert_error(400, "STOCK_IS_NOT_ACTIVE");
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn users_racing_for_the_last_coupons_get_exactly_the_limit() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Flash Sale").await;
-    server
-        .admin_post(
-            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
-            &json!({ "amount": 10_000, "request_id": "fund-1" }),
-        )
-        .await;
+    merchant.top_up(&server, 10_000, "fund-1").await;
     let mut body = stock_body(&merchant, "FLASH-1", 40, 100, 0);
     body["stock_use_rule"]["max_coupons_per_user"] = json!(1);
     let created = merchant
-        .v3(
-            &server,
-            "POST",
-            "/v3/marketing/favor/coupon-stocks",
-            Some(&body),
-        )
+        .post_ok(&server, "/v3/marketing/favor/coupon-stocks", &body)
         .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+    let stock_id = created["stock_id"].as_str().unwrap().to_owned();
     assert_eq!(
         act(&server, &merchant, &stock_id, "start").await.status,
         200
@@ -378,7 +258,7 @@ async fn users_racing_for_the_last_coupons_get_exactly_the_limit() {
     let mut openids = Vec::new();
     for index in 0..150 {
         let payer = Payer::create(&server, &format!("Racer {index}"), 1).await;
-        openids.push(openid(&server, &payer, &merchant.appid).await);
+        openids.push(payer.openid(&server, &merchant.appid).await);
     }
     let mut tasks = Vec::new();
     for (index, openid) in openids.iter().enumerate() {
@@ -387,15 +267,10 @@ async fn users_racing_for_the_last_coupons_get_exactly_the_limit() {
             let server = &server;
             tasks.push(async move {
                 merchant
-                    .v3(
+                    .post(
                         server,
-                        "POST",
                         &format!("/v3/marketing/favor/users/{openid}/coupons"),
-                        Some(&issue_body(
-                            &merchant,
-                            &stock_id,
-                            &format!("RACE-{index}-{attempt}"),
-                        )),
+                        &issue_body(&merchant, &stock_id, &format!("RACE-{index}-{attempt}")),
                     )
                     .await
             });
@@ -405,11 +280,11 @@ async fn users_racing_for_the_last_coupons_get_exactly_the_limit() {
     let issued = replies.iter().filter(|reply| reply.status == 200).count();
     let exhausted = replies
         .iter()
-        .filter(|reply| error_code(reply) == (403, "NOT_ENOUGH".to_owned()))
+        .filter(|reply| reply.error_code() == (403, "NOT_ENOUGH".to_owned()))
         .count();
     let per_user = replies
         .iter()
-        .filter(|reply| error_code(reply) == (403, "USER_AL_GET_COUPON".to_owned()))
+        .filter(|reply| reply.error_code() == (403, "USER_AL_GET_COUPON".to_owned()))
         .count();
     assert_eq!(issued, 40, "exactly the limit");
     assert_eq!(
@@ -418,118 +293,83 @@ async fn users_racing_for_the_last_coupons_get_exactly_the_limit() {
         "every other request is refused cleanly"
     );
     let detail = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!(
                 "/v3/marketing/favor/stocks/{stock_id}?stock_creator_mchid={}",
                 merchant.mchid
             ),
-            None,
         )
         .await;
-    assert_eq!(detail.json()["distributed_coupons"], 40);
-    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+    assert_eq!(detail["distributed_coupons"], 40);
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn at_the_end_of_its_window_a_stock_expires_its_coupons_and_returns_its_budget() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Bakery").await;
-    server
-        .admin_post(
-            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
-            &json!({ "amount": 10_000, "request_id": "fund-1" }),
-        )
-        .await;
+    merchant.top_up(&server, 10_000, "fund-1").await;
     let body = stock_body(&merchant, "END-1", 20, 100, 0);
     let created = merchant
-        .v3(
-            &server,
-            "POST",
-            "/v3/marketing/favor/coupon-stocks",
-            Some(&body),
-        )
+        .post_ok(&server, "/v3/marketing/favor/coupon-stocks", &body)
         .await;
-    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+    let stock_id = created["stock_id"].as_str().unwrap().to_owned();
     assert_eq!(
         act(&server, &merchant, &stock_id, "start").await.status,
         200
     );
     let payer = Payer::create(&server, "Dora", 1).await;
-    let openid = openid(&server, &payer, &merchant.appid).await;
+    let openid = payer.openid(&server, &merchant.appid).await;
     let path = format!("/v3/marketing/favor/users/{openid}/coupons");
     let issued = merchant
-        .v3(
-            &server,
-            "POST",
-            &path,
-            Some(&issue_body(&merchant, &stock_id, "E-1")),
-        )
+        .post_ok(&server, &path, &issue_body(&merchant, &stock_id, "E-1"))
         .await;
-    let coupon_id = issued.json()["coupon_id"].as_str().unwrap().to_owned();
-    assert_eq!(available(&server, &merchant.mchid).await, 10_000 - 2_000);
+    let coupon_id = issued["coupon_id"].as_str().unwrap().to_owned();
+    assert_eq!(merchant.available_balance(&server).await, 10_000 - 2_000);
 
     // 31 days on, the window (30 days) is over.
-    let moved = server
-        .admin_post(
-            "/api/v1/sandbox/clock/advance",
-            &json!({ "by_ms": 31_i64 * 86_400_000 }),
-        )
-        .await;
-    assert_eq!(moved.status, 200, "{}", moved.text);
+    server.advance_clock(31_i64 * 86_400_000).await;
     let coupon = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!("{path}/{coupon_id}?appid={}", merchant.appid),
-            None,
         )
         .await;
-    assert_eq!(coupon.json()["status"], "EXPIRED", "{}", coupon.text);
+    assert_eq!(coupon["status"], "EXPIRED", "{}", coupon);
     let detail = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!(
                 "/v3/marketing/favor/stocks/{stock_id}?stock_creator_mchid={}",
                 merchant.mchid
             ),
-            None,
         )
         .await;
-    assert_eq!(detail.json()["status"], "stoped");
+    assert_eq!(detail["status"], "stoped");
     assert_eq!(
-        available(&server, &merchant.mchid).await,
+        merchant.available_balance(&server).await,
         10_000,
         "the whole budget is back"
     );
-    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn payers_claim_coupons_and_see_them_and_creators_set_their_callback() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Noodle Bar").await;
-    server
-        .admin_post(
-            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
-            &json!({ "amount": 10_000, "request_id": "fund-1" }),
-        )
-        .await;
+    merchant.top_up(&server, 10_000, "fund-1").await;
     let created = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/marketing/favor/coupon-stocks",
-            Some(&stock_body(&merchant, "CLAIM-1", 10, 300, 2_000)),
+            &stock_body(&merchant, "CLAIM-1", 10, 300, 2_000),
         )
         .await;
-    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+    let stock_id = created["stock_id"].as_str().unwrap().to_owned();
     let payer = Payer::create(&server, "Eli", 1).await;
     let claim = json!({ "stock_id": stock_id, "client_ref": "claim-ref-0001" });
     let early = payer
@@ -541,17 +381,16 @@ async fn payers_claim_coupons_and_see_them_and_creators_set_their_callback() {
         200
     );
     let claimed = payer
-        .post(&server, "/api/v1/me/coupons/claim", &claim)
+        .post_ok(&server, "/api/v1/me/coupons/claim", &claim)
         .await;
-    assert_eq!(claimed.status, 200, "{}", claimed.text);
-    assert_eq!(claimed.json()["amount"], 300);
-    assert_eq!(claimed.json()["merchant"], "Noodle Bar");
+    assert_eq!(claimed["amount"], 300);
+    assert_eq!(claimed["merchant"], "Noodle Bar");
     let again = payer
         .post(&server, "/api/v1/me/coupons/claim", &claim)
         .await;
     assert_eq!(
         again.json()["coupon_id"],
-        claimed.json()["coupon_id"],
+        claimed["coupon_id"],
         "one claim per reference"
     );
     let mine = payer.get(&server, "/api/v1/me/coupons").await.json();
@@ -593,77 +432,54 @@ async fn payers_claim_coupons_and_see_them_and_creators_set_their_callback() {
     );
 
     // COUPON.USE goes where the creator says.
-    let set = merchant
-        .v3(
+    merchant
+        .post_ok(
             &server,
-            "POST",
             "/v3/marketing/favor/callbacks",
-            Some(&json!({ "mchid": merchant.mchid, "notify_url": "https://m.example/coupons" })),
+            &json!({ "mchid": merchant.mchid, "notify_url": "https://m.example/coupons" }),
         )
         .await;
-    assert_eq!(set.status, 200, "{}", set.text);
     let bad = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/marketing/favor/callbacks",
-            Some(&json!({ "mchid": merchant.mchid, "notify_url": "ftp://m.example/coupons" })),
+            &json!({ "mchid": merchant.mchid, "notify_url": "ftp://m.example/coupons" }),
         )
         .await;
-    assert_eq!(error_code(&bad), (400, "PARAM_ERROR".to_owned()));
+    bad.assert_error(400, "PARAM_ERROR");
     let read = merchant
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!("/v3/marketing/favor/callbacks?mchid={}", merchant.mchid),
-            None,
         )
         .await;
-    assert_eq!(
-        read.json()["notify_url"],
-        "https://m.example/coupons",
-        "{}",
-        read.text
-    );
+    assert_eq!(read["notify_url"], "https://m.example/coupons", "{}", read);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
     use plaza_testkit::pay::{NotifySink, SinkMode};
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let sink = NotifySink::start(SinkMode::Accept).await;
     let merchant = Merchant::create(&server, "Dumpling House").await;
-    server
-        .admin_post(
-            &format!("/api/v1/sandbox/merchants/{}/top-up", merchant.mchid),
-            &json!({ "amount": 10_000, "request_id": "fund-1" }),
-        )
-        .await;
-    let callback = merchant
-        .v3(
+    merchant.top_up(&server, 10_000, "fund-1").await;
+    merchant
+        .post_ok(
             &server,
-            "POST",
             "/v3/marketing/favor/callbacks",
-            Some(&json!({ "mchid": merchant.mchid, "notify_url": sink.url })),
+            &json!({ "mchid": merchant.mchid, "notify_url": sink.url }),
         )
         .await;
-    assert_eq!(callback.status, 200, "{}", callback.text);
     let create = |body: Value| {
         let merchant = &merchant;
         let server = &server;
         async move {
             let created = merchant
-                .v3(
-                    server,
-                    "POST",
-                    "/v3/marketing/favor/coupon-stocks",
-                    Some(&body),
-                )
+                .post_ok(server, "/v3/marketing/favor/coupon-stocks", &body)
                 .await;
-            assert_eq!(created.status, 200, "{}", created.text);
-            let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+            let stock_id = created["stock_id"].as_str().unwrap().to_owned();
             assert_eq!(act(server, merchant, &stock_id, "start").await.status, 200);
             stock_id
         }
@@ -673,10 +489,10 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
     let mut free = stock_body(&merchant, "FREE-1", 10, 300, 0);
     free["no_cash"] = json!(true);
     let no_cash = create(free).await;
-    assert_eq!(available(&server, &merchant.mchid).await, 5_000);
+    assert_eq!(merchant.available_balance(&server).await, 5_000);
 
     let payer = Payer::create(&server, "Fei", 10_000).await;
-    let openid = openid(&server, &payer, &merchant.appid).await;
+    let openid = payer.openid(&server, &merchant.appid).await;
     let path = format!("/v3/marketing/favor/users/{openid}/coupons");
     let issue = |stock_id: String, no: &'static str| {
         let merchant = &merchant;
@@ -684,15 +500,9 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         let path = path.clone();
         async move {
             let reply = merchant
-                .v3(
-                    server,
-                    "POST",
-                    &path,
-                    Some(&issue_body(merchant, &stock_id, no)),
-                )
+                .post_ok(server, &path, &issue_body(merchant, &stock_id, no))
                 .await;
-            assert_eq!(reply.status, 200, "{}", reply.text);
-            reply.json()["coupon_id"].as_str().unwrap().to_owned()
+            reply["coupon_id"].as_str().unwrap().to_owned()
         }
     };
     let five = issue(prepaid.clone(), "I-1").await;
@@ -702,18 +512,15 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         let merchant = &merchant;
         let server = &server;
         async move {
-            let reply = merchant
-                .v3(
+            merchant
+                .prepay_native(
                     server,
-                    "POST",
-                    "/v3/pay/transactions/native",
-                    Some(&json!({
+                    &json!({
                         "appid": merchant.appid, "mchid": merchant.mchid, "description": "Dumplings",
                         "out_trade_no": no, "notify_url": "https://m.example/n", "amount": {"total": total},
-                    })),
+                    }),
                 )
-                .await;
-            reply.json()["code_url"].as_str().unwrap().to_owned()
+                .await
         }
     };
     let confirm = |code_url: String, coupon: Option<&str>| {
@@ -727,11 +534,10 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
     // ¥20: the best usable coupon is the ¥5 one (the ¥3 one is smaller).
     let code = order("DUMP-0001", 2_000).await;
     let paid = payer
-        .post(&server, "/api/v1/pay/confirm", &confirm(code, None))
+        .post_ok(&server, "/api/v1/pay/confirm", &confirm(code, None))
         .await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
-    assert_eq!(paid.json()["payer_total"], 1_500);
-    assert_eq!(paid.json()["coupon"]["coupon_id"], five.as_str());
+    assert_eq!(paid["payer_total"], 1_500);
+    assert_eq!(paid["coupon"]["coupon_id"], five.as_str());
     assert_eq!(payer.balance(&server).await, 8_500);
     let transaction = merchant.order(&server, "DUMP-0001").await;
     assert_eq!(transaction["amount"]["total"], 2_000);
@@ -742,14 +548,9 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
     assert_eq!(promotion["amount"], 500);
     assert_eq!(promotion["stock_id"], prepaid.as_str());
     let used = merchant
-        .v3(
-            &server,
-            "GET",
-            &format!("{path}/{five}?appid={}", merchant.appid),
-            None,
-        )
+        .get_ok(&server, &format!("{path}/{five}?appid={}", merchant.appid))
         .await;
-    assert_eq!(used.json()["status"], "USED");
+    assert_eq!(used["status"], "USED");
     // COUPON.USE reaches the stock's creator, encrypted with its APIv3 key.
     let notes = sink.wait_for(1).await;
     let note = notes[0].json();
@@ -797,82 +598,57 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
         })
     };
     let refunded = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&refund("DR-1", 1_500)),
+            &refund("DR-1", 1_500),
         )
         .await;
-    assert_eq!(refunded.status, 200, "{}", refunded.text);
-    assert_eq!(refunded.json()["amount"]["payer_refund"], 1_500);
-    assert_eq!(refunded.json()["amount"]["discount_refund"], 0);
+    assert_eq!(refunded["amount"]["payer_refund"], 1_500);
+    assert_eq!(refunded["amount"]["discount_refund"], 0);
     assert_eq!(payer.balance(&server).await, 10_000 - 900 - 700);
-    let before = available(&server, &merchant.mchid).await;
+    let before = merchant.available_balance(&server).await;
     let coupon_part = merchant
-        .v3(
-            &server,
-            "POST",
-            "/v3/refund/domestic/refunds",
-            Some(&refund("DR-2", 500)),
-        )
+        .post_ok(&server, "/v3/refund/domestic/refunds", &refund("DR-2", 500))
         .await;
-    assert_eq!(coupon_part.status, 200, "{}", coupon_part.text);
-    assert_eq!(coupon_part.json()["amount"]["payer_refund"], 0);
-    assert_eq!(coupon_part.json()["amount"]["discount_refund"], 500);
+    assert_eq!(coupon_part["amount"]["payer_refund"], 0);
+    assert_eq!(coupon_part["amount"]["discount_refund"], 500);
     assert_eq!(
         payer.balance(&server).await,
         10_000 - 900 - 700,
         "the payer gets no coupon money"
     );
     assert_eq!(
-        available(&server, &merchant.mchid).await,
+        merchant.available_balance(&server).await,
         before + 500,
         "the funder does"
     );
     let beyond = merchant
-        .v3(
-            &server,
-            "POST",
-            "/v3/refund/domestic/refunds",
-            Some(&refund("DR-3", 1)),
-        )
+        .post(&server, "/v3/refund/domestic/refunds", &refund("DR-3", 1))
         .await;
-    assert_eq!(
-        error_code(&beyond),
-        (400, "INVALID_REQUEST".to_owned()),
-        "{}",
-        beyond.text
-    );
+    beyond.assert_error(400, "INVALID_REQUEST");
 
     // A 免充值 order refunded whole: the payer's ¥7 comes back; the merchant's ¥3 discount
     // was never paid, so nothing moves for it.
     let free_refund = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&json!({
+            &json!({
                 "out_trade_no": "DUMP-0003", "out_refund_no": "DR-4",
                 "amount": {"refund": 1_000, "total": 1_000, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
-    assert_eq!(free_refund.status, 200, "{}", free_refund.text);
-    assert_eq!(free_refund.json()["amount"]["payer_refund"], 700);
-    assert_eq!(free_refund.json()["amount"]["discount_refund"], 300);
+    assert_eq!(free_refund["amount"]["payer_refund"], 700);
+    assert_eq!(free_refund["amount"]["discount_refund"], 300);
     assert_eq!(payer.balance(&server).await, 10_000 - 900);
 
     // Settlement: the ¥20 and ¥10 orders were refunded whole (their fees too); only the
     // 900 (fee 5) settles.
-    server
-        .admin_post(
-            "/api/v1/sandbox/clock/advance",
-            &json!({ "by_ms": 86_400_000_i64 + 3 * 3_600_000 }),
-        )
-        .await;
+    server.advance_clock(86_400_000_i64 + 3 * 3_600_000).await;
     assert_eq!(
-        available(&server, &merchant.mchid).await,
+        merchant.available_balance(&server).await,
         5_000 + 500 + (900 - 5)
     );
 
@@ -929,8 +705,7 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
             "{id} = {figure}: {page}"
         );
     }
-    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+    server.assert_ledger_sound().await;
 }
 
 /// The trade bills of the days the coupon orders of
@@ -943,7 +718,7 @@ async fn paying_uses_the_best_coupon_and_its_value_moves_from_the_budget() {
 async fn trade_bills_show_the_coupons(
     server: &TestServer,
     merchant: &Merchant,
-    refunds: [&Reply; 3],
+    refunds: [&Value; 3],
 ) {
     use plaza_testkit::pay::{TradeBill, fen};
     let mut days = std::collections::BTreeSet::new();
@@ -954,7 +729,7 @@ async fn trade_bills_show_the_coupons(
         discounts.insert(no, order["promotion_detail"][0]["amount"].as_i64());
     }
     for refund in refunds {
-        days.insert(refund.json()["success_time"].as_str().unwrap()[..10].to_owned());
+        days.insert(refund["success_time"].as_str().unwrap()[..10].to_owned());
     }
     let mut rows = Vec::new();
     for day in &days {
@@ -1001,7 +776,7 @@ async fn trade_bills_show_the_coupons(
     assert_eq!(cells(refund("DR-2"), refunded), ["5.00", "5.00", "5.00"]);
     assert_eq!(cells(refund("DR-4"), refunded), ["7.00", "0.00", "10.00"]);
     for (no, reply) in ["DR-1", "DR-2", "DR-4"].into_iter().zip(refunds) {
-        let amount = &reply.json()["amount"];
+        let amount = &reply["amount"];
         let row = refund(no);
         let discount_refund = amount["discount_refund"].as_i64().unwrap();
         let prepaid = fen(&row["充值券退款金额"]);
@@ -1018,76 +793,36 @@ async fn trade_bills_show_the_coupons(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_funds_stocks_for_its_own_sub_merchants_only() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let provider = Merchant::create_provider(&server, &json!({ "name": "Mall Services" })).await;
-    let sub_of = |sp: &Merchant| {
-        let path = format!("/api/v1/admin/providers/{}/sub-merchants", sp.mchid);
-        let server = &server;
-        async move {
-            server
-                .admin_post(&path, &json!({ "name": "Shoe Shop" }))
-                .await
-                .json()["sub_mchid"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let ours = sub_of(&provider).await;
+    let shop = json!({ "name": "Shoe Shop" });
+    let ours = provider.add_sub_merchant(&server, &shop).await;
     let other = Merchant::create_provider(&server, &json!({ "name": "Other Services" })).await;
-    let theirs = sub_of(&other).await;
-    server
-        .admin_post(
-            &format!("/api/v1/sandbox/merchants/{}/top-up", provider.mchid),
-            &json!({ "amount": 10_000, "request_id": "fund-1" }),
-        )
-        .await;
+    let theirs = other.add_sub_merchant(&server, &shop).await;
+    provider.top_up(&server, 10_000, "fund-1").await;
     let mut body = stock_body(&provider, "SP-STOCK-1", 10, 200, 1_000);
     body["belong_merchant"] = json!(theirs);
     body["coupon_use_rule"]["available_merchants"] = json!([theirs]);
     let foreign = provider
-        .v3(
-            &server,
-            "POST",
-            "/v3/marketing/favor/coupon-stocks",
-            Some(&body),
-        )
+        .post(&server, "/v3/marketing/favor/coupon-stocks", &body)
         .await;
-    assert_eq!(
-        error_code(&foreign),
-        (403, "NO_AUTH".to_owned()),
-        "{}",
-        foreign.text
-    );
+    foreign.assert_error(403, "NO_AUTH");
     body["belong_merchant"] = json!(ours);
     body["coupon_use_rule"]["available_merchants"] = json!([ours]);
     let created = provider
-        .v3(
-            &server,
-            "POST",
-            "/v3/marketing/favor/coupon-stocks",
-            Some(&body),
-        )
+        .post_ok(&server, "/v3/marketing/favor/coupon-stocks", &body)
         .await;
-    assert_eq!(created.status, 200, "{}", created.text);
     // The provider's balance funds the ¥20 budget.
-    assert_eq!(available(&server, &provider.mchid).await, 10_000 - 2_000);
-    let stock_id = created.json()["stock_id"].as_str().unwrap().to_owned();
+    assert_eq!(provider.available_balance(&server).await, 10_000 - 2_000);
+    let stock_id = created["stock_id"].as_str().unwrap().to_owned();
     let merchants = provider
-        .v3(
+        .get_ok(
             &server,
-            "GET",
             &format!(
                 "/v3/marketing/favor/stocks/{stock_id}/merchants?stock_creator_mchid={}",
                 provider.mchid
             ),
-            None,
         )
         .await;
-    assert_eq!(
-        merchants.json()["data"][0],
-        ours.as_str(),
-        "{}",
-        merchants.text
-    );
+    assert_eq!(merchants["data"][0], ours.as_str(), "{}", merchants);
 }

@@ -2,22 +2,13 @@
 //! the password, the owner's event stream sees the payment at once, and the daily
 //! summary and settlement add up.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::time::Duration;
 
+use plaza_testkit::TestServer;
 use plaza_testkit::pay::Payer;
-use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
-
-fn sandbox() -> TestServer {
-    ServerOptions::new(PLAZA).sandbox().start()
-}
+use crate::PLAZA;
 
 fn pay_body(token: &str, amount: i64, client_ref: &str, password: &str) -> Value {
     json!({
@@ -58,7 +49,7 @@ async fn next_event(response: &mut reqwest::Response, buffer: &mut String, name:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let owner = Payer::create(&server, "Zhang San", 1).await;
@@ -119,35 +110,30 @@ async fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
         .await;
     assert_eq!(wrong.json()["code"], "wrong_password", "{}", wrong.text);
     let paid = payer
-        .post(
+        .post_ok(
             &server,
             "/api/v1/pay/collect",
             &pay_body(&token, 1_234, "ref-00000001", "123456"),
         )
         .await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
-    assert_eq!(paid.json()["trade_state"], "SUCCESS");
-    assert_eq!(paid.json()["merchant_name"], "Zhang's Pork Stall");
+    assert_eq!(paid["trade_state"], "SUCCESS");
+    assert_eq!(paid["merchant_name"], "Zhang's Pork Stall");
     let mut buffer = String::new();
     let event = next_event(&mut stream, &mut buffer, "payment").await;
     assert_eq!(event["amount"], 1_234);
     assert_eq!(event["note"], "猪肉 2 斤");
     assert_eq!(event["payer"], "B**");
-    assert_eq!(event["transaction_id"], paid.json()["transaction_id"]);
+    assert_eq!(event["transaction_id"], paid["transaction_id"]);
 
     // The same page submitting twice pays once.
     let twice = payer
-        .post(
+        .post_ok(
             &server,
             "/api/v1/pay/collect",
             &pay_body(&token, 1_234, "ref-00000001", "123456"),
         )
         .await;
-    assert_eq!(twice.status, 200, "{}", twice.text);
-    assert_eq!(
-        twice.json()["transaction_id"],
-        paid.json()["transaction_id"]
-    );
+    assert_eq!(twice["transaction_id"], paid["transaction_id"]);
     assert_eq!(payer.balance(&server).await, 10_000 - 1_234);
 
     // Refusals.
@@ -218,6 +204,5 @@ async fn a_payer_pays_a_collection_code_and_the_owner_sees_it_live() {
         .json();
     assert_eq!(merchant["available_balance"], 1_229);
     assert_eq!(merchant["kind"], "micro");
-    let verify = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(verify.json()["sound"], true, "{}", verify.text);
+    server.assert_ledger_sound().await;
 }

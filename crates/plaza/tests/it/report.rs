@@ -1,107 +1,75 @@
 //! The operator's day report and console: every channel counted once, and the service
 //! providers' share of offline volume computed from the day's real payments.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
+use plaza_testkit::TestServer;
 use plaza_testkit::pay::{Merchant, Payer};
-use plaza_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
-
-fn sandbox() -> TestServer {
-    ServerOptions::new(PLAZA).sandbox().start()
-}
-
-async fn payment_code(server: &TestServer, payer: &Payer) -> String {
-    let reply = payer
-        .post(server, "/api/v1/me/payment-code", &json!({}))
-        .await;
-    reply.json()["code"].as_str().unwrap().to_owned()
-}
+use crate::PLAZA;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_day_report_counts_each_channel_and_the_providers_offline_share() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let shop = Merchant::create(&server, "Book Shop").await;
     let provider = Merchant::create_provider(&server, &json!({ "name": "Retail Services" })).await;
-    let sub = server
-        .admin_post(
-            &format!("/api/v1/admin/providers/{}/sub-merchants", provider.mchid),
-            &json!({ "name": "Grocer" }),
-        )
-        .await
-        .json()["sub_mchid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sub = provider
+        .add_sub_merchant(&server, &json!({ "name": "Grocer" }))
+        .await;
     let payer = Payer::create(&server, "Reader", 100_000).await;
     let owner = Payer::create(&server, "Stall Owner", 1).await;
 
     // Direct Native: 1,000.
-    let native = shop
-        .v3(
+    let code_url = shop
+        .prepay_native(
             &server,
-            "POST",
-            "/v3/pay/transactions/native",
-            Some(&json!({
+            &json!({
                 "appid": shop.appid, "mchid": shop.mchid, "description": "Novel",
                 "out_trade_no": "BOOK-0001", "notify_url": "https://m.example/n",
                 "amount": {"total": 1_000},
-            })),
+            }),
         )
         .await;
-    let code_url = native.json()["code_url"].as_str().unwrap().to_owned();
-    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    payer.pay(&server, &code_url).await;
     // Direct counter (payment code): 300.
-    let code = payment_code(&server, &payer).await;
-    let counter = shop
-        .v3(
-            &server,
-            "POST",
-            "/v3/pay/transactions/codepay",
-            Some(&json!({
-                "appid": shop.appid, "mchid": shop.mchid, "description": "Pen",
-                "out_trade_no": "BOOK-0002", "payer": {"auth_code": code},
-                "amount": {"total": 300},
-            })),
-        )
-        .await;
-    assert_eq!(counter.status, 200, "{}", counter.text);
+    let code = payer.payment_code(&server).await;
+    shop.post_ok(
+        &server,
+        "/v3/pay/transactions/codepay",
+        &json!({
+            "appid": shop.appid, "mchid": shop.mchid, "description": "Pen",
+            "out_trade_no": "BOOK-0002", "payer": {"auth_code": code},
+            "amount": {"total": 300},
+        }),
+    )
+    .await;
     // Provider counter for its sub-merchant: 9,000 — and a provider Native: 500.
-    let code = payment_code(&server, &payer).await;
-    let provided = provider
-        .v3(
+    let code = payer.payment_code(&server).await;
+    provider
+        .post_ok(
             &server,
-            "POST",
             "/v3/pay/partner/transactions/codepay",
-            Some(&json!({
+            &json!({
                 "sp_appid": provider.appid, "sp_mchid": provider.mchid, "sub_mchid": sub,
                 "description": "Vegetables", "out_trade_no": "GROC-0001",
                 "payer": {"auth_code": code}, "amount": {"total": 9_000},
-            })),
+            }),
         )
         .await;
-    assert_eq!(provided.status, 200, "{}", provided.text);
     let online = provider
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/pay/partner/transactions/native",
-            Some(&json!({
+            &json!({
                 "sp_appid": provider.appid, "sp_mchid": provider.mchid, "sub_mchid": sub,
                 "description": "Delivery", "out_trade_no": "GROC-0002",
                 "notify_url": "https://m.example/n", "amount": {"total": 500},
-            })),
+            }),
         )
         .await;
-    let code_url = online.json()["code_url"].as_str().unwrap().to_owned();
-    assert_eq!(payer.pay_code(&server, &code_url).await.status, 200);
+    let code_url = online["code_url"].as_str().unwrap().to_owned();
+    payer.pay(&server, &code_url).await;
     // A collection code: 700.
     let token = owner
         .post(
@@ -114,24 +82,23 @@ async fn the_day_report_counts_each_channel_and_the_providers_offline_share() {
         .as_str()
         .unwrap()
         .to_owned();
-    let collected = payer
-        .post(
+    payer
+        .post_ok(
             &server,
             "/api/v1/pay/collect",
-            &json!({ "token": token, "amount": 700, "password": "123456", "client_ref": "report-0001" }),
+            &json!({
+                "token": token, "amount": 700, "password": "123456", "client_ref": "report-0001",
+            }),
         )
         .await;
-    assert_eq!(collected.status, 200, "{}", collected.text);
     // An unpaid order counts nowhere.
-    shop.v3(
+    shop.prepay_native(
         &server,
-        "POST",
-        "/v3/pay/transactions/native",
-        Some(&json!({
+        &json!({
             "appid": shop.appid, "mchid": shop.mchid, "description": "Unpaid",
             "out_trade_no": "BOOK-0003", "notify_url": "https://m.example/n",
             "amount": {"total": 99_999},
-        })),
+        }),
     )
     .await;
 

@@ -12,17 +12,12 @@
 //! (`crates/plaza/build.rs`), so the summary counts them as ignored, unless
 //! `PLAZA_TEST_REQUIRE_SDK=1` (CI) makes its absence a failure.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::path::Path;
 use std::process::Command;
 
-use plaza_testkit::ServerOptions;
+use plaza_testkit::{ServerOptions, TestServer};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 
 fn sdk_python() -> Option<String> {
     match std::env::var("PLAZA_SDK_PYTHON") {
@@ -42,7 +37,7 @@ fn sdk_python() -> Option<String> {
 
 fn run_flow(mode: &str) {
     let Some(python) = sdk_python() else { return };
-    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let server = TestServer::sandbox(PLAZA);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpayv3_flow.py");
     server.run_script(
         &format!("wechatpayv3 ({mode})"),
@@ -79,7 +74,7 @@ fn wechatpayv3_in_public_key_mode() {
 )]
 fn wechatpayv3_in_partner_mode() {
     let Some(python) = sdk_python() else { return };
-    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let server = TestServer::sandbox(PLAZA);
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpayv3_partner.py");
     server.run_script(
@@ -98,7 +93,7 @@ fn wechatpayv3_in_partner_mode() {
 )]
 fn wechatpy_micropay_orderquery_and_reverse() {
     let Some(python) = sdk_python() else { return };
-    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let server = TestServer::sandbox(PLAZA);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpy_micropay.py");
     server.run_script(
         "wechatpy (APIv2 micropay)",
@@ -116,7 +111,7 @@ fn wechatpy_micropay_orderquery_and_reverse() {
 )]
 fn wechatpayv3_coupon_stocks_and_issuing() {
     let Some(python) = sdk_python() else { return };
-    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let server = TestServer::sandbox(PLAZA);
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpayv3_coupons.py");
     server.run_script(
@@ -135,7 +130,7 @@ fn wechatpayv3_coupon_stocks_and_issuing() {
 )]
 fn the_python_recipes_in_docs_sdks_md_work_as_written() {
     let Some(python) = sdk_python() else { return };
-    let server = ServerOptions::new(PLAZA).sandbox().start();
+    let server = TestServer::sandbox(PLAZA);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/recipes.py");
     server.run_script(
         "docs/sdks.md Python recipes",

@@ -1,6 +1,10 @@
 //! `plaza bench`: closed-loop load against a real store, with the machine's own bound
 //! measured in the same run. The last line printed is one JSON object of the figures.
 
+pub(crate) mod codepay;
+pub(crate) mod coupons;
+pub(crate) mod pay;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,14 +34,14 @@ pub(crate) enum BenchCommand {
     /// Native orders per second through the WeChat Pay APIv3 wire of a real `plaza
     /// serve` over loopback, against the machine's RSA-2048 signing bound (every answer
     /// is signed). Requests are signed before the timed window.
-    Pay(crate::bench_pay::PayArgs),
+    Pay(pay::PayArgs),
     /// Counter payments (v3 codepay) per second through the signed APIv3 wire, against
     /// the machine's RSA-2048 signing bound; then the latency from paying a collection
     /// code to the payment arriving on the owner's page.
-    Codepay(crate::bench_codepay::CodepayArgs),
+    Codepay(codepay::CodepayArgs),
     /// Coupon issuance per second against one stock from many concurrent requests
     /// through the signed APIv3 wire, proving the stock issues exactly its limit.
-    Coupons(crate::bench_coupons::CouponsArgs),
+    Coupons(coupons::CouponsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -72,9 +76,9 @@ const FUNDING_MINOR: i64 = 1_000_000_000_000;
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
     match command {
         BenchCommand::Ledger(args) => ledger(args).await,
-        BenchCommand::Pay(args) => crate::bench_pay::run(args).await,
-        BenchCommand::Codepay(args) => crate::bench_codepay::run(args).await,
-        BenchCommand::Coupons(args) => crate::bench_coupons::run(args).await,
+        BenchCommand::Pay(args) => pay::run(args).await,
+        BenchCommand::Codepay(args) => codepay::run(args).await,
+        BenchCommand::Coupons(args) => coupons::run(args).await,
     }
 }
 

@@ -2,41 +2,13 @@
 //! paid at once or waiting for the password (`USERPAYING`), `reverse`, every refusal, and
 //! the same over APIv2 XML (`micropay`, `orderquery`, `reverse`).
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
-use plaza_testkit::pay::{Merchant, Payer};
-use plaza_testkit::{Reply, ServerOptions, TestServer};
-use plaza_wx::v2::{Params, SignType, parse_xml, sign, to_xml, verify};
+use plaza_testkit::pay::{Merchant, Payer, post_v2, v2_request};
+use plaza_testkit::{Reply, TestServer};
+use plaza_wx::v2::{SignType, verify};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 const CODEPAY: &str = "/v3/pay/transactions/codepay";
-
-fn sandbox() -> TestServer {
-    ServerOptions::new(PLAZA).sandbox().start()
-}
-
-fn error_code(reply: &Reply) -> (u16, String) {
-    (
-        reply.status,
-        reply.json()["code"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
-async fn payment_code(server: &TestServer, payer: &Payer) -> String {
-    let reply = payer
-        .post(server, "/api/v1/me/payment-code", &json!({}))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    let code = reply.json()["code"].as_str().unwrap().to_owned();
-    assert_eq!(code.len(), 18, "{code}");
-    assert!(("10".."16").contains(&&code[..2]), "{code}");
-    assert_eq!(reply.json()["valid_for_s"], 60);
-    code
-}
 
 fn charge(merchant: &Merchant, no: &str, total: i64, auth_code: &str) -> Value {
     json!({
@@ -52,95 +24,60 @@ fn charge(merchant: &Merchant, no: &str, total: i64, auth_code: &str) -> Value {
 
 async fn reverse(server: &TestServer, merchant: &Merchant, no: &str) -> Reply {
     merchant
-        .v3(
+        .post(
             server,
-            "POST",
             &format!("/v3/pay/transactions/out-trade-no/{no}/reverse"),
-            Some(&json!({ "appid": merchant.appid, "mchid": merchant.mchid })),
+            &json!({ "appid": merchant.appid, "mchid": merchant.mchid }),
         )
         .await
-}
-
-async fn advance(server: &TestServer, by_ms: i64) {
-    let reply = server
-        .admin_post("/api/v1/sandbox/clock/advance", &json!({ "by_ms": by_ms }))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-}
-
-async fn assert_ledger_sound(server: &TestServer) {
-    let reply = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(reply.json()["sound"], true, "{}", reply.text);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_small_code_payment_is_paid_at_once_and_can_be_reversed() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Bakery").await;
     let payer = Payer::create(&server, "Alice", 10_000).await;
-    let code = payment_code(&server, &payer).await;
+    let code = payer.payment_code(&server).await;
 
-    let paid = merchant
-        .v3(
+    let transaction = merchant
+        .post_ok(
             &server,
-            "POST",
             CODEPAY,
-            Some(&charge(&merchant, "POS-0001", 1_500, &code)),
+            &charge(&merchant, "POS-0001", 1_500, &code),
         )
         .await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
-    assert!(merchant.verifies(&paid));
-    let transaction = paid.json();
     assert_eq!(transaction["trade_state"], "SUCCESS");
     assert_eq!(transaction["trade_type"], "MICROPAY");
     assert_eq!(transaction["amount"]["payer_total"], 1_500);
-    let openid = payer
-        .get(
-            &server,
-            &format!("/api/v1/me/openid?appid={}", merchant.appid),
-        )
-        .await
-        .json()["openid"]
-        .clone();
-    assert_eq!(transaction["payer"]["openid"], openid);
+    let openid = payer.openid(&server, &merchant.appid).await;
+    assert_eq!(transaction["payer"]["openid"], openid.as_str());
     assert_eq!(transaction["scene_info"]["device_id"], "POS-7");
     assert_eq!(payer.balance(&server).await, 8_500);
 
     // A retry of the same charge answers the same payment; the code is spent.
     let again = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             CODEPAY,
-            Some(&charge(&merchant, "POS-0001", 1_500, &code)),
+            &charge(&merchant, "POS-0001", 1_500, &code),
         )
         .await;
-    assert_eq!(again.status, 200, "{}", again.text);
-    assert_eq!(
-        again.json()["transaction_id"],
-        transaction["transaction_id"]
-    );
+    assert_eq!(again["transaction_id"], transaction["transaction_id"]);
     assert_eq!(payer.balance(&server).await, 8_500);
     let reused = merchant
-        .v3(
-            &server,
-            "POST",
-            CODEPAY,
-            Some(&charge(&merchant, "POS-0002", 100, &code)),
-        )
+        .post(&server, CODEPAY, &charge(&merchant, "POS-0002", 100, &code))
         .await;
-    assert_eq!(error_code(&reused), (400, "AUTH_CODE_INVALID".to_owned()));
+    reused.assert_error(400, "AUTH_CODE_INVALID");
     // The paid order with other content: ORDERPAID.
-    let fresh = payment_code(&server, &payer).await;
+    let fresh = payer.payment_code(&server).await;
     let other = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             CODEPAY,
-            Some(&charge(&merchant, "POS-0001", 999, &fresh)),
+            &charge(&merchant, "POS-0001", 999, &fresh),
         )
         .await;
-    assert_eq!(error_code(&other), (400, "ORDERPAID".to_owned()));
+    other.assert_error(400, "ORDERPAID");
 
     // Reversing a paid code payment refunds it in full.
     let reversed = reverse(&server, &merchant, "POS-0001").await;
@@ -155,40 +92,28 @@ async fn a_small_code_payment_is_paid_at_once_and_can_be_reversed() {
     let twice = reverse(&server, &merchant, "POS-0001").await;
     assert_eq!(twice.status, 200, "{}", twice.text);
     assert_eq!(payer.balance(&server).await, 10_000);
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_reverses() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Electronics").await;
     let payer = Payer::create(&server, "Bob", 50_000).await;
     let stranger = Payer::create(&server, "Eve", 50_000).await;
-    let limit = server
-        .admin_post(
-            &format!("/api/v1/admin/users/{}/password-free-limit", payer.user_id),
-            &json!({ "password_free_limit": 1_000 }),
-        )
-        .await;
-    assert_eq!(limit.status, 200, "{}", limit.text);
+    payer.set_password_free_limit(&server, 1_000).await;
 
-    let code = payment_code(&server, &payer).await;
+    let code = payer.payment_code(&server).await;
     let waiting = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             CODEPAY,
-            Some(&charge(&merchant, "POS-1001", 5_000, &code)),
+            &charge(&merchant, "POS-1001", 5_000, &code),
         )
         .await;
-    assert_eq!(
-        error_code(&waiting),
-        (202, "USERPAYING".to_owned()),
-        "{}",
-        waiting.text
-    );
+    waiting.assert_error(202, "USERPAYING");
     assert!(merchant.verifies(&waiting));
     assert_eq!(
         merchant.order(&server, "POS-1001").await["trade_state"],
@@ -224,8 +149,9 @@ async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_revers
         "{}",
         refused.text
     );
-    let confirmed = payer.post(&server, "/api/v1/pay/confirm", &confirm).await;
-    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    payer
+        .post_ok(&server, "/api/v1/pay/confirm", &confirm)
+        .await;
     assert_eq!(
         merchant.order(&server, "POS-1001").await["trade_state"],
         "SUCCESS"
@@ -235,13 +161,12 @@ async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_revers
     assert_eq!(none_left["orders"].as_array().unwrap().len(), 0);
 
     // Waiting, then reversed by the merchant: the payer can no longer pay it.
-    let code = payment_code(&server, &payer).await;
+    let code = payer.payment_code(&server).await;
     let waiting = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             CODEPAY,
-            Some(&charge(&merchant, "POS-1002", 2_000, &code)),
+            &charge(&merchant, "POS-1002", 2_000, &code),
         )
         .await;
     assert_eq!(waiting.status, 202, "{}", waiting.text);
@@ -264,27 +189,26 @@ async fn above_the_password_free_limit_the_payer_confirms_or_the_merchant_revers
     assert_eq!(payer.balance(&server).await, 45_000);
 
     // Waiting, then left alone: it closes after five minutes.
-    let code = payment_code(&server, &payer).await;
+    let code = payer.payment_code(&server).await;
     let waiting = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             CODEPAY,
-            Some(&charge(&merchant, "POS-1003", 2_000, &code)),
+            &charge(&merchant, "POS-1003", 2_000, &code),
         )
         .await;
     assert_eq!(waiting.status, 202, "{}", waiting.text);
-    advance(&server, 6 * 60_000).await;
+    server.advance_clock(6 * 60_000).await;
     assert_eq!(
         merchant.order(&server, "POS-1003").await["trade_state"],
         "CLOSED"
     );
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_codes_short_wallets_and_foreign_orders_are_refused_and_change_nothing() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Kiosk").await;
@@ -292,109 +216,77 @@ async fn bad_codes_short_wallets_and_foreign_orders_are_refused_and_change_nothi
 
     for (auth_code, why) in [("123", "too short"), ("169999999999999999", "prefix 16")] {
         let reply = merchant
-            .v3(
+            .post(
                 &server,
-                "POST",
                 CODEPAY,
-                Some(&charge(&merchant, "POS-2001", 100, auth_code)),
+                &charge(&merchant, "POS-2001", 100, auth_code),
             )
             .await;
-        assert_eq!(error_code(&reply), (400, "PARAM_ERROR".to_owned()), "{why}");
+        assert_eq!(reply.error_code(), (400, "PARAM_ERROR".to_owned()), "{why}");
         assert_eq!(reply.json()["detail"]["field"], "/payer/auth_code");
     }
     let unknown = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             CODEPAY,
-            Some(&charge(&merchant, "POS-2001", 100, "134567890123456789")),
+            &charge(&merchant, "POS-2001", 100, "134567890123456789"),
         )
         .await;
-    assert_eq!(error_code(&unknown), (400, "AUTH_CODE_INVALID".to_owned()));
+    unknown.assert_error(400, "AUTH_CODE_INVALID");
 
     // Not enough in the wallet: refused, nothing written, the code still works.
-    let code = payment_code(&server, &payer).await;
+    let code = payer.payment_code(&server).await;
     let short = merchant
-        .v3(
-            &server,
-            "POST",
-            CODEPAY,
-            Some(&charge(&merchant, "POS-2002", 900, &code)),
-        )
+        .post(&server, CODEPAY, &charge(&merchant, "POS-2002", 900, &code))
         .await;
-    assert_eq!(
-        error_code(&short),
-        (403, "NOT_ENOUGH".to_owned()),
-        "{}",
-        short.text
-    );
+    short.assert_error(403, "NOT_ENOUGH");
     let missing = merchant.query_order(&server, "POS-2002").await;
-    assert_eq!(error_code(&missing), (404, "ORDER_NOT_EXIST".to_owned()));
-    let smaller = merchant
-        .v3(
-            &server,
-            "POST",
-            CODEPAY,
-            Some(&charge(&merchant, "POS-2003", 400, &code)),
-        )
+    missing.assert_error(404, "ORDER_NOT_EXIST");
+    merchant
+        .post_ok(&server, CODEPAY, &charge(&merchant, "POS-2003", 400, &code))
         .await;
-    assert_eq!(smaller.status, 200, "{}", smaller.text);
     assert_eq!(payer.balance(&server).await, 100);
 
     // A code is good for a minute.
-    let code = payment_code(&server, &payer).await;
-    advance(&server, 61_000).await;
+    let code = payer.payment_code(&server).await;
+    server.advance_clock(61_000).await;
     let expired = merchant
-        .v3(
-            &server,
-            "POST",
-            CODEPAY,
-            Some(&charge(&merchant, "POS-2004", 50, &code)),
-        )
+        .post(&server, CODEPAY, &charge(&merchant, "POS-2004", 50, &code))
         .await;
-    assert_eq!(error_code(&expired), (400, "AUTHCODEEXPIRE".to_owned()));
+    expired.assert_error(400, "AUTHCODEEXPIRE");
 
     // Only code payments are reversed, and only one's own.
-    let native = merchant
-        .v3(
+    merchant
+        .post_ok(
             &server,
-            "POST",
             "/v3/pay/transactions/native",
-            Some(&json!({
+            &json!({
                 "appid": merchant.appid, "mchid": merchant.mchid, "description": "x",
                 "out_trade_no": "NAT-2005", "notify_url": "https://m.example/n",
                 "amount": {"total": 100},
-            })),
+            }),
         )
         .await;
-    assert_eq!(native.status, 200, "{}", native.text);
     let not_code = reverse(&server, &merchant, "NAT-2005").await;
-    assert_eq!(error_code(&not_code), (400, "INVALID_REQUEST".to_owned()));
+    not_code.assert_error(400, "INVALID_REQUEST");
     let other = Merchant::create(&server, "Other").await;
     let foreign = reverse(&server, &other, "POS-2003").await;
-    assert_eq!(error_code(&foreign), (404, "ORDER_NOT_EXIST".to_owned()));
+    foreign.assert_error(404, "ORDER_NOT_EXIST");
     assert_eq!(
         merchant.order(&server, "POS-2003").await["trade_state"],
         "SUCCESS"
     );
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_charges_codes_for_its_own_sub_merchants_only() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let provider = Merchant::create_provider(&server, &json!({ "name": "POS Services" })).await;
     let other = Merchant::create_provider(&server, &json!({ "name": "Other Services" })).await;
-    let sub = |sp: &Merchant| {
-        let path = format!("/api/v1/admin/providers/{}/sub-merchants", sp.mchid);
-        let server = &server;
-        async move {
-            let reply = server.admin_post(&path, &json!({ "name": "Shop" })).await;
-            reply.json()["sub_mchid"].as_str().unwrap().to_owned()
-        }
-    };
-    let ours = sub(&provider).await;
-    let theirs = sub(&other).await;
+    let shop = json!({ "name": "Shop" });
+    let ours = provider.add_sub_merchant(&server, &shop).await;
+    let theirs = other.add_sub_merchant(&server, &shop).await;
     let payer = Payer::create(&server, "Dan", 5_000).await;
     let body = |sub_mchid: &str, no: &str, code: &str| {
         json!({
@@ -404,73 +296,33 @@ async fn a_provider_charges_codes_for_its_own_sub_merchants_only() {
         })
     };
     let partner = "/v3/pay/partner/transactions/codepay";
-    let code = payment_code(&server, &payer).await;
+    let code = payer.payment_code(&server).await;
     let foreign = provider
-        .v3(
-            &server,
-            "POST",
-            partner,
-            Some(&body(&theirs, "SPC-0001", &code)),
-        )
+        .post(&server, partner, &body(&theirs, "SPC-0001", &code))
         .await;
-    assert_eq!(error_code(&foreign), (403, "NO_AUTH".to_owned()));
+    foreign.assert_error(403, "NO_AUTH");
     let paid = provider
-        .v3(
-            &server,
-            "POST",
-            partner,
-            Some(&body(&ours, "SPC-0001", &code)),
-        )
+        .post_ok(&server, partner, &body(&ours, "SPC-0001", &code))
         .await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
-    assert_eq!(paid.json()["sub_mchid"], ours.as_str());
-    assert_eq!(paid.json()["trade_type"], "MICROPAY");
+    assert_eq!(paid["sub_mchid"], ours.as_str());
+    assert_eq!(paid["trade_type"], "MICROPAY");
     let reversed = provider
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             "/v3/pay/partner/transactions/out-trade-no/SPC-0001/reverse",
-            Some(&json!({
+            &json!({
                 "sp_appid": provider.appid, "sp_mchid": provider.mchid, "sub_mchid": ours,
-            })),
+            }),
         )
         .await;
-    assert_eq!(reversed.status, 200, "{}", reversed.text);
-    assert_eq!(reversed.json()["sub_mchid"], ours.as_str());
+    assert_eq!(reversed["sub_mchid"], ours.as_str());
     assert_eq!(payer.balance(&server).await, 5_000);
-    assert_ledger_sound(&server).await;
-}
-
-fn v2_body(params: &[(&str, &str)], key: &str, sign_type: SignType) -> String {
-    let mut params: Params = params
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
-    if sign_type == SignType::HmacSha256 {
-        params.insert("sign_type".to_owned(), "HMAC-SHA256".to_owned());
-    }
-    let signature = sign(&params, key, sign_type);
-    params.insert("sign".to_owned(), signature);
-    to_xml(&params)
-}
-
-async fn v2(server: &TestServer, path: &str, body: &str) -> Params {
-    let reply = server.post_raw(path, body, None).await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    assert!(
-        reply
-            .header("content-type")
-            .unwrap()
-            .starts_with("text/xml"),
-        "{:?}",
-        reply.header("content-type")
-    );
-    parse_xml(reply.text.as_bytes()).unwrap()
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     // Pinned, so the test's day arithmetic is the same at any hour.
     let _pinned = server.pin_clock("10:00").await;
     let merchant = Merchant::create(&server, "Noodle Stall").await;
@@ -480,7 +332,7 @@ async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
         .to_owned();
     assert_eq!(key.len(), 32);
     let payer = Payer::create(&server, "Fay", 10_000).await;
-    let code = payment_code(&server, &payer).await;
+    let code = payer.payment_code(&server).await;
     let base = |no: &'static str| {
         vec![
             ("appid", merchant.appid.clone()),
@@ -493,7 +345,7 @@ async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
         |params: &[(&'static str, String)]| -> Vec<(&'static str, String)> { params.to_vec() };
     let body_of = |params: &[(&'static str, String)], sign_type| {
         let refs: Vec<(&str, &str)> = params.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        v2_body(&refs, &key, sign_type)
+        v2_request(&refs, &key, sign_type)
     };
 
     // micropay, MD5: paid at once; the answer is signed the same way.
@@ -505,7 +357,7 @@ async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
         ("auth_code", code.clone()),
         ("attach", "stall 3".to_owned()),
     ]);
-    let paid = v2(&server, "/pay/micropay", &body_of(&charge, SignType::Md5)).await;
+    let paid = post_v2(&server, "/pay/micropay", &body_of(&charge, SignType::Md5)).await;
     assert_eq!(paid["return_code"], "SUCCESS", "{paid:?}");
     assert_eq!(paid["result_code"], "SUCCESS", "{paid:?}");
     assert!(verify(&paid, &key, SignType::Md5), "the answer is signed");
@@ -520,7 +372,7 @@ async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
 
     // orderquery, HMAC-SHA256.
     let query = body_of(&base("V2-0001"), SignType::HmacSha256);
-    let found = v2(&server, "/pay/orderquery", &query).await;
+    let found = post_v2(&server, "/pay/orderquery", &query).await;
     assert_eq!(found["result_code"], "SUCCESS", "{found:?}");
     assert!(verify(&found, &key, SignType::HmacSha256));
     assert_eq!(found["trade_state"], "SUCCESS");
@@ -529,13 +381,13 @@ async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
     // A wrong sign changes nothing.
     let forged = body_of(&charge, SignType::Md5)
         .replace("<total_fee>1200</total_fee>", "<total_fee>1</total_fee>");
-    let refused = v2(&server, "/pay/micropay", &forged).await;
+    let refused = post_v2(&server, "/pay/micropay", &forged).await;
     assert_eq!(refused["return_code"], "SUCCESS");
     assert_eq!(refused["result_code"], "FAIL");
     assert_eq!(refused["err_code"], "SIGNERROR", "{refused:?}");
 
     // reverse: the paid order is refunded; recall N.
-    let reversed = v2(
+    let reversed = post_v2(
         &server,
         "/secapi/pay/reverse",
         &body_of(&base("V2-0001"), SignType::Md5),
@@ -544,17 +396,12 @@ async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
     assert_eq!(reversed["result_code"], "SUCCESS", "{reversed:?}");
     assert_eq!(reversed["recall"], "N");
     assert_eq!(payer.balance(&server).await, 10_000);
-    let found = v2(&server, "/pay/orderquery", &query).await;
+    let found = post_v2(&server, "/pay/orderquery", &query).await;
     assert_eq!(found["trade_state"], "REVOKED");
 
     // Above the password-free limit: USERPAYING, then the query shows it.
-    server
-        .admin_post(
-            &format!("/api/v1/admin/users/{}/password-free-limit", payer.user_id),
-            &json!({ "password_free_limit": 100 }),
-        )
-        .await;
-    let code = payment_code(&server, &payer).await;
+    payer.set_password_free_limit(&server, 100).await;
+    let code = payer.payment_code(&server).await;
     let mut big = as_refs(&base("V2-0002"));
     big.extend([
         ("body", "Big order".to_owned()),
@@ -562,9 +409,9 @@ async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
         ("spbill_create_ip", "10.0.0.9".to_owned()),
         ("auth_code", code),
     ]);
-    let waiting = v2(&server, "/pay/micropay", &body_of(&big, SignType::Md5)).await;
+    let waiting = post_v2(&server, "/pay/micropay", &body_of(&big, SignType::Md5)).await;
     assert_eq!(waiting["err_code"], "USERPAYING", "{waiting:?}");
-    let state = v2(
+    let state = post_v2(
         &server,
         "/pay/orderquery",
         &body_of(&base("V2-0002"), SignType::Md5),
@@ -573,18 +420,18 @@ async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
     assert_eq!(state["trade_state"], "USERPAYING");
 
     // Unreadable documents, unknown merchants, unknown orders.
-    let broken = v2(&server, "/pay/micropay", "<xml><mch_id>1</mch_id>").await;
+    let broken = post_v2(&server, "/pay/micropay", "<xml><mch_id>1</mch_id>").await;
     assert_eq!(broken["return_code"], "FAIL", "{broken:?}");
     let mut stranger = as_refs(&base("V2-0003"));
     stranger[1].1 = "1999999999".to_owned();
-    let unknown = v2(
+    let unknown = post_v2(
         &server,
         "/pay/orderquery",
         &body_of(&stranger, SignType::Md5),
     )
     .await;
     assert_eq!(unknown["err_code"], "MCHID_NOT_EXIST", "{unknown:?}");
-    let missing = v2(
+    let missing = post_v2(
         &server,
         "/pay/orderquery",
         &body_of(&base("V2-0404"), SignType::Md5),
@@ -598,22 +445,17 @@ async fn apiv2_micropay_orderquery_and_reverse_speak_signed_xml() {
         ("spbill_create_ip", "10.0.0.9".to_owned()),
         ("auth_code", "99".to_owned()),
     ]);
-    let malformed = v2(&server, "/pay/micropay", &body_of(&bad_code, SignType::Md5)).await;
+    let malformed = post_v2(&server, "/pay/micropay", &body_of(&bad_code, SignType::Md5)).await;
     assert_eq!(malformed["err_code"], "AUTH_CODE_ERROR", "{malformed:?}");
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_wallet_page_shows_a_payment_code_and_what_waits_for_the_password() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Toy Store").await;
     let payer = Payer::create(&server, "Gao", 50_000).await;
-    server
-        .admin_post(
-            &format!("/api/v1/admin/users/{}/password-free-limit", payer.user_id),
-            &json!({ "password_free_limit": 100 }),
-        )
-        .await;
+    payer.set_password_free_limit(&server, 100).await;
     let client = plaza_testkit::http_client();
     let cookie = format!("plaza_session={}", payer.token);
     let page = client
@@ -630,11 +472,10 @@ async fn the_wallet_page_shows_a_payment_code_and_what_waits_for_the_password() 
     assert!(code.bytes().all(|byte| byte.is_ascii_digit()), "{page}");
     assert!(page.contains("<svg"), "the code is also a QR code");
     let waiting = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             CODEPAY,
-            Some(&charge(&merchant, "POS-3001", 2_000, code)),
+            &charge(&merchant, "POS-3001", 2_000, code),
         )
         .await;
     assert_eq!(waiting.status, 202, "{}", waiting.text);

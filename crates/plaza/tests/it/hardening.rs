@@ -4,72 +4,21 @@
 //! Plaza's network (at prepay and at delivery), secrets on disk readable by others or in
 //! a copied database, and APIv2 answers that were not XML.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use std::time::Duration;
 
-use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
+use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode, post_v2, v2_request};
 use plaza_testkit::{Reply, ServerOptions, TestServer};
-use plaza_wx::v2::{Params, SignType, parse_xml, sign, to_xml, verify};
+use plaza_wx::v2::{Params, SignType, parse_xml, verify};
 use serde_json::{Value, json};
 
-const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");
+use crate::PLAZA;
 /// 2^31 − 1 fen: the largest amount of one order.
 const TOTAL_MAX: i64 = 2_147_483_647;
 
-fn sandbox() -> TestServer {
-    ServerOptions::new(PLAZA).sandbox().start()
-}
-
-fn error_code(reply: &Reply) -> (u16, String) {
-    (
-        reply.status,
-        reply.json()["code"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 /// A refusal of the amount: `400 PARAM_ERROR` naming `field`.
 fn assert_param_error(reply: &Reply, field: &str) {
-    assert_eq!(
-        error_code(reply),
-        (400, "PARAM_ERROR".to_owned()),
-        "{}",
-        reply.text
-    );
+    reply.assert_error(400, "PARAM_ERROR");
     assert_eq!(reply.json()["detail"]["field"], field, "{}", reply.text);
-}
-
-fn native(merchant: &Merchant, no: &str, total: i64, notify_url: &str) -> Value {
-    json!({
-        "appid": merchant.appid,
-        "mchid": merchant.mchid,
-        "description": "A very large order",
-        "out_trade_no": no,
-        "notify_url": notify_url,
-        "amount": {"total": total, "currency": "CNY"},
-    })
-}
-
-async fn prepay(server: &TestServer, merchant: &Merchant, body: &Value) -> Reply {
-    merchant
-        .v3(server, "POST", "/v3/pay/transactions/native", Some(body))
-        .await
-}
-
-async fn assert_ledger_sound(server: &TestServer) {
-    let reply = server.admin_get("/api/v1/admin/ledger/verify").await;
-    assert_eq!(reply.json()["sound"], true, "{}", reply.text);
-}
-
-async fn payment_code(server: &TestServer, payer: &Payer) -> String {
-    let reply = payer
-        .post(server, "/api/v1/me/payment-code", &json!({}))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    reply.json()["code"].as_str().unwrap().to_owned()
 }
 
 fn codepay(merchant: &Merchant, no: &str, total: i64, auth_code: &str) -> Value {
@@ -84,16 +33,6 @@ fn codepay(merchant: &Merchant, no: &str, total: i64, auth_code: &str) -> Value 
     })
 }
 
-fn v2_body(params: &[(&str, String)], key: &str) -> String {
-    let mut params: Params = params
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), value.clone()))
-        .collect();
-    let signature = sign(&params, key, SignType::Md5);
-    params.insert("sign".to_owned(), signature);
-    to_xml(&params)
-}
-
 async fn micropay(
     server: &TestServer,
     merchant: &Merchant,
@@ -102,42 +41,43 @@ async fn micropay(
     code: &str,
 ) -> Params {
     let key = merchant.credentials["apiv2_key"].as_str().unwrap();
-    let body = v2_body(
+    let body = v2_request(
         &[
-            ("appid", merchant.appid.clone()),
-            ("mch_id", merchant.mchid.clone()),
-            ("nonce_str", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".to_owned()),
-            ("out_trade_no", no.to_owned()),
-            ("body", "A counter sale".to_owned()),
-            ("total_fee", total_fee.to_string()),
-            ("spbill_create_ip", "10.0.0.9".to_owned()),
-            ("auth_code", code.to_owned()),
+            ("appid", &merchant.appid),
+            ("mch_id", &merchant.mchid),
+            ("nonce_str", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"),
+            ("out_trade_no", no),
+            ("body", "A counter sale"),
+            ("total_fee", &total_fee.to_string()),
+            ("spbill_create_ip", "10.0.0.9"),
+            ("auth_code", code),
         ],
         key,
+        SignType::Md5,
     );
-    let reply = server.post_raw("/pay/micropay", &body, None).await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    let answer = parse_xml(reply.text.as_bytes()).unwrap();
+    let answer = post_v2(server, "/pay/micropay", &body).await;
     assert!(verify(&answer, key, SignType::Md5), "{answer:?}");
     answer
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn totals_above_two_to_the_31_minus_1_fen_are_refused_on_every_prepay_path() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Big Ticket").await;
     let url = "https://merchant.example/notify";
 
     // Direct: 2^31 − 1 is an order; 2^31 and i64::MAX (the probe's) are refused.
-    let largest = prepay(
-        &server,
-        &merchant,
-        &native(&merchant, "MAX-0001", TOTAL_MAX, url),
-    )
-    .await;
-    assert_eq!(largest.status, 200, "{}", largest.text);
+    merchant
+        .create_native(&server, "MAX-0001", TOTAL_MAX, url)
+        .await;
     for (no, total) in [("MAX-0002", TOTAL_MAX + 1), ("MAX-0003", i64::MAX)] {
-        let refused = prepay(&server, &merchant, &native(&merchant, no, total, url)).await;
+        let refused = merchant
+            .post(
+                &server,
+                "/v3/pay/transactions/native",
+                &merchant.native_order(no, total, url),
+            )
+            .await;
         assert_param_error(&refused, "/amount/total");
         assert!(merchant.verifies(&refused), "refusals are signed too");
     }
@@ -164,35 +104,18 @@ async fn totals_above_two_to_the_31_minus_1_fen_are_refused_on_every_prepay_path
         })
     };
     let path = "/v3/pay/partner/transactions/native";
-    let largest = provider
-        .v3(
-            &server,
-            "POST",
-            path,
-            Some(&partner("PMAX-0001", TOTAL_MAX)),
-        )
+    provider
+        .post_ok(&server, path, &partner("PMAX-0001", TOTAL_MAX))
         .await;
-    assert_eq!(largest.status, 200, "{}", largest.text);
     let refused = provider
-        .v3(
-            &server,
-            "POST",
-            path,
-            Some(&partner("PMAX-0002", TOTAL_MAX + 1)),
-        )
+        .post(&server, path, &partner("PMAX-0002", TOTAL_MAX + 1))
         .await;
     assert_param_error(&refused, "/amount/total");
 
     // Codepay: refused before the code is looked at; the largest total pays at once for
     // a payer whose password-free limit allows it, taking exactly the total.
     let payer = Payer::create(&server, "Whale", TOTAL_MAX).await;
-    let limit = server
-        .admin_post(
-            &format!("/api/v1/admin/users/{}/password-free-limit", payer.user_id),
-            &json!({ "password_free_limit": TOTAL_MAX }),
-        )
-        .await;
-    assert_eq!(limit.status, 200, "{}", limit.text);
+    payer.set_password_free_limit(&server, TOTAL_MAX).await;
     let over_limit = server
         .admin_post(
             &format!("/api/v1/admin/users/{}/password-free-limit", payer.user_id),
@@ -205,28 +128,25 @@ async fn totals_above_two_to_the_31_minus_1_fen_are_refused_on_every_prepay_path
         "{}",
         over_limit.text
     );
-    let code = payment_code(&server, &payer).await;
+    let code = payer.payment_code(&server).await;
     let codepay_path = "/v3/pay/transactions/codepay";
     let refused = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             codepay_path,
-            Some(&codepay(&merchant, "CMAX-0001", TOTAL_MAX + 1, &code)),
+            &codepay(&merchant, "CMAX-0001", TOTAL_MAX + 1, &code),
         )
         .await;
     assert_param_error(&refused, "/amount/total");
     let paid = merchant
-        .v3(
+        .post_ok(
             &server,
-            "POST",
             codepay_path,
-            Some(&codepay(&merchant, "CMAX-0002", TOTAL_MAX, &code)),
+            &codepay(&merchant, "CMAX-0002", TOTAL_MAX, &code),
         )
         .await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
-    assert_eq!(paid.json()["trade_state"], "SUCCESS", "{}", paid.text);
-    assert_eq!(paid.json()["amount"]["payer_total"], TOTAL_MAX);
+    assert_eq!(paid["trade_state"], "SUCCESS", "{}", paid);
+    assert_eq!(paid["amount"]["payer_total"], TOTAL_MAX);
     assert_eq!(
         payer.balance(&server).await,
         0,
@@ -241,7 +161,7 @@ async fn totals_above_two_to_the_31_minus_1_fen_are_refused_on_every_prepay_path
         )
         .await;
     assert_eq!(topped.status, 200, "{}", topped.text);
-    let code = payment_code(&server, &payer).await;
+    let code = payer.payment_code(&server).await;
     let refused = micropay(&server, &merchant, "VMAX-0001", TOTAL_MAX + 1, &code).await;
     assert_eq!(refused["return_code"], "SUCCESS", "{refused:?}");
     assert_eq!(refused["result_code"], "FAIL", "{refused:?}");
@@ -255,14 +175,13 @@ async fn totals_above_two_to_the_31_minus_1_fen_are_refused_on_every_prepay_path
 
     // Refunds and sandbox top-ups carry the same bound.
     let refund = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&json!({
+            &json!({
                 "out_trade_no": "CMAX-0002", "out_refund_no": "RMAX-0001",
                 "amount": {"refund": TOTAL_MAX + 1, "total": TOTAL_MAX, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
     assert_param_error(&refund, "/amount/refund");
@@ -272,50 +191,32 @@ async fn totals_above_two_to_the_31_minus_1_fen_are_refused_on_every_prepay_path
             &json!({ "amount": TOTAL_MAX + 1, "request_id": "too-much" }),
         )
         .await;
-    assert_eq!(
-        error_code(&top_up),
-        (400, "invalid_field".to_owned()),
-        "{}",
-        top_up.text
-    );
-    assert_ledger_sound(&server).await;
+    top_up.assert_error(400, "invalid_field");
+    server.assert_ledger_sound().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_order_of_the_largest_total_is_paid_and_refunded_in_parts_to_the_fen() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Jeweller").await;
     let payer = Payer::create(&server, "Collector", TOTAL_MAX).await;
-    let order = prepay(
-        &server,
-        &merchant,
-        &native(
-            &merchant,
-            "BIG-0001",
-            TOTAL_MAX,
-            "https://merchant.example/n",
-        ),
-    )
-    .await;
-    assert_eq!(order.status, 200, "{}", order.text);
-    let paid = payer
-        .pay_code(&server, order.json()["code_url"].as_str().unwrap())
+    let code_url = merchant
+        .create_native(&server, "BIG-0001", TOTAL_MAX, "https://merchant.example/n")
         .await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
+    payer.pay(&server, &code_url).await;
     assert_eq!(payer.balance(&server).await, 0);
 
     // Three refunds; the last one (where the proportional fee used to overflow) too.
     let parts = [1_000_000_000, 1_000_000_000, TOTAL_MAX - 2_000_000_000];
     for (index, part) in parts.iter().enumerate() {
         let refund = merchant
-            .v3(
+            .post(
                 &server,
-                "POST",
                 "/v3/refund/domestic/refunds",
-                Some(&json!({
+                &json!({
                     "out_trade_no": "BIG-0001", "out_refund_no": format!("BIG-R{index}"),
                     "amount": {"refund": part, "total": TOTAL_MAX, "currency": "CNY"},
-                })),
+                }),
             )
             .await;
         assert_eq!(refund.status, 200, "part {index}: {}", refund.text);
@@ -331,7 +232,7 @@ async fn an_order_of_the_largest_total_is_paid_and_refunded_in_parts_to_the_fen(
         .await
         .json();
     assert_eq!(merchant_view["available_balance"], 0, "{merchant_view}");
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 /// Opens an external account and moves `amount` from it into `to`.
@@ -354,19 +255,13 @@ async fn push(server: &TestServer, id: &str, to: &str, amount: i64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_balance_that_would_overflow_is_a_clear_refusal_not_a_store_failure() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Corner Shop").await;
     let payer = Payer::create(&server, "Rich", 1_000).await;
-    let order = prepay(
-        &server,
-        &merchant,
-        &native(&merchant, "OVF-0001", 100, "https://merchant.example/n"),
-    )
-    .await;
-    let paid = payer
-        .pay_code(&server, order.json()["code_url"].as_str().unwrap())
+    let code_url = merchant
+        .create_native(&server, "OVF-0001", 100, "https://merchant.example/n")
         .await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
+    payer.pay(&server, &code_url).await;
     let wallet = format!("user:{}:wallet", payer.user_id);
     // 900 are there; this brings the wallet 50 fen short of i64::MAX.
     push(&server, "probe-fill", &wallet, i64::MAX - 950).await;
@@ -379,35 +274,24 @@ async fn a_balance_that_would_overflow_is_a_clear_refusal_not_a_store_failure() 
             &json!({ "amount": 100, "request_id": "one-more" }),
         )
         .await;
-    assert_eq!(
-        error_code(&top_up),
-        (422, "balance_overflow".to_owned()),
-        "{}",
-        top_up.text
-    );
+    top_up.assert_error(422, "balance_overflow");
     assert!(top_up.json()["message"].as_str().unwrap().contains(&wallet));
     // A refund into it over the APIv3 wire: a refusal, not SYSTEM_ERROR.
     let refund = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&json!({
+            &json!({
                 "out_trade_no": "OVF-0001", "out_refund_no": "OVF-R1",
                 "amount": {"refund": 100, "total": 100, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
-    assert_eq!(
-        error_code(&refund),
-        (400, "INVALID_REQUEST".to_owned()),
-        "{}",
-        refund.text
-    );
+    refund.assert_error(400, "INVALID_REQUEST");
     assert!(merchant.verifies(&refund));
     // Nothing moved, and the ledger is sound.
     assert_eq!(payer.balance(&server).await, i64::MAX - 50);
-    assert_ledger_sound(&server).await;
+    server.assert_ledger_sound().await;
 }
 
 /// Polls the merchant's notifications until the one for `out_trade_no` has an attempt.
@@ -484,47 +368,42 @@ async fn notify_urls_inside_plazas_network_are_refused_in_production_at_prepay_a
         "http://[fd00::1]/n",
         &format!("{}/api/v1/admin/merchants", server.base_url),
     ] {
-        let refused = prepay(
-            &server,
-            &merchant,
-            &native(&merchant, "SSRF-0001", 100, url),
-        )
-        .await;
+        let refused = merchant
+            .post(
+                &server,
+                "/v3/pay/transactions/native",
+                &merchant.native_order("SSRF-0001", 100, url),
+            )
+            .await;
         assert_param_error(&refused, "/notify_url");
     }
     let refund = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/refund/domestic/refunds",
-            Some(&json!({
+            &json!({
                 "out_trade_no": "SSRF-0001", "out_refund_no": "SSRF-R1",
                 "notify_url": "http://10.1.1.1/refunds",
                 "amount": {"refund": 1, "total": 100, "currency": "CNY"},
-            })),
+            }),
         )
         .await;
     assert_param_error(&refund, "/notify_url");
     let callback = merchant
-        .v3(
+        .post(
             &server,
-            "POST",
             "/v3/marketing/favor/callbacks",
-            Some(&json!({ "mchid": merchant.mchid, "notify_url": "http://127.0.0.1:9/coupons" })),
+            &json!({ "mchid": merchant.mchid, "notify_url": "http://127.0.0.1:9/coupons" }),
         )
         .await;
     assert_param_error(&callback, "/notify_url");
 
     // The allowed name is taken and delivered to.
-    let code_of = |reply: &Reply| reply.json()["code_url"].as_str().unwrap().to_owned();
     let mut codes = Vec::new();
     for no in ["SSRF-0002", "SSRF-0003"] {
-        let taken = prepay(&server, &merchant, &native(&merchant, no, 100, &by_name)).await;
-        assert_eq!(taken.status, 200, "{}", taken.text);
-        codes.push(code_of(&taken));
+        codes.push(merchant.create_native(&server, no, 100, &by_name).await);
     }
-    let paid = payer.pay_code(&server, &codes[0]).await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
+    payer.pay(&server, &codes[0]).await;
     sink.wait_for(1).await;
     let delivered = first_attempt(&server, &merchant.mchid, "SSRF-0002").await;
     assert_eq!(delivered["attempts"][0]["status"], 200, "{delivered}");
@@ -533,15 +412,15 @@ async fn notify_urls_inside_plazas_network_are_refused_in_production_at_prepay_a
     // order taken before is refused at delivery once `localhost` resolves to loopback.
     server.terminate();
     let server = ServerOptions::new(PLAZA).data_dir(data.path()).start();
-    let refused = prepay(
-        &server,
-        &merchant,
-        &native(&merchant, "SSRF-0004", 100, &by_name),
-    )
-    .await;
+    let refused = merchant
+        .post(
+            &server,
+            "/v3/pay/transactions/native",
+            &merchant.native_order("SSRF-0004", 100, &by_name),
+        )
+        .await;
     assert_param_error(&refused, "/notify_url");
-    let paid = payer.pay_code(&server, &codes[1]).await;
-    assert_eq!(paid.status, 200, "{}", paid.text);
+    payer.pay(&server, &codes[1]).await;
     let notification = first_attempt(&server, &merchant.mchid, "SSRF-0003").await;
     let attempt = &notification["attempts"][0];
     assert_eq!(attempt["sent"], false, "{notification}");
@@ -557,7 +436,7 @@ async fn notify_urls_inside_plazas_network_are_refused_in_production_at_prepay_a
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sandbox_still_notifies_a_developers_own_machine() {
-    let server = sandbox();
+    let server = TestServer::sandbox(PLAZA);
     let sink = NotifySink::start(SinkMode::Accept).await;
     let merchant = Merchant::create(&server, "Dev Shop").await;
     let payer = Payer::create(&server, "Dev", 1_000).await;
@@ -565,12 +444,8 @@ async fn the_sandbox_still_notifies_a_developers_own_machine() {
         ("DEV-0001", sink.url.clone()),
         ("DEV-0002", sink.url.replace("127.0.0.1", "localhost")),
     ] {
-        let order = prepay(&server, &merchant, &native(&merchant, no, 100, &url)).await;
-        assert_eq!(order.status, 200, "{}", order.text);
-        let paid = payer
-            .pay_code(&server, order.json()["code_url"].as_str().unwrap())
-            .await;
-        assert_eq!(paid.status, 200, "{}", paid.text);
+        let code_url = merchant.create_native(&server, no, 100, &url).await;
+        payer.pay(&server, &code_url).await;
     }
     sink.wait_for(2).await;
 }
@@ -645,14 +520,15 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 /// still holds the same key.
 async fn apiv2_key_works(server: &TestServer, merchant: &Merchant) -> bool {
     let key = merchant.credentials["apiv2_key"].as_str().unwrap();
-    let body = v2_body(
+    let body = v2_request(
         &[
-            ("appid", merchant.appid.clone()),
-            ("mch_id", merchant.mchid.clone()),
-            ("nonce_str", "N0NCE".to_owned()),
-            ("out_trade_no", "NOT-THERE".to_owned()),
+            ("appid", &merchant.appid),
+            ("mch_id", &merchant.mchid),
+            ("nonce_str", "N0NCE"),
+            ("out_trade_no", "NOT-THERE"),
         ],
         key,
+        SignType::Md5,
     );
     let reply = server.post_raw("/pay/orderquery", &body, None).await;
     let answer = parse_xml(reply.text.as_bytes()).unwrap();
@@ -661,10 +537,7 @@ async fn apiv2_key_works(server: &TestServer, merchant: &Merchant) -> bool {
 
 /// Fetches the platform certificates, encrypted with the APIv3 key, and decrypts them.
 async fn apiv3_key_works(server: &TestServer, merchant: &Merchant) -> bool {
-    let listed = merchant
-        .v3(server, "GET", "/v3/certificates", None)
-        .await
-        .json();
+    let listed = merchant.get(server, "/v3/certificates").await.json();
     let encrypted = &listed["data"][0]["encrypt_certificate"];
     plaza_wx::aead::decrypt_resource(
         &merchant.apiv3_key,
@@ -777,7 +650,7 @@ async fn the_data_directory_is_the_owners_and_a_copied_database_holds_no_merchan
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_password_hashed_with_the_old_rounds_still_pays_and_is_hashed_again_with_owasps() {
-    let mut server = sandbox();
+    let mut server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Old Friends").await;
     let payer = Payer::create(&server, "Veteran", 1_000).await;
     let record = user_record(&server.data_dir, &payer.user_id);
@@ -796,13 +669,9 @@ async fn a_password_hashed_with_the_old_rounds_still_pays_and_is_hashed_again_wi
     overwrite_record(&server.data_dir, "pay.user", &payer.user_id, &legacy);
     let server = server.restart();
 
-    let order = prepay(
-        &server,
-        &merchant,
-        &native(&merchant, "OLD-0001", 100, "https://merchant.example/n"),
-    )
-    .await;
-    let code_url = order.json()["code_url"].as_str().unwrap().to_owned();
+    let code_url = merchant
+        .create_native(&server, "OLD-0001", 100, "https://merchant.example/n")
+        .await;
     let wrong = payer
         .post(
             &server,
