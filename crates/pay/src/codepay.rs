@@ -10,9 +10,9 @@ use plaza_kernel::record::{Expect, IndexRange};
 use plaza_ledger::WriteSet;
 
 use crate::error::PayError;
+use crate::hooks::FailedAttempt;
 use crate::ids;
-use crate::model::{Order, PaymentCode, TradeState, TradeType, User, order_key};
-use crate::sandbox::ScriptedPayment;
+use crate::model::{CouponChoice, Order, PaymentCode, TradeState, TradeType, User, order_key};
 use crate::service::{
     CONFLICT_RETRIES_MAX, PayService, PrepayRequest, RefundRequest, check_prepay, order_write,
     request_digest, user_record,
@@ -170,7 +170,12 @@ impl PayService {
             .ok_or_else(|| PayError::MerchantNotFound {
                 mchid: order_request.mchid.clone(),
             })?;
-        self.check_order_parties(order_request, &merchant).await?;
+        let partner = (
+            order_request.sp_mchid.as_deref(),
+            order_request.sub_appid.as_deref(),
+        );
+        self.check_order_parties(&merchant, &order_request.appid, partner)
+            .await?;
         let digest = request_digest(order_request)?;
         let key = order_key(&order_request.mchid, &order_request.out_trade_no);
         for _ in 0..CONFLICT_RETRIES_MAX {
@@ -208,14 +213,14 @@ impl PayService {
             )?;
             let mut order = new_code_order(order_request, &digest, &code, now);
             let jobs = self.new_order_jobs(&mut order);
-            match self.scripted_payment_failure(&order) {
-                Some(ScriptedPayment::NotEnough) => {
+            match self.failed_attempt(&order) {
+                Some(FailedAttempt::NotEnough) => {
                     return Err(PayError::WalletBalanceNotEnough {
                         balance_minor: self.wallet_balance(&user.user_id).await?,
                         needed_minor: order.total_minor,
                     });
                 }
-                Some(ScriptedPayment::Payerror) => {
+                Some(FailedAttempt::Payerror) => {
                     order.state = TradeState::Payerror;
                     let write = WriteSet {
                         records: vec![order_write(&order, Expect::Absent)?, code_write],
@@ -228,24 +233,20 @@ impl PayService {
                     }
                     continue;
                 }
-                Some(ScriptedPayment::Userpaying) | None => {}
+                None => {}
             }
             if order.state != TradeState::Userpaying
                 && order.total_minor <= user.password_free_limit_minor
             {
-                let openid = self.openid(&order.appid, &user.user_id);
-                let sub_openid = order
-                    .sub_appid
-                    .as_ref()
-                    .map(|sub_appid| self.openid(sub_appid, &user.user_id));
+                let openids = self.payer_openids(&order, &user.user_id);
                 match self
                     .commit_payment(
                         order,
                         Expect::Absent,
                         &user.user_id,
-                        (openid, sub_openid),
+                        openids,
                         vec![code_write],
-                        (now, &crate::coupons::CouponChoice::Best),
+                        (now, &CouponChoice::Best),
                     )
                     .await
                 {

@@ -1,4 +1,5 @@
-//! The payment domain's entities, as stored (each is one record; see [`crate::store`]).
+//! The payment domain's entities, as stored (each is one record, whose kind, key and
+//! indexes the `store` module names).
 //!
 //! Field names here are Plaza's, not WeChat's: the `api` crate maps them to the wire.
 
@@ -395,6 +396,92 @@ pub struct AppliedCoupon {
     pub creator_mchid: String,
 }
 
+/// Where a coupon stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CouponStatus {
+    /// Issued, usable (WeChat spells it `SENDED`).
+    Sended,
+    /// Used in a payment.
+    Used,
+    /// Past its window unused.
+    Expired,
+}
+
+impl CouponStatus {
+    /// The wire spelling.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Sended => "SENDED",
+            Self::Used => "USED",
+            Self::Expired => "EXPIRED",
+        }
+    }
+}
+
+/// A cash coupon held by a user (issued from a stock, see the `coupons` module). An
+/// entity here because a `COUPON.USE` notification carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupon {
+    /// 8–12 digits.
+    pub coupon_id: String,
+    /// Its stock.
+    pub stock_id: String,
+    /// The stock's creator.
+    pub creator_mchid: String,
+    /// The stock's name.
+    pub name: String,
+    /// The holder.
+    pub user_id: String,
+    /// The app and openid it was issued to.
+    pub appid: String,
+    /// The openid under `appid`.
+    pub openid: String,
+    /// Its value, fen.
+    pub amount: i64,
+    /// The least order total it applies to, fen.
+    pub transaction_minimum: i64,
+    /// Where it stands.
+    pub status: CouponStatus,
+    /// Usable from …
+    pub available_begin: Timestamp,
+    /// … until.
+    pub available_end: Timestamp,
+    /// Whether the stock is 免充值.
+    pub no_cash: bool,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// The issuer's request number.
+    pub out_request_no: String,
+    /// Set when used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumed: Option<Consumption>,
+}
+
+/// How a coupon was used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consumption {
+    /// When.
+    pub consume_time: Timestamp,
+    /// At which merchant.
+    pub consume_mchid: String,
+    /// In which payment.
+    pub transaction_id: String,
+    /// The order's total, fen.
+    pub consume_amount: i64,
+}
+
+/// Which coupon a payment uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CouponChoice {
+    /// The best usable one, if any (the largest discount; the soonest to expire first).
+    Best,
+    /// None.
+    None,
+    /// This one, which must be usable on the order.
+    This(String),
+}
+
 impl Order {
     /// The record key: orders are unique per merchant and out_trade_no.
     pub fn key(&self) -> String {
@@ -622,7 +709,7 @@ pub enum NotificationSubject {
     /// `COUPON.USE`, to the stock's creator: the coupon as used.
     CouponUse {
         /// The coupon, `USED`, with how it was consumed.
-        coupon: Box<crate::coupons::Coupon>,
+        coupon: Box<Coupon>,
     },
 }
 

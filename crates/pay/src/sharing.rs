@@ -209,11 +209,6 @@ fn receiver_key(mchid: &str, receiver_type: ReceiverType, account: &str) -> Stri
     format!("{mchid}|{}|{account}", receiver_type.wire())
 }
 
-#[derive(Deserialize)]
-struct OpenidOwner {
-    user_id: String,
-}
-
 impl PayService {
     /// Adds (or updates) a receiver a merchant may split to.
     ///
@@ -272,22 +267,19 @@ impl PayService {
                 (accounts::available(&receiver.mchid)?, Some(name))
             }
             ReceiverType::PersonalOpenid | ReceiverType::PersonalSubOpenid => {
-                let owner = load::<OpenidOwner>(
-                    &*self.records_port(),
-                    kind::OPENID,
-                    &format!("{}|{}", new.appid, new.account),
-                )
-                .await?
-                .ok_or_else(|| {
-                    PayError::invalid(
-                        "/account",
-                        format!(
-                            "no user is known by openid {} under {}",
-                            new.account, new.appid
-                        ),
-                    )
-                })?;
-                (accounts::wallet(&owner.0.user_id)?, new.name.clone())
+                let user_id = self
+                    .user_of_openid(&new.appid, &new.account)
+                    .await?
+                    .ok_or_else(|| {
+                        PayError::invalid(
+                            "/account",
+                            format!(
+                                "no user is known by openid {} under {}",
+                                new.account, new.appid
+                            ),
+                        )
+                    })?;
+                (accounts::wallet(&user_id)?, new.name.clone())
             }
         };
         self.open(&ledger_account).await?;
