@@ -192,6 +192,12 @@ fn is_zero(value: &u32) -> bool {
 /// The password-free limit of payment codes when the user sets none: 500 yuan.
 pub const PASSWORD_FREE_LIMIT_MINOR_DEFAULT: i64 = 50_000;
 
+// A limit a user could have set (`set_password_free_limit` takes 0 to the largest amount).
+const _: () = assert!(
+    0 <= PASSWORD_FREE_LIMIT_MINOR_DEFAULT
+        && PASSWORD_FREE_LIMIT_MINOR_DEFAULT <= plaza_kernel::limits::AMOUNT_MINOR_MAX
+);
+
 fn password_free_limit_default() -> i64 {
     PASSWORD_FREE_LIMIT_MINOR_DEFAULT
 }

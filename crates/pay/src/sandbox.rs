@@ -23,7 +23,8 @@ use crate::hooks::{FailedAttempt, FailedRefund, PaymentHook};
 use crate::ids;
 use crate::model::{CouponChoice, Notification, Order, TradeState};
 use crate::service::{
-    CONFLICT_RETRIES_MAX, PayService, check_notify_url, notification_write, order_write, sha256_hex,
+    CONFLICT_RETRIES_MAX, NOTIFY_RETRY_DELAYS_S, PayService, check_notify_url, notification_write,
+    order_write, sha256_hex,
 };
 use crate::store::{self, index, kind, load, time_value};
 
@@ -34,6 +35,9 @@ pub const JOB_AUTOPAY: &str = "sandbox.autopay";
 pub const FAULT_DELAY_MS_MAX: u64 = 60_000;
 /// Attempts a fault may drop or sign badly at most (the retry schedule has 16 tries).
 pub const FAULT_ATTEMPTS_MAX: u32 = 16;
+
+// Every try of the schedule: the first, and one per retry delay.
+const _: () = assert!(FAULT_ATTEMPTS_MAX as usize == NOTIFY_RETRY_DELAYS_S.len() + 1);
 /// How long a "reorder" fault holds a notification back, waiting for a later one.
 pub const REORDER_HOLD_MS: i64 = 60_000;
 /// Rules in one merchant's script at most.

@@ -6,6 +6,7 @@
 
 use plaza_kernel::clock::Timestamp;
 use plaza_kernel::id::AccountId;
+use plaza_kernel::limits::BATCH_TRANSFERS_MAX;
 use plaza_kernel::record::{Expect, IndexEntry, RecordWrite};
 use plaza_ledger::{LedgerError, NewTransfer, WriteSet};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,11 @@ use crate::store::{self, index, kind, load};
 pub const SHARING_RATIO_MAX_BPS: u32 = 3_000;
 /// Receivers in one split request.
 pub const SHARING_RECEIVERS_MAX: usize = 50;
+
+// A split is one batch: a transfer per receiver and one to unfreeze the rest.
+const _: () = assert!(SHARING_RECEIVERS_MAX < BATCH_TRANSFERS_MAX);
+// Others never get more than the whole order.
+const _: () = assert!(SHARING_RATIO_MAX_BPS <= money::BPS_WHOLE);
 
 /// Who receives a split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

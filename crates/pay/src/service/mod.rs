@@ -58,6 +58,14 @@ pub(crate) const CONFLICT_RETRIES_MAX: usize = 16;
 /// Payments kept for a listener that falls behind before it misses some.
 const PAYMENT_FEED_CAPACITY: usize = 1_024;
 
+/// A transfer's memo is cut to this many characters.
+const MEMO_CHARS_MAX: usize = 80;
+
+// The ledger takes memos of `MEMO_BYTES_MAX` bytes. Memos are made of ids and numbers
+// Plaza checked, and any text in them passed `check_text`, which refuses 4-byte UTF-8:
+// 80 characters of at most 3 bytes fit.
+const _: () = assert!(MEMO_CHARS_MAX * 3 <= plaza_kernel::limits::MEMO_BYTES_MAX);
+
 /// The payment domain's operations.
 pub struct PayService {
     ledger: Arc<dyn LedgerStore>,
@@ -275,7 +283,7 @@ fn transfer_id(text: String) -> Result<TransferId, PayError> {
     })
 }
 
-/// A transfer of `amount_minor` fen, its memo cut to 80 characters.
+/// A transfer of `amount_minor` fen, its memo cut to [`MEMO_CHARS_MAX`] characters.
 pub(crate) fn transfer(
     id: String,
     from: &AccountId,
@@ -289,7 +297,7 @@ pub(crate) fn transfer(
         to: to.clone(),
         amount_minor,
         currency: Currency::CNY,
-        memo: memo.chars().take(80).collect(),
+        memo: memo.chars().take(MEMO_CHARS_MAX).collect(),
     })
 }
 

@@ -20,6 +20,9 @@ pub const JOB_SETTLE: &str = "pay.settle";
 /// Settlement runs at 02:00 the day after the payments (T+1).
 const SETTLE_DELAY_AFTER_DAY_MS: i64 = 2 * 3_600_000;
 
+// T+1: within the next day, never the one after.
+const _: () = assert!(0 <= SETTLE_DELAY_AFTER_DAY_MS && SETTLE_DELAY_AFTER_DAY_MS < 86_400_000);
+
 #[derive(Debug, Serialize, Deserialize)]
 struct SettlePayload {
     mchid: String,
