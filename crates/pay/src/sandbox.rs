@@ -147,8 +147,8 @@ pub enum ScriptedRefund {
 #[serde(deny_unknown_fields)]
 pub struct ScriptRule {
     /// The order's total is exactly this many fen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<i64>,
+    #[serde(default, rename = "amount", skip_serializing_if = "Option::is_none")]
+    pub amount_minor: Option<i64>,
     /// The order's total in fen ends with these digits: `"03"` matches ¥12.03.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_ends_with: Option<String>,
@@ -174,7 +174,7 @@ pub struct ScriptRule {
 impl ScriptRule {
     fn check(&self, at: usize) -> Result<(), PayError> {
         let field = |name: &str| format!("rules[{at}].{name}");
-        if self.amount.is_some_and(|amount| amount <= 0) {
+        if self.amount_minor.is_some_and(|amount| amount <= 0) {
             return Err(PayError::invalid(
                 &field("amount"),
                 "must be a positive number of fen",
@@ -234,7 +234,7 @@ impl ScriptRule {
 
     /// Whether the rule matches an order of `total_minor` numbered `out_trade_no`.
     pub fn matches(&self, total_minor: i64, out_trade_no: &str) -> bool {
-        self.amount.is_none_or(|amount| amount == total_minor)
+        self.amount_minor.is_none_or(|amount| amount == total_minor)
             && self.amount_ends_with.as_ref().is_none_or(|digits| {
                 // Zero-padded, so that "03" matches ¥0.03 (3 fen) too.
                 format!("{total_minor:0width$}", width = digits.len()).ends_with(digits.as_str())
@@ -722,6 +722,14 @@ mod tests {
 
     fn rule(json: serde_json::Value) -> ScriptRule {
         serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_rules_amount_keeps_its_stored_name() {
+        let stored = serde_json::json!({"amount": 500, "payment": "payerror"});
+        let read = rule(stored.clone());
+        assert_eq!(read.amount_minor, Some(500));
+        assert_eq!(serde_json::to_value(&read).unwrap(), stored);
     }
 
     #[test]

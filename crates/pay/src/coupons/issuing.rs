@@ -355,7 +355,7 @@ impl Batch {
     fn issue(&mut self, request: &IssueRequest, user_id: &str) -> Result<Coupon, PayError> {
         let stock = &mut self.stock;
         let today = stock
-            .distributed_by_day
+            .distributed_by_day_minor
             .get(&self.day)
             .copied()
             .unwrap_or(0);
@@ -364,7 +364,7 @@ impl Batch {
         // computed with a checked product: these sums stay in range.
         stock.distributed_amount += stock.coupon_amount;
         stock
-            .distributed_by_day
+            .distributed_by_day_minor
             .insert(self.day.clone(), today + stock.coupon_amount);
         let coupon = Coupon {
             coupon_id: ids::new_coupon_id(),
@@ -416,7 +416,11 @@ fn check_issuable(stock: &Stock, day: &str, now: Timestamp) -> Result<(), PayErr
             reason: format!("stock {stock_id} issues only within its available window"),
         });
     }
-    let today = stock.distributed_by_day.get(day).copied().unwrap_or(0);
+    let today = stock
+        .distributed_by_day_minor
+        .get(day)
+        .copied()
+        .unwrap_or(0);
     let over_day = stock
         .max_amount_by_day
         .is_some_and(|by_day| today.saturating_add(stock.coupon_amount) > by_day);

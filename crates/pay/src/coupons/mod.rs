@@ -114,7 +114,8 @@ pub struct Stock {
     /// Value issued so far, fen.
     pub distributed_amount: i64,
     /// Value issued per day (`YYYY-MM-DD` → fen), for the daily budget.
-    pub distributed_by_day: HashMap<String, i64>,
+    #[serde(rename = "distributed_by_day")]
+    pub distributed_by_day_minor: HashMap<String, i64>,
     /// The creator's request number.
     pub out_request_no: String,
     /// Digest of the create request.

@@ -477,7 +477,7 @@ fn new_stock(new: &NewStock, digest: &str, now: Timestamp) -> Stock {
         status: StockStatus::Unactivated,
         distributed_coupons: 0,
         distributed_amount: 0,
-        distributed_by_day: HashMap::new(),
+        distributed_by_day_minor: HashMap::new(),
         out_request_no: new.out_request_no.clone(),
         request_digest: digest.to_owned(),
         created_at: now,
@@ -560,4 +560,47 @@ fn check_coupon_amounts(new: &NewStock) -> Result<(), PayError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stocks_money_fields_keep_their_stored_names() {
+        let at = Timestamp::from_unix_ms(0);
+        let new = NewStock {
+            creator_mchid: "1900000001".to_owned(),
+            name: "Ten off".to_owned(),
+            comment: None,
+            belong_merchant: "1900000001".to_owned(),
+            available_begin: at,
+            available_end: at.plus_ms(86_400_000),
+            max_coupons: 10,
+            max_amount: 1_000,
+            max_amount_by_day: None,
+            max_coupons_per_user: 1,
+            coupon_amount: 100,
+            transaction_minimum: 0,
+            goods_tags: Vec::new(),
+            available_merchants: Vec::new(),
+            available_items: Vec::new(),
+            combine_use: false,
+            no_cash: false,
+            out_request_no: "r1".to_owned(),
+        };
+        let mut stock = new_stock(&new, "digest", at);
+        stock
+            .distributed_by_day_minor
+            .insert("2026-01-01".to_owned(), 100);
+        let stored = serde_json::to_value(&stock).unwrap();
+        assert_eq!(stored["distributed_by_day"]["2026-01-01"], 100);
+        assert!(stored.get("distributed_by_day_minor").is_none());
+        let read: Stock = serde_json::from_value(stored).unwrap();
+        assert_eq!(read, stock);
+    }
 }
