@@ -7,7 +7,7 @@
 //! exactly what is missing), a scripted failure moves nothing. The `api` crate offers
 //! these only in sandbox mode.
 //!
-//! Scripts take part in orders, payments and refunds as a payment hook ([`Sandbox`],
+//! Scripts take part in orders, payments and refunds as a payment hook (`Sandbox`,
 //! which also keeps them cached): the payment core knows the hook, not the sandbox.
 
 use std::collections::HashMap;

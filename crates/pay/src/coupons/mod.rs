@@ -8,7 +8,7 @@
 //! checks the stock's and the user's counts by version, so limits hold exactly under any
 //! concurrency.
 //!
-//! Coupons take part in payments as a hook ([`Coupons`], which also keeps the issuers):
+//! Coupons take part in payments as a hook (`Coupons`, which also keeps the issuers):
 //! at payment the payer's coupon is the discount and is marked used in the payment's unit
 //! of work; at a refund the coupon's share goes back to the stock's creator.
 //!

@@ -2,7 +2,7 @@
 //! and the core's operations, one module per concern. The features (coupons, the
 //! sandbox, payment codes, collection codes, profit sharing, partners, the day report)
 //! build on the core from their own modules; the ones that change a payment take part in
-//! it through [`crate::hooks`], so the core knows none of them.
+//! it through the hooks (the `hooks` module), so the core knows none of them.
 //!
 //! Inside, the modules depend on each other in one direction only: `identity` (users,
 //! sessions, openids, apps) at the bottom, then `merchants` and `parties`, then `orders`,
