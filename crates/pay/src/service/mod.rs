@@ -4,10 +4,10 @@
 //! build on the core from their own modules; the ones that change a payment take part in
 //! it through the hooks (the `hooks` module), so the core knows none of them.
 //!
-//! Inside, the modules depend on each other in one direction only: `identity` (users,
-//! sessions, openids, apps) at the bottom, then `merchants` and `parties`, then `orders`,
-//! `settlement`, `notifications` and `balances`, then `payment` and `refund`; `bills`
-//! and `checks` stand alone.
+//! Inside, the modules depend on each other in one direction only: `checks` (field
+//! checks) and `identity` (users, sessions, openids, apps) at the bottom, then
+//! `merchants` and `parties`, then `orders`, `settlement`, `notifications` and
+//! `balances`, then `payment` and `refund`; `bills` stands alone.
 
 mod balances;
 mod bills;
