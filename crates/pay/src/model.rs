@@ -395,7 +395,8 @@ pub struct AppliedCoupon {
     /// The stock's name.
     pub name: String,
     /// The discount, fen.
-    pub amount: i64,
+    #[serde(rename = "amount")]
+    pub amount_minor: i64,
     /// 免充值: the merchant gave the discount; otherwise the stock's budget paid it.
     pub no_cash: bool,
     /// Who created (and funded) the stock.
@@ -444,9 +445,11 @@ pub struct Coupon {
     /// The openid under `appid`.
     pub openid: String,
     /// Its value, fen.
-    pub amount: i64,
+    #[serde(rename = "amount")]
+    pub amount_minor: i64,
     /// The least order total it applies to, fen.
-    pub transaction_minimum: i64,
+    #[serde(rename = "transaction_minimum")]
+    pub transaction_minimum_minor: i64,
     /// Where it stands.
     pub status: CouponStatus,
     /// Usable from …
@@ -474,7 +477,8 @@ pub struct Consumption {
     /// In which payment.
     pub transaction_id: String,
     /// The order's total, fen.
-    pub consume_amount: i64,
+    #[serde(rename = "consume_amount")]
+    pub consume_amount_minor: i64,
 }
 
 /// Which coupon a payment uses.
@@ -515,7 +519,7 @@ impl Order {
     /// The applied coupon's discount, fen (0 without one): the bill's 代金券金额, for
     /// prepaid and 免充值 coupons alike.
     pub fn discount_minor(&self) -> i64 {
-        self.coupon.as_ref().map_or(0, |coupon| coupon.amount)
+        self.coupon.as_ref().map_or(0, |coupon| coupon.amount_minor)
     }
 
     /// What the merchant is paid for the order before its fee, fen (the bill's
@@ -524,7 +528,7 @@ impl Order {
     /// record's amounts do not fit in fen.
     pub fn settlement_total_minor(&self) -> Option<i64> {
         match &self.coupon {
-            Some(coupon) if coupon.no_cash => self.total_minor.checked_sub(coupon.amount),
+            Some(coupon) if coupon.no_cash => self.total_minor.checked_sub(coupon.amount_minor),
             _ => Some(self.total_minor),
         }
     }
@@ -962,7 +966,7 @@ mod tests {
                 coupon_id: "90000001".to_owned(),
                 stock_id: "80000001".to_owned(),
                 name: "¥5 off".to_owned(),
-                amount,
+                amount_minor: amount,
                 no_cash,
                 creator_mchid: "1600000001".to_owned(),
             }),

@@ -362,10 +362,10 @@ impl Batch {
         stock.distributed_coupons += 1;
         // At most max_coupons × coupon_amount = max_amount, which `check_stock`
         // computed with a checked product: these sums stay in range.
-        stock.distributed_amount += stock.coupon_amount;
+        stock.distributed_amount_minor += stock.coupon_amount_minor;
         stock
             .distributed_by_day_minor
-            .insert(self.day.clone(), today + stock.coupon_amount);
+            .insert(self.day.clone(), today + stock.coupon_amount_minor);
         let coupon = Coupon {
             coupon_id: ids::new_coupon_id(),
             stock_id: stock.stock_id.clone(),
@@ -374,8 +374,8 @@ impl Batch {
             user_id: user_id.to_owned(),
             appid: request.appid.clone(),
             openid: request.openid.clone(),
-            amount: stock.coupon_amount,
-            transaction_minimum: stock.transaction_minimum,
+            amount_minor: stock.coupon_amount_minor,
+            transaction_minimum_minor: stock.transaction_minimum_minor,
             status: CouponStatus::Sended,
             available_begin: stock.available_begin,
             available_end: stock.available_end,
@@ -422,8 +422,8 @@ fn check_issuable(stock: &Stock, day: &str, now: Timestamp) -> Result<(), PayErr
         .copied()
         .unwrap_or(0);
     let over_day = stock
-        .max_amount_by_day
-        .is_some_and(|by_day| today.saturating_add(stock.coupon_amount) > by_day);
+        .max_amount_by_day_minor
+        .is_some_and(|by_day| today.saturating_add(stock.coupon_amount_minor) > by_day);
     if stock.distributed_coupons >= stock.max_coupons || over_day {
         return Err(PayError::StockExhausted {
             stock_id: stock_id.clone(),

@@ -88,15 +88,19 @@ pub struct Stock {
     /// Coupons in all.
     pub max_coupons: u64,
     /// The budget, fen: `max_coupons × coupon_amount`.
-    pub max_amount: i64,
+    #[serde(rename = "max_amount")]
+    pub max_amount_minor: i64,
     /// Issued value per day at most, fen.
-    pub max_amount_by_day: Option<i64>,
+    #[serde(rename = "max_amount_by_day")]
+    pub max_amount_by_day_minor: Option<i64>,
     /// Coupons one user may get.
     pub max_coupons_per_user: u64,
     /// Each coupon's value, fen.
-    pub coupon_amount: i64,
+    #[serde(rename = "coupon_amount")]
+    pub coupon_amount_minor: i64,
     /// The least order total a coupon applies to, fen (0: any order).
-    pub transaction_minimum: i64,
+    #[serde(rename = "transaction_minimum")]
+    pub transaction_minimum_minor: i64,
     /// Goods tags an order must carry (none: any).
     pub goods_tags: Vec<String>,
     /// Merchants where the coupons are usable.
@@ -112,7 +116,8 @@ pub struct Stock {
     /// Coupons issued so far.
     pub distributed_coupons: u64,
     /// Value issued so far, fen.
-    pub distributed_amount: i64,
+    #[serde(rename = "distributed_amount")]
+    pub distributed_amount_minor: i64,
     /// Value issued per day (`YYYY-MM-DD` → fen), for the daily budget.
     #[serde(rename = "distributed_by_day")]
     pub distributed_by_day_minor: HashMap<String, i64>,
@@ -151,15 +156,19 @@ pub struct NewStock {
     /// Coupons in all.
     pub max_coupons: u64,
     /// The budget, fen.
-    pub max_amount: i64,
+    #[serde(rename = "max_amount")]
+    pub max_amount_minor: i64,
     /// Daily budget, fen.
-    pub max_amount_by_day: Option<i64>,
+    #[serde(rename = "max_amount_by_day")]
+    pub max_amount_by_day_minor: Option<i64>,
     /// Per user.
     pub max_coupons_per_user: u64,
-    /// Each coupon's value.
-    pub coupon_amount: i64,
-    /// The threshold.
-    pub transaction_minimum: i64,
+    /// Each coupon's value, fen.
+    #[serde(rename = "coupon_amount")]
+    pub coupon_amount_minor: i64,
+    /// The threshold, fen.
+    #[serde(rename = "transaction_minimum")]
+    pub transaction_minimum_minor: i64,
     /// Goods tags.
     pub goods_tags: Vec<String>,
     /// Usable at (empty: the owning merchant).

@@ -97,7 +97,7 @@ impl CouponUse {
             })
         };
         let discount = Discount {
-            amount_minor: coupon.amount,
+            amount_minor: coupon.amount_minor,
             merchant_gives: coupon.no_cash,
             funder,
         };
@@ -140,7 +140,7 @@ impl PaymentPart for CouponUse {
             coupon_id: coupon.coupon_id.clone(),
             stock_id: coupon.stock_id.clone(),
             name: coupon.name.clone(),
-            amount: coupon.amount,
+            amount_minor: coupon.amount_minor,
             no_cash: coupon.no_cash,
             creator_mchid: creator_mchid.clone(),
         });
@@ -149,7 +149,7 @@ impl PaymentPart for CouponUse {
             consume_time: now,
             consume_mchid: order.mchid.clone(),
             transaction_id,
-            consume_amount: order.total_minor,
+            consume_amount_minor: order.total_minor,
         });
         effects
             .records
@@ -271,7 +271,7 @@ async fn usable(
     }
     usable.sort_by_key(|(coupon, _)| {
         (
-            std::cmp::Reverse(coupon.amount),
+            std::cmp::Reverse(coupon.amount_minor),
             coupon.available_end,
             coupon.coupon_id.clone(),
         )
@@ -284,8 +284,8 @@ async fn usable(
 fn fits(coupon: &Coupon, stock: &Stock, order: &Order, now: Timestamp) -> bool {
     now >= coupon.available_begin
         && now < coupon.available_end
-        && coupon.amount < order.total_minor
-        && order.total_minor >= coupon.transaction_minimum
+        && coupon.amount_minor < order.total_minor
+        && order.total_minor >= coupon.transaction_minimum_minor
         && stock.available_merchants.contains(&order.mchid)
         && (stock.goods_tags.is_empty()
             || order

@@ -87,10 +87,10 @@ impl CouponNumbers {
         let subsidy_refunded = order.map_or(0, Order::discount_refunded_minor);
         self.add(&Self {
             redeemed: 1,
-            refunded: u64::from(coupon.amount > 0 && subsidy_refunded >= coupon.amount),
-            subsidy_minor: coupon.amount,
+            refunded: u64::from(coupon.amount_minor > 0 && subsidy_refunded >= coupon.amount_minor),
+            subsidy_minor: coupon.amount_minor,
             subsidy_refunded_minor: subsidy_refunded,
-            driven_minor: consumed.consume_amount,
+            driven_minor: consumed.consume_amount_minor,
             driven_refunded_minor: order.map_or(0, |order| order.refunded_minor),
             ..Self::default()
         })

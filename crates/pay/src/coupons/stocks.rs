@@ -129,7 +129,7 @@ impl PayService {
                 format!("stock:{}:budget", stock.stock_id),
                 &funder.0,
                 &budget.0,
-                stock.max_amount,
+                stock.max_amount_minor,
                 &format!("budget of stock {}", stock.stock_id),
             )?]
         };
@@ -230,7 +230,7 @@ impl PayService {
             change_status(&mut stock, action, self.now())?;
             let mut transfers = Vec::new();
             if action == StockAction::Stop && !stock.no_cash {
-                let unissued = stock.max_amount - stock.distributed_amount;
+                let unissued = stock.max_amount_minor - stock.distributed_amount_minor;
                 if unissued > 0 {
                     let funder = accounts::available(&stock.creator_mchid)?;
                     transfers.push(transfer(
@@ -464,11 +464,11 @@ fn new_stock(new: &NewStock, digest: &str, now: Timestamp) -> Stock {
         available_begin: new.available_begin,
         available_end: new.available_end,
         max_coupons: new.max_coupons,
-        max_amount: new.max_amount,
-        max_amount_by_day: new.max_amount_by_day,
+        max_amount_minor: new.max_amount_minor,
+        max_amount_by_day_minor: new.max_amount_by_day_minor,
         max_coupons_per_user: new.max_coupons_per_user,
-        coupon_amount: new.coupon_amount,
-        transaction_minimum: new.transaction_minimum,
+        coupon_amount_minor: new.coupon_amount_minor,
+        transaction_minimum_minor: new.transaction_minimum_minor,
         goods_tags: new.goods_tags.clone(),
         available_merchants,
         available_items: new.available_items.clone(),
@@ -476,7 +476,7 @@ fn new_stock(new: &NewStock, digest: &str, now: Timestamp) -> Stock {
         no_cash: new.no_cash,
         status: StockStatus::Unactivated,
         distributed_coupons: 0,
-        distributed_amount: 0,
+        distributed_amount_minor: 0,
         distributed_by_day_minor: HashMap::new(),
         out_request_no: new.out_request_no.clone(),
         request_digest: digest.to_owned(),
@@ -501,8 +501,8 @@ fn check_stock(new: &NewStock, now: Timestamp) -> Result<(), PayError> {
     }
     let budget = i64::try_from(new.max_coupons)
         .ok()
-        .and_then(|count| count.checked_mul(new.coupon_amount));
-    if budget != Some(new.max_amount) {
+        .and_then(|count| count.checked_mul(new.coupon_amount_minor));
+    if budget != Some(new.max_amount_minor) {
         return Err(PayError::invalid(
             "/stock_use_rule/max_amount",
             format!(
@@ -517,8 +517,8 @@ fn check_stock(new: &NewStock, now: Timestamp) -> Result<(), PayError> {
             "must be between 1 and max_coupons",
         ));
     }
-    if let Some(by_day) = new.max_amount_by_day
-        && (by_day < new.coupon_amount || by_day > new.max_amount)
+    if let Some(by_day) = new.max_amount_by_day_minor
+        && (by_day < new.coupon_amount_minor || by_day > new.max_amount_minor)
     {
         return Err(PayError::invalid(
             "/stock_use_rule/max_amount_by_day",
@@ -541,21 +541,22 @@ fn check_stock(new: &NewStock, now: Timestamp) -> Result<(), PayError> {
 fn check_coupon_amounts(new: &NewStock) -> Result<(), PayError> {
     crate::money::check_amount(
         "/coupon_use_rule/fixed_normal_coupon/coupon_amount",
-        new.coupon_amount,
+        new.coupon_amount_minor,
     )?;
     // A threshold above the largest order could never be met.
     crate::money::check_amount_at_most_max(
         "/coupon_use_rule/fixed_normal_coupon/transaction_minimum",
-        new.transaction_minimum,
+        new.transaction_minimum_minor,
     )?;
-    if new.transaction_minimum < 0
-        || (new.transaction_minimum > 0 && new.coupon_amount >= new.transaction_minimum)
+    if new.transaction_minimum_minor < 0
+        || (new.transaction_minimum_minor > 0
+            && new.coupon_amount_minor >= new.transaction_minimum_minor)
     {
         return Err(PayError::invalid(
             "/coupon_use_rule/fixed_normal_coupon/transaction_minimum",
             format!(
                 "must be above the coupon amount ({}) — or 0 for a coupon without threshold",
-                new.coupon_amount
+                new.coupon_amount_minor
             ),
         ));
     }
@@ -581,11 +582,11 @@ mod tests {
             available_begin: at,
             available_end: at.plus_ms(86_400_000),
             max_coupons: 10,
-            max_amount: 1_000,
-            max_amount_by_day: None,
+            max_amount_minor: 1_000,
+            max_amount_by_day_minor: None,
             max_coupons_per_user: 1,
-            coupon_amount: 100,
-            transaction_minimum: 0,
+            coupon_amount_minor: 100,
+            transaction_minimum_minor: 0,
             goods_tags: Vec::new(),
             available_merchants: Vec::new(),
             available_items: Vec::new(),
