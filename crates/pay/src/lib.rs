@@ -18,6 +18,7 @@ pub mod codepay;
 pub mod collect;
 pub mod coupons;
 pub mod error;
+mod hooks;
 pub mod ids;
 pub mod model;
 pub mod money;
@@ -31,6 +32,7 @@ pub mod service;
 pub mod sharing;
 pub mod store;
 pub mod time;
+mod wiring;
 
 pub use codepay::{CodepayOutcome, CodepayRequest};
 pub use collect::{CollectPayment, CollectionSummary};

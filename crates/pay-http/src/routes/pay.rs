@@ -837,7 +837,7 @@ async fn confirm(
     let mut view = order_json(surface, &merchant.name, &order);
     view["payer_total"] = json!(order.payer_total_minor);
     view["coupon"] = json!(order.coupon.as_ref().map(|coupon| json!({
-        "coupon_id": coupon.coupon_id, "name": coupon.name, "amount": coupon.amount,
+        "coupon_id": coupon.coupon_id, "name": coupon.name, "amount": coupon.amount_minor,
     })));
     view["balance"] = json!(surface.pay.wallet_balance(&user.user_id).await?);
     Ok(AxumJson(view))

@@ -51,10 +51,10 @@ pub(crate) async fn card(surface: &PaySurface, user_id: &str) -> String {
              <span class=\"muted\">{merchant} · {threshold} · until {until}</span></span>\
              <span class=\"status {status}\">{label}</span></li>",
             status = coupon.status.wire(),
-            amount = yuan(coupon.amount),
+            amount = yuan(coupon.amount_minor),
             name = escape(&coupon.name),
             merchant = escape(&merchant),
-            threshold = threshold(coupon.transaction_minimum),
+            threshold = threshold(coupon.transaction_minimum_minor),
             until = day(coupon.available_end),
             label = match coupon.status {
                 CouponStatus::Sended => "usable",
@@ -160,8 +160,8 @@ async fn render(
          <button class=\"wide\" id=\"claim\"{disabled}>{button}</button></form></div>",
         merchant = escape(&merchant),
         name = escape(&stock.name),
-        amount = yuan(stock.coupon_amount),
-        threshold = threshold(stock.transaction_minimum),
+        amount = yuan(stock.coupon_amount_minor),
+        threshold = threshold(stock.transaction_minimum_minor),
         until = day(stock.available_end),
         stock_id = escape(stock_id),
         disabled = if open { "" } else { " disabled" },

@@ -443,7 +443,7 @@ async fn stock_links(surface: &PaySurface, mchid: &str) -> String {
                 "<li><span>{name}<br><span class=\"muted\">¥{amount} off · {left} left</span></span>\
                  <a class=\"button\" href=\"/coupons/{stock_id}\">Claim page</a></li>",
                 name = escape(&stock.name),
-                amount = yuan(stock.coupon_amount),
+                amount = yuan(stock.coupon_amount_minor),
                 left = stock.max_coupons.saturating_sub(stock.distributed_coupons),
                 stock_id = escape(&stock.stock_id),
             )
@@ -632,8 +632,8 @@ impl CheckoutPage<'_> {
                 options.push_str(&format!(
                     "<option value=\"{id}\" data-amount=\"{amount}\">−¥{yuan} {name}</option>",
                     id = escape(&coupon.coupon_id),
-                    amount = coupon.amount,
-                    yuan = yuan(coupon.amount),
+                    amount = coupon.amount_minor,
+                    yuan = yuan(coupon.amount_minor),
                     name = escape(&coupon.name),
                 ));
             }
@@ -715,7 +715,7 @@ fn end_state(
         if let Some(coupon) = &order.coupon {
             rows.push_str(&format!(
                 "<div><span>Coupon saved</span><span class=\"saving\" id=\"saving\">−¥{saving} {name}</span></div>",
-                saving = yuan(coupon.amount),
+                saving = yuan(coupon.amount_minor),
                 name = escape(&coupon.name),
             ));
         }

@@ -106,11 +106,7 @@ fn every_config_key_is_documented() {
 /// The module circles that exist today and are being removed (issue 12), per crate,
 /// each as its set of top-level modules. The tidy test requires this list to be exact: a
 /// new circle fails, and so does a listed one that is gone, so the list only shrinks.
-const KNOWN_CIRCLES: &[(&str, &[&[&str]])] = &[
-    // Issue 12 measured this one: coupons and sandbox state live in the service's
-    // fields, and the model names a coupon. Splitting pay by concern removes it.
-    ("plaza-pay", &[&["coupons", "model", "sandbox", "service"]]),
-];
+const KNOWN_CIRCLES: &[(&str, &[&[&str]])] = &[];
 
 /// `cargo metadata --format-version 1 --no-deps` of the workspace, parsed.
 ///
