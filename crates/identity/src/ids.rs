@@ -69,6 +69,9 @@ mod tests {
         assert_ne!(first, openid(secret, "wx0000000000000002", "u1"));
         assert_ne!(first, openid(secret, "wx0000000000000001", "u2"));
         assert_ne!(first, openid(b"other", "wx0000000000000001", "u1"));
+        // The derivation Pay used before identity was its own crate: existing openids
+        // must not change.
+        assert_eq!(openid(secret, "wx1", "u1"), "oS9ZHMcLF2EefCvf5SgRr_7WJ8el");
         let union = unionid(secret, "wx0000000000000001", "u1");
         assert_eq!(union.len(), 28);
         assert_ne!(union, first, "an openid and a unionid never coincide");

@@ -348,7 +348,7 @@ pub fn check_appid(field: &str, appid: &str) -> Result<(), IdentityError> {
     } else {
         Err(IdentityError::Invalid {
             field: field.to_owned(),
-            problem: "must be `wx` followed by 16 hex digits".to_owned(),
+            problem: "an appid is wx followed by 16 hex digits".to_owned(),
         })
     }
 }

@@ -6,16 +6,7 @@
 use plaza_kernel::clock::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// An app users know a merchant by (official account, mini program or mobile app).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct App {
-    /// `wx` + 16 hex digits.
-    pub appid: String,
-    /// Its display name.
-    pub name: String,
-    /// When it was registered.
-    pub created_at: Timestamp,
-}
+pub use plaza_identity::model::{App, Session};
 
 /// Which platform identity signs a merchant's responses and notifications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -881,40 +872,6 @@ pub struct Settlement {
     /// The provider's share of [`Settlement::fee_minor`], fen.
     #[serde(default)]
     pub commission_minor: i64,
-}
-
-/// A signed-in session of a payer (or later, a merchant's console user).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    /// Whose.
-    pub user_id: String,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// When it was last used (kept to [`plaza_kernel::limits::SESSION_TOUCH_MS`]);
-    /// absent: not since it was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_seen_at: Option<Timestamp>,
-    /// When it was signed out; a revoked session never works again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<Timestamp>,
-}
-
-impl Session {
-    /// Whether the session still works at `now`: not revoked, used within
-    /// [`plaza_kernel::limits::SESSION_IDLE_MS`], younger than
-    /// [`plaza_kernel::limits::SESSION_AGE_MAX_MS`].
-    pub fn live_at(&self, now: Timestamp) -> bool {
-        let last_seen = self.last_seen_at.unwrap_or(self.created_at);
-        self.revoked_at.is_none()
-            && now.unix_ms() - self.created_at.unix_ms() < plaza_kernel::limits::SESSION_AGE_MAX_MS
-            && now.unix_ms() - last_seen.unix_ms() < plaza_kernel::limits::SESSION_IDLE_MS
-    }
-
-    /// Whether a request at `now` should write the session's last use again.
-    pub fn needs_touch_at(&self, now: Timestamp) -> bool {
-        let last_seen = self.last_seen_at.unwrap_or(self.created_at);
-        now.unix_ms() - last_seen.unix_ms() >= plaza_kernel::limits::SESSION_TOUCH_MS
-    }
 }
 
 #[cfg(test)]

@@ -15,11 +15,15 @@ use plaza_kernel::clock::Timestamp;
 use plaza_kernel::record::{Expect, IndexEntry, RecordWrite};
 use plaza_ledger::LedgerError;
 
-use super::{CONFLICT_RETRIES_MAX, PayService, check_text, records_only, sha256_hex};
+use std::sync::Arc;
+
+use plaza_identity::Identity;
+
+use super::{CONFLICT_RETRIES_MAX, PayService, check_text, records_only};
 use crate::accounts;
 use crate::error::PayError;
 use crate::ids;
-use crate::model::{App, PASSWORD_FREE_LIMIT_MINOR_DEFAULT, Session, User};
+use crate::model::{App, PASSWORD_FREE_LIMIT_MINOR_DEFAULT, User};
 use crate::password;
 use crate::store::{self, index, kind, load, time_value};
 
@@ -31,40 +35,18 @@ pub const PASSWORD_LOCK_MS: i64 = 3 * 3_600_000;
 impl PayService {
     // ---- apps --------------------------------------------------------------------
 
+    /// Identity (apps, sessions, openids), which Pay shares with every system.
+    pub fn identity(&self) -> &Arc<Identity> {
+        &self.identity
+    }
+
     /// Registers an app under `appid` (or a new one).
     ///
     /// # Errors
     ///
     /// [`PayError::Invalid`] for a malformed appid.
     pub async fn create_app(&self, name: &str, appid: Option<&str>) -> Result<App, PayError> {
-        check_text("name", name, 1, 64)?;
-        if let Some(appid) = appid {
-            check_appid("appid", appid)?;
-            if let Some((app, _)) = load::<App>(&*self.records, kind::APP, appid).await? {
-                return Ok(app);
-            }
-        }
-        for _ in 0..CONFLICT_RETRIES_MAX {
-            let app = App {
-                appid: appid.map_or_else(ids::new_appid, str::to_owned),
-                name: name.to_owned(),
-                created_at: self.now(),
-            };
-            let write = store::write(kind::APP, &app.appid, Expect::Absent, &app, vec![])?;
-            match self.commit_write(records_only(vec![write])).await {
-                Ok(()) => return Ok(app),
-                Err(LedgerError::RecordConflict { .. }) if appid.is_none() => {}
-                Err(LedgerError::RecordConflict { .. }) => {
-                    return self.app(&app.appid).await?.ok_or(PayError::Busy {
-                        what: "app".to_owned(),
-                    });
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(PayError::Busy {
-            what: "app".to_owned(),
-        })
+        Ok(self.identity.create_app(name, appid).await?)
     }
 
     /// One app.
@@ -73,9 +55,7 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn app(&self, appid: &str) -> Result<Option<App>, PayError> {
-        Ok(load::<App>(&*self.records, kind::APP, appid)
-            .await?
-            .map(|(app, _)| app))
+        Ok(self.identity.app(appid).await?)
     }
 
     // ---- users -------------------------------------------------------------------
@@ -93,7 +73,7 @@ impl PayService {
         let now = self.now();
         for _ in 0..CONFLICT_RETRIES_MAX {
             let user = User {
-                user_id: ids::new_user_id(),
+                user_id: plaza_identity::ids::new_user_id(),
                 name: name.to_owned(),
                 password_hash: password_hash.clone(),
                 password_salt: salt.clone(),
@@ -253,7 +233,7 @@ impl PayService {
 
     /// The user's openid under `appid`.
     pub fn openid(&self, appid: &str, user_id: &str) -> String {
-        ids::openid(&self.secret, appid, user_id)
+        self.identity.openid(appid, user_id)
     }
 
     /// The user an app's openid names, remembering it for later lookups (profit sharing
@@ -286,64 +266,24 @@ impl PayService {
 
     // ---- sessions ----------------------------------------------------------------
 
-    /// Signs a user in: a new bearer token.
+    /// Signs a user in: a new bearer token (an identity session, valid for every system).
     ///
     /// # Errors
     ///
     /// [`PayError::UserNotFound`].
     pub async fn create_session(&self, user_id: &str) -> Result<String, PayError> {
-        if self.user(user_id).await?.is_none() {
-            return Err(PayError::UserNotFound {
-                user_id: user_id.to_owned(),
-            });
-        }
-        let token = format!("pzu_{}", ids::random_alnum(40));
-        let session = Session {
-            user_id: user_id.to_owned(),
-            created_at: self.now(),
-            last_seen_at: None,
-            revoked_at: None,
-        };
-        let write = store::write(
-            kind::SESSION,
-            &sha256_hex(token.as_bytes()),
-            Expect::Absent,
-            &session,
-            vec![],
-        )?;
-        self.commit_write(records_only(vec![write])).await?;
-        Ok(token)
+        Ok(self.identity.create_session(user_id).await?)
     }
 
-    /// The user a bearer token belongs to.
+    /// The payer a bearer token belongs to (see `Identity::session_user` for when a
+    /// session ends).
     ///
     /// # Errors
     ///
     /// [`PayError::SessionUnknown`].
-    ///
-    /// A session ends when it is signed out ([`PayService::revoke_session`]), when it
-    /// was not used for `SESSION_IDLE_MS`, and `SESSION_AGE_MAX_MS` after it began
-    /// (`plaza_kernel::limits`), all on the domain clock, so moving the sandbox clock
-    /// ends sessions as waiting would. A use writes the session's last use again when
-    /// it is older than `SESSION_TOUCH_MS`.
     pub async fn session_user(&self, token: &str) -> Result<User, PayError> {
-        let key = sha256_hex(token.as_bytes());
-        let Some((mut session, version)) =
-            load::<Session>(&*self.records, kind::SESSION, &key).await?
-        else {
-            return Err(PayError::SessionUnknown);
-        };
-        let now = self.now();
-        if !session.live_at(now) {
-            return Err(PayError::SessionUnknown);
-        }
-        if session.needs_touch_at(now) {
-            session.last_seen_at = Some(now);
-            // A concurrent request touched it (or signed it out) first: either is fine
-            // for this request, which was valid when it was read.
-            let _touched = self.rewrite_session(&key, version, &session).await?;
-        }
-        self.user(&session.user_id)
+        let user = self.identity.session_user(token).await?;
+        self.user(&user.user_id)
             .await?
             .ok_or(PayError::SessionUnknown)
     }
@@ -355,42 +295,7 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn revoke_session(&self, token: &str) -> Result<(), PayError> {
-        let key = sha256_hex(token.as_bytes());
-        for _ in 0..CONFLICT_RETRIES_MAX {
-            let Some((mut session, version)) =
-                load::<Session>(&*self.records, kind::SESSION, &key).await?
-            else {
-                return Ok(());
-            };
-            if session.revoked_at.is_some() {
-                return Ok(());
-            }
-            session.revoked_at = Some(self.now());
-            if self.rewrite_session(&key, version, &session).await? {
-                return Ok(());
-            }
-        }
-        Err(PayError::Busy {
-            what: "session".to_owned(),
-        })
-    }
-
-    /// Writes `session` back under `key` over the `version` it was read at; `Ok(false)`
-    /// when another request wrote it first.
-    async fn rewrite_session(
-        &self,
-        key: &str,
-        version: u64,
-        session: &Session,
-    ) -> Result<bool, PayError> {
-        let write = store::write(
-            kind::SESSION,
-            key,
-            Expect::Version(version),
-            session,
-            vec![],
-        )?;
-        self.try_commit_records(vec![write]).await
+        Ok(self.identity.revoke_session(token).await?)
     }
 }
 
@@ -422,21 +327,6 @@ pub(crate) fn openid_write(
         &serde_json::json!({ "user_id": user_id }),
         vec![],
     )
-}
-
-/// Checks an appid's form: `wx` and 16 hex digits.
-fn check_appid(field: &str, appid: &str) -> Result<(), PayError> {
-    if appid.len() == 18
-        && appid.starts_with("wx")
-        && appid[2..].bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        Ok(())
-    } else {
-        Err(PayError::invalid(
-            field,
-            "an appid is wx followed by 16 hex digits",
-        ))
-    }
 }
 
 fn check_password_shape(password: &str) -> Result<(), PayError> {

@@ -21,6 +21,7 @@ mod payment;
 mod refund;
 mod settlement;
 
+use plaza_identity::Identity;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -71,7 +72,8 @@ pub struct PayService {
     ledger: Arc<dyn LedgerStore>,
     records: Arc<dyn RecordStore>,
     clock: Arc<dyn Clock>,
-    secret: Vec<u8>,
+    /// Apps, sessions and openids, shared with every system.
+    identity: Arc<Identity>,
     /// Accounts known to be open, so each is opened once per process.
     opened: Mutex<HashSet<AccountId>>,
     /// Merchants as last written by this process, which is their only writer (one Plaza
@@ -108,11 +110,17 @@ impl PayService {
         sealer: KeySealer,
         hooks: Vec<Arc<dyn PaymentHook>>,
     ) -> Self {
+        let identity = Arc::new(Identity::new(
+            records.clone(),
+            ledger.clone(),
+            clock.clone(),
+            secret,
+        ));
         Self {
             ledger,
             records,
+            identity,
             clock,
-            secret,
             opened: Mutex::new(HashSet::new()),
             merchants: RwLock::new(HashMap::new()),
             payments: tokio::sync::broadcast::channel(PAYMENT_FEED_CAPACITY).0,
