@@ -8,13 +8,21 @@
 //! in by `plaza_merchant`, its mchid with an HMAC. In sandbox mode the sign-in page
 //! lists every user and merchant (demo sign-in); otherwise a payer signs in with a
 //! session token.
+//!
+//! The consoles — a merchant's orders, a service provider's sub-merchants, the
+//! operator's day report, merchants and notifications — render through one helper,
+//! `consoles::console_page`, with each role's navigation as data (`CONSOLE_NAV`).
 
 mod collect;
 mod console;
+mod consoles;
 mod coupons;
+mod orders;
 mod pages;
 mod paycode;
+mod provider;
 mod sandbox;
+mod timeline;
 
 pub(crate) use plaza_http::web::{
     ErrorPage, MERCHANT_COOKIE, OPERATOR_COOKIE, PageForm, PageQuery, SESSION_COOKIE, Viewer,
@@ -78,6 +86,7 @@ pub(crate) fn router() -> Router<PayState> {
             "/console/merchants/{mchid}/script",
             post(sandbox::set_script),
         )
+        .merge(console_routes())
         .route("/pay/collect/{token}", get(collect::payer))
         .route(
             "/static/pin.js",
@@ -99,6 +108,34 @@ pub(crate) fn router() -> Router<PayState> {
             "/static/merchant.js",
             get(|| asset("text/javascript; charset=utf-8", MERCHANT_JS)),
         )
+}
+
+/// The consoles' pages: a merchant's orders, a service provider's sub-merchants and
+/// theirs, and the operator's merchants and any merchant's orders.
+fn console_routes() -> Router<PayState> {
+    let order_pages = |base: &str, refunds: bool| {
+        let order = format!("{base}/{{out_trade_no}}");
+        let mut router = Router::new()
+            .route(&order, get(orders::order_page))
+            .route(&format!("{order}/robot-pay"), post(orders::robot_pay))
+            .route(&format!("{order}/expire"), post(orders::expire));
+        if refunds {
+            router = router.route(&format!("{order}/refund"), post(orders::refund));
+        }
+        router
+    };
+    Router::new()
+        .route("/merchant/console/orders", get(orders::list))
+        .merge(order_pages("/merchant/console/orders", true))
+        .route("/provider", get(provider::home))
+        .route("/provider/signin", get(provider::signin_page))
+        .route("/signin/provider", post(provider::signin))
+        .route("/provider/sub-merchants/{mchid}/orders", get(orders::list))
+        .merge(order_pages("/provider/sub-merchants/{mchid}/orders", true))
+        .route("/console/merchants", get(console::merchants))
+        .route("/console/merchants/{mchid}", get(orders::list))
+        .route("/console/merchants/{mchid}/orders", get(orders::list))
+        .merge(order_pages("/console/merchants/{mchid}/orders", false))
 }
 
 fn wall_now_s(surface: &PaySurface) -> i64 {

@@ -383,7 +383,7 @@ pub(crate) async fn merchant(State(state): State<PayState>, headers: HeaderMap) 
     let mut recent = String::new();
     for order in &orders {
         recent.push_str(&format!(
-            "<li><span>{description} <span class=\"muted mono\">{no}</span></span>\
+            "<li><span>{description} <a class=\"mono\" href=\"/merchant/console/orders/{no}\">{no}</a></span>\
              <span>¥{amount} <span class=\"status {state}\">{label}</span></span></li>",
             description = escape(&order.description),
             no = escape(&order.out_trade_no),
@@ -413,7 +413,8 @@ pub(crate) async fn merchant(State(state): State<PayState>, headers: HeaderMap) 
          <p>Order <span class=\"mono order-no\"></span> · <span class=\"status NOTPAY\">订单未支付</span></p>\
          <p class=\"paid-note\" hidden>Paid. The money is pending until the day settles tomorrow.</p>\
          <a class=\"checkout-link\" href=\"#\" target=\"_blank\">Open the checkout as a payer</a></div></div>\
-         <div class=\"card\"><h2>Recent orders</h2><ul class=\"list\">{recent}</ul></div>{stocks}\
+         <div class=\"card\"><h2>Recent orders <a class=\"more\" href=\"/merchant/console/orders\">All orders →</a></h2>\
+         <ul class=\"list\">{recent}</ul></div>{stocks}\
          <script type=\"module\" src=\"/static/merchant.js\"></script>",
         name = escape(&merchant.name),
         mchid = escape(&merchant.mchid),

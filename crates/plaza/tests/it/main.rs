@@ -17,6 +17,7 @@ mod admin_cli;
 mod codepay;
 mod collect;
 mod compatibility;
+mod consoles;
 mod coupons;
 mod crash;
 mod dropin;

@@ -20,11 +20,11 @@ use plaza_testkit::TestServer;
 
 use crate::PLAZA;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn browser_ready() -> bool {
+pub(crate) fn browser_ready() -> bool {
     let chromium =
         std::env::var("PLAZA_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     let missing: Vec<&str> = [
