@@ -268,6 +268,10 @@ pub(crate) const SQLITE_FILE: &str = "plaza.sqlite3";
 
 impl Config {
     /// Validates the raw layers.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one line per configuration key, validated in the order the keys are documented"
+    )]
     pub(crate) fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
         let listen = raw.parse(
             Key::Listen,

@@ -82,6 +82,10 @@ pub(crate) async fn claim_page(
     render(&state, &headers, &stock_id, None).await
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one page's HTML, written top to bottom as it renders"
+)]
 async fn render(
     state: &PayState,
     headers: &HeaderMap,

@@ -164,6 +164,10 @@ pub(crate) struct NextQuery {
     failed: Option<String>,
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one page's HTML, written top to bottom as it renders"
+)]
 pub(crate) async fn signin(
     State(state): State<PayState>,
     headers: HeaderMap,

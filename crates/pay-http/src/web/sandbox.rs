@@ -179,6 +179,10 @@ fn when(at: Option<plaza_kernel::clock::Timestamp>) -> String {
 
 /// `GET /console/notifications[?mchid=]`: every notification, newest first; with a
 /// merchant, its fault plan and script too.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one page's HTML, written top to bottom as it renders"
+)]
 pub(crate) async fn notifications(
     State(state): State<PayState>,
     Console(surface): Console,
@@ -363,6 +367,10 @@ pub(crate) async fn notification(
     .into_response()
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one page's HTML, written top to bottom as it renders"
+)]
 fn notification_body(notification: &Notification, merchant: &str, notice: &Notice) -> String {
     let (plaintext, _, _) = notification_resource(&notification.subject);
     let pretty = serde_json::from_str::<serde_json::Value>(&plaintext)

@@ -225,6 +225,10 @@ impl Submitter {
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "a benchmark's script: set up, warm up, measure, report, in the order it runs"
+)]
 async fn ledger(args: LedgerArgs) -> anyhow::Result<Outcome> {
     if args.accounts < 2 || args.concurrency == 0 || args.seconds == 0 {
         bail!("--accounts must be at least 2, --concurrency and --seconds at least 1");
