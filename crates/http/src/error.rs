@@ -235,8 +235,8 @@ impl From<ClockError> for ApiError {
                 code::CLOCK_NOT_FORWARD,
                 format!(
                     "the clock moves forward only: {} is not after the clock's time, {}",
-                    crate::wire::rfc3339(to),
-                    crate::wire::rfc3339(now)
+                    crate::rfc3339(to),
+                    crate::rfc3339(now)
                 ),
             ),
         }

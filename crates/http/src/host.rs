@@ -18,8 +18,10 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 
 use crate::error::{ApiError, code};
-use crate::web::Fallbacks;
 use crate::{HostRoutes, NotFound, WireApi};
+
+/// Answers a known path asked with a method it does not take.
+pub(crate) type MethodNotAllowed = Arc<dyn Fn(&axum::http::Uri) -> Response + Send + Sync>;
 
 /// WeChat's API host names. Requests naming one of them never reach Plaza's own routes:
 /// only what a system registered under that name ([`HostRoutes`]), else a 404 in
@@ -148,7 +150,7 @@ pub fn wechat_api_not_found(path: &str) -> Response {
 pub(crate) fn dispatch(
     own: Router,
     registered: Vec<HostRoutes>,
-    fallbacks: Fallbacks,
+    method_not_allowed: MethodNotAllowed,
     layers: impl Fn(Router) -> Router,
 ) -> Router {
     let mut merged: HashMap<&'static str, (Router, NotFound)> = HashMap::new();
@@ -162,14 +164,18 @@ pub(crate) fn dispatch(
     let mut hosts: HashMap<&'static str, Router> = WECHAT_HOSTS
         .iter()
         .map(|name| {
-            let router = host_router(Router::new(), wechat_api_not_found, fallbacks.clone());
+            let router = host_router(
+                Router::new(),
+                wechat_api_not_found,
+                method_not_allowed.clone(),
+            );
             (*name, layers(router))
         })
         .collect();
     for (name, (router, not_found)) in merged {
         hosts.insert(
             name,
-            layers(host_router(router, not_found, fallbacks.clone())),
+            layers(host_router(router, not_found, method_not_allowed.clone())),
         );
     }
     let hosts = Arc::new(hosts);
@@ -184,12 +190,16 @@ pub(crate) fn dispatch(
     }))
 }
 
-fn host_router(router: Router, not_found: NotFound, fallbacks: Fallbacks) -> Router {
+fn host_router(
+    router: Router,
+    not_found: NotFound,
+    method_not_allowed: MethodNotAllowed,
+) -> Router {
     router
         .fallback(move |uri: axum::http::Uri| async move { not_found(uri.path()) })
-        .method_not_allowed_fallback(move |uri: axum::http::Uri| async move {
-            fallbacks.method_not_allowed(&uri)
-        })
+        .method_not_allowed_fallback(
+            move |uri: axum::http::Uri| async move { method_not_allowed(&uri) },
+        )
 }
 
 #[cfg(test)]
@@ -258,6 +268,70 @@ mod tests {
         ] {
             assert_eq!(which(path), expect, "{path}");
         }
+    }
+
+    /// Sends `GET path` with `Host: host` and returns the status and body.
+    async fn get(app: &Router, host: &str, path: &str) -> (StatusCode, String) {
+        let request = Request::builder()
+            .uri(path)
+            .header(header::HOST, host)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    fn answering(text: &'static str) -> Router {
+        Router::new().route(
+            "/cgi-bin/user/get",
+            axum::routing::get(move || async move { text }),
+        )
+    }
+
+    #[tokio::test]
+    async fn each_wechat_host_has_its_own_router_and_reaches_nothing_else() {
+        let own = Router::new().route("/healthz", axum::routing::get(|| async { "own" }));
+        let registered = vec![
+            HostRoutes {
+                host: "api.weixin.qq.com",
+                routes: answering("official account"),
+                not_found: wechat_api_not_found,
+            },
+            HostRoutes {
+                host: "qyapi.weixin.qq.com",
+                routes: answering("wecom"),
+                not_found: wechat_api_not_found,
+            },
+        ];
+        let method_not_allowed: MethodNotAllowed =
+            Arc::new(|_uri: &axum::http::Uri| StatusCode::METHOD_NOT_ALLOWED.into_response());
+        let app = dispatch(own, registered, method_not_allowed, |router| router);
+
+        // The same path means a different thing under each host.
+        let (status, body) = get(&app, "api.weixin.qq.com", "/cgi-bin/user/get").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "official account")
+        );
+        let (status, body) = get(&app, "QYAPI.weixin.qq.com:443", "/cgi-bin/user/get").await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "wecom"));
+        // A WeChat host reaches none of Plaza's own routes, in WeChat's format.
+        let (status, body) = get(&app, "api.weixin.qq.com", "/healthz").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("\"errcode\":40066"), "{body}");
+        // A WeChat host nobody registered is still WeChat's, never Plaza's.
+        let (status, body) = get(&app, "api.mch.weixin.qq.com", "/healthz").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("errcode"), "{body}");
+        // Any other host reaches Plaza's own routes, and no WeChat host's.
+        let (status, body) = get(&app, "localhost:8080", "/healthz").await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "own"));
+        let (status, _) = get(&app, "localhost:8080", "/cgi-bin/user/get").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
     #[test]

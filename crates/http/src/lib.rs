@@ -36,6 +36,12 @@ pub use middleware::HttpMetrics;
 pub use ops::ledger::SCHEDULED_TRANSFER_JOB;
 pub use web::{NavEntry, NavPlace, Role};
 
+/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-26T01:22:45.123Z`.
+pub fn rfc3339(at: Timestamp) -> String {
+    jiff::Timestamp::from_millisecond(at.unix_ms())
+        .map_or_else(|_| at.unix_ms().to_string(), |ts| ts.to_string())
+}
+
 /// Reports whether the store answers, for `/healthz`.
 pub trait HealthCheck: Send + Sync {
     /// The backend's name (`sqlite`, `postgres`).
@@ -248,7 +254,9 @@ pub fn app(state: HttpState, systems: Vec<SystemRoutes>) -> Router {
             moves_the_clock.clone(),
         )
     };
-    let mut wrapped = middleware::outer(host::dispatch(own, hosts, fallbacks, layers));
+    let method_not_allowed: host::MethodNotAllowed =
+        Arc::new(move |uri: &axum::http::Uri| fallbacks.method_not_allowed(uri));
+    let mut wrapped = middleware::outer(host::dispatch(own, hosts, method_not_allowed, layers));
     for wrap in outermost {
         wrapped = wrap(wrapped, &limits);
     }

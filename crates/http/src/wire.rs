@@ -1,6 +1,5 @@
 //! JSON shapes of Plaza's own API (`/api/v1`), converted by hand from and to domain types.
 
-use plaza_kernel::clock::Timestamp;
 use plaza_kernel::id::{AccountId, TransferId};
 use plaza_kernel::money::Currency;
 use plaza_kernel::queue::{Event, Job};
@@ -9,11 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-26T01:22:45.123Z`.
-pub fn rfc3339(at: Timestamp) -> String {
-    jiff::Timestamp::from_millisecond(at.unix_ms())
-        .map_or_else(|_| at.unix_ms().to_string(), |ts| ts.to_string())
-}
+pub use crate::rfc3339;
 
 fn parse_currency(field: &str, text: &str) -> Result<Currency, ApiError> {
     Currency::parse(text).map_err(|error| ApiError::invalid_field(field, error))

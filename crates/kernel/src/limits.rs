@@ -15,6 +15,11 @@ pub const BATCH_TRANSFERS_MAX: usize = 1_000;
 /// latency a submitter can see from someone else's batch.
 pub const COMMIT_TRANSFERS_MAX: usize = 4_096;
 
+// One batch fits in one group: a group stops growing at the limit, so with a batch no
+// larger than it a group holds fewer than twice the limit and the napkin math above
+// stays within a factor of two.
+const _: () = assert!(BATCH_TRANSFERS_MAX <= COMMIT_TRANSFERS_MAX);
+
 /// Submissions waiting for the writer. Beyond this, submitters wait for room (back
 /// pressure) instead of growing memory without bound: 16,384 × ~1 KiB = 16 MiB.
 pub const WRITER_QUEUE_LEN_MAX: usize = 16_384;
@@ -24,6 +29,9 @@ pub const PAGE_ROWS_MAX: usize = 500;
 
 /// Default rows in one page when the caller does not say.
 pub const PAGE_ROWS_DEFAULT: usize = 50;
+
+// The default page is a page a caller may ask for.
+const _: () = assert!(0 < PAGE_ROWS_DEFAULT && PAGE_ROWS_DEFAULT <= PAGE_ROWS_MAX);
 
 /// Free text on a transfer (its memo). Enough for a sentence, not for a document.
 pub const MEMO_BYTES_MAX: usize = 256;
@@ -79,6 +87,11 @@ pub const SESSION_AGE_MAX_MS: i64 = 30 * 86_400_000;
 /// capacity, and makes a session end at most 15 minutes before its idle limit.
 pub const SESSION_TOUCH_MS: i64 = 15 * 60_000;
 
+// A session is touched well before it would go idle (so a session in use never ends
+// idle), and goes idle before its age ends it (or the idle limit would mean nothing).
+const _: () = assert!(0 < SESSION_TOUCH_MS && SESSION_TOUCH_MS < SESSION_IDLE_MS);
+const _: () = assert!(SESSION_IDLE_MS < SESSION_AGE_MAX_MS);
+
 /// How long the merchant demo's and the operator's sign-in cookies work. They are
 /// HMAC-signed rather than stored, so signing out can only ask the browser to drop them
 /// and a copied one works until it ends: 12 hours covers a working day at the console
@@ -90,3 +103,8 @@ pub const SIGNED_COOKIE_AGE_MAX_MS: i64 = 12 * 3_600_000;
 /// so no SDK sends more; and with every amount this small, a product with a rate in basis
 /// points (≤ 10,000) stays below 2^45 and a sum of a day's orders far below `i64::MAX`.
 pub const AMOUNT_MINOR_MAX: i64 = 2_147_483_647;
+
+// WeChat's 32-bit `total`, and the headroom the doc above counts on: an amount times a
+// rate in basis points stays below 2^45.
+const _: () = assert!(AMOUNT_MINOR_MAX == i32::MAX as i64);
+const _: () = assert!(AMOUNT_MINOR_MAX * 10_000 < 1 << 45);

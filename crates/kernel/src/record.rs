@@ -146,3 +146,55 @@ pub trait RecordStore: Send + Sync {
     /// [`RecordError::Unavailable`] when the store fails.
     fn range(&self, range: IndexRange) -> BoxFuture<'_, Result<Vec<IndexedRecord>, RecordError>>;
 }
+
+/// A record body that could not be encoded or decoded as JSON: a programming error or a
+/// damaged store, reported as the store being unavailable by the domains.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("record {kind}/{key} {problem}")]
+pub struct RecordCodecError {
+    /// The record's kind.
+    pub kind: String,
+    /// Its key.
+    pub key: String,
+    /// What went wrong.
+    pub problem: String,
+}
+
+/// Decodes a record's JSON body.
+///
+/// # Errors
+///
+/// [`RecordCodecError`] when the body is not `T`'s JSON.
+pub fn decode_json<T: serde::de::DeserializeOwned>(record: &Record) -> Result<T, RecordCodecError> {
+    serde_json::from_str(&record.body).map_err(|error| RecordCodecError {
+        kind: record.kind.clone(),
+        key: record.key.clone(),
+        problem: format!("is unreadable: {error}"),
+    })
+}
+
+/// A write of `value` as JSON under `kind`/`key`.
+///
+/// # Errors
+///
+/// [`RecordCodecError`] when `value` cannot be encoded.
+pub fn encode_json<T: serde::Serialize>(
+    kind: &str,
+    key: &str,
+    expect: Expect,
+    value: &T,
+    index: Vec<IndexEntry>,
+) -> Result<RecordWrite, RecordCodecError> {
+    let body = serde_json::to_string(value).map_err(|error| RecordCodecError {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        problem: format!("cannot be encoded: {error}"),
+    })?;
+    Ok(RecordWrite {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        expect,
+        body,
+        index,
+    })
+}

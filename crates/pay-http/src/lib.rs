@@ -21,14 +21,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use plaza_http::{HostRoutes, HttpState, NavEntry, Role, SystemRoutes, WireApi};
+use plaza_http::{HostRoutes, HttpState, SystemRoutes, WireApi};
 use plaza_kernel::BoxFuture;
 use plaza_pay::PayError;
 use plaza_pay::model::Notification;
 
 pub use error::{ApiError, PAY_ERROR_CODES};
 pub use pay_v3::PaySurface;
-pub use web::PayWeb;
+pub use web::{NAV, PayWeb};
 
 /// The shared extractors, under the name Pay's handlers use.
 pub(crate) use plaza_http::extract;
@@ -84,28 +84,6 @@ pub struct PayStateParts {
     /// Present in sandbox mode only.
     pub notification_actions: Option<Arc<dyn NotificationActions>>,
 }
-
-/// Pay's navigation entries in the page shell: Scan in the app's Discover tab, the
-/// 账单 and the collection code on its Me tab, and the consoles' pages.
-pub const NAV: &[NavEntry] = &[
-    NavEntry::discover("scan", "/app/pay/scan", "扫一扫 Scan", "扫"),
-    NavEntry::me("bills", "/app/me/bills", "账单 Bills", "账"),
-    NavEntry::me("collect", "/app/collect", "收款码 Collection code", "收"),
-    NavEntry::console(Role::MERCHANT, web::SECTION_MERCHANT, "/merchant", "Orders"),
-    NavEntry::console(
-        Role::OPERATOR,
-        plaza_http::web::SECTION_CONSOLE,
-        "/console",
-        "Payments by day",
-    ),
-    NavEntry::console(
-        Role::OPERATOR,
-        "notifications",
-        "/console/notifications",
-        "Notifications",
-    )
-    .in_sandbox_only(),
-];
 
 /// Everything Pay serves: on Plaza's own host its `/api/v1` resources, pages and both
 /// wire APIs; under `api.mch.weixin.qq.com` only the wire APIs, as WeChat does.

@@ -6,13 +6,13 @@
 //! refunded in full.
 
 use plaza_kernel::clock::Timestamp;
-use plaza_kernel::record::{Expect, IndexRange};
+use plaza_kernel::record::{Expect, IndexRange, RecordWrite};
 use plaza_ledger::WriteSet;
 
 use crate::error::PayError;
+use crate::hooks::FailedAttempt;
 use crate::ids;
-use crate::model::{Order, PaymentCode, TradeState, TradeType, User, order_key};
-use crate::sandbox::ScriptedPayment;
+use crate::model::{CouponChoice, Order, PaymentCode, TradeState, TradeType, User, order_key};
 use crate::service::{
     CONFLICT_RETRIES_MAX, PayService, PrepayRequest, RefundRequest, check_prepay, order_write,
     request_digest, user_record,
@@ -164,13 +164,13 @@ impl PayService {
         let order_request = &request.order;
         check_prepay(order_request, now)?;
         check_auth_code(&request.auth_code)?;
-        let merchant = self
-            .merchant_shared(&order_request.mchid)
-            .await?
-            .ok_or_else(|| PayError::MerchantNotFound {
-                mchid: order_request.mchid.clone(),
-            })?;
-        self.check_order_parties(order_request, &merchant).await?;
+        let merchant = self.existing_merchant(&order_request.mchid).await?;
+        let partner = (
+            order_request.sp_mchid.as_deref(),
+            order_request.sub_appid.as_deref(),
+        );
+        self.check_order_parties(&merchant, &order_request.appid, partner)
+            .await?;
         let digest = request_digest(order_request)?;
         let key = order_key(&order_request.mchid, &order_request.out_trade_no);
         for _ in 0..CONFLICT_RETRIES_MAX {
@@ -179,95 +179,113 @@ impl PayService {
             {
                 return existing_outcome(existing, &digest);
             }
-            let Some((mut code, code_version)) = load::<PaymentCode>(
-                &*self.records_port(),
-                kind::PAYMENT_CODE,
-                &request.auth_code,
-            )
-            .await?
-            else {
-                return Err(PayError::AuthCodeInvalid);
-            };
-            if code.used_by.is_some() {
-                return Err(PayError::AuthCodeInvalid);
-            }
-            if now >= code.expires_at {
-                return Err(PayError::AuthCodeExpired);
-            }
-            let user = self
-                .user(&code.user_id)
+            let (user, code, code_write) =
+                self.code_to_spend(&request.auth_code, &key, now).await?;
+            let order = new_code_order(order_request, &digest, &code, now);
+            if let Some(outcome) = self
+                .charge_code_order(order, &user, code_write, now)
                 .await?
-                .ok_or(PayError::AuthCodeInvalid)?;
-            code.used_by = Some(key.clone());
-            let code_write = store::write(
-                kind::PAYMENT_CODE,
-                &code.code,
-                Expect::Version(code_version),
-                &code,
-                vec![],
-            )?;
-            let mut order = new_code_order(order_request, &digest, &code, now);
-            let jobs = self.new_order_jobs(&mut order);
-            match self.scripted_payment_failure(&order) {
-                Some(ScriptedPayment::NotEnough) => {
-                    return Err(PayError::WalletBalanceNotEnough {
-                        balance_minor: self.wallet_balance(&user.user_id).await?,
-                        needed_minor: order.total_minor,
-                    });
-                }
-                Some(ScriptedPayment::Payerror) => {
-                    order.state = TradeState::Payerror;
-                    let write = WriteSet {
-                        records: vec![order_write(&order, Expect::Absent)?, code_write],
-                        ..WriteSet::default()
-                    };
-                    if self.try_commit_write(write).await? {
-                        return Err(PayError::PaymentFailed {
-                            out_trade_no: order.out_trade_no,
-                        });
-                    }
-                    continue;
-                }
-                Some(ScriptedPayment::Userpaying) | None => {}
-            }
-            if order.state != TradeState::Userpaying
-                && order.total_minor <= user.password_free_limit_minor
             {
-                let openid = self.openid(&order.appid, &user.user_id);
-                let sub_openid = order
-                    .sub_appid
-                    .as_ref()
-                    .map(|sub_appid| self.openid(sub_appid, &user.user_id));
-                match self
-                    .commit_payment(
-                        order,
-                        Expect::Absent,
-                        &user.user_id,
-                        (openid, sub_openid),
-                        vec![code_write],
-                        (now, &crate::coupons::CouponChoice::Best),
-                    )
-                    .await
-                {
-                    Ok(paid) => return Ok(CodepayOutcome::Paid(paid)),
-                    Err(PayError::Busy { .. }) => continue,
-                    Err(error) => return Err(error),
-                }
-            }
-            let mut waiting = order;
-            waiting.state = TradeState::Userpaying;
-            let write = WriteSet {
-                records: vec![order_write(&waiting, Expect::Absent)?, code_write],
-                jobs,
-                ..WriteSet::default()
-            };
-            if self.try_commit_write(write).await? {
-                return Ok(CodepayOutcome::UserPaying(waiting));
+                return Ok(outcome);
             }
         }
         Err(PayError::Busy {
             what: "order".to_owned(),
         })
+    }
+
+    /// The payment code `auth_code`, usable at `now`, marked used by the order under
+    /// `key`: its owner, the code and its write (over the version read).
+    async fn code_to_spend(
+        &self,
+        auth_code: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<(User, PaymentCode, RecordWrite), PayError> {
+        let Some((mut code, code_version)) =
+            load::<PaymentCode>(&*self.records_port(), kind::PAYMENT_CODE, auth_code).await?
+        else {
+            return Err(PayError::AuthCodeInvalid);
+        };
+        if code.used_by.is_some() {
+            return Err(PayError::AuthCodeInvalid);
+        }
+        if now >= code.expires_at {
+            return Err(PayError::AuthCodeExpired);
+        }
+        let user = self
+            .user(&code.user_id)
+            .await?
+            .ok_or(PayError::AuthCodeInvalid)?;
+        code.used_by = Some(key.to_owned());
+        let code_write = store::write(
+            kind::PAYMENT_CODE,
+            &code.code,
+            Expect::Version(code_version),
+            &code,
+            vec![],
+        )?;
+        Ok((user, code, code_write))
+    }
+
+    /// Charges `user` for a new code order, the spent code written with it: paid at once
+    /// up to the password-free limit, else left `USERPAYING` with its jobs; a hook's
+    /// failed attempt answers instead. `Ok(None)` when a record changed meanwhile.
+    async fn charge_code_order(
+        &self,
+        mut order: Order,
+        user: &User,
+        code_write: RecordWrite,
+        now: Timestamp,
+    ) -> Result<Option<CodepayOutcome>, PayError> {
+        let jobs = self.new_order_jobs(&mut order);
+        match self.failed_attempt(&order) {
+            Some(FailedAttempt::NotEnough) => {
+                return Err(PayError::WalletBalanceNotEnough {
+                    balance_minor: self.wallet_balance(&user.user_id).await?,
+                    needed_minor: order.total_minor,
+                });
+            }
+            Some(FailedAttempt::Payerror) => {
+                order.state = TradeState::Payerror;
+                let write = WriteSet {
+                    records: vec![order_write(&order, Expect::Absent)?, code_write],
+                    ..WriteSet::default()
+                };
+                if self.try_commit_write(write).await? {
+                    return Err(PayError::PaymentFailed {
+                        out_trade_no: order.out_trade_no,
+                    });
+                }
+                return Ok(None);
+            }
+            None => {}
+        }
+        if order.state != TradeState::Userpaying
+            && order.total_minor <= user.password_free_limit_minor
+        {
+            let openids = self.payer_openids(&order, &user.user_id);
+            let choice = (now, &CouponChoice::Best);
+            let extra = vec![code_write];
+            return match self
+                .commit_payment(order, Expect::Absent, &user.user_id, openids, extra, choice)
+                .await
+            {
+                Ok(paid) => Ok(Some(CodepayOutcome::Paid(paid))),
+                Err(PayError::Busy { .. }) => Ok(None),
+                Err(error) => Err(error),
+            };
+        }
+        order.state = TradeState::Userpaying;
+        let write = WriteSet {
+            records: vec![order_write(&order, Expect::Absent)?, code_write],
+            jobs,
+            ..WriteSet::default()
+        };
+        Ok(self
+            .try_commit_write(write)
+            .await?
+            .then_some(CodepayOutcome::UserPaying(order)))
     }
 
     /// Reverses (撤销) a payment-code order of `mchid` within a week: an unpaid one is
@@ -323,31 +341,11 @@ impl PayService {
                     }
                 }
                 TradeState::Success => {
-                    let refund = RefundRequest {
-                        mchid: mchid.to_owned(),
-                        out_trade_no: Some(out_trade_no.to_owned()),
-                        transaction_id: None,
-                        out_refund_no: format!("reverse-{out_trade_no}"),
-                        reason: Some("撤销 reversed by the merchant".to_owned()),
-                        notify_url: None,
-                        refund_minor: order.total_minor,
-                        total_minor: order.total_minor,
-                        currency: order.currency.clone(),
-                        sp_mchid: sp_mchid.map(str::to_owned),
-                    };
-                    let digest = request_digest(&refund)?;
-                    match self
-                        .commit_refund(&refund, &digest, order, version, true)
-                        .await
+                    if let Some(reversed) = self
+                        .reverse_paid(order, version, (mchid, out_trade_no), sp_mchid)
+                        .await?
                     {
-                        Ok(_) => {
-                            return load::<Order>(&*self.records_port(), kind::ORDER, &key)
-                                .await?
-                                .map(|(order, _)| order)
-                                .ok_or(PayError::OrderNotFound);
-                        }
-                        Err(PayError::Busy { .. }) => {}
-                        Err(error) => return Err(error),
+                        return Ok(reversed);
                     }
                 }
                 TradeState::Refund => {
@@ -361,6 +359,43 @@ impl PayService {
         Err(PayError::Busy {
             what: "order".to_owned(),
         })
+    }
+
+    /// Reverses `mchid`'s paid code order `out_trade_no` (read at `version`): refunded in
+    /// full through the refund path, ending `REVOKED`. `Ok(None)` when a record changed
+    /// meanwhile.
+    async fn reverse_paid(
+        &self,
+        order: Order,
+        version: u64,
+        (mchid, out_trade_no): (&str, &str),
+        sp_mchid: Option<&str>,
+    ) -> Result<Option<Order>, PayError> {
+        let key = order_key(mchid, out_trade_no);
+        let refund = RefundRequest {
+            mchid: mchid.to_owned(),
+            out_trade_no: Some(out_trade_no.to_owned()),
+            transaction_id: None,
+            out_refund_no: format!("reverse-{out_trade_no}"),
+            reason: Some("撤销 reversed by the merchant".to_owned()),
+            notify_url: None,
+            refund_minor: order.total_minor,
+            total_minor: order.total_minor,
+            currency: order.currency.clone(),
+            sp_mchid: sp_mchid.map(str::to_owned),
+        };
+        let digest = request_digest(&refund)?;
+        match self
+            .commit_refund(&refund, &digest, order, version, true)
+            .await
+        {
+            Ok(_) => load::<Order>(&*self.records_port(), kind::ORDER, &key)
+                .await?
+                .map(|(order, _)| Some(order))
+                .ok_or(PayError::OrderNotFound),
+            Err(PayError::Busy { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// A user's payment-code orders waiting for the password, oldest first.

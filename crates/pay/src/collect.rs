@@ -11,7 +11,10 @@
 use crate::error::PayError;
 use crate::ids;
 use crate::model::{Merchant, MerchantKind, Order, TradeType};
-use crate::service::{OrderRef, PayService, PrepayRequest, check_chars, check_text, sha256_hex};
+use crate::service::{
+    OrderRef, PayService, PrepayRequest, check_chars, check_prepay_beyond_description, check_text,
+    sha256_hex,
+};
 use crate::store::index;
 use crate::time::Day;
 
@@ -161,7 +164,7 @@ impl PayService {
         };
         crate::money::check_amount("amount", payment.amount_minor)?;
         let now = self.now();
-        crate::service::check_prepay_beyond_description(&request, now)?;
+        check_prepay_beyond_description(&request, now)?;
         let order = match self.insert_order(&request, now).await {
             Ok(order) => order,
             // The same reference again, already paid: answer the payment.

@@ -280,6 +280,22 @@ impl From<LedgerError> for PayError {
     }
 }
 
+impl From<plaza_identity::IdentityError> for PayError {
+    fn from(error: plaza_identity::IdentityError) -> Self {
+        use plaza_identity::IdentityError;
+        match error {
+            IdentityError::Invalid { field, problem } => PayError::Invalid {
+                field,
+                issue: problem,
+            },
+            IdentityError::UserNotFound { user_id } => PayError::UserNotFound { user_id },
+            IdentityError::SessionUnknown => PayError::SessionUnknown,
+            IdentityError::Busy { what } => PayError::Busy { what },
+            IdentityError::Unavailable { reason } => PayError::Unavailable { reason },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,10 @@
 //! Identifiers in the shapes WeChat uses, so that SDK-side validation passes: `mchid`
 //! (10 digits), `appid` (`wx` + 16 hex), `transaction_id` (28 digits), `refund_id`
-//! (29 digits), `prepay_id` (`wx` + time + hex), `openid` (28 URL-safe characters),
+//! (29 digits), `prepay_id` (`wx` + time + hex), `openid` (derived by `plaza_identity`),
 //! plus Plaza's own user ids, tokens and notification ids.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_lc_rs::hmac;
 use plaza_kernel::clock::Timestamp;
 use rand::Rng;
 
@@ -13,7 +12,6 @@ use crate::time::{Day, compact};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
@@ -55,16 +53,6 @@ pub(crate) fn random_digits(len: usize) -> String {
 /// A new merchant id: 10 digits starting `16`, as recent merchant ids do.
 pub fn new_mchid() -> String {
     format!("16{}", random_digits(8))
-}
-
-/// A new appid: `wx` + 16 hex digits.
-pub fn new_appid() -> String {
-    format!("wx{}", random_hex(16))
-}
-
-/// A new internal user id.
-pub fn new_user_id() -> String {
-    format!("u{}", random_hex(16))
 }
 
 /// A new prepay id: `wx` + the time + 20 hex digits (valid two hours).
@@ -119,20 +107,6 @@ pub fn new_notification_id() -> String {
     format!("EV-{}", random_hex(24))
 }
 
-/// The openid of `user_id` under `appid`: stable, different per app, and revealing
-/// nothing about the user without the platform secret (an HMAC of both).
-pub fn openid(secret: &[u8], appid: &str, user_id: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    let tag = hmac::sign(&key, format!("openid\n{appid}\n{user_id}").as_bytes());
-    let alphabet_len = URL_SAFE.len();
-    let mut openid = String::with_capacity(28);
-    openid.push('o');
-    for byte in tag.as_ref().iter().take(27) {
-        openid.push(char::from(URL_SAFE[usize::from(*byte) % alphabet_len]));
-    }
-    openid
-}
-
 /// A new profit-sharing order id, return id or detail id: `30000` + 3 random digits +
 /// the day + 13 digits = 29 digits.
 pub fn new_sharing_id(now: Timestamp) -> String {
@@ -170,20 +144,9 @@ mod tests {
         assert_eq!(refund_id.len(), 29);
         assert!(refund_id.bytes().all(|b| b.is_ascii_digit()));
         assert_eq!(new_mchid().len(), 10);
-        assert_eq!(new_appid().len(), 18);
         assert!(new_prepay_id(now).starts_with("wx20261126"));
         let (early, late) = (new_code_token(now), new_code_token(now.plus_ms(1)));
         assert_eq!(early.len(), 13);
         assert!(early[..7] < late[..7], "{early} {late}");
-    }
-
-    #[test]
-    fn openids_are_stable_per_app_and_differ_between_apps() {
-        let a = openid(b"secret", "wx1", "u1");
-        assert_eq!(a, openid(b"secret", "wx1", "u1"));
-        assert_ne!(a, openid(b"secret", "wx2", "u1"));
-        assert_ne!(a, openid(b"secret", "wx1", "u2"));
-        assert_ne!(a, openid(b"other", "wx1", "u1"));
-        assert_eq!(a.len(), 28);
     }
 }

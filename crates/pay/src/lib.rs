@@ -18,6 +18,7 @@ pub mod codepay;
 pub mod collect;
 pub mod coupons;
 pub mod error;
+mod hooks;
 pub mod ids;
 pub mod model;
 pub mod money;
@@ -32,6 +33,7 @@ pub mod sharing;
 pub mod statement;
 pub mod store;
 pub mod time;
+mod wiring;
 
 pub use codepay::{CodepayOutcome, CodepayRequest};
 pub use collect::{CollectPayment, CollectionSummary};

@@ -1,20 +1,12 @@
-//! The payment domain's entities, as stored (each is one record; see [`crate::store`]).
+//! The payment domain's entities, as stored (each is one record, whose kind, key and
+//! indexes the `store` module names).
 //!
 //! Field names here are Plaza's, not WeChat's: the `api` crate maps them to the wire.
 
 use plaza_kernel::clock::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// An app users know a merchant by (official account, mini program or mobile app).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct App {
-    /// `wx` + 16 hex digits.
-    pub appid: String,
-    /// Its display name.
-    pub name: String,
-    /// When it was registered.
-    pub created_at: Timestamp,
-}
+pub use plaza_identity::model::{App, Session};
 
 /// Which platform identity signs a merchant's responses and notifications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +182,12 @@ fn is_zero(value: &u32) -> bool {
 
 /// The password-free limit of payment codes when the user sets none: 500 yuan.
 pub const PASSWORD_FREE_LIMIT_MINOR_DEFAULT: i64 = 50_000;
+
+// A limit a user could have set (`set_password_free_limit` takes 0 to the largest amount).
+const _: () = assert!(
+    0 <= PASSWORD_FREE_LIMIT_MINOR_DEFAULT
+        && PASSWORD_FREE_LIMIT_MINOR_DEFAULT <= plaza_kernel::limits::AMOUNT_MINOR_MAX
+);
 
 fn password_free_limit_default() -> i64 {
     PASSWORD_FREE_LIMIT_MINOR_DEFAULT
@@ -388,11 +386,101 @@ pub struct AppliedCoupon {
     /// The stock's name.
     pub name: String,
     /// The discount, fen.
-    pub amount: i64,
+    #[serde(rename = "amount")]
+    pub amount_minor: i64,
     /// 免充值: the merchant gave the discount; otherwise the stock's budget paid it.
     pub no_cash: bool,
     /// Who created (and funded) the stock.
     pub creator_mchid: String,
+}
+
+/// Where a coupon stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CouponStatus {
+    /// Issued, usable (WeChat spells it `SENDED`).
+    Sended,
+    /// Used in a payment.
+    Used,
+    /// Past its window unused.
+    Expired,
+}
+
+impl CouponStatus {
+    /// The wire spelling.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Sended => "SENDED",
+            Self::Used => "USED",
+            Self::Expired => "EXPIRED",
+        }
+    }
+}
+
+/// A cash coupon held by a user (issued from a stock, see the `coupons` module). An
+/// entity here because a `COUPON.USE` notification carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupon {
+    /// 8–12 digits.
+    pub coupon_id: String,
+    /// Its stock.
+    pub stock_id: String,
+    /// The stock's creator.
+    pub creator_mchid: String,
+    /// The stock's name.
+    pub name: String,
+    /// The holder.
+    pub user_id: String,
+    /// The app and openid it was issued to.
+    pub appid: String,
+    /// The openid under `appid`.
+    pub openid: String,
+    /// Its value, fen.
+    #[serde(rename = "amount")]
+    pub amount_minor: i64,
+    /// The least order total it applies to, fen.
+    #[serde(rename = "transaction_minimum")]
+    pub transaction_minimum_minor: i64,
+    /// Where it stands.
+    pub status: CouponStatus,
+    /// Usable from …
+    pub available_begin: Timestamp,
+    /// … until.
+    pub available_end: Timestamp,
+    /// Whether the stock is 免充值.
+    pub no_cash: bool,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// The issuer's request number.
+    pub out_request_no: String,
+    /// Set when used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumed: Option<Consumption>,
+}
+
+/// How a coupon was used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consumption {
+    /// When.
+    pub consume_time: Timestamp,
+    /// At which merchant.
+    pub consume_mchid: String,
+    /// In which payment.
+    pub transaction_id: String,
+    /// The order's total, fen.
+    #[serde(rename = "consume_amount")]
+    pub consume_amount_minor: i64,
+}
+
+/// Which coupon a payment uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CouponChoice {
+    /// The best usable one, if any (the largest discount; the soonest to expire first).
+    Best,
+    /// None.
+    None,
+    /// This one, which must be usable on the order.
+    This(String),
 }
 
 impl Order {
@@ -422,7 +510,7 @@ impl Order {
     /// The applied coupon's discount, fen (0 without one): the bill's 代金券金额, for
     /// prepaid and 免充值 coupons alike.
     pub fn discount_minor(&self) -> i64 {
-        self.coupon.as_ref().map_or(0, |coupon| coupon.amount)
+        self.coupon.as_ref().map_or(0, |coupon| coupon.amount_minor)
     }
 
     /// What the merchant is paid for the order before its fee, fen (the bill's
@@ -431,7 +519,7 @@ impl Order {
     /// record's amounts do not fit in fen.
     pub fn settlement_total_minor(&self) -> Option<i64> {
         match &self.coupon {
-            Some(coupon) if coupon.no_cash => self.total_minor.checked_sub(coupon.amount),
+            Some(coupon) if coupon.no_cash => self.total_minor.checked_sub(coupon.amount_minor),
             _ => Some(self.total_minor),
         }
     }
@@ -622,7 +710,7 @@ pub enum NotificationSubject {
     /// `COUPON.USE`, to the stock's creator: the coupon as used.
     CouponUse {
         /// The coupon, `USED`, with how it was consumed.
-        coupon: Box<crate::coupons::Coupon>,
+        coupon: Box<Coupon>,
     },
 }
 
@@ -786,40 +874,6 @@ pub struct Settlement {
     pub commission_minor: i64,
 }
 
-/// A signed-in session of a payer (or later, a merchant's console user).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    /// Whose.
-    pub user_id: String,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// When it was last used (kept to [`plaza_kernel::limits::SESSION_TOUCH_MS`]);
-    /// absent: not since it was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_seen_at: Option<Timestamp>,
-    /// When it was signed out; a revoked session never works again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<Timestamp>,
-}
-
-impl Session {
-    /// Whether the session still works at `now`: not revoked, used within
-    /// [`plaza_kernel::limits::SESSION_IDLE_MS`], younger than
-    /// [`plaza_kernel::limits::SESSION_AGE_MAX_MS`].
-    pub fn live_at(&self, now: Timestamp) -> bool {
-        let last_seen = self.last_seen_at.unwrap_or(self.created_at);
-        self.revoked_at.is_none()
-            && now.unix_ms() - self.created_at.unix_ms() < plaza_kernel::limits::SESSION_AGE_MAX_MS
-            && now.unix_ms() - last_seen.unix_ms() < plaza_kernel::limits::SESSION_IDLE_MS
-    }
-
-    /// Whether a request at `now` should write the session's last use again.
-    pub fn needs_touch_at(&self, now: Timestamp) -> bool {
-        let last_seen = self.last_seen_at.unwrap_or(self.created_at);
-        now.unix_ms() - last_seen.unix_ms() >= plaza_kernel::limits::SESSION_TOUCH_MS
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -869,7 +923,7 @@ mod tests {
                 coupon_id: "90000001".to_owned(),
                 stock_id: "80000001".to_owned(),
                 name: "¥5 off".to_owned(),
-                amount,
+                amount_minor: amount,
                 no_cash,
                 creator_mchid: "1600000001".to_owned(),
             }),

@@ -1,18 +1,18 @@
-//! Service providers (服务商) and their sub-merchants (子商户): who may act for whom, and
-//! the provider's commission on its sub-merchants' fees.
+//! Service providers (服务商) and their sub-merchants (子商户): onboarding them and
+//! listing them.
 //!
 //! A provider is a merchant account that signs requests; its sub-merchants never sign.
 //! A partner order belongs to the sub-merchant (its money, fee and settlement) and
-//! remembers the provider, which placed it and receives its notifications.
-
-use std::sync::Arc;
+//! remembers the provider, which placed it and receives its notifications. Who may act
+//! for whom at prepay, and the commission settlement pays, are the core's (its `parties`
+//! module): every order and settlement needs them.
 
 use plaza_kernel::limits::PAGE_ROWS_MAX;
 use plaza_kernel::record::IndexRange;
 
 use crate::error::PayError;
 use crate::model::{Merchant, MerchantKind};
-use crate::service::{PayService, PrepayRequest, check_fee_rate, check_text};
+use crate::service::{NewMerchant, PayService, check_fee_rate, check_text};
 use crate::store::{self, index, kind};
 
 /// A new sub-merchant's settings.
@@ -36,7 +36,7 @@ impl PayService {
     /// [`PayError::Invalid`] for bad settings (a commission over 100% of the fee too).
     pub async fn create_provider(
         &self,
-        new: crate::NewMerchant,
+        new: NewMerchant,
         commission_bps: u32,
     ) -> Result<Merchant, PayError> {
         if commission_bps > 10_000 {
@@ -59,11 +59,7 @@ impl PayService {
     pub async fn create_sub_merchant(&self, new: NewSubMerchant) -> Result<Merchant, PayError> {
         check_text("name", &new.name, 1, 64)?;
         check_fee_rate(new.fee_rate_bps)?;
-        let provider = self.merchant_shared(&new.provider).await?.ok_or_else(|| {
-            PayError::MerchantNotFound {
-                mchid: new.provider.clone(),
-            }
-        })?;
+        let provider = self.existing_merchant(&new.provider).await?;
         if provider.kind != MerchantKind::Provider {
             return Err(PayError::invalid(
                 "sp_mchid",
@@ -155,100 +151,5 @@ impl PayService {
             rows_max,
         )
         .await
-    }
-
-    /// The sub-merchant `sub_mchid`, when `sp_mchid` is its provider.
-    ///
-    /// # Errors
-    ///
-    /// [`PayError::MerchantNotFound`] for an unknown sub-merchant, [`PayError::NoAuth`]
-    /// when it is not this provider's.
-    pub async fn sub_merchant_of(
-        &self,
-        sp_mchid: &str,
-        sub_mchid: &str,
-    ) -> Result<Arc<Merchant>, PayError> {
-        let sub =
-            self.merchant_shared(sub_mchid)
-                .await?
-                .ok_or_else(|| PayError::MerchantNotFound {
-                    mchid: sub_mchid.to_owned(),
-                })?;
-        if sub.kind != MerchantKind::SubMerchant || sub.provider.as_deref() != Some(sp_mchid) {
-            return Err(PayError::NoAuth {
-                reason: format!(
-                    "无权限: {sub_mchid} is not a sub-merchant of service provider {sp_mchid}"
-                ),
-            });
-        }
-        Ok(sub)
-    }
-
-    /// Checks who an order is for and through whom: a direct merchant for itself with
-    /// one of its apps, or a provider for its own sub-merchant with the provider's
-    /// `sp_appid` and, if given, the sub-merchant's `sub_appid`.
-    pub(crate) async fn check_order_parties(
-        &self,
-        request: &PrepayRequest,
-        merchant: &Merchant,
-    ) -> Result<(), PayError> {
-        let Some(sp_mchid) = &request.sp_mchid else {
-            if merchant.kind != MerchantKind::Direct {
-                return Err(PayError::NoAuth {
-                    reason: format!(
-                        "无权限: {} is a {}; its orders go through the partner API \
-                         (/v3/pay/partner/...)",
-                        merchant.mchid,
-                        merchant.kind.as_str().replace('_', "-")
-                    ),
-                });
-            }
-            return check_bound(merchant, &request.appid);
-        };
-        let sub = self.sub_merchant_of(sp_mchid, &merchant.mchid).await?;
-        let provider =
-            self.merchant_shared(sp_mchid)
-                .await?
-                .ok_or_else(|| PayError::MerchantNotFound {
-                    mchid: sp_mchid.clone(),
-                })?;
-        check_bound(&provider, &request.appid)?;
-        if let Some(sub_appid) = &request.sub_appid {
-            check_bound(&sub, sub_appid)?;
-        }
-        Ok(())
-    }
-
-    /// A sub-merchant's provider and its commission on `fee_minor` (rounded down: the
-    /// platform keeps the odd fen); nobody and nothing for other merchants.
-    pub(crate) async fn commission_on(
-        &self,
-        mchid: &str,
-        fee_minor: i64,
-    ) -> Result<(Option<String>, i64), PayError> {
-        let Some(provider) = self
-            .merchant_shared(mchid)
-            .await?
-            .and_then(|merchant| merchant.provider.clone())
-        else {
-            return Ok((None, 0));
-        };
-        let bps = self
-            .merchant_shared(&provider)
-            .await?
-            .map_or(0, |provider| provider.commission_bps);
-        let commission = crate::money::bps_down(fee_minor, bps, "the provider's commission")?;
-        Ok((Some(provider), commission))
-    }
-}
-
-fn check_bound(merchant: &Merchant, appid: &str) -> Result<(), PayError> {
-    if merchant.appids.iter().any(|bound| bound == appid) {
-        Ok(())
-    } else {
-        Err(PayError::AppidMchidNotMatch {
-            appid: appid.to_owned(),
-            mchid: merchant.mchid.clone(),
-        })
     }
 }

@@ -2,7 +2,7 @@
 //! each hash so that raising it never locks anyone out.
 //!
 //! A 6-digit password has a million values, so no hash makes it strong: online guessing
-//! is stopped by the lock after [`crate::service::PASSWORD_ATTEMPTS_MAX`] wrong tries.
+//! is stopped by the lock after a few wrong tries (`PASSWORD_ATTEMPTS_MAX`).
 //! The hash is for a leaked database: it makes trying every password for every user cost
 //! what OWASP asks of PBKDF2-HMAC-SHA256 today, [`PASSWORD_ROUNDS`] rounds each (about
 //! 0.1–0.2 s of one core here). Hashing runs on the blocking pool, never on the

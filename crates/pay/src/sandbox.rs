@@ -6,24 +6,27 @@
 //! real wallet (the robot's, or the order's payer's, topped up from the bank account by
 //! exactly what is missing), a scripted failure moves nothing. The `api` crate offers
 //! these only in sandbox mode.
+//!
+//! Scripts take part in orders, payments and refunds as a payment hook (`Sandbox`,
+//! which also keeps them cached): the payment core knows the hook, not the sandbox.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use plaza_kernel::clock::Timestamp;
 use plaza_kernel::queue::NewJob;
 use plaza_kernel::record::{Expect, IndexEntry};
 use serde::{Deserialize, Serialize};
 
-use crate::coupons::CouponChoice;
 use crate::error::PayError;
-use crate::model::{
-    FundsAccount, Notification, NotificationSubject, Order, Refund, RefundStatus, TradeState,
+use crate::hooks::{FailedAttempt, FailedRefund, PaymentHook};
+use crate::ids;
+use crate::model::{CouponChoice, Notification, Order, TradeState};
+use crate::service::{
+    CONFLICT_RETRIES_MAX, NOTIFY_RETRY_DELAYS_S, PayService, check_notify_url, notification_write,
+    order_write, sha256_hex,
 };
-use crate::service::RefundRequest;
-use crate::service::{PayService, check_notify_url};
 use crate::store::{self, index, kind, load, time_value};
-use plaza_ledger::WriteSet;
 
 /// `sandbox.autopay`: the robot payer pays an order (payload: the order's key).
 pub const JOB_AUTOPAY: &str = "sandbox.autopay";
@@ -32,6 +35,9 @@ pub const JOB_AUTOPAY: &str = "sandbox.autopay";
 pub const FAULT_DELAY_MS_MAX: u64 = 60_000;
 /// Attempts a fault may drop or sign badly at most (the retry schedule has 16 tries).
 pub const FAULT_ATTEMPTS_MAX: u32 = 16;
+
+// Every try of the schedule: the first, and one per retry delay.
+const _: () = assert!(FAULT_ATTEMPTS_MAX as usize == NOTIFY_RETRY_DELAYS_S.len() + 1);
 /// How long a "reorder" fault holds a notification back, waiting for a later one.
 pub const REORDER_HOLD_MS: i64 = 60_000;
 /// Rules in one merchant's script at most.
@@ -141,8 +147,8 @@ pub enum ScriptedRefund {
 #[serde(deny_unknown_fields)]
 pub struct ScriptRule {
     /// The order's total is exactly this many fen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<i64>,
+    #[serde(default, rename = "amount", skip_serializing_if = "Option::is_none")]
+    pub amount_minor: Option<i64>,
     /// The order's total in fen ends with these digits: `"03"` matches ¥12.03.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_ends_with: Option<String>,
@@ -168,7 +174,7 @@ pub struct ScriptRule {
 impl ScriptRule {
     fn check(&self, at: usize) -> Result<(), PayError> {
         let field = |name: &str| format!("rules[{at}].{name}");
-        if self.amount.is_some_and(|amount| amount <= 0) {
+        if self.amount_minor.is_some_and(|amount| amount <= 0) {
             return Err(PayError::invalid(
                 &field("amount"),
                 "must be a positive number of fen",
@@ -228,7 +234,7 @@ impl ScriptRule {
 
     /// Whether the rule matches an order of `total_minor` numbered `out_trade_no`.
     pub fn matches(&self, total_minor: i64, out_trade_no: &str) -> bool {
-        self.amount.is_none_or(|amount| amount == total_minor)
+        self.amount_minor.is_none_or(|amount| amount == total_minor)
             && self.amount_ends_with.as_ref().is_none_or(|digits| {
                 // Zero-padded, so that "03" matches ¥0.03 (3 fen) too.
                 format!("{total_minor:0width$}", width = digits.len()).ends_with(digits.as_str())
@@ -309,7 +315,100 @@ struct RobotRecord {
     user_id: String,
 }
 
+/// The sandbox in this process: its merchants' scripts, cached because every new order
+/// asks (an unscripted sandbox costs one map lookup), and the payment hook through which
+/// a script shapes new orders and makes payments and refunds fail. The service holds it
+/// in its hook list.
+#[derive(Debug, Default)]
+pub(crate) struct Sandbox {
+    /// Scripts by mchid (the store holds them).
+    scripts: RwLock<HashMap<String, Arc<Script>>>,
+}
+
+impl Sandbox {
+    /// Whether any merchant has a script (the hot paths skip everything else when not).
+    fn any_script(&self) -> bool {
+        self.scripts.read().is_ok_and(|scripts| !scripts.is_empty())
+    }
+
+    /// A merchant's script (empty when it has none).
+    fn script(&self, mchid: &str) -> Arc<Script> {
+        self.scripts
+            .read()
+            .ok()
+            .and_then(|scripts| scripts.get(mchid).cloned())
+            .unwrap_or_default()
+    }
+
+    fn cache_script(&self, mchid: &str, script: Script) {
+        if let Ok(mut scripts) = self.scripts.write() {
+            if script.rules.is_empty() {
+                scripts.remove(mchid);
+            } else {
+                scripts.insert(mchid.to_owned(), Arc::new(script));
+            }
+        }
+    }
+}
+
+impl PaymentHook for Sandbox {
+    /// A scripted `USERPAYING` order starts so, and an auto-paid one gets its job.
+    fn order_created(&self, order: &mut Order, jobs: &mut Vec<NewJob>) {
+        if !self.any_script() {
+            return;
+        }
+        let script = self.script(&order.mchid);
+        if let Some((ScriptedPayment::Userpaying, polls)) = script.payment(order) {
+            order.state = TradeState::Userpaying;
+            order.scripted_polls = Some(polls);
+        }
+        if let Some(after_s) = script.auto_pay_after_s(order) {
+            let key = order.key();
+            jobs.push(NewJob {
+                kind: JOB_AUTOPAY.to_owned(),
+                key: key.clone(),
+                payload: key,
+                due_at: order
+                    .created_at
+                    .plus_ms(i64::try_from(after_s.saturating_mul(1_000)).unwrap_or(i64::MAX)),
+            });
+        }
+    }
+
+    /// A scripted `PAYERROR` or `NOT_ENOUGH`.
+    fn payment_attempt(&self, order: &Order) -> Option<FailedAttempt> {
+        if !self.any_script() {
+            return None;
+        }
+        match self.script(&order.mchid).payment(order) {
+            Some((ScriptedPayment::Payerror, _)) => Some(FailedAttempt::Payerror),
+            Some((ScriptedPayment::NotEnough, _)) => Some(FailedAttempt::NotEnough),
+            Some((ScriptedPayment::Userpaying, _)) | None => None,
+        }
+    }
+
+    /// A scripted `ABNORMAL` or `NOT_ENOUGH`.
+    fn refund_attempt(&self, order: &Order) -> Option<FailedRefund> {
+        if !self.any_script() {
+            return None;
+        }
+        self.script(&order.mchid)
+            .refund(order)
+            .map(|scripted| match scripted {
+                ScriptedRefund::Abnormal => FailedRefund::Abnormal,
+                ScriptedRefund::NotEnough => FailedRefund::NotEnough,
+            })
+    }
+}
+
 impl PayService {
+    /// The sandbox hook this service was made with.
+    fn sandbox(&self) -> Result<&Sandbox, PayError> {
+        self.hook::<Sandbox>().ok_or_else(|| PayError::Unavailable {
+            reason: "this payment service was made without the sandbox".to_owned(),
+        })
+    }
+
     // ---- fault plans -------------------------------------------------------------
 
     /// Sets (replaces) a merchant's fault plan; an empty plan clears it.
@@ -354,7 +453,7 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`], [`PayError::Busy`].
     pub async fn reorder(&self, mchid: &str, id: &str) -> Result<ReorderDecision, PayError> {
-        for _ in 0..crate::service::CONFLICT_RETRIES_MAX {
+        for _ in 0..CONFLICT_RETRIES_MAX {
             let Some((mut plan, version)) =
                 load::<FaultPlan>(&*self.records_port(), kind::SANDBOX_FAULTS, mchid).await?
             else {
@@ -385,10 +484,7 @@ impl PayService {
             {
                 notification.held_until = Some(until);
                 notification.next_attempt_at = Some(until);
-                writes.push(crate::service::notification_write(
-                    &notification,
-                    Expect::Version(version),
-                )?);
+                writes.push(notification_write(&notification, Expect::Version(version))?);
             }
             if self.try_commit_records(writes).await? {
                 return Ok(decision);
@@ -405,7 +501,7 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`], [`PayError::Busy`].
     pub async fn release_hold(&self, mchid: &str, id: &str) -> Result<(), PayError> {
-        for _ in 0..crate::service::CONFLICT_RETRIES_MAX {
+        for _ in 0..CONFLICT_RETRIES_MAX {
             let Some((mut plan, version)) =
                 load::<FaultPlan>(&*self.records_port(), kind::SANDBOX_FAULTS, mchid).await?
             else {
@@ -440,6 +536,7 @@ impl PayService {
     /// [`PayError::Invalid`] naming the rule, [`PayError::MerchantNotFound`].
     pub async fn set_script(&self, mchid: &str, script: Script) -> Result<Script, PayError> {
         script.check()?;
+        let sandbox = self.sandbox()?;
         if self.merchant(mchid).await?.is_none() {
             return Err(PayError::MerchantNotFound {
                 mchid: mchid.to_owned(),
@@ -453,16 +550,14 @@ impl PayService {
             vec![IndexEntry::new(index::CREATED, time_value(0))],
         )?;
         self.try_commit_records(vec![write]).await?;
-        self.cache_script(mchid, script.clone());
+        sandbox.cache_script(mchid, script.clone());
         Ok(script)
     }
 
     /// A merchant's script (empty when it has none).
     pub fn script(&self, mchid: &str) -> Arc<Script> {
-        self.scripts
-            .read()
-            .ok()
-            .and_then(|scripts| scripts.get(mchid).cloned())
+        self.hook::<Sandbox>()
+            .map(|sandbox| sandbox.script(mchid))
             .unwrap_or_default()
     }
 
@@ -472,6 +567,7 @@ impl PayService {
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn load_scripts(&self) -> Result<usize, PayError> {
+        let sandbox = self.sandbox()?;
         let found = self
             .records_port()
             .find(
@@ -484,176 +580,10 @@ impl PayService {
         let mut loaded = 0;
         for record in found {
             let script: Script = store::decode(&record)?;
-            self.cache_script(&record.key, script);
+            sandbox.cache_script(&record.key, script);
             loaded += 1;
         }
         Ok(loaded)
-    }
-
-    fn cache_script(&self, mchid: &str, script: Script) {
-        if let Ok(mut scripts) = self.scripts.write() {
-            if script.rules.is_empty() {
-                scripts.remove(mchid);
-            } else {
-                scripts.insert(mchid.to_owned(), Arc::new(script));
-            }
-        }
-    }
-
-    /// Whether any merchant has a script (the hot paths skip everything else when not).
-    pub(crate) fn any_script(&self) -> bool {
-        self.scripts.read().is_ok_and(
-            |scripts: std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Script>>>| {
-                !scripts.is_empty()
-            },
-        )
-    }
-
-    /// A new order's jobs: its expiry, and what its merchant's script adds (which may
-    /// also shape the order).
-    pub(crate) fn new_order_jobs(&self, order: &mut Order) -> Vec<NewJob> {
-        let key = order.key();
-        let mut jobs = vec![NewJob {
-            kind: crate::service::JOB_EXPIRE.to_owned(),
-            key: key.clone(),
-            payload: key,
-            due_at: order.time_expire,
-        }];
-        self.script_new_order(order, &mut jobs);
-        jobs
-    }
-
-    /// Shapes a new order by its merchant's script: a scripted `USERPAYING` order starts
-    /// so, and an auto-paid one gets its job.
-    fn script_new_order(&self, order: &mut Order, jobs: &mut Vec<NewJob>) {
-        if !self.any_script() {
-            return;
-        }
-        let script = self.script(&order.mchid);
-        if let Some((ScriptedPayment::Userpaying, polls)) = script.payment(order) {
-            order.state = TradeState::Userpaying;
-            order.scripted_polls = Some(polls);
-        }
-        if let Some(after_s) = script.auto_pay_after_s(order) {
-            let key = order.key();
-            jobs.push(NewJob {
-                kind: JOB_AUTOPAY.to_owned(),
-                key: key.clone(),
-                payload: key,
-                due_at: order
-                    .created_at
-                    .plus_ms(i64::try_from(after_s.saturating_mul(1_000)).unwrap_or(i64::MAX)),
-            });
-        }
-    }
-
-    /// A scripted payment failure for `order`, if its script has one.
-    pub(crate) fn scripted_payment_failure(&self, order: &Order) -> Option<ScriptedPayment> {
-        if !self.any_script() {
-            return None;
-        }
-        match self.script(&order.mchid).payment(order) {
-            Some((payment @ (ScriptedPayment::Payerror | ScriptedPayment::NotEnough), _)) => {
-                Some(payment)
-            }
-            _ => None,
-        }
-    }
-
-    /// Applies a scripted failure to a payment attempt: `PAYERROR` ends the order,
-    /// `NOT_ENOUGH` leaves it payable. Returns the error to answer with.
-    pub(crate) async fn fail_scripted(
-        &self,
-        mut order: Order,
-        version: u64,
-        failure: ScriptedPayment,
-        payer: &str,
-    ) -> Result<PayError, PayError> {
-        if failure == ScriptedPayment::NotEnough {
-            return Ok(PayError::WalletBalanceNotEnough {
-                balance_minor: self.wallet_balance(payer).await?,
-                needed_minor: order.total_minor,
-            });
-        }
-        order.state = TradeState::Payerror;
-        let write = crate::service::order_write(&order, Expect::Version(version))?;
-        if self.try_commit_records(vec![write]).await? {
-            Ok(PayError::PaymentFailed {
-                out_trade_no: order.out_trade_no,
-            })
-        } else {
-            Err(PayError::Busy {
-                what: "order".to_owned(),
-            })
-        }
-    }
-
-    /// A scripted refund outcome for `order`, if its script has one.
-    pub(crate) fn scripted_refund(&self, order: &Order) -> Option<ScriptedRefund> {
-        if !self.any_script() {
-            return None;
-        }
-        self.script(&order.mchid).refund(order)
-    }
-
-    /// A refund of a scripted order: `NOT_ENOUGH` refuses it; `ABNORMAL` records it as
-    /// failed, moves no money, leaves the order as it was and sends `REFUND.ABNORMAL`.
-    pub(crate) async fn scripted_refund_outcome(
-        &self,
-        request: &RefundRequest,
-        digest: &str,
-        order: &Order,
-        scripted: ScriptedRefund,
-        now: Timestamp,
-    ) -> Result<Refund, PayError> {
-        if scripted == ScriptedRefund::NotEnough {
-            return Err(PayError::MerchantBalanceNotEnough);
-        }
-        let refund = Refund {
-            mchid: order.mchid.clone(),
-            out_refund_no: request.out_refund_no.clone(),
-            refund_id: crate::ids::new_refund_id(now),
-            out_trade_no: order.out_trade_no.clone(),
-            transaction_id: order.transaction_id.clone().unwrap_or_default(),
-            reason: request.reason.clone(),
-            notify_url: request.notify_url.clone(),
-            refund_minor: request.refund_minor,
-            total_minor: order.total_minor,
-            fee_refund_minor: 0,
-            funds_account: FundsAccount::Unsettled,
-            status: RefundStatus::Abnormal,
-            request_digest: digest.to_owned(),
-            created_at: now,
-            success_time: None,
-            sp_mchid: order.sp_mchid.clone(),
-            payer_refund_minor: 0,
-            discount_refund_minor: 0,
-            payer_total_minor: order.payer_total_minor,
-        };
-        let mut records = vec![crate::service::refund_write(&refund)?];
-        let mut jobs = Vec::new();
-        if let Some(url) = &refund.notify_url {
-            let subject = NotificationSubject::RefundAbnormal {
-                refund: Box::new(refund.clone()),
-                order: Box::new(order.clone()),
-            };
-            let (record, job) =
-                crate::service::new_notification(order.notified_mchid(), url, subject, now)?;
-            records.push(record);
-            jobs.push(job);
-        }
-        let write = WriteSet {
-            records,
-            jobs,
-            ..WriteSet::default()
-        };
-        if self.try_commit_write(write).await? {
-            Ok(refund)
-        } else {
-            Err(PayError::Busy {
-                what: "refund".to_owned(),
-            })
-        }
     }
 
     /// A merchant's query of `order` (v3 or v2): a scripted `USERPAYING` order counts
@@ -668,7 +598,7 @@ impl PayService {
             return Ok(order);
         }
         let key = order.key();
-        for _ in 0..crate::service::CONFLICT_RETRIES_MAX {
+        for _ in 0..CONFLICT_RETRIES_MAX {
             let Some((mut current, version)) =
                 load::<Order>(&*self.records_port(), kind::ORDER, &key).await?
             else {
@@ -677,7 +607,7 @@ impl PayService {
             match current.scripted_polls {
                 Some(left) if current.state == TradeState::Userpaying && left > 0 => {
                     current.scripted_polls = Some(left - 1);
-                    let write = crate::service::order_write(&current, Expect::Version(version))?;
+                    let write = order_write(&current, Expect::Version(version))?;
                     if self.try_commit_records(vec![write]).await? {
                         return Ok(current);
                     }
@@ -717,15 +647,13 @@ impl PayService {
             return Ok(order);
         }
         let user_id = self.payer_for_robot(&order).await?;
-        if let Some(failure) = self.scripted_payment_failure(&order) {
-            return Err(self
-                .fail_scripted(order, version, failure, &user_id)
-                .await?);
+        if let Some(failure) = self.failed_attempt(&order) {
+            return Err(self.fail_attempt(order, version, failure, &user_id).await?);
         }
         let balance = self.wallet_balance(&user_id).await?;
         if balance < order.total_minor {
             // One top-up per order, whatever the retries: its request id is the order's.
-            let mut request_id = crate::service::sha256_hex(order.key().as_bytes());
+            let mut request_id = sha256_hex(order.key().as_bytes());
             request_id.truncate(32);
             self.top_up(
                 &user_id,
@@ -734,16 +662,12 @@ impl PayService {
             )
             .await?;
         }
-        let openid = self.openid(&order.appid, &user_id);
-        let sub_openid = order
-            .sub_appid
-            .as_ref()
-            .map(|sub_appid| self.openid(sub_appid, &user_id));
+        let openids = self.payer_openids(&order, &user_id);
         self.commit_payment(
             order,
             Expect::Version(version),
             &user_id,
-            (openid, sub_openid),
+            openids,
             vec![],
             (now, &CouponChoice::None),
         )
@@ -764,7 +688,7 @@ impl PayService {
         {
             return Ok(robot.user_id);
         }
-        let password = crate::ids::random_digits(6);
+        let password = ids::random_digits(6);
         let user = self.create_user("Sandbox robot payer", &password).await?;
         let write = store::write(
             kind::SANDBOX,
@@ -786,23 +710,6 @@ impl PayService {
                 what: "robot payer".to_owned(),
             })
     }
-
-    /// Every notification, newest first (the sandbox console).
-    ///
-    /// # Errors
-    ///
-    /// [`PayError::Unavailable`] when the store fails.
-    pub async fn notifications_all(&self, rows_max: usize) -> Result<Vec<Notification>, PayError> {
-        self.listed(
-            kind::NOTIFICATION,
-            index::CREATED,
-            String::new(),
-            "~".to_owned(),
-            rows_max,
-            true,
-        )
-        .await
-    }
 }
 
 #[cfg(test)]
@@ -815,6 +722,14 @@ mod tests {
 
     fn rule(json: serde_json::Value) -> ScriptRule {
         serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_rules_amount_keeps_its_stored_name() {
+        let stored = serde_json::json!({"amount": 500, "payment": "payerror"});
+        let read = rule(stored.clone());
+        assert_eq!(read.amount_minor, Some(500));
+        assert_eq!(serde_json::to_value(&read).unwrap(), stored);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!
 //! A sealed value is `sealed1:` and the hex of nonce, ciphertext and tag. A value without
 //! that prefix is a key written before sealing existed: it is read as it is, and
-//! [`crate::PayService::seal_stored_keys`] seals such records at start.
+//! `PayService::seal_stored_keys` seals such records at start.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 

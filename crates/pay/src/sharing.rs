@@ -5,11 +5,13 @@
 //! is a ledger transfer, written with the records that describe it.
 
 use plaza_kernel::clock::Timestamp;
-use plaza_kernel::record::{Expect, RecordWrite};
-use plaza_ledger::{LedgerError, WriteSet};
+use plaza_kernel::id::AccountId;
+use plaza_kernel::limits::BATCH_TRANSFERS_MAX;
+use plaza_kernel::record::{Expect, IndexEntry, RecordWrite};
+use plaza_ledger::{LedgerError, NewTransfer, WriteSet};
 use serde::{Deserialize, Serialize};
 
-use crate::accounts;
+use crate::accounts::{self, AccountSpec};
 use crate::error::PayError;
 use crate::ids;
 use crate::model::{MerchantKind, Order, TradeState, order_key};
@@ -23,6 +25,11 @@ use crate::store::{self, index, kind, load};
 pub const SHARING_RATIO_MAX_BPS: u32 = 3_000;
 /// Receivers in one split request.
 pub const SHARING_RECEIVERS_MAX: usize = 50;
+
+// A split is one batch: a transfer per receiver and one to unfreeze the rest.
+const _: () = assert!(SHARING_RECEIVERS_MAX < BATCH_TRANSFERS_MAX);
+// Others never get more than the whole order.
+const _: () = assert!(SHARING_RATIO_MAX_BPS <= money::BPS_WHOLE);
 
 /// Who receives a split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,13 +212,96 @@ pub struct SplitRequest {
     pub unfreeze_unsplit: bool,
 }
 
-fn receiver_key(mchid: &str, receiver_type: ReceiverType, account: &str) -> String {
-    format!("{mchid}|{}|{account}", receiver_type.wire())
+/// Checks a split request's shape: some receivers (or an unfreeze), not too many, each
+/// with an amount and a description, and its number.
+fn check_split(request: &SplitRequest) -> Result<(), PayError> {
+    if request.lines.is_empty() && !request.unfreeze_unsplit {
+        return Err(PayError::invalid(
+            "/receivers",
+            "name at least one receiver",
+        ));
+    }
+    if request.lines.len() > SHARING_RECEIVERS_MAX {
+        return Err(PayError::invalid(
+            "/receivers",
+            format!("at most {SHARING_RECEIVERS_MAX} receivers per request"),
+        ));
+    }
+    for (index, (_, _, amount, description)) in request.lines.iter().enumerate() {
+        money::check_amount(&format!("/receivers/{index}/amount"), *amount)?;
+        check_text(
+            &format!("/receivers/{index}/description"),
+            description,
+            1,
+            80,
+        )?;
+    }
+    check_text("/out_order_no", &request.out_order_no, 1, 64)
 }
 
-#[derive(Deserialize)]
-struct OpenidOwner {
-    user_id: String,
+/// Whether `order` can be split as `request` asks: paid with profit sharing, not yet
+/// unfrozen, and within the ratio others may get.
+fn check_splittable(order: &Order, request: &SplitRequest) -> Result<(), PayError> {
+    if !order.profit_sharing {
+        return Err(PayError::rule(
+            "非分账订单不支持分账: the order was not paid with settle_info.profit_sharing",
+        ));
+    }
+    if !matches!(order.state, TradeState::Success | TradeState::Refund) {
+        return Err(PayError::RefundOrderNotFound);
+    }
+    if order.sharing_finished {
+        return Err(PayError::rule(
+            "the order's frozen money was already unfrozen; nothing is left to split",
+        ));
+    }
+    let asked = money::sum(request.lines.iter().map(|line| line.2), "the split")?;
+    let limit = money::bps_down(
+        order.total_minor,
+        SHARING_RATIO_MAX_BPS,
+        "the order's share limit",
+    )?;
+    let shared_after = money::add(order.shared_minor, asked, "the order's split")?;
+    if shared_after > limit {
+        return Err(PayError::rule(format!(
+            "splitting {asked} more would give others {shared_after} of the order's {}; at most {limit} ({}%)",
+            order.total_minor,
+            SHARING_RATIO_MAX_BPS / 100
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a new receiver's relation; answers its custom relation, if `CUSTOM`.
+fn check_relation(new: &NewReceiver) -> Result<Option<String>, PayError> {
+    if !RELATION_TYPES.contains(&new.relation_type.as_str()) {
+        return Err(PayError::invalid(
+            "/relation_type",
+            format!("must be one of {}", RELATION_TYPES.join(", ")),
+        ));
+    }
+    if new.relation_type != "CUSTOM" {
+        return Ok(None);
+    }
+    let custom = new.custom_relation.clone().ok_or_else(|| {
+        PayError::invalid(
+            "/custom_relation",
+            "is required when relation_type is CUSTOM",
+        )
+    })?;
+    check_text("/custom_relation", &custom, 1, 10)?;
+    Ok(Some(custom))
+}
+
+/// A split's transfers and the lines that record them.
+#[derive(Default)]
+struct SplitMoves {
+    transfers: Vec<NewTransfer>,
+    lines: Vec<SharingLine>,
+}
+
+fn receiver_key(mchid: &str, receiver_type: ReceiverType, account: &str) -> String {
+    format!("{mchid}|{}|{account}", receiver_type.wire())
 }
 
 impl PayService {
@@ -222,25 +312,39 @@ impl PayService {
     /// [`PayError::Invalid`] for bad fields, a name that does not match, or an unknown
     /// receiver.
     pub async fn add_receiver(&self, new: NewReceiver) -> Result<Receiver, PayError> {
-        if !RELATION_TYPES.contains(&new.relation_type.as_str()) {
-            return Err(PayError::invalid(
-                "/relation_type",
-                format!("must be one of {}", RELATION_TYPES.join(", ")),
-            ));
-        }
-        let custom_relation = if new.relation_type == "CUSTOM" {
-            let custom = new.custom_relation.clone().ok_or_else(|| {
-                PayError::invalid(
-                    "/custom_relation",
-                    "is required when relation_type is CUSTOM",
-                )
-            })?;
-            check_text("/custom_relation", &custom, 1, 10)?;
-            Some(custom)
-        } else {
-            None
+        let custom_relation = check_relation(&new)?;
+        let (ledger_account, name) = self.receiver_account(&new).await?;
+        self.open(&ledger_account).await?;
+        let receiver = Receiver {
+            mchid: new.mchid.clone(),
+            receiver_type: new.receiver_type,
+            account: new.account.clone(),
+            name,
+            relation_type: new.relation_type.clone(),
+            custom_relation,
+            ledger_account: ledger_account.0.as_str().to_owned(),
+            added_at: self.now(),
+            deleted_at: None,
         };
-        let (ledger_account, name) = match new.receiver_type {
+        let write = store::write(
+            kind::SHARING_RECEIVER,
+            &receiver_key(&new.mchid, new.receiver_type, &new.account),
+            Expect::Any,
+            &receiver,
+            vec![],
+        )?;
+        self.try_commit_records(vec![write]).await?;
+        Ok(receiver)
+    }
+
+    /// Where a new receiver's money goes, and its name: another merchant's available
+    /// balance (its name checked; never a provider's, nor the merchant's own), or the
+    /// wallet of the user an openid names.
+    async fn receiver_account(
+        &self,
+        new: &NewReceiver,
+    ) -> Result<(AccountSpec, Option<String>), PayError> {
+        match new.receiver_type {
             ReceiverType::MerchantId => {
                 if new.account == new.mchid {
                     return Err(PayError::invalid(
@@ -269,48 +373,24 @@ impl PayService {
                         "a service provider is not paid by profit sharing; its commission comes at settlement",
                     ));
                 }
-                (accounts::available(&receiver.mchid)?, Some(name))
+                Ok((accounts::available(&receiver.mchid)?, Some(name)))
             }
             ReceiverType::PersonalOpenid | ReceiverType::PersonalSubOpenid => {
-                let owner = load::<OpenidOwner>(
-                    &*self.records_port(),
-                    kind::OPENID,
-                    &format!("{}|{}", new.appid, new.account),
-                )
-                .await?
-                .ok_or_else(|| {
-                    PayError::invalid(
-                        "/account",
-                        format!(
-                            "no user is known by openid {} under {}",
-                            new.account, new.appid
-                        ),
-                    )
-                })?;
-                (accounts::wallet(&owner.0.user_id)?, new.name.clone())
+                let user_id = self
+                    .user_of_openid(&new.appid, &new.account)
+                    .await?
+                    .ok_or_else(|| {
+                        PayError::invalid(
+                            "/account",
+                            format!(
+                                "no user is known by openid {} under {}",
+                                new.account, new.appid
+                            ),
+                        )
+                    })?;
+                Ok((accounts::wallet(&user_id)?, new.name.clone()))
             }
-        };
-        self.open(&ledger_account).await?;
-        let receiver = Receiver {
-            mchid: new.mchid.clone(),
-            receiver_type: new.receiver_type,
-            account: new.account.clone(),
-            name,
-            relation_type: new.relation_type.clone(),
-            custom_relation,
-            ledger_account: ledger_account.0.as_str().to_owned(),
-            added_at: self.now(),
-            deleted_at: None,
-        };
-        let write = store::write(
-            kind::SHARING_RECEIVER,
-            &receiver_key(&new.mchid, new.receiver_type, &new.account),
-            Expect::Any,
-            &receiver,
-            vec![],
-        )?;
-        self.try_commit_records(vec![write]).await?;
-        Ok(receiver)
+        }
     }
 
     /// Deletes a receiver; deleting one that is not there succeeds.
@@ -432,28 +512,7 @@ impl PayService {
     /// added, over the ratio, a reused number; [`PayError::MerchantBalanceNotEnough`]
     /// beyond what is frozen.
     pub async fn split(&self, request: SplitRequest) -> Result<SharingOrder, PayError> {
-        if request.lines.is_empty() && !request.unfreeze_unsplit {
-            return Err(PayError::invalid(
-                "/receivers",
-                "name at least one receiver",
-            ));
-        }
-        if request.lines.len() > SHARING_RECEIVERS_MAX {
-            return Err(PayError::invalid(
-                "/receivers",
-                format!("at most {SHARING_RECEIVERS_MAX} receivers per request"),
-            ));
-        }
-        for (index, (_, _, amount, description)) in request.lines.iter().enumerate() {
-            money::check_amount(&format!("/receivers/{index}/amount"), *amount)?;
-            check_text(
-                &format!("/receivers/{index}/description"),
-                description,
-                1,
-                80,
-            )?;
-        }
-        check_text("/out_order_no", &request.out_order_no, 1, 64)?;
+        check_split(&request)?;
         let digest = request_digest(&request)?;
         for _ in 0..CONFLICT_RETRIES_MAX {
             if let Some(existing) = self
@@ -472,33 +531,7 @@ impl PayService {
             let (order, version) = self
                 .sharing_order_for(&request.mchid, &request.transaction_id)
                 .await?;
-            if !order.profit_sharing {
-                return Err(PayError::rule(
-                    "非分账订单不支持分账: the order was not paid with settle_info.profit_sharing",
-                ));
-            }
-            if !matches!(order.state, TradeState::Success | TradeState::Refund) {
-                return Err(PayError::RefundOrderNotFound);
-            }
-            if order.sharing_finished {
-                return Err(PayError::rule(
-                    "the order's frozen money was already unfrozen; nothing is left to split",
-                ));
-            }
-            let asked = money::sum(request.lines.iter().map(|line| line.2), "the split")?;
-            let limit = money::bps_down(
-                order.total_minor,
-                SHARING_RATIO_MAX_BPS,
-                "the order's share limit",
-            )?;
-            let shared_after = money::add(order.shared_minor, asked, "the order's split")?;
-            if shared_after > limit {
-                return Err(PayError::rule(format!(
-                    "splitting {asked} more would give others {shared_after} of the order's {}; at most {limit} ({}%)",
-                    order.total_minor,
-                    SHARING_RATIO_MAX_BPS / 100
-                )));
-            }
+            check_splittable(&order, &request)?;
             match self.commit_split(&request, &digest, order, version).await {
                 Err(PayError::Busy { .. }) => {}
                 other => return other,
@@ -520,8 +553,52 @@ impl PayService {
         let transaction_id = request.transaction_id.clone();
         let frozen = accounts::frozen(&order.mchid, &transaction_id)?;
         let order_id = ids::new_sharing_id(now);
-        let mut transfers = Vec::new();
-        let mut lines = Vec::new();
+        let mut moves = self
+            .receiver_moves(&order, request, (&frozen, &order_id), now)
+            .await?;
+        let asked = money::sum(request.lines.iter().map(|line| line.2), "the split")?;
+        order.shared_minor = money::add(order.shared_minor, asked, "the order's split")?;
+        if request.unfreeze_unsplit {
+            let left = self.balance_of(&frozen.0).await? - asked;
+            if left < 0 {
+                return Err(PayError::MerchantBalanceNotEnough);
+            }
+            self.unfreeze_move(&order, request, (&frozen, &order_id), left, now, &mut moves)
+                .await?;
+            order.sharing_finished = true;
+        }
+        let sharing = SharingOrder {
+            mchid: order.mchid.clone(),
+            sp_mchid: request.sp_mchid.clone(),
+            transaction_id,
+            out_order_no: request.out_order_no.clone(),
+            order_id,
+            lines: moves.lines,
+            request_digest: digest.to_owned(),
+            created_at: now,
+        };
+        let write = WriteSet {
+            batch: batch(moves.transfers)?,
+            records: vec![
+                order_write(&order, Expect::Version(version))?,
+                sharing_write(&sharing)?,
+            ],
+            ..WriteSet::default()
+        };
+        self.commit_money(write, &frozen.0).await?;
+        Ok(sharing)
+    }
+
+    /// A split's moves from the order's `frozen` account to each receiver the request
+    /// names (each must have been added, and not deleted), with their lines.
+    async fn receiver_moves(
+        &self,
+        order: &Order,
+        request: &SplitRequest,
+        (frozen, order_id): (&AccountSpec, &str),
+        now: Timestamp,
+    ) -> Result<SplitMoves, PayError> {
+        let mut moves = SplitMoves::default();
         for (index, (receiver_type, account, amount, description)) in
             request.lines.iter().enumerate()
         {
@@ -538,20 +615,19 @@ impl PayService {
                     receiver_type.wire()
                 )));
             };
-            let to =
-                plaza_kernel::id::AccountId::parse(&receiver.ledger_account).map_err(|error| {
-                    PayError::Unavailable {
-                        reason: format!("receiver account: {error}"),
-                    }
-                })?;
-            transfers.push(transfer(
+            let to = AccountId::parse(&receiver.ledger_account).map_err(|error| {
+                PayError::Unavailable {
+                    reason: format!("receiver account: {error}"),
+                }
+            })?;
+            moves.transfers.push(transfer(
                 format!("ps:{order_id}:{index}"),
                 &frozen.0,
                 &to,
                 *amount,
                 &format!("split {} {}", order.mchid, request.out_order_no),
             )?);
-            lines.push(SharingLine {
+            moves.lines.push(SharingLine {
                 receiver_type: *receiver_type,
                 account: account.clone(),
                 amount_minor: *amount,
@@ -561,55 +637,41 @@ impl PayService {
                 finished_at: now,
             });
         }
-        let asked = money::sum(request.lines.iter().map(|line| line.2), "the split")?;
-        order.shared_minor = money::add(order.shared_minor, asked, "the order's split")?;
-        if request.unfreeze_unsplit {
-            let left = self.balance_of(&frozen.0).await? - asked;
-            if left < 0 {
-                return Err(PayError::MerchantBalanceNotEnough);
-            }
-            if left > 0 {
-                let available = accounts::available(&order.mchid)?;
-                self.open(&available).await?;
-                transfers.push(transfer(
-                    format!("ps:{order_id}:unfreeze"),
-                    &frozen.0,
-                    &available.0,
-                    left,
-                    &format!("unfreeze {} {}", order.mchid, request.out_order_no),
-                )?);
-            }
-            lines.push(SharingLine {
-                receiver_type: ReceiverType::MerchantId,
-                account: order.mchid.clone(),
-                amount_minor: left,
-                description: "解冻给分账方".to_owned(),
-                result: LineResult::Success,
-                detail_id: ids::new_sharing_id(now),
-                finished_at: now,
-            });
-            order.sharing_finished = true;
+        Ok(moves)
+    }
+
+    /// The unfreeze of what is `left` in the order's `frozen` account to the merchant's
+    /// balance, and its line.
+    async fn unfreeze_move(
+        &self,
+        order: &Order,
+        request: &SplitRequest,
+        (frozen, order_id): (&AccountSpec, &str),
+        left: i64,
+        now: Timestamp,
+        moves: &mut SplitMoves,
+    ) -> Result<(), PayError> {
+        if left > 0 {
+            let available = accounts::available(&order.mchid)?;
+            self.open(&available).await?;
+            moves.transfers.push(transfer(
+                format!("ps:{order_id}:unfreeze"),
+                &frozen.0,
+                &available.0,
+                left,
+                &format!("unfreeze {} {}", order.mchid, request.out_order_no),
+            )?);
         }
-        let sharing = SharingOrder {
-            mchid: order.mchid.clone(),
-            sp_mchid: request.sp_mchid.clone(),
-            transaction_id,
-            out_order_no: request.out_order_no.clone(),
-            order_id,
-            lines,
-            request_digest: digest.to_owned(),
-            created_at: now,
-        };
-        let write = WriteSet {
-            batch: batch(transfers)?,
-            records: vec![
-                order_write(&order, Expect::Version(version))?,
-                sharing_write(&sharing)?,
-            ],
-            ..WriteSet::default()
-        };
-        self.commit_money(write, &frozen.0).await?;
-        Ok(sharing)
+        moves.lines.push(SharingLine {
+            receiver_type: ReceiverType::MerchantId,
+            account: order.mchid.clone(),
+            amount_minor: left,
+            description: "解冻给分账方".to_owned(),
+            result: LineResult::Success,
+            detail_id: ids::new_sharing_id(now),
+            finished_at: now,
+        });
+        Ok(())
     }
 
     /// Unfreezes what is left of a paid order's frozen share to the merchant.
@@ -675,6 +737,35 @@ impl PayService {
             .sharing_order(mchid, out_order_no)
             .await?
             .ok_or(PayError::OrderNotFound)?;
+        self.check_returnable(&sharing, (mchid, out_order_no, return_mchid), amount_minor)
+            .await?;
+        let now = self.now();
+        let back = SharingReturn {
+            mchid: mchid.to_owned(),
+            out_order_no: out_order_no.to_owned(),
+            order_id: sharing.order_id.clone(),
+            out_return_no: out_return_no.to_owned(),
+            return_id: ids::new_sharing_id(now),
+            return_mchid: return_mchid.to_owned(),
+            amount_minor,
+            description: description.to_owned(),
+            request_digest: digest,
+            created_at: now,
+        };
+        let from = accounts::available(return_mchid)?;
+        let write = self.return_write(&back, &key, &from).await?;
+        self.commit_money(write, &from.0).await?;
+        Ok(back)
+    }
+
+    /// Whether `return_mchid` may give `amount_minor` back to `mchid` from split
+    /// `out_order_no`: at most what it received there, less what it returned already.
+    async fn check_returnable(
+        &self,
+        sharing: &SharingOrder,
+        (mchid, out_order_no, return_mchid): (&str, &str, &str),
+        amount_minor: i64,
+    ) -> Result<(), PayError> {
         let received = money::sum(
             sharing
                 .lines
@@ -696,44 +787,43 @@ impl PayService {
                  {amount_minor} is more than is left to return"
             )));
         }
-        let now = self.now();
-        let back = SharingReturn {
-            mchid: mchid.to_owned(),
-            out_order_no: out_order_no.to_owned(),
-            order_id: sharing.order_id.clone(),
-            out_return_no: out_return_no.to_owned(),
-            return_id: ids::new_sharing_id(now),
-            return_mchid: return_mchid.to_owned(),
-            amount_minor,
-            description: description.to_owned(),
-            request_digest: digest,
-            created_at: now,
-        };
-        let from = accounts::available(return_mchid)?;
+        Ok(())
+    }
+
+    /// A return's unit of work: the money from the receiver's balance (`from`) back to
+    /// the splitting merchant's (opened here), and the return's record under `key`.
+    async fn return_write(
+        &self,
+        back: &SharingReturn,
+        key: &str,
+        from: &AccountSpec,
+    ) -> Result<WriteSet, PayError> {
+        let (mchid, out_order_no) = (&back.mchid, &back.out_order_no);
         let to = accounts::available(mchid)?;
         self.open(&to).await?;
-        let write = WriteSet {
+        Ok(WriteSet {
             batch: batch(vec![transfer(
                 format!("psr:{}", back.return_id),
                 &from.0,
                 &to.0,
-                amount_minor,
+                back.amount_minor,
                 &format!("return {mchid} {out_order_no}"),
             )?])?,
             records: vec![store::write(
                 kind::SHARING_RETURN,
-                &key,
+                key,
                 Expect::Absent,
-                &back,
-                vec![plaza_kernel::record::IndexEntry::new(
+                back,
+                vec![IndexEntry::new(
                     "sharing_order",
-                    format!("{mchid}|{out_order_no}|{return_mchid}|{}", back.return_id),
+                    format!(
+                        "{mchid}|{out_order_no}|{}|{}",
+                        back.return_mchid, back.return_id
+                    ),
                 )],
             )?],
             ..WriteSet::default()
-        };
-        self.commit_money(write, &from.0).await?;
-        Ok(back)
+        })
     }
 
     async fn returned_so_far(
@@ -784,11 +874,7 @@ impl PayService {
 
     /// Commits money moves; `Busy` on a record conflict, `MerchantBalanceNotEnough` when
     /// `source` cannot cover them.
-    async fn commit_money(
-        &self,
-        write: WriteSet,
-        source: &plaza_kernel::id::AccountId,
-    ) -> Result<(), PayError> {
+    async fn commit_money(&self, write: WriteSet, source: &AccountId) -> Result<(), PayError> {
         match self.commit_write(write).await {
             Ok(()) => Ok(()),
             Err(LedgerError::RecordConflict { .. }) => Err(PayError::Busy {

@@ -161,51 +161,27 @@ mod tests {
         }
     }
 
+    /// Transfers from `seq|id|from|to|amount|memo` lines.
+    fn history(lines: &[&str]) -> Vec<Transfer> {
+        let parse = |line: &&str| {
+            let fields: Vec<&str> = line.split('|').collect();
+            let seq = fields[0].parse().unwrap();
+            let amount = fields[4].parse().unwrap();
+            transfer(seq, fields[1], fields[2], fields[3], amount, fields[5])
+        };
+        lines.iter().map(parse).collect()
+    }
+
     #[test]
     fn a_payment_and_its_refund_read_as_one_line_each_newest_first() {
         let wallet = AccountId::parse("user:u1:wallet").unwrap();
-        let history = [
-            transfer(
-                9,
-                "refund:R1:fee",
-                "platform:fees",
-                "user:u1:wallet",
-                2,
-                "refund 1600000001 RF-1",
-            ),
-            transfer(
-                8,
-                "refund:R1:net",
-                "mch:1600000001:available",
-                "user:u1:wallet",
-                498,
-                "refund 1600000001 RF-1",
-            ),
-            transfer(
-                5,
-                "pay:4200001:wallet:fee",
-                "user:u1:wallet",
-                "mch:1600000001:fee:20261126",
-                11,
-                "pay 1600000001 ORDER-1",
-            ),
-            transfer(
-                4,
-                "pay:4200001:wallet:net",
-                "user:u1:wallet",
-                "mch:1600000001:pending:20261126",
-                1_839,
-                "pay 1600000001 ORDER-1",
-            ),
-            transfer(
-                1,
-                "topup:u1:first",
-                "bank:CNY",
-                "user:u1:wallet",
-                5_000,
-                "sandbox top-up",
-            ),
-        ];
+        let history = history(&[
+            "9|refund:R1:fee|platform:fees|user:u1:wallet|2|refund 1600000001 RF-1",
+            "8|refund:R1:net|mch:1600000001:available|user:u1:wallet|498|refund 1600000001 RF-1",
+            "5|pay:4200001:wallet:fee|user:u1:wallet|mch:1600000001:fee:20261126|11|pay 1600000001 ORDER-1",
+            "4|pay:4200001:wallet:net|user:u1:wallet|mch:1600000001:pending:20261126|1839|pay 1600000001 ORDER-1",
+            "1|topup:u1:first|bank:CNY|user:u1:wallet|5000|sandbox top-up",
+        ]);
         let entries = statement(&wallet, &history);
         assert_eq!(entries.len(), 3);
         assert_eq!(

@@ -27,29 +27,29 @@ pub mod kind {
     pub const SETTLEMENT: &str = "pay.settlement";
     /// [`crate::model::PaymentCode`] by its 18 digits.
     pub const PAYMENT_CODE: &str = "pay.payment_code";
-    /// [`crate::sharing::Receiver`] by `mchid|type|account`.
+    /// A profit-sharing `Receiver` by `mchid|type|account`.
     pub const SHARING_RECEIVER: &str = "pay.sharing_receiver";
-    /// [`crate::sharing::SharingOrder`] by `mchid|out_order_no`.
+    /// A profit-sharing `SharingOrder` by `mchid|out_order_no`.
     pub const SHARING_ORDER: &str = "pay.sharing_order";
-    /// [`crate::sharing::SharingReturn`] by `mchid|out_return_no`.
+    /// A profit-sharing `SharingReturn` by `mchid|out_return_no`.
     pub const SHARING_RETURN: &str = "pay.sharing_return";
     /// Which user an openid under an app is: `{user_id}` by `appid|openid`.
     pub const OPENID: &str = "pay.openid";
-    /// [`crate::coupons::Stock`] by stock id.
+    /// A coupon `Stock` by stock id.
     pub const STOCK: &str = "pay.stock";
     /// The stock a creator's `out_request_no` made, by `mchid|out_request_no`.
     pub const STOCK_REQUEST: &str = "pay.stock_request";
-    /// [`crate::coupons::Coupon`] by coupon id.
+    /// [`crate::model::Coupon`] by coupon id.
     pub const COUPON: &str = "pay.coupon";
     /// Coupons of one stock a user got, by `stock_id|user_id`.
     pub const COUPON_COUNT: &str = "pay.coupon_count";
     /// The coupon an issue request made, by `stock_id|out_request_no`.
     pub const COUPON_REQUEST: &str = "pay.coupon_request";
-    /// [`crate::coupons::CouponCallback`] by the creator's mchid.
+    /// A coupon `CouponCallback` by the creator's mchid.
     pub const COUPON_CALLBACK: &str = "pay.coupon_callback";
-    /// [`crate::sandbox::FaultPlan`] by mchid.
+    /// A sandbox `FaultPlan` by mchid.
     pub const SANDBOX_FAULTS: &str = "pay.sandbox_faults";
-    /// [`crate::sandbox::Script`] by mchid.
+    /// A sandbox `Script` by mchid.
     pub const SANDBOX_SCRIPT: &str = "pay.sandbox_script";
     /// The sandbox's own records (the robot payer) by name.
     pub const SANDBOX: &str = "pay.sandbox";

@@ -31,9 +31,6 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use crate::Outcome;
 use crate::config::{self, Key};
 
-/// The certificate directory inside the data directory, unless `tls_cert_dir` says
-/// otherwise.
-pub(crate) const CA_DIR: &str = "ca";
 /// The CA certificate: what clients trust.
 pub(crate) const CA_CERT_FILE: &str = "ca.pem";
 /// The CA's private key (owner-only).
@@ -403,7 +400,7 @@ pub(crate) fn run(args: &CaArgs) -> anyhow::Result<Outcome> {
     if config.data_dir != Path::new(config::DATA_DIR_DEFAULT) {
         serve.push_str(&format!(" --data-dir {}", config.data_dir.display()));
     }
-    if config.tls_cert_dir != config.data_dir.join(CA_DIR) {
+    if config.tls_cert_dir != config.data_dir.join(config::CA_DIR) {
         serve.push_str(&format!(" --tls-cert-dir {}", dir.display()));
     }
     let text = report(&dir, &written, &serve)?;

@@ -256,6 +256,10 @@ pub(crate) struct Config {
     pub(crate) notify_allowed_internal_hosts: Vec<String>,
 }
 
+/// The certificate directory inside the data directory, unless `tls_cert_dir` says
+/// otherwise.
+pub(crate) const CA_DIR: &str = "ca";
+
 /// The data directory when none is configured.
 pub(crate) const DATA_DIR_DEFAULT: &str = "plaza-data";
 
@@ -264,6 +268,10 @@ pub(crate) const SQLITE_FILE: &str = "plaza.sqlite3";
 
 impl Config {
     /// Validates the raw layers.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one line per configuration key, validated in the order the keys are documented"
+    )]
     pub(crate) fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
         let listen = raw.parse(
             Key::Listen,
@@ -323,14 +331,13 @@ impl Config {
                 source.describe(Key::TlsListen)
             )));
         }
-        let tls_cert_dir =
-            raw.parse(Key::TlsCertDir, data_dir.join(crate::ca::CA_DIR), |text| {
-                if text.is_empty() {
-                    Err("must not be empty".to_owned())
-                } else {
-                    Ok(PathBuf::from(text))
-                }
-            })?;
+        let tls_cert_dir = raw.parse(Key::TlsCertDir, data_dir.join(CA_DIR), |text| {
+            if text.is_empty() {
+                Err("must not be empty".to_owned())
+            } else {
+                Ok(PathBuf::from(text))
+            }
+        })?;
         let sandbox_clock_start = raw.parse(Key::SandboxClockStart, None, |text| {
             text.parse::<jiff::Timestamp>()
                 .map(|instant| {

@@ -7,9 +7,6 @@
 mod admin;
 mod admin_view;
 mod bench;
-mod bench_codepay;
-mod bench_coupons;
-mod bench_pay;
 mod ca;
 mod config;
 mod datadir;

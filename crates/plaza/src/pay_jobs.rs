@@ -273,6 +273,10 @@ impl DeliverNotification {
 
     /// One try of the retry schedule (a job, or a sandbox "resend now"), with the
     /// merchant's faults; returns the notification after it and the outcome.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one delivery try with each fault of the merchant's plan applied in the order WeChat's would meet them"
+    )]
     async fn scheduled_try(
         &self,
         id: &str,

@@ -428,6 +428,10 @@ struct Statements {
 }
 
 impl Statements {
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one prepared statement per line, all the writer needs"
+    )]
     async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
         Ok(Self {
             load_transfers: client
@@ -695,6 +699,10 @@ impl PgWriter {
         Ok(loaded)
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one batched statement per table of a group, in the order the transaction writes them"
+    )]
     async fn write(&mut self, rows: &GroupRows) -> Result<(), tokio_postgres::Error> {
         let statements = &self.statements;
         let tx = self.client.transaction().await?;

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod ledger;
 pub mod pay;
 
 use std::io::{BufRead, BufReader};
@@ -338,6 +339,29 @@ impl Reply {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
 
+    /// The status and the error body's `code` (empty when there is none): the shape
+    /// both Plaza's `/api/v1` envelope and WeChat's APIv3 errors share.
+    pub fn error_code(&self) -> (u16, String) {
+        (
+            self.status,
+            self.json()["code"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// Asserts that this is the error `code` with HTTP `status`.
+    ///
+    /// # Panics
+    ///
+    /// When it is not; the message holds the body.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.json()["code"].as_str()),
+            (status, Some(code)),
+            "expected {status} {code}, got: {}",
+            self.text
+        );
+    }
+
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -351,6 +375,22 @@ impl TestServer {
     /// Starts a server with default options.
     pub fn start(binary: impl Into<PathBuf>) -> Self {
         ServerOptions::new(binary).start()
+    }
+
+    /// Starts a sandbox (`serve --sandbox`) with otherwise default options.
+    pub fn sandbox(binary: impl Into<PathBuf>) -> Self {
+        ServerOptions::new(binary).sandbox().start()
+    }
+
+    /// Asserts that the ledger verifies: `GET /api/v1/admin/ledger/verify` answers
+    /// `sound: true`.
+    ///
+    /// # Panics
+    ///
+    /// When it does not; the message holds the answer.
+    pub async fn assert_ledger_sound(&self) {
+        let reply = self.admin_get("/api/v1/admin/ledger/verify").await;
+        assert_eq!(reply.json()["sound"], true, "the ledger: {}", reply.text);
     }
 
     /// The port of drop-in mode's HTTPS listener.
@@ -505,6 +545,17 @@ impl TestServer {
     /// When the server cannot be reached.
     pub async fn admin_post(&self, path: &str, body: &Value) -> Reply {
         self.try_admin_post(path, body).await.expect("POST")
+    }
+
+    /// `POST path` with a JSON body and the admin token, which must answer 200; its JSON.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached or answers another status.
+    pub async fn admin_post_ok(&self, path: &str, body: &Value) -> Value {
+        let reply = self.admin_post(path, body).await;
+        assert_eq!(reply.status, 200, "POST {path}: {}", reply.text);
+        reply.json()
     }
 
     /// `PUT path` with a JSON body and the admin token.

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use plaza_wx::rsa::{PrivateKey, PublicKey};
+use plaza_wx::v2::{Params, SignType};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -126,6 +127,162 @@ impl Merchant {
         let authorization = self.authorization(method, target, &body, now_s());
         self.v3_raw(server, method, target, &body, Some(&authorization))
             .await
+    }
+
+    /// `GET target`, signed; the reply whatever it is.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn get(&self, server: &TestServer, target: &str) -> Reply {
+        self.v3(server, "GET", target, None).await
+    }
+
+    /// `POST target` with a JSON body, signed; the reply whatever it is.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn post(&self, server: &TestServer, target: &str, body: &Value) -> Reply {
+        self.v3(server, "POST", target, Some(body)).await
+    }
+
+    /// Sends a signed APIv3 request that must answer `status` with the platform's
+    /// signature over its body, as an SDK checks every answer; its JSON (`Null` for an
+    /// empty body).
+    ///
+    /// # Panics
+    ///
+    /// When the status differs (the message holds the body) or the answer is not signed.
+    pub async fn v3_expecting(
+        &self,
+        server: &TestServer,
+        method: &str,
+        target: &str,
+        body: Option<&Value>,
+        status: u16,
+    ) -> Value {
+        let reply = self.v3(server, method, target, body).await;
+        assert_eq!(reply.status, status, "{method} {target}: {}", reply.text);
+        assert!(
+            self.verifies(&reply),
+            "{method} {target}: the answer is signed by the platform"
+        );
+        reply.json()
+    }
+
+    /// `GET target`, signed, which must answer 200, signed; its JSON.
+    ///
+    /// # Panics
+    ///
+    /// As [`Merchant::v3_expecting`].
+    pub async fn get_ok(&self, server: &TestServer, target: &str) -> Value {
+        self.v3_expecting(server, "GET", target, None, 200).await
+    }
+
+    /// `POST target` with a JSON body, signed, which must answer 200, signed; its JSON.
+    ///
+    /// # Panics
+    ///
+    /// As [`Merchant::v3_expecting`].
+    pub async fn post_ok(&self, server: &TestServer, target: &str, body: &Value) -> Value {
+        self.v3_expecting(server, "POST", target, Some(body), 200)
+            .await
+    }
+
+    /// The body of a Native prepay (`POST /v3/pay/transactions/native`) of this merchant
+    /// for `total_fen` CNY, notifying `notify_url`.
+    pub fn native_order(&self, out_trade_no: &str, total_fen: i64, notify_url: &str) -> Value {
+        json!({
+            "appid": self.appid,
+            "mchid": self.mchid,
+            "description": "Flat white",
+            "out_trade_no": out_trade_no,
+            "notify_url": notify_url,
+            "amount": {"total": total_fen, "currency": "CNY"},
+        })
+    }
+
+    /// Prepays a Native order (`POST /v3/pay/transactions/native`) with `body`, which
+    /// must succeed; its `code_url`.
+    ///
+    /// # Panics
+    ///
+    /// When the prepay is refused or its answer is not signed.
+    pub async fn prepay_native(&self, server: &TestServer, body: &Value) -> String {
+        let answer = self
+            .post_ok(server, "/v3/pay/transactions/native", body)
+            .await;
+        answer["code_url"]
+            .as_str()
+            .expect("a prepay answers a code_url")
+            .to_owned()
+    }
+
+    /// Prepays the Native order of [`Merchant::native_order`], which must succeed; its
+    /// `code_url`.
+    ///
+    /// # Panics
+    ///
+    /// When the prepay is refused or its answer is not signed.
+    pub async fn create_native(
+        &self,
+        server: &TestServer,
+        out_trade_no: &str,
+        total_fen: i64,
+        notify_url: &str,
+    ) -> String {
+        self.prepay_native(
+            server,
+            &self.native_order(out_trade_no, total_fen, notify_url),
+        )
+        .await
+    }
+
+    /// Its available balance, fen, as the admin API shows it.
+    ///
+    /// # Panics
+    ///
+    /// As [`available_balance`].
+    pub async fn available_balance(&self, server: &TestServer) -> i64 {
+        available_balance(server, &self.mchid).await
+    }
+
+    /// Tops up its available balance from the bank by `amount_fen`
+    /// (`POST /api/v1/sandbox/merchants/{mchid}/top-up`, idempotent by `request_id`).
+    ///
+    /// # Panics
+    ///
+    /// When the sandbox refuses.
+    pub async fn top_up(&self, server: &TestServer, amount_fen: i64, request_id: &str) {
+        server
+            .admin_post_ok(
+                &format!("/api/v1/sandbox/merchants/{}/top-up", self.mchid),
+                &json!({ "amount": amount_fen, "request_id": request_id }),
+            )
+            .await;
+    }
+
+    /// As a service provider, adds a sub-merchant
+    /// (`POST /api/v1/admin/providers/{sp_mchid}/sub-merchants` with `body`); its
+    /// `sub_mchid`.
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses or names another provider.
+    pub async fn add_sub_merchant(&self, server: &TestServer, body: &Value) -> String {
+        let reply = server
+            .admin_post(
+                &format!("/api/v1/admin/providers/{}/sub-merchants", self.mchid),
+                body,
+            )
+            .await;
+        assert_eq!(reply.status, 201, "adding a sub-merchant: {}", reply.text);
+        assert_eq!(reply.json()["sp_mchid"], self.mchid.as_str());
+        reply.json()["sub_mchid"]
+            .as_str()
+            .expect("a sub_mchid")
+            .to_owned()
     }
 
     /// Sends an APIv3 request with a given body and `Authorization` (or none).
@@ -317,6 +474,16 @@ impl Merchant {
         bytes
     }
 
+    /// Downloads a bill from Plaza's base URL as [`Merchant::download_bill`] does.
+    ///
+    /// # Panics
+    ///
+    /// As [`Merchant::download_bill`].
+    pub async fn download(&self, server: &TestServer, download_url: &str) -> Vec<u8> {
+        self.download_bill(&server.client, &server.base_url, download_url)
+            .await
+    }
+
     /// Asks for a bill (`target`, e.g. `/v3/bill/tradebill?bill_date=…`, without
     /// `tar_type`, so the file is plain), downloads it from Plaza's base URL, checks its
     /// SHA-1 against the answer's `hash_value` and returns its text.
@@ -375,6 +542,59 @@ impl Merchant {
         .expect("the resource decrypts with the APIv3 key");
         serde_json::from_slice(&plain).expect("the resource is JSON")
     }
+}
+
+/// A merchant's available balance, fen, as `GET /api/v1/admin/merchants/{mchid}` shows it.
+///
+/// # Panics
+///
+/// When the answer has no balance.
+pub async fn available_balance(server: &TestServer, mchid: &str) -> i64 {
+    let reply = server
+        .admin_get(&format!("/api/v1/admin/merchants/{mchid}"))
+        .await;
+    reply.json()["available_balance"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("merchant {mchid} has an available balance: {}", reply.text))
+}
+
+/// An APIv2 request document: `params`, signed with the merchant's APIv2 `key` the way
+/// `sign_type` says (with `sign_type` among the fields when it is HMAC-SHA256), as XML.
+pub fn v2_request(params: &[(&str, &str)], key: &str, sign_type: SignType) -> String {
+    let mut params: Params = params
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    if sign_type == SignType::HmacSha256 {
+        params.insert("sign_type".to_owned(), "HMAC-SHA256".to_owned());
+    }
+    let signature = plaza_wx::v2::sign(&params, key, sign_type);
+    params.insert("sign".to_owned(), signature);
+    plaza_wx::v2::to_xml(&params)
+}
+
+/// Posts an APIv2 document to `path` (no credentials but its signature); the answer,
+/// which must be `200` XML, parsed.
+///
+/// # Panics
+///
+/// When the answer is another status, not XML, or unreadable.
+pub async fn post_v2(server: &TestServer, path: &str, body: &str) -> Params {
+    let reply = server.post_raw(path, body, None).await;
+    assert_eq!(reply.status, 200, "POST {path}: {}", reply.text);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|kind| kind.starts_with("text/xml")),
+        "POST {path} answers XML: {:?}",
+        reply.header("content-type")
+    );
+    plaza_wx::v2::parse_xml(reply.text.as_bytes()).unwrap_or_else(|error| {
+        panic!(
+            "POST {path} answers readable XML ({error:?}): {}",
+            reply.text
+        )
+    })
 }
 
 /// A trade bill read back: its detail rows and its summary, each by column name, with
@@ -583,6 +803,91 @@ impl Payer {
             &json!({ "code_url": code_url, "password": self.password }),
         )
         .await
+    }
+
+    /// `POST path` as this payer, which must answer 200; its JSON.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached or answers another status.
+    pub async fn post_ok(&self, server: &TestServer, path: &str, body: &Value) -> Value {
+        let reply = self.post(server, path, body).await;
+        assert_eq!(reply.status, 200, "POST {path}: {}", reply.text);
+        reply.json()
+    }
+
+    /// `GET path` as this payer, which must answer 200; its JSON.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached or answers another status.
+    pub async fn get_ok(&self, server: &TestServer, path: &str) -> Value {
+        let reply = self.get(server, path).await;
+        assert_eq!(reply.status, 200, "GET {path}: {}", reply.text);
+        reply.json()
+    }
+
+    /// Pays the order behind a `code_url` with the right password, which must succeed;
+    /// the answer (`trade_state`, `transaction_id`…).
+    ///
+    /// # Panics
+    ///
+    /// When the payment is refused; the message holds the answer.
+    pub async fn pay(&self, server: &TestServer, code_url: &str) -> Value {
+        let reply = self.pay_code(server, code_url).await;
+        assert_eq!(reply.status, 200, "paying {code_url}: {}", reply.text);
+        reply.json()
+    }
+
+    /// Sets the payer's password-free limit for payment codes, fen
+    /// (`POST /api/v1/admin/users/{id}/password-free-limit`).
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses.
+    pub async fn set_password_free_limit(&self, server: &TestServer, limit_fen: i64) {
+        server
+            .admin_post_ok(
+                &format!("/api/v1/admin/users/{}/password-free-limit", self.user_id),
+                &json!({ "password_free_limit": limit_fen }),
+            )
+            .await;
+    }
+
+    /// A fresh payment code (`POST /api/v1/me/payment-code`): 18 digits starting 10–15,
+    /// valid for a minute.
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses or the code has another shape.
+    pub async fn payment_code(&self, server: &TestServer) -> String {
+        let reply = self
+            .post(server, "/api/v1/me/payment-code", &json!({}))
+            .await;
+        assert_eq!(reply.status, 200, "a payment code: {}", reply.text);
+        let code = reply.json()["code"]
+            .as_str()
+            .expect("a payment code")
+            .to_owned();
+        assert_eq!(code.len(), 18, "{code}");
+        assert!(("10".."16").contains(&&code[..2]), "{code}");
+        assert_eq!(reply.json()["valid_for_s"], 60);
+        code
+    }
+
+    /// The payer's openid under `appid` (`GET /api/v1/me/openid?appid=`).
+    ///
+    /// # Panics
+    ///
+    /// When the server answers none.
+    pub async fn openid(&self, server: &TestServer, appid: &str) -> String {
+        let reply = self
+            .get(server, &format!("/api/v1/me/openid?appid={appid}"))
+            .await;
+        reply.json()["openid"]
+            .as_str()
+            .unwrap_or_else(|| panic!("an openid under {appid}: {}", reply.text))
+            .to_owned()
     }
 
     /// The payer's wallet balance, fen.

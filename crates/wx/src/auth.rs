@@ -293,6 +293,10 @@ pub fn verify_request(
     clippy::unwrap_used,
     reason = "a test fails loudly on any unexpected error; unwrap and expect are that failure"
 )]
+#[allow(
+    clippy::too_many_lines,
+    reason = "a test is one scenario read top to bottom; the 70-line rule is for production code"
+)]
 mod tests {
     use proptest::prelude::*;
 

@@ -22,8 +22,8 @@ use super::{Caller, Location, PaySurface, V3Error, bad_query, json_response};
 use crate::PayState;
 use crate::extract::{constant_time_eq, hmac_hex};
 use crate::host::wechat_pay_origin;
-use crate::web::yuan;
 use plaza_http::host::Scheme;
+use plaza_http::web::yuan;
 
 /// How long a `download_url` works, in seconds.
 const DOWNLOAD_TOKEN_TTL_S: i64 = 600;

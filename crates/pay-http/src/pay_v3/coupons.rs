@@ -86,11 +86,11 @@ fn stock_json(stock: &Stock) -> Value {
         "description": stock.comment.clone().unwrap_or_default(),
         "stock_use_rule": {
             "max_coupons": stock.max_coupons,
-            "max_amount": stock.max_amount,
-            "max_amount_by_day": stock.max_amount_by_day,
+            "max_amount": stock.max_amount_minor,
+            "max_amount_by_day": stock.max_amount_by_day_minor,
             "fixed_normal_coupon": {
-                "coupon_amount": stock.coupon_amount,
-                "transaction_minimum": stock.transaction_minimum,
+                "coupon_amount": stock.coupon_amount_minor,
+                "transaction_minimum": stock.transaction_minimum_minor,
             },
             "max_coupons_per_user": stock.max_coupons_per_user,
             "coupon_type": "NORMAL",
@@ -124,8 +124,8 @@ pub(crate) fn coupon_json(coupon: &Coupon) -> Value {
         "available_end_time": rfc3339(coupon.available_end),
         "singleitem": false,
         "normal_coupon_information": {
-            "coupon_amount": coupon.amount,
-            "transaction_minimum": coupon.transaction_minimum,
+            "coupon_amount": coupon.amount_minor,
+            "transaction_minimum": coupon.transaction_minimum_minor,
         },
     })
 }
@@ -163,11 +163,11 @@ pub(crate) async fn create_stock(
             available_begin: time_field(&body.available_begin_time, "/available_begin_time")?,
             available_end: time_field(&body.available_end_time, "/available_end_time")?,
             max_coupons: body.stock_use_rule.max_coupons,
-            max_amount: body.stock_use_rule.max_amount,
-            max_amount_by_day: body.stock_use_rule.max_amount_by_day,
+            max_amount_minor: body.stock_use_rule.max_amount,
+            max_amount_by_day_minor: body.stock_use_rule.max_amount_by_day,
             max_coupons_per_user: body.stock_use_rule.max_coupons_per_user,
-            coupon_amount: rule.fixed_normal_coupon.coupon_amount,
-            transaction_minimum: rule.fixed_normal_coupon.transaction_minimum,
+            coupon_amount_minor: rule.fixed_normal_coupon.coupon_amount,
+            transaction_minimum_minor: rule.fixed_normal_coupon.transaction_minimum,
             goods_tags: rule.goods_tag,
             available_merchants: rule.available_merchants,
             available_items: rule.available_items,

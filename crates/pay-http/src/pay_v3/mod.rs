@@ -61,10 +61,31 @@ pub struct PaySurface {
     pub parsed_keys: std::sync::RwLock<std::collections::HashMap<String, Arc<PublicKey>>>,
 }
 
+/// Where a stock's coupons are usable: its merchants' names.
+pub(crate) async fn coupon_usable_at(pay: &PayService, stock_id: &str) -> Option<String> {
+    let stock = pay.public_stock(stock_id).await.ok().flatten()?;
+    let mut names = Vec::new();
+    for mchid in &stock.available_merchants {
+        let name = pay
+            .merchant(mchid)
+            .await
+            .ok()
+            .flatten()
+            .map_or_else(|| mchid.clone(), |merchant| merchant.name);
+        names.push(name);
+    }
+    Some(names.join(", "))
+}
+
 /// Merchant keys kept parsed at most; beyond it the map starts over.
 const PARSED_KEYS_MAX: usize = 10_000;
 
 impl PaySurface {
+    /// Where a stock's coupons are usable: its merchants' names.
+    pub(crate) async fn coupon_usable_at(&self, stock_id: &str) -> Option<String> {
+        coupon_usable_at(&self.pay, stock_id).await
+    }
+
     fn merchant_key(&self, pem: &str) -> Result<Arc<PublicKey>, V3Error> {
         if let Some(key) = self
             .parsed_keys
@@ -106,6 +127,10 @@ pub(crate) struct Caller {
 #[derive(Debug, Clone, Copy)]
 struct Signer(SignMode);
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the APIv3 route table, one route per line"
+)]
 pub(crate) fn router() -> Router<PayState> {
     Router::new()
         .route("/v3/certificates", get(platform::certificates))

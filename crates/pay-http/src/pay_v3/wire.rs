@@ -263,16 +263,16 @@ fn promotion_detail(order: &Order) -> Vec<serde_json::Value> {
         return Vec::new();
     };
     let (kind, merchant, other) = if coupon.no_cash {
-        ("NOCASH", coupon.amount, 0)
+        ("NOCASH", coupon.amount_minor, 0)
     } else {
-        ("CASH", 0, coupon.amount)
+        ("CASH", 0, coupon.amount_minor)
     };
     vec![serde_json::json!({
         "coupon_id": coupon.coupon_id,
         "name": coupon.name,
         "scope": "GLOBAL",
         "type": kind,
-        "amount": coupon.amount,
+        "amount": coupon.amount_minor,
         "stock_id": coupon.stock_id,
         "wechatpay_contribute": 0,
         "merchant_contribute": merchant,
@@ -440,7 +440,7 @@ pub fn notification_resource(
                     "consume_time": rfc3339(consumed.consume_time),
                     "consume_mchid": consumed.consume_mchid,
                     "transaction_id": consumed.transaction_id,
-                    "consume_amount": consumed.consume_amount,
+                    "consume_amount": consumed.consume_amount_minor,
                     "goods_detail": [],
                 });
             }

@@ -72,7 +72,7 @@ fn session_token(parts: &Parts) -> Result<&str, ApiError> {
                 .headers
                 .get(axum::http::header::COOKIE)
                 .and_then(|value| value.to_str().ok())
-                .and_then(crate::web::session_cookie)
+                .and_then(|header| plaza_http::web::cookie(header, plaza_http::web::SESSION_COOKIE))
         })
         .ok_or_else(|| {
             ApiError::new(
@@ -837,7 +837,7 @@ async fn confirm(
     let mut view = order_json(surface, &merchant.name, &order);
     view["payer_total"] = json!(order.payer_total_minor);
     view["coupon"] = json!(order.coupon.as_ref().map(|coupon| json!({
-        "coupon_id": coupon.coupon_id, "name": coupon.name, "amount": coupon.amount,
+        "coupon_id": coupon.coupon_id, "name": coupon.name, "amount": coupon.amount_minor,
     })));
     view["balance"] = json!(surface.pay.wallet_balance(&user.user_id).await?);
     Ok(AxumJson(view))

@@ -128,8 +128,8 @@ impl CheckoutPage<'_> {
                 options.push_str(&format!(
                     "<option value=\"{id}\" data-amount=\"{amount}\">−¥{yuan} {name}</option>",
                     id = escape(&coupon.coupon_id),
-                    amount = coupon.amount,
-                    yuan = yuan(coupon.amount),
+                    amount = coupon.amount_minor,
+                    yuan = yuan(coupon.amount_minor),
                     name = escape(&coupon.name),
                 ));
             }
@@ -211,7 +211,7 @@ fn end_state(
         if let Some(coupon) = &order.coupon {
             rows.push_str(&format!(
                 "<div><span>Coupon saved</span><span class=\"saving\" id=\"saving\">−¥{saving} {name}</span></div>",
-                saving = yuan(coupon.amount),
+                saving = yuan(coupon.amount_minor),
                 name = escape(&coupon.name),
             ));
         }

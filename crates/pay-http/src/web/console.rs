@@ -1,5 +1,7 @@
-//! The operator's console: one day of payments by channel, and the service providers'
-//! share of offline volume. Signed in with the admin token (or by demo sign-in in the
+//! The operator's console: one day of payments by channel, the service providers'
+//! share of offline volume and the day's latest payments, each opening its order and
+//! merchant; and every merchant, each opening its page and orders
+//! ([`super::orders`]). Signed in with the admin token (or by demo sign-in in the
 //! sandbox), through the shell's `/signin/operator`.
 
 use axum::extract::State;
@@ -9,9 +11,13 @@ use plaza_pay::report::Channel;
 use plaza_pay::time::Day;
 use serde::Deserialize;
 
+use super::consoles::{
+    Role, SECTION_MERCHANTS, SECTION_PAYMENTS, china_time, console_page, money, order_badge, table,
+};
+use super::orders::{kind_label, rate};
 use super::pages::{signin_redirect, viewer};
 use super::{ErrorPage, PageQuery};
-use super::{Section, escape, layout, signed_in_operator, yuan};
+use super::{escape, signed_in_operator, yuan};
 use crate::PayState;
 use crate::routes::report::percent;
 
@@ -92,9 +98,134 @@ pub(crate) async fn day(
         offline_volume = yuan(report.offline.volume_minor),
         share = percent(report.provider_share_bps()),
     );
+    let payments = latest_payments_card(surface, day).await;
     let coupons = coupon_card(surface).await;
-    let body = format!("{body}{coupons}");
-    layout("Console", Section::Console, &viewer, false, &body).into_response()
+    let body = format!("{body}{payments}{coupons}");
+    console_page(Role::Operator, SECTION_PAYMENTS, &viewer, "Console", &body).into_response()
+}
+
+/// Merchants the console reads: its lists stop there.
+const MERCHANTS_LISTED: usize = 200;
+/// Payments of the day listed on the console.
+const LATEST_PAYMENTS: usize = 20;
+
+/// The day's latest payments, each opening its order and its merchant. The domain has
+/// no "orders paid on a day" read across merchants, so this asks each merchant's day.
+async fn latest_payments_card(surface: &crate::pay_v3::PaySurface, day: Day) -> String {
+    let merchants = surface
+        .pay
+        .merchants(MERCHANTS_LISTED)
+        .await
+        .unwrap_or_default();
+    let mut paid = Vec::new();
+    for merchant in &merchants {
+        let orders = surface
+            .pay
+            .orders_paid_on(&merchant.mchid, day)
+            .await
+            .unwrap_or_default();
+        paid.extend(
+            orders
+                .into_iter()
+                .map(|order| (order, merchant.name.clone())),
+        );
+    }
+    paid.sort_by_key(|(order, _)| std::cmp::Reverse(order.success_time));
+    let mut rows = String::new();
+    for (order, merchant_name) in paid.iter().take(LATEST_PAYMENTS) {
+        rows.push_str(&format!(
+            "<tr class=\"payment\"><td class=\"mono nowrap\">{paid}</td>\
+             <td><a href=\"/console/merchants/{mchid}\">{merchant}</a><br><span class=\"muted mono\">{mchid}</span></td>\
+             <td><a href=\"/console/merchants/{mchid}/orders/{no}\">{no}</a><br><span class=\"muted\">{description}</span></td>\
+             <td class=\"nowrap\">{amount}</td><td>{badge}</td></tr>",
+            paid = china_time(order.success_time),
+            mchid = escape(&order.mchid),
+            merchant = escape(merchant_name),
+            no = escape(&order.out_trade_no),
+            description = escape(&order.description),
+            amount = money(order.total_minor),
+            badge = order_badge(order),
+        ));
+    }
+    format!(
+        "<div class=\"card\" id=\"latest-payments\"><h2>Latest payments of the day</h2>{}</div>",
+        table(
+            "payments",
+            &["Paid (China time)", "Merchant", "Order", "Amount", "Status"],
+            &rows,
+            "No payments on this day.",
+        )
+    )
+}
+
+/// `GET /console/merchants`: every merchant, each opening its page and orders.
+pub(crate) async fn merchants(State(state): State<PayState>, headers: HeaderMap) -> Response {
+    if !signed_in_operator(&state.http, &headers) {
+        return signin_redirect("/console/merchants");
+    }
+    let surface = &state.pay;
+    let merchants = match surface.pay.merchants(MERCHANTS_LISTED).await {
+        Ok(merchants) => merchants,
+        Err(error) => {
+            return ErrorPage::from_api(crate::error::ApiError::from(error).shared())
+                .into_response();
+        }
+    };
+    let mut rows = String::new();
+    for merchant in &merchants {
+        let available = surface
+            .pay
+            .available_balance(&merchant.mchid)
+            .await
+            .unwrap_or(0);
+        let provider = merchant.provider.as_deref().map_or_else(
+            || "—".to_owned(),
+            |provider| {
+                format!(
+                    "<a href=\"/console/merchants/{mchid}\" class=\"mono\">{mchid}</a>",
+                    mchid = escape(provider)
+                )
+            },
+        );
+        rows.push_str(&format!(
+            "<tr class=\"merchant\" data-mchid=\"{mchid}\"><td><a href=\"/console/merchants/{mchid}\">{name}</a>\
+             <br><span class=\"muted mono\">{mchid}</span></td><td>{kind}</td><td>{provider}</td>\
+             <td>{fee}</td><td class=\"nowrap\">{available}</td><td class=\"mono nowrap\">{created}</td></tr>",
+            mchid = escape(&merchant.mchid),
+            name = escape(&merchant.name),
+            kind = kind_label(merchant.kind),
+            fee = rate(merchant.fee_rate_bps),
+            available = money(available),
+            created = china_time(Some(merchant.created_at)),
+        ));
+    }
+    let body = format!(
+        "<h1>Merchants</h1><p class=\"lead\">Every merchant account: direct merchants, service providers, \
+         their sub-merchants and collection codes. Open one for its orders.</p>\
+         <div class=\"card\">{}</div>",
+        table(
+            "merchants",
+            &[
+                "Merchant",
+                "Kind",
+                "Provider",
+                "Fee",
+                "Available",
+                "Created (China time)"
+            ],
+            &rows,
+            "No merchants yet: plaza admin merchant create",
+        )
+    );
+    let (viewer, _, _) = viewer(&state, surface, &headers).await;
+    console_page(
+        Role::Operator,
+        SECTION_MERCHANTS,
+        &viewer,
+        "Merchants",
+        &body,
+    )
+    .into_response()
 }
 
 /// Coupons, platform-wide: what they cost their funders and the spending they drove.

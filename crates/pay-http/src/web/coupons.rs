@@ -31,18 +31,7 @@ fn day(at: plaza_kernel::clock::Timestamp) -> String {
 
 /// Where a stock's coupons are usable: its merchants' names.
 pub(crate) async fn usable_at(pay: &PayService, stock_id: &str) -> Option<String> {
-    let stock = pay.public_stock(stock_id).await.ok().flatten()?;
-    let mut names = Vec::new();
-    for mchid in &stock.available_merchants {
-        let name = pay
-            .merchant(mchid)
-            .await
-            .ok()
-            .flatten()
-            .map_or_else(|| mchid.clone(), |merchant| merchant.name);
-        names.push(name);
-    }
-    Some(names.join(", "))
+    crate::pay_v3::coupon_usable_at(pay, stock_id).await
 }
 
 /// The Me tab's 卡包 card: the payer's coupons, usable ones first.
@@ -60,10 +49,10 @@ pub(crate) async fn card(pay: &PayService, user_id: &str) -> String {
              <span class=\"muted\">{merchant} · {threshold} · until {until}</span></span>\
              {badge}</li>",
             status = coupon.status.wire(),
-            amount = yuan(coupon.amount),
+            amount = yuan(coupon.amount_minor),
             name = escape(&coupon.name),
             merchant = escape(&merchant),
-            threshold = threshold(coupon.transaction_minimum),
+            threshold = threshold(coupon.transaction_minimum_minor),
             until = day(coupon.available_end),
             badge = status_badge(
                 coupon.status.wire(),
@@ -99,6 +88,10 @@ pub(crate) async fn claim_page(
     render(&state, &headers, &stock_id, None).await
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one page's HTML, written top to bottom as it renders"
+)]
 async fn render(
     state: &PayState,
     headers: &HeaderMap,
@@ -177,8 +170,8 @@ async fn render(
          <button class=\"wide\" id=\"claim\"{disabled}>{button}</button></form></div>",
         merchant = escape(&merchant),
         name = escape(&stock.name),
-        amount = yuan(stock.coupon_amount),
-        threshold = threshold(stock.transaction_minimum),
+        amount = yuan(stock.coupon_amount_minor),
+        threshold = threshold(stock.transaction_minimum_minor),
         until = day(stock.available_end),
         stock_id = escape(stock_id),
         disabled = if open { "" } else { " disabled" },

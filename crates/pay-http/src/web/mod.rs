@@ -11,31 +11,40 @@
 //! or a service provider by `plaza_merchant`, its mchid with an HMAC. The pages' old
 //! addresses (`/me`, `/pay/checkout`, `/collect`, `/pay/collect/…`, `/coupons/…`) answer
 //! with a redirect to the same address under `/app`, query kept (`moved_into_app`).
+//!
+//! The consoles — a merchant's orders, a service provider's sub-merchants, the
+//! operator's day report, merchants and notifications — render through one helper,
+//! `consoles::console_page`, in the shell's console layout with each role's entries of
+//! Pay's navigation ([`crate::NAV`]).
 
 mod app;
 mod bills;
 mod checkout;
 mod collect;
 mod console;
+mod consoles;
 mod coupons;
+mod orders;
 mod pages;
 mod paycode;
+mod provider;
 mod sandbox;
 mod scan;
 mod signin;
+mod timeline;
 
 pub use signin::PayWeb;
 
 pub(crate) use plaza_http::web::{
-    ErrorPage, MERCHANT_COOKIE, PageForm, PageQuery, SESSION_COOKIE, Viewer, cookie_in, escape,
-    human_message, qr_svg, signed_in_operator, yuan,
+    ErrorPage, MERCHANT_COOKIE, PageForm, PageQuery, Viewer, cookie_in, escape, human_message,
+    qr_svg, signed_in_operator, yuan,
 };
 
 use axum::Router;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use plaza_http::web::{Role, asset, check_signed, cookie};
+use plaza_http::web::{NavEntry, Role, asset, check_signed};
 
 use crate::PayState;
 use crate::pay_v3::PaySurface;
@@ -53,6 +62,51 @@ const MOVED_INTO_APP: &[&str] = &[
     "/collect",
     "/pay/collect/{token}",
     "/coupons/{stock_id}",
+];
+
+/// Pay's navigation entries in the page shell: Scan on the app's Discover tab, the 账单
+/// and the collection code on its Me tab, and each console's pages.
+pub const NAV: &[NavEntry] = &[
+    NavEntry::discover("scan", "/app/pay/scan", "扫一扫 Scan", "扫"),
+    NavEntry::me("bills", "/app/me/bills", "账单 Bills", "账"),
+    NavEntry::me("collect", "/app/collect", "收款码 Collection code", "收"),
+    NavEntry::console(
+        Role::MERCHANT,
+        consoles::SECTION_ORDERS,
+        "/merchant/console/orders",
+        "Orders",
+    ),
+    NavEntry::console(
+        Role::MERCHANT,
+        consoles::SECTION_NEW_ORDER,
+        "/merchant",
+        "New order",
+    ),
+    NavEntry::console(
+        Role::PROVIDER,
+        consoles::SECTION_SUB_MERCHANTS,
+        "/provider",
+        "Sub-merchants",
+    ),
+    NavEntry::console(
+        Role::OPERATOR,
+        consoles::SECTION_PAYMENTS,
+        "/console",
+        "Payments",
+    ),
+    NavEntry::console(
+        Role::OPERATOR,
+        consoles::SECTION_MERCHANTS,
+        "/console/merchants",
+        "Merchants",
+    ),
+    NavEntry::console(
+        Role::OPERATOR,
+        consoles::SECTION_NOTIFICATIONS,
+        "/console/notifications",
+        "Notifications",
+    )
+    .in_sandbox_only(),
 ];
 
 /// The old addresses of forms, answered with `307` so the browser posts again there.
@@ -95,6 +149,7 @@ pub(crate) fn router() -> Router<PayState> {
             "/console/merchants/{mchid}/script",
             post(sandbox::set_script),
         )
+        .merge(console_routes())
         .route(
             "/static/pin.js",
             get(|| asset("text/javascript; charset=utf-8", PIN_JS)),
@@ -136,14 +191,31 @@ async fn moved_into_app(method: Method, uri: Uri) -> Response {
     }
 }
 
-/// Where a stock's coupons are usable (its merchants' names), for `/api/v1` too.
-pub(crate) async fn coupon_usable_at(surface: &PaySurface, stock_id: &str) -> Option<String> {
-    coupons::usable_at(&surface.pay, stock_id).await
-}
-
-/// The payer's session token from a `Cookie` header, if any.
-pub(crate) fn session_cookie(header: &str) -> Option<&str> {
-    cookie(header, SESSION_COOKIE)
+/// The consoles' pages: a merchant's orders, a service provider's sub-merchants and
+/// theirs, and the operator's merchants and any merchant's orders.
+fn console_routes() -> Router<PayState> {
+    let order_pages = |base: &str, refunds: bool| {
+        let order = format!("{base}/{{out_trade_no}}");
+        let mut router = Router::new()
+            .route(&order, get(orders::order_page))
+            .route(&format!("{order}/robot-pay"), post(orders::robot_pay))
+            .route(&format!("{order}/expire"), post(orders::expire));
+        if refunds {
+            router = router.route(&format!("{order}/refund"), post(orders::refund));
+        }
+        router
+    };
+    Router::new()
+        .route("/merchant/console/orders", get(orders::list))
+        .merge(order_pages("/merchant/console/orders", true))
+        .route("/provider", get(provider::home))
+        .route("/provider/signin", get(provider::signin_page))
+        .route("/provider/sub-merchants/{mchid}/orders", get(orders::list))
+        .merge(order_pages("/provider/sub-merchants/{mchid}/orders", true))
+        .route("/console/merchants", get(console::merchants))
+        .route("/console/merchants/{mchid}", get(orders::list))
+        .route("/console/merchants/{mchid}/orders", get(orders::list))
+        .merge(order_pages("/console/merchants/{mchid}/orders", false))
 }
 
 /// The merchant a `plaza_merchant` cookie signs in, if it is genuine and not too old.
@@ -176,15 +248,11 @@ pub(crate) fn pin_inputs() -> String {
 pub(crate) enum Section {
     Home,
     Merchant,
-    Console,
 }
 
-/// The merchant demo's section.
-pub(crate) const SECTION_MERCHANT: &str = "merchant";
-
-/// A page in the shared shell: the home page in the site's layout, a merchant page in
-/// the merchant console's, an operator page in the operator console's (with the sandbox
-/// clock). `narrow` asks the site's layout for a phone-width column.
+/// A page in the shared shell: the home page in the site's layout, the merchant demo in
+/// the merchant console's (its "New order" entry). `narrow` asks the site's layout for a
+/// phone-width column.
 pub(crate) fn layout(
     title: &str,
     section: Section,
@@ -196,12 +264,9 @@ pub(crate) fn layout(
         Section::Home => {
             plaza_http::web::layout(title, plaza_http::web::SECTION_HOME, viewer, narrow, body)
         }
-        Section::Merchant => {
-            plaza_http::web::console_layout(Role::MERCHANT, SECTION_MERCHANT, viewer, title, body)
-        }
-        Section::Console => plaza_http::web::console_layout(
-            Role::OPERATOR,
-            plaza_http::web::SECTION_CONSOLE,
+        Section::Merchant => plaza_http::web::console_layout(
+            Role::MERCHANT,
+            consoles::SECTION_NEW_ORDER,
             viewer,
             title,
             body,

@@ -90,7 +90,7 @@ pub(crate) async fn merchant(State(state): State<PayState>, headers: HeaderMap) 
     let mut recent = String::new();
     for order in &orders {
         recent.push_str(&format!(
-            "<li><span>{description} <span class=\"muted mono\">{no}</span></span>\
+            "<li><span>{description} <a class=\"mono\" href=\"/merchant/console/orders/{no}\">{no}</a></span>\
              <span>¥{amount} <span class=\"status {state}\">{label}</span></span></li>",
             description = escape(&order.description),
             no = escape(&order.out_trade_no),
@@ -120,7 +120,8 @@ pub(crate) async fn merchant(State(state): State<PayState>, headers: HeaderMap) 
          <p>Order <span class=\"mono order-no\"></span> · <span class=\"status NOTPAY\">订单未支付</span></p>\
          <p class=\"paid-note\" hidden>Paid. The money is pending until the day settles tomorrow.</p>\
          <a class=\"checkout-link\" href=\"#\" target=\"_blank\">Open the checkout as a payer</a></div></div>\
-         <div class=\"card\"><h2>Recent orders</h2><ul class=\"list\">{recent}</ul></div>{stocks}\
+         <div class=\"card\"><h2>Recent orders <a class=\"more\" href=\"/merchant/console/orders\">All orders →</a></h2>\
+         <ul class=\"list\">{recent}</ul></div>{stocks}\
          <script type=\"module\" src=\"/static/merchant.js\"></script>",
         name = escape(&merchant.name),
         mchid = escape(&merchant.mchid),
@@ -150,7 +151,7 @@ async fn stock_links(surface: &PaySurface, mchid: &str) -> String {
                 "<li><span>{name}<br><span class=\"muted\">¥{amount} off · {left} left</span></span>\
                  <a class=\"button\" href=\"/coupons/{stock_id}\">Claim page</a></li>",
                 name = escape(&stock.name),
-                amount = yuan(stock.coupon_amount),
+                amount = yuan(stock.coupon_amount_minor),
                 left = stock.max_coupons.saturating_sub(stock.distributed_coupons),
                 stock_id = escape(&stock.stock_id),
             )

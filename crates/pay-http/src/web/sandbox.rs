@@ -1,7 +1,7 @@
 //! The sandbox console: every notification with its exact signed requests and the
 //! merchant's answers, with resend, replay, send-edited and skip-to-next-retry; a
 //! merchant's fault plan and scripted outcomes; the sandbox clock's buttons. Sandbox
-//! mode only, signed in as the operator.
+//! mode only, signed in as the operator. Merchants and orders open their console pages.
 
 use std::sync::Arc;
 
@@ -9,13 +9,14 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use plaza_pay::model::{DeliveryState, Notification};
+use plaza_pay::model::{DeliveryState, Notification, NotificationSubject, Order};
 use plaza_pay::sandbox::{FaultPlan, Script};
 use serde::Deserialize;
 
+use super::consoles::{Role, SECTION_NOTIFICATIONS, console_page, flash_html, flash_url};
 use super::pages::{signin_redirect, viewer};
 use super::{ErrorPage, PageForm, PageQuery};
-use super::{Section, escape, layout, signed_in_operator};
+use super::{escape, signed_in_operator};
 use crate::PayState;
 use crate::error::{ApiError, code};
 use crate::pay_v3::PaySurface;
@@ -76,22 +77,8 @@ fn strip_notice(path: &str) -> &str {
     path.split_once('?').map_or(path, |(path, _)| path)
 }
 
-/// `path?ok=…` or `path?error=…` (`&` when `path` has a query), percent-encoded.
-fn notice_url(path: &str, key: &str, text: &str) -> String {
-    let mut encoded = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    let joint = if path.contains('?') { '&' } else { '?' };
-    format!("{path}{joint}{key}={encoded}")
-}
-
 fn with_notice(path: &str, key: &str, text: &str) -> Redirect {
-    Redirect::to(&notice_url(path, key, text))
+    Redirect::to(&flash_url(path, key, text))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,35 +89,30 @@ pub(crate) struct Notice {
 }
 
 fn notice_html(notice: &Notice) -> String {
-    let mut html = String::new();
-    if let Some(text) = &notice.ok {
-        html.push_str(&format!(
-            "<div class=\"notice good\" id=\"notice\">{}</div>",
-            escape(text)
-        ));
-    }
-    if let Some(text) = &notice.error {
-        html.push_str(&format!(
-            "<div class=\"notice bad\" id=\"notice\">{}</div>",
-            escape(text)
-        ));
-    }
-    html
+    flash_html(notice.ok.as_deref(), notice.error.as_deref())
 }
 
-fn subnav(current: &str) -> String {
-    let link = |href: &str, label: &str| {
-        let class = if href == current {
-            " class=\"current\""
-        } else {
-            ""
-        };
-        format!("<a href=\"{href}\"{class}>{label}</a>")
-    };
-    format!(
-        "<nav class=\"subnav\">{}{}</nav>",
-        link("/console", "Payments"),
-        link("/console/notifications", "Notifications")
+/// The order a notification reports on, if any.
+fn order_of(notification: &Notification) -> Option<&Order> {
+    match &notification.subject {
+        NotificationSubject::TransactionSuccess { order }
+        | NotificationSubject::RefundSuccess { order, .. }
+        | NotificationSubject::RefundAbnormal { order, .. } => Some(order),
+        NotificationSubject::CouponUse { .. } => None,
+    }
+}
+
+/// A link to the console page of the order `notification` reports on, or `—`.
+fn order_link(notification: &Notification) -> String {
+    order_of(notification).map_or_else(
+        || "—".to_owned(),
+        |order| {
+            format!(
+                "<a class=\"mono order-link\" href=\"/console/merchants/{mchid}/orders/{no}\">{no}</a>",
+                mchid = escape(&order.mchid),
+                no = escape(&order.out_trade_no),
+            )
+        },
     )
 }
 
@@ -197,6 +179,10 @@ fn when(at: Option<plaza_kernel::clock::Timestamp>) -> String {
 
 /// `GET /console/notifications[?mchid=]`: every notification, newest first; with a
 /// merchant, its fault plan and script too.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one page's HTML, written top to bottom as it renders"
+)]
 pub(crate) async fn notifications(
     State(state): State<PayState>,
     Console(surface): Console,
@@ -235,13 +221,14 @@ pub(crate) async fn notifications(
         rows.push_str(&format!(
             "<tr class=\"notification\" data-id=\"{id}\"><td class=\"mono nowrap\">{created}</td>\
              <td><a href=\"/console/notifications/{id}\">{event}</a><br><span class=\"muted mono\">{id}</span></td>\
-             <td><a href=\"/console/notifications?mchid={mchid}\">{merchant}</a><br><span class=\"muted mono\">{mchid}</span></td>\
-             <td class=\"mono\">{url}</td><td>{state}{fault_note}</td><td>{attempts}</td><td class=\"mono nowrap\">{next}</td></tr>",
+             <td><a href=\"/console/merchants/{mchid}\">{merchant}</a><br><span class=\"muted mono\">{mchid}</span></td>\
+             <td>{order}</td><td class=\"mono\">{url}</td><td>{state}{fault_note}</td><td>{attempts}</td><td class=\"mono nowrap\">{next}</td></tr>",
             id = escape(&notification.id),
             created = when(Some(notification.created_at)),
             event = notification.subject.event_type(),
             mchid = escape(&notification.mchid),
             merchant = escape(names.get(&notification.mchid).map_or("—", String::as_str)),
+            order = order_link(notification),
             url = escape(&notification.notify_url),
             state = state_badge(notification.state),
             attempts = notification.attempts.len(),
@@ -249,7 +236,7 @@ pub(crate) async fn notifications(
         ));
     }
     if rows.is_empty() {
-        rows.push_str("<tr><td colspan=\"7\" class=\"muted\">No notifications yet: pay or refund an order with a notify_url.</td></tr>");
+        rows.push_str("<tr><td colspan=\"8\" class=\"muted\">No notifications yet: pay or refund an order with a notify_url.</td></tr>");
     }
     let merchant_panel = match &mchid {
         Some(mchid) => merchant_panel(surface, mchid).await,
@@ -262,16 +249,22 @@ pub(crate) async fn notifications(
         escape(mchid.as_deref().unwrap_or_default())
     );
     let body = format!(
-        "<h1>Notifications</h1>{subnav}{notice}<p class=\"lead\">Every notification Plaza sent or will send, \
+        "<h1>Notifications</h1>{notice}<p class=\"lead\">Every notification Plaza sent or will send, \
          with each signed request and the merchant's answer. Open one to resend, replay or edit it.</p>\
          {filter}{merchant_panel}<div class=\"card\"><div class=\"table-scroll\"><table class=\"data\" id=\"notifications\"><thead><tr><th>Created (CST)</th>\
-         <th>Event</th><th>Merchant</th><th>notify_url</th><th>State</th><th>Attempts</th><th>Next try</th></tr></thead>\
+         <th>Event</th><th>Merchant</th><th>Order</th><th>notify_url</th><th>State</th><th>Attempts</th><th>Next try</th></tr></thead>\
          <tbody>{rows}</tbody></table></div></div>",
-        subnav = subnav("/console/notifications"),
         notice = notice_html(&notice),
     );
     let (viewer, _, _) = viewer(&state, surface, &headers).await;
-    layout("Notifications", Section::Console, &viewer, false, &body).into_response()
+    console_page(
+        Role::Operator,
+        SECTION_NOTIFICATIONS,
+        &viewer,
+        "Notifications",
+        &body,
+    )
+    .into_response()
 }
 
 /// The names of the merchants `mchids` name (each looked up once); unknown ones are left
@@ -311,7 +304,7 @@ async fn merchant_panel(surface: &PaySurface, mchid: &str) -> String {
     let checked = |on: bool| if on { " checked" } else { "" };
     format!(
         "<div class=\"grid two\">\
-         <div class=\"card\" id=\"faults\"><h2>Faults for {name} <span class=\"muted mono\">{mchid}</span></h2><p class=\"muted\">Applied to this merchant's deliveries \
+         <div class=\"card\" id=\"faults\"><h2>Faults for <a href=\"/console/merchants/{mchid}\">{name}</a> <span class=\"muted mono\">{mchid}</span></h2><p class=\"muted\">Applied to this merchant's deliveries \
          (or only to one notify_url); every injected fault shows on the attempt it touched.</p>\
          <form method=\"post\" action=\"/console/merchants/{mchid}/faults\" class=\"form-grid\">\
          <label>Delay (ms)<input type=\"number\" name=\"delay_ms\" min=\"0\" max=\"60000\" value=\"{delay}\"></label>\
@@ -362,9 +355,20 @@ pub(crate) async fn notification(
     let merchant = names.get(&notification.mchid).map_or("—", String::as_str);
     let body = notification_body(&notification, merchant, &notice);
     let (viewer, _, _) = viewer(&state, surface, &headers).await;
-    layout("Notification", Section::Console, &viewer, false, &body).into_response()
+    console_page(
+        Role::Operator,
+        SECTION_NOTIFICATIONS,
+        &viewer,
+        "Notification",
+        &body,
+    )
+    .into_response()
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one page's HTML, written top to bottom as it renders"
+)]
 fn notification_body(notification: &Notification, merchant: &str, notice: &Notice) -> String {
     let (plaintext, _, _) = notification_resource(&notification.subject);
     let pretty = serde_json::from_str::<serde_json::Value>(&plaintext)
@@ -423,10 +427,12 @@ fn notification_body(notification: &Notification, merchant: &str, notice: &Notic
         )
     });
     format!(
-        "<h1>{event}</h1>{subnav}{notice}<div class=\"grid two\">\
+        "<h1>{event}</h1>{notice}<div class=\"grid two\">\
          <div class=\"card\"><h2>Delivery</h2><div class=\"rows\">\
          <div><span>Id</span><span class=\"mono\" id=\"notification-id\">{id}</span></div>\
-         <div><span>Merchant</span><span><a href=\"/console/notifications?mchid={mchid}\" id=\"merchant-name\">{merchant}</a> <span class=\"muted mono\">{mchid}</span></span></div>\
+         <div><span>Merchant</span><span><a href=\"/console/merchants/{mchid}\" id=\"merchant-name\">{merchant}</a> <span class=\"muted mono\">{mchid}</span> · \
+         <a href=\"/console/notifications?mchid={mchid}\">its notifications</a></span></div>\
+         <div><span>Order</span><span id=\"notification-order\">{order}</span></div>\
          <div><span>notify_url</span><span class=\"mono\">{url}</span></div>\
          <div><span>State</span><span id=\"notification-state\">{state}</span></div>\
          <div><span>Created</span><span class=\"mono\">{created}</span></div>\
@@ -442,8 +448,8 @@ fn notification_body(notification: &Notification, merchant: &str, notice: &Notic
          <div class=\"actions\"><button id=\"send-edited\">Sign, encrypt and send</button></div></form></div></div>\
          <div class=\"card\" style=\"margin-top:20px\"><h2>Attempts</h2><ul class=\"list\" id=\"attempts\">{attempts}</ul></div>",
         event = notification.subject.event_type(),
-        subnav = subnav("/console/notifications"),
         notice = notice_html(notice),
+        order = order_link(notification),
         mchid = escape(&notification.mchid),
         merchant = escape(merchant),
         url = escape(&notification.notify_url),

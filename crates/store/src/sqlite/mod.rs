@@ -431,6 +431,10 @@ fn load(conn: &Connection, cache: &mut WriterCache, needs: Needs) -> rusqlite::R
     Ok(loaded)
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one statement per table of a group, in the order the transaction writes them"
+)]
 fn write(tx: &Connection, rows: &GroupRows) -> rusqlite::Result<()> {
     {
         let mut insert = tx.prepare_cached(
