@@ -149,24 +149,8 @@ impl Identity {
     ///
     /// [`IdentityError::Invalid`] for a bad name.
     pub async fn create_user(&self, name: &str) -> Result<User, IdentityError> {
-        check_text("name", name, 1, 64)?;
-        let now = self.now();
         for _ in 0..CONFLICT_RETRIES_MAX {
-            let user = User {
-                user_id: ids::new_user_id(),
-                name: name.to_owned(),
-                created_at: now,
-            };
-            let write = records::write(
-                kind::USER,
-                &user.user_id,
-                Expect::Absent,
-                &user,
-                vec![IndexEntry::new(
-                    index::CREATED,
-                    records::time_value(now.unix_ms()),
-                )],
-            )?;
+            let (user, write) = self.new_user(name)?;
             if self.try_commit(vec![write]).await? {
                 return Ok(user);
             }
@@ -174,6 +158,35 @@ impl Identity {
         Err(IdentityError::Busy {
             what: "user".to_owned(),
         })
+    }
+
+    /// A new user and the write that creates it, for a system that creates a person
+    /// together with what is its own about them in one unit of work (Pay: the payer's
+    /// password and wallet). The write expects no record under the new id; on a
+    /// conflict, ask again.
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityError::Invalid`] for a bad name.
+    pub fn new_user(&self, name: &str) -> Result<(User, RecordWrite), IdentityError> {
+        check_text("name", name, 1, 64)?;
+        let now = self.now();
+        let user = User {
+            user_id: ids::new_user_id(),
+            name: name.to_owned(),
+            created_at: now,
+        };
+        let write = records::write(
+            kind::USER,
+            &user.user_id,
+            Expect::Absent,
+            &user,
+            vec![IndexEntry::new(
+                index::CREATED,
+                records::time_value(now.unix_ms()),
+            )],
+        )?;
+        Ok((user, write))
     }
 
     /// One user.

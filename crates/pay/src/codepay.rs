@@ -15,7 +15,7 @@ use crate::ids;
 use crate::model::{CouponChoice, Order, PaymentCode, TradeState, TradeType, User, order_key};
 use crate::service::{
     CONFLICT_RETRIES_MAX, PayService, PrepayRequest, RefundRequest, check_prepay, order_write,
-    request_digest, user_record,
+    payer_record, request_digest,
 };
 use crate::store::{self, decode, index, kind, load};
 
@@ -130,16 +130,10 @@ impl PayService {
         }
         crate::money::check_amount_at_most_max("password_free_limit", limit_minor)?;
         for _ in 0..CONFLICT_RETRIES_MAX {
-            let Some((mut user, version)) =
-                load::<User>(&*self.records_port(), kind::USER, user_id).await?
-            else {
-                return Err(PayError::UserNotFound {
-                    user_id: user_id.to_owned(),
-                });
-            };
+            let (mut user, version) = self.user_versioned(user_id).await?;
             user.password_free_limit_minor = limit_minor;
             if self
-                .try_commit_records(vec![user_record(&user, Expect::Version(version))?])
+                .try_commit_records(vec![payer_record(&user, version)?])
                 .await?
             {
                 return Ok(user);

@@ -138,7 +138,8 @@ impl Merchant {
     }
 }
 
-/// A payer.
+/// A payer: a person (`plaza_identity`'s user) read together with what Pay keeps about
+/// them ([`Payer`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Plaza's internal id, `u` + 16 hex digits. Apps never see it: they see openids.
@@ -163,6 +164,62 @@ pub struct User {
     /// larger ones wait for the user to confirm (`USERPAYING`).
     #[serde(default = "password_free_limit_default")]
     pub password_free_limit_minor: i64,
+}
+
+/// What Pay keeps about a person (a `pay.payer` record keyed by the user id): the
+/// payment password, its lock and the password-free limit. The person — id, name — is
+/// `plaza_identity`'s; [`User`] is the two read together.
+///
+/// Data directories from before this record kept these fields in the user's own record
+/// (`pay.user`); Pay still reads them there until it first writes the payer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payer {
+    /// PBKDF2 of the 6-digit payment password, hex, with its salt.
+    pub password_hash: String,
+    /// Hex salt of [`Payer::password_hash`].
+    pub password_salt: String,
+    /// PBKDF2 rounds; 0 in records written before the count was kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub password_rounds: u32,
+    /// Wrong passwords in a row.
+    pub failed_password_count: u32,
+    /// Paying is refused until then after too many wrong passwords.
+    pub locked_until: Option<Timestamp>,
+    /// When the payer was created.
+    pub created_at: Timestamp,
+    /// Payment-code payments up to this many fen go through without the password.
+    #[serde(default = "password_free_limit_default")]
+    pub password_free_limit_minor: i64,
+}
+
+impl User {
+    /// A person (`user_id`, `name`) with what Pay keeps about them.
+    pub fn joined(user_id: String, name: String, payer: Payer) -> Self {
+        Self {
+            user_id,
+            name,
+            password_hash: payer.password_hash,
+            password_salt: payer.password_salt,
+            password_rounds: payer.password_rounds,
+            failed_password_count: payer.failed_password_count,
+            locked_until: payer.locked_until,
+            created_at: payer.created_at,
+            password_free_limit_minor: payer.password_free_limit_minor,
+        }
+    }
+
+    /// What Pay stores of it.
+    pub fn payer(&self) -> Payer {
+        Payer {
+            password_hash: self.password_hash.clone(),
+            password_salt: self.password_salt.clone(),
+            password_rounds: self.password_rounds,
+            failed_password_count: self.failed_password_count,
+            locked_until: self.locked_until,
+            created_at: self.created_at,
+            password_free_limit_minor: self.password_free_limit_minor,
+        }
+    }
 }
 
 impl User {

@@ -15,6 +15,8 @@ pub mod kind {
     pub const MERCHANT: &str = "pay.merchant";
     /// [`crate::model::User`] by user id.
     pub const USER: &str = "pay.user";
+    /// [`crate::model::Payer`] by user id: what Pay keeps about a person.
+    pub const PAYER: &str = "pay.payer";
     /// [`crate::model::Session`] by the SHA-256 of its token.
     pub const SESSION: &str = "pay.session";
     /// [`crate::model::Order`] by `mchid/out_trade_no`.

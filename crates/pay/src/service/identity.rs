@@ -8,11 +8,11 @@
 //! and the session limits in `plaza_kernel::limits`. One thing is Pay's and must stay
 //! behind when it moves: [`PayService::create_user`] opens the user's wallet account (a
 //! hook or an event of the identity crate would do that then). Pay uses from here:
-//! [`PayService::openid`], [`openid_write`], [`user_record`], the password check and
+//! [`PayService::openid`], [`openid_write`], [`payer_record`], the password check and
 //! lock at payment ([`PayService::check_payment_password`]), and the user lookups.
 
 use plaza_kernel::clock::Timestamp;
-use plaza_kernel::record::{Expect, IndexEntry, RecordWrite};
+use plaza_kernel::record::{Expect, RecordWrite};
 use plaza_ledger::LedgerError;
 
 use std::sync::Arc;
@@ -23,9 +23,9 @@ use super::{CONFLICT_RETRIES_MAX, PayService, check_text, records_only};
 use crate::accounts;
 use crate::error::PayError;
 use crate::ids;
-use crate::model::{App, PASSWORD_FREE_LIMIT_MINOR_DEFAULT, User};
+use crate::model::{App, PASSWORD_FREE_LIMIT_MINOR_DEFAULT, Payer, User};
 use crate::password;
-use crate::store::{self, index, kind, load, time_value};
+use crate::store::{self, kind, load};
 
 /// Wrong payment passwords in a row before paying is locked.
 pub const PASSWORD_ATTEMPTS_MAX: u32 = 5;
@@ -60,7 +60,9 @@ impl PayService {
 
     // ---- users -------------------------------------------------------------------
 
-    /// Creates a payer with a wallet and a 6-digit payment password.
+    /// Creates a payer: a person in identity, what Pay keeps about them and their wallet,
+    /// with a 6-digit payment password. Person and payer are written in one unit of
+    /// work.
     ///
     /// # Errors
     ///
@@ -72,9 +74,8 @@ impl PayService {
         let password_hash = password::hash_off_runtime(password, &salt).await?;
         let now = self.now();
         for _ in 0..CONFLICT_RETRIES_MAX {
-            let user = User {
-                user_id: plaza_identity::ids::new_user_id(),
-                name: name.to_owned(),
+            let (person, person_write) = self.identity.new_user(name)?;
+            let payer = Payer {
                 password_hash: password_hash.clone(),
                 password_salt: salt.clone(),
                 password_rounds: password::PASSWORD_ROUNDS,
@@ -83,16 +84,11 @@ impl PayService {
                 created_at: now,
                 password_free_limit_minor: PASSWORD_FREE_LIMIT_MINOR_DEFAULT,
             };
-            // Pay's, not identity's: the wallet is opened before the user exists.
+            let user = User::joined(person.user_id, person.name, payer);
+            // The wallet is opened before the payer exists, so a payer always has one.
             self.open(&accounts::wallet(&user.user_id)?).await?;
-            let write = store::write(
-                kind::USER,
-                &user.user_id,
-                Expect::Absent,
-                &user,
-                vec![IndexEntry::new(index::CREATED, time_value(now.unix_ms()))],
-            )?;
-            if self.try_commit_records(vec![write]).await? {
+            let writes = vec![person_write, payer_record(&user, PAYER_NEW)?];
+            if self.try_commit_records(writes).await? {
                 return Ok(user);
             }
         }
@@ -101,41 +97,59 @@ impl PayService {
         })
     }
 
-    /// One user.
+    /// One payer: a person with what Pay keeps about them; `None` for no such person, or
+    /// a person Pay knows nothing about.
     ///
     /// # Errors
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn user(&self, user_id: &str) -> Result<Option<User>, PayError> {
-        Ok(load::<User>(&*self.records, kind::USER, user_id)
-            .await?
-            .map(|(user, _)| user))
+        Ok(self.payer_of(user_id).await?.map(|(user, _)| user))
     }
 
-    /// One user with its record's version.
+    /// One payer with the version of its payer record ([`PAYER_NEW`] while its fields
+    /// are still only in an older data directory's user record).
     pub(crate) async fn user_versioned(&self, user_id: &str) -> Result<(User, u64), PayError> {
-        load::<User>(&*self.records, kind::USER, user_id)
+        self.payer_of(user_id)
             .await?
             .ok_or_else(|| PayError::UserNotFound {
                 user_id: user_id.to_owned(),
             })
     }
 
-    /// Users, oldest first.
+    async fn payer_of(&self, user_id: &str) -> Result<Option<(User, u64)>, PayError> {
+        let Some(person) = self.identity.user(user_id).await? else {
+            return Ok(None);
+        };
+        if let Some((payer, version)) = load::<Payer>(&*self.records, kind::PAYER, user_id).await? {
+            return Ok(Some((
+                User::joined(person.user_id, person.name, payer),
+                version,
+            )));
+        }
+        // Older data directories kept the payer's fields in the person's own record;
+        // they move to the payer record at its first write.
+        let Some(record) = self.records.record(kind::USER, user_id).await? else {
+            return Ok(None);
+        };
+        Ok(plaza_kernel::record::decode_json::<Payer>(&record)
+            .ok()
+            .map(|payer| (User::joined(person.user_id, person.name, payer), PAYER_NEW)))
+    }
+
+    /// Payers, oldest first.
     ///
     /// # Errors
     ///
     /// [`PayError::Unavailable`] when the store fails.
     pub async fn users(&self, rows_max: usize) -> Result<Vec<User>, PayError> {
-        self.listed(
-            kind::USER,
-            index::CREATED,
-            String::new(),
-            "~".to_owned(),
-            rows_max,
-            false,
-        )
-        .await
+        let mut users = Vec::new();
+        for person in self.identity.users(rows_max).await? {
+            if let Some((user, _)) = self.payer_of(&person.user_id).await? {
+                users.push(user);
+            }
+        }
+        Ok(users)
     }
 
     /// Checks the payment password of `user` (read at `version`) at `now`: refused while
@@ -195,7 +209,7 @@ impl PayService {
                 attempts_left: PASSWORD_ATTEMPTS_MAX - user.failed_password_count,
             }
         };
-        let write = user_record(&user, Expect::Version(version))?;
+        let write = payer_record(&user, version)?;
         match self.commit_write(records_only(vec![write])).await {
             Ok(()) => Ok(answer),
             Err(LedgerError::RecordConflict { .. }) => Err(PayError::Busy {
@@ -226,7 +240,7 @@ impl PayService {
         }
         after.failed_password_count = 0;
         after.locked_until = None;
-        Ok(vec![user_record(&after, Expect::Version(version))?])
+        Ok(vec![payer_record(&after, version)?])
     }
 
     // ---- openids -----------------------------------------------------------------
@@ -299,18 +313,18 @@ impl PayService {
     }
 }
 
-/// A user's record.
-pub(crate) fn user_record(user: &User, expect: Expect) -> Result<RecordWrite, PayError> {
-    store::write(
-        kind::USER,
-        &user.user_id,
-        expect,
-        user,
-        vec![IndexEntry::new(
-            index::CREATED,
-            time_value(user.created_at.unix_ms()),
-        )],
-    )
+/// The version a payer has before its payer record exists.
+pub(crate) const PAYER_NEW: u64 = 0;
+
+/// The write of what Pay keeps about `user`, over the payer record's `version`
+/// ([`PAYER_NEW`]: none yet).
+pub(crate) fn payer_record(user: &User, version: u64) -> Result<RecordWrite, PayError> {
+    let expect = if version == PAYER_NEW {
+        Expect::Absent
+    } else {
+        Expect::Version(version)
+    };
+    store::write(kind::PAYER, &user.user_id, expect, &user.payer(), vec![])
 }
 
 /// Remembers which user an openid under an app is (profit sharing names personal

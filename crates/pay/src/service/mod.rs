@@ -43,7 +43,7 @@ use crate::store::decode;
 
 pub use checks::check_notify_url;
 pub(crate) use checks::{check_chars, check_fee_rate, check_text};
-pub(crate) use identity::user_record;
+pub(crate) use identity::payer_record;
 pub use identity::{PASSWORD_ATTEMPTS_MAX, PASSWORD_LOCK_MS};
 pub use merchants::NewMerchant;
 pub use notifications::{JOB_NOTIFY, NOTIFY_RETRY_DELAYS_S, NotifyOutcome, next_retry_at};

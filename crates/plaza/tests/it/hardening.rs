@@ -572,8 +572,9 @@ fn overwrite_record(data_dir: &std::path::Path, kind: &str, key: &str, record: &
     assert_eq!(changed, 1, "{kind} {key}");
 }
 
-fn user_record(data_dir: &std::path::Path, user_id: &str) -> Value {
-    serde_json::from_str(&record_body(data_dir, "pay.user", user_id)).unwrap()
+/// What Pay keeps about a payer (its password hash, rounds, tries), as stored.
+fn payer_record(data_dir: &std::path::Path, user_id: &str) -> Value {
+    serde_json::from_str(&record_body(data_dir, "pay.payer", user_id)).unwrap()
 }
 
 #[cfg(unix)]
@@ -653,7 +654,7 @@ async fn a_password_hashed_with_the_old_rounds_still_pays_and_is_hashed_again_wi
     let mut server = TestServer::sandbox(PLAZA);
     let merchant = Merchant::create(&server, "Old Friends").await;
     let payer = Payer::create(&server, "Veteran", 1_000).await;
-    let record = user_record(&server.data_dir, &payer.user_id);
+    let record = payer_record(&server.data_dir, &payer.user_id);
     assert_eq!(record["password_rounds"], 600_000, "{record}");
     let salt = record["password_salt"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -666,7 +667,7 @@ async fn a_password_hashed_with_the_old_rounds_still_pays_and_is_hashed_again_wi
     let mut legacy = record.clone();
     legacy["password_hash"] = json!(plaza_pay::password::hash("123456", salt.as_bytes(), 10_000));
     legacy.as_object_mut().unwrap().remove("password_rounds");
-    overwrite_record(&server.data_dir, "pay.user", &payer.user_id, &legacy);
+    overwrite_record(&server.data_dir, "pay.payer", &payer.user_id, &legacy);
     let server = server.restart();
 
     let code_url = merchant
@@ -682,7 +683,7 @@ async fn a_password_hashed_with_the_old_rounds_still_pays_and_is_hashed_again_wi
     assert_eq!(wrong.json()["code"], "wrong_password", "{}", wrong.text);
     let paid = payer.pay_code(&server, &code_url).await;
     assert_eq!(paid.status, 200, "the old hash verifies: {}", paid.text);
-    let record = user_record(&server.data_dir, &payer.user_id);
+    let record = payer_record(&server.data_dir, &payer.user_id);
     assert_eq!(record["password_rounds"], 600_000, "{record}");
     assert_eq!(
         record["password_hash"],

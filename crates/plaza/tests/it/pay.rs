@@ -1632,3 +1632,71 @@ async fn the_clock_is_set_forward_only_to_an_rfc3339_instant() {
     let forward = server.set_clock(pinned.at_ms + DAY_MS).await;
     assert!(forward["now_ms"].as_i64().unwrap() >= pinned.at_ms + DAY_MS);
 }
+
+/// Moves a payer's record back to the layout of data directories made before Pay kept
+/// its own `pay.payer` record: the payer's fields inside the person's `pay.user` record.
+fn to_the_older_layout(data_dir: &std::path::Path, user_id: &str) {
+    let script = r#"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+(payer,) = db.execute("SELECT body FROM records WHERE kind = 'pay.payer' AND key = ?", (sys.argv[2],)).fetchone()
+(person,) = db.execute("SELECT body FROM records WHERE kind = 'pay.user' AND key = ?", (sys.argv[2],)).fetchone()
+merged = dict(json.loads(person), **json.loads(payer))
+db.execute("UPDATE records SET body = ? WHERE kind = 'pay.user' AND key = ?", (json.dumps(merged), sys.argv[2]))
+db.execute("DELETE FROM records WHERE kind = 'pay.payer' AND key = ?", (sys.argv[2],))
+db.commit()
+"#;
+    let database = data_dir.join("plaza.sqlite3");
+    let output = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&database)
+        .arg(user_id)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payer_from_an_older_data_directory_keeps_its_password_and_its_wrong_tries() {
+    let (server, _pinned) = pinned_sandbox("10:00").await;
+    let merchant = Merchant::create(&server, "Old Shop").await;
+    let payer = Payer::create(&server, "Old Wang", 10_000).await;
+    let code_url = merchant
+        .prepay_native(
+            &server,
+            &native(&merchant, "OLD-0001", 100, "https://m.example/n"),
+        )
+        .await;
+    let wrong = async |server: &TestServer| {
+        payer
+            .post(
+                server,
+                "/api/v1/pay/confirm",
+                &json!({ "code_url": code_url, "password": "000000" }),
+            )
+            .await
+    };
+    let first = wrong(&server).await;
+    assert!(first.text.contains("4 tries left"), "{}", first.text);
+
+    let mut server = server;
+    server.terminate();
+    to_the_older_layout(&server.data_dir, &payer.user_id);
+    let server = server.restart();
+
+    // The wrong try counted before the upgrade still counts, and the next is written to
+    // Pay's own record from then on.
+    let second = wrong(&server).await;
+    assert!(second.text.contains("3 tries left"), "{}", second.text);
+    let third = wrong(&server).await;
+    assert!(third.text.contains("2 tries left"), "{}", third.text);
+    let paid = payer.pay(&server, &code_url).await;
+    assert_eq!(paid["trade_state"], "SUCCESS", "{paid}");
+    let users = server.admin_get("/api/v1/admin/users").await;
+    assert!(users.text.contains("Old Wang"), "{}", users.text);
+    server.assert_ledger_sound().await;
+}
