@@ -102,27 +102,27 @@ pub fn empty_state(title: &str, text: &str, action: Option<(&str, &str)>) -> Str
     )
 }
 
-/// A table that scrolls sideways inside its card instead of widening the page. `head`
-/// is plain text; each row's cells are HTML already. With no rows it is `empty`'s empty
-/// state instead.
-pub fn table(head: &[&str], rows: &[Vec<String>], empty: (&str, &str)) -> String {
-    if rows.is_empty() {
-        return empty_state(empty.0, empty.1, None);
-    }
+/// A table `id` that scrolls sideways inside its card instead of widening the page.
+/// `head` is plain text; `rows` are `<tr>`s of HTML already. With no rows, one row says
+/// `empty` (plain text).
+pub fn table(id: &str, head: &[&str], rows: &str, empty: &str) -> String {
+    let columns = head.len().max(1);
     let head: String = head
         .iter()
         .map(|cell| format!("<th>{}</th>", escape(cell)))
         .collect();
-    let body: String = rows
-        .iter()
-        .map(|row| {
-            let cells: String = row.iter().map(|cell| format!("<td>{cell}</td>")).collect();
-            format!("<tr>{cells}</tr>")
-        })
-        .collect();
+    let rows = if rows.is_empty() {
+        format!(
+            "<tr class=\"empty\"><td colspan=\"{columns}\" class=\"muted\">{}</td></tr>",
+            escape(empty)
+        )
+    } else {
+        rows.to_owned()
+    };
     format!(
-        "<div class=\"table-scroll\"><table class=\"data\"><thead><tr>{head}</tr></thead>\
-         <tbody>{body}</tbody></table></div>"
+        "<div class=\"table-scroll\"><table class=\"data\" id=\"{}\"><thead><tr>{head}</tr></thead>\
+         <tbody>{rows}</tbody></table></div>",
+        escape(id)
     )
 }
 
@@ -244,13 +244,15 @@ mod tests {
 
     #[test]
     fn tables_scroll_in_their_card_and_empty_ones_say_so() {
-        let rows = vec![vec!["<b>a</b>".to_owned(), "1".to_owned()]];
-        let html = table(&["Name", "Count <n>"], &rows, ("None", "Nothing yet."));
-        assert!(html.starts_with("<div class=\"table-scroll\"><table class=\"data\">"));
+        let rows = "<tr><td><b>a</b></td><td>1</td></tr>";
+        let html = table("things", &["Name", "Count <n>"], rows, "Nothing yet.");
+        assert!(
+            html.starts_with("<div class=\"table-scroll\"><table class=\"data\" id=\"things\">")
+        );
         assert!(html.contains("<th>Count &lt;n&gt;</th>") && html.contains("<td><b>a</b></td>"));
-        let empty = table(&["Name"], &[], ("No orders", "Orders appear here."));
-        assert!(empty.contains("class=\"empty\"") && empty.contains("No orders"));
-        assert!(!empty.contains("<table"));
+        let empty = table("orders", &["Name", "Total"], "", "No orders yet.");
+        assert!(empty.contains("<tr class=\"empty\"><td colspan=\"2\""));
+        assert!(empty.contains("No orders yet."));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! flash messages and percent-encoding from the shell's components.
 
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use plaza_http::web::{FlashKind, percent_encode, with_flash};
+use plaza_http::web::{FlashKind, with_flash};
 use plaza_kernel::clock::Timestamp;
 use plaza_pay::model::{Order, RefundStatus, TradeState};
 
@@ -88,11 +88,6 @@ pub(crate) fn redirect_with_flash(path: &str, key: &str, text: &str) -> Response
     Redirect::to(&flash_url(path, key, text)).into_response()
 }
 
-/// `text` percent-encoded for a query value.
-pub(crate) fn query_encoded(text: &str) -> String {
-    percent_encode(text)
-}
-
 /// `¥12.34`.
 pub(crate) fn money(fen: i64) -> String {
     format!("¥{}", yuan(fen))
@@ -134,26 +129,7 @@ pub(crate) fn refund_badge(status: RefundStatus) -> String {
     )
 }
 
-/// A table inside its card that scrolls sideways instead of widening the page;
-/// `empty` fills it when there are no rows.
-pub(crate) fn table(id: &str, head: &[&str], rows: &str, empty: &str) -> String {
-    let head: String = head
-        .iter()
-        .map(|label| format!("<th>{label}</th>"))
-        .collect();
-    let rows = if rows.is_empty() {
-        format!(
-            "<tr class=\"empty\"><td colspan=\"{}\" class=\"muted\">{empty}</td></tr>",
-            head.len().max(1)
-        )
-    } else {
-        rows.to_owned()
-    };
-    format!(
-        "<div class=\"table-scroll\"><table class=\"data\" id=\"{id}\"><thead><tr>{head}</tr></thead>\
-         <tbody>{rows}</tbody></table></div>"
-    )
-}
+pub(crate) use plaza_http::web::table;
 
 /// Rows per page of a console list.
 pub(crate) const PAGE_ROWS: usize = 20;

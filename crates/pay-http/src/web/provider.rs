@@ -14,7 +14,7 @@ use plaza_pay::time::Day;
 use plaza_pay::{PayError, PayService};
 use serde::Deserialize;
 
-use super::consoles::{Role, SECTION_SUB_MERCHANTS, console_page, money, query_encoded, table};
+use super::consoles::{Role, SECTION_SUB_MERCHANTS, console_page, money, table};
 use super::orders::rate;
 use super::pages::viewer;
 use super::{ErrorPage, PageQuery, escape, signed_in_merchant};
@@ -36,7 +36,11 @@ pub(crate) async fn signed_in_provider(state: &PayState, headers: &HeaderMap) ->
 
 /// To the provider sign-in, coming back to `next`.
 pub(crate) fn provider_signin_redirect(next: &str) -> Response {
-    Redirect::to(&format!("/provider/signin?next={}", query_encoded(next))).into_response()
+    Redirect::to(&format!(
+        "/provider/signin?next={}",
+        plaza_http::web::percent_encode(next)
+    ))
+    .into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]
