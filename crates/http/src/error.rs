@@ -81,6 +81,7 @@ pub mod code {
         BODY_TOO_LARGE = ("body_too_large", InvalidRequest, 413);
         UNAUTHORIZED = ("unauthorized", Auth, 401);
         NOT_FOUND = ("not_found", InvalidRequest, 404);
+        USER_NOT_FOUND = ("user_not_found", InvalidRequest, 404);
         METHOD_NOT_ALLOWED = ("method_not_allowed", InvalidRequest, 405);
         SANDBOX_ONLY = ("sandbox_only", InvalidRequest, 404);
         CLOCK_NOT_FORWARD = ("clock_not_forward", InvalidRequest, 400);

@@ -26,6 +26,11 @@ pub fn new_user_id() -> String {
     format!("u{}", random_from(HEX, 16))
 }
 
+/// A new developer account id: `d` + 16 hex digits.
+pub fn new_developer_id() -> String {
+    format!("d{}", random_from(HEX, 16))
+}
+
 /// A new session token: `pzu_` + 40 letters and digits.
 pub fn new_session_token() -> String {
     format!("pzu_{}", random_from(ALNUM, 40))

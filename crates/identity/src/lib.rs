@@ -26,7 +26,7 @@ use plaza_kernel::record::{Expect, IndexEntry, IndexRange, RecordStore, RecordWr
 use plaza_ledger::{LedgerError, LedgerStore, WriteSet};
 
 pub use error::IdentityError;
-pub use model::{App, Session, User};
+pub use model::{App, Developer, Session, User};
 
 use records::{index, kind, load};
 
@@ -130,6 +130,34 @@ impl Identity {
         })
     }
 
+    /// A new app bound to `developer_id` (when given) and the write that registers it,
+    /// for a system that registers an app together with what is its own about it (Mini
+    /// Programs: the AppSecret, the settings) in one unit of work. The write expects no
+    /// app under the appid: on a conflict, the appid is taken (when given) or ask again.
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityError::Invalid`] for a bad name or appid.
+    pub fn new_app(
+        &self,
+        name: &str,
+        appid: Option<&str>,
+        developer_id: Option<&str>,
+    ) -> Result<(App, RecordWrite), IdentityError> {
+        check_text("name", name, 1, 64)?;
+        if let Some(appid) = appid {
+            check_appid("appid", appid)?;
+        }
+        let app = App {
+            appid: appid.map_or_else(ids::new_appid, str::to_owned),
+            name: name.to_owned(),
+            created_at: self.now(),
+            developer_id: developer_id.map(str::to_owned),
+        };
+        let write = records::write(kind::APP, &app.appid, Expect::Absent, &app, vec![])?;
+        Ok((app, write))
+    }
+
     /// One app.
     ///
     /// # Errors
@@ -222,6 +250,79 @@ impl Identity {
             .iter()
             .map(|found| Ok(plaza_kernel::record::decode_json(&found.record)?))
             .collect()
+    }
+
+    // ---- developer accounts ----------------------------------------------------
+
+    /// Makes `user_id` a developer: its developer account, made on the first call and
+    /// the same on every later one.
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityError::UserNotFound`].
+    pub async fn become_developer(&self, user_id: &str) -> Result<Developer, IdentityError> {
+        for _ in 0..CONFLICT_RETRIES_MAX {
+            if let Some(developer) = self.developer_of(user_id).await? {
+                return Ok(developer);
+            }
+            if self.user(user_id).await?.is_none() {
+                return Err(IdentityError::UserNotFound {
+                    user_id: user_id.to_owned(),
+                });
+            }
+            let developer = Developer {
+                developer_id: ids::new_developer_id(),
+                owner_user_id: user_id.to_owned(),
+                created_at: self.now(),
+            };
+            let writes = vec![
+                records::write(
+                    kind::DEVELOPER,
+                    &developer.developer_id,
+                    Expect::Absent,
+                    &developer,
+                    vec![],
+                )?,
+                records::write(
+                    kind::DEVELOPER_OF,
+                    user_id,
+                    Expect::Absent,
+                    &developer.developer_id,
+                    vec![],
+                )?,
+            ];
+            if self.try_commit(writes).await? {
+                return Ok(developer);
+            }
+        }
+        Err(IdentityError::Busy {
+            what: "developer account".to_owned(),
+        })
+    }
+
+    /// One developer account.
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityError::Unavailable`] when the store fails.
+    pub async fn developer(&self, developer_id: &str) -> Result<Option<Developer>, IdentityError> {
+        Ok(
+            load::<Developer>(&*self.records, kind::DEVELOPER, developer_id)
+                .await?
+                .map(|(developer, _)| developer),
+        )
+    }
+
+    /// The developer account `user_id` owns, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityError::Unavailable`] when the store fails.
+    pub async fn developer_of(&self, user_id: &str) -> Result<Option<Developer>, IdentityError> {
+        match load::<String>(&*self.records, kind::DEVELOPER_OF, user_id).await? {
+            Some((developer_id, _)) => self.developer(&developer_id).await,
+            None => Ok(None),
+        }
     }
 
     // ---- sessions --------------------------------------------------------------

@@ -18,6 +18,18 @@ pub struct App {
     pub developer_id: Option<String>,
 }
 
+/// A developer account (WeChat's open-platform account): the scope of unionids, owned
+/// by one user. Every app bound to it sees the same unionid for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Developer {
+    /// `d` + 16 hex digits.
+    pub developer_id: String,
+    /// The user who owns the account.
+    pub owner_user_id: String,
+    /// When the user became a developer.
+    pub created_at: Timestamp,
+}
+
 /// A person using Plaza. Systems keep what is theirs about a person in their own
 /// records keyed by [`User::user_id`] (Pay: the wallet and payment password).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

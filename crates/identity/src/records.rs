@@ -18,6 +18,10 @@ pub mod kind {
     pub const USER: &str = "pay.user";
     /// A session, by the SHA-256 of its token.
     pub const SESSION: &str = "pay.session";
+    /// A developer account, by developer id.
+    pub const DEVELOPER: &str = "identity.developer";
+    /// The developer account a user owns, by user id (one per user).
+    pub const DEVELOPER_OF: &str = "identity.developer_of";
 }
 
 /// Index names.

@@ -16,7 +16,6 @@ pub mod code {
         PAY_ERROR_CODES {
         MERCHANT_NOT_FOUND = ("merchant_not_found", InvalidRequest, 404);
         APP_NOT_FOUND = ("app_not_found", InvalidRequest, 404);
-        USER_NOT_FOUND = ("user_not_found", InvalidRequest, 404);
         ORDER_NOT_FOUND = ("order_not_found", InvalidRequest, 404);
         REFUND_NOT_FOUND = ("refund_not_found", InvalidRequest, 404);
         APPID_MCHID_NOT_MATCH = ("appid_mchid_not_match", InvalidRequest, 400);

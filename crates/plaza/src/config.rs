@@ -27,10 +27,11 @@ pub(crate) enum Key {
     TlsCertDir,
     SandboxClockStart,
     NotifyAllowedInternalHosts,
+    MiniappTokenDailyMax,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 14] = [
+    pub(crate) const ALL: [Key; 15] = [
         Key::Listen,
         Key::DataDir,
         Key::DatabaseUrl,
@@ -45,6 +46,7 @@ impl Key {
         Key::TlsCertDir,
         Key::SandboxClockStart,
         Key::NotifyAllowedInternalHosts,
+        Key::MiniappTokenDailyMax,
     ];
 
     pub(crate) fn toml_name(self) -> &'static str {
@@ -63,6 +65,7 @@ impl Key {
             Key::TlsCertDir => "tls_cert_dir",
             Key::SandboxClockStart => "sandbox_clock_start",
             Key::NotifyAllowedInternalHosts => "notify_allowed_internal_hosts",
+            Key::MiniappTokenDailyMax => "miniapp_token_daily_max",
         }
     }
 
@@ -254,6 +257,8 @@ pub(crate) struct Config {
     /// Internal hosts (names or addresses) merchants' notify and callback URLs may name
     /// outside the sandbox.
     pub(crate) notify_allowed_internal_hosts: Vec<String>,
+    /// Access tokens `/cgi-bin/token` issues per mini program and day.
+    pub(crate) miniapp_token_daily_max: u32,
 }
 
 /// The certificate directory inside the data directory, unless `tls_cert_dir` says
@@ -363,7 +368,13 @@ impl Config {
             .map(|(_, source)| source.describe(Key::DataDir));
         let notify_allowed_internal_hosts =
             raw.parse(Key::NotifyAllowedInternalHosts, Vec::new(), parse_host_list)?;
+        let miniapp_token_daily_max = raw.parse(
+            Key::MiniappTokenDailyMax,
+            u64::from(plaza_miniapp::MiniAppLimits::default().token_daily_max),
+            parse_bounded(1, 1_000_000),
+        )?;
         Ok(Self {
+            miniapp_token_daily_max: u32::try_from(miniapp_token_daily_max).unwrap_or(u32::MAX),
             sandbox_clock_start,
             data_dir_origin,
             tls_listen,

@@ -162,6 +162,10 @@ struct ServeArgs {
     /// [default: none].
     #[arg(long, value_name = "HOSTS")]
     notify_allowed_internal_hosts: Option<String>,
+    /// Access tokens `/cgi-bin/token` issues per mini program and China calendar day
+    /// before it answers 45009 [env: PLAZA_MINIAPP_TOKEN_DAILY_MAX] [default: 2000].
+    #[arg(long, value_name = "COUNT")]
+    miniapp_token_daily_max: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +203,10 @@ impl ServeArgs {
             (
                 Key::NotifyAllowedInternalHosts,
                 self.notify_allowed_internal_hosts.clone(),
+            ),
+            (
+                Key::MiniappTokenDailyMax,
+                self.miniapp_token_daily_max.clone(),
             ),
         ]);
         Ok(config::load(

@@ -12,6 +12,7 @@
 
 pub mod clock;
 pub mod ledger;
+pub mod miniapp;
 pub mod pay;
 
 use std::io::{BufRead, BufReader};

@@ -774,6 +774,24 @@ impl Payer {
             .expect("POST as a payer")
     }
 
+    /// `PATCH path` with a JSON body as this payer.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn patch(&self, server: &TestServer, path: &str, body: &Value) -> Reply {
+        server
+            .send(
+                server
+                    .client
+                    .patch(format!("{}{path}", server.base_url))
+                    .bearer_auth(&self.token)
+                    .json(body),
+            )
+            .await
+            .expect("PATCH as a payer")
+    }
+
     /// `GET path` as this payer.
     ///
     /// # Panics

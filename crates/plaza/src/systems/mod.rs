@@ -3,6 +3,7 @@
 //! the page shell (sign-in, the user app) and its error codes. Adding a system is one
 //! line in [`build`].
 
+mod miniapp;
 mod pay;
 
 use std::path::Path;
@@ -17,6 +18,10 @@ use plaza_store::Store;
 use crate::config::Config;
 use crate::datadir::DataDir;
 use crate::scheduler::JobHandler;
+
+/// The data-directory file of the secret identity derives openids and unionids from
+/// (named for Pay, which had it first; every system's openids must agree).
+pub(crate) const IDENTITY_SECRET_FILE: &str = "pay.secret";
 
 /// What every system is built from: the configuration, the data directory, the store
 /// and the clocks.
@@ -63,7 +68,9 @@ pub(crate) trait System: Send + Sync {
 
 /// Every system this binary runs, in registration order.
 pub(crate) fn build(foundation: &Foundation<'_>) -> anyhow::Result<Vec<Box<dyn System>>> {
-    Ok(vec![Box::new(pay::Pay::build(foundation)?)])
+    let pay = pay::Pay::build(foundation)?;
+    let miniapp = miniapp::MiniProgram::build(foundation, pay.service())?;
+    Ok(vec![Box::new(pay), Box::new(miniapp)])
 }
 
 /// Refuses to start with two systems (or a system and the shared list) claiming the

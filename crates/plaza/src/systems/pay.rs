@@ -15,13 +15,11 @@ use plaza_pay::{JOB_EXPIRE, JOB_NOTIFY, JOB_SETTLE, PayService};
 use plaza_pay_http::pay_v3::Platform;
 use plaza_pay_http::{NotificationActions, PayState, PayStateParts, PaySurface, PayWeb};
 
-use super::{Foundation, System};
+use super::{Foundation, IDENTITY_SECRET_FILE as PAY_SECRET_FILE, System};
 use crate::config::Config;
 use crate::pay_jobs::{DeliverNotification, EndStock, ExpireOrder, RobotPay, SettleDay};
 use crate::scheduler::JobHandler;
 
-/// The data-directory file of the secret that derives openids and signs bill tokens.
-const PAY_SECRET_FILE: &str = "pay.secret";
 /// The data-directory file of the key that seals merchants' keys in the database.
 pub(crate) const SEALING_KEY_FILE: &str = "secrets.key";
 
@@ -83,6 +81,13 @@ impl Pay {
             web,
             sandbox: config.sandbox,
         })
+    }
+}
+
+impl Pay {
+    /// The payment domain, for the ports other systems reach it through.
+    pub(crate) fn service(&self) -> Arc<PayService> {
+        self.pay.clone()
     }
 }
 

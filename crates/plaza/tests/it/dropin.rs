@@ -193,10 +193,18 @@ async fn code_that_calls_wechat_pay_by_its_host_name_talks_to_plaza() {
     let pay_path = get(&client, &format!("{api}/v3/certificates")).await;
     assert_eq!(pay_path.status, 404);
     assert_eq!(pay_path.json()["errcode"], 40066, "{}", pay_path.text);
-    // A path of its own that Plaza does not serve yet: 404, still in its style.
-    let own_path = get(&client, &format!("{api}/cgi-bin/token")).await;
+    // A path of its own that Plaza does not serve: 404, still in its style.
+    let own_path = get(&client, &format!("{api}/cgi-bin/no-such-api")).await;
     assert_eq!(own_path.status, 404);
     assert_eq!(own_path.json()["errcode"], 40066, "{}", own_path.text);
+    // Mini Programs' server API is served there: a refusal in WeChat's envelope.
+    let token = get(
+        &client,
+        &format!("{api}/cgi-bin/token?grant_type=client_credential"),
+    )
+    .await;
+    assert_eq!(token.status, 200);
+    assert_eq!(token.json()["errcode"], 41002, "{}", token.text);
 
     // Any other name gets the whole application, over the same certificate.
     for base in [

@@ -26,6 +26,7 @@ mod coupons;
 mod crash;
 mod dropin;
 mod hardening;
+mod miniapp;
 mod partner;
 mod pay;
 mod report;

@@ -46,11 +46,18 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
     ("plaza-identity", Role::Base),
     ("plaza-store", Role::Store),
     ("plaza-pay", Role::Domain),
+    ("plaza-miniapp", Role::Domain),
     ("plaza-http", Role::Http),
     (
         "plaza-pay-http",
         Role::SystemHttp {
             domain: "plaza-pay",
+        },
+    ),
+    (
+        "plaza-miniapp-http",
+        Role::SystemHttp {
+            domain: "plaza-miniapp",
         },
     ),
     ("plaza", Role::Binary),

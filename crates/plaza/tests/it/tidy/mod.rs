@@ -76,7 +76,8 @@ fn every_error_code_is_documented() {
     let doc = std::fs::read_to_string(root().join("docs/errors.md")).unwrap();
     let every = plaza_http::ERROR_CODES
         .iter()
-        .chain(plaza_pay_http::PAY_ERROR_CODES);
+        .chain(plaza_pay_http::PAY_ERROR_CODES)
+        .chain(plaza_miniapp_http::MINIAPP_ERROR_CODES);
     for code in every {
         let heading = format!("## {}\n{}.", code.name, code.status);
         assert!(doc.contains(&heading), "docs/errors.md lacks `{heading}`");

@@ -1,0 +1,91 @@
+//! Mini Programs' entities, as stored (each is one record; see [`crate::store`]).
+
+use plaza_kernel::clock::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A mini program: what its developer set and its AppSecret's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MiniApp {
+    /// `wx` + 16 hex digits; also registered as an app in identity (openids).
+    pub appid: String,
+    /// The developer account it belongs to (the unionid scope).
+    pub developer_id: String,
+    /// Its name, shown in Discover and on the container's title bar.
+    pub name: String,
+    /// A short mark for its tile: an emoji or one or two characters.
+    pub icon: String,
+    /// Its service category (`政务民生`, `生活服务`, …).
+    pub category: String,
+    /// What it does, in a sentence or two.
+    pub description: String,
+    /// Words people search to find its services (Search reads them).
+    pub service_keywords: Vec<String>,
+    /// Origins `wx.request` may reach (`https://api.example.com`).
+    pub request_domains: Vec<String>,
+    /// Users who may run its trial version.
+    pub testers: Vec<String>,
+    /// The Pay merchant its JSAPI payments go to.
+    pub mchid: Option<String>,
+    /// Lower-case hex SHA-256 of the AppSecret: the secret itself is shown once, at
+    /// creation and at each reset, and never stored.
+    pub secret_sha256: String,
+    /// When the current AppSecret was made.
+    pub secret_made_at: Timestamp,
+    /// When the mini program was created.
+    pub created_at: Timestamp,
+}
+
+/// An access token of the server API, stored by the SHA-256 of its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessToken {
+    /// The app it acts for.
+    pub appid: String,
+    /// From `/cgi-bin/stable_token` (else `/cgi-bin/token`): the two never replace each
+    /// other's tokens.
+    pub stable: bool,
+    /// When it was issued.
+    pub issued_at: Timestamp,
+    /// When it stops working: two hours after issue, or five minutes after a newer
+    /// token of the same kind replaced it, whichever is sooner.
+    pub expires_at: Timestamp,
+}
+
+/// Per app and token kind: the current token and the day's counts for the quotas.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSlot {
+    /// The key (SHA-256) of the newest token of this kind.
+    pub current: Option<String>,
+    /// The nonce the newest token is made from (with this system's secret).
+    pub current_nonce: Option<String>,
+    /// When the newest token ends (as issued).
+    pub current_expires_at: Option<Timestamp>,
+    /// The China calendar day the counts are for (days since 1970-01-01, UTC+8).
+    pub day: i64,
+    /// Tokens issued that day.
+    pub issued_on_day: u32,
+    /// Forced refreshes that day (stable tokens).
+    pub forced_on_day: u32,
+    /// The last forced refresh.
+    pub last_forced_at: Option<Timestamp>,
+}
+
+/// A user's login session in a mini program: what `jscode2session` last handed the
+/// back end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginSession {
+    /// Whose.
+    pub user_id: String,
+    /// Base64 of 16 random bytes: the AES-128 key of the user's encrypted data.
+    pub session_key: String,
+    /// When the code was exchanged.
+    pub created_at: Timestamp,
+}
+
+/// A login code that was exchanged, kept so that it never works again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpentCode {
+    /// The app it was for.
+    pub appid: String,
+    /// When it was exchanged.
+    pub spent_at: Timestamp,
+}

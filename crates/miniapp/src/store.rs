@@ -1,0 +1,72 @@
+//! The one place that knows how Mini Programs' entities are stored: their record kinds,
+//! keys and indexes, all under the `miniapp.` prefix.
+
+use plaza_kernel::record::{Expect, IndexEntry, RecordStore, RecordWrite};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::MiniAppError;
+
+/// Record kinds.
+pub mod kind {
+    /// A mini program, by appid.
+    pub const APP: &str = "miniapp.app";
+    /// An access token, by the SHA-256 of its text.
+    pub const TOKEN: &str = "miniapp.token";
+    /// The current token and quotas of an app, by `appid/token` or `appid/stable`.
+    pub const TOKEN_SLOT: &str = "miniapp.token_slot";
+    /// A login session, by `appid/openid`.
+    pub const SESSION: &str = "miniapp.session";
+    /// An exchanged login code, by the code's id.
+    pub const SPENT_CODE: &str = "miniapp.spent_code";
+}
+
+/// Index names.
+pub mod index {
+    /// Apps by developer account: `developer_id/created`.
+    pub const DEVELOPER: &str = "developer";
+    /// Apps by creation time.
+    pub const CREATED: &str = "created";
+}
+
+/// Index value for "by time": fixed width so that text order is time order.
+pub fn time_value(unix_ms: i64) -> String {
+    format!("{unix_ms:015}")
+}
+
+/// A write of `value` under `kind`/`key`.
+pub(crate) fn write<T: Serialize>(
+    kind: &str,
+    key: &str,
+    expect: Expect,
+    value: &T,
+    index: Vec<IndexEntry>,
+) -> Result<RecordWrite, MiniAppError> {
+    Ok(plaza_kernel::record::encode_json(
+        kind, key, expect, value, index,
+    )?)
+}
+
+/// Reads and decodes one record with its version.
+pub(crate) async fn load<T: DeserializeOwned>(
+    records: &dyn RecordStore,
+    kind: &str,
+    key: &str,
+) -> Result<Option<(T, u64)>, MiniAppError> {
+    match records.record(kind, key).await? {
+        Some(record) => Ok(Some((
+            plaza_kernel::record::decode_json(&record)?,
+            record.version,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Lower-case hex SHA-256 of `text`: how secrets and tokens are kept.
+pub fn sha256_hex(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

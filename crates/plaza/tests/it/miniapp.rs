@@ -1,0 +1,516 @@
+//! Mini Programs' server API and own API against the real binary: access tokens and
+//! their ends, logins (`wx.login` codes exchanged through `jscode2session`), sessions,
+//! AppSecret resets, developers and their apps, and WeChat's envelope for every
+//! refusal.
+
+use plaza_testkit::miniapp::{MiniProgram, errcode, login, wx_get, wx_post};
+use plaza_testkit::pay::Payer;
+use plaza_testkit::{ServerOptions, TestServer};
+use serde_json::{Value, json};
+
+use crate::PLAZA;
+
+const MINUTE_MS: i64 = 60_000;
+
+/// A sandbox pinned to 10:00 on a known day, a developer and one mini program.
+async fn sandbox_with_app() -> (TestServer, Payer, MiniProgram) {
+    let server = TestServer::sandbox(PLAZA);
+    server.pin_clock("10:00").await;
+    let developer = Payer::create(&server, "Dev", 1).await;
+    let app = MiniProgram::create(&server, &developer.user_id, "核酸检测预约").await;
+    (server, developer, app)
+}
+
+fn assert_errcode(answer: &Value, expected: i64) {
+    assert_eq!(errcode(answer), expected, "{answer}");
+    assert!(
+        answer["errmsg"]
+            .as_str()
+            .is_some_and(|text| !text.is_empty()),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_are_checked_replaced_and_end_on_time() {
+    let (server, _developer, app) = sandbox_with_app().await;
+    let token_path = |grant: &str, appid: &str, secret: &str| {
+        format!("/cgi-bin/token?grant_type={grant}&appid={appid}&secret={secret}")
+    };
+    let ok = wx_get(
+        &server,
+        &token_path("client_credential", &app.appid, &app.secret),
+    )
+    .await;
+    assert!(
+        ok.get("errcode").is_none(),
+        "a token answer has no errcode: {ok}"
+    );
+    assert_eq!(ok["expires_in"], 7200);
+    let first = ok["access_token"].as_str().unwrap().to_owned();
+    assert!(first.len() >= 64);
+
+    // Refusals, each HTTP 200 with WeChat's code.
+    let other_secret = "0123456789abcdef0123456789abcdef";
+    for (path, code) in [
+        (token_path("password", &app.appid, &app.secret), 40002),
+        (
+            token_path("client_credential", "wx0000000000000000", &app.secret),
+            40013,
+        ),
+        (
+            format!(
+                "/cgi-bin/token?grant_type=client_credential&secret={}",
+                app.secret
+            ),
+            41002,
+        ),
+        (
+            format!(
+                "/cgi-bin/token?grant_type=client_credential&appid={}",
+                app.appid
+            ),
+            41004,
+        ),
+        (
+            token_path("client_credential", &app.appid, "not-a-secret"),
+            40125,
+        ),
+        (
+            token_path("client_credential", &app.appid, other_secret),
+            40001,
+        ),
+    ] {
+        assert_errcode(&wx_get(&server, &path).await, code);
+    }
+
+    // A call with the token works; without one, or with an unknown one, it does not.
+    let check = |token: &str| {
+        format!(
+            "/wxa/checksession?access_token={token}&openid=o&signature=s&sig_method=hmac_sha256"
+        )
+    };
+    assert_errcode(&wx_get(&server, &check(&first)).await, 87009);
+    assert_errcode(&wx_get(&server, "/wxa/checksession?openid=o").await, 41001);
+    assert_errcode(&wx_get(&server, &check("not-a-token")).await, 40014);
+
+    // A new token: the first keeps working five minutes, then ends.
+    let second = app.token(&server).await;
+    assert_ne!(second, first);
+    server.advance_clock(4 * MINUTE_MS).await;
+    assert_errcode(&wx_get(&server, &check(&first)).await, 87009);
+    server.advance_clock(2 * MINUTE_MS).await;
+    assert_errcode(&wx_get(&server, &check(&first)).await, 42001);
+    assert_errcode(&wx_get(&server, &check(&second)).await, 87009);
+    // Two hours after issue the second ends too.
+    server.advance_clock(115 * MINUTE_MS).await;
+    assert_errcode(&wx_get(&server, &check(&second)).await, 42001);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stable_tokens_stay_until_forced_and_never_touch_plain_ones() {
+    let (server, _developer, app) = sandbox_with_app().await;
+    let body = |force: bool| {
+        json!({"grant_type": "client_credential", "appid": app.appid, "secret": app.secret, "force_refresh": force}).to_string()
+    };
+    let first = wx_post(&server, "/cgi-bin/stable_token", &body(false)).await;
+    let again = wx_post(&server, "/cgi-bin/stable_token", &body(false)).await;
+    assert_eq!(
+        first["access_token"], again["access_token"],
+        "normal mode answers the same token"
+    );
+    assert!(again["expires_in"].as_i64().unwrap() <= 7200);
+    let plain = app.token(&server).await;
+    let still = wx_post(&server, "/cgi-bin/stable_token", &body(false)).await;
+    assert_eq!(
+        still["access_token"], first["access_token"],
+        "/cgi-bin/token does not replace it"
+    );
+    let check = |token: &str| {
+        format!(
+            "/wxa/checksession?access_token={token}&openid=o&signature=s&sig_method=hmac_sha256"
+        )
+    };
+    assert_errcode(&wx_get(&server, &check(&plain)).await, 87009);
+
+    let forced = wx_post(&server, "/cgi-bin/stable_token", &body(true)).await;
+    assert_ne!(forced["access_token"], first["access_token"]);
+    assert_eq!(forced["expires_in"], 7200);
+    // Forced again at once: refused, 30 s apart.
+    assert_errcode(
+        &wx_post(&server, "/cgi-bin/stable_token", &body(true)).await,
+        45009,
+    );
+    let old = first["access_token"].as_str().unwrap();
+    assert_errcode(&wx_get(&server, &check(old)).await, 87009);
+    server.advance_clock(6 * MINUTE_MS).await;
+    assert_errcode(&wx_get(&server, &check(old)).await, 42001);
+    assert_errcode(&wx_get(&server, &check(&plain)).await, 87009);
+
+    // Near its end (within five minutes) normal mode makes a new one.
+    let current = forced["access_token"].as_str().unwrap();
+    server.advance_clock(110 * MINUTE_MS).await;
+    let renewed = wx_post(&server, "/cgi-bin/stable_token", &body(false)).await;
+    assert_ne!(renewed["access_token"], current);
+
+    // The envelope: an empty body, broken JSON, a wrong type.
+    assert_errcode(&wx_post(&server, "/cgi-bin/stable_token", "").await, 44002);
+    assert_errcode(&wx_post(&server, "/cgi-bin/stable_token", "{").await, 47001);
+    let wrong_type = wx_post(
+        &server,
+        "/cgi-bin/stable_token",
+        r#"{"force_refresh": "yes"}"#,
+    )
+    .await;
+    assert_errcode(&wrong_type, 47001);
+    assert!(
+        wrong_type["errmsg"]
+            .as_str()
+            .unwrap()
+            .contains("force_refresh"),
+        "{wrong_type}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daily_token_quota_is_45009_until_the_next_day() {
+    let server = ServerOptions::new(PLAZA)
+        .sandbox()
+        .arg("--miniapp-token-daily-max")
+        .arg("3")
+        .start();
+    server.pin_clock("10:00").await;
+    let developer = Payer::create(&server, "Dev", 1).await;
+    let app = MiniProgram::create(&server, &developer.user_id, "Quota").await;
+    for _ in 0..3 {
+        app.token(&server).await;
+    }
+    let path = format!(
+        "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        app.appid, app.secret
+    );
+    assert_errcode(&wx_get(&server, &path).await, 45009);
+    server.advance_clock(24 * 60 * MINUTE_MS).await;
+    assert!(wx_get(&server, &path).await["access_token"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_code_works_once_even_across_a_restart_and_only_for_five_minutes() {
+    let (server, developer, app) = sandbox_with_app().await;
+    let user = Payer::create(&server, "Alice", 1).await;
+    let code = app.login_code(&server, &user.token).await;
+    let session = app.code_to_session(&server, &code).await;
+    assert!(session.get("errcode").is_none(), "{session}");
+    let openid = session["openid"].as_str().unwrap().to_owned();
+    assert_eq!(openid.len(), 28);
+    let key = session["session_key"].as_str().unwrap();
+    use base64::Engine as _;
+    let key_bytes = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .unwrap();
+    assert_eq!(key_bytes.len(), 16, "session_key is base64 of 16 bytes");
+    assert_errcode(&app.code_to_session(&server, &code).await, 40163);
+
+    // The spent code is durable: after a restart it is still spent.
+    let server = server.restart();
+    assert_errcode(&app.code_to_session(&server, &code).await, 40163);
+
+    // A fresh code: same openid, a new session key; the old session's signature fails.
+    let old_key = key.to_owned();
+    let next = app
+        .code_to_session(&server, &app.login_code(&server, &user.token).await)
+        .await;
+    assert_eq!(next["openid"], openid.as_str());
+    assert_ne!(next["session_key"], old_key.as_str());
+    let token = app.token(&server).await;
+    let check = |key: &str| {
+        format!(
+            "/wxa/checksession?access_token={token}&openid={openid}&signature={}&sig_method=hmac_sha256",
+            hmac_hex(key)
+        )
+    };
+    assert_errcode(
+        &wx_get(&server, &check(next["session_key"].as_str().unwrap())).await,
+        0,
+    );
+    assert_errcode(&wx_get(&server, &check(&old_key)).await, 87009);
+
+    // Five minutes: a code older than that is invalid.
+    let late = app.login_code(&server, &user.token).await;
+    server.advance_clock(5 * MINUTE_MS + 1_000).await;
+    assert_errcode(&app.code_to_session(&server, &late).await, 40029);
+
+    // Garbage, another app's code, a missing code, wrong credentials.
+    assert_errcode(&app.code_to_session(&server, "081abcdefghijk").await, 40029);
+    let other = MiniProgram::create(&server, &developer.user_id, "另一个").await;
+    let foreign = other.login_code(&server, &user.token).await;
+    assert_errcode(&app.code_to_session(&server, &foreign).await, 40029);
+    assert!(
+        other.code_to_session(&server, &foreign).await["openid"].is_string(),
+        "not spent by the refusal"
+    );
+    let path = format!(
+        "/sns/jscode2session?appid={}&secret={}&grant_type=authorization_code",
+        app.appid, app.secret
+    );
+    assert_errcode(&wx_get(&server, &path).await, 41008);
+    let fresh = app.login_code(&server, &user.token).await;
+    let wrong = format!(
+        "/sns/jscode2session?appid={}&secret=0123456789abcdef0123456789abcdef&js_code={fresh}&grant_type=authorization_code",
+        app.appid
+    );
+    assert_errcode(&wx_get(&server, &wrong).await, 40125);
+    assert!(
+        app.code_to_session(&server, &fresh).await["openid"].is_string(),
+        "a refused exchange spends nothing"
+    );
+
+    // wx.login needs a signed-in user and a real app.
+    login(&server, &app.appid, "pzu_unknown")
+        .await
+        .assert_error(401, "unauthorized");
+    login(&server, "wx0000000000000000", &user.token)
+        .await
+        .assert_error(404, "miniapp_not_found");
+}
+
+fn hmac_hex(key: &str) -> String {
+    use aws_lc_rs::hmac;
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes());
+    hmac::sign(&key, b"")
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openids_are_per_app_and_unionids_per_developer_account() {
+    let (server, developer, first) = sandbox_with_app().await;
+    let second = MiniProgram::create(&server, &developer.user_id, "疫苗预约").await;
+    let stranger = Payer::create(&server, "Other Dev", 1).await;
+    let foreign = MiniProgram::create(&server, &stranger.user_id, "社保查询").await;
+    assert_eq!(first.developer_id, second.developer_id);
+    assert_ne!(first.developer_id, foreign.developer_id);
+
+    let user = Payer::create(&server, "Bob", 1).await;
+    let session = |app: &MiniProgram| {
+        let app = app.clone();
+        let server = &server;
+        let token = user.token.clone();
+        async move {
+            app.code_to_session(server, &app.login_code(server, &token).await)
+                .await
+        }
+    };
+    let a = session(&first).await;
+    let b = session(&second).await;
+    let c = session(&foreign).await;
+    assert_ne!(a["openid"], b["openid"], "openids differ across apps");
+    assert_eq!(
+        a["unionid"], b["unionid"],
+        "one developer account, one unionid"
+    );
+    assert_ne!(
+        a["unionid"], c["unionid"],
+        "another developer account, another unionid"
+    );
+    assert_ne!(a["unionid"], a["openid"]);
+    // The openid is the one Pay knows the user by in this app (JSAPI payers).
+    let pay_openid = user.openid(&server, &first.appid).await;
+    assert_eq!(a["openid"], pay_openid.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_secret_is_dead_at_once_and_tokens_already_issued_keep_working() {
+    let (server, developer, app) = sandbox_with_app().await;
+    let token = app.token(&server).await;
+    let reset = developer
+        .post(
+            &server,
+            &format!("/api/v1/me/miniapps/{}/secret", app.appid),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    let new_secret = reset.json()["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, app.secret);
+    let path = |secret: &str| {
+        format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={}&secret={secret}",
+            app.appid
+        )
+    };
+    assert_errcode(&wx_get(&server, &path(&app.secret)).await, 40001);
+    assert!(wx_get(&server, &path(&new_secret)).await["access_token"].is_string());
+    let check = format!(
+        "/wxa/checksession?access_token={token}&openid=o&signature=s&sig_method=hmac_sha256"
+    );
+    assert_errcode(&wx_get(&server, &check).await, 87009);
+    // The secret is shown at creation and reset only.
+    let shown = server
+        .admin_get(&format!("/api/v1/admin/miniapps/{}", app.appid))
+        .await;
+    assert!(shown.json().get("secret").is_none(), "{}", shown.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn developers_manage_only_their_own_apps() {
+    let server = TestServer::sandbox(PLAZA);
+    let dev = Payer::create(&server, "Dev", 1).await;
+    let other = Payer::create(&server, "Other", 1).await;
+    let tester = Payer::create(&server, "Tester", 1).await;
+
+    let body = json!({"name": "My App"});
+    dev.post(&server, "/api/v1/me/miniapps", &body)
+        .await
+        .assert_error(403, "not_a_developer");
+    let developer = dev.post(&server, "/api/v1/me/developer", &json!({})).await;
+    assert_eq!(developer.status, 200, "{}", developer.text);
+    let again = dev.post(&server, "/api/v1/me/developer", &json!({})).await;
+    assert_eq!(
+        again.json()["developer_id"],
+        developer.json()["developer_id"],
+        "one account per user"
+    );
+
+    let created = dev
+        .post(
+            &server,
+            "/api/v1/me/miniapps",
+            &json!({
+                "name": "挂号",
+                "category": "医疗",
+                "description": "预约挂号",
+                "service_keywords": ["挂号", "预约"],
+                "request_domains": ["https://API.clinic.example/", "http://127.0.0.1:9000"],
+                "testers": [tester.user_id],
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let app = created.json();
+    let appid = app["appid"].as_str().unwrap().to_owned();
+    assert!(appid.starts_with("wx") && appid.len() == 18);
+    assert_eq!(app["secret"].as_str().unwrap().len(), 32);
+    assert_eq!(
+        app["request_domains"],
+        json!(["https://api.clinic.example", "http://127.0.0.1:9000"])
+    );
+    assert_eq!(app["developer_id"], developer.json()["developer_id"]);
+
+    // Bad fields are named and change nothing.
+    for (body, field) in [
+        (json!({"request_domains": ["ftp://x"]}), "request_domains"),
+        (json!({"name": ""}), "name"),
+        (json!({"testers": ["u-nobody"]}), "testers"),
+        (
+            json!({"service_keywords": ["a","b","c","d","e","f","g","h","i","j","k"]}),
+            "service_keywords",
+        ),
+    ] {
+        let reply = dev
+            .patch(&server, &format!("/api/v1/me/miniapps/{appid}"), &body)
+            .await;
+        reply.assert_error(400, "invalid_field");
+        assert!(reply.text.contains(field), "{}", reply.text);
+    }
+    let updated = dev
+        .patch(
+            &server,
+            &format!("/api/v1/me/miniapps/{appid}"),
+            &json!({"description": "预约挂号与缴费"}),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    assert_eq!(updated.json()["description"], "预约挂号与缴费");
+    assert_eq!(
+        updated.json()["service_keywords"],
+        json!(["挂号", "预约"]),
+        "untouched fields stay"
+    );
+
+    // Another user's developer account cannot see or change it.
+    other
+        .post(&server, "/api/v1/me/developer", &json!({}))
+        .await;
+    other
+        .get(&server, &format!("/api/v1/me/miniapps/{appid}"))
+        .await
+        .assert_error(403, "not_your_miniapp");
+    other
+        .post(
+            &server,
+            &format!("/api/v1/me/miniapps/{appid}/secret"),
+            &json!({}),
+        )
+        .await
+        .assert_error(403, "not_your_miniapp");
+    let mine = dev.get(&server, "/api/v1/me/miniapps").await.json();
+    assert_eq!(mine["miniapps"].as_array().unwrap().len(), 1);
+    let theirs = other.get(&server, "/api/v1/me/miniapps").await.json();
+    assert_eq!(theirs["miniapps"], json!([]));
+    let listed = server.admin_get("/api/v1/admin/miniapps").await.json();
+    assert_eq!(listed["miniapps"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_binds_a_merchant_that_takes_its_payments() {
+    let (server, _developer, app) = sandbox_with_app().await;
+    let created = server
+        .admin_post("/api/v1/admin/merchants", &json!({"name": "检测机构"}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let mchid = created.json()["mchid"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/admin/miniapps/{}/merchant", app.appid);
+    server
+        .admin_put(&path, &json!({"mchid": "1999999999"}))
+        .await
+        .assert_error(400, "invalid_field");
+    let bound = server.admin_put(&path, &json!({"mchid": mchid})).await;
+    assert_eq!(bound.status, 200, "{}", bound.text);
+    assert_eq!(bound.json()["mchid"], mchid.as_str());
+    let merchant = server
+        .admin_get(&format!("/api/v1/admin/merchants/{mchid}"))
+        .await
+        .json();
+    assert!(
+        merchant["appids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|appid| appid == app.appid.as_str()),
+        "the appid is bound to the merchant in Pay: {merchant}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_api_answers_under_wechats_host_name_only_with_its_own_paths() {
+    let (server, _developer, app) = sandbox_with_app().await;
+    let client = plaza_testkit::http_client();
+    let url = format!(
+        "{}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        server.base_url, app.appid, app.secret
+    );
+    let answer: Value = client
+        .get(&url)
+        .header("host", "api.weixin.qq.com")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer["access_token"].is_string(), "{answer}");
+    let own = client
+        .get(format!("{}/api/v1/admin/miniapps", server.base_url))
+        .header("host", "api.weixin.qq.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        own.status(),
+        404,
+        "Plaza's own API is not under WeChat's host"
+    );
+}
