@@ -10,7 +10,8 @@ rewrites that host to Plaza's base URL (paths kept verbatim). Usage:
 It creates a developer and a mini program and a user through Plaza's admin API; the user
 logs in through the container's `wx.login` endpoint; then, with wechatpy: the access
 token, `wxa.code_to_session` with that code (openid, session_key of 16 bytes, unionid),
-the same code again (40163, raised by the SDK), `checksession` with a signature computed
+the same code again (40163, raised by the SDK), a subscribe message without consent
+(43101) and with it (ok, in the user's service notifications), `checksession` with a signature computed
 from the session key, and — after the sandbox clock moves past the token's two hours —
 the same call again, which the SDK retries by itself after fetching a new token on 42001.
 Exits non-zero on the first mismatch.
@@ -88,6 +89,27 @@ def main():
         check(False, "a code works once")
     except WeChatClientException as error:
         check(error.errcode == 40163, "the same code again raises 40163 (%s)" % error.errcode)
+
+    # Subscribe messages: a template from the library (through the SDK's own session and
+    # token), then a send without consent (43101) and with one (ok).
+    added = client.post("https://api.weixin.qq.com/wxaapi/newtmpl/addtemplate",
+                        data={"tid": "1001", "kidList": [1, 2, 3], "sceneDesc": "预约成功"})
+    template_id = added["priTmplId"]
+    data = {"thing1": {"value": "核酸检测"}, "time2": {"value": "2026年12月8日 09:30"},
+            "thing3": {"value": "市民中心采样点"}}
+    try:
+        client.wxa.send_subscribe_message(session["openid"], template_id, data, page="pages/index/index")
+        check(False, "a send without consent is refused")
+    except WeChatClientException as error:
+        check(error.errcode == 43101, "without consent the SDK raises 43101 (%s)" % error.errcode)
+    consent = requests.post(base + "/api/v1/mp/%s/subscribe" % app["appid"], json={"accept": [template_id]},
+                            headers={"Authorization": "Bearer " + user["token"]}, timeout=10)
+    check(consent.status_code == 200 and consent.json()[template_id] == "accept", "the user accepts in the consent sheet")
+    sent = client.wxa.send_subscribe_message(session["openid"], template_id, data, page="pages/index/index")
+    check(sent["errcode"] == 0 and len(sent["msgid"]) == 19, "with one consent the send succeeds")
+    notes = requests.get(base + "/api/v1/me/notifications", headers={"Authorization": "Bearer " + user["token"]},
+                         timeout=10).json()["notifications"]
+    check(notes[0]["title"] == "预约成功通知", "the user has the service notification")
 
     signature = hmac.new(session["session_key"].encode(), b"", hashlib.sha256).hexdigest()
     params = {"openid": session["openid"], "signature": signature, "sig_method": "hmac_sha256"}

@@ -12,16 +12,19 @@
 mod error;
 mod routes;
 mod server_api;
+mod subscribe_api;
+mod web;
 pub mod wire;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use plaza_http::{HostRoutes, HttpState, NavEntry, SystemRoutes};
+use plaza_http::{HostRoutes, HttpState, NavEntry, SystemRoutes, WireApi};
 use plaza_miniapp::MiniApps;
 
 pub use error::MINIAPP_ERROR_CODES;
+pub use web::MiniAppWeb;
 
 /// The WeChat host the mini-program server API lives on.
 pub const MINIAPP_HOST: &str = "api.weixin.qq.com";
@@ -66,7 +69,11 @@ pub struct MiniAppStateParts {
 /// Everything Mini Programs serve: on Plaza's own host the server API and `/api/v1`;
 /// under `api.weixin.qq.com` only the server API.
 pub fn routes(state: MiniAppState) -> SystemRoutes {
-    let server_api = || server_api::router().with_state(state.clone());
+    let server_api = || {
+        server_api::router()
+            .merge(subscribe_api::router())
+            .with_state(state.clone())
+    };
     let own = Router::new()
         .merge(routes::router())
         .with_state(state.clone())
@@ -78,7 +85,11 @@ pub fn routes(state: MiniAppState) -> SystemRoutes {
             routes: server_api(),
             not_found: plaza_http::host::wechat_api_not_found,
         }],
-        wire_apis: Vec::new(),
+        wire_apis: vec![WireApi {
+            prefixes: &["/wxaapi", "/datacube"],
+            except: &[],
+            not_found: plaza_http::host::wechat_api_not_found,
+        }],
         outermost: None,
         moves_the_clock: None,
     }

@@ -40,6 +40,8 @@ pub(crate) fn router() -> Router<MiniAppState> {
         .route("/api/v1/me/miniapps/{appid}", get(my_show).patch(my_update))
         .route("/api/v1/me/miniapps/{appid}/secret", post(my_reset_secret))
         .route("/api/v1/mp/{appid}/login", post(wx_login))
+        .route("/api/v1/mp/{appid}/subscribe", post(subscribe))
+        .route("/api/v1/me/notifications", get(my_notifications))
 }
 
 /// The signed-in user of a request: `Authorization: Bearer pzu_…`, else the pages'
@@ -442,4 +444,79 @@ async fn wx_login(
         .await
         .map_err(api_error)?;
     Ok(AxumJson(json!({ "code": code, "errMsg": "login:ok" })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeBody {
+    #[serde(default)]
+    accept: Vec<String>,
+    #[serde(default)]
+    reject: Vec<String>,
+}
+
+/// # `POST /api/v1/mp/{appid}/subscribe`
+///
+/// The consent sheet of `wx.requestSubscribeMessage`: `{accept: [priTmplId…],
+/// reject: [priTmplId…]}` (1–3 templates of the app in all); each accepted template
+/// allows the app one more message. Answers as the client call does:
+/// `{errMsg: "requestSubscribeMessage:ok", <priTmplId>: "accept" | "reject"}`.
+async fn subscribe(
+    State(state): State<MiniAppState>,
+    SignedIn(user): SignedIn,
+    Path(appid): Path<String>,
+    Json(body): Json<SubscribeBody>,
+) -> Result<AxumJson<Value>, ApiError> {
+    use plaza_miniapp::subscribe::Decision;
+    let decisions: Vec<(String, Decision)> = body
+        .accept
+        .into_iter()
+        .map(|id| (id, Decision::Accept))
+        .chain(body.reject.into_iter().map(|id| (id, Decision::Reject)))
+        .collect();
+    state
+        .miniapps
+        .existing_app(&appid)
+        .await
+        .map_err(api_error)?;
+    state
+        .miniapps
+        .consent(&appid, &user.user_id, &decisions)
+        .await
+        .map_err(api_error)?;
+    let mut answer = json!({ "errMsg": "requestSubscribeMessage:ok" });
+    for (id, decision) in &decisions {
+        answer[id.as_str()] = json!(decision.as_str());
+    }
+    Ok(AxumJson(answer))
+}
+
+/// # `GET /api/v1/me/notifications`
+///
+/// The signed-in user's service notifications from mini programs, newest first.
+async fn my_notifications(
+    State(state): State<MiniAppState>,
+    SignedIn(user): SignedIn,
+) -> Result<AxumJson<Value>, ApiError> {
+    let messages = state
+        .miniapps
+        .messages_of(&user.user_id, 100)
+        .await
+        .map_err(api_error)?;
+    let notifications: Vec<Value> = messages
+        .iter()
+        .map(|message| {
+            json!({
+                "msgid": message.msgid,
+                "appid": message.appid,
+                "app_name": message.app_name,
+                "title": message.title,
+                "rows": message.rows.iter().map(|(name, value)| json!({"name": name, "value": value})).collect::<Vec<_>>(),
+                "page": message.page,
+                "link": crate::web::message_link(message),
+                "sent_at": plaza_http::rfc3339(message.sent_at),
+            })
+        })
+        .collect();
+    Ok(AxumJson(json!({ "notifications": notifications })))
 }

@@ -79,6 +79,41 @@ pub enum MiniAppError {
     /// No session for this user in this app, or the signature does not match it.
     #[error("invalid signature")]
     SignatureInvalid,
+    /// No template of this app has this id.
+    #[error("invalid template_id")]
+    TemplateNotFound,
+    /// No library template has this tid.
+    #[error("template tid does not exist in the library")]
+    TidInvalid,
+    /// The kid list is not 2–5 distinct keywords of the template.
+    #[error("kidList invalid: {problem}")]
+    KidListInvalid {
+        /// What is wrong.
+        problem: String,
+    },
+    /// The scene description is missing or too long.
+    #[error("sceneDesc invalid: 1 to 15 characters")]
+    SceneDescInvalid,
+    /// The app holds as many templates as it may.
+    #[error("an app holds at most {max} templates")]
+    TemplateLimit {
+        /// The limit.
+        max: usize,
+    },
+    /// No user is known by this openid in this app.
+    #[error("invalid openid")]
+    OpenidInvalid,
+    /// The user allowed no (more) messages of this template.
+    #[error("user refuse to accept the msg")]
+    ConsentMissing,
+    /// A data value does not match the template.
+    #[error("argument invalid! data.{key}.value invalid: {problem}")]
+    DataInvalid {
+        /// The data key.
+        key: String,
+        /// Why.
+        problem: String,
+    },
     /// Too many concurrent changes to one record; the caller may retry.
     #[error("too many concurrent changes to the {what}; retry")]
     Busy {
@@ -123,6 +158,14 @@ impl MiniAppError {
             Self::CodeUsed => 40163,
             Self::Quota { .. } => 45009,
             Self::SignatureInvalid => 87009,
+            Self::TemplateNotFound => 40037,
+            Self::TidInvalid => 200_014,
+            Self::KidListInvalid { .. } => 200_020,
+            Self::SceneDescInvalid => 200_021,
+            Self::TemplateLimit { .. } => 200_012,
+            Self::OpenidInvalid => 40003,
+            Self::ConsentMissing => 43101,
+            Self::DataInvalid { .. } => 47003,
             Self::Busy { .. } | Self::Unavailable { .. } => -1,
         }
     }

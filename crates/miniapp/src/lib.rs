@@ -14,10 +14,12 @@
 
 pub mod apps;
 pub mod error;
+pub mod library;
 pub mod login;
 pub mod model;
 pub mod ports;
 pub mod store;
+pub mod subscribe;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -30,7 +32,7 @@ use plaza_ledger::{LedgerError, LedgerStore, WriteSet};
 pub use apps::{AppSettings, NewMiniApp};
 pub use error::MiniAppError;
 pub use login::CodeSession;
-pub use model::{AccessToken, LoginSession, MiniApp};
+pub use model::{AccessToken, LoginSession, MiniApp, ServiceMessage, Template};
 pub use ports::{MerchantRefusal, Merchants};
 pub use tokens::IssuedToken;
 

@@ -89,3 +89,70 @@ pub struct SpentCode {
     /// When it was exchanged.
     pub spent_at: Timestamp,
 }
+
+/// A subscribe-message template an app took from the library (its private copy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    /// Its id, `priTmplId` on the wire.
+    pub pri_tmpl_id: String,
+    /// The app it belongs to.
+    pub appid: String,
+    /// The library template it copies.
+    pub tid: u32,
+    /// Its title.
+    pub title: String,
+    /// The keywords the app chose, in its order.
+    pub keywords: Vec<TemplateKeyword>,
+    /// Why the app sends it (`sceneDesc`).
+    pub scene_desc: String,
+    /// When it was added.
+    pub created_at: Timestamp,
+    /// When it was deleted: it then takes no consent and sends nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// One keyword of an app's template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateKeyword {
+    /// The data key: rule and kid (`thing1`).
+    pub key: String,
+    /// What it names.
+    pub name: String,
+    /// Its value rule.
+    pub rule: String,
+    /// An example value.
+    pub example: String,
+}
+
+/// How many more messages of one template a user allows one app to send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// Each "accept" adds one; each message sent takes one.
+    pub remaining: u32,
+}
+
+/// A subscribe message as the user received it: a service notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceMessage {
+    /// Its id.
+    pub msgid: String,
+    /// The app that sent it.
+    pub appid: String,
+    /// The app's name when it was sent.
+    pub app_name: String,
+    /// Its receiver.
+    pub user_id: String,
+    /// The template's id.
+    pub pri_tmpl_id: String,
+    /// The template's title.
+    pub title: String,
+    /// Keyword names and values, in the template's order.
+    pub rows: Vec<(String, String)>,
+    /// The page it opens (`pages/booking/detail?id=7`), if any.
+    pub page: Option<String>,
+    /// Which version opens (`formal`, `trial`, `developer`).
+    pub state: String,
+    /// When it was sent.
+    pub sent_at: Timestamp,
+}

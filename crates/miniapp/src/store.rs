@@ -19,6 +19,14 @@ pub mod kind {
     pub const SESSION: &str = "miniapp.session";
     /// An exchanged login code, by the code's id.
     pub const SPENT_CODE: &str = "miniapp.spent_code";
+    /// A subscribe-message template, by `priTmplId`.
+    pub const TEMPLATE: &str = "miniapp.template";
+    /// A user's remaining consent, by `appid/user_id/priTmplId`.
+    pub const CONSENT: &str = "miniapp.consent";
+    /// The user behind an openid, by `appid/openid` (written when the user consents).
+    pub const OPENID: &str = "miniapp.openid";
+    /// A service notification, by msgid.
+    pub const MESSAGE: &str = "miniapp.message";
 }
 
 /// Index names.
@@ -27,6 +35,10 @@ pub mod index {
     pub const DEVELOPER: &str = "developer";
     /// Apps by creation time.
     pub const CREATED: &str = "created";
+    /// Templates by app: `appid/created`.
+    pub const APP: &str = "app";
+    /// Messages by receiver: `user_id/sent`.
+    pub const RECEIVER: &str = "receiver";
 }
 
 /// Index value for "by time": fixed width so that text order is time order.

@@ -4,11 +4,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use plaza_http::web::UserApp;
 use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
 use plaza_identity::Identity;
 use plaza_kernel::BoxFuture;
 use plaza_miniapp::{MerchantRefusal, Merchants, MiniAppLimits, MiniApps};
-use plaza_miniapp_http::{MiniAppState, MiniAppStateParts};
+use plaza_miniapp_http::{MiniAppState, MiniAppStateParts, MiniAppWeb};
 use plaza_pay::{PayError, PayService};
 
 use super::{Foundation, IDENTITY_SECRET_FILE, System};
@@ -84,6 +85,10 @@ impl System for MiniProgram {
 
     fn nav(&self) -> &'static [NavEntry] {
         plaza_miniapp_http::NAV
+    }
+
+    fn user_app(&self) -> Option<Arc<dyn UserApp>> {
+        Some(Arc::new(MiniAppWeb::new(self.miniapps.clone())))
     }
 
     fn error_codes(&self) -> &'static [ErrorCode] {

@@ -514,3 +514,209 @@ async fn the_server_api_answers_under_wechats_host_name_only_with_its_own_paths(
         "Plaza's own API is not under WeChat's host"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscribe_message_needs_one_consent_matching_data_and_lands_in_service_notifications() {
+    let (server, _developer, app) = sandbox_with_app().await;
+    let token = app.token(&server).await;
+    let wx = |path: &str| format!("{path}?access_token={token}");
+
+    // The library and its keywords.
+    let titles = wx_get(&server, &wx("/wxaapi/newtmpl/getpubtemplatetitles")).await;
+    assert_errcode(&titles, 0);
+    assert!(
+        titles["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["title"] == "预约成功通知")
+    );
+    let keywords = wx_get(
+        &server,
+        &format!("{}&tid=1001", wx("/wxaapi/newtmpl/getpubtemplatekeywords")),
+    )
+    .await;
+    assert_eq!(keywords["data"][1]["rule"], "time");
+    assert_errcode(
+        &wx_get(
+            &server,
+            &format!("{}&tid=9", wx("/wxaapi/newtmpl/getpubtemplatekeywords")),
+        )
+        .await,
+        200_014,
+    );
+
+    // An app's template: tid, 2–5 keywords, a scene.
+    let add = |body: Value| {
+        let server = &server;
+        let url = wx("/wxaapi/newtmpl/addtemplate");
+        async move { wx_post(server, &url, &body.to_string()).await }
+    };
+    assert_errcode(
+        &add(json!({"tid": "77", "kidList": [1, 2], "sceneDesc": "预约"})).await,
+        200_014,
+    );
+    assert_errcode(
+        &add(json!({"tid": "1001", "kidList": [1], "sceneDesc": "预约"})).await,
+        200_020,
+    );
+    assert_errcode(
+        &add(json!({"tid": "1001", "kidList": [1, 9], "sceneDesc": "预约"})).await,
+        200_020,
+    );
+    assert_errcode(
+        &add(json!({"tid": "1001", "kidList": [1, 2], "sceneDesc": ""})).await,
+        200_021,
+    );
+    let added =
+        add(json!({"tid": "1001", "kidList": [1, 2, 3, 4], "sceneDesc": "预约成功后通知"})).await;
+    assert_errcode(&added, 0);
+    let template_id = added["priTmplId"].as_str().unwrap().to_owned();
+    let listed = wx_get(&server, &wx("/wxaapi/newtmpl/gettemplate")).await;
+    assert_eq!(listed["data"][0]["priTmplId"], template_id.as_str());
+    assert_eq!(
+        listed["data"][0]["content"],
+        "预约项目:{{thing1.DATA}}\n预约时间:{{time2.DATA}}\n预约地点:{{thing3.DATA}}\n预约人:{{name4.DATA}}"
+    );
+
+    // A user of the app: known by the openid jscode2session gave the back end.
+    let user = Payer::create(&server, "Carol", 1).await;
+    let openid = app
+        .code_to_session(&server, &app.login_code(&server, &user.token).await)
+        .await["openid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let data = json!({
+        "thing1": {"value": "核酸检测"},
+        "time2": {"value": "2026年12月8日 09:30"},
+        "thing3": {"value": "市民中心采样点"},
+        "name4": {"value": "张三"},
+    });
+    let send = |touser: &str, template: &str, data: &Value| {
+        let body = json!({"touser": touser, "template_id": template, "page": "pages/booking/detail?id=7", "data": data});
+        let server = &server;
+        let url = wx("/cgi-bin/message/subscribe/send");
+        async move { wx_post(server, &url, &body.to_string()).await }
+    };
+    assert_errcode(&send(&openid, &template_id, &data).await, 43101);
+
+    let consent = |accept: Vec<&str>, reject: Vec<&str>| {
+        let server = &server;
+        let user = &user;
+        let path = format!("/api/v1/mp/{}/subscribe", app.appid);
+        let body = json!({"accept": accept, "reject": reject});
+        async move { user.post(server, &path, &body).await }
+    };
+    let answer = consent(vec![&template_id], vec![]).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json()[template_id.as_str()], "accept");
+    assert_eq!(answer.json()["errMsg"], "requestSubscribeMessage:ok");
+    consent(vec!["not-a-template"], vec![])
+        .await
+        .assert_error(400, "invalid_field");
+
+    // Data that does not match the template: named, nothing spent.
+    let mut wrong_time = data.clone();
+    wrong_time["time2"] = json!({"value": "明天上午"});
+    let refused = send(&openid, &template_id, &wrong_time).await;
+    assert_errcode(&refused, 47003);
+    assert!(
+        refused["errmsg"]
+            .as_str()
+            .unwrap()
+            .contains("data.time2.value invalid"),
+        "{refused}"
+    );
+    let mut missing = data.clone();
+    missing.as_object_mut().unwrap().remove("name4");
+    assert!(
+        send(&openid, &template_id, &missing).await["errmsg"]
+            .as_str()
+            .unwrap()
+            .contains("name4")
+    );
+    let mut extra = data.clone();
+    extra["thing9"] = json!({"value": "x"});
+    assert_errcode(&send(&openid, &template_id, &extra).await, 47003);
+    assert_errcode(&send(&openid, "no-such-template", &data).await, 40037);
+    assert_errcode(
+        &send("oUnknownOpenid000000000000000", &template_id, &data).await,
+        40003,
+    );
+
+    // One consent, one message.
+    let sent = send(&openid, &template_id, &data).await;
+    assert_errcode(&sent, 0);
+    assert!(
+        sent["msgid"].as_str().is_some_and(|id| id.len() == 19),
+        "{sent}"
+    );
+    assert_errcode(&send(&openid, &template_id, &data).await, 43101);
+    // Two consents, two messages; a rejection adds none.
+    consent(vec![&template_id], vec![]).await;
+    consent(vec![], vec![&template_id]).await;
+    consent(vec![&template_id], vec![]).await;
+    assert_errcode(&send(&openid, &template_id, &data).await, 0);
+    assert_errcode(&send(&openid, &template_id, &data).await, 0);
+    assert_errcode(&send(&openid, &template_id, &data).await, 43101);
+
+    // The user's service notifications: newest first, rows in the template's order.
+    let notifications = user.get(&server, "/api/v1/me/notifications").await.json();
+    let list = notifications["notifications"].as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["title"], "预约成功通知");
+    assert_eq!(list[0]["app_name"], "核酸检测预约");
+    assert_eq!(
+        list[0]["rows"][1],
+        json!({"name": "预约时间", "value": "2026年12月8日 09:30"})
+    );
+    assert_eq!(
+        list[0]["link"],
+        format!("/app/mp/{}/pages/booking/detail?id=7", app.appid)
+    );
+    // …and in Chats.
+    let page = plaza_testkit::http_client()
+        .get(format!(
+            "{}/app/chats/service-notifications",
+            server.base_url
+        ))
+        .header("cookie", format!("plaza_session={}", user.token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("预约成功通知") && page.contains("市民中心采样点"),
+        "{page}"
+    );
+    let chats = plaza_testkit::http_client()
+        .get(format!("{}/app", server.base_url))
+        .header("cookie", format!("plaza_session={}", user.token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(chats.contains("服务通知"), "Chats lists the conversation");
+
+    // A deleted template sends nothing and takes no consent.
+    let deleted = wx_post(
+        &server,
+        &wx("/wxaapi/newtmpl/deltemplate"),
+        &json!({"priTmplId": template_id}).to_string(),
+    )
+    .await;
+    assert_errcode(&deleted, 0);
+    assert_errcode(&send(&openid, &template_id, &data).await, 40037);
+    consent(vec![&template_id], vec![])
+        .await
+        .assert_error(400, "invalid_field");
+    assert_eq!(
+        wx_get(&server, &wx("/wxaapi/newtmpl/gettemplate")).await["data"],
+        json!([])
+    );
+}
