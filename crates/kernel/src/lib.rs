@@ -11,6 +11,7 @@ pub mod clock;
 pub mod id;
 pub mod limits;
 pub mod money;
+pub mod objects;
 pub mod queue;
 pub mod record;
 

@@ -3,6 +3,7 @@
 
 use plaza_http::ApiError;
 use plaza_miniapp::MiniAppError;
+use plaza_miniapp::packages::PackageError;
 
 /// Every code Mini Programs' `/api/v1` handlers answer with: the shared ones and their
 /// own.
@@ -15,6 +16,10 @@ pub mod code {
         MINIAPP_NOT_FOUND = ("miniapp_not_found", InvalidRequest, 404);
         NOT_A_DEVELOPER = ("not_a_developer", Auth, 403);
         NOT_YOUR_MINIAPP = ("not_your_miniapp", Auth, 403);
+        PACKAGE_INVALID = ("package_invalid", InvalidRequest, 400);
+        PACKAGE_TOO_LARGE = ("package_too_large", InvalidRequest, 413);
+        VERSION_NOT_FOUND = ("version_not_found", InvalidRequest, 404);
+        VERSION_STATE = ("version_state", InvalidRequest, 409);
         }
     }
 }
@@ -44,7 +49,23 @@ pub(crate) fn api_error(error: MiniAppError) -> ApiError {
             code::BUSY,
             format!("too many concurrent changes to the {what}; retry"),
         ),
-        MiniAppError::Unavailable { reason } => ApiError::unavailable(&reason),
+        MiniAppError::Unavailable { reason } | MiniAppError::Objects { reason } => {
+            ApiError::unavailable(&reason)
+        }
+        MiniAppError::Package(problem) => match problem {
+            PackageError::TooLarge { .. } => {
+                ApiError::new(code::PACKAGE_TOO_LARGE, problem.to_string())
+            }
+            PackageError::Invalid(_) => ApiError::new(code::PACKAGE_INVALID, problem.to_string()),
+        },
+        MiniAppError::VersionNotFound { version } => ApiError::new(
+            code::VERSION_NOT_FOUND,
+            format!("no version {version} of this mini program"),
+        ),
+        MiniAppError::VersionState { errcode, problem } => ApiError::new(
+            code::VERSION_STATE,
+            format!("{problem} (WeChat's {errcode})"),
+        ),
         other => ApiError::new(code::BUSINESS_RULE, other.to_string()),
     }
 }

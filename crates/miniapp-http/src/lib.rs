@@ -13,6 +13,7 @@ mod error;
 mod routes;
 mod server_api;
 mod subscribe_api;
+mod versions_api;
 mod web;
 pub mod wire;
 
@@ -76,6 +77,7 @@ pub fn routes(state: MiniAppState) -> SystemRoutes {
     };
     let own = Router::new()
         .merge(routes::router())
+        .merge(versions_api::router())
         .with_state(state.clone())
         .merge(server_api());
     SystemRoutes {

@@ -346,7 +346,11 @@ async fn my_developer(
 }
 
 /// The signed-in developer's own app, or why not.
-async fn my_app(state: &MiniAppState, user: &User, appid: &str) -> Result<MiniApp, ApiError> {
+pub(crate) async fn my_app(
+    state: &MiniAppState,
+    user: &User,
+    appid: &str,
+) -> Result<MiniApp, ApiError> {
     let developer_id = developer_id(state, user).await?;
     let app = state
         .miniapps

@@ -114,6 +114,29 @@ pub enum MiniAppError {
         /// Why.
         problem: String,
     },
+    /// A code package is refused.
+    #[error("{0}")]
+    Package(crate::packages::PackageError),
+    /// No such code version.
+    #[error("no version {version} of this mini program")]
+    VersionNotFound {
+        /// The number asked for.
+        version: u32,
+    },
+    /// The life cycle does not allow this now.
+    #[error("{problem}")]
+    VersionState {
+        /// WeChat's code for it (85009, 85019, 85020…).
+        errcode: i64,
+        /// What stands in the way.
+        problem: String,
+    },
+    /// The object store failed.
+    #[error("the object store is unavailable: {reason}")]
+    Objects {
+        /// What went wrong, for the log.
+        reason: String,
+    },
     /// Too many concurrent changes to one record; the caller may retry.
     #[error("too many concurrent changes to the {what}; retry")]
     Busy {
@@ -166,7 +189,10 @@ impl MiniAppError {
             Self::OpenidInvalid => 40003,
             Self::ConsentMissing => 43101,
             Self::DataInvalid { .. } => 47003,
-            Self::Busy { .. } | Self::Unavailable { .. } => -1,
+            Self::Package(_) => 47001,
+            Self::VersionNotFound { .. } => 85012,
+            Self::VersionState { errcode, .. } => *errcode,
+            Self::Busy { .. } | Self::Unavailable { .. } | Self::Objects { .. } => -1,
         }
     }
 }

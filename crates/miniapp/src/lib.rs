@@ -17,15 +17,18 @@ pub mod error;
 pub mod library;
 pub mod login;
 pub mod model;
+pub mod packages;
 pub mod ports;
 pub mod store;
 pub mod subscribe;
 pub mod tokens;
+pub mod versions;
 
 use std::sync::Arc;
 
 use plaza_identity::Identity;
 use plaza_kernel::clock::{Clock, Timestamp};
+use plaza_kernel::objects::ObjectStore;
 use plaza_kernel::record::{RecordStore, RecordWrite};
 use plaza_ledger::{LedgerError, LedgerStore, WriteSet};
 
@@ -64,6 +67,7 @@ pub struct MiniApps {
     secrets: login::Secrets,
     limits: MiniAppLimits,
     merchants: Option<Arc<dyn Merchants>>,
+    objects: Arc<dyn ObjectStore>,
 }
 
 impl std::fmt::Debug for MiniApps {
@@ -76,13 +80,14 @@ impl std::fmt::Debug for MiniApps {
 
 impl MiniApps {
     /// Mini Programs over the given stores. `identity` knows people and apps (openids,
-    /// unionids); `secret` (at least 32 bytes of randomness) keys tokens and seals
+    /// unionids); `objects` keeps code packages; `secret` (at least 32 bytes of randomness) keys tokens and seals
     /// login codes.
     pub fn new(
         records: Arc<dyn RecordStore>,
         ledger: Arc<dyn LedgerStore>,
         clock: Arc<dyn Clock>,
         identity: Arc<Identity>,
+        objects: Arc<dyn ObjectStore>,
         secret: &[u8],
         limits: MiniAppLimits,
     ) -> Self {
@@ -94,6 +99,7 @@ impl MiniApps {
             secrets: login::Secrets::derive(secret),
             limits,
             merchants: None,
+            objects,
         }
     }
 

@@ -156,3 +156,77 @@ pub struct ServiceMessage {
     /// When it was sent.
     pub sent_at: Timestamp,
 }
+
+/// One file of a code version: its content address in the object store and size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageFile {
+    /// Lower-case hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// An uploaded code package: a development version of an app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeVersion {
+    /// The app.
+    pub appid: String,
+    /// Its number within the app, from 1.
+    pub version: u32,
+    /// The developer's version text (`1.0.3`).
+    pub user_version: String,
+    /// The developer's note.
+    pub user_desc: String,
+    /// When it was uploaded.
+    pub uploaded_at: Timestamp,
+    /// The package's compressed size.
+    pub size_bytes: u64,
+    /// `app.json`'s pages, title and tab bar.
+    pub config: crate::packages::AppConfig,
+    /// Path → file.
+    pub files: std::collections::BTreeMap<String, PackageFile>,
+}
+
+/// Where a review stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditStatus {
+    /// Waiting for an operator.
+    Auditing,
+    /// Approved: the developer may release it.
+    Approved,
+    /// Rejected, with a reason.
+    Rejected,
+}
+
+/// The version submitted for review and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    /// The version.
+    pub version: u32,
+    /// Where it stands.
+    pub status: AuditStatus,
+    /// The operator's reason (rejections).
+    pub reason: Option<String>,
+    /// When it was submitted.
+    pub submitted_at: Timestamp,
+    /// When an operator decided.
+    pub decided_at: Option<Timestamp>,
+}
+
+/// An app's code life cycle: which version is trial, under review, released.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeState {
+    /// The number the next upload gets.
+    pub next_version: u32,
+    /// The trial version (testers only).
+    pub trial: Option<u32>,
+    /// The latest review.
+    pub audit: Option<Audit>,
+    /// The released version: what users run.
+    pub release: Option<u32>,
+    /// The release before it, for one rollback.
+    pub previous_release: Option<u32>,
+    /// When the current release happened.
+    pub released_at: Option<Timestamp>,
+}

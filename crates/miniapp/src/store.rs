@@ -27,6 +27,10 @@ pub mod kind {
     pub const OPENID: &str = "miniapp.openid";
     /// A service notification, by msgid.
     pub const MESSAGE: &str = "miniapp.message";
+    /// A code version, by `appid/version` (eight digits).
+    pub const VERSION: &str = "miniapp.version";
+    /// An app's code life cycle, by appid.
+    pub const CODE_STATE: &str = "miniapp.code_state";
 }
 
 /// Index names.
@@ -39,6 +43,10 @@ pub mod index {
     pub const APP: &str = "app";
     /// Messages by receiver: `user_id/sent`.
     pub const RECEIVER: &str = "receiver";
+    /// Versions by app: `appid/version`.
+    pub const VERSIONS: &str = "versions";
+    /// Apps waiting for review: `submitted/appid`, present only while auditing.
+    pub const AUDITING: &str = "auditing";
 }
 
 /// Index value for "by time": fixed width so that text order is time order.

@@ -11,6 +11,7 @@
 
 mod error;
 mod metrics;
+pub mod objects;
 mod plan;
 mod postgres;
 mod sql;

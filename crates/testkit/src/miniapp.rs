@@ -151,3 +151,99 @@ pub async fn wx_post(server: &TestServer, path: &str, body: &str) -> Value {
 pub fn errcode(answer: &Value) -> i64 {
     answer["errcode"].as_i64().unwrap_or(0)
 }
+
+/// A zip of `entries` (path, bytes), deflated, as a developer tool would make it.
+///
+/// # Panics
+///
+/// When the zip cannot be written (it is built in memory).
+pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in entries {
+        writer
+            .start_file(*name, options)
+            .expect("start a zip entry");
+        writer.write_all(bytes).expect("write a zip entry");
+    }
+    writer.finish().expect("finish the zip").into_inner()
+}
+
+/// A small valid package: two pages, a tab bar, `title` on the title bar and `marker`
+/// in the home page's text.
+pub fn package(title: &str, marker: &str) -> Vec<u8> {
+    let app_json = serde_json::json!({
+        "pages": ["pages/index/index", "pages/about/about"],
+        "window": {"navigationBarTitleText": title},
+        "tabBar": {"list": [
+            {"pagePath": "pages/index/index", "text": "首页"},
+            {"pagePath": "pages/about/about", "text": "关于"},
+        ]},
+    })
+    .to_string();
+    let index = format!("<h1>{marker}</h1>");
+    zip_of(&[
+        ("app.json", app_json.as_bytes()),
+        ("pages/index/index.html", index.as_bytes()),
+        ("pages/index/index.js", b"console.log('home');"),
+        ("pages/index/index.css", b"h1 { color: #07c160; }"),
+        ("pages/about/about.html", b"<p>about</p>"),
+    ])
+}
+
+/// Uploads `zip` as a development version through the operator's API.
+///
+/// # Panics
+///
+/// When the server cannot be reached.
+pub async fn upload_as_admin(
+    server: &TestServer,
+    appid: &str,
+    zip: Vec<u8>,
+    user_version: &str,
+) -> crate::Reply {
+    server
+        .send(
+            server
+                .client
+                .post(format!(
+                    "{}/api/v1/admin/miniapps/{appid}/versions?user_version={user_version}",
+                    server.base_url
+                ))
+                .bearer_auth(&server.admin_token)
+                .header("content-type", "application/zip")
+                .body(zip),
+        )
+        .await
+        .expect("POST a package")
+}
+
+/// Uploads `zip` as the developer signed in with `token`.
+///
+/// # Panics
+///
+/// When the server cannot be reached.
+pub async fn upload_as(
+    server: &TestServer,
+    token: &str,
+    appid: &str,
+    zip: Vec<u8>,
+    user_version: &str,
+) -> crate::Reply {
+    server
+        .send(
+            server
+                .client
+                .post(format!(
+                    "{}/api/v1/me/miniapps/{appid}/versions?user_version={user_version}",
+                    server.base_url
+                ))
+                .bearer_auth(token)
+                .header("content-type", "application/zip")
+                .body(zip),
+        )
+        .await
+        .expect("POST a package")
+}

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use plaza_http::web::UserApp;
 use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
 use plaza_identity::Identity;
@@ -17,6 +19,9 @@ use crate::scheduler::JobHandler;
 
 /// The data-directory file of the secret that keys access tokens and seals login codes.
 const MINIAPP_SECRET_FILE: &str = "miniapp.secret";
+
+/// The data-directory folder of the object store (packages by content address).
+const OBJECTS_DIR: &str = "objects";
 
 /// Mini Programs, built.
 pub(crate) struct MiniProgram {
@@ -35,6 +40,10 @@ impl MiniProgram {
             data_dir.secret(IDENTITY_SECRET_FILE)?.into_bytes(),
         ));
         let secret = data_dir.secret(MINIAPP_SECRET_FILE)?;
+        let objects = Arc::new(
+            plaza_store::objects::LocalObjects::open(foundation.config.data_dir.join(OBJECTS_DIR))
+                .with_context(|| format!("the object store under {OBJECTS_DIR}/"))?,
+        );
         let limits = MiniAppLimits {
             token_daily_max: foundation.config.miniapp_token_daily_max,
         };
@@ -43,6 +52,7 @@ impl MiniProgram {
             store,
             foundation.clock.clone(),
             identity,
+            objects,
             secret.as_bytes(),
             limits,
         )

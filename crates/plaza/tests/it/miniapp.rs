@@ -720,3 +720,160 @@ async fn a_subscribe_message_needs_one_consent_matching_data_and_lands_in_servic
         json!([])
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn code_versions_go_through_review_release_and_one_rollback() {
+    use plaza_testkit::miniapp::{package, upload_as, zip_of};
+    let server = TestServer::sandbox(PLAZA);
+    let dev = Payer::create(&server, "Dev", 1).await;
+    let stranger = Payer::create(&server, "Stranger", 1).await;
+    dev.post(&server, "/api/v1/me/developer", &json!({})).await;
+    let created = dev
+        .post(&server, "/api/v1/me/miniapps", &json!({"name": "预约"}))
+        .await
+        .json();
+    let appid = created["appid"].as_str().unwrap().to_owned();
+    let me = |path: &str| format!("/api/v1/me/miniapps/{appid}{path}");
+
+    let first = upload_as(&server, &dev.token, &appid, package("预约", "v1"), "1.0.0").await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(first.json()["version"], 1);
+    assert_eq!(
+        first.json()["pages"],
+        json!(["pages/index/index", "pages/about/about"])
+    );
+    assert_eq!(first.json()["window_title"], "预约");
+
+    // Bad packages: named, and nothing recorded.
+    let page: (&str, &[u8]) = ("pages/index/index.html", b"x");
+    for (zip, needle) in [
+        (zip_of(&[page]), "no app.json"),
+        (
+            zip_of(&[("app.json", br#"{"pages": "x"}"#), page]),
+            "app.json: pages",
+        ),
+        (
+            zip_of(&[
+                ("app.json", br#"{"pages": ["pages/index/index"]}"#),
+                page,
+                ("../up.html", b"x"),
+            ]),
+            "../up.html",
+        ),
+        (b"PK not really".to_vec(), "not a zip"),
+    ] {
+        let refused = upload_as(&server, &dev.token, &appid, zip, "1.0.1").await;
+        refused.assert_error(400, "package_invalid");
+        assert!(refused.text.contains(needle), "{needle}: {}", refused.text);
+    }
+    let noise: Vec<u8> = (0..2 * 1024 * 1024 + 10)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    upload_as(&server, &dev.token, &appid, noise, "1.0.1")
+        .await
+        .assert_error(413, "package_too_large");
+    upload_as(&server, &stranger.token, &appid, package("x", "x"), "9")
+        .await
+        .assert_error(403, "not_a_developer");
+    let listed = dev.get(&server, &me("/versions")).await.json();
+    assert_eq!(
+        listed["versions"].as_array().unwrap().len(),
+        1,
+        "refusals recorded nothing"
+    );
+
+    // Trial, review, decision, release.
+    assert_eq!(
+        dev.post(&server, &me("/versions/1/trial"), &json!({}))
+            .await
+            .json()["trial"],
+        1
+    );
+    dev.post(&server, &me("/versions/9/submit"), &json!({}))
+        .await
+        .assert_error(404, "version_not_found");
+    let submitted = dev
+        .post(&server, &me("/versions/1/submit"), &json!({}))
+        .await
+        .json();
+    assert_eq!(submitted["audit"]["status"], "auditing");
+    dev.post(&server, &me("/versions/1/submit"), &json!({}))
+        .await
+        .assert_error(409, "version_state");
+    dev.post(&server, &me("/release"), &json!({}))
+        .await
+        .assert_error(409, "version_state");
+    let reviews = server
+        .admin_get("/api/v1/admin/miniapp-reviews")
+        .await
+        .json();
+    assert_eq!(reviews["reviews"][0]["appid"], appid.as_str());
+    assert_eq!(reviews["reviews"][0]["version"]["user_version"], "1.0.0");
+    let review = format!("/api/v1/admin/miniapps/{appid}/review");
+    server
+        .admin_post(&review, &json!({"decision": "reject"}))
+        .await
+        .assert_error(400, "invalid_field");
+    let rejected = server
+        .admin_post(
+            &review,
+            &json!({"decision": "reject", "reason": "首页缺少隐私说明"}),
+        )
+        .await;
+    assert_eq!(
+        rejected.json()["audit"]["status"],
+        "rejected",
+        "{}",
+        rejected.text
+    );
+    assert_eq!(rejected.json()["audit"]["reason"], "首页缺少隐私说明");
+    assert_eq!(
+        server
+            .admin_get("/api/v1/admin/miniapp-reviews")
+            .await
+            .json()["reviews"],
+        json!([])
+    );
+    dev.post(&server, &me("/release"), &json!({}))
+        .await
+        .assert_error(409, "version_state");
+
+    let second = upload_as(&server, &dev.token, &appid, package("预约", "v2"), "1.0.1")
+        .await
+        .json();
+    assert_eq!(second["version"], 2);
+    dev.post(&server, &me("/versions/2/submit"), &json!({}))
+        .await;
+    server
+        .admin_post(&review, &json!({"decision": "approve"}))
+        .await;
+    let released = dev.post(&server, &me("/release"), &json!({})).await.json();
+    assert_eq!(released["release"], 2);
+    assert_eq!(released["previous_release"], Value::Null);
+
+    upload_as(&server, &dev.token, &appid, package("预约", "v3"), "1.1.0").await;
+    dev.post(&server, &me("/versions/3/submit"), &json!({}))
+        .await;
+    server
+        .admin_post(&review, &json!({"decision": "approve"}))
+        .await;
+    let third = dev.post(&server, &me("/release"), &json!({})).await.json();
+    assert_eq!(
+        (third["release"].clone(), third["previous_release"].clone()),
+        (json!(3), json!(2))
+    );
+    let back = dev.post(&server, &me("/rollback"), &json!({})).await.json();
+    assert_eq!(
+        (back["release"].clone(), back["previous_release"].clone()),
+        (json!(2), Value::Null)
+    );
+    dev.post(&server, &me("/rollback"), &json!({}))
+        .await
+        .assert_error(409, "version_state");
+
+    // All of it survives a restart.
+    let server = server.restart();
+    let listed = dev.get(&server, &me("/versions")).await.json();
+    assert_eq!(listed["state"]["release"], 2);
+    assert_eq!(listed["versions"].as_array().unwrap().len(), 3);
+}
