@@ -325,6 +325,49 @@ impl Identity {
         }
     }
 
+    // ---- phone numbers ---------------------------------------------------------
+
+    /// Sets the user's phone number: mainland digits (`13800138000`) or `+` country
+    /// code and digits; stored without spaces or dashes.
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityError::Invalid`] for a malformed number, [`IdentityError::UserNotFound`].
+    pub async fn set_phone(&self, user_id: &str, phone: &str) -> Result<String, IdentityError> {
+        let phone: String = phone.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        let digits = phone.strip_prefix('+').unwrap_or(&phone);
+        if !(6..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(IdentityError::Invalid {
+                field: "phone".to_owned(),
+                problem: "6 to 15 digits, optionally after + and a country code".to_owned(),
+            });
+        }
+        if self.user(user_id).await?.is_none() {
+            return Err(IdentityError::UserNotFound {
+                user_id: user_id.to_owned(),
+            });
+        }
+        let write = records::write(kind::PHONE, user_id, Expect::Any, &phone, vec![])?;
+        if self.try_commit(vec![write]).await? {
+            Ok(phone)
+        } else {
+            Err(IdentityError::Busy {
+                what: "phone number".to_owned(),
+            })
+        }
+    }
+
+    /// The user's phone number, if they gave one.
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityError::Unavailable`] when the store fails.
+    pub async fn phone(&self, user_id: &str) -> Result<Option<String>, IdentityError> {
+        Ok(load::<String>(&*self.records, kind::PHONE, user_id)
+            .await?
+            .map(|(phone, _)| phone))
+    }
+
     // ---- sessions --------------------------------------------------------------
 
     /// Signs a user in: a new bearer token.

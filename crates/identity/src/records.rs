@@ -22,6 +22,8 @@ pub mod kind {
     pub const DEVELOPER: &str = "identity.developer";
     /// The developer account a user owns, by user id (one per user).
     pub const DEVELOPER_OF: &str = "identity.developer_of";
+    /// A user's phone number, by user id.
+    pub const PHONE: &str = "identity.phone";
 }
 
 /// Index names.

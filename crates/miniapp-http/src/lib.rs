@@ -9,6 +9,7 @@
 //! ones that work: WeCom's realm is another host and another record kind.
 #![deny(missing_docs)]
 
+mod container;
 mod error;
 mod routes;
 mod server_api;
@@ -24,15 +25,20 @@ use axum::extract::FromRef;
 use plaza_http::{HostRoutes, HttpState, NavEntry, SystemRoutes, WireApi};
 use plaza_miniapp::MiniApps;
 
+pub use container::{Fetch, FetchRequest, Fetched};
 pub use error::MINIAPP_ERROR_CODES;
 pub use web::MiniAppWeb;
 
 /// The WeChat host the mini-program server API lives on.
 pub const MINIAPP_HOST: &str = "api.weixin.qq.com";
 
-/// Mini Programs' navigation entries (none yet: the developer console and Discover's
-/// list come with the container).
-pub const NAV: &[NavEntry] = &[];
+/// Mini Programs' navigation entries: the released mini programs on Discover.
+pub const NAV: &[NavEntry] = &[NavEntry::discover(
+    "miniapps",
+    "/app/mp",
+    "小程序 Mini Programs",
+    "程",
+)];
 
 /// Everything Mini Programs' handlers need; cheap to clone.
 #[derive(Clone)]
@@ -65,6 +71,8 @@ pub struct MiniAppStateParts {
     pub http: HttpState,
     /// The domain.
     pub miniapps: Arc<MiniApps>,
+    /// Sends `wx.request`'s requests.
+    pub fetch: Arc<dyn Fetch>,
 }
 
 /// Everything Mini Programs serve: on Plaza's own host the server API and `/api/v1`;
@@ -78,6 +86,7 @@ pub fn routes(state: MiniAppState) -> SystemRoutes {
     let own = Router::new()
         .merge(routes::router())
         .merge(versions_api::router())
+        .merge(container::router())
         .with_state(state.clone())
         .merge(server_api());
     SystemRoutes {

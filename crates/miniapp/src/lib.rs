@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod apps;
+pub mod container;
 pub mod error;
 pub mod library;
 pub mod login;
@@ -36,7 +37,9 @@ pub use apps::{AppSettings, NewMiniApp};
 pub use error::MiniAppError;
 pub use login::CodeSession;
 pub use model::{AccessToken, LoginSession, MiniApp, ServiceMessage, Template};
-pub use ports::{MerchantRefusal, Merchants};
+pub use ports::{
+    MerchantRefusal, Merchants, PaymentRefusal, PaymentRequest, PaymentSummary, Payments,
+};
 pub use tokens::IssuedToken;
 
 /// How often a write that lost a race is tried again before answering `Busy`.
@@ -67,6 +70,7 @@ pub struct MiniApps {
     secrets: login::Secrets,
     limits: MiniAppLimits,
     merchants: Option<Arc<dyn Merchants>>,
+    payments: Option<Arc<dyn Payments>>,
     objects: Arc<dyn ObjectStore>,
 }
 
@@ -99,8 +103,16 @@ impl MiniApps {
             secrets: login::Secrets::derive(secret),
             limits,
             merchants: None,
+            payments: None,
             objects,
         }
+    }
+
+    /// With Pay's payment check, for `wx.requestPayment`.
+    #[must_use]
+    pub fn with_payments(mut self, payments: Arc<dyn Payments>) -> Self {
+        self.payments = Some(payments);
+        self
     }
 
     /// With Pay's merchants, so apps can be bound to one.

@@ -57,7 +57,7 @@ impl Secrets {
         URL_SAFE_NO_PAD.encode(tag.as_ref())
     }
 
-    fn seal_code(&self, code: &Code) -> String {
+    pub(crate) fn seal_code(&self, code: &Code) -> String {
         let nonce_bytes: [u8; NONCE_LEN] = rand::random();
         let mut sealed = code.to_bytes();
         // Sealing fails only for inputs beyond AES-GCM's 64 GiB limit; a code is < 100 B.
@@ -78,7 +78,7 @@ impl Secrets {
     }
 
     /// The code inside `text` and its id, if this system sealed it.
-    fn open_code(&self, text: &str) -> Option<(Code, String)> {
+    pub(crate) fn open_code(&self, text: &str) -> Option<(Code, String)> {
         if text.len() > 256 {
             return None;
         }
@@ -102,29 +102,63 @@ impl Secrets {
     }
 }
 
-/// What a login code carries.
+/// What a code is for: a login (`wx.login`) or a phone number (`getPhoneNumber`); a
+/// code of one kind never works as the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// `jscode2session`.
+    Login,
+    /// `getuserphonenumber`.
+    Phone,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Login => "login",
+            Purpose::Phone => "phone",
+        }
+    }
+}
+
+/// What a code carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Code {
-    issued_ms: i64,
-    appid: String,
-    user_id: String,
+pub(crate) struct Code {
+    pub(crate) purpose: Purpose,
+    pub(crate) issued_ms: i64,
+    pub(crate) appid: String,
+    pub(crate) user_id: String,
 }
 
 impl Code {
     fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = self.issued_ms.to_be_bytes().to_vec();
-        bytes.extend_from_slice(format!("{}\n{}", self.appid, self.user_id).as_bytes());
+        bytes.extend_from_slice(
+            format!(
+                "{}\n{}\n{}",
+                self.purpose.as_str(),
+                self.appid,
+                self.user_id
+            )
+            .as_bytes(),
+        );
         bytes
     }
 
     fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let (time, rest) = bytes.split_at_checked(8)?;
         let issued_ms = i64::from_be_bytes(time.try_into().ok()?);
-        let (appid, user_id) = std::str::from_utf8(rest).ok()?.split_once('\n')?;
+        let mut fields = std::str::from_utf8(rest).ok()?.splitn(3, '\n');
+        let purpose = match fields.next()? {
+            "login" => Purpose::Login,
+            "phone" => Purpose::Phone,
+            _ => return None,
+        };
         Some(Self {
+            purpose,
             issued_ms,
-            appid: appid.to_owned(),
-            user_id: user_id.to_owned(),
+            appid: fields.next()?.to_owned(),
+            user_id: fields.next()?.to_owned(),
         })
     }
 }
@@ -150,6 +184,7 @@ impl MiniApps {
     pub async fn login_code(&self, appid: &str, user_id: &str) -> Result<String, MiniAppError> {
         self.existing_app(appid).await?;
         Ok(self.secrets.seal_code(&Code {
+            purpose: Purpose::Login,
             issued_ms: self.now().unix_ms(),
             appid: appid.to_owned(),
             user_id: user_id.to_owned(),
@@ -196,7 +231,10 @@ impl MiniApps {
             .ok_or(MiniAppError::CodeInvalid)?;
         let now = self.now();
         let age_ms = now.unix_ms() - code.issued_ms;
-        if code.appid != app.appid || !(0..CODE_TTL_MS).contains(&age_ms) {
+        if code.purpose != Purpose::Login
+            || code.appid != app.appid
+            || !(0..CODE_TTL_MS).contains(&age_ms)
+        {
             return Err(MiniAppError::CodeInvalid);
         }
         let openid = self.identity.openid(&app.appid, &code.user_id);
@@ -301,6 +339,7 @@ mod tests {
     fn a_code_opens_only_under_its_own_secret_and_unaltered() {
         let secrets = Secrets::derive(b"one secret, 32 bytes or more....");
         let code = Code {
+            purpose: Purpose::Login,
             issued_ms: 1_700_000_000_000,
             appid: "wx0123456789abcdef".to_owned(),
             user_id: "u0123456789abcdef".to_owned(),
@@ -328,7 +367,7 @@ mod tests {
         #[test]
         fn codes_round_trip(issued_ms in proptest::prelude::any::<i64>(), user in "[a-z0-9]{1,40}") {
             let secrets = Secrets::derive(b"property secret.................");
-            let code = Code { issued_ms, appid: "wx0000000000000001".to_owned(), user_id: user };
+            let code = Code { purpose: Purpose::Phone, issued_ms, appid: "wx0000000000000001".to_owned(), user_id: user };
             let (opened, _) = secrets.open_code(&secrets.seal_code(&code)).unwrap();
             proptest::prop_assert_eq!(opened, code);
         }

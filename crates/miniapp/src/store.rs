@@ -31,6 +31,16 @@ pub mod kind {
     pub const VERSION: &str = "miniapp.version";
     /// An app's code life cycle, by appid.
     pub const CODE_STATE: &str = "miniapp.code_state";
+    /// A stored value of `wx.setStorage`, by `appid/user_id/key`.
+    pub const STORAGE: &str = "miniapp.storage";
+    /// A user's storage use in an app, by `appid/user_id`.
+    pub const STORAGE_USAGE: &str = "miniapp.storage_usage";
+    /// An app's visits on a day, by `appid/day`.
+    pub const VISITS: &str = "miniapp.visits";
+    /// A user seen: by `appid/day/user_id` (that day) and `appid/user_id` (ever).
+    pub const VISITOR_DAY: &str = "miniapp.visitor";
+    /// How many users ever opened an app, by appid.
+    pub const VISITORS: &str = "miniapp.visitors";
 }
 
 /// Index names.
@@ -47,6 +57,8 @@ pub mod index {
     pub const VERSIONS: &str = "versions";
     /// Apps waiting for review: `submitted/appid`, present only while auditing.
     pub const AUDITING: &str = "auditing";
+    /// Visit days by app: `appid/day`.
+    pub const VISIT_DAYS: &str = "visit_days";
 }
 
 /// Index value for "by time": fixed width so that text order is time order.

@@ -99,6 +99,38 @@ pub(crate) fn refusal_in(error: &(dyn std::error::Error + 'static)) -> Option<St
     None
 }
 
+/// An HTTP client for calls a merchant or a developer chose the target of: HTTPS
+/// trusting the system's certificate store, names resolved through
+/// [`CheckedResolver`], no redirects and no proxy, `timeout` for the whole exchange.
+pub(crate) fn checked_client(
+    policy: Arc<OutboundPolicy>,
+    timeout: std::time::Duration,
+    user_agent: &'static str,
+) -> anyhow::Result<reqwest::Client> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::warn!(%error, "reading the system's certificate store");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(found.certs);
+    tracing::debug!(added, ignored, "trusted certificates for outbound https");
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(CheckedResolver { policy }))
+        .user_agent(user_agent)
+        .build()?)
+}
+
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,

@@ -16,7 +16,7 @@ use plaza_pay_http::NotificationActions;
 use plaza_pay_http::pay_v3::Platform;
 use plaza_pay_http::pay_v3::wire::sign_notification;
 
-use crate::outbound::{CheckedResolver, check_target, refusal_in};
+use crate::outbound::{check_target, refusal_in};
 use crate::scheduler::{JobFailure, JobHandler};
 
 /// How long a merchant has to answer a notification, as WeChat allows.
@@ -122,28 +122,11 @@ impl DeliverNotification {
     /// system's certificate store, a 5 s timeout, no redirects, no proxy, and names
     /// resolved through [`CheckedResolver`] under `outbound`.
     pub(crate) fn client(outbound: Arc<OutboundPolicy>) -> anyhow::Result<reqwest::Client> {
-        let mut roots = rustls::RootCertStore::empty();
-        let found = rustls_native_certs::load_native_certs();
-        for error in &found.errors {
-            tracing::warn!(%error, "reading the system's certificate store");
-        }
-        let (added, ignored) = roots.add_parsable_certificates(found.certs);
-        tracing::debug!(added, ignored, "trusted certificates for https notify_urls");
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        Ok(reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(NOTIFY_TIMEOUT)
-            .connect_timeout(NOTIFY_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(Arc::new(CheckedResolver { policy: outbound }))
-            .user_agent(concat!("Plaza-Notify/", env!("CARGO_PKG_VERSION")))
-            .build()?)
+        crate::outbound::checked_client(
+            outbound,
+            NOTIFY_TIMEOUT,
+            concat!("Plaza-Notify/", env!("CARGO_PKG_VERSION")),
+        )
     }
 
     /// Encrypts and signs `notification` for sending now (`edited` replaces its

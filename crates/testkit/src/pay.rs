@@ -39,6 +39,25 @@ pub struct Merchant {
 }
 
 impl Merchant {
+    /// `paySign` for `wx.requestPayment` (APIv3, `signType: "RSA"`): base64 RSA-SHA256
+    /// over `appId\ntimeStamp\nnonceStr\npackage\n` with this merchant's key.
+    ///
+    /// # Panics
+    ///
+    /// When signing fails (the key is a valid RSA key made by the server).
+    pub fn pay_sign(
+        &self,
+        appid: &str,
+        time_stamp: &str,
+        nonce_str: &str,
+        package: &str,
+    ) -> String {
+        let message = format!("{appid}\n{time_stamp}\n{nonce_str}\n{package}\n");
+        self.key
+            .sign_sha256_base64(message.as_bytes())
+            .expect("sign with the merchant's key")
+    }
+
     /// Creates a merchant through the admin API.
     ///
     /// # Panics

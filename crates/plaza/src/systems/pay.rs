@@ -93,7 +93,7 @@ impl Pay {
 
 /// Which hosts merchants may have Plaza call: any in the sandbox; otherwise public ones
 /// and the configured internal names, never Plaza's own listen address or public host.
-fn outbound_policy(config: &Config) -> OutboundPolicy {
+pub(crate) fn outbound_policy(config: &Config) -> OutboundPolicy {
     if config.sandbox {
         return OutboundPolicy::sandbox();
     }

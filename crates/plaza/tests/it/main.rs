@@ -37,6 +37,7 @@ mod sharing;
 mod tidy;
 mod web;
 mod web_app;
+mod web_miniapp;
 mod web_security;
 
 /// The `plaza` binary under test.

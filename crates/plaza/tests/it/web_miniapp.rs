@@ -1,0 +1,218 @@
+//! The mini-program container in headless Chromium (`tests/web/miniapp.mjs`): a
+//! released package runs in its sandboxed frame and checks what it can and cannot
+//! reach; it pays with `wx.requestPayment` on the checkout sheet, a bad `paySign` is
+//! refused, a subscribe consent is given, and the message this test then sends lands in
+//! Chats and opens its page.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{Command, Stdio};
+
+use plaza_testkit::TestServer;
+use plaza_testkit::miniapp::{MiniProgram, errcode, upload_as_admin, wx_post, zip_of};
+use plaza_testkit::pay::{Merchant, NotifySink, Payer, SinkMode};
+use serde_json::json;
+
+use crate::PLAZA;
+use crate::web::{browser_ready, root};
+
+/// The test package: `tests/web/miniapp/` as two pages with a tab bar.
+fn test_package() -> Vec<u8> {
+    let index = std::fs::read(root().join("tests/web/miniapp/index.html")).unwrap();
+    let about = std::fs::read(root().join("tests/web/miniapp/about.html")).unwrap();
+    let app_json = json!({
+        "pages": ["pages/index/index", "pages/about/about"],
+        "window": {"navigationBarTitleText": "核酸检测预约"},
+        "tabBar": {"list": [
+            {"pagePath": "pages/index/index", "text": "首页"},
+            {"pagePath": "pages/about/about", "text": "关于"},
+        ]},
+    })
+    .to_string();
+    zip_of(&[
+        ("app.json", app_json.as_bytes()),
+        ("pages/index/index.html", &index),
+        ("pages/about/about.html", &about),
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    plaza_browser_missing,
+    ignore = "browser part skipped: needs node, tests/web/node_modules (npm ci --prefix tests/web) and chromium"
+)]
+async fn a_released_mini_program_runs_sandboxed_pays_and_notifies() {
+    if !browser_ready() {
+        return;
+    }
+    let server = TestServer::sandbox(PLAZA);
+    server.pin_clock("10:00").await;
+    let sink = NotifySink::start(SinkMode::Accept).await;
+    let origin = sink.url.split('/').take(3).collect::<Vec<_>>().join("/");
+    let developer = Payer::create(&server, "Dev Wang", 1).await;
+    let app = MiniProgram::create_with(
+        &server,
+        &json!({"developer": developer.user_id, "name": "核酸检测预约", "request_domains": [origin]}),
+    )
+    .await;
+    let merchant = Merchant::create_with(
+        &server,
+        &json!({"name": "城市检测中心", "appid": app.appid}),
+    )
+    .await;
+    let bound = server
+        .admin_put(
+            &format!("/api/v1/admin/miniapps/{}/merchant", app.appid),
+            &json!({"mchid": merchant.mchid}),
+        )
+        .await;
+    assert_eq!(bound.status, 200, "{}", bound.text);
+
+    // Upload, review, release.
+    let uploaded = upload_as_admin(&server, &app.appid, test_package(), "1.0.0").await;
+    assert_eq!(uploaded.status, 201, "{}", uploaded.text);
+    let me = |path: &str| format!("/api/v1/me/miniapps/{}{path}", app.appid);
+    developer
+        .post(&server, &me("/versions/1/submit"), &json!({}))
+        .await;
+    server
+        .admin_post(
+            &format!("/api/v1/admin/miniapps/{}/review", app.appid),
+            &json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(
+        developer
+            .post(&server, &me("/release"), &json!({}))
+            .await
+            .json()["release"],
+        1
+    );
+
+    // The user, a JSAPI order made out to them, its paySign, and a template.
+    let user = Payer::create(&server, "Xiao Ming", 10_000).await;
+    let openid = user.openid(&server, &app.appid).await;
+    let prepay = merchant
+        .post_ok(
+            &server,
+            "/v3/pay/transactions/jsapi",
+            &json!({
+                "appid": app.appid, "mchid": merchant.mchid, "description": "核酸检测费",
+                "out_trade_no": "MP-0001", "notify_url": sink.url,
+                "amount": {"total": 500, "currency": "CNY"}, "payer": {"openid": openid},
+            }),
+        )
+        .await;
+    let package = format!("prepay_id={}", prepay["prepay_id"].as_str().unwrap());
+    let (time_stamp, nonce) = ("1700000000", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS");
+    let pay = json!({
+        "timeStamp": time_stamp, "nonceStr": nonce, "package": package, "signType": "RSA",
+        "paySign": merchant.pay_sign(&app.appid, time_stamp, nonce, &package),
+    });
+    let token = app.token(&server).await;
+    let template = wx_post(
+        &server,
+        &format!("/wxaapi/newtmpl/addtemplate?access_token={token}"),
+        &json!({"tid": "1001", "kidList": [1, 2, 3], "sceneDesc": "预约成功"}).to_string(),
+    )
+    .await;
+    let template_id = template["priTmplId"].as_str().unwrap().to_owned();
+
+    let query = format!(
+        "sink={}&tmpl={}&pay={}",
+        plaza_http_encode(&origin),
+        plaza_http_encode(&template_id),
+        plaza_http_encode(&pay.to_string())
+    );
+    let screenshots = root().join("target/screenshots");
+    let mut child = Command::new("node")
+        .arg(root().join("tests/web/miniapp.mjs"))
+        .arg(&server.base_url)
+        .arg(format!("/app/mp/{}?{query}", app.appid))
+        .arg("Xiao Ming")
+        .arg(&screenshots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let subscribed = loop {
+        match lines_rx.recv_timeout(std::time::Duration::from_secs(90)) {
+            Ok(line) if line == "SUBSCRIBED" => break true,
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    if !subscribed {
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "the browser script stopped before the consent\n--- stdout\n{}\n--- stderr\n{}\n--- plaza log\n{}",
+            seen.join("\n"),
+            String::from_utf8_lossy(&output.stderr),
+            server.log()
+        );
+    }
+    // The paid order, and the message the consent allows.
+    assert_eq!(
+        merchant.order(&server, "MP-0001").await["trade_state"],
+        "SUCCESS"
+    );
+    let sent = wx_post(
+        &server,
+        &format!("/cgi-bin/message/subscribe/send?access_token={token}"),
+        &json!({
+            "touser": openid, "template_id": template_id, "page": "pages/about/about?from=notice",
+            "data": {"thing1": {"value": "核酸检测"}, "time2": {"value": "2026-12-08 09:30"}, "thing3": {"value": "市民中心采样点"}},
+        })
+        .to_string(),
+    )
+    .await;
+    assert_eq!(errcode(&sent), 0, "{sent}");
+    child.stdin.take().unwrap().write_all(b"sent\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let rest: Vec<String> = lines_rx.try_iter().collect();
+    assert!(
+        output.status.success() && rest.iter().any(|line| line.contains("all checks passed")),
+        "the browser script failed\n--- stdout\n{}\n{}\n--- stderr\n{}\n--- plaza log\n{}",
+        seen.join("\n"),
+        rest.join("\n"),
+        String::from_utf8_lossy(&output.stderr),
+        server.log()
+    );
+    let from_miniapp = sink
+        .received()
+        .into_iter()
+        .find(|request| request.body.contains("世界"))
+        .expect("wx.request reached the allowed origin");
+    assert!(
+        from_miniapp
+            .headers
+            .iter()
+            .any(|(name, value)| name == "referer"
+                && value.starts_with(&format!("https://servicewechat.com/{}/1/", app.appid))),
+        "with WeChat's Referer: {:?}",
+        from_miniapp.headers
+    );
+}
+
+/// Percent-encodes a query value.
+fn plaza_http_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
