@@ -12,15 +12,22 @@ logs in through the container's `wx.login` endpoint; then, with wechatpy: the ac
 token, `wxa.code_to_session` with that code (openid, session_key of 16 bytes, unionid),
 the same code again (40163, raised by the SDK), a subscribe message without consent
 (43101) and with it (ok, in the user's service notifications), `checksession` with a signature computed
-from the session key, and — after the sandbox clock moves past the token's two hours —
-the same call again, which the SDK retries by itself after fetching a new token on 42001.
+from the session key, a released version's `getwxacodeunlimit` PNG (written to
+--png-out; the Rust side decodes it to the container URL) and a missing page (41030),
+`msg_sec_check` against the operator's word list (ok, 87014), a visit, and — after the
+sandbox clock moves a day — `checksession` again, which the SDK retries by itself after
+fetching a new token on 42001, and the data cube's visit trend for the day before.
 Exits non-zero on the first mismatch.
 """
 
 import argparse
 import base64
+import datetime
 import hashlib
 import hmac
+import io
+import json
+import zipfile
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -56,6 +63,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--admin-token", required=True)
+    parser.add_argument("--png-out", required=True, help="where to write the wxacode PNG for the Rust side to decode")
     args = parser.parse_args()
     base = args.base_url.rstrip("/")
     admin = {"Authorization": "Bearer " + args.admin_token}
@@ -116,13 +124,60 @@ def main():
     result = client.get("https://api.weixin.qq.com/wxa/checksession", params=dict(params))
     check(result["errcode"] == 0, "checksession accepts the session key's signature")
 
-    moved = requests.post(base + "/api/v1/sandbox/clock/advance", json={"by_ms": 2 * 3600 * 1000 + 60000},
+    # A released version, so codes can open its pages.
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("app.json", json.dumps({"pages": ["pages/index/index"], "window": {"navigationBarTitleText": "预约"}}))
+        archive.writestr("pages/index/index.html", "<h1>预约</h1>")
+    developer_headers = {"Authorization": "Bearer " + developer["token"]}
+    uploaded = requests.post(base + "/api/v1/admin/miniapps/%s/versions?user_version=1.0.0" % app["appid"],
+                             data=package.getvalue(), headers=dict(admin, **{"content-type": "application/zip"}), timeout=30)
+    check(uploaded.status_code == 201, "a package is uploaded")
+    me = base + "/api/v1/me/miniapps/" + app["appid"]
+    check(requests.post(me + "/versions/1/submit", json={}, headers=developer_headers, timeout=10).status_code == 200, "submitted")
+    admin_post("/api/v1/admin/miniapps/%s/review" % app["appid"], {"decision": "approve"})
+    check(requests.post(me + "/release", json={}, headers=developer_headers, timeout=10).json()["release"] == 1, "released")
+
+    code_image = client.wxa.get_wxa_code_unlimited("site=7", page="pages/index/index")
+    check(code_image.headers.get("content-type") == "image/png", "getwxacodeunlimit answers a PNG")
+    with open(args.png_out, "wb") as out:
+        out.write(code_image.content)
+    try:
+        client.wxa.get_wxa_code_unlimited("x", page="pages/missing/missing")
+        check(False, "a missing page is refused")
+    except WeChatClientException as error:
+        check(error.errcode == 41030, "a page the release lacks raises 41030 (%s)" % error.errcode)
+
+    # Content security against the operator's word list.
+    requests.put(base + "/api/v1/admin/miniapp-words", json={"words": [{"word": "代开发票", "label": 20006}]},
+                 headers=admin, timeout=10)
+    check(client.wxa.check_text_security("预约核酸检测")["errcode"] == 0, "msg_sec_check passes plain text")
+    try:
+        client.wxa.check_text_security("专业代开发票")
+        check(False, "risky text is refused")
+    except WeChatClientException as error:
+        check(error.errcode == 87014, "risky text raises 87014 (%s)" % error.errcode)
+
+    # Visits today, read tomorrow through the data cube.
+    visit = requests.post(base + "/api/v1/mp/%s/visit" % app["appid"], json={"event": "open"},
+                          headers={"Authorization": "Bearer " + user["token"]}, timeout=10)
+    check(visit.status_code == 204, "the container records a visit")
+    now_ms = requests.get(base + "/api/v1/sandbox/clock", headers=admin, timeout=10).json()["now_ms"]
+    china = datetime.timezone(datetime.timedelta(hours=8))
+    visit_day = datetime.datetime.fromtimestamp(now_ms / 1000, china).strftime("%Y%m%d")
+
+    moved = requests.post(base + "/api/v1/sandbox/clock/advance", json={"by_ms": 24 * 3600 * 1000 + 60000},
                           headers=admin, timeout=30)
-    check(moved.status_code == 200, "the sandbox clock moves past the token's two hours")
+    check(moved.status_code == 200, "the sandbox clock moves a day, past the token's two hours")
     check(client.access_token == token, "the SDK still holds the old token (its own clock did not move)")
     result = client.get("https://api.weixin.qq.com/wxa/checksession", params=dict(params))
     check(result["errcode"] == 0, "after 42001 the SDK fetched a new token and retried by itself")
     check(client.access_token != token, "the SDK now holds a new token")
+    trend = client.post("https://api.weixin.qq.com/datacube/getweanalysisappiddailyvisittrend",
+                        data={"begin_date": visit_day, "end_date": visit_day})
+    row = trend["list"][0]
+    check(row["ref_date"] == visit_day and row["visit_uv"] == 1 and row["session_cnt"] == 1,
+          "the data cube counts yesterday's visit: %s" % row)
     print("all checks passed")
 
 

@@ -11,6 +11,8 @@
 
 mod container;
 mod error;
+mod more_api;
+pub mod qr;
 mod routes;
 mod server_api;
 mod subscribe_api;
@@ -81,6 +83,7 @@ pub fn routes(state: MiniAppState) -> SystemRoutes {
     let server_api = || {
         server_api::router()
             .merge(subscribe_api::router())
+            .merge(more_api::router())
             .with_state(state.clone())
     };
     let own = Router::new()

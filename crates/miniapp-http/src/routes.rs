@@ -42,6 +42,10 @@ pub(crate) fn router() -> Router<MiniAppState> {
         .route("/api/v1/mp/{appid}/login", post(wx_login))
         .route("/api/v1/mp/{appid}/subscribe", post(subscribe))
         .route("/api/v1/me/notifications", get(my_notifications))
+        .route(
+            "/api/v1/admin/miniapp-words",
+            get(word_list).put(set_word_list),
+        )
 }
 
 /// The signed-in user of a request: `Authorization: Bearer pzu_…`, else the pages'
@@ -523,4 +527,65 @@ async fn my_notifications(
         })
         .collect();
     Ok(AxumJson(json!({ "notifications": notifications })))
+}
+
+/// # `GET /api/v1/admin/miniapp-words`
+///
+/// The word list `msg_sec_check` applies.
+async fn word_list(
+    State(state): State<MiniAppState>,
+    _admin: Admin,
+) -> Result<AxumJson<Value>, ApiError> {
+    let list = state.miniapps.word_list().await.map_err(api_error)?;
+    Ok(AxumJson(json!({
+        "words": list.words.iter().map(|word| json!({"word": word.word, "label": word.label, "risky": word.risky})).collect::<Vec<_>>(),
+        "updated_at": list.updated_at.map(plaza_http::rfc3339),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WordsBody {
+    words: Vec<WordBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WordBody {
+    word: String,
+    label: u32,
+    #[serde(default = "risky_default")]
+    risky: bool,
+}
+
+fn risky_default() -> bool {
+    true
+}
+
+/// # `PUT /api/v1/admin/miniapp-words`
+///
+/// `{words: [{word, label, risky?}]}` replaces the list (`risky` defaults to true;
+/// false sends matching text to review instead).
+async fn set_word_list(
+    State(state): State<MiniAppState>,
+    _admin: Admin,
+    Json(body): Json<WordsBody>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let words = body
+        .words
+        .into_iter()
+        .map(|word| plaza_miniapp::moderation::Word {
+            word: word.word,
+            label: word.label,
+            risky: word.risky,
+        })
+        .collect();
+    let list = state
+        .miniapps
+        .set_word_list(words)
+        .await
+        .map_err(api_error)?;
+    Ok(AxumJson(
+        json!({ "words": list.words.len(), "updated_at": list.updated_at.map(plaza_http::rfc3339) }),
+    ))
 }

@@ -145,6 +145,33 @@ impl MiniApps {
         Ok(released)
     }
 
+    /// Whether `page` is a page of the app's released version (WeChat's `check_path`
+    /// for codes that open it), or of its trial version for `trial`.
+    ///
+    /// # Errors
+    ///
+    /// [`MiniAppError::AppNotFound`]; the store's.
+    pub async fn has_page(
+        &self,
+        appid: &str,
+        page: &str,
+        trial: bool,
+    ) -> Result<bool, MiniAppError> {
+        self.existing_app(appid).await?;
+        let state = self.code_state(appid).await?;
+        let number = if trial { state.trial } else { state.release };
+        let Some(number) = number else {
+            return Ok(false);
+        };
+        Ok(self
+            .version(appid, number)
+            .await?
+            .config
+            .pages
+            .iter()
+            .any(|known| known == page))
+    }
+
     /// `wx.setStorage`: `value` is the JSON text of the value.
     ///
     /// # Errors

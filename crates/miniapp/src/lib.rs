@@ -18,6 +18,7 @@ pub mod error;
 pub mod library;
 pub mod login;
 pub mod model;
+pub mod moderation;
 pub mod packages;
 pub mod ports;
 pub mod store;
@@ -146,7 +147,7 @@ impl MiniApps {
 }
 
 /// The China calendar day (UTC+8) of `at`, as days since 1970-01-01.
-pub(crate) fn china_day(at: Timestamp) -> i64 {
+pub fn china_day(at: Timestamp) -> i64 {
     const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
     (at.unix_ms() + CHINA_OFFSET_MS).div_euclid(86_400_000)
 }

@@ -41,6 +41,8 @@ pub mod kind {
     pub const VISITOR_DAY: &str = "miniapp.visitor";
     /// How many users ever opened an app, by appid.
     pub const VISITORS: &str = "miniapp.visitors";
+    /// The operator's word list for content security (one record).
+    pub const WORD_LIST: &str = "miniapp.word_list";
 }
 
 /// Index names.

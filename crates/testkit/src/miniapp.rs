@@ -247,3 +247,68 @@ pub async fn upload_as(
         .await
         .expect("POST a package")
 }
+
+/// Uploads `zip` (through the operator), submits it as the developer signed in with
+/// `developer_token`, approves it (operator) and releases it (developer): the new
+/// release's number.
+///
+/// # Panics
+///
+/// When a step is refused.
+pub async fn release(server: &TestServer, appid: &str, developer_token: &str, zip: Vec<u8>) -> u64 {
+    let uploaded = upload_as_admin(server, appid, zip, "1.0.0").await;
+    assert_eq!(uploaded.status, 201, "upload: {}", uploaded.text);
+    let version = uploaded.json()["version"]
+        .as_u64()
+        .expect("a version number");
+    let as_developer = |path: String| {
+        server
+            .client
+            .post(format!(
+                "{}/api/v1/me/miniapps/{appid}{path}",
+                server.base_url
+            ))
+            .bearer_auth(developer_token)
+            .json(&json!({}))
+    };
+    let submitted = server
+        .send(as_developer(format!("/versions/{version}/submit")))
+        .await
+        .expect("submit");
+    assert_eq!(submitted.status, 200, "submit: {}", submitted.text);
+    let approved = server
+        .admin_post(
+            &format!("/api/v1/admin/miniapps/{appid}/review"),
+            &json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "approve: {}", approved.text);
+    let released = server
+        .send(as_developer("/release".to_owned()))
+        .await
+        .expect("release");
+    assert_eq!(released.status, 200, "release: {}", released.text);
+    version
+}
+
+/// The text of the QR code in a PNG.
+///
+/// # Panics
+///
+/// When the PNG or its code cannot be read.
+pub fn read_qr_png(png_bytes: &[u8]) -> String {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a buffer size")];
+    let frame = reader.next_frame(&mut pixels).expect("a frame");
+    let channels = frame.color_type.samples();
+    let (width, height) = (frame.width as usize, frame.height as usize);
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+        let at = (y * width + x) * channels;
+        let alpha = if channels == 4 { pixels[at + 3] } else { 255 };
+        if alpha < 128 { 255 } else { pixels[at] }
+    });
+    let grids = image.detect_grids();
+    assert!(!grids.is_empty(), "no QR code in the image");
+    grids[0].decode().expect("a readable QR code").1
+}

@@ -793,6 +793,24 @@ impl Payer {
             .expect("POST as a payer")
     }
 
+    /// `PUT path` with a JSON body as this payer.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn put(&self, server: &TestServer, path: &str, body: &Value) -> Reply {
+        server
+            .send(
+                server
+                    .client
+                    .put(format!("{}{path}", server.base_url))
+                    .bearer_auth(&self.token)
+                    .json(body),
+            )
+            .await
+            .expect("PUT as a payer")
+    }
+
     /// `PATCH path` with a JSON body as this payer.
     ///
     /// # Panics

@@ -877,3 +877,284 @@ async fn code_versions_go_through_review_release_and_one_rollback() {
     assert_eq!(listed["state"]["release"], 2);
     assert_eq!(listed["versions"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn phone_numbers_go_to_the_back_end_once_with_the_users_consent() {
+    let (server, _developer, app) = sandbox_with_app().await;
+    let token = app.token(&server).await;
+    let user = Payer::create(&server, "Dora", 1).await;
+    let phone_path = format!("/api/v1/mp/{}/phone", app.appid);
+    let without = user.post(&server, &phone_path, &json!({})).await;
+    assert_eq!(without.status, 400);
+    assert_eq!(
+        without.json()["errMsg"],
+        "getPhoneNumber:fail the user has no phone number"
+    );
+    user.put(&server, "/api/v1/me/phone", &json!({"phone": "12"}))
+        .await
+        .assert_error(400, "invalid_field");
+    let set = user
+        .put(
+            &server,
+            "/api/v1/me/phone",
+            &json!({"phone": "138-0013-8000"}),
+        )
+        .await;
+    assert_eq!(set.json()["phone"], "13800138000", "{}", set.text);
+
+    let code = user.post(&server, &phone_path, &json!({})).await.json()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let exchange = |code: &str| {
+        let body = json!({"code": code}).to_string();
+        let server = &server;
+        let url = format!("/wxa/business/getuserphonenumber?access_token={token}");
+        async move { wx_post(server, &url, &body).await }
+    };
+    let info = exchange(&code).await;
+    assert_errcode(&info, 0);
+    assert_eq!(info["phone_info"]["phoneNumber"], "13800138000");
+    assert_eq!(info["phone_info"]["purePhoneNumber"], "13800138000");
+    assert_eq!(info["phone_info"]["countryCode"], "86");
+    assert_eq!(info["phone_info"]["watermark"]["appid"], app.appid.as_str());
+    assert_errcode(&exchange(&code).await, 40163);
+    // A login code is no phone code, nor is garbage; no code is 41008.
+    let login_code = app.login_code(&server, &user.token).await;
+    assert_errcode(&exchange(&login_code).await, 40029);
+    assert_errcode(&exchange("nonsense").await, 40029);
+    assert_errcode(&exchange("").await, 41008);
+    // And a phone code is no login code.
+    let phone_code = user.post(&server, &phone_path, &json!({})).await.json()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_errcode(&app.code_to_session(&server, &phone_code).await, 40029);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn msg_sec_check_applies_the_operators_word_list() {
+    let (server, _developer, app) = sandbox_with_app().await;
+    let token = app.token(&server).await;
+    let words = server
+        .admin_put(
+            "/api/v1/admin/miniapp-words",
+            &json!({"words": [
+                {"word": "代开发票", "label": 20006},
+                {"word": "加微信", "label": 10001, "risky": false},
+            ]}),
+        )
+        .await;
+    assert_eq!(words.status, 200, "{}", words.text);
+    server
+        .admin_put(
+            "/api/v1/admin/miniapp-words",
+            &json!({"words": [{"word": "x", "label": 1}]}),
+        )
+        .await
+        .assert_error(400, "invalid_field");
+    let check = |body: Value| {
+        let server = &server;
+        let url = format!("/wxa/msg_sec_check?access_token={token}");
+        async move { wx_post(server, &url, &body.to_string()).await }
+    };
+    assert_errcode(&check(json!({"content": "预约核酸检测"})).await, 0);
+    assert_errcode(&check(json!({"content": "专业 代开 发票"})).await, 87014);
+    let v2 = |content: &str| json!({"version": 2, "openid": "oX", "scene": 2, "content": content});
+    let pass = check(v2("明天上午九点")).await;
+    assert_eq!(pass["result"], json!({"suggest": "pass", "label": 100}));
+    assert!(pass["trace_id"].as_str().is_some_and(|id| !id.is_empty()));
+    let review = check(v2("有事加微信")).await;
+    assert_eq!(
+        review["result"],
+        json!({"suggest": "review", "label": 10001})
+    );
+    assert_eq!(review["detail"][0]["keyword"], "加微信");
+    let risky = check(
+        json!({"version": 2, "openid": "oX", "scene": 1, "content": "hi", "nickname": "代开发票"}),
+    )
+    .await;
+    assert_eq!(risky["result"], json!({"suggest": "risky", "label": 20006}));
+    assert_errcode(
+        &check(json!({"version": 2, "scene": 1, "content": "hi"})).await,
+        40003,
+    );
+    assert_errcode(
+        &check(json!({"version": 2, "openid": "oX", "scene": 9, "content": "hi"})).await,
+        47001,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn datacube_counts_yesterdays_visits_from_the_container() {
+    let (server, developer, app) = sandbox_with_app().await;
+    let alice = Payer::create(&server, "Alice", 1).await;
+    let bob = Payer::create(&server, "Bob", 1).await;
+    let visit = |user: &Payer, body: Value| {
+        let server = &server;
+        let path = format!("/api/v1/mp/{}/visit", app.appid);
+        let user = user.clone();
+        async move {
+            let reply = user.post(server, &path, &body).await;
+            assert_eq!(reply.status, 204, "{}", reply.text);
+        }
+    };
+    // Day one: Alice opens twice (three pages in all), Bob once; 90 s spent.
+    visit(&alice, json!({"event": "open"})).await;
+    visit(&alice, json!({"event": "page"})).await;
+    visit(&alice, json!({"event": "leave", "stay_ms": 60_000})).await;
+    visit(&alice, json!({"event": "open"})).await;
+    visit(&bob, json!({"event": "open"})).await;
+    visit(&bob, json!({"event": "leave", "stay_ms": 30_000})).await;
+    let day_one = china_yyyymmdd(&server).await;
+    // A token per call: the clock moves by days here, and tokens live two hours.
+    let trend = |date: &str, end: &str| {
+        let server = &server;
+        let app = app.clone();
+        let body = json!({"begin_date": date, "end_date": end}).to_string();
+        async move {
+            let token = app.token(server).await;
+            let url = format!("/datacube/getweanalysisappiddailyvisittrend?access_token={token}");
+            wx_post(server, &url, &body).await
+        }
+    };
+    assert_errcode(&trend(&day_one, &day_one).await, 61501);
+    assert_errcode(&trend("2026-12-01", "2026-12-01").await, 61500);
+
+    server.advance_clock(24 * 60 * MINUTE_MS).await;
+    // Day two: Alice again (not new), and a new visitor.
+    visit(&alice, json!({"event": "open"})).await;
+    visit(&developer, json!({"event": "open"})).await;
+    let row = trend(&day_one, &day_one).await["list"][0].clone();
+    assert_eq!(row["ref_date"], day_one.as_str());
+    assert_eq!(row["session_cnt"], 3);
+    assert_eq!(row["visit_pv"], 4);
+    assert_eq!(row["visit_uv"], 2);
+    assert_eq!(row["visit_uv_new"], 2);
+    assert_eq!(row["stay_time_uv"], 45.0);
+    assert_eq!(row["stay_time_session"], 30.0);
+    assert!(
+        (row["visit_depth"].as_f64().unwrap() - 4.0 / 3.0).abs() < 0.001,
+        "{row}"
+    );
+    assert_errcode(&trend(&day_one, "29991231").await, 61501);
+    server.advance_clock(24 * 60 * MINUTE_MS).await;
+    let day_two = shift_day(&day_one, 1);
+    let second = trend(&day_two, &day_two).await["list"][0].clone();
+    assert_eq!(
+        (second["visit_uv"].clone(), second["visit_uv_new"].clone()),
+        (json!(2), json!(1))
+    );
+    let token = app.token(&server).await;
+    let summary = wx_post(
+        &server,
+        &format!("/datacube/getweanalysisappiddailysummarytrend?access_token={token}"),
+        &json!({"begin_date": day_two, "end_date": day_two}).to_string(),
+    )
+    .await;
+    assert_eq!(summary["list"][0]["visit_total"], 3);
+}
+
+/// The sandbox clock's China day, `yyyymmdd`.
+async fn china_yyyymmdd(server: &TestServer) -> String {
+    plaza_testkit::clock::china_day(server.clock_now_ms().await).replace('-', "")
+}
+
+/// The China day `days` after `yyyymmdd` (whose noon is `noon_ms` away from now).
+fn shift_day(yyyymmdd: &str, days: i64) -> String {
+    let (y, rest) = yyyymmdd.split_at(4);
+    let (m, d) = rest.split_at(2);
+    let noon = jiff::Timestamp::strptime(
+        "%Y-%m-%d %H:%M:%S %z",
+        format!("{y}-{m}-{d} 12:00:00 +0800"),
+    )
+    .unwrap()
+    .as_millisecond();
+    plaza_testkit::clock::china_day(noon + days * 86_400_000).replace('-', "")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wxacodes_are_png_qr_codes_that_open_the_page_in_the_container() {
+    use plaza_testkit::miniapp::{package, read_qr_png, release};
+    let (server, developer, app) = sandbox_with_app().await;
+    let token = app.token(&server).await;
+    let code = |path: &str, body: Value| {
+        let server = &server;
+        let url = format!("{}{path}?access_token={token}", server.base_url);
+        async move {
+            plaza_testkit::http_client()
+                .post(url)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let unreleased = code(
+        "/wxa/getwxacodeunlimit",
+        json!({"scene": "site=7", "page": "pages/index/index"}),
+    )
+    .await;
+    assert_errcode(&unreleased.json::<Value>().await.unwrap(), 41030);
+    release(
+        &server,
+        &app.appid,
+        &developer.token,
+        package("预约", "home"),
+    )
+    .await;
+
+    let image = code(
+        "/wxa/getwxacodeunlimit",
+        json!({"scene": "site=7&slot=9", "page": "pages/index/index", "width": 430, "line_color": {"r": "0", "g": "120", "b": "60"}, "is_hyaline": true}),
+    )
+    .await;
+    assert_eq!(image.headers()["content-type"], "image/png");
+    let text = read_qr_png(&image.bytes().await.unwrap());
+    assert_eq!(
+        text,
+        format!(
+            "{}/app/mp/{}/pages/index/index?scene=site%3D7%26slot%3D9",
+            server.base_url, app.appid
+        )
+    );
+
+    for (body, errcode_expected) in [
+        (
+            json!({"scene": "x", "page": "pages/missing/missing"}),
+            41030,
+        ),
+        (json!({"scene": "", "page": "pages/index/index"}), 40097),
+        (
+            json!({"scene": "有中文", "page": "pages/index/index"}),
+            40097,
+        ),
+        (json!({"scene": "x", "width": 100}), 40097),
+        (json!({"scene": "x", "env_version": "beta"}), 40097),
+    ] {
+        let reply = code("/wxa/getwxacodeunlimit", body.clone()).await;
+        assert_errcode(&reply.json::<Value>().await.unwrap(), errcode_expected);
+    }
+    let unchecked = code(
+        "/wxa/getwxacodeunlimit",
+        json!({"scene": "x", "page": "pages/new/new", "check_path": false}),
+    )
+    .await;
+    assert_eq!(unchecked.headers()["content-type"], "image/png");
+
+    let qr = code(
+        "/cgi-bin/wxaapp/createwxaqrcode",
+        json!({"path": "pages/about/about?from=poster", "width": 280}),
+    )
+    .await;
+    let text = read_qr_png(&qr.bytes().await.unwrap());
+    assert_eq!(
+        text,
+        format!(
+            "{}/app/mp/{}/pages/about/about?from=poster",
+            server.base_url, app.appid
+        )
+    );
+    let missing = code("/wxa/getwxacode", json!({"path": "pages/nope/nope"})).await;
+    assert_errcode(&missing.json::<Value>().await.unwrap(), 41030);
+}

@@ -114,12 +114,21 @@ fn wechatpy_miniapp_tokens_login_and_refresh() {
     let Some(python) = sdk_python() else { return };
     let server = TestServer::sandbox(PLAZA);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpy_miniapp.py");
-    server.run_script(
+    let png = server.data_dir.join("wxacode.png");
+    let output = server.run_script(
         "wechatpy (mini-program server API)",
         Command::new(python)
             .arg(script)
             .args(["--base-url", &server.base_url])
-            .args(["--admin-token", &server.admin_token]),
+            .args(["--admin-token", &server.admin_token])
+            .arg("--png-out")
+            .arg(&png),
+    );
+    let text = plaza_testkit::miniapp::read_qr_png(&std::fs::read(&png).unwrap());
+    assert!(
+        text.starts_with(&format!("{}/app/mp/wx", server.base_url))
+            && text.ends_with("/pages/index/index?scene=site%3D7"),
+        "the wxacode opens the page in the container: {text}\n{output}"
     );
 }
 
