@@ -320,7 +320,40 @@ async function request({ url, data, header = {}, method = 'GET', dataType = 'jso
   return { data: result, statusCode: answer.statusCode, header: answer.header, errMsg: 'request:ok' };
 }
 
+let adShown = null;
+
+// A banner ad above the tab bar: its impression is reported when it is shown, its click
+// when tapped (each counted once by Plaza); a tap opens the advertiser's link.
+async function showBannerAd({ adUnitId }) {
+  const ad = await plaza('showBannerAd', 'POST', mp('ad'), { adUnitId: String(adUnitId || '') });
+  if (adShown) adShown.remove();
+  const banner = document.createElement('div');
+  banner.className = 'mp-ad';
+  banner.id = 'mp-ad';
+  banner.innerHTML =
+    `<span class="mp-ad-label">广告 Ad</span><button type="button" class="mp-ad-body" id="mp-ad-open">` +
+    `<strong>${escapeHtml(ad.title)}</strong><span>${escapeHtml(ad.text)}</span></button>` +
+    `<button type="button" class="mp-ad-close" id="mp-ad-close" aria-label="Close">×</button>`;
+  root.insertBefore(banner, tabbar || layer);
+  adShown = banner;
+  await plaza('showBannerAd', 'POST', mp('ad/event'), { token: ad.token, event: 'impression' });
+  banner.querySelector('#mp-ad-close').onclick = () => {
+    banner.remove();
+    adShown = null;
+  };
+  banner.querySelector('#mp-ad-open').onclick = async () => {
+    try {
+      await plaza('showBannerAd', 'POST', mp('ad/event'), { token: ad.token, event: 'click' });
+    } finally {
+      if (ad.link.startsWith('/app/mp/')) window.location.href = ad.link;
+      else window.open(ad.link, '_blank', 'noopener');
+    }
+  };
+  return { errMsg: 'showBannerAd:ok' };
+}
+
 const apis = {
+  showBannerAd,
   login: () => plaza('login', 'POST', mp('login'), {}),
   checkSession: () => plaza('checkSession', 'POST', mp('check-session'), {}),
   request,

@@ -86,7 +86,8 @@
     'login', 'checkSession', 'request', 'requestPayment', 'requestSubscribeMessage',
     'getPhoneNumber', 'getUserProfile', 'setStorage', 'getStorage', 'removeStorage',
     'showToast', 'hideToast', 'showModal', 'showLoading', 'hideLoading',
-    'navigateTo', 'redirectTo', 'navigateBack', 'switchTab', 'reLaunch', 'getSystemInfo'
+    'navigateTo', 'redirectTo', 'navigateBack', 'switchTab', 'reLaunch', 'getSystemInfo',
+    'showBannerAd'
   ].forEach(function (name) { wx[name] = api(name); });
 
   /** The page's path and query, as the container opened it. */

@@ -90,6 +90,18 @@ try {
   await page.waitForURL(/pages\/index\/index/);
   check(true, "navigateBack returned to the home page");
 
+  // A banner ad: shown (one impression), tapped (one click), opening its link.
+  await view.locator("#ad").click();
+  await view.locator("#r-ad").waitFor();
+  check((await view.locator("#r-ad").textContent()).includes(": ok"), "the banner ad is shown");
+  await page.waitForSelector("#mp-ad");
+  check((await page.textContent("#mp-ad")).includes("第二杯半价"), "the banner shows the campaign");
+  await page.screenshot({ path: screenshots + "/miniapp-ad.png" });
+  await page.click("#mp-ad-open");
+  await page.waitForURL(/pages\/about\/about\?from=ad/);
+  await view.locator("#from").filter({ hasText: "from=ad" }).waitFor();
+  check(true, "tapping the ad opens its link");
+
   console.log("SUBSCRIBED");
   await nextLine();
   await page.goto(base + "/app/chats/service-notifications");

@@ -20,6 +20,7 @@ pub mod code {
         PACKAGE_TOO_LARGE = ("package_too_large", InvalidRequest, 413);
         VERSION_NOT_FOUND = ("version_not_found", InvalidRequest, 404);
         VERSION_STATE = ("version_state", InvalidRequest, 409);
+        AD_BUDGET_SHORT = ("ad_budget_short", InvalidRequest, 422);
         }
     }
 }
@@ -58,6 +59,9 @@ pub(crate) fn api_error(error: MiniAppError) -> ApiError {
             }
             PackageError::Invalid(_) => ApiError::new(code::PACKAGE_INVALID, problem.to_string()),
         },
+        MiniAppError::BudgetShort { what } => {
+            ApiError::new(code::AD_BUDGET_SHORT, format!("not enough money in {what}"))
+        }
         MiniAppError::VersionNotFound { version } => ApiError::new(
             code::VERSION_NOT_FOUND,
             format!("no version {version} of this mini program"),

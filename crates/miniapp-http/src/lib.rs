@@ -9,6 +9,7 @@
 //! ones that work: WeCom's realm is another host and another record kind.
 #![deny(missing_docs)]
 
+mod ads_api;
 mod container;
 mod error;
 mod more_api;
@@ -90,6 +91,7 @@ pub fn routes(state: MiniAppState) -> SystemRoutes {
         .merge(routes::router())
         .merge(versions_api::router())
         .merge(container::router())
+        .merge(ads_api::router())
         .with_state(state.clone())
         .merge(server_api());
     SystemRoutes {

@@ -434,6 +434,7 @@ impl MiniApps {
             issued_ms: self.now().unix_ms(),
             appid: appid.to_owned(),
             user_id: user_id.to_owned(),
+            extra: String::new(),
         }))
     }
 

@@ -131,6 +131,12 @@ pub enum MiniAppError {
         /// What stands in the way.
         problem: String,
     },
+    /// Not enough money for this.
+    #[error("not enough money in {what}")]
+    BudgetShort {
+        /// Whose money.
+        what: String,
+    },
     /// The object store failed.
     #[error("the object store is unavailable: {reason}")]
     Objects {
@@ -190,6 +196,7 @@ impl MiniAppError {
             Self::ConsentMissing => 43101,
             Self::DataInvalid { .. } => 47003,
             Self::Package(_) => 47001,
+            Self::BudgetShort { .. } => 47001,
             Self::VersionNotFound { .. } => 85012,
             Self::VersionState { errcode, .. } => *errcode,
             Self::Busy { .. } | Self::Unavailable { .. } | Self::Objects { .. } => -1,

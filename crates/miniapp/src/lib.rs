@@ -12,6 +12,7 @@
 //! works once even across a restart.
 #![deny(missing_docs)]
 
+pub mod ads;
 pub mod apps;
 pub mod container;
 pub mod error;
@@ -71,6 +72,8 @@ pub struct MiniApps {
     secrets: login::Secrets,
     limits: MiniAppLimits,
     merchants: Option<Arc<dyn Merchants>>,
+    /// Ledger accounts this process opened (or found open), so a hot path opens once.
+    opened: std::sync::Mutex<std::collections::HashSet<plaza_kernel::id::AccountId>>,
     payments: Option<Arc<dyn Payments>>,
     objects: Arc<dyn ObjectStore>,
 }
@@ -104,6 +107,7 @@ impl MiniApps {
             secrets: login::Secrets::derive(secret),
             limits,
             merchants: None,
+            opened: std::sync::Mutex::default(),
             payments: None,
             objects,
         }

@@ -110,6 +110,8 @@ pub(crate) enum Purpose {
     Login,
     /// `getuserphonenumber`.
     Phone,
+    /// An ad served in a slot (its impression and click).
+    Ad,
 }
 
 impl Purpose {
@@ -117,6 +119,7 @@ impl Purpose {
         match self {
             Purpose::Login => "login",
             Purpose::Phone => "phone",
+            Purpose::Ad => "ad",
         }
     }
 }
@@ -128,6 +131,8 @@ pub(crate) struct Code {
     pub(crate) issued_ms: i64,
     pub(crate) appid: String,
     pub(crate) user_id: String,
+    /// What else the code names (an ad's slot and campaign), or nothing.
+    pub(crate) extra: String,
 }
 
 impl Code {
@@ -135,10 +140,11 @@ impl Code {
         let mut bytes = self.issued_ms.to_be_bytes().to_vec();
         bytes.extend_from_slice(
             format!(
-                "{}\n{}\n{}",
+                "{}\n{}\n{}\n{}",
                 self.purpose.as_str(),
                 self.appid,
-                self.user_id
+                self.user_id,
+                self.extra
             )
             .as_bytes(),
         );
@@ -148,10 +154,11 @@ impl Code {
     fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let (time, rest) = bytes.split_at_checked(8)?;
         let issued_ms = i64::from_be_bytes(time.try_into().ok()?);
-        let mut fields = std::str::from_utf8(rest).ok()?.splitn(3, '\n');
+        let mut fields = std::str::from_utf8(rest).ok()?.splitn(4, '\n');
         let purpose = match fields.next()? {
             "login" => Purpose::Login,
             "phone" => Purpose::Phone,
+            "ad" => Purpose::Ad,
             _ => return None,
         };
         Some(Self {
@@ -159,6 +166,7 @@ impl Code {
             issued_ms,
             appid: fields.next()?.to_owned(),
             user_id: fields.next()?.to_owned(),
+            extra: fields.next()?.to_owned(),
         })
     }
 }
@@ -188,6 +196,7 @@ impl MiniApps {
             issued_ms: self.now().unix_ms(),
             appid: appid.to_owned(),
             user_id: user_id.to_owned(),
+            extra: String::new(),
         }))
     }
 
@@ -343,6 +352,7 @@ mod tests {
             issued_ms: 1_700_000_000_000,
             appid: "wx0123456789abcdef".to_owned(),
             user_id: "u0123456789abcdef".to_owned(),
+            extra: String::new(),
         };
         let text = secrets.seal_code(&code);
         let (opened, id) = secrets.open_code(&text).unwrap();
@@ -367,7 +377,7 @@ mod tests {
         #[test]
         fn codes_round_trip(issued_ms in proptest::prelude::any::<i64>(), user in "[a-z0-9]{1,40}") {
             let secrets = Secrets::derive(b"property secret.................");
-            let code = Code { purpose: Purpose::Phone, issued_ms, appid: "wx0000000000000001".to_owned(), user_id: user };
+            let code = Code { purpose: Purpose::Phone, issued_ms, appid: "wx0000000000000001".to_owned(), user_id: user, extra: "slot/campaign".to_owned() };
             let (opened, _) = secrets.open_code(&secrets.seal_code(&code)).unwrap();
             proptest::prop_assert_eq!(opened, code);
         }

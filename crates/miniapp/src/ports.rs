@@ -24,6 +24,9 @@ pub trait Merchants: Send + Sync {
     /// Lets merchant `mchid` take JSAPI payments for `appid` (binding the appid to the
     /// merchant, as WeChat's AppID association does); binding twice changes nothing.
     fn bind(&self, mchid: String, appid: String) -> BoxFuture<'_, Result<(), MerchantRefusal>>;
+    /// The ledger account of the merchant's available balance, from which it funds
+    /// ads (opened if it was not).
+    fn available_account(&self, mchid: String) -> BoxFuture<'_, Result<String, MerchantRefusal>>;
 }
 
 /// What `wx.requestPayment` hands the container, with who asks and for which app.

@@ -43,6 +43,18 @@ pub mod kind {
     pub const VISITORS: &str = "miniapp.visitors";
     /// The operator's word list for content security (one record).
     pub const WORD_LIST: &str = "miniapp.word_list";
+    /// An ad campaign, by id.
+    pub const CAMPAIGN: &str = "miniapp.campaign";
+    /// An ad slot, by id.
+    pub const AD_SLOT: &str = "miniapp.ad_slot";
+    /// A counted ad event, by `serve_id/view` or `serve_id/click`.
+    pub const AD_EVENT: &str = "miniapp.ad_event";
+    /// A campaign's events in an app in a month, by `campaign/appid/yyyymm`.
+    pub const AD_TALLY: &str = "miniapp.ad_tally";
+    /// An app's ad figures on a day, by `appid/day`.
+    pub const AD_DAY: &str = "miniapp.ad_day";
+    /// An app's month paid out, by `appid/yyyymm`.
+    pub const AD_PAYOUT: &str = "miniapp.ad_payout";
 }
 
 /// Index names.
@@ -61,6 +73,12 @@ pub mod index {
     pub const AUDITING: &str = "auditing";
     /// Visit days by app: `appid/day`.
     pub const VISIT_DAYS: &str = "visit_days";
+    /// Campaigns by advertiser: `mchid/created`.
+    pub const ADVERTISER: &str = "advertiser";
+    /// Active campaigns: `created`.
+    pub const ACTIVE: &str = "active";
+    /// By month: `yyyymm/appid[/campaign]`.
+    pub const MONTH: &str = "month";
 }
 
 /// Index value for "by time": fixed width so that text order is time order.

@@ -22,7 +22,8 @@ use plaza_pay::outbound::OutboundPolicy;
 use plaza_pay::{OrderRef, PayError, PayService};
 
 use super::{Foundation, IDENTITY_SECRET_FILE, System};
-use crate::scheduler::JobHandler;
+use crate::scheduler::{JobFailure, JobHandler};
+use plaza_kernel::queue::Job;
 
 /// The data-directory file of the secret that keys access tokens and seals login codes.
 const MINIAPP_SECRET_FILE: &str = "miniapp.secret";
@@ -153,6 +154,44 @@ impl Merchants for PayMerchants {
             }
         })
     }
+
+    fn available_account(&self, mchid: String) -> BoxFuture<'_, Result<String, MerchantRefusal>> {
+        Box::pin(self.available(mchid))
+    }
+}
+
+/// `miniapp.ad_share`: a month is over — pay each app's ad earnings out.
+struct ShareAdRevenue(Arc<MiniApps>);
+
+impl JobHandler for ShareAdRevenue {
+    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
+        Box::pin(async move {
+            self.0
+                .share_ad_revenue(&job.payload)
+                .await
+                .map(|payouts| tracing::info!(month = %job.payload, apps = payouts.len(), "ad revenue shared"))
+                .map_err(|error| JobFailure::Retry(error.to_string()))
+        })
+    }
+}
+
+impl PayMerchants {
+    async fn available(&self, mchid: String) -> Result<String, MerchantRefusal> {
+        match self.0.merchant(&mchid).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(MerchantRefusal::NotFound { mchid }),
+            Err(other) => {
+                return Err(MerchantRefusal::Unavailable {
+                    reason: other.to_string(),
+                });
+            }
+        }
+        plaza_pay::accounts::available(&mchid)
+            .map(|(id, _)| id.to_string())
+            .map_err(|error| MerchantRefusal::Unavailable {
+                reason: error.to_string(),
+            })
+    }
 }
 
 impl Payments for PayMerchants {
@@ -231,7 +270,10 @@ impl System for MiniProgram {
     }
 
     fn jobs(&self) -> Vec<(&'static str, Arc<dyn JobHandler>)> {
-        Vec::new()
+        vec![(
+            plaza_miniapp::ads::JOB_AD_SHARE,
+            Arc::new(ShareAdRevenue(self.miniapps.clone())),
+        )]
     }
 
     fn start<'a>(&'a self, _data_dir: &'a Path) -> BoxFuture<'a, anyhow::Result<()>> {

@@ -1158,3 +1158,171 @@ async fn wxacodes_are_png_qr_codes_that_open_the_page_in_the_container() {
     let missing = code("/wxa/getwxacode", json!({"path": "pages/nope/nope"})).await;
     assert_errcode(&missing.json::<Value>().await.unwrap(), 41030);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ads_are_paid_per_view_and_click_and_shared_with_the_developer_at_month_end() {
+    let (server, developer, app) = sandbox_with_app().await;
+    let advertiser = plaza_testkit::pay::Merchant::create(&server, "奶茶店").await;
+    let funded = server
+        .admin_post(
+            &format!("/api/v1/sandbox/merchants/{}/top-up", advertiser.mchid),
+            &json!({"amount": 50_000, "request_id": "fund-ads"}),
+        )
+        .await;
+    assert_eq!(funded.status, 200, "{}", funded.text);
+    let ads = format!("/api/v1/admin/ads/advertisers/{}", advertiser.mchid);
+    let top_up = |amount: i64, request: &str| {
+        let server = &server;
+        let path = format!("{ads}/top-up");
+        let body = json!({"amount_minor": amount, "request_id": request});
+        async move { server.admin_post(&path, &body).await }
+    };
+    assert_eq!(top_up(10_000, "t1").await.json()["budget_minor"], 10_000);
+    assert_eq!(
+        top_up(10_000, "t1").await.json()["budget_minor"],
+        10_000,
+        "the same request moves nothing more"
+    );
+    top_up(1_000_000, "t2")
+        .await
+        .assert_error(422, "ad_budget_short");
+    let campaign = server
+        .admin_post(
+            &format!("{ads}/campaigns"),
+            &json!({"title": "第二杯半价", "text": "门店限时", "link": "https://tea.example/promo", "cpm_minor": 1_500, "cpc_minor": 30}),
+        )
+        .await;
+    assert_eq!(campaign.status, 201, "{}", campaign.text);
+    server
+        .admin_post(
+            &format!("{ads}/campaigns"),
+            &json!({"title": "x", "link": "ftp://x", "cpm_minor": 1}),
+        )
+        .await
+        .assert_error(400, "invalid_field");
+
+    let slot = developer
+        .post(
+            &server,
+            &format!("/api/v1/me/miniapps/{}/ad-slots", app.appid),
+            &json!({"name": "首页底部"}),
+        )
+        .await;
+    assert_eq!(slot.status, 201, "{}", slot.text);
+    let slot_id = slot.json()["slot_id"].as_str().unwrap().to_owned();
+    let viewer = Payer::create(&server, "Viewer", 1).await;
+    let stranger = Payer::create(&server, "Stranger", 1).await;
+    let serve = |who: &Payer| {
+        let server = &server;
+        let who = who.clone();
+        let path = format!("/api/v1/mp/{}/ad", app.appid);
+        let body = json!({"adUnitId": slot_id});
+        async move { who.post(server, &path, &body).await }
+    };
+    let event = |who: &Payer, token: &str, kind: &str| {
+        let server = &server;
+        let who = who.clone();
+        let path = format!("/api/v1/mp/{}/ad/event", app.appid);
+        let body = json!({"token": token, "event": kind});
+        async move { who.post(server, &path, &body).await }
+    };
+    let first = serve(&viewer).await.json();
+    assert_eq!(first["title"], "第二杯半价");
+    let token = first["token"].as_str().unwrap().to_owned();
+    event(&viewer, &token, "click")
+        .await
+        .assert_error(400, "invalid_field");
+    assert_eq!(
+        event(&viewer, &token, "impression").await.json()["counted"],
+        true
+    );
+    assert_eq!(
+        event(&viewer, &token, "impression").await.json()["counted"],
+        false,
+        "an impression counts once"
+    );
+    event(&stranger, &token, "impression")
+        .await
+        .assert_error(400, "invalid_field");
+    assert_eq!(
+        event(&viewer, &token, "click").await.json()["counted"],
+        true
+    );
+    assert_eq!(
+        event(&viewer, &token, "click").await.json()["counted"],
+        false,
+        "a click counts once"
+    );
+    let second = serve(&viewer).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        event(&viewer, &second, "impression").await.json()["counted"],
+        true
+    );
+    // Two impressions at ¥15 per thousand (1.5 fen each → 3 fen) and a click at 30 fen.
+    let budget = server.admin_get(&ads).await.json();
+    assert_eq!(budget["budget_minor"], 10_000 - 33, "{budget}");
+    let mine = developer
+        .get(&server, &format!("/api/v1/me/miniapps/{}/ads", app.appid))
+        .await
+        .json();
+    assert_eq!(mine["days"][0]["impressions"], 2);
+    assert_eq!(mine["days"][0]["clicks"], 1);
+    assert_eq!(mine["days"][0]["spend_minor"], 33);
+    assert_eq!(mine["days"][0]["developer_share_minor"], 16);
+    assert_eq!(mine["income_minor"], 0, "paid at month end");
+
+    // A disabled slot shows nothing.
+    developer
+        .post(
+            &server,
+            &format!(
+                "/api/v1/me/miniapps/{}/ad-slots/{slot_id}/disable",
+                app.appid
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(serve(&viewer).await.status, 400);
+
+    // The month ends: the app's earnings are shared.
+    let now = server.clock_now_ms().await;
+    let zoned = jiff::Timestamp::from_millisecond(now)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)));
+    let next_month = zoned
+        .date()
+        .first_of_month()
+        .checked_add(jiff::Span::new().months(1))
+        .unwrap();
+    let after = next_month
+        .at(3, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .unwrap();
+    server.set_clock(after.timestamp().as_millisecond()).await;
+    // Sessions end after a week unused: the developer signs in again.
+    let session = server
+        .admin_post(
+            &format!("/api/v1/admin/users/{}/sessions", developer.user_id),
+            &json!({}),
+        )
+        .await
+        .json();
+    let developer = Payer {
+        token: session["token"].as_str().unwrap().to_owned(),
+        ..developer
+    };
+    let mine = developer
+        .get(&server, &format!("/api/v1/me/miniapps/{}/ads", app.appid))
+        .await
+        .json();
+    assert_eq!(mine["income_minor"], 16, "{mine}");
+    assert_eq!(mine["payouts"][0]["earned_minor"], 33);
+    let report = server.admin_get("/api/v1/admin/reports/ads").await.json();
+    assert_eq!(report["shared_with_developers_minor"], 16);
+    assert_eq!(report["platform_minor"], 17);
+    assert_eq!(report["earned_minor"], 33);
+    server.assert_ledger_sound().await;
+}

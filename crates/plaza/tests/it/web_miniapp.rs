@@ -117,10 +117,40 @@ async fn a_released_mini_program_runs_sandboxed_pays_and_notifies() {
     .await;
     let template_id = template["priTmplId"].as_str().unwrap().to_owned();
 
+    // An advertiser with a budget and a campaign, and a slot in the app.
+    let advertiser = Merchant::create(&server, "奶茶店").await;
+    server
+        .admin_post(
+            &format!("/api/v1/sandbox/merchants/{}/top-up", advertiser.mchid),
+            &json!({"amount": 10_000, "request_id": "ads"}),
+        )
+        .await;
+    let ads = format!("/api/v1/admin/ads/advertisers/{}", advertiser.mchid);
+    server
+        .admin_post(
+            &format!("{ads}/top-up"),
+            &json!({"amount_minor": 5_000, "request_id": "t1"}),
+        )
+        .await;
+    let link = format!("/app/mp/{}/pages/about/about?from=ad", app.appid);
+    let campaign = server
+        .admin_post(
+            &format!("{ads}/campaigns"),
+            &json!({"title": "第二杯半价", "text": "门店限时", "link": link, "cpm_minor": 2_000, "cpc_minor": 20}),
+        )
+        .await;
+    assert_eq!(campaign.status, 201, "{}", campaign.text);
+    let slot = developer
+        .post(&server, &me("/ad-slots"), &json!({"name": "首页底部"}))
+        .await
+        .json();
+    let slot_id = slot["slot_id"].as_str().unwrap().to_owned();
+
     let query = format!(
-        "sink={}&tmpl={}&pay={}",
+        "sink={}&tmpl={}&slot={}&pay={}",
         plaza_http_encode(&origin),
         plaza_http_encode(&template_id),
+        plaza_http_encode(&slot_id),
         plaza_http_encode(&pay.to_string())
     );
     let screenshots = root().join("target/screenshots");
@@ -161,6 +191,20 @@ async fn a_released_mini_program_runs_sandboxed_pays_and_notifies() {
             server.log()
         );
     }
+    // The ad: one impression and one click, 2 + 20 fen from the budget.
+    let figures = developer.get(&server, &me("/ads")).await.json();
+    assert_eq!(
+        (
+            figures["days"][0]["impressions"].clone(),
+            figures["days"][0]["clicks"].clone()
+        ),
+        (json!(1), json!(1)),
+        "{figures}"
+    );
+    assert_eq!(
+        server.admin_get(&ads).await.json()["budget_minor"],
+        5_000 - 22
+    );
     // The paid order, and the message the consent allows.
     assert_eq!(
         merchant.order(&server, "MP-0001").await["trade_state"],
