@@ -10,6 +10,7 @@ const version = Number(root.dataset.version);
 const base = root.dataset.base;
 const pages = JSON.parse(root.dataset.pages);
 const windowTitle = root.dataset.title || appName;
+const extConfig = JSON.parse(root.dataset.ext || '{}');
 const frame = document.getElementById('mp-view');
 const layer = document.getElementById('mp-layer');
 const tabbar = document.getElementById('mp-tabbar');
@@ -423,7 +424,11 @@ frame.addEventListener('load', () => {
   port = channel.port1;
   port.onmessage = (event) => handle(event.data);
   const top = stack[stack.length - 1];
-  frame.contentWindow.postMessage({ plaza: 'port', appid, path: top.page, query: top.query, version }, '*', [channel.port2]);
+  frame.contentWindow.postMessage(
+    { plaza: 'port', appid, path: top.page, query: top.query, version, ext: extConfig },
+    '*',
+    [channel.port2],
+  );
 });
 
 visit('open');

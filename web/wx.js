@@ -14,6 +14,7 @@
   var pending = {};
   var next = 1;
   var launch = { path: '', query: {} };
+  var ext = {};
 
   function parseQuery(text) {
     var query = {};
@@ -31,6 +32,7 @@
     if (!data || data.plaza !== 'port' || !event.ports || !event.ports[0]) return;
     port = event.ports[0];
     launch = { path: data.path, query: parseQuery(data.query), appid: data.appid, version: data.version };
+    ext = data.ext || {};
     port.onmessage = function (reply) {
       var answer = reply.data || {};
       var waiting = pending[answer.id];
@@ -90,6 +92,8 @@
     'showBannerAd'
   ].forEach(function (name) { wx[name] = api(name); });
 
+  /** The app's ext config (set by its developer), once the container answered. */
+  wx.getExtConfigSync = function () { return { extConfig: ext }; };
   /** The page's path and query, as the container opened it. */
   wx.getLaunchOptionsSync = function () { return launch; };
   /** Resolves once the container answered: the page's path and query. */

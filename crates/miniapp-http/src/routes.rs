@@ -97,6 +97,7 @@ pub(crate) struct AppView {
     request_domains: Vec<String>,
     testers: Vec<String>,
     mchid: Option<String>,
+    ext_config: serde_json::Map<String, Value>,
     secret_made_at: String,
     created_at: String,
 }
@@ -114,6 +115,7 @@ impl From<MiniApp> for AppView {
             request_domains: app.request_domains,
             testers: app.testers,
             mchid: app.mchid,
+            ext_config: app.ext_config,
             secret_made_at: plaza_http::rfc3339(app.secret_made_at),
             created_at: plaza_http::rfc3339(app.created_at),
         }
@@ -131,6 +133,7 @@ struct SettingsBody {
     service_keywords: Option<Vec<String>>,
     request_domains: Option<Vec<String>>,
     testers: Option<Vec<String>>,
+    ext_config: Option<serde_json::Map<String, Value>>,
 }
 
 impl From<SettingsBody> for AppSettings {
@@ -143,6 +146,7 @@ impl From<SettingsBody> for AppSettings {
             service_keywords: body.service_keywords,
             request_domains: body.request_domains,
             testers: body.testers,
+            ext_config: body.ext_config,
         }
     }
 }
@@ -161,6 +165,7 @@ struct CreateBody {
     service_keywords: Option<Vec<String>>,
     request_domains: Option<Vec<String>>,
     testers: Option<Vec<String>>,
+    ext_config: Option<serde_json::Map<String, Value>>,
 }
 
 impl CreateBody {
@@ -173,6 +178,7 @@ impl CreateBody {
             service_keywords: self.service_keywords.clone(),
             request_domains: self.request_domains.clone(),
             testers: self.testers.clone(),
+            ext_config: self.ext_config.clone(),
         }
     }
 }

@@ -13,6 +13,8 @@ pub const REQUEST_DOMAINS_MAX: usize = 20;
 pub const TESTERS_MAX: usize = 30;
 /// Most service keywords of an app.
 pub const KEYWORDS_MAX: usize = 10;
+/// The largest ext config, as JSON text.
+pub const EXT_CONFIG_BYTES_MAX: usize = 4_096;
 
 /// What a developer gives to create a mini program.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +43,9 @@ pub struct AppSettings {
     pub request_domains: Option<Vec<String>>,
     /// Up to [`TESTERS_MAX`] user ids.
     pub testers: Option<Vec<String>>,
+    /// What `wx.getExtConfigSync()` answers: a JSON object of at most
+    /// [`EXT_CONFIG_BYTES_MAX`] bytes.
+    pub ext_config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn check_chars(field: &str, value: &str, min: usize, max: usize) -> Result<(), MiniAppError> {
@@ -120,6 +125,15 @@ impl AppSettings {
                 })?;
             }
         }
+        if let Some(ext) = &self.ext_config
+            && serde_json::to_string(ext).map_or(usize::MAX, |text| text.len())
+                > EXT_CONFIG_BYTES_MAX
+        {
+            return Err(MiniAppError::invalid(
+                "ext_config",
+                format!("at most {EXT_CONFIG_BYTES_MAX} bytes of JSON"),
+            ));
+        }
         if let Some(testers) = &self.testers
             && testers.len() > TESTERS_MAX
         {
@@ -157,6 +171,9 @@ impl AppSettings {
         }
         if let Some(testers) = self.testers {
             app.testers = dedup(testers);
+        }
+        if let Some(ext) = self.ext_config {
+            app.ext_config = ext;
         }
     }
 }
@@ -220,6 +237,7 @@ impl MiniApps {
                 request_domains: Vec::new(),
                 testers: Vec::new(),
                 mchid: None,
+                ext_config: serde_json::Map::new(),
                 secret_sha256: sha256_hex(&secret),
                 secret_made_at: now,
                 created_at: now,

@@ -26,6 +26,10 @@ pub struct MiniApp {
     pub testers: Vec<String>,
     /// The Pay merchant its JSAPI payments go to.
     pub mchid: Option<String>,
+    /// Configuration handed to the running package (`wx.getExtConfigSync()`), such as
+    /// its back end's address; a JSON object.
+    #[serde(default)]
+    pub ext_config: serde_json::Map<String, serde_json::Value>,
     /// Lower-case hex SHA-256 of the AppSecret: the secret itself is shown once, at
     /// creation and at each reset, and never stored.
     pub secret_sha256: String,

@@ -65,70 +65,82 @@ pub(crate) async fn seed_and_greet(
     let marker = demo_dir.join("seeded");
     let client = reqwest::Client::builder().no_proxy().build()?;
     if !marker.exists() {
-        std::fs::create_dir_all(&demo_dir)
-            .with_context(|| format!("cannot create {}", demo_dir.display()))?;
-        let mut first_merchant = None;
-        for (name, slug, fee_rate_bps) in MERCHANTS {
-            let merchant = post(
-                &client,
-                base,
-                token,
-                "/api/v1/admin/merchants",
-                &json!({ "name": name, "fee_rate_bps": fee_rate_bps }),
-            )
-            .await?;
-            let path = demo_dir.join(format!("{slug}.json"));
-            // SDK configurations hold private keys: the owner's alone.
-            crate::datadir::create_private(
-                &path,
-                serde_json::to_string_pretty(&merchant)?.as_bytes(),
-            )?;
-            first_merchant.get_or_insert(merchant);
-        }
-        let mut first_payer = None;
-        for (name, balance) in PAYERS {
-            let payer = post(
-                &client,
-                base,
-                token,
-                "/api/v1/admin/users",
-                &json!({ "name": name, "password": DEMO_PASSWORD, "balance": balance }),
-            )
-            .await?;
-            first_payer.get_or_insert(payer);
-        }
-        // One order already paid, so the pages have history.
-        if let (Some(merchant), Some(payer)) = (first_merchant, first_payer) {
-            let order = post(
-                &client,
-                base,
-                token,
-                &format!(
-                    "/api/v1/admin/merchants/{}/orders",
-                    merchant["mchid"].as_str().unwrap_or_default()
-                ),
-                &json!({ "description": "Cappuccino", "total": 2_800 }),
-            )
-            .await?;
-            let paid = client
-                .post(format!("{base}/api/v1/pay/confirm"))
-                .bearer_auth(payer["token"].as_str().unwrap_or_default())
-                .json(&json!({ "code_url": order["code_url"], "password": DEMO_PASSWORD }))
-                .send()
-                .await?;
-            if !paid.status().is_success() {
-                bail!(
-                    "seeding the demo: paying the first order failed: {}",
-                    paid.text().await?
-                );
-            }
-        }
-        seed_partners_and_codes(&client, base, token, &demo_dir).await?;
+        seed(&client, base, token, &demo_dir).await?;
         std::fs::write(&marker, "seeded\n")
             .with_context(|| format!("cannot write {}", marker.display()))?;
     }
     point_sdk_files_at(&demo_dir, gateway)?;
-    greet(base, &demo_dir)
+    let (appid, backend) =
+        crate::demo_miniapp::start_backend(&client, base, token, &demo_dir).await?;
+    greet(base, &demo_dir, &appid, &backend)
+}
+
+/// Seeds the demo's merchants, payers, first paid order, partners, codes and mini
+/// program.
+async fn seed(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    demo_dir: &Path,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(demo_dir)
+        .with_context(|| format!("cannot create {}", demo_dir.display()))?;
+    let mut first_merchant = None;
+    for (name, slug, fee_rate_bps) in MERCHANTS {
+        let merchant = post(
+            client,
+            base,
+            token,
+            "/api/v1/admin/merchants",
+            &json!({ "name": name, "fee_rate_bps": fee_rate_bps }),
+        )
+        .await?;
+        let path = demo_dir.join(format!("{slug}.json"));
+        // SDK configurations hold private keys: the owner's alone.
+        crate::datadir::create_private(&path, serde_json::to_string_pretty(&merchant)?.as_bytes())?;
+        first_merchant.get_or_insert(merchant);
+    }
+    let mut first_payer = None;
+    for (name, balance) in PAYERS {
+        let payer = post(
+            client,
+            base,
+            token,
+            "/api/v1/admin/users",
+            &json!({ "name": name, "password": DEMO_PASSWORD, "balance": balance }),
+        )
+        .await?;
+        first_payer.get_or_insert(payer);
+    }
+    // One order already paid, so the pages have history.
+    if let (Some(merchant), Some(payer)) = (first_merchant, first_payer) {
+        let order = post(
+            client,
+            base,
+            token,
+            &format!(
+                "/api/v1/admin/merchants/{}/orders",
+                merchant["mchid"].as_str().unwrap_or_default()
+            ),
+            &json!({ "description": "Cappuccino", "total": 2_800 }),
+        )
+        .await?;
+        let paid = client
+            .post(format!("{base}/api/v1/pay/confirm"))
+            .bearer_auth(payer["token"].as_str().unwrap_or_default())
+            .json(&json!({ "code_url": order["code_url"], "password": DEMO_PASSWORD }))
+            .send()
+            .await?;
+        if !paid.status().is_success() {
+            bail!(
+                "seeding the demo: paying the first order failed: {}",
+                paid.text().await?
+            );
+        }
+    }
+    seed_partners_and_codes(client, base, token, demo_dir).await?;
+    crate::demo_miniapp::seed(client, base, token, demo_dir).await?;
+    Ok(())
 }
 
 /// Sets `gateway` in every SDK file of the demo that says otherwise. Each file is
@@ -216,7 +228,7 @@ async fn seed_partners_and_codes(
     clippy::too_many_lines,
     reason = "the demo's greeting is one printed page, kept in one place to read as it prints"
 )]
-fn greet(base: &str, demo_dir: &Path) -> anyhow::Result<()> {
+fn greet(base: &str, demo_dir: &Path, appid: &str, backend: &str) -> anyhow::Result<()> {
     let first = demo_dir.join(format!("{}.json", MERCHANTS[0].1));
     let merchant: Value = serde_json::from_str(
         &std::fs::read_to_string(&first)
@@ -252,6 +264,10 @@ fn greet(base: &str, demo_dir: &Path) -> anyhow::Result<()> {
     writeln!(
         out,
         "  Notifications  {base}/console/notifications    every notification: resend, replay, edit, faults, scripts"
+    )?;
+    writeln!(
+        out,
+        "  Mini program   {base}/mp/{appid}/qr    核酸疫苗预约: its code, then book and pay in the container (back end {backend})"
     )?;
     writeln!(out, "  Sign-in page   {base}/signin")?;
     writeln!(

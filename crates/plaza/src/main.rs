@@ -11,6 +11,7 @@ mod ca;
 mod config;
 mod datadir;
 mod demo;
+mod demo_miniapp;
 mod locate;
 mod outbound;
 mod pay_jobs;

@@ -64,6 +64,8 @@ pub(crate) fn router() -> Router<MiniAppState> {
         .route("/app/mp/{appid}/{*page}", get(page::container))
         .route("/mp-pkg/{token}/{*path}", get(page::package_file))
         .route("/mp/wx.js", get(page::wx_js))
+        .route("/mp/{appid}/qr", get(page::qr_page))
+        .route("/mp/{appid}/qr.png", get(page::qr_png))
         .route("/static/mp-container.js", get(page::container_js))
         .route("/static/miniapp.css", get(page::stylesheet))
         .route(

@@ -266,6 +266,7 @@ fn container_body(
         package_token(state, &app.appid, version.version)
     );
     let pages = serde_json::to_string(&version.config.pages).unwrap_or_else(|_| "[]".to_owned());
+    let ext = serde_json::to_string(&app.ext_config).unwrap_or_else(|_| "{}".to_owned());
     let tabs: String = version
         .config
         .tab_bar
@@ -293,7 +294,7 @@ fn container_body(
     format!(
         "<link rel=\"stylesheet\" href=\"/static/miniapp.css\">\
          <div class=\"mp\" id=\"mp\" data-appid=\"{appid}\" data-name=\"{name}\" data-version=\"{number}\" \
-         data-base=\"{base}\" data-page=\"{page}\" data-query=\"{query}\" data-pages=\"{pages}\" data-title=\"{title}\">\
+         data-base=\"{base}\" data-page=\"{page}\" data-query=\"{query}\" data-pages=\"{pages}\" data-title=\"{title}\" data-ext=\"{ext}\">\
          {badge}<iframe id=\"mp-view\" title=\"{name}\" sandbox=\"allow-scripts allow-forms\" referrerpolicy=\"no-referrer\"></iframe>\
          {tabbar}<div class=\"mp-layer\" id=\"mp-layer\" hidden></div></div>\
          <script type=\"module\" src=\"/static/mp-container.js\"></script>",
@@ -304,6 +305,67 @@ fn container_body(
         page = escape(page),
         query = escape(query),
         pages = escape(&pages),
+        ext = escape(&ext),
         title = escape(&version.config.window_title),
     )
+}
+
+/// # `GET /mp/{appid}/qr`
+///
+/// The mini program's code, as a poster shows it: scanning it (or following the link)
+/// opens the released version in the container.
+pub(crate) async fn qr_page(
+    State(state): State<MiniAppState>,
+    headers: HeaderMap,
+    Path(appid): Path<String>,
+) -> Response {
+    let viewer = viewer(&state.http, &headers).await;
+    let app = match state.miniapps.existing_app(&appid).await {
+        Ok(app) => app,
+        Err(error) => return refusal(&error).into_response(),
+    };
+    let body = format!(
+        "<link rel=\"stylesheet\" href=\"/static/miniapp.css\">\
+         <div class=\"card mp-poster\" id=\"mp-poster\">{tile}<h2>{name}</h2><p class=\"muted\">{description}</p>\
+         <img id=\"mp-qr\" src=\"/mp/{appid}/qr.png\" alt=\"{name} 小程序码\" width=\"240\" height=\"240\">\
+         <p class=\"muted\">用 Plaza 扫一扫 Scan with Plaza</p>\
+         <a class=\"button\" id=\"mp-open\" href=\"/app/mp/{appid}\">打开小程序 Open</a></div>",
+        tile = tile(&app.icon, &app.name),
+        name = escape(&app.name),
+        description = escape(&app.description),
+        appid = escape(&app.appid),
+    );
+    app_layout(
+        AppPage::below(AppTab::Discover, "小程序码 Mini program code", "/app/mp"),
+        &viewer,
+        &body,
+    )
+    .into_response()
+}
+
+/// # `GET /mp/{appid}/qr.png`
+///
+/// The code behind [`qr_page`]: a PNG QR code of the container URL.
+pub(crate) async fn qr_png(
+    State(state): State<MiniAppState>,
+    Path(appid): Path<String>,
+) -> Response {
+    if state.miniapps.existing_app(&appid).await.is_err() {
+        return (StatusCode::NOT_FOUND, "no such mini program").into_response();
+    }
+    let url = format!(
+        "{}/app/mp/{appid}",
+        state.http.public_base_url.trim_end_matches('/')
+    );
+    match crate::qr::png(&url, 480, [0, 0, 0], false) {
+        Ok(png) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            png,
+        )
+            .into_response(),
+        Err(problem) => (StatusCode::INTERNAL_SERVER_ERROR, problem).into_response(),
+    }
 }

@@ -260,3 +260,76 @@ fn plaza_http_encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    plaza_browser_missing,
+    ignore = "browser part skipped: needs node, tests/web/node_modules (npm ci --prefix tests/web) and chromium"
+)]
+async fn the_demo_mini_program_books_pays_and_notifies_through_its_own_back_end() {
+    if !browser_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("demo.log");
+    let mut demo = Command::new(PLAZA)
+        .current_dir(dir.path())
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = demo.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    let (mut base, mut appid) = (None, None);
+    while let Ok(line) = lines_rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        if let Some(rest) = line.split("is running at ").nth(1) {
+            base = Some(rest.trim().to_owned());
+        }
+        if line.trim_start().starts_with("Mini program") {
+            appid = line
+                .split("/mp/")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .map(str::to_owned);
+        }
+        let done = line.contains("Ctrl-C stops it");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let (Some(base), Some(appid)) = (base, appid) else {
+        let _ = demo.kill();
+        panic!(
+            "the demo did not greet\n{}\n--- log\n{}",
+            printed.join("\n"),
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+    };
+    let screenshots = root().join("target/screenshots");
+    let output = Command::new("node")
+        .arg(root().join("tests/web/demo-miniapp.mjs"))
+        .arg(&base)
+        .arg(&appid)
+        .arg(&screenshots)
+        .output()
+        .unwrap();
+    let _ = demo.kill();
+    let _ = demo.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("all checks passed"),
+        "the demo browser script failed\n--- stdout\n{stdout}\n--- stderr\n{}\n--- demo log\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
+}

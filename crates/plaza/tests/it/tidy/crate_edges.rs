@@ -28,6 +28,11 @@ pub(crate) enum Role {
     },
     /// `plaza`, the binary: the only crate that knows the store and every system.
     Binary,
+    /// A third party Plaza ships for its demo (the demo mini program's back end): it
+    /// talks to Plaza over HTTP only, as any outside program does, so it knows base
+    /// crates for wire formats and nothing else, and only the binary (which runs it
+    /// beside Plaza) may depend on it.
+    Outsider,
     /// `plaza-testkit`: drives the real binary over HTTP, so it needs wire formats only.
     /// Every crate may have it as a dev-dependency, and nobody as anything else.
     TestKit,
@@ -60,6 +65,7 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
             domain: "plaza-miniapp",
         },
     ),
+    ("plaza-demo-clinic", Role::Outsider),
     ("plaza", Role::Binary),
     ("plaza-testkit", Role::TestKit),
 ];
@@ -251,6 +257,8 @@ impl Edge<'_> {
         match (self.from_role, self.to_role) {
             (_, Role::Binary) => Err("nothing depends on the binary".to_owned()),
             (_, Role::TestKit) => Err("the test kit is a dev-dependency only".to_owned()),
+            (Role::Binary, Role::Outsider) => Ok(()),
+            (_, Role::Outsider) => Err("only the binary runs an outside program".to_owned()),
             (Role::Base, _) if listed(base_edges) => Ok(()),
             (Role::Base, _) => Err(format!(
                 "{} may know only {:?} (BASE_EDGES)",
@@ -275,7 +283,12 @@ impl Edge<'_> {
                 Err("a system's HTTP crate never knows another one".to_owned())
             }
             (
-                Role::Store | Role::Domain | Role::Http | Role::TestKit | Role::SystemHttp { .. },
+                Role::Store
+                | Role::Domain
+                | Role::Http
+                | Role::TestKit
+                | Role::SystemHttp { .. }
+                | Role::Outsider,
                 _,
             ) => base_only(),
         }
@@ -292,6 +305,7 @@ fn role_name(role: Role) -> &'static str {
         Role::SystemHttp { .. } => "system HTTP",
         Role::Binary => "binary",
         Role::TestKit => "test kit",
+        Role::Outsider => "outside program",
         Role::Legacy => "legacy",
     }
 }
