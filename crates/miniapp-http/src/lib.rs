@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod ads_api;
+mod console;
 mod container;
 mod error;
 mod more_api;
@@ -25,9 +26,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use plaza_http::{HostRoutes, HttpState, NavEntry, SystemRoutes, WireApi};
+use plaza_http::{HostRoutes, HttpState, NavEntry, Role, SystemRoutes, WireApi};
 use plaza_miniapp::MiniApps;
 
+pub use console::MiniAppSignIn;
 pub use container::{Fetch, FetchRequest, Fetched};
 pub use error::MINIAPP_ERROR_CODES;
 pub use web::MiniAppWeb;
@@ -35,13 +37,25 @@ pub use web::MiniAppWeb;
 /// The WeChat host the mini-program server API lives on.
 pub const MINIAPP_HOST: &str = "api.weixin.qq.com";
 
-/// Mini Programs' navigation entries: the released mini programs on Discover.
-pub const NAV: &[NavEntry] = &[NavEntry::discover(
-    "miniapps",
-    "/app/mp",
-    "小程序 Mini Programs",
-    "程",
-)];
+/// Mini Programs' navigation entries: the released mini programs on Discover, the
+/// developer console from Me, and the consoles' pages.
+pub const NAV: &[NavEntry] = &[
+    NavEntry::discover("miniapps", "/app/mp", "小程序 Mini Programs", "程"),
+    NavEntry::me("developer", "/developer", "开发者 Developer", "开"),
+    NavEntry::console(Role::DEVELOPER, "miniapps", "/developer", "Mini programs"),
+    NavEntry::console(
+        Role::OPERATOR,
+        "miniapps",
+        "/console/miniapps",
+        "Mini programs",
+    ),
+    NavEntry::console(
+        Role::OPERATOR,
+        "miniapp-reviews",
+        "/console/miniapps/reviews",
+        "Reviews",
+    ),
+];
 
 /// Everything Mini Programs' handlers need; cheap to clone.
 #[derive(Clone)]
@@ -92,6 +106,7 @@ pub fn routes(state: MiniAppState) -> SystemRoutes {
         .merge(versions_api::router())
         .merge(container::router())
         .merge(ads_api::router())
+        .merge(console::router())
         .with_state(state.clone())
         .merge(server_api());
     SystemRoutes {

@@ -139,7 +139,7 @@ async fn seed(
         }
     }
     seed_partners_and_codes(client, base, token, demo_dir).await?;
-    crate::demo_miniapp::seed(client, base, token, demo_dir).await?;
+    crate::demo_miniapp::seed(client, base, token, demo_dir, DEMO_PASSWORD).await?;
     Ok(())
 }
 

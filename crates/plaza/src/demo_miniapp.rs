@@ -65,19 +65,20 @@ fn package_zip() -> anyhow::Result<Vec<u8>> {
     Ok(writer.finish()?.into_inner())
 }
 
-/// Seeds the mini program once: its developer, the app and its merchant, the released
-/// package, and the back end's credentials in `demo/clinic.json`.
+/// Seeds the mini program once: its developer (signing in with `password`), the app
+/// and its merchant, the released package, and the back end's credentials in
+/// `demo/clinic.json`.
 pub(crate) async fn seed(
     client: &reqwest::Client,
     base: &str,
     token: &str,
     demo_dir: &Path,
+    password: &str,
 ) -> anyhow::Result<()> {
     let admin = |path: &str| client.post(format!("{base}{path}")).bearer_auth(token);
     let developer = call(
-        admin("/api/v1/admin/users").json(
-            &json!({"name": "Dev Zhao", "password": crate::demo::DEMO_PASSWORD, "balance": 100}),
-        ),
+        admin("/api/v1/admin/users")
+            .json(&json!({"name": "Dev Zhao", "password": password, "balance": 100})),
         "the developer",
     )
     .await?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use plaza_http::web::UserApp;
+use plaza_http::web::{SignIn, UserApp};
 use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
 use plaza_identity::Identity;
 use plaza_kernel::BoxFuture;
@@ -15,7 +15,7 @@ use plaza_miniapp::{
     PaymentSummary, Payments,
 };
 use plaza_miniapp_http::{
-    Fetch, FetchRequest, Fetched, MiniAppState, MiniAppStateParts, MiniAppWeb,
+    Fetch, FetchRequest, Fetched, MiniAppSignIn, MiniAppState, MiniAppStateParts, MiniAppWeb,
 };
 use plaza_pay::model::TradeType;
 use plaza_pay::outbound::OutboundPolicy;
@@ -282,6 +282,10 @@ impl System for MiniProgram {
 
     fn nav(&self) -> &'static [NavEntry] {
         plaza_miniapp_http::NAV
+    }
+
+    fn sign_in(&self) -> Option<Arc<dyn SignIn>> {
+        Some(Arc::new(MiniAppSignIn::new(self.miniapps.clone())))
     }
 
     fn user_app(&self) -> Option<Arc<dyn UserApp>> {

@@ -193,13 +193,14 @@ fn admin_commands_find_the_demo_from_its_folder_and_list_and_show_what_it_seeded
     assert!(row(&table, "Lotus Books").contains(" 0.38% "), "{table}");
     assert!(row(&table, "Riverside Services").contains(" provider "));
     let listed = run_json(cwd, &["admin", "merchant", "list", "--json"]);
-    assert_eq!(listed["merchants"].as_array().unwrap().len(), 6, "{listed}");
+    // Six of Pay's demo and the mini program's merchant.
+    assert_eq!(listed["merchants"].as_array().unwrap().len(), 7, "{listed}");
     let listed = run_json(
         cwd,
         &["admin", "merchant", "list", "--limit", "2", "--json"],
     );
     assert_eq!(listed["merchants"].as_array().unwrap().len(), 2, "{listed}");
-    assert!(table.ends_with("6 shown, oldest first\n"), "{table}");
+    assert!(table.ends_with("7 shown, oldest first\n"), "{table}");
     let cut = run_ok(cwd, &["admin", "merchant", "list", "--limit", "2"]);
     assert!(
         cut.contains("Lotus Books") && !cut.contains("Metro Bakery"),
@@ -272,7 +273,8 @@ fn admin_commands_find_the_demo_from_its_folder_and_list_and_show_what_it_seeded
     assert!(row(&table, "Lin Wei").contains(" ¥472.00 "), "{table}");
     let listed = run_json(cwd, &["admin", "user", "list", "--json"]);
     let users = listed["users"].as_array().unwrap();
-    assert_eq!(users.len(), 4, "{listed}");
+    // Three payers, the collection code's owner and the mini program's developer.
+    assert_eq!(users.len(), 5, "{listed}");
     let chen = users
         .iter()
         .find(|user| user["name"] == "Chen Jing")
@@ -350,7 +352,7 @@ fn user_create_takes_yuan_and_gives_sandbox_users_the_demo_password() {
     let users = run_json(cwd, &["admin", "user", "list", "--json"]);
     assert_eq!(
         users["users"].as_array().unwrap().len(),
-        7,
+        8,
         "nothing refused was made"
     );
 }
@@ -519,7 +521,7 @@ fn a_restarted_demo_points_its_sdk_files_at_where_it_listens_now() {
         second.printed
     );
     let listed = run_json(cwd, &["admin", "merchant", "list", "--json"]);
-    assert_eq!(listed["merchants"].as_array().unwrap().len(), 6);
+    assert_eq!(listed["merchants"].as_array().unwrap().len(), 7);
 }
 
 #[test]

@@ -1326,3 +1326,238 @@ async fn ads_are_paid_per_view_and_click_and_shared_with_the_developer_at_month_
     assert_eq!(report["earned_minor"], 33);
     server.assert_ledger_sound().await;
 }
+
+/// A page or form post as a browser on Plaza's own origin sends it, with `cookie`;
+/// redirects are not followed.
+async fn as_browser(
+    server: &TestServer,
+    cookie: &str,
+    path: &str,
+    form: Option<&[(&str, &str)]>,
+) -> reqwest::Response {
+    let client = plaza_testkit::http_client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = format!("{}{path}", server.base_url);
+    let request = match form {
+        Some(form) => client
+            .post(url)
+            .header("origin", &server.base_url)
+            .form(form),
+        None => client.get(url),
+    };
+    request.header("cookie", cookie).send().await.unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_developer_and_operator_consoles_manage_apps_and_reviews() {
+    use plaza_testkit::miniapp::{package, upload_as_admin};
+    let server = TestServer::sandbox(PLAZA);
+    let user = Payer::create(&server, "Dev Qian", 1).await;
+    let cookie = format!("plaza_session={}", user.token);
+
+    // Not a developer yet: the console offers to become one.
+    let home = as_browser(&server, &cookie, "/developer", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("become-developer"), "{home}");
+    let became = as_browser(&server, &cookie, "/developer/become", Some(&[])).await;
+    assert_eq!(became.status(), 303);
+    let created = as_browser(
+        &server,
+        &cookie,
+        "/developer/apps",
+        Some(&[("name", "挂号助手")]),
+    )
+    .await;
+    let page_path = location(&created);
+    assert!(
+        page_path.starts_with("/developer/apps/wx") && page_path.contains("AppSecret"),
+        "{page_path}"
+    );
+    let appid = page_path
+        .trim_start_matches("/developer/apps/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = as_browser(&server, &cookie, &page_path, None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&appid) && page.contains("shown only now"),
+        "the secret is shown once: {page}"
+    );
+
+    // Settings: a bad domain is refused with its reason, a good one saved.
+    let base_settings = [
+        ("name", "挂号助手"),
+        ("icon", "挂"),
+        ("category", "医疗"),
+        ("description", "预约挂号"),
+        ("service_keywords", "挂号\n预约"),
+        ("testers", ""),
+    ];
+    let mut bad = base_settings.to_vec();
+    bad.push(("request_domains", "ftp://nope"));
+    let refused = as_browser(
+        &server,
+        &cookie,
+        &format!("/developer/apps/{appid}"),
+        Some(&bad),
+    )
+    .await;
+    assert!(
+        location(&refused).contains("error="),
+        "{}",
+        location(&refused)
+    );
+    let mut good = base_settings.to_vec();
+    good.push(("request_domains", "https://api.clinic.example"));
+    let saved = as_browser(
+        &server,
+        &cookie,
+        &format!("/developer/apps/{appid}"),
+        Some(&good),
+    )
+    .await;
+    assert!(location(&saved).contains("ok="), "{}", location(&saved));
+    let app = server
+        .admin_get(&format!("/api/v1/admin/miniapps/{appid}"))
+        .await
+        .json();
+    assert_eq!(
+        app["request_domains"],
+        json!(["https://api.clinic.example"])
+    );
+    assert_eq!(app["service_keywords"], json!(["挂号", "预约"]));
+
+    // A version, submitted from the console, reviewed by the operator, released.
+    upload_as_admin(&server, &appid, package("挂号", "v1"), "1.0.0").await;
+    let submitted = as_browser(
+        &server,
+        &cookie,
+        &format!("/developer/apps/{appid}/versions/1/submit"),
+        Some(&[]),
+    )
+    .await;
+    assert!(
+        location(&submitted).contains("ok="),
+        "{}",
+        location(&submitted)
+    );
+    let reviews = server.operator_page("/console/miniapps/reviews").await;
+    assert!(
+        reviews.contains(&format!("approve-{appid}")) && reviews.contains("pages/index/index"),
+        "{reviews}"
+    );
+    let operator = operator_cookie(&server).await;
+    let rejected = as_browser(
+        &server,
+        &operator,
+        &format!("/console/miniapps/{appid}/review"),
+        Some(&[("decision", "reject"), ("reason", "")]),
+    )
+    .await;
+    assert!(
+        location(&rejected).contains("error="),
+        "a rejection needs a reason"
+    );
+    let approved = as_browser(
+        &server,
+        &operator,
+        &format!("/console/miniapps/{appid}/review"),
+        Some(&[("decision", "approve"), ("reason", "")]),
+    )
+    .await;
+    assert!(
+        location(&approved).contains("ok="),
+        "{}",
+        location(&approved)
+    );
+    let released = as_browser(
+        &server,
+        &cookie,
+        &format!("/developer/apps/{appid}/release"),
+        Some(&[]),
+    )
+    .await;
+    assert!(
+        location(&released).contains("Released%20v1"),
+        "{}",
+        location(&released)
+    );
+    let page = as_browser(&server, &cookie, &format!("/developer/apps/{appid}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("release v1"), "{page}");
+
+    // Another developer's app is not found here.
+    let other = Payer::create(&server, "Other", 1).await;
+    let foreign = MiniProgram::create(&server, &other.user_id, "别人的").await;
+    let hidden = as_browser(
+        &server,
+        &cookie,
+        &format!("/developer/apps/{}", foreign.appid),
+        None,
+    )
+    .await;
+    assert_eq!(hidden.status(), 404);
+
+    // The operator's list and word list.
+    let list = server.operator_page("/console/miniapps").await;
+    assert!(
+        list.contains("挂号助手") && list.contains("别人的"),
+        "{list}"
+    );
+    let words = as_browser(
+        &server,
+        &operator,
+        "/console/miniapps/words",
+        Some(&[("words", "代开发票 20006\n加微信 10001 review")]),
+    )
+    .await;
+    assert!(
+        location(&words).contains("2%20words%20saved"),
+        "{}",
+        location(&words)
+    );
+    let stored = server.admin_get("/api/v1/admin/miniapp-words").await.json();
+    assert_eq!(
+        stored["words"][1],
+        json!({"word": "加微信", "label": 10001, "risky": false})
+    );
+}
+
+/// The operator's console cookie (sandbox demo sign-in).
+async fn operator_cookie(server: &TestServer) -> String {
+    let client = plaza_testkit::http_client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed = client
+        .post(format!("{}/signin/operator", server.base_url))
+        .header("origin", &server.base_url)
+        .form(&[("next", "/console")])
+        .send()
+        .await
+        .unwrap();
+    signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}

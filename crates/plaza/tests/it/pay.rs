@@ -941,8 +941,8 @@ async fn plaza_demo_seeds_merchants_payers_and_sdk_configs_once() {
         .json()
         .await
         .unwrap();
-    // Three payers and the collection-code owner.
-    assert_eq!(users["users"].as_array().unwrap().len(), 4);
+    // Three payers, the collection-code owner and the mini program's developer.
+    assert_eq!(users["users"].as_array().unwrap().len(), 5);
     let merchants: Value = get("/api/v1/admin/merchants")
         .await
         .unwrap()
@@ -963,8 +963,10 @@ async fn plaza_demo_seeds_merchants_payers_and_sdk_configs_once() {
             "direct",
             "provider",
             "sub_merchant",
-            "micro"
-        ]
+            "micro",
+            "direct"
+        ],
+        "the last is the mini program's merchant"
     );
     let provider: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("demo/provider.json")).unwrap(),
