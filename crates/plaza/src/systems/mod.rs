@@ -38,7 +38,7 @@ pub(crate) struct Foundation<'a> {
     pub(crate) wall_clock: Arc<dyn Clock>,
 }
 
-/// One system (Pay today; Mini Programs, WeCom, Channels and Search next).
+/// One system (Pay and Mini Programs today; WeCom, Channels and Search next).
 pub(crate) trait System: Send + Sync {
     /// Its name, for logs.
     fn name(&self) -> &'static str;
