@@ -33,12 +33,23 @@ use records::{index, kind, load};
 /// How often a write that lost a race is tried again before answering `Busy`.
 const CONFLICT_RETRIES_MAX: usize = 16;
 
+/// Entries a cache keeps before it starts again empty.
+const CACHE_ENTRIES_MAX: usize = 100_000;
+
 /// Users, apps and sessions over the record store.
+///
+/// Sessions and users are cached as last read or written, with their record versions:
+/// this process is the only writer (the data directory's lock) and every session write
+/// passes through here, so one `Identity` shared by every system keeps the cache exact
+/// (a version never replaces a newer one). Whether a session is still live is decided
+/// on every use from the clock, never cached.
 pub struct Identity {
     records: Arc<dyn RecordStore>,
     ledger: Arc<dyn LedgerStore>,
     clock: Arc<dyn Clock>,
     secret: Vec<u8>,
+    sessions: std::sync::RwLock<std::collections::HashMap<String, (u64, Session)>>,
+    users: std::sync::RwLock<std::collections::HashMap<String, User>>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -60,7 +71,36 @@ impl Identity {
             ledger,
             clock,
             secret,
+            sessions: std::sync::RwLock::default(),
+            users: std::sync::RwLock::default(),
         }
+    }
+
+    /// Keeps `session` as of `version` unless a newer version is known.
+    fn remember_session(&self, key: &str, version: u64, session: &Session) {
+        if let Ok(mut cache) = self.sessions.write() {
+            if cache.len() >= CACHE_ENTRIES_MAX {
+                cache.clear();
+            }
+            let newer = cache.get(key).is_none_or(|(known, _)| *known < version);
+            if newer {
+                cache.insert(key.to_owned(), (version, session.clone()));
+            }
+        }
+    }
+
+    /// The session stored under `key`, from the cache or the store.
+    async fn load_session(&self, key: &str) -> Result<Option<(Session, u64)>, IdentityError> {
+        if let Ok(cache) = self.sessions.read()
+            && let Some((version, session)) = cache.get(key)
+        {
+            return Ok(Some((session.clone(), *version)));
+        }
+        let loaded = load::<Session>(&*self.records, kind::SESSION, key).await?;
+        if let Some((session, version)) = &loaded {
+            self.remember_session(key, *version, session);
+        }
+        Ok(loaded)
     }
 
     fn now(&self) -> Timestamp {
@@ -223,9 +263,21 @@ impl Identity {
     ///
     /// [`IdentityError::Unavailable`] when the store fails.
     pub async fn user(&self, user_id: &str) -> Result<Option<User>, IdentityError> {
-        Ok(load::<User>(&*self.records, kind::USER, user_id)
+        if let Ok(cache) = self.users.read()
+            && let Some(user) = cache.get(user_id)
+        {
+            return Ok(Some(user.clone()));
+        }
+        let loaded = load::<User>(&*self.records, kind::USER, user_id)
             .await?
-            .map(|(user, _)| user))
+            .map(|(user, _)| user);
+        if let (Some(user), Ok(mut cache)) = (&loaded, self.users.write()) {
+            if cache.len() >= CACHE_ENTRIES_MAX {
+                cache.clear();
+            }
+            cache.insert(user.user_id.clone(), user.clone());
+        }
+        Ok(loaded)
     }
 
     /// Users, oldest first, at most `rows_max`.
@@ -413,9 +465,7 @@ impl Identity {
     /// [`IdentityError::SessionUnknown`].
     pub async fn session_user(&self, token: &str) -> Result<User, IdentityError> {
         let key = records::token_key(token);
-        let Some((mut session, version)) =
-            load::<Session>(&*self.records, kind::SESSION, &key).await?
-        else {
+        let Some((mut session, version)) = self.load_session(&key).await? else {
             return Err(IdentityError::SessionUnknown);
         };
         let now = self.now();
@@ -473,7 +523,11 @@ impl Identity {
             session,
             vec![],
         )?;
-        self.try_commit(vec![write]).await
+        let written = self.try_commit(vec![write]).await?;
+        if written {
+            self.remember_session(key, version + 1, session);
+        }
+        Ok(written)
     }
 }
 

@@ -245,6 +245,7 @@ impl MiniApps {
             new.settings.clone().apply(&mut app);
             let writes = vec![app_write, self.app_write(&app, Expect::Absent)?];
             if self.try_commit(writes).await? {
+                self.remember_app(&app, 1);
                 return Ok((app, secret));
             }
         }
@@ -277,9 +278,34 @@ impl MiniApps {
     ///
     /// [`MiniAppError::Unavailable`] when the store fails.
     pub async fn app(&self, appid: &str) -> Result<Option<MiniApp>, MiniAppError> {
-        Ok(load::<MiniApp>(&*self.records, kind::APP, appid)
-            .await?
-            .map(|(app, _)| app))
+        if let Ok(cache) = self.app_cache.read()
+            && let Some((_, app)) = cache.get(appid)
+        {
+            return Ok(Some(MiniApp::clone(app)));
+        }
+        let loaded = load::<MiniApp>(&*self.records, kind::APP, appid).await?;
+        Ok(loaded.map(|(app, version)| {
+            self.remember_app(&app, version);
+            app
+        }))
+    }
+
+    /// Keeps `app` as of record `version` in the cache every read of an app goes
+    /// through. This process is the only writer (the data directory's lock), and every
+    /// write of an app passes here after its commit, so the cache is exact; a newer
+    /// version is never replaced by an older one that finished later.
+    fn remember_app(&self, app: &MiniApp, version: u64) {
+        if let Ok(mut cache) = self.app_cache.write() {
+            let newer = cache
+                .get(&app.appid)
+                .is_none_or(|(known, _)| *known < version);
+            if newer {
+                cache.insert(
+                    app.appid.clone(),
+                    (version, std::sync::Arc::new(app.clone())),
+                );
+            }
+        }
     }
 
     /// One mini program, or [`MiniAppError::AppNotFound`].
@@ -360,6 +386,7 @@ impl MiniApps {
             let answer = change(&mut app)?;
             let write = self.app_write(&app, Expect::Version(version))?;
             if self.try_commit(vec![write]).await? {
+                self.remember_app(&app, version + 1);
                 return Ok((app, answer));
             }
         }

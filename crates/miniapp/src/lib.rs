@@ -72,6 +72,8 @@ pub struct MiniApps {
     secrets: login::Secrets,
     limits: MiniAppLimits,
     merchants: Option<Arc<dyn Merchants>>,
+    /// Mini programs as last written or read, with their record version.
+    app_cache: std::sync::RwLock<std::collections::HashMap<String, (u64, Arc<MiniApp>)>>,
     /// Ledger accounts this process opened (or found open), so a hot path opens once.
     opened: std::sync::Mutex<std::collections::HashSet<plaza_kernel::id::AccountId>>,
     payments: Option<Arc<dyn Payments>>,
@@ -108,6 +110,7 @@ impl MiniApps {
             limits,
             merchants: None,
             opened: std::sync::Mutex::default(),
+            app_cache: std::sync::RwLock::default(),
             payments: None,
             objects,
         }

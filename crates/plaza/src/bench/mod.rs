@@ -3,6 +3,7 @@
 
 pub(crate) mod codepay;
 pub(crate) mod coupons;
+pub(crate) mod miniapp;
 pub(crate) mod pay;
 
 use std::io::Write;
@@ -42,6 +43,10 @@ pub(crate) enum BenchCommand {
     /// Coupon issuance per second against one stock from many concurrent requests
     /// through the signed APIv3 wire, proving the stock issues exactly its limit.
     Coupons(coupons::CouponsArgs),
+    /// Mini-program logins per second (the container's wx.login and the back end's
+    /// jscode2session, each code spent durably), against the same two requests served
+    /// by handlers that do no work (the machine's HTTP bound).
+    Miniapp(miniapp::MiniappArgs),
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +84,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
         BenchCommand::Pay(args) => pay::run(args).await,
         BenchCommand::Codepay(args) => codepay::run(args).await,
         BenchCommand::Coupons(args) => coupons::run(args).await,
+        BenchCommand::Miniapp(args) => miniapp::run(args).await,
     }
 }
 

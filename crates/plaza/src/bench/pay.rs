@@ -294,13 +294,13 @@ pub(crate) fn verifies(platform: &PublicKey, headers: &[(String, String)], body:
 /// A keep-alive HTTP/1.1 connection that sends prepared requests one at a time and
 /// reads each answer whole: the lightest client that still checks every answer, so the
 /// load generator takes as little as it can of the cores it shares with the server.
-struct Connection {
+pub(crate) struct Connection {
     stream: tokio::net::TcpStream,
     buffer: Vec<u8>,
 }
 
 impl Connection {
-    async fn open(address: std::net::SocketAddr) -> anyhow::Result<Self> {
+    pub(crate) async fn open(address: std::net::SocketAddr) -> anyhow::Result<Self> {
         let stream = tokio::net::TcpStream::connect(address).await?;
         stream.set_nodelay(true)?;
         Ok(Self {
@@ -310,7 +310,7 @@ impl Connection {
     }
 
     /// Sends one request; returns the status, the headers and the body.
-    async fn exchange(
+    pub(crate) async fn exchange(
         &mut self,
         wire: &[u8],
     ) -> anyhow::Result<(u16, Vec<(String, String)>, String)> {

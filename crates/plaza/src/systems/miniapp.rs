@@ -8,7 +8,6 @@ use anyhow::Context;
 
 use plaza_http::web::{SignIn, UserApp};
 use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
-use plaza_identity::Identity;
 use plaza_kernel::BoxFuture;
 use plaza_miniapp::{
     MerchantRefusal, Merchants, MiniAppLimits, MiniApps, PaymentRefusal, PaymentRequest,
@@ -21,7 +20,7 @@ use plaza_pay::model::TradeType;
 use plaza_pay::outbound::OutboundPolicy;
 use plaza_pay::{OrderRef, PayError, PayService};
 
-use super::{Foundation, IDENTITY_SECRET_FILE, System};
+use super::{Foundation, System};
 use crate::scheduler::{JobFailure, JobHandler};
 use plaza_kernel::queue::Job;
 
@@ -101,12 +100,9 @@ impl MiniProgram {
     pub(crate) fn build(foundation: &Foundation<'_>, pay: Arc<PayService>) -> anyhow::Result<Self> {
         let data_dir = foundation.data_dir;
         let store = foundation.store.clone();
-        let identity = Arc::new(Identity::new(
-            store.clone(),
-            store.clone(),
-            foundation.clock.clone(),
-            data_dir.secret(IDENTITY_SECRET_FILE)?.into_bytes(),
-        ));
+        // One identity for every system: its session and user caches stay exact only
+        // when every write of a session goes through the same instance.
+        let identity = pay.identity().clone();
         let secret = data_dir.secret(MINIAPP_SECRET_FILE)?;
         let objects = Arc::new(
             plaza_store::objects::LocalObjects::open(foundation.config.data_dir.join(OBJECTS_DIR))
