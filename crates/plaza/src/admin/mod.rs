@@ -3,7 +3,8 @@
 //! They work on a running Plaza through its admin API, found as `locate.rs` describes
 //! (or named with `--server` and `--token`); `verify-ledger` also works on a stopped one
 //! by opening its data directory. `list` and `show` print a table or a few lines, and
-//! with `--json` the API's answer as one JSON object, as `create --json` does.
+//! with `--json` the API's answer as one JSON object, as `create --json` does. Mini
+//! programs are in `miniapp.rs`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ use crate::config::{Config, Database, SQLITE_FILE};
 use crate::datadir::{DataDir, read_admin_token};
 use crate::locate::Survey;
 use crate::{Outcome, StoreArgs};
+
+mod miniapp;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AdminCommand {
@@ -42,6 +45,10 @@ pub(crate) enum AdminCommand {
     /// Users (payers), through the running Plaza.
     #[command(subcommand)]
     User(UserCommand),
+    /// Mini programs (appid and AppSecret, optionally with a Pay merchant), through the
+    /// running Plaza.
+    #[command(subcommand)]
+    Miniapp(miniapp::MiniappCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,6 +269,7 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<Outcome> {
         AdminCommand::User(UserCommand::Show(args)) => {
             show(args, "/api/v1/admin/users", admin_view::user).await
         }
+        AdminCommand::Miniapp(command) => miniapp::run(command).await,
         AdminCommand::VerifyLedger(args) => verify_ledger(args).await,
         AdminCommand::Token(args) => {
             let survey = Survey::of(&args.load()?);
