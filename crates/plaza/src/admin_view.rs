@@ -1,6 +1,7 @@
-//! What `plaza admin … list` and `show` print without `--json`: tables and a few
-//! labelled lines, made from the admin API's JSON. Money is in yuan, as on every page.
-//! Names come last in a table, so wide characters in them never skew its columns.
+//! What `plaza admin … list` and `show` (and `miniapp create`) print without `--json`:
+//! tables and a few labelled lines, made from the admin API's JSON. Money is in yuan, as
+//! on every page. Names come last in a table, so wide characters in them never skew its
+//! columns.
 
 use serde_json::Value;
 
@@ -272,6 +273,115 @@ pub(crate) fn user(user: &Value) -> String {
     )
 }
 
+/// A text field, or `-` when it is empty.
+fn filled(value: &Value, field: &str) -> String {
+    match value[field].as_str() {
+        Some("") => "-".to_owned(),
+        _ => text(value, field),
+    }
+}
+
+/// A list of strings, comma-separated, or `-` when there is none.
+fn strings(value: &Value, field: &str) -> String {
+    let strings: Vec<&str> = value[field]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    if strings.is_empty() {
+        "-".to_owned()
+    } else {
+        strings.join(", ")
+    }
+}
+
+pub(crate) fn miniapps(listed: &Value) -> String {
+    let apps = items(listed, "miniapps");
+    let rows: Vec<Vec<String>> = apps
+        .iter()
+        .map(|app| {
+            vec![
+                text(app, "appid"),
+                text(app, "developer_id"),
+                text(app, "mchid"),
+                text(app, "created_at"),
+                text(app, "name"),
+            ]
+        })
+        .collect();
+    let header = ["APPID", "DEVELOPER", "MERCHANT", "CREATED", "NAME"];
+    let mut out = if rows.is_empty() {
+        String::new()
+    } else {
+        table(&header, &rows)
+    };
+    out.push_str(&footer(
+        apps.len(),
+        "mini programs",
+        "plaza admin miniapp create --developer USER_ID --name NAME",
+    ));
+    out
+}
+
+pub(crate) fn miniapp(app: &Value) -> String {
+    lines(
+        format!("mini program {}", text(app, "name")),
+        &[
+            ("appid", text(app, "appid")),
+            ("developer", text(app, "developer_id")),
+            ("merchant", text(app, "mchid")),
+            ("category", filled(app, "category")),
+            ("description", filled(app, "description")),
+            ("keywords", strings(app, "service_keywords")),
+            ("request domains", strings(app, "request_domains")),
+            ("testers", strings(app, "testers")),
+            ("secret made at", text(app, "secret_made_at")),
+            ("created_at", text(app, "created_at")),
+        ],
+    )
+}
+
+/// What `miniapp create` prints without `--json`: the appid and the secret, once.
+pub(crate) fn created_miniapp(created: &Value) -> String {
+    let mut fields = vec![
+        ("appid", text(created, "appid")),
+        ("secret", text(created, "secret")),
+        ("developer", text(created, "developer_id")),
+    ];
+    let merchant = &created["merchant"];
+    if merchant.is_object() {
+        fields.extend([
+            ("mchid", text(merchant, "mchid")),
+            ("cert_serial_no", text(merchant, "cert_serial_no")),
+            ("apiv3_key", text(merchant, "apiv3_key")),
+        ]);
+    }
+    fields.push(("gateway", text(created, "gateway")));
+    let mut out = lines(format!("mini program {}", text(created, "name")), &fields);
+    out.push_str(
+        "the secret is shown only now: keep it (plaza admin miniapp reset-secret APPID makes a new one)\n",
+    );
+    if merchant.is_object() {
+        out.push_str(&format!(
+            "the merchant's private key is printed only with --json; to use a key of your own: \
+             POST /api/v1/admin/merchants/{}/keys\n",
+            text(merchant, "mchid"),
+        ));
+    }
+    out
+}
+
+/// What `miniapp reset-secret` prints without `--json`.
+pub(crate) fn miniapp_secret(reset: &Value) -> String {
+    format!(
+        "new secret of {}: {}\nshown only now; the old secret no longer works (access tokens \
+         already issued keep working until they expire)\n",
+        text(reset, "appid"),
+        text(reset, "secret"),
+    )
+}
+
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -306,6 +416,36 @@ mod tests {
         assert!(out.contains("1 shown"), "{out}");
         let out = users(&json!({ "users": [] }));
         assert_eq!(out, "no users yet: plaza admin user create --name NAME\n");
+    }
+
+    #[test]
+    fn mini_programs_show_their_merchant_and_the_secret_only_when_made() {
+        let app = json!({
+            "appid": "wx0123456789abcdef", "developer_id": "dev1", "name": "核酸检测预约",
+            "mchid": null, "request_domains": ["a.example", "b.example"],
+            "service_keywords": [], "created_at": "2026-01-01T10:00:00+08:00",
+        });
+        let out = miniapps(&json!({ "miniapps": [app] }));
+        assert!(out.starts_with("APPID "), "{out}");
+        assert!(
+            out.contains(
+                "wx0123456789abcdef  dev1       -         2026-01-01T10:00:00+08:00  核酸检测预约"
+            ),
+            "{out}"
+        );
+        let out = miniapp(&app);
+        assert!(
+            out.contains("request domains: a.example, b.example"),
+            "{out}"
+        );
+        assert!(out.contains("keywords:        -"), "{out}");
+        assert!(out.contains("category:        -"), "{out}");
+        assert!(!out.contains("secret:"), "{out}");
+        let out = miniapps(&json!({ "miniapps": [] }));
+        assert!(
+            out.starts_with("no mini programs yet: plaza admin miniapp create"),
+            "{out}"
+        );
     }
 
     #[test]

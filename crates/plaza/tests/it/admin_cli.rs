@@ -1,7 +1,8 @@
 //! The admin CLI and `plaza demo` as a new user meets them: run from the folder where
 //! the demo runs, with no flags; told where it looked when nothing is there; listing and
 //! showing what exists; balances in yuan; a demo that moves to another port, listens on
-//! a host name, or fails on a taken port without leaving a half-made data directory.
+//! a host name, or fails on a taken port without leaving a half-made data directory;
+//! mini programs made, with or without their merchant, with credentials that work.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use plaza_testkit::TestServer;
+use plaza_testkit::miniapp::{errcode, wx_get};
 use serde_json::Value;
 
 use crate::PLAZA;
@@ -57,6 +59,29 @@ fn run_json(cwd: &Path, args: &[&str]) -> Value {
 /// The arguments of `plaza admin user create ARGS`.
 fn user_create<'a>(args: &[&'a str]) -> Vec<&'a str> {
     [&["admin", "user", "create"], args].concat()
+}
+
+/// The arguments of `plaza admin miniapp ARGS`.
+fn miniapp<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["admin", "miniapp"], args].concat()
+}
+
+/// A user made with `plaza admin user create`, working on `data_dir`: its user_id.
+fn user_id(cwd: &Path, data_dir: &str, name: &str) -> String {
+    let created = run_json(
+        cwd,
+        &user_create(&["--data-dir", data_dir, "--name", name, "--json"]),
+    );
+    created["user_id"].as_str().unwrap().to_owned()
+}
+
+/// What `/cgi-bin/token` answers for these credentials.
+async fn access_token(server: &TestServer, appid: &str, secret: &str) -> Value {
+    wx_get(
+        server,
+        &format!("/cgi-bin/token?grant_type=client_credential&appid={appid}&secret={secret}"),
+    )
+    .await
 }
 
 /// Waits for a process to exit, for at most [`START_TIMEOUT`].
@@ -570,4 +595,246 @@ fn demo_help_names_each_default_once() {
         admin.contains("plaza-demo") && admin.contains("PLAZA_DATA_DIR"),
         "{admin}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn miniapp_create_prints_a_secret_that_works_and_list_and_show_find_the_app() {
+    let server = TestServer::start(PLAZA);
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    let data_dir = server.data_dir.to_str().unwrap();
+    let developer = user_id(cwd, data_dir, "Dev");
+    let created = run_json(
+        cwd,
+        &miniapp(&[
+            "create",
+            "--data-dir",
+            data_dir,
+            "--developer",
+            &developer,
+            "--name",
+            "核酸检测预约",
+            "--category",
+            "医疗",
+            "--request-domain",
+            "https://api.example.com",
+            "--request-domain",
+            "https://cdn.example.com",
+            "--keyword",
+            "核酸",
+            "--json",
+        ]),
+    );
+    let appid = created["appid"].as_str().unwrap();
+    let secret = created["secret"].as_str().unwrap();
+    assert!(appid.starts_with("wx") && appid.len() == 18, "{created}");
+    assert_eq!(secret.len(), 32, "{created}");
+    assert!(created["developer_id"].is_string(), "{created}");
+    assert_eq!(created["gateway"], server.base_url.as_str(), "{created}");
+    assert_eq!(
+        created["request_domains"],
+        serde_json::json!(["https://api.example.com", "https://cdn.example.com"])
+    );
+    assert_eq!(created["service_keywords"], serde_json::json!(["核酸"]));
+    assert!(
+        created.get("merchant").is_none() && created["mchid"].is_null(),
+        "{created}"
+    );
+    let token = access_token(&server, appid, secret).await;
+    assert!(token["access_token"].is_string(), "{token}");
+
+    // Without --json: the appid and the secret, once, and that it is shown only now.
+    let text = run_ok(
+        cwd,
+        &miniapp(&[
+            "create",
+            "--data-dir",
+            data_dir,
+            "--developer",
+            &developer,
+            "--name",
+            "Second",
+        ]),
+    );
+    assert!(text.starts_with("mini program Second\n"), "{text}");
+    assert!(
+        text.contains("  appid: ") && text.contains("  secret: "),
+        "{text}"
+    );
+    assert!(text.contains("shown only now"), "{text}");
+
+    // List and show: a table and labelled lines, the API's answer with --json, never
+    // the secret.
+    let table = run_ok(cwd, &miniapp(&["list", "--data-dir", data_dir]));
+    assert!(table.starts_with("APPID "), "{table}");
+    let app_row = row(&table, "核酸检测预约");
+    assert!(app_row.starts_with(appid), "{app_row}");
+    assert!(
+        app_row.contains(created["developer_id"].as_str().unwrap()),
+        "{app_row}"
+    );
+    assert!(table.ends_with("2 shown, oldest first\n"), "{table}");
+    let listed = run_json(cwd, &miniapp(&["list", "--data-dir", data_dir, "--json"]));
+    assert_eq!(listed["miniapps"].as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed["miniapps"][0]["appid"], appid, "oldest first");
+    let shown = run_ok(cwd, &miniapp(&["show", appid, "--data-dir", data_dir]));
+    assert!(shown.starts_with("mini program 核酸检测预约\n"), "{shown}");
+    assert!(
+        shown.contains("request domains: https://api.example.com, https://cdn.example.com"),
+        "{shown}"
+    );
+    assert!(!shown.contains(secret), "{shown}");
+    let shown = run_json(
+        cwd,
+        &miniapp(&["show", appid, "--data-dir", data_dir, "--json"]),
+    );
+    assert_eq!(shown["appid"], appid);
+    assert!(shown.get("secret").is_none(), "{shown}");
+    let missing = run_err(
+        cwd,
+        &miniapp(&["show", "wx0000000000000000", "--data-dir", data_dir]),
+    );
+    assert!(missing.contains("miniapp_not_found"), "{missing}");
+
+    // A new secret: the old one is refused at once, the new one works.
+    let reset = run_json(
+        cwd,
+        &miniapp(&["reset-secret", appid, "--data-dir", data_dir, "--json"]),
+    );
+    assert_eq!(reset["appid"], appid);
+    let new_secret = reset["secret"].as_str().unwrap();
+    assert_ne!(new_secret, secret);
+    assert_ne!(errcode(&access_token(&server, appid, secret).await), 0);
+    let token = access_token(&server, appid, new_secret).await;
+    assert!(token["access_token"].is_string(), "{token}");
+    let text = run_ok(
+        cwd,
+        &miniapp(&["reset-secret", appid, "--data-dir", data_dir]),
+    );
+    assert!(
+        text.starts_with(&format!("new secret of {appid}: ")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn miniapp_create_with_merchant_prints_everything_a_back_end_needs() {
+    let server = TestServer::start(PLAZA);
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    let data_dir = server.data_dir.to_str().unwrap();
+    let developer = user_id(cwd, data_dir, "Dev");
+    let created = run_json(
+        cwd,
+        &miniapp(&[
+            "create",
+            "--data-dir",
+            data_dir,
+            "--developer",
+            &developer,
+            "--name",
+            "检测机构",
+            "--with-merchant",
+            "--json",
+        ]),
+    );
+    let appid = created["appid"].as_str().unwrap();
+    let secret = created["secret"].as_str().unwrap();
+    assert!(created["developer_id"].is_string(), "{created}");
+    let merchant = &created["merchant"];
+    let mchid = merchant["mchid"].as_str().unwrap();
+    assert_eq!(created["mchid"], mchid, "{created}");
+    assert_eq!(merchant["appid"], appid, "{created}");
+    assert_eq!(merchant["name"], "检测机构", "{created}");
+    assert!(
+        merchant["private_key"]
+            .as_str()
+            .is_some_and(|pem| pem.contains("PRIVATE KEY")),
+        "{created}"
+    );
+    assert_eq!(merchant["apiv3_key"].as_str().map(str::len), Some(32));
+    for field in ["cert_serial_no", "public_key_id", "public_key"] {
+        assert!(merchant[field].is_string(), "{field}: {created}");
+    }
+    assert_eq!(created["gateway"], server.base_url.as_str(), "{created}");
+    assert_eq!(merchant["gateway"], created["gateway"]);
+
+    // Bound both ways: Pay knows the appid as the merchant's, the app its merchant.
+    let in_pay = server
+        .admin_get(&format!("/api/v1/admin/merchants/{mchid}"))
+        .await
+        .json();
+    assert!(
+        in_pay["appids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|bound| bound == appid),
+        "{in_pay}"
+    );
+    let shown = run_json(
+        cwd,
+        &miniapp(&["show", appid, "--data-dir", data_dir, "--json"]),
+    );
+    assert_eq!(shown["mchid"], mchid, "{shown}");
+    let table = run_ok(cwd, &miniapp(&["list", "--data-dir", data_dir]));
+    assert!(row(&table, "检测机构").contains(mchid), "{table}");
+    let token = access_token(&server, appid, secret).await;
+    assert!(token["access_token"].is_string(), "{token}");
+
+    let text = run_ok(
+        cwd,
+        &miniapp(&[
+            "create",
+            "--data-dir",
+            data_dir,
+            "--developer",
+            &developer,
+            "--name",
+            "Clinic",
+            "--with-merchant",
+        ]),
+    );
+    assert!(
+        text.contains("  mchid: ") && text.contains("  apiv3_key: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("private key is printed only with --json"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn miniapp_create_for_an_unknown_developer_says_so_and_makes_nothing() {
+    let server = TestServer::start(PLAZA);
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    let data_dir = server.data_dir.to_str().unwrap();
+    for extra in [&[][..], &["--with-merchant"][..]] {
+        let mut args = miniapp(&[
+            "create",
+            "--data-dir",
+            data_dir,
+            "--developer",
+            "nobody",
+            "--name",
+            "Orphan",
+            "--json",
+        ]);
+        args.extend(extra);
+        let said = run_err(cwd, &args);
+        assert!(
+            said.contains("cannot create the mini program")
+                && said.contains("no user \"nobody\"")
+                && said.contains("user_not_found"),
+            "{said}"
+        );
+    }
+    let listed = run_json(cwd, &miniapp(&["list", "--data-dir", data_dir, "--json"]));
+    assert_eq!(listed["miniapps"], serde_json::json!([]), "{listed}");
+    let merchants = server.admin_get("/api/v1/admin/merchants").await.json();
+    assert_eq!(merchants["merchants"], serde_json::json!([]), "{merchants}");
+    let table = run_ok(cwd, &miniapp(&["list", "--data-dir", data_dir]));
+    assert!(table.starts_with("no mini programs yet"), "{table}");
 }

@@ -3,7 +3,8 @@
 //! They work on a running Plaza through its admin API, found as `locate.rs` describes
 //! (or named with `--server` and `--token`); `verify-ledger` also works on a stopped one
 //! by opening its data directory. `list` and `show` print a table or a few lines, and
-//! with `--json` the API's answer as one JSON object, as `create --json` does.
+//! with `--json` the API's answer as one JSON object, as `create --json` does. Mini
+//! programs are in `miniapp.rs`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ use crate::config::{Config, Database, SQLITE_FILE};
 use crate::datadir::{DataDir, read_admin_token};
 use crate::locate::Survey;
 use crate::{Outcome, StoreArgs};
+
+mod miniapp;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AdminCommand {
@@ -42,6 +45,10 @@ pub(crate) enum AdminCommand {
     /// Users (payers), through the running Plaza.
     #[command(subcommand)]
     User(UserCommand),
+    /// Mini programs (appid and AppSecret, optionally with a Pay merchant), through the
+    /// running Plaza.
+    #[command(subcommand)]
+    Miniapp(miniapp::MiniappCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,6 +269,7 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<Outcome> {
         AdminCommand::User(UserCommand::Show(args)) => {
             show(args, "/api/v1/admin/users", admin_view::user).await
         }
+        AdminCommand::Miniapp(command) => miniapp::run(command).await,
         AdminCommand::VerifyLedger(args) => verify_ledger(args).await,
         AdminCommand::Token(args) => {
             let survey = Survey::of(&args.load()?);
@@ -299,20 +307,56 @@ impl ServerArgs {
     }
 }
 
-/// The running server's base URL and admin token.
-fn running_server(args: &ServerArgs) -> anyhow::Result<(String, String)> {
-    let survey = Survey::of(&args.load()?);
-    let (server, data_dir) = match &args.server {
-        Some(server) => (server.trim_end_matches('/').to_owned(), None),
-        None => {
-            let (data_dir, addr) = survey
-                .running()
-                .ok_or_else(|| survey.not_found("no running Plaza found"))?;
-            (format!("http://{addr}"), Some(data_dir))
+/// A running Plaza's admin API: where it answers and the token it takes. Found once, so
+/// the steps of one command all go to the same server.
+struct AdminApi {
+    /// Its base URL, without a trailing slash.
+    server: String,
+    token: String,
+}
+
+impl AdminApi {
+    /// The server `args` name, else the running one the survey finds, and its token.
+    fn of(args: &ServerArgs) -> anyhow::Result<Self> {
+        let survey = Survey::of(&args.load()?);
+        let (server, data_dir) = match &args.server {
+            Some(server) => (server.trim_end_matches('/').to_owned(), None),
+            None => {
+                let (data_dir, addr) = survey
+                    .running()
+                    .ok_or_else(|| survey.not_found("no running Plaza found"))?;
+                (format!("http://{addr}"), Some(data_dir))
+            }
+        };
+        let token = args.token(data_dir, &survey)?;
+        Ok(Self { server, token })
+    }
+
+    /// The answer to one request, or [`Refused`] when the server refuses it.
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let server = &self.server;
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{server}{path}"))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
         }
-    };
-    let token = args.token(data_dir, &survey)?;
-    Ok((server, token))
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {server}"))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(Refused::new(server.clone(), status, &text).into());
+        }
+        Ok(serde_json::from_str(&text)?)
+    }
 }
 
 async fn admin_request(
@@ -321,23 +365,7 @@ async fn admin_request(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> anyhow::Result<serde_json::Value> {
-    let (server, token) = running_server(args)?;
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{server}{path}"))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {server}"))?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(Refused::new(server, status, &text).into());
-    }
-    Ok(serde_json::from_str(&text)?)
+    AdminApi::of(args)?.request(method, path, body).await
 }
 
 /// A running Plaza's refusal: its status, and the code and message of its /api/v1
@@ -406,14 +434,21 @@ async fn show(
     text: fn(&serde_json::Value) -> String,
 ) -> anyhow::Result<Outcome> {
     let id = &args.id;
-    let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    if id.is_empty() || !id.chars().all(is_id_char) {
-        bail!("{id:?} is not an id (letters, digits, - and _)");
-    }
+    check_id(id)?;
     let path = format!("{path}/{id}");
     let shown = admin_request(&args.server, reqwest::Method::GET, &path, None).await?;
     print_json_or(args.json, &shown, text(&shown))?;
     Ok(Outcome::Success)
+}
+
+/// Refuses what cannot be one path segment of an id, so `../users` never reaches the
+/// server as a path.
+fn check_id(id: &str) -> anyhow::Result<()> {
+    let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if id.is_empty() || !id.chars().all(is_id_char) {
+        bail!("{id:?} is not an id (letters, digits, - and _)");
+    }
+    Ok(())
 }
 
 fn print_json_or(json: bool, value: &serde_json::Value, text: String) -> anyhow::Result<()> {
