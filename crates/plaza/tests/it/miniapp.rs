@@ -1561,3 +1561,159 @@ async fn operator_cookie(server: &TestServer) -> String {
         .unwrap()
         .to_owned()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_profile_material_decrypts_with_the_session_key_and_payments_are_checked_as_wechat_does()
+ {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let (server, developer, app) = sandbox_with_app().await;
+    let user = Payer::create(&server, "Eve", 10_000).await;
+    let profile_path = format!("/api/v1/mp/{}/profile", app.appid);
+    let early = user.post(&server, &profile_path, &json!({})).await;
+    assert_eq!(early.status, 400, "login first: {}", early.text);
+
+    // §3.4: rawData + signature (SHA-1 with the session key), encryptedData and iv
+    // (AES-128-CBC under the session key), with the app's watermark inside.
+    let session = app
+        .code_to_session(&server, &app.login_code(&server, &user.token).await)
+        .await;
+    let key = STANDARD
+        .decode(session["session_key"].as_str().unwrap())
+        .unwrap();
+    let material = user.post(&server, &profile_path, &json!({})).await.json();
+    let raw = material["rawData"].as_str().unwrap();
+    let signed = format!("{raw}{}", session["session_key"].as_str().unwrap());
+    let sha1: String = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        signed.as_bytes(),
+    )
+    .as_ref()
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    assert_eq!(material["signature"], sha1.as_str());
+    let iv: [u8; 16] = STANDARD
+        .decode(material["iv"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let mut data = STANDARD
+        .decode(material["encryptedData"].as_str().unwrap())
+        .unwrap();
+    let decrypting = aws_lc_rs::cipher::PaddedBlockDecryptingKey::cbc_pkcs7(
+        aws_lc_rs::cipher::UnboundCipherKey::new(&aws_lc_rs::cipher::AES_128, &key).unwrap(),
+    )
+    .unwrap();
+    let plain = decrypting
+        .decrypt(
+            &mut data,
+            aws_lc_rs::cipher::DecryptionContext::Iv128(iv.into()),
+        )
+        .unwrap();
+    let inside: Value = serde_json::from_slice(plain).unwrap();
+    assert_eq!(inside["watermark"]["appid"], app.appid.as_str());
+    assert_eq!(inside["openId"], session["openid"]);
+    assert_eq!(inside["unionId"], session["unionid"]);
+    assert_eq!(inside["nickName"], "Eve");
+
+    // wx.requestPayment: only this app's merchant's JSAPI order, made out to this user,
+    // signed with the merchant's key.
+    let merchant = plaza_testkit::pay::Merchant::create_with(
+        &server,
+        &json!({"name": "本店", "appid": app.appid}),
+    )
+    .await;
+    server
+        .admin_put(
+            &format!("/api/v1/admin/miniapps/{}/merchant", app.appid),
+            &json!({"mchid": merchant.mchid}),
+        )
+        .await;
+    let other_app = MiniProgram::create(&server, &developer.user_id, "另一个").await;
+    let other_merchant = plaza_testkit::pay::Merchant::create_with(
+        &server,
+        &json!({"name": "别家", "appid": other_app.appid}),
+    )
+    .await;
+    let openid = session["openid"].as_str().unwrap().to_owned();
+    let jsapi = |merchant: &plaza_testkit::pay::Merchant,
+                 appid: &str,
+                 openid: &str,
+                 out_trade_no: &str| {
+        let body = json!({
+            "appid": appid, "mchid": merchant.mchid, "description": "费用", "out_trade_no": out_trade_no,
+            "notify_url": "https://merchant.example/notify", "amount": {"total": 100}, "payer": {"openid": openid},
+        });
+        let server = &server;
+        let merchant = merchant.clone();
+        async move {
+            merchant
+                .post_ok(server, "/v3/pay/transactions/jsapi", &body)
+                .await["prepay_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let ours = jsapi(&merchant, &app.appid, &openid, "OK-000001").await;
+    let others = jsapi(
+        &other_merchant,
+        &other_app.appid,
+        &user.openid(&server, &other_app.appid).await,
+        "OTHER-000001",
+    )
+    .await;
+    let strangers = jsapi(
+        &merchant,
+        &app.appid,
+        &Payer::create(&server, "Mallory", 1)
+            .await
+            .openid(&server, &app.appid)
+            .await,
+        "OK-000002",
+    )
+    .await;
+    let pay_path = format!("/api/v1/mp/{}/payment", app.appid);
+    let request = |signer: &plaza_testkit::pay::Merchant, prepay: &str, sign_type: &str| {
+        let package = format!("prepay_id={prepay}");
+        json!({
+            "timeStamp": "1700000000", "nonceStr": "n0nce", "package": package, "signType": sign_type,
+            "paySign": signer.pay_sign(&app.appid, "1700000000", "n0nce", &package),
+        })
+    };
+    let answer = user
+        .post(&server, &pay_path, &request(&merchant, &ours, "RSA"))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json()["total_minor"], 100);
+    for (body, reason) in [
+        (
+            request(&other_merchant, &others, "RSA"),
+            "another app or merchant",
+        ),
+        (request(&merchant, &strangers, "RSA"), "another payer"),
+        (
+            request(&other_merchant, &ours, "RSA"),
+            "paySign does not verify",
+        ),
+        (request(&merchant, &ours, "MD5"), "signType must be RSA"),
+        (
+            request(&merchant, "wx_no_such_prepay", "RSA"),
+            "no order has this prepay_id",
+        ),
+    ] {
+        let refused = user.post(&server, &pay_path, &body).await;
+        assert_eq!(refused.status, 400, "{}", refused.text);
+        let message = refused.json()["errMsg"].as_str().unwrap().to_owned();
+        assert!(
+            message.starts_with("requestPayment:fail") && message.contains(reason),
+            "{reason}: {message}"
+        );
+    }
+    assert_eq!(
+        merchant.order(&server, "OK-000001").await["trade_state"],
+        "NOTPAY",
+        "checks change nothing"
+    );
+}
