@@ -1,8 +1,11 @@
-//! The mini-program container in headless Chromium (`tests/web/miniapp.mjs`): a
-//! released package runs in its sandboxed frame and checks what it can and cannot
-//! reach; it pays with `wx.requestPayment` on the checkout sheet, a bad `paySign` is
-//! refused, a subscribe consent is given, and the message this test then sends lands in
-//! Chats and opens its page.
+//! Mini Programs in headless Chromium. `tests/web/miniapp.mjs`: a released package runs
+//! in its sandboxed frame and checks what it can and cannot reach; it pays with
+//! `wx.requestPayment` on the checkout sheet, a bad `paySign` is refused, a subscribe
+//! consent is given, a banner ad is shown and tapped, and the message this test then
+//! sends lands in Chats and opens its page. `tests/web/demo-miniapp.mjs`: `plaza demo`'s
+//! booking mini program from its QR page to the paid booking and its notification.
+//! `tests/web/miniapp-release.mjs`: a developer uploads and submits in the console, the
+//! operator approves, the developer releases, a user runs the new version.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};
@@ -331,5 +334,42 @@ async fn the_demo_mini_program_books_pays_and_notifies_through_its_own_back_end(
         "the demo browser script failed\n--- stdout\n{stdout}\n--- stderr\n{}\n--- demo log\n{}",
         String::from_utf8_lossy(&output.stderr),
         std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    plaza_browser_missing,
+    ignore = "browser part skipped: needs node, tests/web/node_modules (npm ci --prefix tests/web) and chromium"
+)]
+async fn a_developer_uploads_the_operator_approves_and_users_get_the_new_version() {
+    use plaza_testkit::miniapp::{package, release};
+    if !browser_ready() {
+        return;
+    }
+    let server = TestServer::sandbox(PLAZA);
+    let developer = Payer::create(&server, "Dev Sun", 1).await;
+    let _user = Payer::create(&server, "Reader Li", 1).await;
+    let app = MiniProgram::create(&server, &developer.user_id, "新闻早读").await;
+    release(
+        &server,
+        &app.appid,
+        &developer.token,
+        package("早读", "first release"),
+    )
+    .await;
+    let zip = server.data_dir.join("v2.zip");
+    std::fs::write(&zip, package("早读", "second release")).unwrap();
+    let screenshots = root().join("target/screenshots");
+    server.run_script(
+        "the mini-program release browser test",
+        Command::new("node")
+            .arg(root().join("tests/web/miniapp-release.mjs"))
+            .arg(&server.base_url)
+            .arg(&app.appid)
+            .arg(&zip)
+            .arg("Dev Sun")
+            .arg("Reader Li")
+            .arg(&screenshots),
     );
 }
