@@ -107,15 +107,7 @@ pub fn hmac_hex(secret: &[u8], message: &[u8]) -> String {
         .collect()
 }
 
-/// Compares without an early exit, so the time taken does not reveal how much matched.
-pub fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
-            == 0
-}
+pub use plaza_kernel::record::constant_time_eq;
 
 #[cfg(test)]
 mod tests {

@@ -53,6 +53,14 @@ impl From<RecordCodecError> for IdentityError {
     }
 }
 
+impl From<plaza_kernel::record::ReadError> for IdentityError {
+    fn from(error: plaza_kernel::record::ReadError) -> Self {
+        Self::Unavailable {
+            reason: error.to_string(),
+        }
+    }
+}
+
 impl From<LedgerError> for IdentityError {
     fn from(error: LedgerError) -> Self {
         Self::Unavailable {

@@ -65,11 +65,5 @@ pub(crate) async fn load<T: DeserializeOwned>(
     kind: &str,
     key: &str,
 ) -> Result<Option<(T, u64)>, IdentityError> {
-    match records.record(kind, key).await? {
-        Some(record) => Ok(Some((
-            plaza_kernel::record::decode_json(&record)?,
-            record.version,
-        ))),
-        None => Ok(None),
-    }
+    Ok(plaza_kernel::record::load_json(records, kind, key).await?)
 }

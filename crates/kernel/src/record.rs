@@ -198,3 +198,58 @@ pub fn encode_json<T: serde::Serialize>(
         index,
     })
 }
+
+/// Why a record could not be read as `T`: the store failed, or its body is not `T`'s JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RecordError),
+    /// The body is unreadable.
+    #[error(transparent)]
+    Codec(#[from] RecordCodecError),
+}
+
+/// One record read and decoded as `T`, with its version.
+///
+/// # Errors
+///
+/// [`ReadError`] when the store fails or the body is not `T`'s JSON.
+pub async fn load_json<T: serde::de::DeserializeOwned>(
+    records: &dyn RecordStore,
+    kind: &str,
+    key: &str,
+) -> Result<Option<(T, u64)>, ReadError> {
+    match records.record(kind, key).await? {
+        Some(record) => Ok(Some((decode_json(&record)?, record.version))),
+        None => Ok(None),
+    }
+}
+
+/// The records of a range of an index, decoded as `T`, in the range's order.
+///
+/// # Errors
+///
+/// [`ReadError`] when the store fails or a body is not `T`'s JSON.
+pub async fn range_json<T: serde::de::DeserializeOwned>(
+    records: &dyn RecordStore,
+    range: IndexRange,
+) -> Result<Vec<T>, ReadError> {
+    records
+        .range(range)
+        .await?
+        .iter()
+        .map(|found| Ok(decode_json(&found.record)?))
+        .collect()
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much matched
+/// (secrets, tokens, signatures).
+pub fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    left.len() == right.len()
+        && left
+            .iter()
+            .zip(right)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
+}

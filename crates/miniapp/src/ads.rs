@@ -474,22 +474,15 @@ impl MiniApps {
         to: String,
         newest_first: bool,
     ) -> Result<Vec<Campaign>, MiniAppError> {
-        let found = self
-            .records
-            .range(IndexRange {
-                kind: kind::CAMPAIGN.to_owned(),
-                name: name.to_owned(),
-                from,
-                to,
-                after: None,
-                rows_max: 500,
-                newest_first,
-            })
-            .await?;
-        found
-            .iter()
-            .map(|found| Ok(plaza_kernel::record::decode_json(&found.record)?))
-            .collect()
+        crate::store::range(
+            &*self.records,
+            kind::CAMPAIGN,
+            name,
+            (from, to),
+            500,
+            newest_first,
+        )
+        .await
     }
 
     /// Adds an ad slot to the app (enabled).
@@ -576,22 +569,15 @@ impl MiniApps {
     ///
     /// [`MiniAppError::Unavailable`] when the store fails.
     pub async fn slots(&self, appid: &str) -> Result<Vec<AdSlot>, MiniAppError> {
-        let found = self
-            .records
-            .range(IndexRange {
-                kind: kind::AD_SLOT.to_owned(),
-                name: crate::store::index::APP.to_owned(),
-                from: format!("{appid}/"),
-                to: format!("{appid}/~"),
-                after: None,
-                rows_max: 100,
-                newest_first: false,
-            })
-            .await?;
-        found
-            .iter()
-            .map(|found| Ok(plaza_kernel::record::decode_json(&found.record)?))
-            .collect()
+        crate::store::range(
+            &*self.records,
+            kind::AD_SLOT,
+            crate::store::index::APP,
+            (format!("{appid}/"), format!("{appid}/~")),
+            100,
+            false,
+        )
+        .await
     }
 
     /// An ad for an enabled slot: the active campaign with the highest CPM whose budget
@@ -974,22 +960,15 @@ impl MiniApps {
             ),
             (None, None) => (crate::store::index::MONTH, String::new(), "~".to_owned()),
         };
-        let found = self
-            .records
-            .range(IndexRange {
-                kind: kind::AD_PAYOUT.to_owned(),
-                name: name.to_owned(),
-                from,
-                to,
-                after: None,
-                rows_max: 10_000,
-                newest_first: false,
-            })
-            .await?;
-        found
-            .iter()
-            .map(|found| Ok(plaza_kernel::record::decode_json(&found.record)?))
-            .collect()
+        crate::store::range(
+            &*self.records,
+            kind::AD_PAYOUT,
+            name,
+            (from, to),
+            10_000,
+            false,
+        )
+        .await
     }
 }
 

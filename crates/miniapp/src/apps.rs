@@ -1,7 +1,7 @@
 //! Developers' mini programs: creation with a new AppSecret, settings, secret resets,
 //! the bound merchant, and checking an appid and secret.
 
-use plaza_kernel::record::{Expect, IndexEntry, IndexRange};
+use plaza_kernel::record::{Expect, IndexEntry};
 
 use crate::model::MiniApp;
 use crate::store::{index, kind, load, sha256_hex, time_value, write};
@@ -353,22 +353,7 @@ impl MiniApps {
         to: String,
         rows_max: usize,
     ) -> Result<Vec<MiniApp>, MiniAppError> {
-        let found = self
-            .records
-            .range(IndexRange {
-                kind: kind::APP.to_owned(),
-                name: name.to_owned(),
-                from,
-                to,
-                after: None,
-                rows_max,
-                newest_first: false,
-            })
-            .await?;
-        found
-            .iter()
-            .map(|found| Ok(plaza_kernel::record::decode_json(&found.record)?))
-            .collect()
+        crate::store::range(&*self.records, kind::APP, name, (from, to), rows_max, false).await
     }
 
     /// Changes an app by `change`, checked against the version read; retried on a race.
@@ -504,21 +489,15 @@ impl MiniApps {
             return Err(MiniAppError::SecretMalformed);
         }
         let presented = sha256_hex(&secret.to_ascii_lowercase());
-        if constant_time_eq(presented.as_bytes(), app.secret_sha256.as_bytes()) {
+        if plaza_kernel::record::constant_time_eq(
+            presented.as_bytes(),
+            app.secret_sha256.as_bytes(),
+        ) {
             Ok(app)
         } else {
             Err(MiniAppError::SecretWrong)
         }
     }
-}
-
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
-            == 0
 }
 
 #[cfg(test)]

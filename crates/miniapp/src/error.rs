@@ -220,6 +220,14 @@ impl From<RecordCodecError> for MiniAppError {
     }
 }
 
+impl From<plaza_kernel::record::ReadError> for MiniAppError {
+    fn from(error: plaza_kernel::record::ReadError) -> Self {
+        Self::Unavailable {
+            reason: error.to_string(),
+        }
+    }
+}
+
 impl From<LedgerError> for MiniAppError {
     fn from(error: LedgerError) -> Self {
         Self::Unavailable {

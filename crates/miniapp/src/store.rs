@@ -1,7 +1,7 @@
 //! The one place that knows how Mini Programs' entities are stored: their record kinds,
 //! keys and indexes, all under the `miniapp.` prefix.
 
-use plaza_kernel::record::{Expect, IndexEntry, RecordStore, RecordWrite};
+use plaza_kernel::record::{Expect, IndexEntry, IndexRange, RecordStore, RecordWrite};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -105,13 +105,29 @@ pub(crate) async fn load<T: DeserializeOwned>(
     kind: &str,
     key: &str,
 ) -> Result<Option<(T, u64)>, MiniAppError> {
-    match records.record(kind, key).await? {
-        Some(record) => Ok(Some((
-            plaza_kernel::record::decode_json(&record)?,
-            record.version,
-        ))),
-        None => Ok(None),
-    }
+    Ok(plaza_kernel::record::load_json(records, kind, key).await?)
+}
+
+/// The records of `kind` whose index `name` lies in `from..=to`, decoded, at most
+/// `rows_max`.
+pub(crate) async fn range<T: DeserializeOwned>(
+    records: &dyn RecordStore,
+    kind: &str,
+    name: &str,
+    (from, to): (String, String),
+    rows_max: usize,
+    newest_first: bool,
+) -> Result<Vec<T>, MiniAppError> {
+    let range = IndexRange {
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        from,
+        to,
+        after: None,
+        rows_max,
+        newest_first,
+    };
+    Ok(plaza_kernel::record::range_json(records, range).await?)
 }
 
 /// Lower-case hex SHA-256 of `text`: how secrets and tokens are kept.

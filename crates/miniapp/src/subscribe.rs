@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use plaza_kernel::record::{Expect, IndexEntry, IndexRange};
+use plaza_kernel::record::{Expect, IndexEntry};
 
 use crate::library::{self, check_value};
 use crate::model::{Consent, LoginSession, ServiceMessage, Template, TemplateKeyword};
-use crate::store::{index, kind, load, time_value, write};
+use crate::store::{index, kind, load, range, time_value, write};
 use crate::{CONFLICT_RETRIES_MAX, MiniAppError, MiniApps};
 
 /// Templates an app may hold (WeChat: 50).
@@ -155,26 +155,19 @@ impl MiniApps {
     ///
     /// [`MiniAppError::Unavailable`] when the store fails.
     pub async fn templates(&self, appid: &str) -> Result<Vec<Template>, MiniAppError> {
-        let found = self
-            .records
-            .range(IndexRange {
-                kind: kind::TEMPLATE.to_owned(),
-                name: index::APP.to_owned(),
-                from: format!("{appid}/"),
-                to: format!("{appid}/~"),
-                after: None,
-                rows_max: 1_000,
-                newest_first: false,
-            })
-            .await?;
-        let mut templates = Vec::new();
-        for found in &found {
-            let template: Template = plaza_kernel::record::decode_json(&found.record)?;
-            if template.deleted_at.is_none() {
-                templates.push(template);
-            }
-        }
-        Ok(templates)
+        let all: Vec<Template> = range(
+            &*self.records,
+            kind::TEMPLATE,
+            index::APP,
+            (format!("{appid}/"), format!("{appid}/~")),
+            1_000,
+            false,
+        )
+        .await?;
+        Ok(all
+            .into_iter()
+            .filter(|template| template.deleted_at.is_none())
+            .collect())
     }
 
     /// One live template of the app, with its version.
@@ -374,22 +367,15 @@ impl MiniApps {
         user_id: &str,
         rows_max: usize,
     ) -> Result<Vec<ServiceMessage>, MiniAppError> {
-        let found = self
-            .records
-            .range(IndexRange {
-                kind: kind::MESSAGE.to_owned(),
-                name: index::RECEIVER.to_owned(),
-                from: format!("{user_id}/"),
-                to: format!("{user_id}/~"),
-                after: None,
-                rows_max,
-                newest_first: true,
-            })
-            .await?;
-        found
-            .iter()
-            .map(|found| Ok(plaza_kernel::record::decode_json(&found.record)?))
-            .collect()
+        range(
+            &*self.records,
+            kind::MESSAGE,
+            index::RECEIVER,
+            (format!("{user_id}/"), format!("{user_id}/~")),
+            rows_max,
+            true,
+        )
+        .await
     }
 }
 

@@ -165,22 +165,15 @@ impl MiniApps {
     ///
     /// [`MiniAppError::Unavailable`] when the store fails.
     pub async fn versions(&self, appid: &str) -> Result<Vec<CodeVersion>, MiniAppError> {
-        let found = self
-            .records
-            .range(IndexRange {
-                kind: kind::VERSION.to_owned(),
-                name: index::VERSIONS.to_owned(),
-                from: format!("{appid}/"),
-                to: format!("{appid}/~"),
-                after: None,
-                rows_max: VERSIONS_LISTED_MAX,
-                newest_first: true,
-            })
-            .await?;
-        found
-            .iter()
-            .map(|found| Ok(plaza_kernel::record::decode_json(&found.record)?))
-            .collect()
+        crate::store::range(
+            &*self.records,
+            kind::VERSION,
+            index::VERSIONS,
+            (format!("{appid}/"), format!("{appid}/~")),
+            VERSIONS_LISTED_MAX,
+            true,
+        )
+        .await
     }
 
     /// Changes the life cycle by `change` (which sees the state and may refuse),
