@@ -641,11 +641,10 @@ impl MiniApps {
             .secrets
             .open_code(token)
             .ok_or_else(|| MiniAppError::invalid("token", "not an ad Plaza served"))?;
-        let age = self.now().unix_ms() - code.issued_ms;
         if code.purpose != Purpose::Ad
             || code.appid != appid
             || code.user_id != user_id
-            || !(0..SERVE_TTL_MS).contains(&age)
+            || !crate::login::fresh(code.issued_ms, self.now().unix_ms(), SERVE_TTL_MS)
         {
             return Err(MiniAppError::invalid(
                 "token",

@@ -449,10 +449,13 @@ impl MiniApps {
             .secrets
             .open_code(code)
             .ok_or(MiniAppError::CodeInvalid)?;
-        let age_ms = self.now().unix_ms() - code.issued_ms;
         if code.purpose != Purpose::Phone
             || code.appid != appid
-            || !(0..crate::login::CODE_TTL_MS).contains(&age_ms)
+            || !crate::login::fresh(
+                code.issued_ms,
+                self.now().unix_ms(),
+                crate::login::CODE_TTL_MS,
+            )
         {
             return Err(MiniAppError::CodeInvalid);
         }

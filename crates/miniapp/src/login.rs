@@ -16,6 +16,16 @@ use crate::{MiniAppError, MiniApps};
 
 /// A login code works this long after `wx.login` made it.
 pub const CODE_TTL_MS: i64 = 300_000;
+/// How far a code's issue time may lie ahead of the clock reading it: the sandbox clock
+/// can read a few seconds behind after a restart (it keeps the latest move, not the
+/// latest reading), and a code minted just before must still work.
+pub const CLOCK_SKEW_MS: i64 = 60_000;
+
+/// Whether something issued at `issued_ms` is still within `ttl_ms` at `now_ms`,
+/// allowing [`CLOCK_SKEW_MS`] of a clock reading behind.
+pub(crate) fn fresh(issued_ms: i64, now_ms: i64, ttl_ms: i64) -> bool {
+    (-CLOCK_SKEW_MS..ttl_ms).contains(&(now_ms - issued_ms))
+}
 
 /// What binds a code's ciphertext to its purpose.
 const CODE_AAD: &[u8] = b"plaza miniapp login code v1";
@@ -239,10 +249,9 @@ impl MiniApps {
             .open_code(js_code)
             .ok_or(MiniAppError::CodeInvalid)?;
         let now = self.now();
-        let age_ms = now.unix_ms() - code.issued_ms;
         if code.purpose != Purpose::Login
             || code.appid != app.appid
-            || !(0..CODE_TTL_MS).contains(&age_ms)
+            || !fresh(code.issued_ms, now.unix_ms(), CODE_TTL_MS)
         {
             return Err(MiniAppError::CodeInvalid);
         }
