@@ -1717,3 +1717,122 @@ async fn the_profile_material_decrypts_with_the_session_key_and_payments_are_che
         "checks change nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn testers_run_the_trial_version_and_everyone_else_the_release() {
+    use plaza_testkit::miniapp::{package, release, upload_as_admin};
+    let (server, developer, app) = sandbox_with_app().await;
+    let tester = Payer::create(&server, "Tester", 1).await;
+    let visitor = Payer::create(&server, "Visitor", 1).await;
+    let open = |who: &Payer, query: &str| {
+        let server = &server;
+        let cookie = format!("plaza_session={}", who.token);
+        let path = format!("/app/mp/{}{query}", app.appid);
+        async move { as_browser(server, &cookie, &path, None).await }
+    };
+    // Nothing released yet: a page that says so, not a container.
+    let unreleased = open(&visitor, "").await;
+    assert_eq!(unreleased.status(), 404);
+    release(
+        &server,
+        &app.appid,
+        &developer.token,
+        package("预约", "released"),
+    )
+    .await;
+    let trial = upload_as_admin(&server, &app.appid, package("预约", "trial"), "1.1.0")
+        .await
+        .json();
+    let number = trial["version"].as_u64().unwrap();
+    developer
+        .post(
+            &server,
+            &format!("/api/v1/me/miniapps/{}/versions/{number}/trial", app.appid),
+            &json!({}),
+        )
+        .await;
+    developer
+        .patch(
+            &server,
+            &format!("/api/v1/me/miniapps/{}", app.appid),
+            &json!({"testers": [tester.user_id]}),
+        )
+        .await;
+    // Each page names its version in its package's capability URL.
+    let base_of = |html: &str| {
+        html.split("data-base=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let released = open(&visitor, "").await.text().await.unwrap();
+    assert!(
+        base_of(&released).contains(&format!("{}.1.", app.appid)),
+        "{released}"
+    );
+    let as_tester = open(&tester, "?env_version=trial")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        base_of(&as_tester).contains(&format!("{}.{number}.", app.appid)),
+        "the tester runs the trial"
+    );
+    assert!(as_tester.contains("体验版"), "the trial says so");
+    assert_eq!(
+        open(&visitor, "?env_version=trial").await.status(),
+        403,
+        "others may not"
+    );
+    assert_eq!(
+        open(
+            &visitor,
+            &format!("?env_version=develop&dev_version={number}")
+        )
+        .await
+        .status(),
+        403
+    );
+    let as_developer = open(
+        &developer,
+        &format!("?env_version=develop&dev_version={number}"),
+    )
+    .await;
+    assert_eq!(
+        as_developer.status(),
+        200,
+        "the developer previews any version"
+    );
+    // A package file is served only through its capability URL, sandboxed.
+    let file = plaza_testkit::http_client()
+        .get(format!(
+            "{}{}pages/index/index.html",
+            server.base_url,
+            base_of(&released)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        file.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox allow-scripts")
+    );
+    assert!(file.text().await.unwrap().contains("released"));
+    let forged = plaza_testkit::http_client()
+        .get(format!(
+            "{}/mp-pkg/{}.1.0000/pages/index/index.html",
+            server.base_url, app.appid
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
+    // A page the version does not have.
+    assert_eq!(open(&visitor, "/pages/nope/nope").await.status(), 404);
+}
