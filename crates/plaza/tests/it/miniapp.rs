@@ -1836,3 +1836,29 @@ async fn testers_run_the_trial_version_and_everyone_else_the_release() {
     // A page the version does not have.
     assert_eq!(open(&visitor, "/pages/nope/nope").await.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cached_session_ends_at_once_when_signed_out_through_pay_or_left_idle() {
+    let (server, _developer, app) = sandbox_with_app().await;
+    let leaving = Payer::create(&server, "Leaving", 1).await;
+    let idle = Payer::create(&server, "Idle", 1).await;
+    // Each session is used once here, so it sits in identity's cache.
+    app.login_code(&server, &leaving.token).await;
+    app.login_code(&server, &idle.token).await;
+    // Signed out through Pay's API: Mini Programs refuse it at once.
+    let signed_out = plaza_testkit::http_client()
+        .delete(format!("{}/api/v1/me/session", server.base_url))
+        .bearer_auth(&leaving.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 204);
+    login(&server, &app.appid, &leaving.token)
+        .await
+        .assert_error(401, "unauthorized");
+    // Unused for more than a week (7 days idle): ended too.
+    server.advance_clock(8 * 24 * 60 * MINUTE_MS).await;
+    login(&server, &app.appid, &idle.token)
+        .await
+        .assert_error(401, "unauthorized");
+}
