@@ -165,18 +165,31 @@ async fn admin_versions(
     versions(&state, &appid).await
 }
 
+/// A change of the signed-in developer's own app's life cycle, answered with the new
+/// state. `change` is a future, so it runs only once ownership is checked.
+async fn my_change(
+    state: &MiniAppState,
+    user: &plaza_identity::User,
+    appid: &str,
+    change: impl Future<Output = Result<CodeState, plaza_miniapp::MiniAppError>>,
+) -> Result<AxumJson<Value>, ApiError> {
+    my_app(state, user, appid).await?;
+    let code = change.await.map_err(api_error)?;
+    Ok(AxumJson(state_json(&code)))
+}
+
 async fn my_trial(
     State(state): State<MiniAppState>,
     SignedIn(user): SignedIn,
     Path((appid, version)): Path<(String, u32)>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    my_app(&state, &user, &appid).await?;
-    let code = state
-        .miniapps
-        .set_trial(&appid, version)
-        .await
-        .map_err(api_error)?;
-    Ok(AxumJson(state_json(&code)))
+    my_change(
+        &state,
+        &user,
+        &appid,
+        state.miniapps.set_trial(&appid, version),
+    )
+    .await
 }
 
 async fn my_submit(
@@ -184,13 +197,13 @@ async fn my_submit(
     SignedIn(user): SignedIn,
     Path((appid, version)): Path<(String, u32)>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    my_app(&state, &user, &appid).await?;
-    let code = state
-        .miniapps
-        .submit_audit(&appid, version)
-        .await
-        .map_err(api_error)?;
-    Ok(AxumJson(state_json(&code)))
+    my_change(
+        &state,
+        &user,
+        &appid,
+        state.miniapps.submit_audit(&appid, version),
+    )
+    .await
 }
 
 async fn my_release(
@@ -198,9 +211,7 @@ async fn my_release(
     SignedIn(user): SignedIn,
     Path(appid): Path<String>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    my_app(&state, &user, &appid).await?;
-    let code = state.miniapps.release(&appid).await.map_err(api_error)?;
-    Ok(AxumJson(state_json(&code)))
+    my_change(&state, &user, &appid, state.miniapps.release(&appid)).await
 }
 
 async fn my_rollback(
@@ -208,9 +219,7 @@ async fn my_rollback(
     SignedIn(user): SignedIn,
     Path(appid): Path<String>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    my_app(&state, &user, &appid).await?;
-    let code = state.miniapps.rollback(&appid).await.map_err(api_error)?;
-    Ok(AxumJson(state_json(&code)))
+    my_change(&state, &user, &appid, state.miniapps.rollback(&appid)).await
 }
 
 /// # `GET /api/v1/admin/miniapp-reviews`
