@@ -18,6 +18,7 @@ pub mod host;
 mod middleware;
 pub mod ops;
 pub mod web;
+pub mod wechat;
 pub mod wire;
 
 use std::sync::Arc;

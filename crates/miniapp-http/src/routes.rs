@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::MiniAppState;
-use crate::error::{api_error, code};
+use crate::error::api_error;
 
 pub(crate) fn router() -> Router<MiniAppState> {
     Router::new()
@@ -56,28 +56,14 @@ impl FromRequestParts<MiniAppState> for SignedIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &MiniAppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .or_else(|| plaza_http::web::cookie_in(&parts.headers, plaza_http::web::SESSION_COOKIE))
-            .ok_or_else(|| {
-                ApiError::new(
-                    code::UNAUTHORIZED,
-                    "this endpoint needs `Authorization: Bearer <token>` from a user session",
-                )
-            })?;
+        let token = plaza_http::web::session_token(&parts.headers)?;
         let user = state
             .miniapps
             .identity()
             .session_user(token)
             .await
             .map_err(|error| match error {
-                IdentityError::SessionUnknown => ApiError::new(
-                    code::UNAUTHORIZED,
-                    "the session token is unknown or its session has ended",
-                ),
+                IdentityError::SessionUnknown => plaza_http::web::session_ended(),
                 other => api_error(other.into()),
             })?;
         Ok(Self(user))

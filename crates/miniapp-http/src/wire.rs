@@ -1,110 +1,68 @@
-//! The envelope of WeChat's server APIs as Mini Programs answer it: HTTP 200 with
-//! `{errcode, errmsg}` for every refusal (wechatpy turns any other status into an error
-//! without a code), bodies read as JSON whatever their `Content-Type` (wechatpy sends
-//! none), parameters from the query with empty ones treated as absent, and the access
-//! token from the query.
+//! The envelope of WeChat's server APIs as Mini Programs answer it (the shared
+//! [`plaza_http::wechat`] envelope: HTTP 200 with integer `errcode`, bodies read as JSON
+//! whatever their `Content-Type`, empty parameters absent), Mini Programs' errors in it,
+//! and the access token from the query.
 
-use std::collections::HashMap;
-
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use plaza_http::wechat::WxCoded;
 use plaza_miniapp::MiniAppError;
-use serde::de::DeserializeOwned;
-use serde_json::json;
+
+pub use plaza_http::wechat::{WxJson, WxQuery};
 
 use crate::MiniAppState;
 
-/// A refusal in WeChat's format: HTTP 200, `{"errcode": n, "errmsg": "…"}`.
+/// A refusal in WeChat's format (the shared [`plaza_http::wechat::WxError`]), which
+/// Mini Programs' errors convert into.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WxError {
-    /// WeChat's code.
-    pub errcode: i64,
-    /// Its message.
-    pub errmsg: String,
-}
+pub struct WxError(pub plaza_http::wechat::WxError);
 
 impl WxError {
     /// A refusal with `errcode` and `errmsg`.
     pub fn new(errcode: i64, errmsg: impl Into<String>) -> Self {
-        Self {
-            errcode,
-            errmsg: errmsg.into(),
+        Self(plaza_http::wechat::WxError::new(errcode, errmsg))
+    }
+}
+
+impl From<plaza_http::wechat::WxError> for WxError {
+    fn from(error: plaza_http::wechat::WxError) -> Self {
+        Self(error)
+    }
+}
+
+impl IntoResponse for WxError {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+/// Mini Programs' errors as the server API answers them.
+struct Coded(MiniAppError);
+
+impl std::fmt::Display for Coded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl WxCoded for Coded {
+    fn errcode(&self) -> i64 {
+        self.0.errcode()
+    }
+
+    fn failure(&self) -> Option<String> {
+        match &self.0 {
+            MiniAppError::Unavailable { reason } => Some(format!("mini programs: {reason}")),
+            MiniAppError::Busy { .. } => Some(String::new()),
+            _ => None,
         }
     }
 }
 
 impl From<MiniAppError> for WxError {
     fn from(error: MiniAppError) -> Self {
-        match &error {
-            MiniAppError::Unavailable { reason } => {
-                tracing::error!(%reason, "mini-program server API: the store failed");
-                Self::new(-1, "system error")
-            }
-            MiniAppError::Busy { .. } => Self::new(-1, "system busy, retry"),
-            _ => Self::new(error.errcode(), error.to_string()),
-        }
-    }
-}
-
-impl IntoResponse for WxError {
-    fn into_response(self) -> Response {
-        axum::Json(json!({ "errcode": self.errcode, "errmsg": self.errmsg })).into_response()
-    }
-}
-
-/// The query's parameters; an empty value counts as absent.
-pub struct WxQuery(pub HashMap<String, String>);
-
-impl WxQuery {
-    /// A parameter, `""` when absent.
-    pub fn get(&self, name: &str) -> &str {
-        self.0.get(name).map_or("", String::as_str)
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for WxQuery {
-    type Rejection = WxError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, WxError> {
-        let query = parts.uri.query().unwrap_or("");
-        Ok(Self(
-            url::form_urlencoded::parse(query.as_bytes())
-                .filter(|(_, value)| !value.is_empty())
-                .map(|(name, value)| (name.into_owned(), value.into_owned()))
-                .collect(),
-        ))
-    }
-}
-
-/// A JSON body, read whatever the `Content-Type`: empty is `44002`, unreadable `47001`
-/// naming where.
-pub struct WxJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for WxJson<T> {
-    type Rejection = Response;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(WxError::new(44002, "empty post data").into_response());
-        }
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(&mut deserializer)
-            .map(Self)
-            .map_err(|error| {
-                let path = error.path().to_string();
-                let problem = error.into_inner();
-                let message = if path == "." {
-                    format!("data format error: {problem}")
-                } else {
-                    format!("data format error: {path}: {problem}")
-                };
-                WxError::new(47001, message).into_response()
-            })
+        Self(Coded(error).into())
     }
 }
 

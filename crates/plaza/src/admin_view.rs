@@ -382,6 +382,67 @@ pub(crate) fn miniapp_secret(reset: &Value) -> String {
     )
 }
 
+/// What `corp list` prints without `--json`.
+pub(crate) fn corps(listed: &Value) -> String {
+    let corps = items(listed, "corps");
+    let rows: Vec<Vec<String>> = corps
+        .iter()
+        .map(|corp| {
+            vec![
+                text(corp, "corpid"),
+                text(corp, "created_at"),
+                text(corp, "name"),
+            ]
+        })
+        .collect();
+    let mut out = if rows.is_empty() {
+        String::new()
+    } else {
+        table(&["CORPID", "CREATED", "NAME"], &rows)
+    };
+    out.push_str(&footer(
+        corps.len(),
+        "corps",
+        "plaza admin corp create --name NAME",
+    ));
+    out
+}
+
+/// What `corp show` prints without `--json`.
+pub(crate) fn corp(corp: &Value) -> String {
+    let apps: Vec<String> = items(corp, "apps")
+        .iter()
+        .map(|app| format!("{} {}", text(app, "agentid"), text(app, "name")))
+        .collect();
+    lines(
+        format!("corp {}", text(corp, "name")),
+        &[
+            ("corpid", text(corp, "corpid")),
+            ("created", text(corp, "created_at")),
+            ("departments", text(corp, "departments")),
+            ("members", text(corp, "members")),
+            ("apps", apps.join(", ")),
+        ],
+    )
+}
+
+/// What `corp create` prints without `--json`.
+pub(crate) fn created_corp(created: &Value) -> String {
+    let app = &created["app"];
+    let mut out = lines(
+        format!("corp {}", text(created, "name")),
+        &[
+            ("corpid", text(created, "corpid")),
+            ("contacts_secret", text(created, "contacts_secret")),
+            ("agentid", text(app, "agentid")),
+            ("app_secret", text(app, "secret")),
+            ("gateway", text(created, "gateway")),
+        ],
+    );
+    out.push_str("the secrets are shown only now: keep them\n");
+    out
+}
+
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,

@@ -7,6 +7,7 @@
 //! * [`cert`]: self-signed X.509 certificates and reading a certificate's serial, validity
 //!   and public key.
 //! * [`digest`]: SHA-1 / SHA-256 hex digests (bill files, media uploads).
+//! * [`msgcrypt`]: WeCom's callback crypto (WXBizMsgCrypt): AES-256-CBC, SHA-1 signatures.
 //! * [`random`]: nonces, APIv3 keys and certificate serials from a caller-supplied RNG.
 //!
 //! Nothing here performs I/O or reads the clock: timestamps and randomness are parameters.
@@ -18,6 +19,7 @@ pub mod aead;
 pub mod auth;
 pub mod cert;
 pub mod digest;
+pub mod msgcrypt;
 pub mod random;
 pub mod response;
 pub mod rsa;

@@ -207,6 +207,34 @@ pub fn qr_svg(text: &str) -> String {
     }
 }
 
+/// The user-session token of a request: `Authorization: Bearer <token>`, else the pages'
+/// session cookie; refused with `unauthorized` when neither is there.
+///
+/// # Errors
+///
+/// [`crate::ApiError`] `unauthorized`.
+pub fn session_token(headers: &HeaderMap) -> Result<&str, crate::ApiError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .or_else(|| cookie_in(headers, SESSION_COOKIE))
+        .ok_or_else(|| {
+            crate::ApiError::new(
+                crate::code::UNAUTHORIZED,
+                "this endpoint needs `Authorization: Bearer <token>` from a user session",
+            )
+        })
+}
+
+/// The refusal of a session token that names no live session.
+pub fn session_ended() -> crate::ApiError {
+    crate::ApiError::new(
+        crate::code::UNAUTHORIZED,
+        "the session token is unknown or its session has ended",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! (or named with `--server` and `--token`); `verify-ledger` also works on a stopped one
 //! by opening its data directory. `list` and `show` print a table or a few lines, and
 //! with `--json` the API's answer as one JSON object, as `create --json` does. Mini
-//! programs are in `miniapp.rs`.
+//! programs are in `miniapp.rs`, WeCom corps in `corp.rs`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ use crate::datadir::{DataDir, read_admin_token};
 use crate::locate::Survey;
 use crate::{Outcome, StoreArgs};
 
+mod corp;
 mod miniapp;
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +50,9 @@ pub(crate) enum AdminCommand {
     /// running Plaza.
     #[command(subcommand)]
     Miniapp(miniapp::MiniappCommand),
+    /// WeCom corps (corpid, contacts secret, a first app), through the running Plaza.
+    #[command(subcommand)]
+    Corp(corp::CorpCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,6 +274,7 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<Outcome> {
             show(args, "/api/v1/admin/users", admin_view::user).await
         }
         AdminCommand::Miniapp(command) => miniapp::run(command).await,
+        AdminCommand::Corp(command) => corp::run(command).await,
         AdminCommand::VerifyLedger(args) => verify_ledger(args).await,
         AdminCommand::Token(args) => {
             let survey = Survey::of(&args.load()?);

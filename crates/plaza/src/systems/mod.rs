@@ -5,6 +5,7 @@
 
 mod miniapp;
 mod pay;
+mod wecom;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -38,7 +39,7 @@ pub(crate) struct Foundation<'a> {
     pub(crate) wall_clock: Arc<dyn Clock>,
 }
 
-/// One system (Pay and Mini Programs today; WeCom, Channels and Search next).
+/// One system (Pay, Mini Programs and WeCom today; Channels and Search next).
 pub(crate) trait System: Send + Sync {
     /// Its name, for logs.
     fn name(&self) -> &'static str;
@@ -70,7 +71,8 @@ pub(crate) trait System: Send + Sync {
 pub(crate) fn build(foundation: &Foundation<'_>) -> anyhow::Result<Vec<Box<dyn System>>> {
     let pay = pay::Pay::build(foundation)?;
     let miniapp = miniapp::MiniProgram::build(foundation, pay.service())?;
-    Ok(vec![Box::new(pay), Box::new(miniapp)])
+    let wecom = wecom::WeComSystem::build(foundation, &pay.service())?;
+    Ok(vec![Box::new(pay), Box::new(miniapp), Box::new(wecom)])
 }
 
 /// Refuses to start with two systems (or a system and the shared list) claiming the

@@ -39,6 +39,7 @@ mod web;
 mod web_app;
 mod web_miniapp;
 mod web_security;
+mod wecom;
 
 /// The `plaza` binary under test.
 const PLAZA: &str = env!("CARGO_BIN_EXE_plaza");

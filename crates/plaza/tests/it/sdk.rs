@@ -2,7 +2,8 @@
 //! certificate mode and in public-key mode (`tests/sdk/wechatpayv3_flow.py`), and as a
 //! service provider in partner mode (`tests/sdk/wechatpayv3_partner.py`); the PyPI
 //! `wechatpy` drives the APIv2 XML counter payments (`tests/sdk/wechatpy_micropay.py`)
-//! and the mini-program server API (`tests/sdk/wechatpy_miniapp.py`);
+//! and the mini-program server API (`tests/sdk/wechatpy_miniapp.py`) and WeCom's
+//! (`tests/sdk/wechatpy_wecom.py`);
 //! `wechatpayv3` drives cash coupons too (`tests/sdk/wechatpayv3_coupons.py`); and the
 //! Python recipes of `docs/sdks.md` run exactly as written (`tests/sdk/recipes.py`); and
 //! in drop-in mode `wechatpayv3` reaches Plaza at its own built-in WeChat host
@@ -129,6 +130,24 @@ fn wechatpy_miniapp_tokens_login_and_refresh() {
         text.starts_with(&format!("{}/app/mp/wx", server.base_url))
             && text.ends_with("/pages/index/index?scene=site%3D7"),
         "the wxacode opens the page in the container: {text}\n{output}"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    plaza_sdk_missing,
+    ignore = "SDK part skipped: PLAZA_SDK_PYTHON names no Python with tests/sdk/requirements.txt (bash .ci/run sets it up)"
+)]
+fn wechatpy_wecom_directory_messages_and_appchat() {
+    let Some(python) = sdk_python() else { return };
+    let server = TestServer::sandbox(PLAZA);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpy_wecom.py");
+    server.run_script(
+        "wechatpy (WeCom server API)",
+        Command::new(python)
+            .arg(script)
+            .args(["--base-url", &server.base_url])
+            .args(["--admin-token", &server.admin_token]),
     );
 }
 

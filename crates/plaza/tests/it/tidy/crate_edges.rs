@@ -52,6 +52,7 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
     ("plaza-store", Role::Store),
     ("plaza-pay", Role::Domain),
     ("plaza-miniapp", Role::Domain),
+    ("plaza-wecom", Role::Domain),
     ("plaza-http", Role::Http),
     (
         "plaza-pay-http",
@@ -63,6 +64,12 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
         "plaza-miniapp-http",
         Role::SystemHttp {
             domain: "plaza-miniapp",
+        },
+    ),
+    (
+        "plaza-wecom-http",
+        Role::SystemHttp {
+            domain: "plaza-wecom",
         },
     ),
     ("plaza-demo-clinic", Role::Outsider),

@@ -1,0 +1,249 @@
+//! The one place that knows how WeCom's entities are stored: their record kinds, keys
+//! and indexes, all under the `wecom.` prefix.
+
+use plaza_kernel::record::{Expect, IndexEntry, IndexRange, RecordStore, RecordWrite};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::WeComError;
+use crate::model::{AppChat, Corp, CorpApp, Department, Member, Scope, SecretGrant};
+
+/// Record kinds.
+pub mod kind {
+    /// A corp, by corpid.
+    pub const CORP: &str = "wecom.corp";
+    /// An app, by `corpid/agentid`.
+    pub const APP: &str = "wecom.app";
+    /// The corp and scope a secret opens, by the secret's SHA-256.
+    pub const SECRET: &str = "wecom.secret";
+    /// An access token, by the SHA-256 of its text.
+    pub const TOKEN: &str = "wecom.token";
+    /// The current token of a secret, by `corpid/scope`.
+    pub const TOKEN_SLOT: &str = "wecom.token_slot";
+    /// A department, by `corpid/id` (ten digits).
+    pub const DEPARTMENT: &str = "wecom.department";
+    /// A member, by `corpid/lower-case userid`.
+    pub const MEMBER: &str = "wecom.member";
+    /// A claim on a member's mobile or email, by `corpid/mobile:…` or `corpid/email:…`.
+    pub const CONTACT_CLAIM: &str = "wecom.contact_claim";
+    /// An invitation, by its code: the member it links.
+    pub const INVITATION: &str = "wecom.invitation";
+    /// An app message, by `corpid/msgid`.
+    pub const APP_MESSAGE: &str = "wecom.app_message";
+    /// An appchat, by `corpid/chatid`.
+    pub const APPCHAT: &str = "wecom.appchat";
+    /// A conversation's counter, by its id.
+    pub const CONVERSATION: &str = "wecom.conversation";
+    /// A message in a conversation, by `conversation/seq` (twelve digits).
+    pub const CHAT_MESSAGE: &str = "wecom.chat_message";
+}
+
+/// Index names.
+pub mod index {
+    /// Corps by creation: `created`.
+    pub const CREATED: &str = "created";
+    /// Records of a corp: `corpid/…` (departments by id, apps by agentid, members by
+    /// lower-case userid).
+    pub const CORP: &str = "corp";
+    /// Members by department: `corpid/department id/lower-case userid`.
+    pub const DEPARTMENT: &str = "department";
+    /// Departments by parent: `corpid/parent id`.
+    pub const PARENT: &str = "parent";
+    /// Members by Plaza user: `user_id/corpid`.
+    pub const USER: &str = "user";
+    /// App messages by recipient: `corpid/lower-case userid/sent`.
+    pub const RECIPIENT: &str = "recipient";
+    /// Appchats by member: `corpid/lower-case userid`.
+    pub const CHAT_MEMBER: &str = "chat_member";
+}
+
+/// Index value for "by time": fixed width so that text order is time order.
+pub fn time_value(unix_ms: i64) -> String {
+    format!("{unix_ms:015}")
+}
+
+/// A department's key part: ten digits, so text order is number order.
+pub fn department_value(id: u32) -> String {
+    format!("{id:010}")
+}
+
+/// A write of `value` under `kind`/`key`.
+pub(crate) fn write<T: Serialize>(
+    kind: &str,
+    key: &str,
+    expect: Expect,
+    value: &T,
+    index: Vec<IndexEntry>,
+) -> Result<RecordWrite, WeComError> {
+    Ok(plaza_kernel::record::encode_json(
+        kind, key, expect, value, index,
+    )?)
+}
+
+/// Reads and decodes one record with its version.
+pub(crate) async fn load<T: DeserializeOwned>(
+    records: &dyn RecordStore,
+    kind: &str,
+    key: &str,
+) -> Result<Option<(T, u64)>, WeComError> {
+    Ok(plaza_kernel::record::load_json(records, kind, key).await?)
+}
+
+/// The records of `kind` whose index `name` starts with `prefix`, decoded, at most
+/// `rows_max`.
+pub(crate) async fn with_prefix<T: DeserializeOwned>(
+    records: &dyn RecordStore,
+    kind: &str,
+    name: &str,
+    prefix: &str,
+    rows_max: usize,
+) -> Result<Vec<T>, WeComError> {
+    let range = IndexRange {
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        from: prefix.to_owned(),
+        to: format!("{prefix}\u{10FFFF}"),
+        after: None,
+        rows_max,
+        newest_first: false,
+    };
+    Ok(plaza_kernel::record::range_json(records, range).await?)
+}
+
+/// Lower-case hex SHA-256 of `text`: how secrets and tokens are kept.
+pub fn sha256_hex(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+pub(crate) fn corp_write(corp: &Corp, expect: Expect) -> Result<RecordWrite, WeComError> {
+    write(
+        kind::CORP,
+        &corp.corpid,
+        expect,
+        corp,
+        vec![IndexEntry::new(
+            index::CREATED,
+            time_value(corp.created_at.unix_ms()),
+        )],
+    )
+}
+
+pub(crate) fn app_key(corpid: &str, agentid: u32) -> String {
+    format!("{corpid}/{agentid}")
+}
+
+pub(crate) fn app_write(app: &CorpApp, expect: Expect) -> Result<RecordWrite, WeComError> {
+    write(
+        kind::APP,
+        &app_key(&app.corpid, app.agentid),
+        expect,
+        app,
+        vec![IndexEntry::new(
+            index::CORP,
+            format!("{}/{:010}", app.corpid, app.agentid),
+        )],
+    )
+}
+
+pub(crate) fn grant_write(
+    secret: &str,
+    corpid: &str,
+    scope: Scope,
+) -> Result<RecordWrite, WeComError> {
+    let grant = SecretGrant {
+        corpid: corpid.to_owned(),
+        scope,
+        revoked: false,
+    };
+    write(
+        kind::SECRET,
+        &sha256_hex(secret),
+        Expect::Absent,
+        &grant,
+        vec![],
+    )
+}
+
+pub(crate) fn department_key(corpid: &str, id: u32) -> String {
+    format!("{corpid}/{}", department_value(id))
+}
+
+/// The write of a department with its indexes (none once deleted).
+pub(crate) fn department_write(
+    department: &Department,
+    expect: Expect,
+) -> Result<RecordWrite, WeComError> {
+    let key = department_key(&department.corpid, department.id);
+    let index = if department.deleted {
+        Vec::new()
+    } else {
+        vec![
+            IndexEntry::new(index::CORP, key.clone()),
+            IndexEntry::new(
+                index::PARENT,
+                format!(
+                    "{}/{}",
+                    department.corpid,
+                    department_value(department.parentid)
+                ),
+            ),
+        ]
+    };
+    write(kind::DEPARTMENT, &key, expect, department, index)
+}
+
+pub(crate) fn member_key(corpid: &str, userid: &str) -> String {
+    format!("{corpid}/{}", userid.to_ascii_lowercase())
+}
+
+/// The write of a member with its indexes (only the Plaza user's once they left).
+pub(crate) fn member_write(member: &Member, expect: Expect) -> Result<RecordWrite, WeComError> {
+    let key = member_key(&member.corpid, &member.userid);
+    let lower = member.userid.to_ascii_lowercase();
+    let mut index = Vec::new();
+    if member.left_at.is_none() {
+        index.push(IndexEntry::new(index::CORP, key.clone()));
+        for id in &member.department {
+            index.push(IndexEntry::new(
+                index::DEPARTMENT,
+                format!("{}/{}/{lower}", member.corpid, department_value(*id)),
+            ));
+        }
+        if let Some(user_id) = &member.user_id {
+            index.push(IndexEntry::new(
+                index::USER,
+                format!("{user_id}/{}", member.corpid),
+            ));
+        }
+    }
+    write(kind::MEMBER, &key, expect, member, index)
+}
+
+pub(crate) fn appchat_write(chat: &AppChat, expect: Expect) -> Result<RecordWrite, WeComError> {
+    let index = chat
+        .userlist
+        .iter()
+        .map(|userid| {
+            IndexEntry::new(
+                index::CHAT_MEMBER,
+                format!(
+                    "{}/{}/{}",
+                    chat.corpid,
+                    userid.to_ascii_lowercase(),
+                    chat.chatid
+                ),
+            )
+        })
+        .collect();
+    write(
+        kind::APPCHAT,
+        &format!("{}/{}", chat.corpid, chat.chatid),
+        expect,
+        chat,
+        index,
+    )
+}
