@@ -18,10 +18,17 @@ first mismatch.
 """
 
 import argparse
+import base64
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
 from wechatpy.enterprise import WeChatClient
+from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import WeChatClientException
 
 from wechatpayv3_flow import check
@@ -47,6 +54,42 @@ def plaza_client(gateway, corpid, secret):
     client._http.mount("https://", adapter)
     client._http.mount("http://", adapter)
     return client
+
+
+class CorpCallbacks(BaseHTTPRequestHandler):
+    """The corp's callback server: wechatpy's own WeChatCrypto answers the URL
+    verification and decrypts every event."""
+
+    crypto = None
+    events = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+        echo = self.crypto.check_signature(query["msg_signature"], query["timestamp"], query["nonce"], query["echostr"])
+        body = echo if isinstance(echo, bytes) else echo.encode()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        xml = self.crypto.decrypt_message(raw, query["msg_signature"], query["timestamp"], query["nonce"])
+        CorpCallbacks.events.append(xml if isinstance(xml, str) else xml.decode())
+        self.send_response(200)
+        self.end_headers()
+
+
+def wait_for_event(*parts):
+    for _ in range(200):
+        for event in CorpCallbacks.events:
+            if all(part in event for part in parts):
+                return event
+        time.sleep(0.1)
+    check(False, "an event with %s arrived (got %s)" % (parts, CorpCallbacks.events))
 
 
 def raises(errcode, call):
@@ -114,6 +157,91 @@ def main():
     app.appchat.update(chatid, name="华东销售群")
     check(app.appchat.get(chatid)["name"] == "华东销售群", "appchat.update")
     check(app.appchat.send_text(chatid, "早会 9 点")["errcode"] == 0, "appchat.send_text")
+
+    # Callbacks: wechatpy's WeChatCrypto answers Plaza's URL verification and decrypts
+    # what Plaza sends.
+    aes_key = base64.b64encode(os.urandom(32)).decode().rstrip("=")
+    CorpCallbacks.crypto = WeChatCrypto("PlazaSdkToken", aes_key, corp["corpid"])
+    callbacks = ThreadingHTTPServer(("127.0.0.1", 0), CorpCallbacks)
+    threading.Thread(target=callbacks.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d/callback" % callbacks.server_address[1]
+    registered = requests.put(base + "/api/v1/admin/corps/%s/callback" % corp["corpid"],
+                              json={"url": url, "token": "PlazaSdkToken", "encoding_aes_key": aes_key},
+                              headers=admin, timeout=30)
+    check(registered.status_code == 200, "Plaza accepts WeChatCrypto's URL verification reply: %s" % registered.text[:200])
+
+    # Customer contact: a contact way, a Plaza user who scans it, and what the SDK reads.
+    way = app.external_contact.add_contact_way(1, 2, user=["zhangsan"], state="sdk")
+    check(way["config_id"] and way["qr_code"].endswith(way["config_id"]), "external_contact.add_contact_way: %s" % way)
+    check(app.external_contact.get_contact_way(way["config_id"])["contact_way"]["state"] == "sdk", "get_contact_way")
+    buyers = []
+    for name in ("小王", "小李", "小赵"):
+        buyer = requests.post(base + "/api/v1/admin/users", json={"name": name, "password": "123456", "balance": 1},
+                              headers=admin, timeout=30).json()
+        scanned = requests.post(base + "/api/v1/me/wecom/contact-ways/" + way["config_id"], json={},
+                                headers={"Authorization": "Bearer " + buyer["token"]}, timeout=30)
+        check(scanned.status_code == 200, "%s scans the contact QR: %s" % (name, scanned.text[:200]))
+        buyers.append((buyer, scanned.json()["external_userid"]))
+    event = wait_for_event("add_external_contact", buyers[0][1])
+    check("<UserID><![CDATA[zhangsan]]></UserID>" in event and "<State><![CDATA[sdk]]></State>" in event,
+          "WeChatCrypto decrypts change_external_contact: %s" % event[:300])
+    check(app.external_contact.get_follow_user_list()["follow_user"] == ["lisi", "zhangsan"], "get_follow_user_list")
+    listed = app.external_contact.list("zhangsan")["external_userid"]
+    check(sorted(listed) == sorted(b[1] for b in buyers), "external_contact.list: %s" % listed)
+    detail = app.external_contact.get(buyers[0][1])
+    check(detail["external_contact"]["name"] == "小王" and detail["follow_user"][0]["state"] == "sdk",
+          "external_contact.get: %s" % detail)
+    batch = app.post("externalcontact/batch/get_by_user", data={"userid_list": ["zhangsan"], "limit": 2})
+    rest = app.post("externalcontact/batch/get_by_user", data={"userid": "zhangsan", "cursor": batch["next_cursor"], "limit": 2})
+    names = [c["external_contact"]["name"] for c in batch["external_contact_list"] + rest["external_contact_list"]]
+    check(names == ["小王", "小李", "小赵"] and rest["next_cursor"] == "", "batch/get_by_user pages to the end: %s" % names)
+
+    # Session archive: the corp archives zhangsan; one customer consents.
+    permits = requests.put(base + "/api/v1/admin/corps/%s/archive-permits" % corp["corpid"], json={"userids": ["zhangsan"]},
+                           headers=admin, timeout=30)
+    check(permits.status_code == 200, "the corp archives zhangsan: %s" % permits.text[:200])
+    requests.post(base + "/api/v1/me/wecom/archive-consent/" + corp["corpid"], json={"agree": True},
+                  headers={"Authorization": "Bearer " + buyers[0][0]["token"]}, timeout=30)
+    check(app.post("msgaudit/get_permit_user_list", data={})["ids"] == ["zhangsan"], "msgaudit/get_permit_user_list")
+    agree = app.post("msgaudit/check_single_agree", data={"info": [
+        {"userid": "zhangsan", "exteranalopenid": buyers[0][1]}, {"userid": "zhangsan", "exteranalopenid": buyers[1][1]}]})
+    check([a["agree_status"] for a in agree["agreeinfo"]] == ["Agree", "Disagree"], "msgaudit/check_single_agree: %s" % agree)
+
+    # Customer groups: zhangsan (a Plaza user through the invitation) makes two groups;
+    # the customers join the first by its QR.
+    staff = requests.post(base + "/api/v1/admin/users", json={"name": "张三", "password": "123456", "balance": 1},
+                          headers=admin, timeout=30).json()
+    staff_auth = {"Authorization": "Bearer " + staff["token"]}
+    members = requests.get(base + "/api/v1/admin/corps/%s/members" % corp["corpid"], headers=admin, timeout=30).json()
+    invitation = [m for m in members["members"] if m["userid"] == "zhangsan"][0]["invitation"]
+    requests.post(base + "/api/v1/me/wecom/invitations/" + invitation, json={}, headers=staff_auth, timeout=30)
+    groups = []
+    for name in ("车友群", "售后群", "团购群"):
+        made = requests.post(base + "/api/v1/me/wecom/%s/groups" % corp["corpid"], json={"name": name, "staff": ["lisi"]},
+                             headers=staff_auth, timeout=30)
+        check(made.status_code == 201, "zhangsan makes %s: %s" % (name, made.text[:200]))
+        groups.append(made.json()["chat_id"])
+    join = requests.post(base + "/api/v1/me/wecom/%s/groups/%s/join-way" % (corp["corpid"], groups[0]), json={},
+                         headers=staff_auth, timeout=30).json()
+    for buyer, _ in buyers[:2]:
+        requests.post(base + "/api/v1/me/wecom/join-ways/" + join["config_id"], json={},
+                      headers={"Authorization": "Bearer " + buyer["token"]}, timeout=30)
+    wait_for_event("change_external_chat", "add_member", groups[0])
+    every = app.external_contact_group_chat.list_all(limit=2)
+    check(sorted(g["chat_id"] for g in every) == sorted(groups), "groupchat list_all pages to the empty cursor: %s" % every)
+    chat = app.external_contact_group_chat.get(groups[0])["group_chat"]
+    kinds = [(m["type"], m["userid"]) for m in chat["member_list"]]
+    check(kinds == [(1, "zhangsan"), (1, "lisi"), (2, buyers[0][1]), (2, buyers[1][1])] and chat["owner"] == "zhangsan"
+          and len(chat["member_version"]) == 32, "groupchat get mixes members and customers: %s" % chat)
+
+    # zhangsan leaves: the deprecated transfer (what this wechatpy calls) hands a customer
+    # over at once; the groups go to lisi.
+    contacts.user.delete("zhangsan")
+    app.external_contact.transfer(buyers[2][1], "zhangsan", "lisi")
+    check(app.external_contact.list("lisi")["external_userid"] == [buyers[2][1]], "external_contact.transfer")
+    moved = app.post("externalcontact/groupchat/transfer", data={"chat_id_list": groups, "new_owner": "lisi"})
+    check(moved["failed_chat_list"] == [], "groupchat/transfer: %s" % moved)
+    check(app.external_contact_group_chat.get(groups[0])["group_chat"]["owner"] == "lisi", "the group's owner is lisi")
 
     # Two hours on, the cached token has ended: the SDK meets 42001, fetches a new one
     # and repeats the call by itself.

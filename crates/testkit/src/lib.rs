@@ -14,6 +14,7 @@ pub mod clock;
 pub mod ledger;
 pub mod miniapp;
 pub mod pay;
+pub mod wecom;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

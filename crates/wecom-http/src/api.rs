@@ -5,7 +5,7 @@
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json as AxumJson, Router};
 use plaza_http::ApiError;
 use plaza_http::extract::{Admin, Json};
@@ -27,6 +27,22 @@ pub(crate) fn router() -> Router<WeComState> {
             post(admin_reset_secret),
         )
         .route("/api/v1/admin/corps/{corpid}/members", get(admin_members))
+        .route(
+            "/api/v1/admin/corps/{corpid}/callback",
+            put(admin_set_callback),
+        )
+        .route(
+            "/api/v1/admin/corps/{corpid}/callbacks",
+            get(admin_callbacks),
+        )
+        .route(
+            "/api/v1/admin/corps/{corpid}/callbacks/{id}/replay",
+            post(admin_replay),
+        )
+        .route(
+            "/api/v1/admin/corps/{corpid}/archive-permits",
+            put(admin_archive_permits),
+        )
         .route("/api/v1/me/wecom", get(my_corps))
         .route(
             "/api/v1/me/wecom/invitations/{code}",
@@ -294,4 +310,96 @@ async fn my_messages(
         })
         .collect();
     Ok(AxumJson(json!({ "messages": messages })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetCallback {
+    url: String,
+    token: String,
+    encoding_aes_key: String,
+}
+
+async fn admin_set_callback(
+    _: Admin,
+    State(state): State<WeComState>,
+    Path(corpid): Path<String>,
+    Json(body): Json<SetCallback>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let config = plaza_wecom::model::CallbackConfig {
+        url: body.url.clone(),
+        token: body.token,
+        encoding_aes_key: body.encoding_aes_key,
+    };
+    state
+        .wecom
+        .set_callback(&corpid, config)
+        .await
+        .map_err(api_error)?;
+    Ok(AxumJson(
+        json!({ "corpid": corpid, "url": body.url, "verified": true }),
+    ))
+}
+
+/// An event with its attempts, for the console and the API.
+pub(crate) fn event_view(event: &plaza_wecom::model::CallbackEvent) -> Value {
+    json!({
+        "id": event.id,
+        "event": event.event,
+        "change_type": event.change_type,
+        "fields": event.fields.iter().map(|(name, value)| json!([name, value])).collect::<Vec<_>>(),
+        "xml": event.xml(),
+        "created_at": plaza_http::rfc3339(event.created_at),
+        "delivered_at": event.delivered_at.map(plaza_http::rfc3339),
+        "attempts": event.attempts.iter().map(|a| json!({
+            "at": plaza_http::rfc3339(a.at),
+            "url": a.url,
+            "status": a.status,
+            "error": a.error,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+async fn admin_callbacks(
+    _: Admin,
+    State(state): State<WeComState>,
+    Path(corpid): Path<String>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let events = state
+        .wecom
+        .events(&corpid, plaza_wecom::events::EVENTS_LISTED_MAX)
+        .await
+        .map_err(api_error)?;
+    Ok(AxumJson(
+        json!({ "events": events.iter().map(event_view).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn admin_replay(
+    _: Admin,
+    State(state): State<WeComState>,
+    Path((corpid, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.wecom.replay(&corpid, &id).await.map_err(api_error)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArchivePermits {
+    userids: Vec<String>,
+}
+
+async fn admin_archive_permits(
+    _: Admin,
+    State(state): State<WeComState>,
+    Path(corpid): Path<String>,
+    Json(body): Json<ArchivePermits>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let kept = state
+        .wecom
+        .set_archive_permits(&corpid, &body.userids)
+        .await
+        .map_err(api_error)?;
+    Ok(AxumJson(json!({ "corpid": corpid, "userids": kept })))
 }

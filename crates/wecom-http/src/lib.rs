@@ -11,7 +11,10 @@
 #![deny(missing_docs)]
 
 mod api;
+mod contact_api;
 mod error;
+mod group_api;
+mod people_api;
 mod server_api;
 pub mod wire;
 
@@ -66,9 +69,15 @@ pub struct WeComStateParts {
 /// Everything WeCom serves: on Plaza's own host `/api/v1` and the server API under
 /// [`WECOM_PREFIX`]; under `qyapi.weixin.qq.com` the server API at WeCom's paths.
 pub fn routes(state: WeComState) -> SystemRoutes {
-    let server_api = || server_api::router().with_state(state.clone());
+    let server_api = || {
+        server_api::router()
+            .merge(contact_api::router())
+            .merge(group_api::router())
+            .with_state(state.clone())
+    };
     let own = Router::new()
         .merge(api::router())
+        .merge(people_api::router())
         .with_state(state.clone())
         .nest(WECOM_PREFIX, server_api());
     SystemRoutes {

@@ -78,6 +78,7 @@ impl WeCom {
             next_department_id: ROOT_DEPARTMENT + 1,
             next_agentid: FIRST_AGENTID + 1,
             created_at: now,
+            callback: None,
         };
         let root = Department {
             corpid: corpid.clone(),

@@ -11,13 +11,20 @@
 //! the versions it read.
 #![deny(missing_docs)]
 
+pub mod archive;
+pub mod contacts;
 pub mod corps;
 pub mod directory;
 pub mod error;
+pub mod events;
+pub mod groups;
 pub mod messages;
 pub mod model;
+pub mod ports;
 pub mod store;
+pub mod tags;
 pub mod tokens;
+pub mod transfer;
 
 use std::sync::Arc;
 
@@ -41,6 +48,7 @@ pub struct WeCom {
     clock: Arc<dyn Clock>,
     identity: Arc<Identity>,
     token_key: aws_lc_rs::hmac::Key,
+    callbacks: Option<Arc<dyn ports::CallbackSender>>,
 }
 
 impl std::fmt::Debug for WeCom {
@@ -65,7 +73,15 @@ impl WeCom {
             clock,
             identity,
             token_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
+            callbacks: None,
         }
+    }
+
+    /// With the sender of callbacks to corps' servers.
+    #[must_use]
+    pub fn with_callbacks(mut self, sender: Arc<dyn ports::CallbackSender>) -> Self {
+        self.callbacks = Some(sender);
+        self
     }
 
     /// People.

@@ -18,6 +18,9 @@ pub struct Corp {
     pub next_agentid: u32,
     /// When it was made.
     pub created_at: Timestamp,
+    /// Where its callbacks go, once configured.
+    #[serde(default)]
+    pub callback: Option<CallbackConfig>,
 }
 
 /// A self-built app of a corp.
@@ -312,4 +315,317 @@ pub struct Invalid {
     pub invalidparty: String,
     /// Tag ids, `|`-joined.
     pub invalidtag: String,
+}
+
+/// A 「联系我」 way: a QR a Plaza user scans to add a member as a customer contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactWay {
+    /// The corp.
+    pub corpid: String,
+    /// Its id (32 hex digits, unique across corps).
+    pub config_id: String,
+    /// 1 one member, 2 several.
+    pub kind: u8,
+    /// 1 in a mini program, 2 a QR code.
+    pub scene: u8,
+    /// The mini-program control's style.
+    #[serde(default)]
+    pub style: Option<i64>,
+    /// A note for the corp, up to 30 characters.
+    #[serde(default)]
+    pub remark: String,
+    /// Whether customers are added without the member confirming.
+    pub skip_verify: bool,
+    /// The corp's channel mark, up to 30 characters, reported with each customer.
+    #[serde(default)]
+    pub state: String,
+    /// The members it adds.
+    pub users: Vec<String>,
+    /// Departments whose members it adds (kind 2).
+    #[serde(default)]
+    pub parties: Vec<u32>,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// Removed.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// A Plaza user as a corp's external contact (customer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalContact {
+    /// The corp.
+    pub corpid: String,
+    /// `wm` + 30 hex digits: stable per corp and person, unlinkable across corps.
+    pub external_userid: String,
+    /// The Plaza user.
+    pub user_id: String,
+    /// Their name when they first became the corp's contact.
+    pub name: String,
+    /// When that was.
+    pub created_at: Timestamp,
+}
+
+/// A customer handed from one member to another, waiting to complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTransfer {
+    /// The member taking over.
+    pub takeover: String,
+    /// When it was asked.
+    pub started_at: Timestamp,
+    /// When it completes.
+    pub completes_at: Timestamp,
+    /// Asked for a member who left (离职继承) rather than one still working.
+    pub resigned: bool,
+}
+
+/// A member following a customer: the relation `externalcontact/get` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Follow {
+    /// The corp.
+    pub corpid: String,
+    /// The member, as stored.
+    pub userid: String,
+    /// The customer.
+    pub external_userid: String,
+    /// The member's remark for the customer.
+    #[serde(default)]
+    pub remark: String,
+    /// The member's description.
+    #[serde(default)]
+    pub description: String,
+    /// The customer's company, as the member noted it.
+    #[serde(default)]
+    pub remark_corp_name: String,
+    /// The customer's phone numbers, as the member noted them.
+    #[serde(default)]
+    pub remark_mobiles: Vec<String>,
+    /// Corp tag ids on the customer.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// How the customer was added (1 QR code, 202 a transfer by the corp …).
+    pub add_way: u32,
+    /// The contact way's `state`.
+    #[serde(default)]
+    pub state: String,
+    /// Who added the relation (the member, or the one handing over).
+    pub oper_userid: String,
+    /// When it began.
+    pub created_at: Timestamp,
+    /// When it ended (either side deleted it, or it was handed over).
+    #[serde(default)]
+    pub ended_at: Option<Timestamp>,
+    /// A hand-over in progress.
+    #[serde(default)]
+    pub transfer: Option<PendingTransfer>,
+    /// The last hand-over of this customer from this member, once completed: `(takeover,
+    /// when)`.
+    #[serde(default)]
+    pub handed_to: Option<(String, Timestamp)>,
+}
+
+impl Follow {
+    /// A new relation of `userid` with a customer, added by the member themselves.
+    pub fn new(
+        corpid: &str,
+        userid: &str,
+        external_userid: &str,
+        add_way: u32,
+        state: &str,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            corpid: corpid.to_owned(),
+            userid: userid.to_owned(),
+            external_userid: external_userid.to_owned(),
+            remark: String::new(),
+            description: String::new(),
+            remark_corp_name: String::new(),
+            remark_mobiles: Vec::new(),
+            tags: Vec::new(),
+            add_way,
+            state: state.to_owned(),
+            oper_userid: userid.to_owned(),
+            created_at: now,
+            ended_at: None,
+            transfer: None,
+            handed_to: None,
+        }
+    }
+}
+
+/// A corp tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// Its id (`et` + hex).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its order in the group.
+    pub order: u32,
+    /// When it was made.
+    pub create_time: Timestamp,
+}
+
+/// A group of corp tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagGroup {
+    /// The corp.
+    pub corpid: String,
+    /// Its id (`etg` + hex).
+    pub group_id: String,
+    /// Its name.
+    pub group_name: String,
+    /// Its order.
+    pub order: u32,
+    /// When it was made.
+    pub create_time: Timestamp,
+    /// Its tags.
+    pub tags: Vec<Tag>,
+    /// Removed.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// Where a corp's callbacks go (§4.11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackConfig {
+    /// The corp's server.
+    pub url: String,
+    /// The token signatures are made with.
+    pub token: String,
+    /// The 43-character AES key.
+    pub encoding_aes_key: String,
+}
+
+/// An event for the corp's server, kept with its delivery attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackEvent {
+    /// The corp.
+    pub corpid: String,
+    /// Its id.
+    pub id: String,
+    /// `Event`: `change_external_contact`, `change_external_chat` …
+    pub event: String,
+    /// `ChangeType`.
+    pub change_type: String,
+    /// The other elements, in order (`UserID`, `ExternalUserID`, …).
+    pub fields: Vec<(String, String)>,
+    /// When it happened.
+    pub created_at: Timestamp,
+    /// Delivery attempts, oldest first.
+    #[serde(default)]
+    pub attempts: Vec<CallbackAttempt>,
+    /// When the corp's server accepted it.
+    #[serde(default)]
+    pub delivered_at: Option<Timestamp>,
+}
+
+/// One POST of an event to the corp's server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackAttempt {
+    /// When it was sent.
+    pub at: Timestamp,
+    /// The URL it went to.
+    pub url: String,
+    /// The HTTP status, if an answer came.
+    pub status: Option<u16>,
+    /// What went wrong, if it did.
+    pub error: Option<String>,
+}
+
+/// A member of a customer group: a member of the corp (type 1) or an external user
+/// (type 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMember {
+    /// The member's userid (type 1) or the external user's external_userid (type 2).
+    pub userid: String,
+    /// 1 a member of the corp, 2 an external user.
+    pub kind: u8,
+    /// The Plaza user (external users; linked members too).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// Their name.
+    pub name: String,
+    /// When they joined.
+    pub join_time: Timestamp,
+    /// 1 invited by a member, 2 by a link, 3 scanned the group's QR.
+    pub join_scene: u8,
+    /// The member who invited them.
+    #[serde(default)]
+    pub invitor: Option<String>,
+}
+
+/// A customer group (客户群): owned by a member, mixing members and external users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupChat {
+    /// The corp.
+    pub corpid: String,
+    /// `wr` + 30 hex digits.
+    pub chat_id: String,
+    /// Its name.
+    pub name: String,
+    /// The owning member.
+    pub owner: String,
+    /// Its notice.
+    #[serde(default)]
+    pub notice: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// Its members, in joining order.
+    pub members: Vec<GroupMember>,
+    /// Members who administer it with the owner.
+    #[serde(default)]
+    pub admin_list: Vec<String>,
+    /// Handed to a new owner after the old one left (status 3).
+    #[serde(default)]
+    pub inherited: bool,
+    /// Dismissed by its owner.
+    #[serde(default)]
+    pub dismissed_at: Option<Timestamp>,
+}
+
+impl GroupChat {
+    /// The membership's version: a digest of who is in it, changing with every join and
+    /// leave (matches `CurMemVer` in callbacks).
+    pub fn member_version(&self) -> String {
+        let mut ids: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| m.userid.to_ascii_lowercase())
+            .collect();
+        ids.sort();
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, ids.join(",").as_bytes());
+        digest
+            .as_ref()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// A group QR (加入群聊): scanning it joins one of its groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinWay {
+    /// The corp.
+    pub corpid: String,
+    /// Its id (32 hex digits, unique across corps).
+    pub config_id: String,
+    /// 1 in a mini program, 2 a QR code.
+    pub scene: u8,
+    /// A note for the corp.
+    #[serde(default)]
+    pub remark: String,
+    /// The groups it joins, the first with room first (1–5).
+    pub chat_id_list: Vec<String>,
+    /// The corp's channel mark.
+    #[serde(default)]
+    pub state: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// Removed.
+    #[serde(default)]
+    pub deleted: bool,
 }

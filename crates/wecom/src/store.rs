@@ -36,6 +36,24 @@ pub mod kind {
     pub const CONVERSATION: &str = "wecom.conversation";
     /// A message in a conversation, by `conversation/seq` (twelve digits).
     pub const CHAT_MESSAGE: &str = "wecom.chat_message";
+    /// An event for the corp's server, by `corpid/id`.
+    pub const CALLBACK_EVENT: &str = "wecom.callback_event";
+    /// A contact way, by config_id.
+    pub const CONTACT_WAY: &str = "wecom.contact_way";
+    /// A customer of a corp, by `corpid/external_userid`.
+    pub const EXTERNAL: &str = "wecom.external";
+    /// A member following a customer, by `corpid/lower-case userid/external_userid`.
+    pub const FOLLOW: &str = "wecom.follow";
+    /// A customer group, by `corpid/chat_id`.
+    pub const GROUP_CHAT: &str = "wecom.group_chat";
+    /// A group QR, by config_id.
+    pub const JOIN_WAY: &str = "wecom.join_way";
+    /// The members a corp archives, by corpid.
+    pub const ARCHIVE_PERMITS: &str = "wecom.archive_permits";
+    /// A customer's archive consent, by `corpid/external_userid`.
+    pub const ARCHIVE_CONSENT: &str = "wecom.archive_consent";
+    /// A group of corp tags, by `corpid/group_id`.
+    pub const TAG_GROUP: &str = "wecom.tag_group";
 }
 
 /// Index names.
@@ -55,6 +73,16 @@ pub mod index {
     pub const RECIPIENT: &str = "recipient";
     /// Appchats by member: `corpid/lower-case userid`.
     pub const CHAT_MEMBER: &str = "chat_member";
+    /// Customer groups by owner: `corpid/lower-case userid/created/chat_id`.
+    pub const OWNER: &str = "owner";
+    /// Members who left: `corpid/lower-case userid`.
+    pub const LEFT: &str = "left";
+    /// Follows by member: `corpid/lower-case userid/created`.
+    pub const FOLLOWER: &str = "follower";
+    /// Follows by customer: `corpid/external_userid/lower-case userid`.
+    pub const FOLLOWED: &str = "followed";
+    /// Follows waiting for a hand-over: `corpid/handover/takeover/external_userid`.
+    pub const TRANSFER: &str = "transfer";
 }
 
 /// Index value for "by time": fixed width so that text order is time order.
@@ -219,6 +247,8 @@ pub(crate) fn member_write(member: &Member, expect: Expect) -> Result<RecordWrit
                 format!("{user_id}/{}", member.corpid),
             ));
         }
+    } else {
+        index.push(IndexEntry::new(index::LEFT, key.clone()));
     }
     write(kind::MEMBER, &key, expect, member, index)
 }

@@ -1,17 +1,101 @@
 //! WeCom as a system: corps, their directory and apps, the WeCom server API's tokens,
-//! app messages and appchat, and their surfaces.
+//! app messages and appchat, customer contact and groups, hand-overs and callbacks to
+//! corps' servers, and their surfaces.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
 use plaza_kernel::BoxFuture;
+use plaza_kernel::queue::Job;
 use plaza_pay::PayService;
+use plaza_pay::outbound::OutboundPolicy;
 use plaza_wecom::WeCom;
+use plaza_wecom::events::DeliveryFailure;
+use plaza_wecom::ports::{CallbackAnswer, CallbackRequest, CallbackSender};
 use plaza_wecom_http::{WeComState, WeComStateParts};
 
 use super::{Foundation, System};
-use crate::scheduler::JobHandler;
+use crate::scheduler::{JobFailure, JobHandler};
+
+/// How long a corp's server may take to answer a callback (WeCom waits 5 s for events;
+/// a URL verification must answer within 1 s there — Plaza is kinder to local servers).
+const CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Callbacks sent through the outbound policy Pay's notifications follow (in the sandbox
+/// any host; otherwise no internal address unless allowed).
+struct HttpCallbacks {
+    client: reqwest::Client,
+    policy: Arc<OutboundPolicy>,
+}
+
+impl CallbackSender for HttpCallbacks {
+    fn send(&self, request: CallbackRequest) -> BoxFuture<'_, Result<CallbackAnswer, String>> {
+        Box::pin(async move {
+            crate::outbound::check_target(&self.policy, &request.url)
+                .map_err(|refused| refused.0)?;
+            let builder = if request.method == "GET" {
+                self.client.get(&request.url)
+            } else {
+                self.client
+                    .post(&request.url)
+                    .header("content-type", "text/xml; charset=utf-8")
+                    .body(request.body)
+            };
+            let response = builder.send().await.map_err(|error| {
+                crate::outbound::refusal_in(&error).unwrap_or_else(|| {
+                    if error.is_timeout() {
+                        "timeout".to_owned()
+                    } else {
+                        "network error".to_owned()
+                    }
+                })
+            })?;
+            let status = response.status().as_u16();
+            let body = response
+                .text()
+                .await
+                .map_err(|_| "network error".to_owned())?;
+            Ok(CallbackAnswer { status, body })
+        })
+    }
+}
+
+/// `wecom.callback`: delivers one event to the corp's server.
+struct DeliverCallback(Arc<WeCom>);
+
+impl JobHandler for DeliverCallback {
+    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
+        Box::pin(async move {
+            match self.0.deliver(&job.payload).await {
+                Ok(()) => Ok(()),
+                Err(DeliveryFailure::Retry(error)) => Err(JobFailure::Retry(error)),
+                Err(DeliveryFailure::Nothing(reason)) => {
+                    tracing::debug!(event = %job.payload, %reason, "wecom callback not sent");
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    fn concurrent(&self) -> bool {
+        true
+    }
+}
+
+/// `wecom.transfer`: a customer's hand-over completes.
+struct CompleteTransfer(Arc<WeCom>);
+
+impl JobHandler for CompleteTransfer {
+    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
+        Box::pin(async move {
+            self.0
+                .complete_transfer(&job.payload)
+                .await
+                .map_err(|error| JobFailure::Retry(error.to_string()))
+        })
+    }
+}
 
 /// The data-directory file of the secret that keys WeCom's access tokens.
 const WECOM_SECRET_FILE: &str = "wecom.secret";
@@ -26,13 +110,20 @@ impl WeComSystem {
     /// system keeps its caches exact).
     pub(crate) fn build(foundation: &Foundation<'_>, pay: &PayService) -> anyhow::Result<Self> {
         let secret = foundation.data_dir.secret(WECOM_SECRET_FILE)?;
+        let policy = Arc::new(super::pay::outbound_policy(foundation.config));
+        let client = crate::outbound::checked_client(
+            policy.clone(),
+            CALLBACK_TIMEOUT,
+            concat!("Plaza-WeCom/", env!("CARGO_PKG_VERSION")),
+        )?;
         let wecom = WeCom::new(
             foundation.store.clone(),
             foundation.store.clone(),
             foundation.clock.clone(),
             pay.identity().clone(),
             secret.as_bytes(),
-        );
+        )
+        .with_callbacks(Arc::new(HttpCallbacks { client, policy }));
         Ok(Self {
             wecom: Arc::new(wecom),
         })
@@ -45,7 +136,16 @@ impl System for WeComSystem {
     }
 
     fn jobs(&self) -> Vec<(&'static str, Arc<dyn JobHandler>)> {
-        Vec::new()
+        vec![
+            (
+                plaza_wecom::events::JOB_CALLBACK,
+                Arc::new(DeliverCallback(self.wecom.clone())),
+            ),
+            (
+                plaza_wecom::transfer::JOB_TRANSFER,
+                Arc::new(CompleteTransfer(self.wecom.clone())),
+            ),
+        ]
     }
 
     fn start<'a>(&'a self, _data_dir: &'a Path) -> BoxFuture<'a, anyhow::Result<()>> {

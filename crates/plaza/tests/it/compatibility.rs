@@ -63,6 +63,8 @@ fn the_matrix_lists_exactly_the_served_routes() {
     served.extend(routes_of("crates/miniapp-http/src/subscribe_api.rs"));
     served.extend(routes_of("crates/miniapp-http/src/more_api.rs"));
     served.extend(routes_of("crates/wecom-http/src/server_api.rs"));
+    served.extend(routes_of("crates/wecom-http/src/contact_api.rs"));
+    served.extend(routes_of("crates/wecom-http/src/group_api.rs"));
     assert!(served.len() > 40, "the routers were read: {served:?}");
     let listed: Vec<(String, String)> = rows()
         .into_iter()

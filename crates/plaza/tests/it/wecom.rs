@@ -5,69 +5,22 @@
 use plaza_testkit::TestServer;
 use plaza_testkit::miniapp::{MiniProgram, errcode, wx_get, wx_post};
 use plaza_testkit::pay::Payer;
+use plaza_testkit::wecom::{Corp, wx_get_with, wx_post_json};
 use serde_json::{Value, json};
 
 use crate::PLAZA;
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// A corp made through the admin API, with its secrets.
-struct Corp {
-    corpid: String,
-    contacts_secret: String,
-    agentid: i64,
-    app_secret: String,
-}
-
-impl Corp {
-    async fn create(server: &TestServer, name: &str) -> Self {
-        let reply = server
-            .admin_post("/api/v1/admin/corps", &json!({ "name": name }))
-            .await;
-        assert_eq!(reply.status, 201, "{}", reply.text);
-        let created = reply.json();
-        let text = |value: &Value| value.as_str().unwrap().to_owned();
-        Self {
-            corpid: text(&created["corpid"]),
-            contacts_secret: text(&created["contacts_secret"]),
-            agentid: created["app"]["agentid"].as_i64().unwrap(),
-            app_secret: text(&created["app"]["secret"]),
-        }
-    }
-
-    async fn token(&self, server: &TestServer, secret: &str) -> String {
-        let answer = wx_get(
-            server,
-            &format!(
-                "/wecom/cgi-bin/gettoken?corpid={}&corpsecret={secret}",
-                self.corpid
-            ),
-        )
-        .await;
-        assert_eq!(errcode(&answer), 0, "{answer}");
-        answer["access_token"].as_str().unwrap().to_owned()
-    }
-}
-
 async fn get(server: &TestServer, path: &str, token: &str) -> Value {
-    let joiner = if path.contains('?') { '&' } else { '?' };
-    wx_get(
-        server,
-        &format!("/wecom/cgi-bin/{path}{joiner}access_token={token}"),
-    )
-    .await
+    wx_get_with(server, path, token).await
 }
 
 async fn post(server: &TestServer, path: &str, token: &str, body: &Value) -> Value {
-    wx_post(
-        server,
-        &format!("/wecom/cgi-bin/{path}?access_token={token}"),
-        &body.to_string(),
-    )
-    .await
+    wx_post_json(server, path, token, body).await
 }
 
-fn assert_errcode(answer: &Value, expected: i64) {
+pub(crate) fn assert_errcode(answer: &Value, expected: i64) {
     assert_eq!(errcode(answer), expected, "{answer}");
     assert!(
         answer["errmsg"].as_str().is_some_and(|m| !m.is_empty()),
