@@ -290,3 +290,133 @@ async fn receive(
         .push(String::from_utf8_lossy(&plain).into_owned());
     StatusCode::OK
 }
+
+/// A chat client on the WeCom chat socket, signed in with a session token.
+pub struct ChatClient {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    /// Frames read but not yet taken, oldest first.
+    backlog: std::collections::VecDeque<Value>,
+}
+
+impl ChatClient {
+    /// Connects with `token` (as a browser's cookie would sign in).
+    ///
+    /// # Errors
+    ///
+    /// The handshake's error (a refused session gets HTTP 401).
+    pub async fn connect(
+        server: &TestServer,
+        token: &str,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let url = format!(
+            "{}/api/v1/me/wecom/chat",
+            server.base_url.replacen("http", "ws", 1)
+        );
+        let mut request = url.into_client_request()?;
+        let bearer = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| tokio_tungstenite::tungstenite::Error::Utf8("bad token".into()))?;
+        request.headers_mut().insert("authorization", bearer);
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        let mut client = Self {
+            socket,
+            backlog: std::collections::VecDeque::new(),
+        };
+        let hello = client.next().await;
+        assert_eq!(hello["op"], "hello", "{hello}");
+        Ok(client)
+    }
+
+    /// Sends one JSON frame.
+    ///
+    /// # Panics
+    ///
+    /// When the socket is closed.
+    pub async fn send(&mut self, frame: &Value) {
+        use futures_util::SinkExt as _;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                frame.to_string().into(),
+            ))
+            .await
+            .expect("send a frame");
+    }
+
+    /// The next frame (up to 20 s).
+    ///
+    /// # Panics
+    ///
+    /// When none comes in time or the socket closes.
+    pub async fn next(&mut self) -> Value {
+        if let Some(frame) = self.backlog.pop_front() {
+            return frame;
+        }
+        self.read().await
+    }
+
+    async fn read(&mut self) -> Value {
+        use futures_util::StreamExt as _;
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), self.socket.next())
+                .await
+                .expect("a frame within 20 s")
+                .expect("the socket is open")
+                .expect("a readable frame");
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+                return serde_json::from_str(&text).expect("JSON");
+            }
+        }
+    }
+
+    /// The first frame (skipping and keeping others for later) that `wanted` accepts,
+    /// waiting up to 20 s for each.
+    ///
+    /// # Panics
+    ///
+    /// When none comes in time.
+    pub async fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(at) = self.backlog.iter().position(&wanted) {
+            return self.backlog.remove(at).expect("the position exists");
+        }
+        for _ in 0..10_000 {
+            let frame = self.read().await;
+            if wanted(&frame) {
+                return frame;
+            }
+            self.backlog.push_back(frame);
+        }
+        panic!("no wanted frame among 10,000");
+    }
+
+    /// Subscribes to a conversation from after `after` and waits until it is live;
+    /// returns the stored messages it was sent first.
+    pub async fn subscribe(&mut self, conversation: &str, after: u64) -> Vec<Value> {
+        self.send(&json!({ "op": "subscribe", "conversation": conversation, "after": after }))
+            .await;
+        let mut caught_up = Vec::new();
+        loop {
+            let frame = self.next().await;
+            match frame["op"].as_str() {
+                Some("subscribed") if frame["conversation"] == conversation => return caught_up,
+                Some("message") if frame["conversation"] == conversation => caught_up.push(frame),
+                Some("error") => panic!("subscribing failed: {frame}"),
+                _ => self.backlog.push_back(frame),
+            }
+        }
+    }
+
+    /// Sends a text message and waits for its acknowledgement.
+    pub async fn say(&mut self, conversation: &str, client_id: &str, text: &str) -> Value {
+        self.send(&json!({ "op": "send", "conversation": conversation, "client_id": client_id, "msgtype": "text", "text": { "content": text } })).await;
+        self.wait_for(|f| (f["op"] == "ack" || f["op"] == "error") && f["client_id"] == client_id)
+            .await
+    }
+
+    /// Closes the socket.
+    pub async fn close(mut self) {
+        let _closed = self.socket.close(None).await;
+    }
+}

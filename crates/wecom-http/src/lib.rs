@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod chat_api;
 mod contact_api;
 mod error;
 mod group_api;
@@ -78,6 +79,7 @@ pub fn routes(state: WeComState) -> SystemRoutes {
     let own = Router::new()
         .merge(api::router())
         .merge(people_api::router())
+        .merge(chat_api::router())
         .with_state(state.clone())
         .nest(WECOM_PREFIX, server_api());
     SystemRoutes {

@@ -793,6 +793,15 @@ impl WeCom {
                 )
                 .await?
             {
+                let topic = crate::chat::Conversation::Direct {
+                    corpid: corpid.to_owned(),
+                    userid: follow.userid.to_ascii_lowercase(),
+                    external_userid: external_userid.to_owned(),
+                };
+                self.publish(
+                    &topic.id(),
+                    &serde_json::json!({ "op": "closed", "conversation": topic.id() }),
+                );
                 return Ok(());
             }
         }

@@ -611,6 +611,14 @@ impl WeCom {
                 )
                 .await?
             {
+                let topic = crate::chat::Conversation::Group {
+                    corpid: corpid.to_owned(),
+                    chat_id: chat_id.to_owned(),
+                };
+                self.publish(
+                    &topic.id(),
+                    &serde_json::json!({ "op": "left", "conversation": topic.id(), "who": who }),
+                );
                 return Ok(group);
             }
         }
@@ -648,6 +656,14 @@ impl WeCom {
             )
             .await?
         {
+            let topic = crate::chat::Conversation::Group {
+                corpid: corpid.to_owned(),
+                chat_id: chat_id.to_owned(),
+            };
+            self.publish(
+                &topic.id(),
+                &serde_json::json!({ "op": "closed", "conversation": topic.id() }),
+            );
             Ok(())
         } else {
             Err(Self::busy("group"))

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+pub mod chat;
 pub mod contacts;
 pub mod corps;
 pub mod directory;
@@ -49,6 +50,9 @@ pub struct WeCom {
     identity: Arc<Identity>,
     token_key: aws_lc_rs::hmac::Key,
     callbacks: Option<Arc<dyn ports::CallbackSender>>,
+    fanout: Option<plaza_fanout::SharedFanOut>,
+    objects: Option<Arc<dyn plaza_kernel::objects::ObjectStore>>,
+    sequencers: chat::Sequencers,
 }
 
 impl std::fmt::Debug for WeCom {
@@ -74,7 +78,29 @@ impl WeCom {
             identity,
             token_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
             callbacks: None,
+            fanout: None,
+            objects: None,
+            sequencers: chat::Sequencers::default(),
         }
+    }
+
+    /// With the realtime fan-out chat messages and read receipts are published on.
+    #[must_use]
+    pub fn with_fanout(mut self, fanout: plaza_fanout::SharedFanOut) -> Self {
+        self.fanout = Some(fanout);
+        self
+    }
+
+    /// With the object store chat images are kept in.
+    #[must_use]
+    pub fn with_objects(mut self, objects: Arc<dyn plaza_kernel::objects::ObjectStore>) -> Self {
+        self.objects = Some(objects);
+        self
+    }
+
+    /// The realtime fan-out, if attached.
+    pub fn fanout(&self) -> Option<&plaza_fanout::SharedFanOut> {
+        self.fanout.as_ref()
     }
 
     /// With the sender of callbacks to corps' servers.

@@ -4,9 +4,7 @@
 use plaza_kernel::record::{Expect, IndexEntry};
 use serde_json::Value;
 
-use crate::model::{
-    AppChat, AppMessage, ChatMessage, Conversation, CorpApp, Member, MemberStatus, Scope,
-};
+use crate::model::{AppChat, AppMessage, CorpApp, Member, MemberStatus, Scope};
 use crate::store::{appchat_write, index, kind, load, time_value, with_prefix, write};
 use crate::{ALNUM, CONFLICT_RETRIES_MAX, HEX, WeCom, WeComError, random_text};
 
@@ -433,7 +431,11 @@ impl WeCom {
         Ok(chat)
     }
 
-    async fn appchat_app(&self, corpid: &str, scope: Scope) -> Result<CorpApp, WeComError> {
+    pub(crate) async fn appchat_app(
+        &self,
+        corpid: &str,
+        scope: Scope,
+    ) -> Result<CorpApp, WeComError> {
         let Scope::Agent(agentid) = scope else {
             return Err(WeComError::Forbidden {
                 what: "appchat is for an app's token".to_owned(),
@@ -561,99 +563,6 @@ impl WeCom {
             }
         }
         Err(Self::busy("appchat"))
-    }
-
-    /// `appchat/send`: the app's message appended to the chat's conversation.
-    ///
-    /// # Errors
-    ///
-    /// [`WeComError::ChatNotFound`], errors of [`check_content`].
-    pub async fn send_appchat(
-        &self,
-        corpid: &str,
-        scope: Scope,
-        chatid: &str,
-        content: Content,
-    ) -> Result<ChatMessage, WeComError> {
-        let app = self.appchat_app(corpid, scope).await?;
-        check_content(&content)?;
-        self.appchat(corpid, chatid).await?;
-        self.append(
-            &format!("appchat:{corpid}/{chatid}"),
-            &format!("agent:{}", app.agentid),
-            content,
-        )
-        .await
-    }
-
-    /// Appends a message to a conversation with the next sequence number.
-    ///
-    /// # Errors
-    ///
-    /// Store failures; [`WeComError::Busy`] after too many lost races.
-    pub async fn append(
-        &self,
-        conversation: &str,
-        sender: &str,
-        content: Content,
-    ) -> Result<ChatMessage, WeComError> {
-        for _ in 0..CONFLICT_RETRIES_MAX {
-            let (mut counter, expect) =
-                match load::<Conversation>(&*self.records, kind::CONVERSATION, conversation).await?
-                {
-                    Some((counter, version)) => (counter, Expect::Version(version)),
-                    None => (Conversation::default(), Expect::Absent),
-                };
-            counter.last_seq += 1;
-            let message = ChatMessage {
-                conversation: conversation.to_owned(),
-                seq: counter.last_seq,
-                sender: sender.to_owned(),
-                msgtype: content.msgtype.clone(),
-                content: content.body.clone(),
-                sent_at: self.now(),
-            };
-            let writes = vec![
-                write(kind::CONVERSATION, conversation, expect, &counter, vec![])?,
-                write(
-                    kind::CHAT_MESSAGE,
-                    &format!("{conversation}/{:012}", message.seq),
-                    Expect::Absent,
-                    &message,
-                    vec![IndexEntry::new(
-                        index::CORP,
-                        format!("{conversation}/{:012}", message.seq),
-                    )],
-                )?,
-            ];
-            if self.try_commit(writes).await? {
-                return Ok(message);
-            }
-        }
-        Err(Self::busy("conversation"))
-    }
-
-    /// A conversation's messages after `after_seq`, oldest first.
-    ///
-    /// # Errors
-    ///
-    /// Store failures.
-    pub async fn history(
-        &self,
-        conversation: &str,
-        after_seq: u64,
-        rows_max: usize,
-    ) -> Result<Vec<ChatMessage>, WeComError> {
-        let range = plaza_kernel::record::IndexRange {
-            kind: kind::CHAT_MESSAGE.to_owned(),
-            name: index::CORP.to_owned(),
-            from: format!("{conversation}/{:012}", after_seq.saturating_add(1)),
-            to: format!("{conversation}/\u{10FFFF}"),
-            after: None,
-            rows_max,
-            newest_first: false,
-        };
-        Ok(plaza_kernel::record::range_json(&*self.records, range).await?)
     }
 
     /// The appchats a member is in.

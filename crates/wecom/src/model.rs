@@ -274,21 +274,21 @@ pub struct ChatMessage {
     pub conversation: String,
     /// Its place in the conversation, from 1.
     pub seq: u64,
-    /// Who sent it: a member's userid, or `agent:<id>` for an app.
+    /// Who sent it: a member's userid, a customer's external_userid, or `agent:<id>`
+    /// for an app.
     pub sender: String,
+    /// Their name when they sent it.
+    #[serde(default)]
+    pub sender_name: String,
+    /// The sender's own id for it, which makes a resend harmless.
+    #[serde(default)]
+    pub client_id: Option<String>,
     /// `text`, `markdown`, `textcard`, `news`, `image` or `card`.
     pub msgtype: String,
     /// The content, in the type's shape.
     pub content: serde_json::Value,
     /// When it was stored.
     pub sent_at: Timestamp,
-}
-
-/// A conversation's counter.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Conversation {
-    /// The last sequence number handed out.
-    pub last_seq: u64,
 }
 
 /// The root department's id.

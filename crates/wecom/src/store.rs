@@ -32,9 +32,14 @@ pub mod kind {
     pub const APP_MESSAGE: &str = "wecom.app_message";
     /// An appchat, by `corpid/chatid`.
     pub const APPCHAT: &str = "wecom.appchat";
-    /// A conversation's counter, by its id.
-    pub const CONVERSATION: &str = "wecom.conversation";
-    /// A message in a conversation, by `conversation/seq` (twelve digits).
+    /// A reader's place in a conversation, by `conversation/participant`.
+    pub const READ: &str = "wecom.read";
+    /// The message a sender's client id made, by `conversation/sender/client_id`.
+    pub const CLIENT_ID: &str = "wecom.chat_client_id";
+    /// An image posted in a conversation, by `conversation/sha256`.
+    pub const CHAT_IMAGE: &str = "wecom.chat_image";
+    /// A message in a conversation, by `conversation/seq` (twelve digits), found by
+    /// the `conversation` index.
     pub const CHAT_MESSAGE: &str = "wecom.chat_message";
     /// An event for the corp's server, by `corpid/id`.
     pub const CALLBACK_EVENT: &str = "wecom.callback_event";
@@ -75,6 +80,9 @@ pub mod index {
     pub const CHAT_MEMBER: &str = "chat_member";
     /// Customer groups by owner: `corpid/lower-case userid/created/chat_id`.
     pub const OWNER: &str = "owner";
+    /// Messages and read places by conversation: `conversation/seq` or
+    /// `conversation/participant`.
+    pub const CONVERSATION: &str = "conversation";
     /// Members who left: `corpid/lower-case userid`.
     pub const LEFT: &str = "left";
     /// Follows by member: `corpid/lower-case userid/created`.

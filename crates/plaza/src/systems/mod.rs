@@ -71,7 +71,10 @@ pub(crate) trait System: Send + Sync {
 pub(crate) fn build(foundation: &Foundation<'_>) -> anyhow::Result<Vec<Box<dyn System>>> {
     let pay = pay::Pay::build(foundation)?;
     let miniapp = miniapp::MiniProgram::build(foundation, pay.service())?;
-    let wecom = wecom::WeComSystem::build(foundation, &pay.service())?;
+    // One realtime fan-out for every system (in-process; a broker later behind the same
+    // trait).
+    let fanout: plaza_fanout::SharedFanOut = Arc::new(plaza_fanout::InProcess::new());
+    let wecom = wecom::WeComSystem::build(foundation, &pay.service(), fanout)?;
     Ok(vec![Box::new(pay), Box::new(miniapp), Box::new(wecom)])
 }
 

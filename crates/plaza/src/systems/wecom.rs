@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
 use plaza_kernel::BoxFuture;
 use plaza_kernel::queue::Job;
@@ -97,6 +99,9 @@ impl JobHandler for CompleteTransfer {
     }
 }
 
+/// The data-directory folder of the object store (chat images by content address).
+const OBJECTS_DIR: &str = "objects";
+
 /// The data-directory file of the secret that keys WeCom's access tokens.
 const WECOM_SECRET_FILE: &str = "wecom.secret";
 
@@ -108,7 +113,11 @@ pub(crate) struct WeComSystem {
 impl WeComSystem {
     /// Builds the domain over the store, sharing Pay's identity (one instance for every
     /// system keeps its caches exact).
-    pub(crate) fn build(foundation: &Foundation<'_>, pay: &PayService) -> anyhow::Result<Self> {
+    pub(crate) fn build(
+        foundation: &Foundation<'_>,
+        pay: &PayService,
+        fanout: plaza_fanout::SharedFanOut,
+    ) -> anyhow::Result<Self> {
         let secret = foundation.data_dir.secret(WECOM_SECRET_FILE)?;
         let policy = Arc::new(super::pay::outbound_policy(foundation.config));
         let client = crate::outbound::checked_client(
@@ -123,7 +132,12 @@ impl WeComSystem {
             pay.identity().clone(),
             secret.as_bytes(),
         )
-        .with_callbacks(Arc::new(HttpCallbacks { client, policy }));
+        .with_callbacks(Arc::new(HttpCallbacks { client, policy }))
+        .with_fanout(fanout)
+        .with_objects(Arc::new(
+            plaza_store::objects::LocalObjects::open(foundation.config.data_dir.join(OBJECTS_DIR))
+                .with_context(|| format!("the object store under {OBJECTS_DIR}/"))?,
+        ));
         Ok(Self {
             wecom: Arc::new(wecom),
         })

@@ -40,6 +40,7 @@ mod web_app;
 mod web_miniapp;
 mod web_security;
 mod wecom;
+mod wecom_chat;
 mod wecom_contacts;
 
 /// The `plaza` binary under test.

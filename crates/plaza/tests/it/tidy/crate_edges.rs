@@ -49,6 +49,7 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
     ("plaza-ledger", Role::Base),
     ("plaza-wx", Role::Base),
     ("plaza-identity", Role::Base),
+    ("plaza-fanout", Role::Base),
     ("plaza-store", Role::Store),
     ("plaza-pay", Role::Domain),
     ("plaza-miniapp", Role::Domain),
@@ -83,6 +84,7 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
 pub(crate) const BASE_EDGES: &[(&str, &[&str])] = &[
     ("plaza-kernel", &[]),
     ("plaza-wx", &[]),
+    ("plaza-fanout", &[]),
     ("plaza-ledger", &["plaza-kernel"]),
     (
         "plaza-identity",

@@ -1,0 +1,530 @@
+//! WeCom's realtime chat against the real binary: live delivery over the socket in
+//! order, each message once across reconnects and resends, read receipts and unread
+//! counts, images and cards, and only participants speaking and listening.
+
+use plaza_testkit::TestServer;
+use plaza_testkit::pay::Payer;
+use plaza_testkit::wecom::{ChatClient, Corp, wx_post_json};
+use serde_json::{Value, json};
+
+use crate::PLAZA;
+
+/// A corp with staff zhangsan and lisi (both Plaza users), a customer who added
+/// zhangsan, and a customer group of zhangsan, lisi and that customer.
+struct Scene {
+    server: TestServer,
+    corp: Corp,
+    zhangsan: Payer,
+    lisi: Payer,
+    customer: Payer,
+    direct: String,
+    group: String,
+}
+
+async fn link(server: &TestServer, corp: &Corp, userid: &str, name: &str, mobile: &str) -> Payer {
+    corp.add_member(server, userid, name, mobile).await;
+    let person = Payer::create(server, name, 1).await;
+    let code = corp.invitation(server, userid).await;
+    let accepted = person
+        .post(
+            server,
+            &format!("/api/v1/me/wecom/invitations/{code}"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    person
+}
+
+async fn scene() -> Scene {
+    let server = TestServer::sandbox(PLAZA);
+    let corp = Corp::create(&server, "星河汽车").await;
+    let zhangsan = link(&server, &corp, "zhangsan", "张三", "13800000001").await;
+    let lisi = link(&server, &corp, "lisi", "李四", "13800000002").await;
+    let token = corp.token(&server, &corp.app_secret).await;
+    let way = wx_post_json(
+        &server,
+        "externalcontact/add_contact_way",
+        &token,
+        &json!({"type": 1, "scene": 2, "user": ["zhangsan"]}),
+    )
+    .await;
+    let customer = Payer::create(&server, "小王", 1).await;
+    let added = customer
+        .post(
+            &server,
+            &format!(
+                "/api/v1/me/wecom/contact-ways/{}",
+                way["config_id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await
+        .json();
+    let external = added["external_userid"].as_str().unwrap().to_owned();
+    let group = zhangsan
+        .post(
+            &server,
+            &format!("/api/v1/me/wecom/{}/groups", corp.corpid),
+            &json!({"name": "车友群", "staff": ["lisi"]}),
+        )
+        .await
+        .json();
+    let chat_id = group["chat_id"].as_str().unwrap().to_owned();
+    let qr = zhangsan
+        .post(
+            &server,
+            &format!("/api/v1/me/wecom/{}/groups/{chat_id}/join-way", corp.corpid),
+            &json!({}),
+        )
+        .await
+        .json();
+    let joined = customer
+        .post(
+            &server,
+            &format!(
+                "/api/v1/me/wecom/join-ways/{}",
+                qr["config_id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(joined.status, 200, "{}", joined.text);
+    Scene {
+        direct: format!("d:{}:zhangsan:{external}", corp.corpid),
+        group: format!("g:{}:{chat_id}", corp.corpid),
+        server,
+        corp,
+        zhangsan,
+        lisi,
+        customer,
+    }
+}
+
+async fn me_get(server: &TestServer, who: &Payer, path: &str) -> plaza_testkit::Reply {
+    plaza_testkit::send(
+        plaza_testkit::http_client()
+            .get(format!("{}{path}", server.base_url))
+            .bearer_auth(&who.token),
+    )
+    .await
+    .unwrap()
+}
+
+fn seqs(frames: &[Value]) -> Vec<u64> {
+    frames.iter().map(|f| f["seq"].as_u64().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_arrive_live_in_order_and_once_across_reconnects_and_resends() {
+    let scene = scene().await;
+    let mut staff = ChatClient::connect(&scene.server, &scene.zhangsan.token)
+        .await
+        .unwrap();
+    let mut buyer = ChatClient::connect(&scene.server, &scene.customer.token)
+        .await
+        .unwrap();
+    assert!(staff.subscribe(&scene.direct, 0).await.is_empty());
+    assert!(buyer.subscribe(&scene.direct, 0).await.is_empty());
+
+    let ack = buyer.say(&scene.direct, "c-1", "这款车有现车吗？").await;
+    assert_eq!(
+        (
+            ack["op"].as_str(),
+            ack["seq"].as_u64(),
+            ack["duplicate"].as_bool()
+        ),
+        (Some("ack"), Some(1), Some(false)),
+        "{ack}"
+    );
+    let heard = staff.wait_for(|f| f["op"] == "message").await;
+    assert_eq!(
+        (
+            heard["seq"].as_u64(),
+            heard["sender_name"].as_str(),
+            heard["text"]["content"].as_str()
+        ),
+        (Some(1), Some("小王"), Some("这款车有现车吗？")),
+        "{heard}"
+    );
+    staff
+        .say(&scene.direct, "s-1", "有的，周末可以来试驾")
+        .await;
+    let reply = buyer
+        .wait_for(|f| f["op"] == "message" && f["seq"] == 2)
+        .await;
+    assert_eq!(reply["sender"], "zhangsan");
+
+    // The customer goes offline; three messages wait; on reconnect after seq 2 they come
+    // exactly once, in order, then live ones follow.
+    buyer.close().await;
+    for i in 0..3 {
+        staff
+            .say(
+                &scene.direct,
+                &format!("s-off-{i}"),
+                &format!("离线消息 {i}"),
+            )
+            .await;
+    }
+    let mut buyer = ChatClient::connect(&scene.server, &scene.customer.token)
+        .await
+        .unwrap();
+    let missed = buyer.subscribe(&scene.direct, 2).await;
+    assert_eq!(seqs(&missed), [3, 4, 5]);
+    staff.say(&scene.direct, "s-live", "在线了").await;
+    let live = buyer.wait_for(|f| f["op"] == "message").await;
+    assert_eq!(live["seq"], 6, "{live}");
+
+    // A resend with the same client id (the ack was lost) is the same message, and the
+    // other side never sees it twice.
+    let again = buyer.say(&scene.direct, "c-1", "这款车有现车吗？").await;
+    assert_eq!(
+        (again["seq"].as_u64(), again["duplicate"].as_bool()),
+        (Some(1), Some(true)),
+        "{again}"
+    );
+    buyer.say(&scene.direct, "c-2", "好的").await;
+    let next = staff
+        .wait_for(|f| f["op"] == "message" && f["sender"] != "zhangsan")
+        .await;
+    assert_eq!(next["seq"], 7, "the resend delivered nothing new: {next}");
+
+    // History pages back from the newest.
+    let page = me_get(
+        &scene.server,
+        &scene.customer,
+        &format!(
+            "/api/v1/me/wecom/conversations/{}/messages?before=7&limit=3",
+            scene.direct
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(
+        seqs(page["messages"].as_array().unwrap()),
+        [4, 5, 6],
+        "{page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_group_mixes_staff_and_customers_with_read_receipts_and_unread_counts() {
+    let scene = scene().await;
+    let mut staff = ChatClient::connect(&scene.server, &scene.zhangsan.token)
+        .await
+        .unwrap();
+    let mut colleague = ChatClient::connect(&scene.server, &scene.lisi.token)
+        .await
+        .unwrap();
+    let mut buyer = ChatClient::connect(&scene.server, &scene.customer.token)
+        .await
+        .unwrap();
+    for client in [&mut staff, &mut colleague, &mut buyer] {
+        client.subscribe(&scene.group, 0).await;
+    }
+    staff.say(&scene.group, "s1", "欢迎加入车友群").await;
+    for client in [&mut colleague, &mut buyer] {
+        let frame = client.wait_for(|f| f["op"] == "message").await;
+        assert_eq!(frame["seq"], 1);
+    }
+    buyer.say(&scene.group, "b1", "谢谢！").await;
+    colleague
+        .wait_for(|f| f["op"] == "message" && f["seq"] == 2)
+        .await;
+
+    // lisi has two unread; reading makes it none and zhangsan sees the receipt.
+    let list = me_get(&scene.server, &scene.lisi, "/api/v1/me/wecom/conversations")
+        .await
+        .json();
+    let group = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == scene.group.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            group["unread"].as_u64(),
+            group["kind"].as_str(),
+            group["title"].as_str()
+        ),
+        (Some(2), Some("group"), Some("车友群")),
+        "{group}"
+    );
+    colleague
+        .send(&json!({"op": "read", "conversation": scene.group, "seq": 2}))
+        .await;
+    let receipt = staff.wait_for(|f| f["op"] == "read").await;
+    assert_eq!(
+        (receipt["reader"].as_str(), receipt["seq"].as_u64()),
+        (Some("lisi"), Some(2)),
+        "{receipt}"
+    );
+    let list = me_get(&scene.server, &scene.lisi, "/api/v1/me/wecom/conversations")
+        .await
+        .json();
+    let group = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == scene.group.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(group["unread"], 0);
+    let detail = me_get(
+        &scene.server,
+        &scene.zhangsan,
+        &format!("/api/v1/me/wecom/conversations/{}", scene.group),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (detail["last_seq"].as_u64(), detail["read"]["lisi"].as_u64()),
+        (Some(2), Some(2)),
+        "{detail}"
+    );
+    // The customer's list has the group and the 1:1 with zhangsan.
+    let theirs = me_get(
+        &scene.server,
+        &scene.customer,
+        "/api/v1/me/wecom/conversations",
+    )
+    .await
+    .json();
+    let kinds: Vec<&str> = theirs["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["group", "direct"], "{theirs}");
+
+    // The customer leaves the group: their subscription ends and they cannot speak there.
+    let left = plaza_testkit::send(
+        plaza_testkit::http_client()
+            .delete(format!(
+                "{}/api/v1/me/wecom/customer-groups/{}/{}",
+                scene.server.base_url,
+                scene.corp.corpid,
+                scene.group.rsplit(':').next().unwrap()
+            ))
+            .bearer_auth(&scene.customer.token),
+    )
+    .await
+    .unwrap();
+    assert_eq!(left.status, 204, "{}", left.text);
+    let notice = buyer.wait_for(|f| f["op"] == "left").await;
+    assert_eq!(notice["conversation"], scene.group.as_str());
+    let refused = buyer.say(&scene.group, "b2", "还在吗").await;
+    assert_eq!(refused["op"], "error", "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_participants_speak_or_listen_and_bad_input_is_refused() {
+    let scene = scene().await;
+    let outsider = Payer::create(&scene.server, "路人", 1).await;
+    let mut stranger = ChatClient::connect(&scene.server, &outsider.token)
+        .await
+        .unwrap();
+    stranger
+        .send(&json!({"op": "subscribe", "conversation": scene.group, "after": 0}))
+        .await;
+    let refused = stranger.wait_for(|f| f["op"] == "error").await;
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("not in this conversation"),
+        "{refused}"
+    );
+    let said = stranger.say(&scene.group, "x1", "hello").await;
+    assert_eq!(said["op"], "error");
+    stranger
+        .send(&json!({"op": "subscribe", "conversation": "g:ww:../x", "after": 0}))
+        .await;
+    stranger.wait_for(|f| f["op"] == "error").await;
+    stranger.send(&json!({"op": "dance"})).await;
+    assert_eq!(
+        stranger.wait_for(|f| f["op"] == "error").await["code"],
+        "invalid_op"
+    );
+
+    let posted = outsider
+        .post(
+            &scene.server,
+            &format!("/api/v1/me/wecom/conversations/{}/messages", scene.group),
+            &json!({"msgtype": "text", "text": {"content": "hi"}}),
+        )
+        .await;
+    assert!(
+        posted.status >= 400 && posted.status < 500,
+        "{}",
+        posted.text
+    );
+    let history = me_get(
+        &scene.server,
+        &outsider,
+        &format!("/api/v1/me/wecom/conversations/{}/messages", scene.group),
+    )
+    .await;
+    assert!(
+        history.status >= 400 && history.status < 500,
+        "{}",
+        history.text
+    );
+
+    // A forged or ended session never gets a socket.
+    assert!(
+        ChatClient::connect(&scene.server, "pzu_forged")
+            .await
+            .is_err()
+    );
+    let ended = Payer::create(&scene.server, "走了", 1).await;
+    let signed_out = plaza_testkit::send(
+        plaza_testkit::http_client()
+            .post(format!("{}/signout", scene.server.base_url))
+            .header("cookie", format!("plaza_session={}", ended.token))
+            .header("origin", scene.server.base_url.as_str()),
+    )
+    .await
+    .unwrap();
+    assert!(signed_out.status < 400, "{}", signed_out.text);
+    assert!(
+        ChatClient::connect(&scene.server, &ended.token)
+            .await
+            .is_err()
+    );
+
+    // Oversized text, an unknown type, an image that is not one.
+    let mut staff = ChatClient::connect(&scene.server, &scene.zhangsan.token)
+        .await
+        .unwrap();
+    staff.subscribe(&scene.group, 0).await;
+    let long = staff.say(&scene.group, "long", &"长".repeat(2_000)).await;
+    assert_eq!(
+        (long["op"].as_str(), long["errcode"].as_i64()),
+        (Some("error"), Some(45002)),
+        "{long}"
+    );
+    staff.send(&json!({"op": "send", "conversation": scene.group, "client_id": "v", "msgtype": "voice", "voice": {}})).await;
+    assert_eq!(
+        staff.wait_for(|f| f["client_id"] == "v").await["errcode"],
+        40008
+    );
+    let svg = plaza_testkit::send(
+        plaza_testkit::http_client()
+            .post(format!(
+                "{}/api/v1/me/wecom/conversations/{}/images",
+                scene.server.base_url, scene.group
+            ))
+            .bearer_auth(&scene.zhangsan.token)
+            .body("<svg/>"),
+    )
+    .await
+    .unwrap();
+    assert!(svg.status >= 400 && svg.status < 500, "{}", svg.text);
+    // Nothing refused was stored.
+    let history = me_get(
+        &scene.server,
+        &scene.zhangsan,
+        &format!("/api/v1/me/wecom/conversations/{}/messages", scene.group),
+    )
+    .await
+    .json();
+    assert_eq!(history["messages"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn images_and_cards_are_messages_too_and_images_stay_in_the_conversation() {
+    let scene = scene().await;
+    let mut buyer = ChatClient::connect(&scene.server, &scene.customer.token)
+        .await
+        .unwrap();
+    buyer.subscribe(&scene.direct, 0).await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde".to_vec();
+    let posted = plaza_testkit::send(
+        plaza_testkit::http_client()
+            .post(format!(
+                "{}/api/v1/me/wecom/conversations/{}/images?client_id=img1",
+                scene.server.base_url, scene.direct
+            ))
+            .bearer_auth(&scene.zhangsan.token)
+            .body(png.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(posted.status, 201, "{}", posted.text);
+    let frame = buyer.wait_for(|f| f["op"] == "message").await;
+    assert_eq!(
+        (frame["msgtype"].as_str(), frame["image"]["mime"].as_str()),
+        (Some("image"), Some("image/png")),
+        "{frame}"
+    );
+    let url = frame["image"]["url"].as_str().unwrap().to_owned();
+    let fetched = me_get(&scene.server, &scene.customer, &url).await;
+    assert_eq!(
+        (fetched.status, fetched.header("content-type")),
+        (200, Some("image/png"))
+    );
+    let outsider = Payer::create(&scene.server, "路人", 1).await;
+    assert!(me_get(&scene.server, &outsider, &url).await.status >= 400);
+    // The same bytes named under another conversation are not served there.
+    let elsewhere = url.replace(&scene.direct, &scene.group);
+    assert!(
+        me_get(&scene.server, &scene.customer, &elsewhere)
+            .await
+            .status
+            >= 400
+    );
+
+    let card = scene.zhangsan.post(&scene.server, &format!("/api/v1/me/wecom/conversations/{}/messages", scene.direct), &json!({"msgtype": "card", "client_id": "card1", "card": {"kind": "miniprogram", "title": "预约试驾", "url": "/app/mp/wx0000000000000000"}})).await;
+    assert_eq!(card.status, 201, "{}", card.text);
+    let frame = buyer
+        .wait_for(|f| f["op"] == "message" && f["msgtype"] == "card")
+        .await;
+    assert_eq!(frame["card"]["title"], "预约试驾");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_senders_get_gapless_sequences() {
+    let scene = scene().await;
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let (who, server_url, conversation) = (
+            if i % 2 == 0 {
+                scene.zhangsan.token.clone()
+            } else {
+                scene.customer.token.clone()
+            },
+            scene.server.base_url.clone(),
+            scene.direct.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let reply = plaza_testkit::send(plaza_testkit::http_client().post(format!("{server_url}/api/v1/me/wecom/conversations/{conversation}/messages")).bearer_auth(who).json(&json!({"msgtype": "text", "client_id": format!("m{i}"), "text": {"content": format!("第 {i} 条")}}))).await.unwrap();
+            assert_eq!(reply.status, 201, "{}", reply.text);
+            reply.json()["seq"].as_u64().unwrap()
+        }));
+    }
+    let mut got = Vec::new();
+    for task in tasks {
+        got.push(task.await.unwrap());
+    }
+    got.sort_unstable();
+    assert_eq!(got, (1..=30).collect::<Vec<u64>>());
+    let history = me_get(
+        &scene.server,
+        &scene.zhangsan,
+        &format!(
+            "/api/v1/me/wecom/conversations/{}/messages?after=0&limit=100",
+            scene.direct
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(
+        seqs(history["messages"].as_array().unwrap()),
+        (1..=30).collect::<Vec<u64>>()
+    );
+}
