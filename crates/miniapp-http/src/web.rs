@@ -70,6 +70,8 @@ impl UserApp for MiniAppWeb {
                 icon: "通",
                 preview: format!("{} · {}", latest.title, latest.app_name),
                 at: Some(latest.sent_at),
+                link: None,
+                unread: 0,
             }]
         })
     }

@@ -220,6 +220,13 @@ async fn serve_until_stopped(
     let scheduler_task = tokio::spawn(scheduler.clone().run(stop.clone()));
 
     let mut stop_for_server = stop.clone();
+    // Small frames (chat, server-sent events) go out at once: without TCP_NODELAY a
+    // second small write waits for the peer's delayed ACK, about 40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY could not be set");
+        }
+    });
     let server = axum::serve(listener, app.clone()).with_graceful_shutdown(async move {
         let _changed = stop_for_server.changed().await;
     });

@@ -17,6 +17,7 @@ mod error;
 mod group_api;
 mod people_api;
 mod server_api;
+mod web;
 pub mod wire;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use plaza_http::{HostRoutes, HttpState, SystemRoutes, WireApi};
 use plaza_wecom::WeCom;
 
 pub use error::WECOM_ERROR_CODES;
+pub use web::WeComWeb;
 
 /// The WeChat host the WeCom server API lives on.
 pub const WECOM_HOST: &str = "qyapi.weixin.qq.com";
@@ -80,6 +82,7 @@ pub fn routes(state: WeComState) -> SystemRoutes {
         .merge(api::router())
         .merge(people_api::router())
         .merge(chat_api::router())
+        .merge(web::router())
         .with_state(state.clone())
         .nest(WECOM_PREFIX, server_api());
     SystemRoutes {

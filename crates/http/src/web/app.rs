@@ -45,6 +45,10 @@ pub struct ConversationSummary {
     pub preview: String,
     /// When the latest message came; `None` for a conversation without one.
     pub at: Option<Timestamp>,
+    /// Where it opens, when not the shell's notice page `/app/chats/{id}` (a live chat).
+    pub link: Option<String>,
+    /// Messages the user has not read (shown as a badge).
+    pub unread: u64,
 }
 
 /// One message of a service conversation: a notice card.
@@ -129,11 +133,24 @@ pub(crate) async fn chats(State(state): State<HttpState>, headers: HeaderMap) ->
         let rows: String = conversations
             .iter()
             .map(|conversation| {
+                let href = conversation
+                    .link
+                    .clone()
+                    .unwrap_or_else(|| format!("/app/chats/{}", conversation.id));
+                let unread = if conversation.unread > 0 {
+                    format!(
+                        "<span class=\"chat-unread\" aria-label=\"{n} unread\">{n}</span>",
+                        n = conversation.unread.min(99)
+                    )
+                } else {
+                    String::new()
+                };
                 format!(
-                    "<li><a class=\"chat\" href=\"/app/chats/{id}\" id=\"chat-{id}\">{icon}\
+                    "<li><a class=\"chat\" href=\"{href}\" id=\"chat-{id}\">{icon}\
                      <span class=\"chat-text\"><span class=\"chat-title\">{title}</span>\
                      <span class=\"chat-preview\">{preview}</span></span>\
-                     <span class=\"chat-time\">{time}</span></a></li>",
+                     <span class=\"chat-time\">{time}{unread}</span></a></li>",
+                    href = escape(&href),
                     id = escape(&conversation.id),
                     icon = tile(conversation.icon, &conversation.title),
                     title = escape(&conversation.title),

@@ -109,6 +109,8 @@ impl UserApp for PayWeb {
                     latest.title
                 ),
                 at: Some(latest.entry.at),
+                link: None,
+                unread: 0,
             }]
         })
     }

@@ -1,6 +1,7 @@
 //! `plaza bench`: closed-loop load against a real store, with the machine's own bound
 //! measured in the same run. The last line printed is one JSON object of the figures.
 
+pub(crate) mod chat;
 pub(crate) mod codepay;
 pub(crate) mod coupons;
 pub(crate) mod miniapp;
@@ -47,6 +48,11 @@ pub(crate) enum BenchCommand {
     /// jscode2session, each code spent durably), against the same two requests served
     /// by handlers that do no work (the machine's HTTP bound).
     Miniapp(miniapp::MiniappArgs),
+    /// WeCom customer-group chat: WebSocket clients in groups sending at a fixed rate,
+    /// every message persisted before its acknowledgement and delivered to every other
+    /// member; messages and deliveries per second, send-to-delivery p50/p99, lost and
+    /// duplicated.
+    Chat(chat::ChatArgs),
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +91,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
         BenchCommand::Codepay(args) => codepay::run(args).await,
         BenchCommand::Coupons(args) => coupons::run(args).await,
         BenchCommand::Miniapp(args) => miniapp::run(args).await,
+        BenchCommand::Chat(args) => chat::run(args).await,
     }
 }
 

@@ -64,7 +64,11 @@ impl Drop for Server {
 }
 
 pub(crate) fn start_server(extra: &[String]) -> anyhow::Result<Server> {
-    let dir = tempfile_dir()?;
+    start_server_in(tempfile_dir()?, extra)
+}
+
+/// Starts `plaza serve --sandbox` on `dir` (removed when the server is dropped).
+pub(crate) fn start_server_in(dir: PathBuf, extra: &[String]) -> anyhow::Result<Server> {
     let mut child = Command::new(std::env::current_exe()?)
         .args([
             "serve",

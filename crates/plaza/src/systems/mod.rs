@@ -24,6 +24,10 @@ use crate::scheduler::JobHandler;
 /// (named for Pay, which had it first; every system's openids must agree).
 pub(crate) const IDENTITY_SECRET_FILE: &str = "pay.secret";
 
+/// The data-directory file of the secret that keys WeCom's access tokens and derives
+/// external_userids.
+pub(crate) const WECOM_SECRET_FILE: &str = "wecom.secret";
+
 /// What every system is built from: the configuration, the data directory, the store
 /// and the clocks.
 pub(crate) struct Foundation<'a> {

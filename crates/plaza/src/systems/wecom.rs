@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use plaza_http::web::UserApp;
 use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
 use plaza_kernel::BoxFuture;
 use plaza_kernel::queue::Job;
@@ -17,7 +18,7 @@ use plaza_wecom::events::DeliveryFailure;
 use plaza_wecom::ports::{CallbackAnswer, CallbackRequest, CallbackSender};
 use plaza_wecom_http::{WeComState, WeComStateParts};
 
-use super::{Foundation, System};
+use super::{Foundation, System, WECOM_SECRET_FILE};
 use crate::scheduler::{JobFailure, JobHandler};
 
 /// How long a corp's server may take to answer a callback (WeCom waits 5 s for events;
@@ -102,9 +103,6 @@ impl JobHandler for CompleteTransfer {
 /// The data-directory folder of the object store (chat images by content address).
 const OBJECTS_DIR: &str = "objects";
 
-/// The data-directory file of the secret that keys WeCom's access tokens.
-const WECOM_SECRET_FILE: &str = "wecom.secret";
-
 /// WeCom, built.
 pub(crate) struct WeComSystem {
     wecom: Arc<WeCom>,
@@ -172,6 +170,12 @@ impl System for WeComSystem {
 
     fn error_codes(&self) -> &'static [ErrorCode] {
         plaza_wecom_http::WECOM_ERROR_CODES
+    }
+
+    fn user_app(&self) -> Option<Arc<dyn UserApp>> {
+        Some(Arc::new(plaza_wecom_http::WeComWeb::new(
+            self.wecom.clone(),
+        )))
     }
 
     fn routes(&self, http: &HttpState) -> SystemRoutes {

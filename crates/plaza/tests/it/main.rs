@@ -39,6 +39,7 @@ mod web;
 mod web_app;
 mod web_miniapp;
 mod web_security;
+mod web_wecom;
 mod wecom;
 mod wecom_chat;
 mod wecom_contacts;

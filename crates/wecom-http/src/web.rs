@@ -1,0 +1,328 @@
+//! What WeCom puts into the user app: its conversations in Chats (each opening the live
+//! chat page), the chat page itself (`/app/wecom/chat/{id}`, driven by
+//! `web/wecom-chat.js` over the chat socket), and the pages behind the QR codes — a
+//! member's contact QR (`/app/wecom/add/{config_id}`) and a group's
+//! (`/app/wecom/join/{config_id}`), each asking before it adds or joins.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use plaza_http::web::{
+    AppPage, AppTab, AppUser, Conversation, ConversationSummary, ErrorPage, UserApp, app_layout,
+    app_user, asset, escape, signin_redirect, tile, viewer,
+};
+use plaza_kernel::BoxFuture;
+use plaza_wecom::chat::Conversation as ChatConversation;
+use plaza_wecom::{WeCom, WeComError};
+
+use crate::WeComState;
+
+const CHAT_JS: &str = include_str!("../../../web/wecom-chat.js");
+const STYLESHEET: &str = include_str!("../../../web/wecom.css");
+
+pub(crate) fn router() -> Router<WeComState> {
+    Router::new()
+        .route("/app/wecom/chat/{id}", get(chat_page))
+        .route("/app/wecom/add/{config_id}", get(add_page).post(add))
+        .route("/app/wecom/join/{config_id}", get(join_page).post(join))
+        .route(
+            "/static/wecom-chat.js",
+            get(|| asset("text/javascript; charset=utf-8", CHAT_JS)),
+        )
+        .route(
+            "/static/wecom.css",
+            get(|| asset("text/css; charset=utf-8", STYLESHEET)),
+        )
+}
+
+/// WeCom's port into the user app.
+pub struct WeComWeb {
+    wecom: Arc<WeCom>,
+}
+
+impl WeComWeb {
+    /// Over the domain.
+    pub fn new(wecom: Arc<WeCom>) -> Self {
+        Self { wecom }
+    }
+}
+
+/// A message in one line, for lists.
+fn preview(message: &plaza_wecom::model::ChatMessage) -> String {
+    let text = match message.msgtype.as_str() {
+        "text" | "markdown" => message
+            .content
+            .get("content")
+            .and_then(|c| c.as_str())
+            .unwrap_or("")
+            .to_owned(),
+        "image" => "[图片 Image]".to_owned(),
+        "card" => format!(
+            "[卡片 Card] {}",
+            message
+                .content
+                .get("title")
+                .and_then(|c| c.as_str())
+                .unwrap_or("")
+        ),
+        other => format!("[{other}]"),
+    };
+    format!("{}: {text}", message.sender_name)
+}
+
+impl UserApp for WeComWeb {
+    fn conversations<'a>(&'a self, user: &'a AppUser) -> BoxFuture<'a, Vec<ConversationSummary>> {
+        Box::pin(async move {
+            let list = self
+                .wecom
+                .conversations(&user.user_id)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::error!(%error, "reading WeCom conversations");
+                    Vec::new()
+                });
+            list.into_iter()
+                .map(|summary| ConversationSummary {
+                    link: Some(format!("/app/wecom/chat/{}", summary.id)),
+                    title: format!("{} · {}", summary.title, summary.corp_name),
+                    icon: if summary.kind == "group" {
+                        "群"
+                    } else {
+                        "企"
+                    },
+                    preview: summary
+                        .last
+                        .as_ref()
+                        .map(preview)
+                        .unwrap_or_else(|| "开始聊天 Say hello".to_owned()),
+                    at: summary.last.as_ref().map(|m| m.sent_at),
+                    unread: summary.unread,
+                    id: summary.id,
+                })
+                .collect()
+        })
+    }
+
+    fn conversation<'a>(
+        &'a self,
+        _user: &'a AppUser,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Option<Conversation>> {
+        Box::pin(async { None })
+    }
+
+    fn me_cards<'a>(&'a self, _user: &'a AppUser) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
+fn refusal(error: &WeComError) -> Response {
+    match error {
+        WeComError::Forbidden { .. } | WeComError::Invalid { .. } => ErrorPage::not_found(
+            "这个聊天不存在或你不在其中 This chat does not exist, or you are not in it.",
+        )
+        .back("/app", "Chats")
+        .into_response(),
+        other => {
+            tracing::error!(error = %other, "a WeCom page failed");
+            ErrorPage::from_api(&crate::error::api_error(other.clone())).into_response()
+        }
+    }
+}
+
+async fn chat_page(
+    State(state): State<WeComState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let viewer = viewer(&state.http, &headers).await;
+    let Some(user) = app_user(&viewer) else {
+        return signin_redirect(&format!("/app/wecom/chat/{id}"));
+    };
+    let conversation = match ChatConversation::parse(&id) {
+        Ok(conversation) => conversation,
+        Err(error) => return refusal(&error),
+    };
+    let me = match state.wecom.speaker(&conversation, &user.user_id).await {
+        Ok(me) => me,
+        Err(error) => return refusal(&error),
+    };
+    let summary = state
+        .wecom
+        .conversations(&user.user_id)
+        .await
+        .ok()
+        .and_then(|list| list.into_iter().find(|s| s.id == id));
+    let (title, kind, corp) = summary.map_or_else(
+        || ("聊天 Chat".to_owned(), "direct", String::new()),
+        |s| (s.title, s.kind, s.corp_name),
+    );
+    let body = format!(
+        "<link rel=\"stylesheet\" href=\"/static/wecom.css\">\
+         <div class=\"wecom-chat\" id=\"chat\" data-conversation=\"{id}\" data-me=\"{me}\" data-kind=\"{kind}\">\
+         <p class=\"chat-corp\">{corp}</p>\
+         <ol class=\"messages\" id=\"messages\" aria-live=\"polite\"></ol>\
+         <p class=\"chat-status\" id=\"chat-status\" role=\"status\">连接中 Connecting…</p>\
+         <form class=\"composer\" id=\"composer\" autocomplete=\"off\">\
+         <label class=\"attach\" title=\"发送图片 Send an image\">＋<input type=\"file\" id=\"chat-image\" accept=\"image/png,image/jpeg,image/gif,image/webp\" hidden></label>\
+         <input id=\"chat-input\" name=\"text\" maxlength=\"2000\" placeholder=\"发消息 Message\" aria-label=\"Message\">\
+         <button id=\"chat-send\" type=\"submit\">发送</button></form></div>\
+         <script type=\"module\" src=\"/static/wecom-chat.js\"></script>",
+        id = escape(&id),
+        me = escape(&me.id),
+        corp = escape(&corp),
+    );
+    app_layout(
+        AppPage::below(AppTab::Chats, &title, "/app"),
+        &viewer,
+        &body,
+    )
+    .into_response()
+}
+
+async fn add_page(
+    State(state): State<WeComState>,
+    Path(config_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let viewer = viewer(&state.http, &headers).await;
+    if app_user(&viewer).is_none() {
+        return signin_redirect(&format!("/app/wecom/add/{config_id}"));
+    }
+    let Ok((way, _)) = state.wecom.contact_way(None, &config_id).await else {
+        return ErrorPage::not_found("这个二维码已失效 This QR code no longer works.")
+            .back("/app", "Chats")
+            .into_response();
+    };
+    let corp = state
+        .wecom
+        .corp(&way.corpid)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let mut people = Vec::new();
+    for userid in &way.users {
+        if let Ok(member) = state.wecom.member(&way.corpid, userid).await {
+            people.push(format!(
+                "<li>{}<span><strong>{}</strong><small>{}</small></span></li>",
+                tile("企", &member.name),
+                escape(&member.name),
+                escape(&member.position)
+            ));
+        }
+    }
+    let body = format!(
+        "<link rel=\"stylesheet\" href=\"/static/wecom.css\"><section class=\"card wecom-card\">\
+         <p class=\"muted\">企业微信 · {corp}</p><ul class=\"people\">{people}</ul>\
+         <p>添加后，你可以和对方聊天，对方能看到你的名字。 Once added, you can chat; they see your name.</p>\
+         <form method=\"post\"><button id=\"add-contact\" type=\"submit\">添加到通讯录 Add</button></form></section>",
+        corp = escape(&corp),
+        people = people.concat(),
+    );
+    app_layout(
+        AppPage::below(AppTab::Chats, "添加联系人 Add contact", "/app"),
+        &viewer,
+        &body,
+    )
+    .into_response()
+}
+
+async fn add(
+    State(state): State<WeComState>,
+    Path(config_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let viewer = viewer(&state.http, &headers).await;
+    let Some(user) = app_user(&viewer) else {
+        return signin_redirect(&format!("/app/wecom/add/{config_id}"));
+    };
+    match state.wecom.add_customer(&config_id, &user.user_id).await {
+        Ok(added) => {
+            let id = ChatConversation::Direct {
+                corpid: added.contact.corpid,
+                userid: added.member.userid.to_ascii_lowercase(),
+                external_userid: added.contact.external_userid,
+            }
+            .id();
+            Redirect::to(&format!("/app/wecom/chat/{id}")).into_response()
+        }
+        Err(error) => refusal(&error),
+    }
+}
+
+async fn join_page(
+    State(state): State<WeComState>,
+    Path(config_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let viewer = viewer(&state.http, &headers).await;
+    if app_user(&viewer).is_none() {
+        return signin_redirect(&format!("/app/wecom/join/{config_id}"));
+    }
+    let Ok((way, _)) = state.wecom.join_way(None, &config_id).await else {
+        return ErrorPage::not_found("这个群二维码已失效 This group QR code no longer works.")
+            .back("/app", "Chats")
+            .into_response();
+    };
+    let corp = state
+        .wecom
+        .corp(&way.corpid)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let mut groups = Vec::new();
+    for chat_id in &way.chat_id_list {
+        if let Ok((group, _)) = state.wecom.group(&way.corpid, chat_id).await {
+            groups.push(format!(
+                "<li>{}<span><strong>{}</strong><small>{} 人 members</small></span></li>",
+                tile("群", &group.name),
+                escape(&group.name),
+                group.members.len()
+            ));
+        }
+    }
+    let body = format!(
+        "<link rel=\"stylesheet\" href=\"/static/wecom.css\"><section class=\"card wecom-card\">\
+         <p class=\"muted\">企业微信客户群 · {corp}</p><ul class=\"people\">{groups}</ul>\
+         <p>群里有企业的员工和其他客户。 The group has the company's staff and other customers in it.</p>\
+         <form method=\"post\"><button id=\"join-group\" type=\"submit\">加入群聊 Join</button></form></section>",
+        corp = escape(&corp),
+        groups = groups.concat(),
+    );
+    app_layout(
+        AppPage::below(AppTab::Chats, "加入群聊 Join group", "/app"),
+        &viewer,
+        &body,
+    )
+    .into_response()
+}
+
+async fn join(
+    State(state): State<WeComState>,
+    Path(config_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let viewer = viewer(&state.http, &headers).await;
+    let Some(user) = app_user(&viewer) else {
+        return signin_redirect(&format!("/app/wecom/join/{config_id}"));
+    };
+    match state.wecom.join_group(&config_id, &user.user_id).await {
+        Ok(group) => {
+            let id = ChatConversation::Group {
+                corpid: group.corpid,
+                chat_id: group.chat_id,
+            }
+            .id();
+            Redirect::to(&format!("/app/wecom/chat/{id}")).into_response()
+        }
+        Err(error) => refusal(&error),
+    }
+}
