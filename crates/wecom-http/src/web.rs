@@ -184,6 +184,54 @@ async fn chat_page(
     .into_response()
 }
 
+/// One person or group on a QR's page.
+fn entry(icon: &str, name: &str, detail: &str) -> String {
+    format!(
+        "<li>{}<span><strong>{}</strong><small>{}</small></span></li>",
+        tile(icon, name),
+        escape(name),
+        escape(detail)
+    )
+}
+
+/// A QR's page: who or what it adds, a sentence, and the button that does it.
+fn qr_card(
+    viewer: &plaza_http::web::Viewer,
+    title: &str,
+    corp: &str,
+    entries: &str,
+    about: &str,
+    button: (&str, &str),
+) -> Response {
+    let body = format!(
+        "<link rel=\"stylesheet\" href=\"/static/wecom.css\"><section class=\"card wecom-card\">\
+         <p class=\"muted\">企业微信 WeCom · {corp}</p><ul class=\"people\">{entries}</ul><p>{about}</p>\
+         <form method=\"post\"><button id=\"{id}\" type=\"submit\">{label}</button></form></section>",
+        corp = escape(corp),
+        about = escape(about),
+        id = button.0,
+        label = escape(button.1),
+    );
+    app_layout(AppPage::below(AppTab::Chats, title, "/app"), viewer, &body).into_response()
+}
+
+fn qr_gone() -> Response {
+    ErrorPage::not_found("这个二维码已失效 This QR code no longer works.")
+        .back("/app", "Chats")
+        .into_response()
+}
+
+async fn corp_name(state: &WeComState, corpid: &str) -> String {
+    state
+        .wecom
+        .corp(corpid)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.name)
+        .unwrap_or_default()
+}
+
 async fn add_page(
     State(state): State<WeComState>,
     Path(config_id): Path<String>,
@@ -194,43 +242,23 @@ async fn add_page(
         return signin_redirect(&format!("/app/wecom/add/{config_id}"));
     }
     let Ok((way, _)) = state.wecom.contact_way(None, &config_id).await else {
-        return ErrorPage::not_found("这个二维码已失效 This QR code no longer works.")
-            .back("/app", "Chats")
-            .into_response();
+        return qr_gone();
     };
-    let corp = state
-        .wecom
-        .corp(&way.corpid)
-        .await
-        .ok()
-        .flatten()
-        .map(|c| c.name)
-        .unwrap_or_default();
-    let mut people = Vec::new();
+    let mut people = String::new();
     for userid in &way.users {
         if let Ok(member) = state.wecom.member(&way.corpid, userid).await {
-            people.push(format!(
-                "<li>{}<span><strong>{}</strong><small>{}</small></span></li>",
-                tile("企", &member.name),
-                escape(&member.name),
-                escape(&member.position)
-            ));
+            people.push_str(&entry("企", &member.name, &member.position));
         }
     }
-    let body = format!(
-        "<link rel=\"stylesheet\" href=\"/static/wecom.css\"><section class=\"card wecom-card\">\
-         <p class=\"muted\">企业微信 · {corp}</p><ul class=\"people\">{people}</ul>\
-         <p>添加后，你可以和对方聊天，对方能看到你的名字。 Once added, you can chat; they see your name.</p>\
-         <form method=\"post\"><button id=\"add-contact\" type=\"submit\">添加到通讯录 Add</button></form></section>",
-        corp = escape(&corp),
-        people = people.concat(),
-    );
-    app_layout(
-        AppPage::below(AppTab::Chats, "添加联系人 Add contact", "/app"),
+    let about = "添加后，你可以和对方聊天，对方能看到你的名字。 Once added, you can chat; they see your name.";
+    qr_card(
         &viewer,
-        &body,
+        "添加联系人 Add contact",
+        &corp_name(&state, &way.corpid).await,
+        &people,
+        about,
+        ("add-contact", "添加到通讯录 Add"),
     )
-    .into_response()
 }
 
 async fn add(
@@ -266,43 +294,28 @@ async fn join_page(
         return signin_redirect(&format!("/app/wecom/join/{config_id}"));
     }
     let Ok((way, _)) = state.wecom.join_way(None, &config_id).await else {
-        return ErrorPage::not_found("这个群二维码已失效 This group QR code no longer works.")
-            .back("/app", "Chats")
-            .into_response();
+        return qr_gone();
     };
-    let corp = state
-        .wecom
-        .corp(&way.corpid)
-        .await
-        .ok()
-        .flatten()
-        .map(|c| c.name)
-        .unwrap_or_default();
-    let mut groups = Vec::new();
+    let mut groups = String::new();
     for chat_id in &way.chat_id_list {
         if let Ok((group, _)) = state.wecom.group(&way.corpid, chat_id).await {
-            groups.push(format!(
-                "<li>{}<span><strong>{}</strong><small>{} 人 members</small></span></li>",
-                tile("群", &group.name),
-                escape(&group.name),
-                group.members.len()
+            groups.push_str(&entry(
+                "群",
+                &group.name,
+                &format!("{} 人 members", group.members.len()),
             ));
         }
     }
-    let body = format!(
-        "<link rel=\"stylesheet\" href=\"/static/wecom.css\"><section class=\"card wecom-card\">\
-         <p class=\"muted\">企业微信客户群 · {corp}</p><ul class=\"people\">{groups}</ul>\
-         <p>群里有企业的员工和其他客户。 The group has the company's staff and other customers in it.</p>\
-         <form method=\"post\"><button id=\"join-group\" type=\"submit\">加入群聊 Join</button></form></section>",
-        corp = escape(&corp),
-        groups = groups.concat(),
-    );
-    app_layout(
-        AppPage::below(AppTab::Chats, "加入群聊 Join group", "/app"),
+    let about =
+        "群里有企业的员工和其他客户。 The group has the company's staff and other customers in it.";
+    qr_card(
         &viewer,
-        &body,
+        "加入群聊 Join group",
+        &corp_name(&state, &way.corpid).await,
+        &groups,
+        about,
+        ("join-group", "加入群聊 Join"),
     )
-    .into_response()
 }
 
 async fn join(
