@@ -133,14 +133,16 @@ fn wechatpy_miniapp_tokens_login_and_refresh() {
     );
 }
 
-#[test]
+#[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(
     plaza_sdk_missing,
     ignore = "SDK part skipped: PLAZA_SDK_PYTHON names no Python with tests/sdk/requirements.txt (bash .ci/run sets it up)"
 )]
-fn wechatpy_wecom_directory_messages_and_appchat() {
+async fn wechatpy_wecom_directory_messages_and_appchat() {
     let Some(python) = sdk_python() else { return };
     let server = TestServer::sandbox(PLAZA);
+    // The script moves the clock two hours: from a known instant, whatever the hour.
+    server.pin_clock("10:00").await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk/wechatpy_wecom.py");
     server.run_script(
         "wechatpy (WeCom server API)",
