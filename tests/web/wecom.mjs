@@ -103,6 +103,13 @@ try {
   await staff.waitForFunction(() => [...document.querySelectorAll("#messages li.mine .receipt")].every((r) => r.classList.contains("read")));
   check(true, "the member's receipts all turn read");
   await customer.screenshot({ path: screenshots + "/wecom-customer-back.png" });
+
+  // The member's workbench: their QR, the customer, the group.
+  await staff.goto(base + "/app/work");
+  await staff.waitForSelector("#my-qr svg");
+  check((await staff.textContent("#work-customers")).includes(customerName), "the workbench lists the customer");
+  check((await staff.textContent("#work-groups")).includes("星河车友群"), "the workbench lists the customer group");
+  await staff.screenshot({ path: screenshots + "/wecom-workbench.png", fullPage: true });
   console.log("all checks passed");
 } finally {
   await browser.close();

@@ -12,6 +12,7 @@
 
 mod api;
 mod chat_api;
+mod console;
 mod contact_api;
 mod error;
 mod group_api;
@@ -24,11 +25,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use plaza_http::{HostRoutes, HttpState, SystemRoutes, WireApi};
+use plaza_http::{HostRoutes, HttpState, NavEntry, Role, SystemRoutes, WireApi};
 use plaza_wecom::WeCom;
 
 pub use error::WECOM_ERROR_CODES;
 pub use web::WeComWeb;
+
+/// WeCom's navigation entries: the staff workbench on Me, the operator's corps.
+pub const NAV: &[NavEntry] = &[
+    NavEntry::me("workbench", "/app/work", "工作台 Workbench", "工"),
+    NavEntry::console(Role::OPERATOR, console::SECTION, "/console/wecom", "WeCom"),
+];
 
 /// The WeChat host the WeCom server API lives on.
 pub const WECOM_HOST: &str = "qyapi.weixin.qq.com";

@@ -27,6 +27,9 @@ const STYLESHEET: &str = include_str!("../../../web/wecom.css");
 pub(crate) fn router() -> Router<WeComState> {
     Router::new()
         .route("/app/wecom/chat/{id}", get(chat_page))
+        .route("/app/work", get(workbench))
+        .route("/console/wecom", get(crate::console::corps))
+        .route("/console/wecom/{corpid}", get(crate::console::corp))
         .route("/app/wecom/add/{config_id}", get(add_page).post(add))
         .route("/app/wecom/join/{config_id}", get(join_page).post(join))
         .route(
@@ -338,4 +341,188 @@ async fn join(
         }
         Err(error) => refusal(&error),
     }
+}
+
+/// # `GET /app/work`: the staff workbench
+///
+/// For each corp the user works in: their contact QR (made on first visit), their
+/// customers with remarks and tags (each opening the chat), their customer groups (each
+/// opening the chat, with the group's QR), and the app messages sent to them.
+async fn workbench(State(state): State<WeComState>, headers: HeaderMap) -> Response {
+    let viewer = viewer(&state.http, &headers).await;
+    let Some(user) = app_user(&viewer) else {
+        return signin_redirect("/app/work");
+    };
+    let memberships = state
+        .wecom
+        .memberships(&user.user_id)
+        .await
+        .unwrap_or_default();
+    let mut body = String::from(
+        "<link rel=\"stylesheet\" href=\"/static/wecom.css\"><div class=\"workbench\">",
+    );
+    if memberships.is_empty() {
+        body.push_str(&plaza_http::web::empty_state(
+            "不是员工 Not staff",
+            "You work in no corp yet: a corp's invitation makes you a member.",
+            None,
+        ));
+    }
+    for member in memberships
+        .iter()
+        .filter(|m| m.status() == plaza_wecom::MemberStatus::Active)
+    {
+        body.push_str(&corp_section(&state, member).await);
+    }
+    body.push_str("</div>");
+    app_layout(
+        AppPage::below(AppTab::Me, "工作台 Workbench", "/app/me"),
+        &viewer,
+        &body,
+    )
+    .into_response()
+}
+
+async fn corp_section(state: &WeComState, member: &plaza_wecom::Member) -> String {
+    let corpid = member.corpid.as_str();
+    let corp = corp_name(state, corpid).await;
+    let qr = my_qr(state, member).await;
+    let customers = customer_rows(state, member).await;
+    let groups = group_rows(state, member).await;
+    let inbox = inbox_rows(state, member).await;
+    let list = |id: &str, items: &str, empty: &str| {
+        if items.is_empty() {
+            format!("<p class=\"muted\">{empty}</p>")
+        } else {
+            format!("<ul class=\"rows\" id=\"{id}\">{items}</ul>")
+        }
+    };
+    format!(
+        "<section class=\"card\"><h2>{corp} · {name}</h2>{qr}</section>\
+         <section class=\"card\"><h2>客户 Customers</h2>{customers}</section>\
+         <section class=\"card\"><h2>客户群 Customer groups</h2>{groups}</section>\
+         <section class=\"card\"><h2>应用消息 App messages</h2>{inbox}</section>",
+        corp = escape(&corp),
+        name = escape(&member.name),
+        customers = list(
+            "work-customers",
+            &customers,
+            "No customers yet: they add you by your QR."
+        ),
+        groups = list("work-groups", &groups, "No customer groups yet."),
+        inbox = list("work-inbox", &inbox, "No app messages."),
+    )
+}
+
+/// The member's contact QR (their single-member contact way, made on first visit).
+async fn my_qr(state: &WeComState, member: &plaza_wecom::Member) -> String {
+    let corpid = member.corpid.as_str();
+    let ways = state
+        .wecom
+        .contact_ways_of(corpid, &member.userid)
+        .await
+        .unwrap_or_default();
+    let way = match ways.into_iter().find(|w| w.kind == 1) {
+        Some(way) => Some(way),
+        None => {
+            let new = plaza_wecom::contacts::NewContactWay {
+                kind: Some(1),
+                scene: Some(2),
+                skip_verify: true,
+                users: vec![member.userid.clone()],
+                state: "workbench".to_owned(),
+                ..Default::default()
+            };
+            state.wecom.add_contact_way(corpid, new).await.ok()
+        }
+    };
+    way.map(|w| crate::contact_api::qr_url(state, "add", &w.config_id)).map(|url| format!("<div class=\"qr\" id=\"my-qr\">{}</div><p class=\"muted\">客户扫码添加你 Customers scan this to add you</p>", plaza_http::web::qr_svg(&url))).unwrap_or_default()
+}
+
+/// The member's customers, each opening the chat.
+async fn customer_rows(state: &WeComState, member: &plaza_wecom::Member) -> String {
+    let corpid = member.corpid.as_str();
+    let groups_of_tags = state.wecom.tag_groups(corpid).await.unwrap_or_default();
+    let mut customers = String::new();
+    for follow in state
+        .wecom
+        .customers_of(corpid, &member.userid)
+        .await
+        .unwrap_or_default()
+    {
+        let name = state
+            .wecom
+            .external_contact(corpid, &follow.external_userid)
+            .await
+            .map(|(c, _)| c.name)
+            .unwrap_or_default();
+        let tags: String = groups_of_tags
+            .iter()
+            .flat_map(|g| g.tags.iter())
+            .filter(|t| follow.tags.contains(&t.id))
+            .map(|t| format!("<span class=\"tag\">{}</span>", escape(&t.name)))
+            .collect();
+        let id = ChatConversation::Direct {
+            corpid: corpid.to_owned(),
+            userid: member.userid.to_ascii_lowercase(),
+            external_userid: follow.external_userid.clone(),
+        }
+        .id();
+        let remark = if follow.remark.is_empty() {
+            String::new()
+        } else {
+            format!("<small>{}</small>", escape(&follow.remark))
+        };
+        customers.push_str(&format!(
+            "<li><a href=\"/app/wecom/chat/{}\"><span>{}{tags}</span>{remark}</a></li>",
+            escape(&id),
+            escape(&name)
+        ));
+    }
+    customers
+}
+
+/// The member's customer groups, each opening the chat.
+async fn group_rows(state: &WeComState, member: &plaza_wecom::Member) -> String {
+    let corpid = member.corpid.as_str();
+    let mut groups = String::new();
+    for group in state
+        .wecom
+        .groups_of_member(corpid, &member.userid)
+        .await
+        .unwrap_or_default()
+    {
+        let id = ChatConversation::Group {
+            corpid: corpid.to_owned(),
+            chat_id: group.chat_id.clone(),
+        }
+        .id();
+        groups.push_str(&format!("<li><a href=\"/app/wecom/chat/{}\"><span>{}</span><small>{} 人 members</small></a></li>", escape(&id), escape(&group.name), group.members.len()));
+    }
+    groups
+}
+
+/// The member's latest app messages.
+async fn inbox_rows(state: &WeComState, member: &plaza_wecom::Member) -> String {
+    let corpid = member.corpid.as_str();
+    state
+        .wecom
+        .inbox(corpid, &member.userid, 5)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            let text = m
+                .content
+                .get("content")
+                .or_else(|| m.content.get("title"))
+                .and_then(|c| c.as_str())
+                .unwrap_or("");
+            format!(
+                "<li><a><span>{}</span><small>{}</small></a></li>",
+                escape(text),
+                plaza_http::web::china_time(m.sent_at)
+            )
+        })
+        .collect()
 }

@@ -18,6 +18,7 @@ pub mod corps;
 pub mod directory;
 pub mod error;
 pub mod events;
+pub mod figures;
 pub mod groups;
 pub mod messages;
 pub mod model;

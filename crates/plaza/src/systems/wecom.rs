@@ -165,7 +165,7 @@ impl System for WeComSystem {
     }
 
     fn nav(&self) -> &'static [NavEntry] {
-        &[]
+        plaza_wecom_http::NAV
     }
 
     fn error_codes(&self) -> &'static [ErrorCode] {

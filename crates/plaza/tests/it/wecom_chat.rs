@@ -528,3 +528,77 @@ async fn concurrent_senders_get_gapless_sequences() {
         (1..=30).collect::<Vec<u64>>()
     );
 }
+
+async fn page_as(server: &TestServer, who: &Payer, path: &str) -> String {
+    let reply = plaza_testkit::send(
+        plaza_testkit::http_client()
+            .get(format!("{}{path}", server.base_url))
+            .header("cookie", format!("plaza_session={}", who.token)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+    reply.text
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_workbench_and_the_corp_console_show_customers_groups_and_figures() {
+    let scene = scene().await;
+    let say = |who: &Payer, text: &str, id: &str| {
+        let (server, who, conversation, body) = (
+            scene.server.base_url.clone(),
+            who.token.clone(),
+            scene.direct.clone(),
+            json!({"msgtype": "text", "client_id": id, "text": {"content": text}}),
+        );
+        async move {
+            let reply = plaza_testkit::send(
+                plaza_testkit::http_client()
+                    .post(format!(
+                        "{server}/api/v1/me/wecom/conversations/{conversation}/messages"
+                    ))
+                    .bearer_auth(who)
+                    .json(&body),
+            )
+            .await
+            .unwrap();
+            assert_eq!(reply.status, 201, "{}", reply.text);
+        }
+    };
+    say(&scene.customer, "在吗？", "q1").await;
+    say(&scene.zhangsan, "在的", "a1").await;
+
+    let workbench = page_as(&scene.server, &scene.zhangsan, "/app/work").await;
+    for part in [
+        "星河汽车 · 张三",
+        "id=\"my-qr\"",
+        "<svg",
+        "小王",
+        "车友群",
+        &format!("/app/wecom/chat/{}", scene.direct),
+    ] {
+        assert!(workbench.contains(part), "{part} on the workbench");
+    }
+    let outsider = Payer::create(&scene.server, "路人", 1).await;
+    assert!(
+        page_as(&scene.server, &outsider, "/app/work")
+            .await
+            .contains("Not staff")
+    );
+
+    let console = scene
+        .server
+        .operator_page(&format!("/console/wecom/{}", scene.corp.corpid))
+        .await;
+    for part in [
+        "id=\"figure-conversations\">1<",
+        "id=\"figure-messages\">2<",
+        "id=\"figure-last-hour\">2<",
+        "<code>zhangsan</code>",
+        "id=\"per-hour\"",
+    ] {
+        assert!(console.contains(part), "{part} on the corp page");
+    }
+    let corps = scene.server.operator_page("/console/wecom").await;
+    assert!(corps.contains(&scene.corp.corpid));
+}
