@@ -544,6 +544,9 @@ async fn page_as(server: &TestServer, who: &Payer, path: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_workbench_and_the_corp_console_show_customers_groups_and_figures() {
     let scene = scene().await;
+    // Counted per clock hour: from the start of one, so both messages and the page fall
+    // in the same hour whatever the time.
+    scene.server.pin_clock("10:00").await;
     let say = |who: &Payer, text: &str, id: &str| {
         let (server, who, conversation, body) = (
             scene.server.base_url.clone(),
