@@ -101,6 +101,7 @@ async fn seed(
         first_merchant.get_or_insert(merchant);
     }
     let mut first_payer = None;
+    let mut payer_tokens = Vec::new();
     for (name, balance) in PAYERS {
         let payer = post(
             client,
@@ -110,6 +111,7 @@ async fn seed(
             &json!({ "name": name, "password": DEMO_PASSWORD, "balance": balance }),
         )
         .await?;
+        payer_tokens.push(payer["token"].as_str().unwrap_or_default().to_owned());
         first_payer.get_or_insert(payer);
     }
     // One order already paid, so the pages have history.
@@ -140,6 +142,7 @@ async fn seed(
     }
     seed_partners_and_codes(client, base, token, demo_dir).await?;
     crate::demo_miniapp::seed(client, base, token, demo_dir, DEMO_PASSWORD).await?;
+    crate::demo_wecom::seed(client, base, token, demo_dir, DEMO_PASSWORD, &payer_tokens).await?;
     Ok(())
 }
 
@@ -268,6 +271,11 @@ fn greet(base: &str, demo_dir: &Path, appid: &str, backend: &str) -> anyhow::Res
     writeln!(
         out,
         "  Mini program   {base}/mp/{appid}/qr    核酸疫苗预约: its code, then book and pay in the container (back end {backend})"
+    )?;
+    writeln!(
+        out,
+        "  WeCom          {base}/app/work   sign in as Wang Lei: the workbench; Chats has 星河车友群 with the payers ({})",
+        crate::demo_wecom::CORP_NAME
     )?;
     writeln!(out, "  Sign-in page   {base}/signin")?;
     writeln!(

@@ -12,6 +12,7 @@ mod config;
 mod datadir;
 mod demo;
 mod demo_miniapp;
+mod demo_wecom;
 mod locate;
 mod outbound;
 mod pay_jobs;

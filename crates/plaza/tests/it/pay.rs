@@ -941,8 +941,25 @@ async fn plaza_demo_seeds_merchants_payers_and_sdk_configs_once() {
         .json()
         .await
         .unwrap();
-    // Three payers, the collection-code owner and the mini program's developer.
-    assert_eq!(users["users"].as_array().unwrap().len(), 5);
+    // Three payers, the collection-code owner, the mini program's developer and the WeCom
+    // corp's two sales staff.
+    assert_eq!(users["users"].as_array().unwrap().len(), 7);
+    let corps: Value = get("/api/v1/admin/corps")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let corpid = corps["corps"][0]["corpid"].as_str().unwrap().to_owned();
+    let corp: Value = get(&format!("/api/v1/admin/corps/{corpid}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(corp["members"], 2, "{corp}");
+    assert!(dir.path().join("demo/wecom-corp.json").is_file());
+    assert!(printed.contains(&format!("{base}/app/work")), "{printed}");
     let merchants: Value = get("/api/v1/admin/merchants")
         .await
         .unwrap()
