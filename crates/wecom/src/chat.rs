@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use plaza_kernel::clock::Timestamp;
 use plaza_kernel::record::{Expect, IndexEntry, IndexRange, RecordWrite};
-use plaza_ledger::LedgerError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -30,6 +29,8 @@ pub const TEXT_BYTES_MAX: usize = 4_096;
 pub const IMAGE_BYTES_MAX: usize = 5 * 1024 * 1024;
 /// The longest client id.
 pub const CLIENT_ID_MAX: usize = 64;
+/// Conversations whose place this process keeps in memory before it forgets idle ones.
+pub const SEQUENCERS_KEPT_MAX: usize = 100_000;
 /// Messages a history page holds at most.
 pub const HISTORY_PAGE_MAX: usize = 200;
 
@@ -183,6 +184,11 @@ impl Sequencers {
             .conversations
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= SEQUENCERS_KEPT_MAX {
+            // Forget the idle ones (held by nobody but the map): their next message
+            // reads its place from the store again.
+            map.retain(|_, sequencer| Arc::strong_count(sequencer) > 1);
+        }
         map.entry(conversation.to_owned()).or_default().clone()
     }
 }
@@ -501,24 +507,17 @@ impl WeCom {
                 vec![],
             )?);
         }
-        let write = plaza_ledger::WriteSet {
-            records,
-            ..plaza_ledger::WriteSet::default()
-        };
-        match self.ledger.commit(write).await {
-            Ok(_) => {
-                *last = Some(message.seq);
-                drop(last);
-                self.publish(&id, &message_json(&message));
-                Ok((message, false))
-            }
-            Err(LedgerError::RecordConflict { .. }) => {
-                *last = Some(last_seq);
-                drop(last);
-                let key = client_key.ok_or_else(|| Self::busy("conversation"))?;
-                Ok((self.earlier_message(&id, &key).await?, true))
-            }
-            Err(error) => Err(error.into()),
+        if self.try_commit(records).await? {
+            *last = Some(message.seq);
+            drop(last);
+            self.publish(&id, &message_json(&message));
+            Ok((message, false))
+        } else {
+            // Only the client id's record can have been there: the sequence is ours.
+            *last = Some(last_seq);
+            drop(last);
+            let key = client_key.ok_or_else(|| Self::busy("conversation"))?;
+            Ok((self.earlier_message(&id, &key).await?, true))
         }
     }
 

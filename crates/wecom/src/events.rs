@@ -116,24 +116,6 @@ impl WeCom {
         Ok((event_write(&event, Expect::Absent)?, job))
     }
 
-    /// Commits records with jobs; `Ok(false)` when a record changed meanwhile.
-    pub(crate) async fn try_commit_with_jobs(
-        &self,
-        records: Vec<RecordWrite>,
-        jobs: Vec<NewJob>,
-    ) -> Result<bool, WeComError> {
-        let write = plaza_ledger::WriteSet {
-            records,
-            jobs,
-            ..plaza_ledger::WriteSet::default()
-        };
-        match self.ledger.commit(write).await {
-            Ok(_) => Ok(true),
-            Err(plaza_ledger::LedgerError::RecordConflict { .. }) => Ok(false),
-            Err(error) => Err(error.into()),
-        }
-    }
-
     /// Sets where the corp's callbacks go, after verifying the URL: a `GET` with an
     /// encrypted `echostr` the server must answer with the decrypted text.
     ///

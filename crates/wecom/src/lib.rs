@@ -122,8 +122,19 @@ impl WeCom {
 
     /// Commits records; `Ok(false)` when one it relied on changed meanwhile.
     async fn try_commit(&self, records: Vec<RecordWrite>) -> Result<bool, WeComError> {
+        self.try_commit_with_jobs(records, Vec::new()).await
+    }
+
+    /// Commits records with the jobs they schedule; `Ok(false)` when a record changed
+    /// meanwhile.
+    async fn try_commit_with_jobs(
+        &self,
+        records: Vec<RecordWrite>,
+        jobs: Vec<plaza_kernel::queue::NewJob>,
+    ) -> Result<bool, WeComError> {
         let write = WriteSet {
             records,
+            jobs,
             ..WriteSet::default()
         };
         match self.ledger.commit(write).await {
