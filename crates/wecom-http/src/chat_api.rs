@@ -12,7 +12,8 @@
 //! messages it has not sent — so a reconnect loses nothing and repeats nothing, and a
 //! subscriber that falls behind the fan-out's buffer reads the gap from the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -38,6 +39,9 @@ use crate::error::api_error;
 
 /// The largest frame a client may send.
 pub const FRAME_BYTES_MAX: usize = 64 * 1024;
+/// A socket's read buffer. tungstenite zero-fills the whole buffer before each read, so
+/// a large one costs more than it saves: client frames are a few hundred bytes.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 /// Frames waiting to be written to one socket before it counts as stuck.
 const OUTBOX_FRAMES_MAX: usize = 4_096;
 
@@ -304,21 +308,61 @@ async fn socket(
     Ok(upgrade
         .max_message_size(FRAME_BYTES_MAX)
         .max_frame_size(FRAME_BYTES_MAX)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| serve(state, user, socket)))
 }
 
 /// What the forwarder of one subscription reads off each payload.
 #[derive(Debug, Deserialize)]
-struct Head {
-    op: String,
+struct Head<'a> {
+    #[serde(borrow)]
+    op: &'a str,
     seq: Option<u64>,
-    who: Option<String>,
+    #[serde(borrow)]
+    who: Option<&'a str>,
+    #[serde(borrow)]
+    sender: Option<&'a str>,
+    #[serde(borrow)]
+    client_id: Option<&'a str>,
 }
 
-/// One live subscription: who the user is in it and the task forwarding it.
+/// The client ids this socket sent in one conversation whose messages its forwarder has
+/// not passed yet: the sender has its acknowledgement, so the forwarder skips them
+/// instead of sending the message back to the socket it came from. (Another socket of
+/// the same person still receives it.) The send path adds an id before posting and takes
+/// it out again when nothing was published (an error or a duplicate); the forwarder takes
+/// it out when the message passes, live or from the store.
+#[derive(Debug, Default, Clone)]
+struct OwnSends(Arc<std::sync::Mutex<HashSet<String>>>);
+
+impl OwnSends {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // Each operation under the lock is one insert or removal: a panic leaves the set
+        // consistent, so a poisoned lock is still usable.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn add(&self, client_id: &str) {
+        self.lock().insert(client_id.to_owned());
+    }
+
+    /// Whether the message from `sender` with `client_id` was this socket's, forgetting it.
+    fn take(&self, me: &str, sender: Option<&str>, client_id: Option<&str>) -> bool {
+        match client_id {
+            Some(id) if sender == Some(me) => self.lock().remove(id),
+            _ => false,
+        }
+    }
+}
+
+/// One live subscription: who the user is in it, the task forwarding it and the
+/// messages this socket sent there that the forwarder has not passed yet.
 struct Subscribed {
     speaker: Speaker,
     forwarder: tokio::task::JoinHandle<()>,
+    own: OwnSends,
 }
 
 async fn serve(state: WeComState, user: User, socket: WebSocket) {
@@ -326,8 +370,17 @@ async fn serve(state: WeComState, user: User, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut pending) = mpsc::channel::<String>(OUTBOX_FRAMES_MAX);
     let writer = tokio::spawn(async move {
-        while let Some(frame) = pending.recv().await {
-            if sink.send(Message::Text(frame.into())).await.is_err() {
+        // Whatever is queued goes out in one write: feed every waiting frame, then flush.
+        'writing: while let Some(frame) = pending.recv().await {
+            if sink.feed(Message::Text(frame.into())).await.is_err() {
+                break;
+            }
+            while let Ok(frame) = pending.try_recv() {
+                if sink.feed(Message::Text(frame.into())).await.is_err() {
+                    break 'writing;
+                }
+            }
+            if sink.flush().await.is_err() {
                 break;
             }
         }
@@ -444,7 +497,10 @@ async fn send_frame(
     };
     let posted = match (Conversation::parse(id), content_of(request)) {
         (Ok(conversation), Ok((content, client))) => {
-            state
+            if let Some(client) = &client {
+                subscribed.own.add(client);
+            }
+            let posted = state
                 .wecom
                 .post(
                     &conversation,
@@ -452,7 +508,14 @@ async fn send_frame(
                     client.as_deref(),
                     content,
                 )
-                .await
+                .await;
+            if let Some(client) = &client
+                && !matches!(posted, Ok((_, false)))
+            {
+                // Nothing was published: there is no message for the forwarder to skip.
+                subscribed.own.lock().remove(client);
+            }
+            posted
         }
         (Err(error), _) | (_, Err(error)) => Err(error),
     };
@@ -483,105 +546,125 @@ async fn subscribe(
             reason: "no fan-out".to_owned(),
         })?;
     let subscription = fanout.subscribe(id);
-    let wecom = state.wecom.clone();
-    let outbox = outbox.clone();
-    let id = id.to_owned();
-    let me = speaker.id.clone();
-    let forwarder =
-        tokio::spawn(async move { forward(&wecom, &outbox, &id, &me, after, subscription).await });
-    Ok(Subscribed { speaker, forwarder })
+    let own = OwnSends::default();
+    let forwarding = Forwarding {
+        wecom: state.wecom.clone(),
+        outbox: outbox.clone(),
+        id: id.to_owned(),
+        me: speaker.id.clone(),
+        own: own.clone(),
+    };
+    let forwarder = tokio::spawn(async move { forwarding.run(after, subscription).await });
+    Ok(Subscribed {
+        speaker,
+        forwarder,
+        own,
+    })
 }
 
-/// Forwards one subscription: first what the store has after `after`, then live
-/// payloads in sequence, reading any gap from the store; ends when the user leaves, the
-/// conversation closes or the socket goes.
-async fn forward(
-    wecom: &plaza_wecom::WeCom,
-    outbox: &mpsc::Sender<String>,
-    id: &str,
-    me: &str,
-    after: u64,
-    mut subscription: Box<dyn plaza_fanout::Subscription>,
-) {
-    let mut last = after;
-    if catch_up(wecom, outbox, id, &mut last).await.is_err() {
-        return;
-    }
-    let _subscribed = outbox
-        .send(json!({ "op": "subscribed", "conversation": id, "last_seq": last }).to_string())
-        .await;
-    loop {
-        match subscription.recv().await {
-            Received::Payload(payload) => {
-                let Ok(head) = serde_json::from_str::<Head>(&payload) else {
+/// What one subscription's forwarder works with.
+struct Forwarding {
+    wecom: Arc<plaza_wecom::WeCom>,
+    outbox: mpsc::Sender<String>,
+    id: String,
+    me: String,
+    own: OwnSends,
+}
+
+impl Forwarding {
+    /// Forwards one subscription: first what the store has after `after`, then live
+    /// payloads in sequence, reading any gap from the store; ends when the user leaves,
+    /// the conversation closes or the socket goes.
+    async fn run(&self, after: u64, mut subscription: Box<dyn plaza_fanout::Subscription>) {
+        let mut last = after;
+        if self.catch_up(&mut last).await.is_err() {
+            return;
+        }
+        let subscribed = json!({ "op": "subscribed", "conversation": self.id, "last_seq": last });
+        if self.outbox.send(subscribed.to_string()).await.is_err() {
+            return;
+        }
+        loop {
+            let payload = match subscription.recv().await {
+                Received::Payload(payload) => payload,
+                Received::Lagged(_) => {
+                    if self.catch_up(&mut last).await.is_err() {
+                        return;
+                    }
                     continue;
-                };
-                match head.op.as_str() {
-                    "message" => {
-                        let seq = head.seq.unwrap_or(0);
-                        if seq <= last {
-                            continue;
-                        }
-                        if seq > last + 1 && catch_up(wecom, outbox, id, &mut last).await.is_err() {
-                            return;
-                        }
-                        if seq == last + 1 {
-                            last = seq;
-                            if outbox.send(payload.to_string()).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    "left" if head.who.as_deref() == Some(me) => {
-                        let _left = outbox.send(payload.to_string()).await;
-                        return;
-                    }
-                    "closed" => {
-                        let _closed = outbox.send(payload.to_string()).await;
-                        return;
-                    }
-                    _ => {
-                        if outbox.send(payload.to_string()).await.is_err() {
-                            return;
-                        }
-                    }
                 }
-            }
-            Received::Lagged(_) => {
-                if catch_up(wecom, outbox, id, &mut last).await.is_err() {
-                    return;
+                Received::Closed => return,
+            };
+            let Ok(head) = serde_json::from_str::<Head<'_>>(&payload) else {
+                continue;
+            };
+            let go_on = match head.op {
+                "message" => self.live_message(&head, &payload, &mut last).await,
+                "left" if head.who == Some(self.me.as_str()) => {
+                    let _left = self.outbox.send(payload.to_string()).await;
+                    false
                 }
+                "closed" => {
+                    let _closed = self.outbox.send(payload.to_string()).await;
+                    false
+                }
+                _ => self.outbox.send(payload.to_string()).await.is_ok(),
+            };
+            if !go_on {
+                return;
             }
-            Received::Closed => return,
         }
     }
-}
 
-/// Sends every stored message after `last`, moving `last` on; `Err` when the socket is
-/// gone or the store failed.
-async fn catch_up(
-    wecom: &plaza_wecom::WeCom,
-    outbox: &mpsc::Sender<String>,
-    id: &str,
-    last: &mut u64,
-) -> Result<(), ()> {
-    loop {
-        let page = wecom
-            .history_after(id, *last, plaza_wecom::chat::HISTORY_PAGE_MAX)
-            .await
-            .map_err(|error| {
-                tracing::warn!(%error, conversation = id, "chat history could not be read");
-            })?;
-        let full = page.len() == plaza_wecom::chat::HISTORY_PAGE_MAX;
-        for message in page {
-            *last = message.seq;
-            outbox
-                .send(message_json(&message).to_string())
-                .await
-                .map_err(|_| ())?;
+    /// Passes one live message on in sequence (reading a gap before it from the store);
+    /// whether to go on.
+    async fn live_message(&self, head: &Head<'_>, payload: &str, last: &mut u64) -> bool {
+        let seq = head.seq.unwrap_or(0);
+        if seq <= *last {
+            return true;
         }
-        if !full {
-            return Ok(());
+        if seq > *last + 1 && self.catch_up(last).await.is_err() {
+            return false;
+        }
+        if seq != *last + 1 {
+            return true;
+        }
+        *last = seq;
+        if self.own.take(&self.me, head.sender, head.client_id) {
+            return true;
+        }
+        self.outbox.send(payload.to_owned()).await.is_ok()
+    }
+
+    /// Sends every stored message after `last`, moving `last` on; `Err` when the socket
+    /// is gone or the store failed.
+    async fn catch_up(&self, last: &mut u64) -> Result<(), ()> {
+        loop {
+            let page = self
+                .wecom
+                .history_after(&self.id, *last, plaza_wecom::chat::HISTORY_PAGE_MAX)
+                .await
+                .map_err(|error| {
+                    tracing::warn!(%error, conversation = self.id, "chat history could not be read");
+                })?;
+            let full = page.len() == plaza_wecom::chat::HISTORY_PAGE_MAX;
+            for message in page {
+                *last = message.seq;
+                if self.own.take(
+                    &self.me,
+                    Some(&message.sender),
+                    message.client_id.as_deref(),
+                ) {
+                    continue;
+                }
+                self.outbox
+                    .send(message_json(&message).to_string())
+                    .await
+                    .map_err(|_| ())?;
+            }
+            if !full {
+                return Ok(());
+            }
         }
     }
 }

@@ -13,6 +13,7 @@
 //! acknowledged per second, deliveries per second, p50/p99 from send to delivery, lost
 //! and duplicated.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
@@ -29,8 +30,10 @@ use plaza_wecom::{NewCorp, WeCom};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::Outcome;
+use crate::bench::chat_relay;
 use crate::bench::pay::start_server_in;
 use crate::bench::{percentile_ms, tempfile_dir};
 use crate::config::{Database, SQLITE_FILE};
@@ -54,10 +57,10 @@ pub(crate) struct ChatArgs {
 
 /// One client: its session, its group's conversation and its id there.
 #[derive(Clone)]
-struct Seat {
-    token: String,
-    conversation: String,
-    me: String,
+pub(crate) struct Seat {
+    pub(crate) token: String,
+    pub(crate) conversation: String,
+    pub(crate) me: String,
 }
 
 /// What every client counts.
@@ -192,6 +195,9 @@ async fn populate_group(
     Ok(seats)
 }
 
+/// A client's read buffer: frames are a few hundred bytes.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -202,7 +208,10 @@ async fn connect(base: &str, seat: &Seat) -> anyhow::Result<Socket> {
     request
         .headers_mut()
         .insert("authorization", format!("Bearer {}", seat.token).parse()?);
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
+    // tungstenite zero-fills its whole read buffer before every read: keep it small.
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
     socket
         .send(Message::Text(
             json!({ "op": "subscribe", "conversation": seat.conversation, "after": 0 })
@@ -242,7 +251,26 @@ struct Schedule {
     drain_until: Instant,
 }
 
-/// What a client does with one frame it receives.
+/// The parts of a received frame the bench reads.
+#[derive(serde::Deserialize)]
+struct Frame<'a> {
+    #[serde(borrow)]
+    op: Cow<'a, str>,
+    seq: Option<u64>,
+    #[serde(borrow)]
+    sender: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    text: Option<Text<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Text<'a> {
+    #[serde(borrow)]
+    content: Cow<'a, str>,
+}
+
+/// What a client does with one frame it receives. Its own messages come back only as
+/// acknowledgements; a message seen twice, its own included, is a duplicate.
 fn receive(
     text: &str,
     seat: &Seat,
@@ -251,26 +279,26 @@ fn receive(
     seen: &mut HashSet<u64>,
     latencies: &mut Latencies,
 ) -> anyhow::Result<()> {
-    let frame: Value = serde_json::from_str(text)?;
-    match frame["op"].as_str() {
-        Some("ack") => {
+    let frame: Frame<'_> = serde_json::from_str(text)?;
+    match frame.op.as_ref() {
+        "ack" => {
             counters.acked.fetch_add(1, Ordering::Relaxed);
-        }
-        Some("message") => {
-            if !seen.insert(frame["seq"].as_u64().unwrap_or(0)) {
+            if !seen.insert(frame.seq.unwrap_or(0)) {
                 counters.duplicated.fetch_add(1, Ordering::Relaxed);
-            } else if frame["sender"].as_str() != Some(seat.me.as_str()) {
+            }
+        }
+        "message" => {
+            if !seen.insert(frame.seq.unwrap_or(0)) {
+                counters.duplicated.fetch_add(1, Ordering::Relaxed);
+            } else if frame.sender.as_deref() != Some(seat.me.as_str()) {
                 counters.delivered.fetch_add(1, Ordering::Relaxed);
-                let sent_us: u64 = frame["text"]["content"]
-                    .as_str()
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
+                let sent_us: u64 = frame.text.and_then(|t| t.content.parse().ok()).unwrap_or(0);
                 let now_us =
                     u64::try_from(schedule.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
                 latencies.push(u32::try_from(now_us.saturating_sub(sent_us)).unwrap_or(u32::MAX));
             }
         }
-        Some("error") => {
+        "error" => {
             counters.errors.fetch_add(1, Ordering::Relaxed);
         }
         _ => {}
@@ -366,66 +394,27 @@ async fn connect_all(base: &str, seats: Vec<Seat>) -> anyhow::Result<Vec<(Seat, 
     Ok(connected)
 }
 
-/// Prints the figures and the closing JSON line: rates over the sending window (what was
-/// acknowledged and delivered by its end), latencies and losses after the drain;
-/// whether nothing was lost or repeated.
-fn report(
-    args: &ChatArgs,
-    set_up_s: f64,
-    counters: &Counters,
-    (acked_at_stop, delivered_at_stop): (u64, u64),
-    mut latencies: Latencies,
-) -> anyhow::Result<bool> {
-    let acked = counters.acked.load(Ordering::Relaxed);
-    let delivered = counters.delivered.load(Ordering::Relaxed);
-    let expected = acked * (args.group_size as u64 - 1);
-    let lost = expected.saturating_sub(delivered);
-    latencies.sort_unstable();
-    let seconds = args.seconds as f64;
-    let figures = json!({
-        "clients": args.clients,
-        "groups": args.clients.div_ceil(args.group_size),
-        "offered_rate": args.rate,
-        "seconds": args.seconds,
-        "set_up_s": (set_up_s * 10.0).round() / 10.0,
-        "messages_per_second": (acked_at_stop as f64 / seconds).round(),
-        "deliveries_per_second": (delivered_at_stop as f64 / seconds).round(),
-        "p50_ms": percentile_ms(&latencies, 0.50),
-        "p99_ms": percentile_ms(&latencies, 0.99),
-        "lost": lost,
-        "duplicated": counters.duplicated.load(Ordering::Relaxed),
-        "errors": counters.errors.load(Ordering::Relaxed),
-    });
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{} clients in {} groups, {} messages/s offered for {} s (set-up {set_up_s:.1} s)",
-        args.clients, figures["groups"], args.rate, args.seconds
-    )?;
-    writeln!(
-        out,
-        "persisted and acknowledged: {} messages/s; delivered: {} deliveries/s",
-        figures["messages_per_second"], figures["deliveries_per_second"]
-    )?;
-    writeln!(
-        out,
-        "send → delivery: p50 {} ms, p99 {} ms; lost {lost}, duplicated {}",
-        figures["p50_ms"], figures["p99_ms"], figures["duplicated"]
-    )?;
-    writeln!(out, "{figures}")?;
-    Ok(lost == 0 && figures["duplicated"] == 0)
+/// What one measured phase counted: at the end of the sending window and after the
+/// drain, and the delivery latencies.
+struct Measured {
+    counters: Arc<Counters>,
+    acked_at_stop: u64,
+    delivered_at_stop: u64,
+    latencies: Latencies,
 }
 
-pub(crate) async fn run(args: ChatArgs) -> anyhow::Result<Outcome> {
-    if args.clients < 2 || args.group_size < 2 || args.rate == 0 || args.seconds == 0 {
-        bail!("--clients and --group-size must be at least 2, --rate and --seconds at least 1");
+impl Measured {
+    fn lost(&self, group_size: usize) -> u64 {
+        let acked = self.counters.acked.load(Ordering::Relaxed);
+        let expected = acked * (group_size as u64 - 1);
+        expected.saturating_sub(self.counters.delivered.load(Ordering::Relaxed))
     }
-    let dir = tempfile_dir()?;
-    let set_up = Instant::now();
-    let seats = populate(&dir, args.clients, args.group_size).await?;
-    let set_up_s = set_up.elapsed().as_secs_f64();
-    let server = start_server_in(dir, &[])?;
-    let connected = connect_all(&server.base_url, seats).await?;
+}
+
+/// Connects every seat to `base`, sends at the offered rate for the measured seconds and
+/// waits for the deliveries.
+async fn measure(args: &ChatArgs, base: &str, seats: Vec<Seat>) -> anyhow::Result<Measured> {
+    let connected = connect_all(base, seats).await?;
     let counters = Arc::new(Counters::default());
     let interval = Duration::from_secs_f64(args.clients as f64 / args.rate as f64);
     let epoch = Instant::now();
@@ -451,13 +440,99 @@ pub(crate) async fn run(args: ChatArgs) -> anyhow::Result<Outcome> {
             done.clone(),
         )));
     }
-    let at_stop = wait_for_deliveries(&counters, args.group_size, stop, drain_until).await;
+    let (acked_at_stop, delivered_at_stop) =
+        wait_for_deliveries(&counters, args.group_size, stop, drain_until).await;
     let _finished = finish.send(true);
     let mut latencies = Vec::new();
     for task in tasks {
         latencies.extend(task.await.context("a client panicked")??);
     }
-    let clean = report(&args, set_up_s, &counters, at_stop, latencies)?;
+    latencies.sort_unstable();
+    Ok(Measured {
+        counters,
+        acked_at_stop,
+        delivered_at_stop,
+        latencies,
+    })
+}
+
+/// Prints the figures and the closing JSON line: rates over the sending window (what was
+/// acknowledged and delivered by its end), latencies and losses after the drain, and the
+/// same for the relay (the machine's bound); whether nothing was lost or repeated.
+fn report(
+    args: &ChatArgs,
+    set_up_s: f64,
+    plaza: &Measured,
+    bound: &Measured,
+) -> anyhow::Result<bool> {
+    let lost = plaza.lost(args.group_size);
+    let duplicated = plaza.counters.duplicated.load(Ordering::Relaxed);
+    let seconds = args.seconds as f64;
+    let messages_per_second = (plaza.acked_at_stop as f64 / seconds).round();
+    let bound_messages_per_second = (bound.acked_at_stop as f64 / seconds).round();
+    let figures = json!({
+        "clients": args.clients,
+        "groups": args.clients.div_ceil(args.group_size),
+        "offered_rate": args.rate,
+        "seconds": args.seconds,
+        "set_up_s": (set_up_s * 10.0).round() / 10.0,
+        "messages_per_second": messages_per_second,
+        "deliveries_per_second": (plaza.delivered_at_stop as f64 / seconds).round(),
+        "p50_ms": percentile_ms(&plaza.latencies, 0.50),
+        "p99_ms": percentile_ms(&plaza.latencies, 0.99),
+        "lost": lost,
+        "duplicated": duplicated,
+        "errors": plaza.counters.errors.load(Ordering::Relaxed),
+        "relay_bound_messages_per_second": bound_messages_per_second,
+        "relay_bound_deliveries_per_second": (bound.delivered_at_stop as f64 / seconds).round(),
+        "relay_bound_p50_ms": percentile_ms(&bound.latencies, 0.50),
+        "relay_bound_p99_ms": percentile_ms(&bound.latencies, 0.99),
+        "ratio_to_relay_bound": if bound_messages_per_second > 0.0 { (messages_per_second / bound_messages_per_second * 1000.0).round() / 1000.0 } else { 0.0 },
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} clients in {} groups, {} messages/s offered for {} s (set-up {set_up_s:.1} s)",
+        args.clients, figures["groups"], args.rate, args.seconds
+    )?;
+    writeln!(
+        out,
+        "relay bound (same sockets and clients, no work): {} messages/s, {} deliveries/s; p50 {} ms, p99 {} ms",
+        figures["relay_bound_messages_per_second"],
+        figures["relay_bound_deliveries_per_second"],
+        figures["relay_bound_p50_ms"],
+        figures["relay_bound_p99_ms"]
+    )?;
+    writeln!(
+        out,
+        "plaza, persisted and acknowledged: {} messages/s ({} of the bound); delivered: {} deliveries/s",
+        figures["messages_per_second"],
+        figures["ratio_to_relay_bound"],
+        figures["deliveries_per_second"]
+    )?;
+    writeln!(
+        out,
+        "send → delivery: p50 {} ms, p99 {} ms; lost {lost}, duplicated {duplicated}",
+        figures["p50_ms"], figures["p99_ms"]
+    )?;
+    writeln!(out, "{figures}")?;
+    Ok(lost == 0 && duplicated == 0)
+}
+
+pub(crate) async fn run(args: ChatArgs) -> anyhow::Result<Outcome> {
+    if args.clients < 2 || args.group_size < 2 || args.rate == 0 || args.seconds == 0 {
+        bail!("--clients and --group-size must be at least 2, --rate and --seconds at least 1");
+    }
+    let relay_seats = chat_relay::seats(args.clients, args.group_size);
+    let relay = chat_relay::start(&relay_seats)?;
+    let bound = measure(&args, &relay, relay_seats).await?;
+    let dir = tempfile_dir()?;
+    let set_up = Instant::now();
+    let seats = populate(&dir, args.clients, args.group_size).await?;
+    let set_up_s = set_up.elapsed().as_secs_f64();
+    let server = start_server_in(dir, &[])?;
+    let plaza = measure(&args, &server.base_url, seats).await?;
+    let clean = report(&args, set_up_s, &plaza, &bound)?;
     drop(server);
     Ok(if clean {
         Outcome::Success

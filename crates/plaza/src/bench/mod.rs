@@ -2,6 +2,7 @@
 //! measured in the same run. The last line printed is one JSON object of the figures.
 
 pub(crate) mod chat;
+mod chat_relay;
 pub(crate) mod codepay;
 pub(crate) mod coupons;
 pub(crate) mod miniapp;
