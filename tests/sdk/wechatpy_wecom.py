@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
-from wechatpy.enterprise import WeChatClient
+from wechatpy.enterprise import WeChatClient, parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import WeChatClientException
 
@@ -215,6 +215,14 @@ def main():
     members = requests.get(base + "/api/v1/admin/corps/%s/members" % corp["corpid"], headers=admin, timeout=30).json()
     invitation = [m for m in members["members"] if m["userid"] == "zhangsan"][0]["invitation"]
     requests.post(base + "/api/v1/me/wecom/invitations/" + invitation, json={}, headers=staff_auth, timeout=30)
+    # zhangsan writes to the app; wechatpy's parse_message reads what the corp hears.
+    wrote = requests.post(base + "/api/v1/me/wecom/%s/apps/%d/messages" % (corp["corpid"], agentid),
+                          json={"content": "收到，准时参加"}, headers=staff_auth, timeout=30)
+    check(wrote.status_code == 201, "zhangsan writes to the app: %s" % wrote.text[:200])
+    heard = parse_message(wait_for_event("收到，准时参加"))
+    check(heard.type == "text" and heard.content == "收到，准时参加" and heard.source == "zhangsan"
+          and heard.agent == agentid and str(heard.id) == wrote.json()["msgid"],
+          "parse_message reads the member's message to the app: %s" % heard)
     groups = []
     for name in ("车友群", "售后群", "团购群"):
         made = requests.post(base + "/api/v1/me/wecom/%s/groups" % corp["corpid"], json={"name": name, "staff": ["lisi"]},

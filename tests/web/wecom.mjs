@@ -109,6 +109,11 @@ try {
   await staff.waitForSelector("#my-qr svg");
   check((await staff.textContent("#work-customers")).includes(customerName), "the workbench lists the customer");
   check((await staff.textContent("#work-groups")).includes("星河车友群"), "the workbench lists the customer group");
+  // The member writes to the app from the workbench (the corp's server hears it).
+  await staff.fill("form.to-app input[name=content]", "今天到店 3 组客户");
+  await staff.click("form.to-app button");
+  await staff.waitForFunction(() => document.querySelector(".to-app-status").textContent === "已发送 Sent");
+  check(true, "the workbench sends a message to the app");
   await staff.screenshot({ path: screenshots + "/wecom-workbench.png", fullPage: true });
   console.log("all checks passed");
 } finally {

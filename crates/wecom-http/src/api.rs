@@ -49,6 +49,10 @@ pub(crate) fn router() -> Router<WeComState> {
             post(accept_invitation),
         )
         .route("/api/v1/me/wecom/{corpid}/messages", get(my_messages))
+        .route(
+            "/api/v1/me/wecom/{corpid}/apps/{agentid}/messages",
+            post(message_app),
+        )
 }
 
 /// The signed-in user of a request (a session token or the pages' cookie).
@@ -273,21 +277,51 @@ async fn accept_invitation(
     Ok(AxumJson(member_view(&member)))
 }
 
+/// The member the signed-in user is in a corp (`corp_not_found` when none).
+async fn my_member(state: &WeComState, user: &User, corpid: &str) -> Result<Member, ApiError> {
+    state
+        .wecom
+        .member_of(&user.user_id, corpid)
+        .await
+        .map_err(api_error)?
+        .ok_or_else(|| {
+            api_error(plaza_wecom::WeComError::CorpNotFound {
+                corpid: corpid.to_owned(),
+            })
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToApp {
+    content: String,
+}
+
+/// A member writes to an app: the corp's server hears it on its callback.
+async fn message_app(
+    State(state): State<WeComState>,
+    SignedIn(user): SignedIn,
+    Path((corpid, agentid)): Path<(String, u32)>,
+    Json(body): Json<ToApp>,
+) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+    let member = my_member(&state, &user, &corpid).await?;
+    let msgid = state
+        .wecom
+        .message_app(&member, agentid, &body.content)
+        .await
+        .map_err(api_error)?;
+    Ok((
+        StatusCode::CREATED,
+        AxumJson(json!({ "msgid": msgid, "agentid": agentid, "from": member.userid })),
+    ))
+}
+
 async fn my_messages(
     State(state): State<WeComState>,
     SignedIn(user): SignedIn,
     Path(corpid): Path<String>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    let member = state
-        .wecom
-        .member_of(&user.user_id, &corpid)
-        .await
-        .map_err(api_error)?
-        .ok_or_else(|| {
-            api_error(plaza_wecom::WeComError::CorpNotFound {
-                corpid: corpid.clone(),
-            })
-        })?;
+    let member = my_member(&state, &user, &corpid).await?;
     let messages = state
         .wecom
         .inbox(

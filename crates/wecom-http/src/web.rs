@@ -23,6 +23,7 @@ use crate::WeComState;
 
 const CHAT_JS: &str = include_str!("../../../web/wecom-chat.js");
 const STYLESHEET: &str = include_str!("../../../web/wecom.css");
+const WORK_JS: &str = include_str!("../../../web/wecom-work.js");
 
 pub(crate) fn router() -> Router<WeComState> {
     Router::new()
@@ -35,6 +36,10 @@ pub(crate) fn router() -> Router<WeComState> {
         .route(
             "/static/wecom-chat.js",
             get(|| asset("text/javascript; charset=utf-8", CHAT_JS)),
+        )
+        .route(
+            "/static/wecom-work.js",
+            get(|| asset("text/javascript; charset=utf-8", WORK_JS)),
         )
         .route(
             "/static/wecom.css",
@@ -374,7 +379,7 @@ async fn workbench(State(state): State<WeComState>, headers: HeaderMap) -> Respo
     {
         body.push_str(&corp_section(&state, member).await);
     }
-    body.push_str("</div>");
+    body.push_str("</div><script type=\"module\" src=\"/static/wecom-work.js\"></script>");
     app_layout(
         AppPage::below(AppTab::Me, "工作台 Workbench", "/app/me"),
         &viewer,
@@ -390,6 +395,7 @@ async fn corp_section(state: &WeComState, member: &plaza_wecom::Member) -> Strin
     let customers = customer_rows(state, member).await;
     let groups = group_rows(state, member).await;
     let inbox = inbox_rows(state, member).await;
+    let to_app = to_app_form(state, member).await;
     let list = |id: &str, items: &str, empty: &str| {
         if items.is_empty() {
             format!("<p class=\"muted\">{empty}</p>")
@@ -401,7 +407,7 @@ async fn corp_section(state: &WeComState, member: &plaza_wecom::Member) -> Strin
         "<section class=\"card\"><h2>{corp} · {name}</h2>{qr}</section>\
          <section class=\"card\"><h2>客户 Customers</h2>{customers}</section>\
          <section class=\"card\"><h2>客户群 Customer groups</h2>{groups}</section>\
-         <section class=\"card\"><h2>应用消息 App messages</h2>{inbox}</section>",
+         <section class=\"card\"><h2>应用消息 App messages</h2>{inbox}{to_app}</section>",
         corp = escape(&corp),
         name = escape(&member.name),
         customers = list(
@@ -500,6 +506,31 @@ async fn group_rows(state: &WeComState, member: &plaza_wecom::Member) -> String 
         groups.push_str(&format!("<li><a href=\"/app/wecom/chat/{}\"><span>{}</span><small>{} 人 members</small></a></li>", escape(&id), escape(&group.name), group.members.len()));
     }
     groups
+}
+
+/// A form to write to one of the corp's apps (the corp's server hears it).
+async fn to_app_form(state: &WeComState, member: &plaza_wecom::Member) -> String {
+    let apps = state.wecom.apps(&member.corpid).await.unwrap_or_default();
+    if apps.is_empty() {
+        return String::new();
+    }
+    let options: String = apps
+        .iter()
+        .map(|app| {
+            format!(
+                "<option value=\"{}\">{}</option>",
+                app.agentid,
+                escape(&app.name)
+            )
+        })
+        .collect();
+    format!(
+        "<form class=\"to-app\" data-corpid=\"{corpid}\">\
+         <select name=\"agentid\" aria-label=\"App\">{options}</select>\
+         <input name=\"content\" maxlength=\"2048\" required placeholder=\"写给应用 Write to the app\" aria-label=\"Message to the app\">\
+         <button type=\"submit\">发送 Send</button><small class=\"to-app-status\" role=\"status\"></small></form>",
+        corpid = escape(&member.corpid),
+    )
 }
 
 /// The member's latest app messages.

@@ -34,23 +34,35 @@ pub enum DeliveryFailure {
 }
 
 impl CallbackEvent {
-    /// The plain XML of the event, as the corp's server reads it after decryption.
+    /// The plain XML of the event, as the corp's server reads it after decryption: an
+    /// event (`Event`, `ChangeType` and its elements) or a member's message to an app
+    /// (`Content`, `MsgId`), with `AgentID` when it concerns an app.
     pub fn xml(&self) -> String {
         let mut xml = format!(
-            "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName><CreateTime>{}</CreateTime><MsgType>{}</MsgType><Event>{}</Event><ChangeType>{}</ChangeType>",
+            "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName><CreateTime>{}</CreateTime><MsgType>{}</MsgType>",
             cdata(&self.corpid),
-            cdata("sys"),
+            cdata(&self.from),
             self.created_at.unix_ms() / 1_000,
-            cdata("event"),
-            cdata(&self.event),
-            cdata(&self.change_type),
+            cdata(&self.msg_type),
         );
+        if self.msg_type == "event" {
+            xml.push_str(&format!("<Event>{}</Event>", cdata(&self.event)));
+            if !self.change_type.is_empty() {
+                xml.push_str(&format!(
+                    "<ChangeType>{}</ChangeType>",
+                    cdata(&self.change_type)
+                ));
+            }
+        }
         for (name, value) in &self.fields {
-            if value.starts_with("<Item>") {
+            if value.starts_with("<Item>") || name == "MsgId" {
                 xml.push_str(&format!("<{name}>{value}</{name}>"));
             } else {
                 xml.push_str(&format!("<{name}>{}</{name}>", cdata(value)));
             }
+        }
+        if let Some(agentid) = self.agentid {
+            xml.push_str(&format!("<AgentID>{agentid}</AgentID>"));
         }
         xml.push_str("</xml>");
         xml
@@ -96,17 +108,28 @@ impl WeCom {
         change_type: &str,
         fields: Vec<(String, String)>,
     ) -> Result<(RecordWrite, NewJob), WeComError> {
-        let now = self.now();
         let event = CallbackEvent {
             corpid: corpid.to_owned(),
             id: random_text(HEX, 24),
             event: event.to_owned(),
             change_type: change_type.to_owned(),
             fields,
-            created_at: now,
+            msg_type: "event".to_owned(),
+            from: "sys".to_owned(),
+            agentid: None,
+            created_at: self.now(),
             attempts: Vec::new(),
             delivered_at: None,
         };
+        self.event_writes(event)
+    }
+
+    /// An event's record and its delivery job, as made.
+    pub(crate) fn event_writes(
+        &self,
+        event: CallbackEvent,
+    ) -> Result<(RecordWrite, NewJob), WeComError> {
+        let (corpid, now) = (event.corpid.as_str(), event.created_at);
         let job = NewJob {
             kind: JOB_CALLBACK.to_owned(),
             key: event_key(corpid, &event.id),
@@ -241,7 +264,10 @@ impl WeCom {
         config: &CallbackConfig,
         event: &CallbackEvent,
     ) -> Result<CallbackAttempt, DeliveryFailure> {
-        let agentid = crate::corps::FIRST_AGENTID.to_string();
+        let agentid = event
+            .agentid
+            .unwrap_or(crate::corps::FIRST_AGENTID)
+            .to_string();
         let crypt = MsgCrypt::new(&config.token, &config.encoding_aes_key, corpid)
             .map_err(|e| DeliveryFailure::Nothing(e.to_string()))?;
         let nonce = random_text(ALNUM, 10);

@@ -335,6 +335,63 @@ impl WeCom {
         })
     }
 
+    /// A member writes to an app (in the app's conversation on the workbench): the
+    /// corp's server receives it as a `text` message on its callback, with the member as
+    /// `FromUserName` and the app's `AgentID`. Returns the `MsgId`.
+    ///
+    /// # Errors
+    ///
+    /// [`WeComError::Invalid`] (44004 empty, 45002 too long), [`WeComError::Forbidden`]
+    /// when the app does not reach the member or the member is disabled,
+    /// [`WeComError::AppNotFound`]; store failures.
+    pub async fn message_app(
+        &self,
+        member: &Member,
+        agentid: u32,
+        text: &str,
+    ) -> Result<String, WeComError> {
+        if text.trim().is_empty() {
+            return Err(WeComError::invalid_as(44004, "content", "is empty"));
+        }
+        if text.len() > CONTENT_BYTES_MAX {
+            return Err(WeComError::invalid_as(
+                45002,
+                "content",
+                format!("at most {CONTENT_BYTES_MAX} bytes"),
+            ));
+        }
+        let app = self.app(&member.corpid, i64::from(agentid)).await?;
+        let visible = self.visible_departments(&app).await?;
+        if member.status() == MemberStatus::Disabled || !Self::reaches(&app, member, &visible) {
+            return Err(WeComError::Forbidden {
+                what: format!("{} does not reach {}", app.name, member.userid),
+            });
+        }
+        let msgid = rand::random::<u64>().to_string();
+        let event = crate::model::CallbackEvent {
+            corpid: member.corpid.clone(),
+            id: random_text(HEX, 24),
+            event: String::new(),
+            change_type: String::new(),
+            fields: vec![
+                ("Content".to_owned(), text.to_owned()),
+                ("MsgId".to_owned(), msgid.clone()),
+            ],
+            msg_type: "text".to_owned(),
+            from: member.userid.clone(),
+            agentid: Some(agentid),
+            created_at: self.now(),
+            attempts: Vec::new(),
+            delivered_at: None,
+        };
+        let (record, job) = self.event_writes(event)?;
+        if self.try_commit_with_jobs(vec![record], vec![job]).await? {
+            Ok(msgid)
+        } else {
+            Err(Self::busy("message"))
+        }
+    }
+
     /// A member's app messages, newest first.
     ///
     /// # Errors

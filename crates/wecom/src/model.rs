@@ -511,6 +511,15 @@ pub struct CallbackEvent {
     pub change_type: String,
     /// The other elements, in order (`UserID`, `ExternalUserID`, …).
     pub fields: Vec<(String, String)>,
+    /// `MsgType`: `event`, or the type of a member's message to an app (`text`).
+    #[serde(default = "event_msg_type")]
+    pub msg_type: String,
+    /// `FromUserName`: `sys` for events, the member's userid for their message.
+    #[serde(default = "sys_sender")]
+    pub from: String,
+    /// The app it concerns (`AgentID`), when one does.
+    #[serde(default)]
+    pub agentid: Option<u32>,
     /// When it happened.
     pub created_at: Timestamp,
     /// Delivery attempts, oldest first.
@@ -519,6 +528,14 @@ pub struct CallbackEvent {
     /// When the corp's server accepted it.
     #[serde(default)]
     pub delivered_at: Option<Timestamp>,
+}
+
+fn event_msg_type() -> String {
+    "event".to_owned()
+}
+
+fn sys_sender() -> String {
+    "sys".to_owned()
 }
 
 /// One POST of an event to the corp's server.

@@ -105,6 +105,13 @@ async fn a_customer_adds_a_member_joins_the_group_and_they_chat_live() {
         .await;
     callbacks
         .wait_for(&[
+            "<MsgType><![CDATA[text]]></MsgType>",
+            "<FromUserName><![CDATA[zhangsan]]></FromUserName>",
+            "今天到店 3 组客户",
+        ])
+        .await;
+    callbacks
+        .wait_for(&[
             "change_external_chat",
             "add_member",
             group["chat_id"].as_str().unwrap(),

@@ -5,7 +5,7 @@
 use plaza_testkit::TestServer;
 use plaza_testkit::miniapp::{MiniProgram, errcode, wx_get, wx_post};
 use plaza_testkit::pay::Payer;
-use plaza_testkit::wecom::{Corp, wx_get_with, wx_post_json};
+use plaza_testkit::wecom::{Corp, CorpServer, wx_get_with, wx_post_json};
 use serde_json::{Value, json};
 
 use crate::PLAZA;
@@ -519,6 +519,60 @@ async fn app_messages_reach_members_and_name_who_they_missed() {
         get(&server, "user/get?userid=zhangsan", &contacts).await["status"],
         1
     );
+
+    // zhangsan writes back to the app: the corp's server hears a text message from
+    // zhangsan for that app. An empty message, or an app that does not reach zhangsan,
+    // is refused and nothing is sent.
+    let callbacks = CorpServer::start(&corp.corpid).await;
+    callbacks.register(&server, &corp.corpid).await;
+    let to_app = |agentid: i64| format!("/api/v1/me/wecom/{}/apps/{agentid}/messages", corp.corpid);
+    let wrote = person
+        .post(
+            &server,
+            &to_app(corp.agentid),
+            &json!({"content": "收到，准时参加"}),
+        )
+        .await;
+    assert_eq!(wrote.status, 201, "{}", wrote.text);
+    let msgid = wrote.json()["msgid"].as_str().unwrap().to_owned();
+    let heard = callbacks
+        .wait_for(&["<MsgType><![CDATA[text]]></MsgType>", "收到，准时参加"])
+        .await;
+    for part in [
+        "<FromUserName><![CDATA[zhangsan]]></FromUserName>".to_owned(),
+        format!("<MsgId>{msgid}</MsgId>"),
+        format!("<AgentID>{}</AgentID>", corp.agentid),
+    ] {
+        assert!(heard.contains(&part), "{part} in {heard}");
+    }
+    person
+        .post(&server, &to_app(corp.agentid), &json!({"content": "  "}))
+        .await
+        .assert_error(400, "invalid_field");
+    let after_sales = post(
+        &server,
+        "department/create",
+        &contacts,
+        &json!({"name": "售后部", "parentid": 1}),
+    )
+    .await;
+    let narrow = server
+        .admin_post(
+            &format!("/api/v1/admin/corps/{}/apps", corp.corpid),
+            &json!({"name": "售后助手", "visible_departments": [after_sales["id"]]}),
+        )
+        .await;
+    assert_eq!(narrow.status, 201, "{}", narrow.text);
+    let narrow_agentid = narrow.json()["agentid"].as_i64().unwrap();
+    person
+        .post(
+            &server,
+            &to_app(narrow_agentid),
+            &json!({"content": "你好"}),
+        )
+        .await
+        .assert_error(400, "business_rule");
+    assert_eq!(callbacks.events().len(), 1, "{:?}", callbacks.events());
 }
 
 #[tokio::test(flavor = "multi_thread")]
