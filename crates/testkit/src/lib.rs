@@ -497,32 +497,55 @@ impl TestServer {
     ///
     /// When the sign-in sets no cookie or the server cannot be reached.
     pub async fn operator_page(&self, path: &str) -> String {
-        let no_redirects = http_client_builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("build an HTTP client");
+        let cookie = self.operator_cookie().await;
+        self.operator_request(reqwest::Method::GET, path, &cookie, &[])
+            .await
+            .text
+    }
+
+    /// An operator's session cookie (`name=value`), from signing in.
+    ///
+    /// # Panics
+    ///
+    /// When the sign-in fails.
+    pub async fn operator_cookie(&self) -> String {
         let signed = self
             .send(
-                no_redirects
+                no_redirects_client()
                     .post(format!("{}/signin/operator", self.base_url))
                     .header("origin", &self.base_url)
-                    .form(&[("next", path)]),
+                    .form(&[("next", "/console")]),
             )
             .await
             .expect("POST /signin/operator");
-        let cookie = signed
+        signed
             .header("set-cookie")
             .and_then(|cookie| cookie.split(';').next())
             .unwrap_or_else(|| panic!("the operator sign-in sets a cookie: {}", signed.text))
-            .to_owned();
-        self.send(
-            no_redirects
-                .get(format!("{}{path}", self.base_url))
-                .header("cookie", cookie),
-        )
-        .await
-        .expect("GET")
-        .text
+            .to_owned()
+    }
+
+    /// A page request with an operator's `cookie` (a form POST when `form` is given),
+    /// from Plaza's own pages, following no redirect.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn operator_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: &str,
+        form: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = no_redirects_client()
+            .request(method.clone(), format!("{}{path}", self.base_url))
+            .header("cookie", cookie)
+            .header("origin", &self.base_url);
+        if method == reqwest::Method::POST {
+            request = request.form(form);
+        }
+        self.send(request).await.expect("an answer")
     }
 
     /// `POST path` with a JSON body and the admin token; `Err` when the connection fails.
@@ -740,4 +763,12 @@ async fn drop_leftover_databases(client: &tokio_postgres::Client) {
                 .await;
         }
     }
+}
+
+/// A client that follows no redirect (to read where a page sends the browser).
+fn no_redirects_client() -> reqwest::Client {
+    http_client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("build an HTTP client")
 }

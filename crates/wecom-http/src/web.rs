@@ -31,6 +31,18 @@ pub(crate) fn router() -> Router<WeComState> {
         .route("/app/work", get(workbench))
         .route("/console/wecom", get(crate::console::corps))
         .route("/console/wecom/{corpid}", get(crate::console::corp))
+        .route(
+            "/console/wecom/{corpid}/secret",
+            axum::routing::post(crate::console::reset_secret),
+        )
+        .route(
+            "/console/wecom/{corpid}/members",
+            axum::routing::post(crate::console::invite_member),
+        )
+        .route(
+            "/console/wecom/{corpid}/members/{userid}/{action}",
+            axum::routing::post(crate::console::member_action),
+        )
         .route("/app/wecom/add/{config_id}", get(add_page).post(add))
         .route("/app/wecom/join/{config_id}", get(join_page).post(join))
         .route(

@@ -3,8 +3,10 @@
 //! counts, images and cards, and only participants speaking and listening.
 
 use plaza_testkit::TestServer;
+use plaza_testkit::miniapp::wx_get;
 use plaza_testkit::pay::Payer;
 use plaza_testkit::wecom::{ChatClient, Corp, wx_post_json};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::PLAZA;
@@ -613,4 +615,106 @@ async fn the_workbench_and_the_corp_console_show_customers_groups_and_figures() 
     }
     let corps = scene.server.operator_page("/console/wecom").await;
     assert!(corps.contains(&scene.corp.corpid));
+
+    // The operator's actions: a new contacts secret shown once on the answer (the old
+    // one opens nothing), a member invited, disabled and removed.
+    let server = &scene.server;
+    let corpid = scene.corp.corpid.as_str();
+    let cookie = server.operator_cookie().await;
+    let reset = server
+        .operator_request(
+            Method::POST,
+            &format!("/console/wecom/{corpid}/secret"),
+            &cookie,
+            &[("scope", "contacts")],
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    let secret = reset
+        .text
+        .split("(shown only now): ")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the new secret on the page")
+        .to_owned();
+    let token_with = |secret: String| async move {
+        wx_get(
+            server,
+            &format!("/wecom/cgi-bin/gettoken?corpid={corpid}&corpsecret={secret}"),
+        )
+        .await
+    };
+    assert_eq!(token_with(secret).await["errcode"], 0);
+    assert_eq!(
+        token_with(scene.corp.contacts_secret.clone()).await["errcode"],
+        40001,
+        "the old secret opens nothing"
+    );
+    let invited = server
+        .operator_request(
+            Method::POST,
+            &format!("/console/wecom/{corpid}/members"),
+            &cookie,
+            &[
+                ("userid", "zhaoliu"),
+                ("name", "赵六"),
+                ("mobile", "13800000077"),
+                ("department", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status, 303, "{}", invited.text);
+    let back = invited.header("location").unwrap().to_owned();
+    assert!(back.contains("ok=zhaoliu"), "{back}");
+    let refused = server
+        .operator_request(
+            Method::POST,
+            &format!("/console/wecom/{corpid}/members"),
+            &cookie,
+            &[
+                ("userid", "ZhaoLiu"),
+                ("name", "又一个"),
+                ("mobile", "13800000078"),
+                ("department", "1"),
+            ],
+        )
+        .await;
+    assert!(
+        refused.header("location").unwrap().contains("error="),
+        "a userid taken in another case is refused"
+    );
+    for action in ["disable", "remove"] {
+        let acted = server
+            .operator_request(
+                Method::POST,
+                &format!("/console/wecom/{corpid}/members/zhaoliu/{action}"),
+                &cookie,
+                &[],
+            )
+            .await;
+        assert!(
+            acted.header("location").unwrap().contains("ok="),
+            "{action}: {:?}",
+            acted.header("location")
+        );
+        let shown = server
+            .operator_request(
+                Method::GET,
+                &format!("/console/wecom/{corpid}"),
+                &cookie,
+                &[],
+            )
+            .await
+            .text;
+        let row = shown
+            .split("<tr>")
+            .find(|row| row.contains("<code>zhaoliu</code>"))
+            .unwrap_or_default()
+            .to_owned();
+        if action == "disable" {
+            assert!(row.contains("<td>disabled</td>"), "{action}: {row}");
+        } else {
+            assert!(row.is_empty(), "a member who left is not listed: {row}");
+        }
+    }
 }
