@@ -365,12 +365,15 @@ struct Subscribed {
     own: OwnSends,
 }
 
-async fn serve(state: WeComState, user: User, socket: WebSocket) {
-    use futures_util::{SinkExt as _, StreamExt as _};
-    let (mut sink, mut stream) = socket.split();
+/// A socket's writer task and the queue it drains: whatever is queued goes out in one
+/// write (every waiting frame fed, then one flush); the socket closes when the queue's
+/// senders are all gone.
+pub fn socket_writer(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+) -> (mpsc::Sender<String>, tokio::task::JoinHandle<()>) {
+    use futures_util::SinkExt as _;
     let (outbox, mut pending) = mpsc::channel::<String>(OUTBOX_FRAMES_MAX);
     let writer = tokio::spawn(async move {
-        // Whatever is queued goes out in one write: feed every waiting frame, then flush.
         'writing: while let Some(frame) = pending.recv().await {
             if sink.feed(Message::Text(frame.into())).await.is_err() {
                 break;
@@ -386,6 +389,13 @@ async fn serve(state: WeComState, user: User, socket: WebSocket) {
         }
         let _closed = sink.close().await;
     });
+    (outbox, writer)
+}
+
+async fn serve(state: WeComState, user: User, socket: WebSocket) {
+    use futures_util::StreamExt as _;
+    let (sink, mut stream) = socket.split();
+    let (outbox, writer) = socket_writer(sink);
     let mut subscriptions: HashMap<String, Subscribed> = HashMap::new();
     let _hello = outbox
         .send(json!({ "op": "hello", "user_id": user.user_id }).to_string())

@@ -21,6 +21,8 @@ mod server_api;
 mod web;
 pub mod wire;
 
+pub use chat_api::socket_writer;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -10,7 +10,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -60,24 +59,7 @@ pub(crate) fn start(seats: &[Seat]) -> anyhow::Result<String> {
     let app = axum::Router::new()
         .route("/api/v1/me/wecom/chat", axum::routing::get(socket))
         .with_state(relay);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let served = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map(|runtime| {
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-                    let _sent = sender.send(listener.local_addr());
-                    axum::serve(listener, app).await
-                })
-            });
-        if let Err(error) = served {
-            tracing::error!(%error, "the chat relay failed");
-        }
-    });
-    let address = receiver.recv_timeout(Duration::from_secs(10))??;
+    let address = crate::bench::serve_on_own_runtime(app, "the chat relay")?;
     Ok(format!("http://{address}"))
 }
 
@@ -114,24 +96,10 @@ struct Frame<'a> {
 }
 
 async fn serve(socket: WebSocket, index: usize, me: String, group: Arc<Group>) {
-    use futures_util::{SinkExt as _, StreamExt as _};
-    let (mut sink, mut stream) = socket.split();
-    let (outbox, mut pending) = mpsc::channel::<String>(4_096);
-    let writer = tokio::spawn(async move {
-        'writing: while let Some(frame) = pending.recv().await {
-            if sink.feed(Message::Text(frame.into())).await.is_err() {
-                break;
-            }
-            while let Ok(frame) = pending.try_recv() {
-                if sink.feed(Message::Text(frame.into())).await.is_err() {
-                    break 'writing;
-                }
-            }
-            if sink.flush().await.is_err() {
-                break;
-            }
-        }
-    });
+    use futures_util::StreamExt as _;
+    let (sink, mut stream) = socket.split();
+    // The same writer as Plaza's chat socket.
+    let (outbox, writer) = plaza_wecom_http::socket_writer(sink);
     while let Some(Ok(frame)) = stream.next().await {
         let Message::Text(text) = frame else {
             continue;

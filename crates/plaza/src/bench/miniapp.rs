@@ -166,24 +166,7 @@ fn start_no_work_server() -> anyhow::Result<std::net::SocketAddr> {
             "/sns/jscode2session",
             get(|| async { axum::Json(json!({"openid": "oAbCdEfGhIjKlMnOpQrStUvWxYz0", "session_key": "MDEyMzQ1Njc4OWFiY2RlZg==", "unionid": "oZyXwVuTsRqPoNmLkJiHgFeDcBa9"})) }),
         );
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let served = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map(|runtime| {
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-                    let _sent = sender.send(listener.local_addr());
-                    axum::serve(listener, app).await
-                })
-            });
-        if let Err(error) = served {
-            tracing::error!(%error, "the no-work server failed");
-        }
-    });
-    Ok(receiver.recv_timeout(Duration::from_secs(10))??)
+    crate::bench::serve_on_own_runtime(app, "the no-work server")
 }
 
 /// Users with sessions, a developer and a mini program, through the admin API.

@@ -383,3 +383,29 @@ pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }
+
+/// Serves `app` on its own two-thread runtime (as `plaza serve` has), on a loopback
+/// port; the address. `what` names it in the log if it fails.
+pub(crate) fn serve_on_own_runtime(
+    app: axum::Router,
+    what: &'static str,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let served = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map(|runtime| {
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                    let _sent = sender.send(listener.local_addr());
+                    axum::serve(listener, app).await
+                })
+            });
+        if let Err(error) = served {
+            tracing::error!(%error, what, "a bench server failed");
+        }
+    });
+    Ok(receiver.recv_timeout(Duration::from_secs(10))??)
+}
