@@ -235,6 +235,20 @@ def main():
         requests.post(base + "/api/v1/me/wecom/join-ways/" + join["config_id"], json={},
                       headers={"Authorization": "Bearer " + buyer["token"]}, timeout=30)
     wait_for_event("change_external_chat", "add_member", groups[0])
+    # The archive, read over plain HTTP: zhangsan's message and the consenting customer's,
+    # not the other customer's.
+    conversation = "g:%s:%s" % (corp["corpid"], groups[0])
+    for who, text in ((staff["token"], "欢迎试驾"), (buyers[0][0]["token"], "周六可以"), (buyers[1][0]["token"], "不同意存档")):
+        sent = requests.post(base + "/api/v1/me/wecom/conversations/%s/messages" % conversation,
+                             json={"msgtype": "text", "text": {"content": text}},
+                             headers={"Authorization": "Bearer " + who}, timeout=30)
+        check(sent.status_code == 201, "a message in the group: %s" % sent.text[:200])
+    archived = app.post("msgaudit/get_chat_data", data={"seq": 0, "limit": 100})["chatdata"]
+    check([(m["from"], m["text"]["content"], m["roomid"]) for m in archived]
+          == [("zhangsan", "欢迎试驾", groups[0]), (buyers[0][1], "周六可以", groups[0])],
+          "msgaudit/get_chat_data: %s" % archived)
+    later = app.post("msgaudit/get_chat_data", data={"seq": archived[0]["seq"], "limit": 10})["chatdata"]
+    check([m["msgid"] for m in later] == [archived[1]["msgid"]], "get_chat_data pages by seq: %s" % later)
     every = app.external_contact_group_chat.list_all(limit=2)
     check(sorted(g["chat_id"] for g in every) == sorted(groups), "groupchat list_all pages to the empty cursor: %s" % every)
     chat = app.external_contact_group_chat.get(groups[0])["group_chat"]

@@ -158,6 +158,21 @@ pub trait OutboxStore: Send + Sync {
         rows_max: usize,
     ) -> crate::BoxFuture<'_, Result<Vec<Event>, QueueError>>;
 
+    /// The events of one topic and key after position `after_seq`, oldest first, at most
+    /// `rows_max`: one partition of the outbox read as a log of its own (a corp's
+    /// session archive, say). Only durable events are returned, and no cursor moves.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] when the store fails.
+    fn events_of(
+        &self,
+        topic: String,
+        key: String,
+        after_seq: i64,
+        rows_max: usize,
+    ) -> crate::BoxFuture<'_, Result<Vec<Event>, QueueError>>;
+
     /// Moves `consumer`'s cursor to `through_seq` (never backwards), durably.
     ///
     /// # Errors

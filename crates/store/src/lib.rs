@@ -308,6 +308,28 @@ impl OutboxStore for Store {
         })
     }
 
+    fn events_of(
+        &self,
+        topic: String,
+        key: String,
+        after_seq: i64,
+        rows_max: usize,
+    ) -> BoxFuture<'_, Result<Vec<Event>, QueueError>> {
+        Box::pin(async move {
+            match &self.inner.readers {
+                Readers::Sqlite(readers) => {
+                    readers
+                        .events_of(topic, key, after_seq, rows_max, self.inner.horizon.get())
+                        .await
+                }
+                Readers::Postgres(readers) => {
+                    readers.events_of(topic, key, after_seq, rows_max).await
+                }
+            }
+            .map_err(queue_unavailable)
+        })
+    }
+
     fn ack_events(
         &self,
         consumer: String,

@@ -120,6 +120,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, name, value, key)
     );
     ",
+    // 3: the outbox read by topic and key, as logs of their own (a corp's session archive).
+    "
+    CREATE INDEX outbox_events_topic_key ON outbox_events (topic, key, seq);
+    ",
 ];
 
 /// The URL without its password, for messages.
@@ -161,6 +165,17 @@ async fn connect(
         }
     });
     Ok((client, task))
+}
+
+/// An outbox row selected as `seq, topic, key, payload, created_at_ms`.
+fn event_of_row(row: &Row) -> Event {
+    Event {
+        seq: row.get(0),
+        topic: row.get(1),
+        key: row.get(2),
+        payload: row.get(3),
+        created_at: Timestamp::from_unix_ms(row.get(4)),
+    }
 }
 
 fn db_error(error: tokio_postgres::Error) -> StoreError {
@@ -1060,6 +1075,32 @@ impl PgReaders {
             .collect()
     }
 
+    pub(crate) async fn events_of(
+        &self,
+        topic: String,
+        key: String,
+        after_seq: i64,
+        rows_max: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT seq, topic, key, payload, created_at_ms FROM outbox_events \
+                 WHERE topic = $1 AND key = $2 AND seq > $3 AND seq <= $5 \
+                 ORDER BY seq LIMIT $4",
+                &[
+                    &topic,
+                    &key,
+                    &after_seq,
+                    &(rows_max as i64),
+                    &self.horizon.get(),
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(rows.iter().map(event_of_row).collect())
+    }
+
     pub(crate) async fn read_events(
         &self,
         consumer: String,
@@ -1076,16 +1117,7 @@ impl PgReaders {
             )
             .await
             .map_err(db_error)?;
-        Ok(rows
-            .iter()
-            .map(|row| Event {
-                seq: row.get(0),
-                topic: row.get(1),
-                key: row.get(2),
-                payload: row.get(3),
-                created_at: Timestamp::from_unix_ms(row.get(4)),
-            })
-            .collect())
+        Ok(rows.iter().map(event_of_row).collect())
     }
 
     pub(crate) async fn lag(&self) -> Result<Vec<(String, i64)>, StoreError> {

@@ -70,6 +70,7 @@ pub(crate) fn router() -> Router<WeComState> {
             "/cgi-bin/msgaudit/check_single_agree",
             post(check_single_agree),
         )
+        .route("/cgi-bin/msgaudit/get_chat_data", post(get_chat_data))
 }
 
 type Answer = Result<Json<Value>, WxError>;
@@ -272,6 +273,45 @@ async fn permit_user_list(State(state): State<WeComState>, token: CorpToken) -> 
     app_only(&token)?;
     let ids = state.wecom.archive_permits(&token.corpid).await?;
     Ok(ok("ok", json!({ "ids": ids })))
+}
+
+/// The archived messages in the shape the Finance SDK's `DecryptData` yields, in plain
+/// text: Plaza's archive is read over HTTP, without the native SDK's encryption.
+async fn get_chat_data(
+    State(state): State<WeComState>,
+    token: CorpToken,
+    WxJson(body): WxJson<Value>,
+) -> Answer {
+    app_only(&token)?;
+    let seq = int(&body, "seq")?.unwrap_or(0);
+    let limit = usize::try_from(int(&body, "limit")?.unwrap_or(100)).map_err(|_| {
+        WxError::format(
+            "limit",
+            &format!("must be 1 to {}", plaza_wecom::archive::ARCHIVE_PAGE_MAX),
+        )
+    })?;
+    let messages = state
+        .wecom
+        .archived_messages(&token.corpid, seq, limit)
+        .await?;
+    let chatdata: Vec<Value> = messages
+        .into_iter()
+        .map(|m| {
+            let mut item = json!({
+                "seq": m.seq,
+                "msgid": m.msgid,
+                "action": m.action,
+                "from": m.from,
+                "tolist": m.tolist,
+                "roomid": m.roomid,
+                "msgtime": m.msgtime,
+                "msgtype": m.msgtype,
+            });
+            item[m.msgtype.as_str()] = m.content;
+            item
+        })
+        .collect();
+    Ok(ok("ok", json!({ "chatdata": chatdata })))
 }
 
 async fn check_single_agree(

@@ -208,6 +208,47 @@ fn message_write(message: &ChatMessage) -> Result<RecordWrite, WeComError> {
     )
 }
 
+/// The unit of work that stores a message: the message, the sender's client id, the
+/// image it shows, and its archived copy when the corp archives it.
+fn message_write_set(
+    conversation: &Conversation,
+    message: &ChatMessage,
+    client_key: Option<&str>,
+    archive_to: Option<Vec<String>>,
+) -> Result<plaza_ledger::WriteSet, WeComError> {
+    let mut records = vec![message_write(message)?];
+    if let Some(key) = client_key {
+        records.push(write(
+            kind::CLIENT_ID,
+            key,
+            Expect::Absent,
+            &message.seq,
+            vec![],
+        )?);
+    }
+    if let Some((sha, _)) = image_of(message) {
+        records.push(write(
+            kind::CHAT_IMAGE,
+            &format!("{}/{sha}", message.conversation),
+            Expect::Any,
+            &message.seq,
+            vec![],
+        )?);
+    }
+    let events = match archive_to {
+        Some(tolist) => vec![
+            crate::archive::ArchivedMessage::of(message, conversation, tolist)
+                .event(conversation.corpid())?,
+        ],
+        None => Vec::new(),
+    };
+    Ok(plaza_ledger::WriteSet {
+        records,
+        events,
+        ..plaza_ledger::WriteSet::default()
+    })
+}
+
 /// Checks a chat message's content: text, an image posted before, or a card.
 ///
 /// # Errors
@@ -471,6 +512,7 @@ impl WeCom {
             ));
         }
         let id = conversation.id();
+        let archive_to = self.archive_audience(conversation, &sender.id).await?;
         let sequencer = self.sequencers.of(&id);
         let mut last = sequencer.lock().await;
         let last_seq = match *last {
@@ -487,27 +529,9 @@ impl WeCom {
             client_id: client_id.map(str::to_owned),
             sent_at: self.now(),
         };
-        let mut records = vec![message_write(&message)?];
         let client_key = client_id.map(|c| format!("{id}/{}/{c}", sender.id));
-        if let Some(key) = &client_key {
-            records.push(write(
-                kind::CLIENT_ID,
-                key,
-                Expect::Absent,
-                &message.seq,
-                vec![],
-            )?);
-        }
-        if let Some((sha, _)) = image_of(&message) {
-            records.push(write(
-                kind::CHAT_IMAGE,
-                &format!("{id}/{sha}"),
-                Expect::Any,
-                &message.seq,
-                vec![],
-            )?);
-        }
-        if self.try_commit(records).await? {
+        let write = message_write_set(conversation, &message, client_key.as_deref(), archive_to)?;
+        if self.try_commit_set(write).await? {
             *last = Some(message.seq);
             drop(last);
             self.publish(&id, &message_json(&message));

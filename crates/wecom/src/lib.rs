@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use plaza_identity::Identity;
 use plaza_kernel::clock::{Clock, Timestamp};
+use plaza_kernel::queue::OutboxStore;
 use plaza_kernel::record::{RecordStore, RecordWrite};
 use plaza_ledger::{LedgerError, LedgerStore, WriteSet};
 
@@ -47,6 +48,7 @@ const CONFLICT_RETRIES_MAX: usize = 16;
 pub struct WeCom {
     records: Arc<dyn RecordStore>,
     ledger: Arc<dyn LedgerStore>,
+    outbox: Arc<dyn OutboxStore>,
     clock: Arc<dyn Clock>,
     identity: Arc<Identity>,
     token_key: aws_lc_rs::hmac::Key,
@@ -63,11 +65,12 @@ impl std::fmt::Debug for WeCom {
 }
 
 impl WeCom {
-    /// WeCom over the given stores; `secret` (at least 32 bytes of randomness) keys
-    /// access tokens.
+    /// WeCom over the given stores (the outbox holds the session archive); `secret` (at
+    /// least 32 bytes of randomness) keys access tokens.
     pub fn new(
         records: Arc<dyn RecordStore>,
         ledger: Arc<dyn LedgerStore>,
+        outbox: Arc<dyn OutboxStore>,
         clock: Arc<dyn Clock>,
         identity: Arc<Identity>,
         secret: &[u8],
@@ -75,6 +78,7 @@ impl WeCom {
         Self {
             records,
             ledger,
+            outbox,
             clock,
             identity,
             token_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
@@ -132,11 +136,16 @@ impl WeCom {
         records: Vec<RecordWrite>,
         jobs: Vec<plaza_kernel::queue::NewJob>,
     ) -> Result<bool, WeComError> {
-        let write = WriteSet {
+        self.try_commit_set(WriteSet {
             records,
             jobs,
             ..WriteSet::default()
-        };
+        })
+        .await
+    }
+
+    /// Commits a unit of work; `Ok(false)` when a record changed meanwhile.
+    async fn try_commit_set(&self, write: WriteSet) -> Result<bool, WeComError> {
         match self.ledger.commit(write).await {
             Ok(_) => Ok(true),
             Err(LedgerError::RecordConflict { .. }) => Ok(false),

@@ -96,6 +96,7 @@ async fn populate(
     ));
     let wecom = Arc::new(WeCom::new(
         shared.clone(),
+        shared.clone(),
         shared,
         Arc::new(SystemClock),
         identity.clone(),

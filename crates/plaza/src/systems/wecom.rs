@@ -126,6 +126,7 @@ impl WeComSystem {
         let wecom = WeCom::new(
             foundation.store.clone(),
             foundation.store.clone(),
+            foundation.store.clone(),
             foundation.clock.clone(),
             pay.identity().clone(),
             secret.as_bytes(),

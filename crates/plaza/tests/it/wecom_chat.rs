@@ -540,6 +540,119 @@ async fn concurrent_senders_get_gapless_sequences() {
     );
 }
 
+async fn say(scene: &Scene, who: &Payer, conversation: &str, text: &str) {
+    let sent = who
+        .post(
+            &scene.server,
+            &format!("/api/v1/me/wecom/conversations/{conversation}/messages"),
+            &json!({"msgtype": "text", "text": {"content": text}}),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+}
+
+async fn consent(scene: &Scene, agree: bool) {
+    let reply = scene
+        .customer
+        .post(
+            &scene.server,
+            &format!("/api/v1/me/wecom/archive-consent/{}", scene.corp.corpid),
+            &json!({ "agree": agree }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_corp_reads_archived_messages_of_permitted_members_and_consenting_customers() {
+    let scene = scene().await;
+    let token = scene
+        .corp
+        .token(&scene.server, &scene.corp.app_secret)
+        .await;
+    let read = |seq: i64, limit: i64| {
+        let (server, token) = (&scene.server, &token);
+        async move {
+            wx_post_json(
+                server,
+                "msgaudit/get_chat_data",
+                token,
+                &json!({ "seq": seq, "limit": limit }),
+            )
+            .await
+        }
+    };
+    let texts = |answer: &Value| -> Vec<String> {
+        answer["chatdata"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"]["content"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Nobody archived yet; then zhangsan is, but the customer has not agreed.
+    say(&scene, &scene.zhangsan, &scene.direct, "未存档").await;
+    let permits = scene
+        .server
+        .admin_put(
+            &format!("/api/v1/admin/corps/{}/archive-permits", scene.corp.corpid),
+            &json!({"userids": ["zhangsan"]}),
+        )
+        .await;
+    assert_eq!(permits.status, 200, "{}", permits.text);
+    say(&scene, &scene.zhangsan, &scene.direct, "客户未同意").await;
+    say(&scene, &scene.customer, &scene.group, "群里客户未同意").await;
+    consent(&scene, true).await;
+    say(&scene, &scene.zhangsan, &scene.direct, "您好").await;
+    say(&scene, &scene.customer, &scene.direct, "想看车").await;
+    say(&scene, &scene.lisi, &scene.group, "周六试驾").await;
+    say(&scene, &scene.customer, &scene.group, "我报名").await;
+    // The customer withdraws: their group messages stop, the staff's go on.
+    consent(&scene, false).await;
+    say(&scene, &scene.customer, &scene.group, "撤回同意后").await;
+    say(&scene, &scene.lisi, &scene.group, "已登记").await;
+
+    let all = read(0, 100).await;
+    assert_eq!(all["errcode"], 0, "{all}");
+    assert_eq!(
+        texts(&all),
+        ["您好", "想看车", "周六试驾", "我报名", "已登记"]
+    );
+    let items = all["chatdata"].as_array().unwrap();
+    let seqs: Vec<i64> = items.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let external = scene.direct.rsplit(':').next().unwrap();
+    let chat_id = scene.group.rsplit(':').next().unwrap();
+    assert_eq!(items[0]["from"], "zhangsan");
+    assert_eq!(items[0]["tolist"], json!([external]));
+    assert_eq!(items[0]["roomid"], "");
+    assert_eq!(items[0]["action"], "send");
+    assert_eq!(items[0]["msgtype"], "text");
+    assert_eq!(items[0]["msgid"], format!("{}#3", scene.direct));
+    assert_eq!(items[1]["from"], external);
+    assert_eq!(items[1]["tolist"], json!(["zhangsan"]));
+    assert_eq!(items[2]["from"], "lisi");
+    assert_eq!(items[2]["roomid"], chat_id);
+    assert_eq!(items[2]["tolist"], json!(["zhangsan", external]));
+    assert!(items[2]["msgtime"].as_i64().unwrap() > 0);
+
+    // Paging: after the second message's seq come the other three.
+    let first = read(0, 2).await;
+    assert_eq!(texts(&first), ["您好", "想看车"]);
+    let rest = read(first["chatdata"][1]["seq"].as_i64().unwrap(), 100).await;
+    assert_eq!(texts(&rest), ["周六试驾", "我报名", "已登记"]);
+    assert!(texts(&read(seqs[4], 100).await).is_empty());
+    for bad in [
+        json!({"seq": 0, "limit": 0}),
+        json!({"seq": 0, "limit": 1001}),
+        json!({"seq": -1}),
+    ] {
+        let refused = wx_post_json(&scene.server, "msgaudit/get_chat_data", &token, &bad).await;
+        assert_ne!(refused["errcode"], 0, "{bad} → {refused}");
+        assert!(refused.get("chatdata").is_none(), "{refused}");
+    }
+}
+
 async fn page_as(server: &TestServer, who: &Payer, path: &str) -> String {
     let reply = plaza_testkit::send(
         plaza_testkit::http_client()

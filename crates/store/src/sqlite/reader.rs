@@ -225,6 +225,38 @@ impl SqliteReaders {
         .await
     }
 
+    /// One topic and key's events up to `durable_seq`.
+    pub(crate) async fn events_of(
+        &self,
+        topic: String,
+        key: String,
+        after_seq: i64,
+        rows_max: usize,
+        durable_seq: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.with(move |conn| {
+            conn.prepare_cached(
+                "SELECT seq, topic, key, payload, created_at_ms FROM outbox_events \
+                 WHERE topic = ?1 AND key = ?2 AND seq > ?3 AND seq <= ?5 \
+                 ORDER BY seq LIMIT ?4",
+            )?
+            .query_map(
+                params![topic, key, after_seq, rows_max as i64, durable_seq],
+                |row| {
+                    Ok(Event {
+                        seq: row.get(0)?,
+                        topic: row.get(1)?,
+                        key: row.get(2)?,
+                        payload: row.get(3)?,
+                        created_at: Timestamp::from_unix_ms(row.get(4)?),
+                    })
+                },
+            )?
+            .collect()
+        })
+        .await
+    }
+
     pub(crate) async fn lag(&self) -> Result<Vec<(String, i64)>, StoreError> {
         self.with(|conn| {
             conn.prepare_cached(

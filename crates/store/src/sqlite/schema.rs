@@ -79,6 +79,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, name, value, key)
     ) WITHOUT ROWID;
     ",
+    // 3: the outbox read by topic and key, as logs of their own (a corp's session archive).
+    "
+    CREATE INDEX outbox_events_topic_key ON outbox_events (topic, key, seq);
+    ",
 ];
 
 /// The newest schema version this build knows.

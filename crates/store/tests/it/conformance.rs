@@ -520,6 +520,52 @@ async fn events_commit_with_their_change_and_consumers_read_them_at_least_once_i
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn one_topic_and_key_of_the_outbox_reads_as_a_log_of_its_own() {
+    for opened in stores().await {
+        let store = &opened.store;
+        let event = |topic: &str, key: &str, n: usize| NewEvent {
+            topic: topic.to_owned(),
+            key: key.to_owned(),
+            payload: n.to_string(),
+        };
+        let events = vec![
+            event("test.archive", "corp-a", 1),
+            event("test.archive", "corp-b", 2),
+            event("test.other", "corp-a", 3),
+            event("test.archive", "corp-a", 4),
+            event("test.archive", "corp-a", 5),
+        ];
+        store
+            .commit(WriteSet {
+                events,
+                ..WriteSet::default()
+            })
+            .await
+            .unwrap();
+        let read = |after: i64, rows: usize| {
+            store.events_of("test.archive".to_owned(), "corp-a".to_owned(), after, rows)
+        };
+        let all = read(0, 10).await.unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.payload.as_str()).collect::<Vec<_>>(),
+            ["1", "4", "5"],
+            "{}",
+            opened.name
+        );
+        assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+        let page = read(all[0].seq, 1).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].payload, "4");
+        assert!(read(all[2].seq, 10).await.unwrap().is_empty());
+        // Reading a partition moves no consumer's cursor.
+        assert_eq!(
+            store.read_events("any".to_owned(), 10).await.unwrap().len(),
+            5
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn jobs_come_due_in_order_and_record_their_outcomes() {
     for opened in stores().await {
         let store = &opened.store;
