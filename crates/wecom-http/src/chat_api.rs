@@ -12,6 +12,7 @@
 //! messages it has not sent — so a reconnect loses nothing and repeats nothing, and a
 //! subscriber that falls behind the fan-out's buffer reads the gap from the store.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -312,18 +313,20 @@ async fn socket(
         .on_upgrade(move |socket| serve(state, user, socket)))
 }
 
-/// What the forwarder of one subscription reads off each payload.
+/// What the forwarder of one subscription reads off each payload. Borrowed from the
+/// payload where it can be, copied only when a value holds an escape (a client id with a
+/// quote in it, say), so no payload is ever skipped for its spelling.
 #[derive(Debug, Deserialize)]
 struct Head<'a> {
     #[serde(borrow)]
-    op: &'a str,
+    op: Cow<'a, str>,
     seq: Option<u64>,
     #[serde(borrow)]
-    who: Option<&'a str>,
+    who: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    sender: Option<&'a str>,
+    sender: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    client_id: Option<&'a str>,
+    client_id: Option<Cow<'a, str>>,
 }
 
 /// The client ids this socket sent in one conversation whose messages its forwarder has
@@ -608,9 +611,9 @@ impl Forwarding {
             let Ok(head) = serde_json::from_str::<Head<'_>>(&payload) else {
                 continue;
             };
-            let go_on = match head.op {
+            let go_on = match head.op.as_ref() {
                 "message" => self.live_message(&head, &payload, &mut last).await,
-                "left" if head.who == Some(self.me.as_str()) => {
+                "left" if head.who.as_deref() == Some(self.me.as_str()) => {
                     let _left = self.outbox.send(payload.to_string()).await;
                     false
                 }
@@ -640,7 +643,10 @@ impl Forwarding {
             return true;
         }
         *last = seq;
-        if self.own.take(&self.me, head.sender, head.client_id) {
+        if self
+            .own
+            .take(&self.me, head.sender.as_deref(), head.client_id.as_deref())
+        {
             return true;
         }
         self.outbox.send(payload.to_owned()).await.is_ok()

@@ -9,12 +9,15 @@
 //! own unit of work, so the archive's order is commit order and its `seq` the outbox
 //! position: increasing, never reused, with gaps where other events fall.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use plaza_kernel::clock::Timestamp;
 use plaza_kernel::queue::NewEvent;
 use plaza_kernel::record::Expect;
 use serde::{Deserialize, Serialize};
 
-use crate::chat::Conversation;
+use crate::conversation::Conversation;
 use crate::model::ChatMessage;
 use crate::store::{kind, load, write};
 use crate::{CONFLICT_RETRIES_MAX, WeCom, WeComError};
@@ -97,6 +100,45 @@ struct Consent {
     agreed_at: Option<Timestamp>,
 }
 
+/// The corps' permits as last read, with their record versions: every message asks
+/// whether it is archived, and this saves it a read. A newer version always replaces an
+/// older one, so racing readers and writers leave the newest.
+#[derive(Debug, Default)]
+pub(crate) struct PermitCache(std::sync::Mutex<PermitsByCorp>);
+
+/// Per corpid: the permits record's version and its members.
+type PermitsByCorp = HashMap<String, (u64, Arc<[String]>)>;
+
+impl PermitCache {
+    fn get(&self, corpid: &str) -> Option<Arc<[String]>> {
+        self.lock().get(corpid).map(|(_, userids)| userids.clone())
+    }
+
+    fn keep(&self, corpid: &str, version: u64, userids: Arc<[String]>) {
+        let mut map = self.lock();
+        if map.len() >= PERMITS_CACHED_MAX {
+            map.clear();
+        }
+        match map.get(corpid) {
+            Some((known, _)) if *known >= version => {}
+            _ => {
+                map.insert(corpid.to_owned(), (version, userids));
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PermitsByCorp> {
+        // Each operation under the lock is one lookup, insert or clear: a panic leaves
+        // the map consistent, so a poisoned lock is still usable.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Corps whose permits are cached before the cache starts again.
+const PERMITS_CACHED_MAX: usize = 10_000;
+
 impl WeCom {
     /// `msgaudit/get_permit_user_list`: the members whose conversations are archived.
     ///
@@ -104,12 +146,27 @@ impl WeCom {
     ///
     /// Store failures.
     pub async fn archive_permits(&self, corpid: &str) -> Result<Vec<String>, WeComError> {
-        Ok(
-            load::<Permits>(&*self.records, kind::ARCHIVE_PERMITS, corpid)
-                .await?
-                .map(|(p, _)| p.userids)
-                .unwrap_or_default(),
-        )
+        Ok(self.permits_read(corpid).await?.to_vec())
+    }
+
+    /// The permits from the store, remembered in the cache.
+    async fn permits_read(&self, corpid: &str) -> Result<Arc<[String]>, WeComError> {
+        let (userids, version) =
+            match load::<Permits>(&*self.records, kind::ARCHIVE_PERMITS, corpid).await? {
+                Some((permits, version)) => (Arc::from(permits.userids), version),
+                None => (Arc::from(Vec::new()), 0),
+            };
+        self.permit_cache
+            .keep(corpid, version, Arc::clone(&userids));
+        Ok(userids)
+    }
+
+    /// The permits, from the cache when they were read before.
+    async fn permits_cached(&self, corpid: &str) -> Result<Arc<[String]>, WeComError> {
+        match self.permit_cache.get(corpid) {
+            Some(userids) => Ok(userids),
+            None => self.permits_read(corpid).await,
+        }
     }
 
     /// The corp sets which members are archived (each must be a member).
@@ -146,6 +203,7 @@ impl WeCom {
                 )?])
                 .await?
             {
+                self.permits_read(corpid).await?;
                 return Ok(kept);
             }
         }
@@ -221,7 +279,7 @@ impl WeCom {
         sender: &str,
     ) -> Result<Option<Vec<String>>, WeComError> {
         let corpid = conversation.corpid();
-        let permits = self.archive_permits(corpid).await?;
+        let permits = self.permits_cached(corpid).await?;
         if permits.is_empty() {
             return Ok(None);
         }

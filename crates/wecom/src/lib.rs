@@ -14,6 +14,7 @@
 pub mod archive;
 pub mod chat;
 pub mod contacts;
+pub mod conversation;
 pub mod corps;
 pub mod directory;
 pub mod error;
@@ -56,6 +57,7 @@ pub struct WeCom {
     fanout: Option<plaza_fanout::SharedFanOut>,
     objects: Option<Arc<dyn plaza_kernel::objects::ObjectStore>>,
     sequencers: chat::Sequencers,
+    permit_cache: archive::PermitCache,
 }
 
 impl std::fmt::Debug for WeCom {
@@ -86,6 +88,7 @@ impl WeCom {
             fanout: None,
             objects: None,
             sequencers: chat::Sequencers::default(),
+            permit_cache: archive::PermitCache::default(),
         }
     }
 

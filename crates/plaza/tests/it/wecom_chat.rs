@@ -149,8 +149,9 @@ async fn messages_arrive_live_in_order_and_once_across_reconnects_and_resends() 
         (Some(1), Some("小王"), Some("这款车有现车吗？")),
         "{heard}"
     );
+    // A client id that JSON must escape still passes every forwarder.
     staff
-        .say(&scene.direct, "s-1", "有的，周末可以来试驾")
+        .say(&scene.direct, "s-\"1\\", "有的，周末可以来试驾")
         .await;
     let reply = buyer
         .wait_for(|f| f["op"] == "message" && f["seq"] == 2)
