@@ -93,10 +93,11 @@ pub(crate) fn open_connection(
     // An 8 MiB page cache per connection. Larger is slower: at the end of every write
     // transaction that moved pages in a B-tree balance, and whenever a reader finds the
     // database changed, SQLite truncates or clears the page cache by scanning its whole
-    // hash table, so the scan grows with the cache. With 64 MiB that scan was over a third
-    // of the writer's time under the chat bench's small commits; 8 MiB halved the
-    // writer's CPU per message there and raised `plaza bench ledger` from ~50,000 to
-    // ~61,000 transfers/s, while 2 MiB made the writer read index pages back from the OS.
+    // hash table, so the scan grows with the cache. With 64 MiB that scan
+    // (`pcache1TruncateUnsafe`) was a third of the writer's samples under the chat
+    // bench's small commits; 8 MiB raised `plaza bench ledger` from ~50,000 to ~61,000
+    // transfers/s and took about a tenth off the chat writer's CPU, while 2 MiB made the
+    // writer read index pages back from the OS (docs/benchmarks.md).
     // A larger auto-checkpoint threshold lets one checkpoint absorb many commits' pages.
     // 2 KiB pages (for new databases): a group dirties one page per account it touches in
     // each history index, and every dirty page is written whole to the WAL; measured
