@@ -211,15 +211,10 @@ impl SqliteReaders {
                    AND seq <= ?3 \
                  ORDER BY seq LIMIT ?2",
             )?
-            .query_map(params![consumer, rows_max as i64, durable_seq], |row| {
-                Ok(Event {
-                    seq: row.get(0)?,
-                    topic: row.get(1)?,
-                    key: row.get(2)?,
-                    payload: row.get(3)?,
-                    created_at: Timestamp::from_unix_ms(row.get(4)?),
-                })
-            })?
+            .query_map(
+                params![consumer, rows_max as i64, durable_seq],
+                event_from_row,
+            )?
             .collect()
         })
         .await
@@ -242,15 +237,7 @@ impl SqliteReaders {
             )?
             .query_map(
                 params![topic, key, after_seq, rows_max as i64, durable_seq],
-                |row| {
-                    Ok(Event {
-                        seq: row.get(0)?,
-                        topic: row.get(1)?,
-                        key: row.get(2)?,
-                        payload: row.get(3)?,
-                        created_at: Timestamp::from_unix_ms(row.get(4)?),
-                    })
-                },
+                event_from_row,
             )?
             .collect()
         })
@@ -408,5 +395,16 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         attempts: row.get(5)?,
         state: JobState::parse(&state).ok_or_else(|| bad_value("state", &state))?,
         last_error: row.get(7)?,
+    })
+}
+
+/// An outbox row selected as `seq, topic, key, payload, created_at_ms`.
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        seq: row.get(0)?,
+        topic: row.get(1)?,
+        key: row.get(2)?,
+        payload: row.get(3)?,
+        created_at: Timestamp::from_unix_ms(row.get(4)?),
     })
 }
