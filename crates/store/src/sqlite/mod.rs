@@ -96,7 +96,7 @@ pub(crate) fn open_connection(
     // hash table, so the scan grows with the cache. With 64 MiB that scan
     // (`pcache1TruncateUnsafe`) was a third of the writer's samples under the chat
     // bench's small commits; 8 MiB raised `plaza bench ledger` from ~50,000 to ~61,000
-    // transfers/s and took about a tenth off the chat writer's CPU, while 2 MiB made the
+    // transfers/s and took a few per cent off the chat writer's CPU, while 2 MiB made the
     // writer read index pages back from the OS (docs/benchmarks.md).
     // A larger auto-checkpoint threshold lets one checkpoint absorb many commits' pages.
     // 2 KiB pages (for new databases): a group dirties one page per account it touches in
