@@ -545,6 +545,8 @@ impl TestServer {
         if method == reqwest::Method::POST {
             request = request.form(form);
         }
+        // Fails only when the server under test does not answer at all, which is the
+        // test's failure to report (see the crate's note on `expect`).
         self.send(request).await.expect("an answer")
     }
 
@@ -767,6 +769,8 @@ async fn drop_leftover_databases(client: &tokio_postgres::Client) {
 
 /// A client that follows no redirect (to read where a page sends the browser).
 fn no_redirects_client() -> reqwest::Client {
+    // The builder fails only if the TLS backend cannot start, which no test could
+    // survive anyway; its settings are fixed here, not taken from input.
     http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
