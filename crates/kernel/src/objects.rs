@@ -26,6 +26,15 @@ pub enum ObjectError {
     },
 }
 
+/// Part of a blob: its total length and the bytes asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobPart {
+    /// The whole blob's length.
+    pub total: u64,
+    /// The bytes read.
+    pub bytes: Vec<u8>,
+}
+
 /// Immutable blobs by content address.
 pub trait ObjectStore: Send + Sync {
     /// Stores `bytes` under `key` (their SHA-256 in hex) durably; storing a key that
@@ -33,6 +42,15 @@ pub trait ObjectStore: Send + Sync {
     fn put(&self, key: String, bytes: Vec<u8>) -> BoxFuture<'_, Result<(), ObjectError>>;
     /// The blob under `key`, if any.
     fn get(&self, key: String) -> BoxFuture<'_, Result<Option<Vec<u8>>, ObjectError>>;
+    /// Part of the blob under `key`, if any: its total length and up to `len_max` bytes
+    /// from `start` (none when `start` is at or past its end). Streaming a large video
+    /// reads it this way, a range at a time.
+    fn get_range(
+        &self,
+        key: String,
+        start: u64,
+        len_max: u64,
+    ) -> BoxFuture<'_, Result<Option<BlobPart>, ObjectError>>;
 }
 
 /// Whether `key` is a content address: 64 lower-case hex digits.

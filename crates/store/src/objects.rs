@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use plaza_kernel::BoxFuture;
-use plaza_kernel::objects::{ObjectError, ObjectStore, is_content_address};
+use plaza_kernel::objects::{BlobPart, ObjectError, ObjectStore, is_content_address};
 
 /// Blobs in a folder.
 #[derive(Debug, Clone)]
@@ -95,6 +95,41 @@ impl ObjectStore for LocalObjects {
             })?
         })
     }
+
+    fn get_range(
+        &self,
+        key: String,
+        start: u64,
+        len_max: u64,
+    ) -> BoxFuture<'_, Result<Option<BlobPart>, ObjectError>> {
+        Box::pin(async move {
+            let path = self.path_of(&key)?;
+            tokio::task::spawn_blocking(move || read_range(&path, start, len_max))
+                .await
+                .map_err(|error| ObjectError::Unavailable {
+                    reason: error.to_string(),
+                })?
+                .map_err(|error| unavailable(&error))
+        })
+    }
+}
+
+/// The length of the file at `path` and up to `len_max` of its bytes from `start`.
+fn read_range(path: &Path, start: u64, len_max: u64) -> std::io::Result<Option<BlobPart>> {
+    use std::io::{Read as _, Seek as _};
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let total = file.metadata()?.len();
+    let wanted = len_max.min(total.saturating_sub(start));
+    let mut bytes = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0));
+    if wanted > 0 {
+        file.seek(std::io::SeekFrom::Start(start))?;
+        file.take(wanted).read_to_end(&mut bytes)?;
+    }
+    Ok(Some(BlobPart { total, bytes }))
 }
 
 #[cfg(test)]
@@ -111,6 +146,19 @@ mod tests {
         store.put(key.clone(), b"hello".to_vec()).await.unwrap();
         assert_eq!(store.get(key.clone()).await.unwrap().unwrap(), b"hello");
         assert_eq!(store.get("b".repeat(64)).await.unwrap(), None);
+        let part = |total, bytes: &[u8]| {
+            Some(BlobPart {
+                total,
+                bytes: bytes.to_vec(),
+            })
+        };
+        let middle = store.get_range(key.clone(), 1, 3).await.unwrap();
+        assert_eq!(middle, part(5, b"ell"));
+        let tail = store.get_range(key.clone(), 3, 100).await.unwrap();
+        assert_eq!(tail, part(5, b"lo"));
+        let past = store.get_range(key.clone(), 9, 1).await.unwrap();
+        assert_eq!(past, part(5, b""));
+        assert_eq!(store.get_range("b".repeat(64), 0, 1).await.unwrap(), None);
         for bad in ["../../etc/passwd", "AB", &"A".repeat(64)] {
             assert!(matches!(
                 store.get(bad.to_owned()).await,

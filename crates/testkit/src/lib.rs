@@ -10,6 +10,7 @@
 //! create a directory or reach it over HTTP must fail the test at once and say why.
 #![deny(missing_docs)]
 
+pub mod channels;
 pub mod clock;
 pub mod ledger;
 pub mod miniapp;

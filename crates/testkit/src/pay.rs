@@ -829,6 +829,23 @@ impl Payer {
             .expect("PATCH as a payer")
     }
 
+    /// `DELETE path` as this payer.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn delete(&self, server: &TestServer, path: &str) -> Reply {
+        server
+            .send(
+                server
+                    .client
+                    .delete(format!("{}{path}", server.base_url))
+                    .bearer_auth(&self.token),
+            )
+            .await
+            .expect("DELETE as a payer")
+    }
+
     /// `GET path` as this payer.
     ///
     /// # Panics

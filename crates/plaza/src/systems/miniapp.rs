@@ -20,15 +20,12 @@ use plaza_pay::model::TradeType;
 use plaza_pay::outbound::OutboundPolicy;
 use plaza_pay::{OrderRef, PayError, PayService};
 
-use super::{Foundation, System};
+use super::{Foundation, OBJECTS_DIR, System};
 use crate::scheduler::{JobFailure, JobHandler};
 use plaza_kernel::queue::Job;
 
 /// The data-directory file of the secret that keys access tokens and seals login codes.
 const MINIAPP_SECRET_FILE: &str = "miniapp.secret";
-
-/// The data-directory folder of the object store (packages by content address).
-const OBJECTS_DIR: &str = "objects";
 
 /// How long a `wx.request` may take (WeChat's default timeout is 60 s; a container
 /// waiting longer helps nobody).

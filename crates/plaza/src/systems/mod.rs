@@ -3,6 +3,7 @@
 //! the page shell (sign-in, the user app) and its error codes. Adding a system is one
 //! line in [`build`].
 
+mod channels;
 mod miniapp;
 mod pay;
 mod wecom;
@@ -28,6 +29,10 @@ pub(crate) const IDENTITY_SECRET_FILE: &str = "pay.secret";
 /// external_userids.
 pub(crate) const WECOM_SECRET_FILE: &str = "wecom.secret";
 
+/// The data-directory folder of the object store every system keeps blobs in (packages,
+/// chat images, media), by content address.
+pub(crate) const OBJECTS_DIR: &str = "objects";
+
 /// What every system is built from: the configuration, the data directory, the store
 /// and the clocks.
 pub(crate) struct Foundation<'a> {
@@ -43,7 +48,7 @@ pub(crate) struct Foundation<'a> {
     pub(crate) wall_clock: Arc<dyn Clock>,
 }
 
-/// One system (Pay, Mini Programs and WeCom today; Channels and Search next).
+/// One system (Pay, Mini Programs, WeCom and Channels today; Search next).
 pub(crate) trait System: Send + Sync {
     /// Its name, for logs.
     fn name(&self) -> &'static str;
@@ -79,7 +84,13 @@ pub(crate) fn build(foundation: &Foundation<'_>) -> anyhow::Result<Vec<Box<dyn S
     // trait).
     let fanout: plaza_fanout::SharedFanOut = Arc::new(plaza_fanout::InProcess::new());
     let wecom = wecom::WeComSystem::build(foundation, &pay.service(), fanout)?;
-    Ok(vec![Box::new(pay), Box::new(miniapp), Box::new(wecom)])
+    let channels = channels::ChannelsSystem::build(foundation, &pay.service())?;
+    Ok(vec![
+        Box::new(pay),
+        Box::new(miniapp),
+        Box::new(wecom),
+        Box::new(channels),
+    ])
 }
 
 /// Refuses to start with two systems (or a system and the shared list) claiming the

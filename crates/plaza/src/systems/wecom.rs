@@ -18,7 +18,7 @@ use plaza_wecom::events::DeliveryFailure;
 use plaza_wecom::ports::{CallbackAnswer, CallbackRequest, CallbackSender};
 use plaza_wecom_http::{WeComState, WeComStateParts};
 
-use super::{Foundation, System, WECOM_SECRET_FILE};
+use super::{Foundation, OBJECTS_DIR, System, WECOM_SECRET_FILE};
 use crate::scheduler::{JobFailure, JobHandler};
 
 /// How long a corp's server may take to answer a callback (WeCom waits 5 s for events;
@@ -99,9 +99,6 @@ impl JobHandler for CompleteTransfer {
         })
     }
 }
-
-/// The data-directory folder of the object store (chat images by content address).
-const OBJECTS_DIR: &str = "objects";
 
 /// WeCom, built.
 pub(crate) struct WeComSystem {

@@ -18,6 +18,7 @@
 )]
 
 mod admin_cli;
+mod channels;
 mod codepay;
 mod collect;
 mod compatibility;

@@ -50,10 +50,12 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
     ("plaza-wx", Role::Base),
     ("plaza-identity", Role::Base),
     ("plaza-fanout", Role::Base),
+    ("plaza-media", Role::Base),
     ("plaza-store", Role::Store),
     ("plaza-pay", Role::Domain),
     ("plaza-miniapp", Role::Domain),
     ("plaza-wecom", Role::Domain),
+    ("plaza-channels", Role::Domain),
     ("plaza-http", Role::Http),
     (
         "plaza-pay-http",
@@ -73,6 +75,12 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
             domain: "plaza-wecom",
         },
     ),
+    (
+        "plaza-channels-http",
+        Role::SystemHttp {
+            domain: "plaza-channels",
+        },
+    ),
     ("plaza-demo-clinic", Role::Outsider),
     ("plaza", Role::Binary),
     ("plaza-testkit", Role::TestKit),
@@ -80,11 +88,13 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
 
 /// Which base crates each base crate may know: kernel and wx stand alone, the ledger
 /// builds on the kernel, identity on the kernel and the ledger (its writes go through the
-/// ledger's unit of work, `WriteSet`, like every domain's) and wx.
+/// ledger's unit of work, `WriteSet`, like every domain's) and wx; media (the ffmpeg
+/// tools) stands alone.
 pub(crate) const BASE_EDGES: &[(&str, &[&str])] = &[
     ("plaza-kernel", &[]),
     ("plaza-wx", &[]),
     ("plaza-fanout", &[]),
+    ("plaza-media", &[]),
     ("plaza-ledger", &["plaza-kernel"]),
     (
         "plaza-identity",

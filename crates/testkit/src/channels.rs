@@ -1,0 +1,179 @@
+//! Channels helpers: a creator (a Plaza user with a channel), clips made by ffmpeg from
+//! its test sources (through `plaza-media`, the same tools the server runs), resumable
+//! uploads in pieces, and posts waited for until processing ends.
+
+use serde_json::{Value, json};
+
+use crate::pay::Payer;
+use crate::{Reply, TestServer, eventually};
+
+/// A person with a channel.
+#[derive(Debug, Clone)]
+pub struct Creator {
+    /// The person (a sandbox user with a session).
+    pub person: Payer,
+    /// Their channel.
+    pub channel_id: String,
+}
+
+impl Creator {
+    /// A new user named `name` who opens a channel of the same name in `area`.
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses.
+    pub async fn open(server: &TestServer, name: &str, area: &str) -> Self {
+        let person = Payer::create(server, name, 1).await;
+        let reply = person
+            .post(
+                server,
+                "/api/v1/channels/me",
+                &json!({ "name": name, "bio": format!("{name} 的频道"), "area": area }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "opening a channel: {}", reply.text);
+        let channel_id = reply.json()["channel_id"]
+            .as_str()
+            .expect("a channel id")
+            .to_owned();
+        Self { person, channel_id }
+    }
+
+    /// Uploads `bytes` as a video and posts it with `caption`; the new post's id (still
+    /// processing).
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses.
+    pub async fn post_video(&self, server: &TestServer, bytes: &[u8], caption: &str) -> String {
+        let upload_id = upload(server, &self.person, "video", bytes, 256 * 1024).await;
+        self.post_uploads(server, &[upload_id], caption).await
+    }
+
+    /// Posts finished uploads with `caption`; the new post's id.
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses.
+    pub async fn post_uploads(
+        &self,
+        server: &TestServer,
+        uploads: &[String],
+        caption: &str,
+    ) -> String {
+        let reply = self
+            .person
+            .post(
+                server,
+                "/api/v1/channels/posts",
+                &json!({ "uploads": uploads, "caption": caption }),
+            )
+            .await;
+        assert_eq!(reply.status, 202, "posting: {}", reply.text);
+        reply.json()["post_id"]
+            .as_str()
+            .expect("a post id")
+            .to_owned()
+    }
+
+    /// Waits (bounded) until the post's processing ended; the post as its author sees it.
+    ///
+    /// # Panics
+    ///
+    /// When it is still processing after the bound.
+    pub async fn finished(&self, server: &TestServer, post_id: &str) -> Value {
+        let path = format!("/api/v1/channels/posts/{post_id}");
+        eventually("the post's processing to end", || async {
+            let post = self.person.get_ok(server, &path).await;
+            (post["state"] != "processing").then_some(post)
+        })
+        .await
+    }
+}
+
+/// Uploads `bytes` for `purpose` (`video` or `image`) in pieces of `piece_bytes`; the
+/// upload's id.
+///
+/// # Panics
+///
+/// When the server refuses a piece.
+pub async fn upload(
+    server: &TestServer,
+    person: &Payer,
+    purpose: &str,
+    bytes: &[u8],
+    piece_bytes: usize,
+) -> String {
+    let started = person
+        .post(
+            server,
+            "/api/v1/channels/uploads",
+            &json!({ "purpose": purpose, "size": bytes.len() }),
+        )
+        .await;
+    assert_eq!(started.status, 201, "starting an upload: {}", started.text);
+    let upload_id = started.json()["upload_id"]
+        .as_str()
+        .expect("an upload id")
+        .to_owned();
+    let mut offset = 0;
+    for piece in bytes.chunks(piece_bytes) {
+        let reply = put_piece(server, person, &upload_id, offset, piece.to_vec()).await;
+        assert_eq!(reply.status, 200, "a piece at {offset}: {}", reply.text);
+        offset += piece.len();
+    }
+    upload_id
+}
+
+/// `PUT /api/v1/channels/uploads/{id}?offset=…` with raw bytes.
+///
+/// # Panics
+///
+/// When the server cannot be reached.
+pub async fn put_piece(
+    server: &TestServer,
+    person: &Payer,
+    upload_id: &str,
+    offset: usize,
+    bytes: Vec<u8>,
+) -> Reply {
+    server
+        .send(
+            server
+                .client
+                .put(format!(
+                    "{}/api/v1/channels/uploads/{upload_id}?offset={offset}",
+                    server.base_url
+                ))
+                .bearer_auth(&person.token)
+                .header("content-type", "application/octet-stream")
+                .body(bytes),
+        )
+        .await
+        .expect("PUT a piece")
+}
+
+/// A clip of `seconds` from ffmpeg's test source `source` at `size`, as `format` (`mp4`,
+/// `webm` or `mp4v`, see [`plaza_media::Tools::generate_clip`]).
+///
+/// # Panics
+///
+/// When ffmpeg is missing or fails.
+pub async fn clip(source: &str, seconds: u32, size: (u32, u32), format: &str) -> Vec<u8> {
+    plaza_media::Tools::default()
+        .generate_clip(source, seconds, size, format)
+        .await
+        .expect("ffmpeg makes a clip (.ci/run installs it)")
+}
+
+/// `bytes` re-encoded at `width` pixels wide, as someone copying a video would.
+///
+/// # Panics
+///
+/// When ffmpeg fails.
+pub async fn reencoded(bytes: &[u8], width: u32) -> Vec<u8> {
+    plaza_media::Tools::default()
+        .reencode_resized(bytes, width)
+        .await
+        .expect("ffmpeg re-encodes a clip")
+}
