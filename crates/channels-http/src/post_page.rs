@@ -140,7 +140,7 @@ pub(crate) async fn body(
     };
     let why = match channels.explain(viewer, post_id).await {
         Ok(ranked) => format!(
-            "<p class=\"muted small\" id=\"ch-score\">推荐分 Score {:.3}</p>",
+            "<p class=\"muted small ch-score\" id=\"ch-score\">推荐分 Score {:.3}</p>",
             ranked.score
         ),
         Err(_) => String::new(),

@@ -87,7 +87,7 @@ fn card_html(post: &Post, channel: &Channel, stats: &PostStats, ranked: &Ranked)
          <small>{area}</small></span></a>{copy}</header>{media}\
          <a class=\"ch-caption\" href=\"/app/channels/posts/{id}\">{caption}</a>\
          <footer class=\"ch-actions\"><button type=\"button\" class=\"ch-like\" data-post=\"{id}\" aria-pressed=\"false\">♡ <span>{likes}</span></button>\
-         <a href=\"/app/channels/posts/{id}#comments\">💬 {comments}</a><span class=\"muted\">▶ {views}</span></footer>{why}</article>",
+         <a href=\"/app/channels/posts/{id}#comments\">评论 {comments}</a><span class=\"muted\">▶ {views}</span></footer>{why}</article>",
         id = escape(&post.post_id),
         cid = escape(&channel.channel_id),
         avatar = channel_avatar(channel),

@@ -38,6 +38,7 @@ mod sharing;
 mod tidy;
 mod web;
 mod web_app;
+mod web_channels;
 mod web_miniapp;
 mod web_security;
 mod web_wecom;
