@@ -11,6 +11,7 @@
 
 mod api;
 mod error;
+mod incentive_api;
 mod media;
 mod page_parts;
 mod post_page;
@@ -78,6 +79,7 @@ pub fn routes(state: ChannelsState) -> SystemRoutes {
         Router::new()
             .merge(api::router())
             .merge(social_api::router())
+            .merge(incentive_api::router())
             .merge(media::router())
             .merge(web::router())
             .with_state(state),

@@ -16,6 +16,7 @@ pub mod caption;
 pub mod creators;
 pub mod error;
 pub mod feed;
+pub mod incentive;
 pub mod model;
 pub mod originality;
 pub mod ports;
@@ -48,6 +49,7 @@ pub struct Channels {
     identity: Arc<Identity>,
     objects: Arc<dyn ObjectStore>,
     media: Arc<dyn ports::MediaTools>,
+    money: Option<Arc<dyn ports::Money>>,
     locks: locks::KeyedLocks,
     feed: feed::FeedIndex,
 }
@@ -76,9 +78,17 @@ impl Channels {
             identity,
             objects,
             media,
+            money: None,
             locks: locks::KeyedLocks::default(),
             feed: feed::FeedIndex::default(),
         }
+    }
+
+    /// With the money port: wallets for payouts and gifts, the operator's funding source.
+    #[must_use]
+    pub fn with_money(mut self, money: Arc<dyn ports::Money>) -> Self {
+        self.money = Some(money);
+        self
     }
 
     /// People.

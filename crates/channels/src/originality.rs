@@ -42,14 +42,26 @@ pub fn band_values(hashes: &[u64]) -> Vec<String> {
     values
 }
 
+/// What processing decides about a new video: whether it is original, and which
+/// originals by others, uploaded later but processed first, turn out to be its copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decision {
+    /// The new post's originality.
+    pub(crate) originality: Originality,
+    /// Later uploads by others, published as originals, that copy it: each with the
+    /// version read and how it was found.
+    pub(crate) later_copies: Vec<(Post, u64, &'static str)>,
+}
+
 impl Channels {
-    /// Whether `post` (being published with `video`) is original or a copy.
+    /// Whether `post` (being published with `video`) is original or a copy. The caller
+    /// holds the originality lock until it commits, so decisions are made one at a
+    /// time and each sees every earlier one.
     pub(crate) async fn originality_of(
         &self,
         post: &Post,
         video: &Video,
-    ) -> Result<Originality, ChannelsError> {
-        let mut candidates: Vec<Post> = Vec::new();
+    ) -> Result<Decision, ChannelsError> {
         let exact: Vec<(String, Post)> = range(
             &*self.records,
             kind::POST,
@@ -60,12 +72,51 @@ impl Channels {
             false,
         )
         .await?;
-        if let Some(original) = earliest_by_other(post, exact.into_iter().map(|(_, p)| p)) {
-            return Ok(Originality::Copy {
+        let exact: Vec<Post> = exact.into_iter().map(|(_, p)| p).collect();
+        let by_frames: Vec<Post> = self
+            .frame_candidates(video)
+            .await?
+            .into_iter()
+            .filter(|candidate| {
+                !exact.iter().any(|seen| seen.post_id == candidate.post_id)
+                    && candidate.video.as_ref().is_some_and(|theirs| {
+                        plaza_media::videos_match(&theirs.frame_hashes, &video.frame_hashes)
+                    })
+            })
+            .collect();
+        let found = exact
+            .into_iter()
+            .map(|p| (p, "exact"))
+            .chain(by_frames.into_iter().map(|p| (p, "frames")));
+        let (earlier, later): (Vec<_>, Vec<_>) = found
+            .filter(|(candidate, _)| by_another_original(post, candidate))
+            .partition(|(candidate, _)| uploaded_before(candidate, post));
+        let originality = earlier
+            .into_iter()
+            .min_by_key(|(candidate, _)| (candidate.created_at, candidate.post_id.clone()))
+            .map_or(Originality::Original, |(original, by)| Originality::Copy {
                 of_post: original.post_id,
-                by: "exact".to_owned(),
+                by: by.to_owned(),
             });
+        let mut later_copies = Vec::new();
+        if originality == Originality::Original {
+            for (candidate, by) in later {
+                if let Some((fresh, version)) =
+                    load::<Post>(&*self.records, kind::POST, &candidate.post_id).await?
+                {
+                    later_copies.push((fresh, version, by));
+                }
+            }
         }
+        Ok(Decision {
+            originality,
+            later_copies,
+        })
+    }
+
+    /// Ready originals whose frame-hash bands share one with `video`'s.
+    async fn frame_candidates(&self, video: &Video) -> Result<Vec<Post>, ChannelsError> {
+        let mut candidates: Vec<Post> = Vec::new();
         for band in band_values(&video.frame_hashes) {
             if candidates.len() >= CANDIDATES_MAX {
                 break;
@@ -94,35 +145,25 @@ impl Channels {
                 }
             }
         }
-        let matching = candidates.into_iter().filter(|candidate| {
-            candidate.video.as_ref().is_some_and(|theirs| {
-                plaza_media::videos_match(&theirs.frame_hashes, &video.frame_hashes)
-            })
-        });
-        Ok(match earliest_by_other(post, matching) {
-            Some(original) => Originality::Copy {
-                of_post: original.post_id,
-                by: "frames".to_owned(),
-            },
-            None => Originality::Original,
-        })
+        Ok(candidates)
     }
 }
 
-/// The earliest published ready original among `found` by someone other than `post`'s
-/// author. Copies are passed over: a copy's original is an original itself (the first
-/// upload of a video is never a copy), so comparing with originals finds the one to
-/// point to, and an author re-uploading their own video, which others copied, is not
-/// taken for a copier.
-fn earliest_by_other(post: &Post, found: impl Iterator<Item = Post>) -> Option<Post> {
-    found
-        .filter(|candidate| {
-            candidate.ready()
-                && candidate.original()
-                && candidate.author != post.author
-                && candidate.post_id != post.post_id
-        })
-        .min_by_key(|candidate| (candidate.published_at, candidate.post_id.clone()))
+/// Whether `candidate` is a ready original by someone other than `post`'s author.
+/// Copies are passed over: a copy's original is an original itself, so comparing with
+/// originals finds the one to point to, and an author re-uploading their own video,
+/// which others copied, is not taken for a copier.
+fn by_another_original(post: &Post, candidate: &Post) -> bool {
+    candidate.ready()
+        && candidate.original()
+        && candidate.author != post.author
+        && candidate.post_id != post.post_id
+}
+
+/// Whether `candidate` was uploaded before `post` (ties broken by id, so two posts
+/// never both come first).
+fn uploaded_before(candidate: &Post, post: &Post) -> bool {
+    (candidate.created_at, &candidate.post_id) < (post.created_at, &post.post_id)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! What Channels needs from outside: media tools (`ffprobe`/`ffmpeg`, run by
-//! `plaza-media`; tests may give fakes).
+//! `plaza-media`; tests may give fakes) and money (people's wallets and the operator's
+//! funding source, which are Pay's accounts: the binary fills the port from Pay).
 
 use plaza_kernel::BoxFuture;
 use plaza_media::{ImageFacts, MediaError, ProcessedVideo, Tools};
@@ -26,4 +27,12 @@ impl MediaTools for Tools {
     fn image_facts(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<ImageFacts, MediaError>> {
         Box::pin(async move { Tools::image_facts(self, &bytes).await })
     }
+}
+
+/// Where Channels' money comes from and goes: ledger account names of Pay's.
+pub trait Money: Send + Sync {
+    /// The account the operator's funding comes in from (the outside world).
+    fn funding_source(&self) -> String;
+    /// The wallet account of a person, or why they have none.
+    fn wallet<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<String, String>>;
 }

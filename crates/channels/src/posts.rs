@@ -22,6 +22,8 @@ use crate::{CONFLICT_RETRIES_MAX, Channels, ChannelsError, caption};
 pub const JOB_PROCESS: &str = "channels.process";
 /// The outbox topic of posts becoming visible or going away (Search indexes it).
 pub const TOPIC_POST: &str = "channels.post";
+/// The lock every originality decision is made under.
+const ORIGINALITY_LOCK: &str = "originality";
 /// Images a post may have.
 pub const IMAGES_MAX: usize = 9;
 
@@ -450,14 +452,19 @@ impl Channels {
                 return Ok(());
             }
             let channel = self.existing_channel(&post.channel_id).await?;
+            // Originality is decided one video at a time (each decision sees every
+            // earlier one), then the channel's counters under its lock.
+            let _originality = match processed {
+                Processed::Video(_) => Some(self.locks.lock(ORIGINALITY_LOCK).await),
+                _ => None,
+            };
             let _guard = self
                 .locks
                 .lock(&format!("channel:{}", post.channel_id))
                 .await;
-            let (stats, stats_version) = self.channel_stats_record(&post.channel_id).await?;
             let mut records = Vec::new();
             let mut events = Vec::new();
-            let mut stats = stats;
+            let mut demoted = Vec::new();
             match &processed {
                 Processed::Refused(reason) => {
                     tracing::info!(post_id, %reason, "a post's media was refused");
@@ -466,11 +473,9 @@ impl Channels {
                     };
                 }
                 Processed::Video(video) => {
-                    post.originality = self.originality_of(&post, video).await?;
-                    records.push(media_write(&video.playable, &video.content_type, post_id)?);
-                    records.push(media_write(&video.poster, "image/jpeg", post_id)?);
-                    post.video = Some(video.clone());
-                    records.extend(fingerprint_writes(&post, post.original())?);
+                    demoted = self
+                        .publish_video(&mut post, video, &mut records, &mut events)
+                        .await?;
                 }
                 Processed::Images(images) => {
                     for image in images {
@@ -482,14 +487,7 @@ impl Channels {
             if !matches!(processed, Processed::Refused(_)) {
                 post.state = PostState::Ready;
                 post.published_at = Some(self.now());
-                stats.posts += 1;
-                records.push(write(
-                    kind::CHANNEL_STATS,
-                    &post.channel_id,
-                    store::expect(stats_version),
-                    &stats,
-                    Vec::new(),
-                )?);
+                records.push(self.one_more_post(&post.channel_id).await?);
                 events.push(post_event(&post, &channel));
             }
             records.push(post_write(&post, Expect::Version(version))?);
@@ -499,14 +497,66 @@ impl Channels {
                 ..WriteSet::default()
             };
             if self.try_commit(unit).await? {
-                if post.ready() {
-                    let post_stats = self.post_stats(post_id).await?;
-                    self.feed.post_ready(&post, &post_stats);
+                for ready in std::iter::once(&post).chain(&demoted) {
+                    if ready.ready() {
+                        let ready_stats = self.post_stats(&ready.post_id).await?;
+                        self.feed.post_ready(ready, &ready_stats);
+                    }
                 }
                 return Ok(());
             }
         }
         Err(Self::busy("post"))
+    }
+
+    /// A video post's originality, media and fingerprint records, and the later
+    /// uploads by others it shows to be copies (rewritten as such, with events); those
+    /// copies are answered so the feed can learn of them after the commit.
+    async fn publish_video(
+        &self,
+        post: &mut Post,
+        video: &Video,
+        records: &mut Vec<RecordWrite>,
+        events: &mut Vec<NewEvent>,
+    ) -> Result<Vec<Post>, ChannelsError> {
+        let decision = self.originality_of(post, video).await?;
+        post.originality = decision.originality;
+        let mut demoted = Vec::new();
+        for (mut copy, copy_version, by) in decision.later_copies {
+            tracing::info!(copy = %copy.post_id, original = %post.post_id, "a later upload turned out to be a copy");
+            copy.originality = Originality::Copy {
+                of_post: post.post_id.clone(),
+                by: by.to_owned(),
+            };
+            records.push(post_write(&copy, Expect::Version(copy_version))?);
+            records.extend(fingerprint_writes(&copy, false)?);
+            if let Some(copier) = self.channel(&copy.channel_id).await? {
+                events.push(post_event(&copy, &copier));
+            }
+            demoted.push(copy);
+        }
+        records.push(media_write(
+            &video.playable,
+            &video.content_type,
+            &post.post_id,
+        )?);
+        records.push(media_write(&video.poster, "image/jpeg", &post.post_id)?);
+        post.video = Some(video.clone());
+        records.extend(fingerprint_writes(post, post.original())?);
+        Ok(demoted)
+    }
+
+    /// The channel's counters with one more post (the caller holds its lock).
+    async fn one_more_post(&self, channel_id: &str) -> Result<RecordWrite, ChannelsError> {
+        let (mut stats, version) = self.channel_stats_record(channel_id).await?;
+        stats.posts += 1;
+        write(
+            kind::CHANNEL_STATS,
+            channel_id,
+            store::expect(version),
+            &stats,
+            Vec::new(),
+        )
     }
 
     pub(crate) async fn channel_stats_record(

@@ -7,6 +7,7 @@ use plaza_kernel::record::{Expect, IndexEntry};
 use plaza_ledger::WriteSet;
 use serde::{Deserialize, Serialize};
 
+use crate::incentive::Activity;
 use crate::model::{Comment, Follow, Mark, Post, PostStats};
 use crate::store::{self, index, kind, load, prefix_bounds, range, time_value, write};
 use crate::{CONFLICT_RETRIES_MAX, Channels, ChannelsError};
@@ -45,12 +46,14 @@ impl Channels {
         Ok((post, stats, version))
     }
 
-    /// Commits a post's new counters with `records`, then tells the feed.
+    /// Commits a post's new counters with `records` and the change to this month's
+    /// activity (what the incentive plan scores), then tells the feed.
     async fn commit_post_stats(
         &self,
         post: &Post,
         stats: &PostStats,
         version: Option<u64>,
+        change: Activity,
         mut records: Vec<plaza_kernel::record::RecordWrite>,
     ) -> Result<bool, ChannelsError> {
         records.push(write(
@@ -60,6 +63,7 @@ impl Channels {
             stats,
             Vec::new(),
         )?);
+        records.push(self.month_activity_write(post, change).await?);
         let committed = self
             .try_commit(WriteSet {
                 records,
@@ -111,7 +115,7 @@ impl Channels {
                 Vec::new(),
             )?;
             if self
-                .commit_post_stats(&post, &stats, version, vec![record])
+                .commit_post_stats(&post, &stats, version, Activity::likes(like), vec![record])
                 .await?
             {
                 return Ok(Counted {
@@ -165,7 +169,7 @@ impl Channels {
                 Vec::new(),
             )?;
             if self
-                .commit_post_stats(&post, &stats, version, vec![record])
+                .commit_post_stats(&post, &stats, version, Activity::VIEW, vec![record])
                 .await?
             {
                 return Ok(Counted {
@@ -188,7 +192,7 @@ impl Channels {
             let (post, mut stats, version) = self.ready_post_stats(post_id).await?;
             stats.shares += 1;
             if self
-                .commit_post_stats(&post, &stats, version, Vec::new())
+                .commit_post_stats(&post, &stats, version, Activity::SHARE, Vec::new())
                 .await?
             {
                 let count = stats.shares;
@@ -260,7 +264,7 @@ impl Channels {
             }
             stats.comments += 1;
             if self
-                .commit_post_stats(&post, &stats, version, records)
+                .commit_post_stats(&post, &stats, version, Activity::COMMENT, records)
                 .await?
             {
                 return Ok(comment);

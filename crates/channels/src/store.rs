@@ -39,6 +39,13 @@ pub mod kind {
     pub const COMMENT_LIKE: &str = "channels.comment_like";
     /// A counted view, by `post/user/China day`.
     pub const VIEW: &str = "channels.view";
+    /// A post's activity in a month (what the incentive plan scores), by
+    /// `post/yyyymm`.
+    pub const POST_MONTH: &str = "channels.post_month";
+    /// A month's incentive plan, by `yyyymm`.
+    pub const PLAN: &str = "channels.incentive_plan";
+    /// A month's incentive payout, by `yyyymm`.
+    pub const PAYOUT: &str = "channels.incentive_payout";
 }
 
 /// Index names.
@@ -54,6 +61,8 @@ pub mod index {
     /// Fingerprints of ready original videos by a 16-bit band of a frame hash:
     /// `b<band>:<hex>`.
     pub const FRAME_BAND: &str = "frame_band";
+    /// Posts' monthly activity by month: `yyyymm/channel/post`.
+    pub const MONTH: &str = "month";
     /// Media records by file: the content address.
     pub const FILE: &str = "file";
     /// Ready posts by topic: `topic/published`.

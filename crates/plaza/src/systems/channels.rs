@@ -35,6 +35,51 @@ impl JobHandler for ProcessPost {
     }
 }
 
+/// `channels.incentive`: a month's creator incentive pool is paid.
+struct PayIncentives(Arc<Channels>);
+
+impl JobHandler for PayIncentives {
+    fn run<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), JobFailure>> {
+        Box::pin(async move {
+            let payout = self
+                .0
+                .pay_incentives(&job.payload)
+                .await
+                .map_err(|error| JobFailure::Retry(error.to_string()))?;
+            tracing::info!(
+                month = %payout.month,
+                pool_minor = payout.pool_minor,
+                returned_minor = payout.returned_minor,
+                creators = payout.creators.len(),
+                "creator incentives paid"
+            );
+            Ok(())
+        })
+    }
+}
+
+/// Pay's accounts for Channels: people's wallets and the bank the operator's funding
+/// comes in from.
+struct PayMoney(Arc<PayService>);
+
+impl plaza_channels::ports::Money for PayMoney {
+    fn funding_source(&self) -> String {
+        plaza_pay::accounts::bank().map_or_else(|_| "bank:CNY".to_owned(), |(id, _)| id.to_string())
+    }
+
+    fn wallet<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            match self.0.user(user_id).await {
+                Ok(Some(_)) => plaza_pay::accounts::wallet(user_id)
+                    .map(|(id, _)| id.to_string())
+                    .map_err(|error| error.to_string()),
+                Ok(None) => Err(format!("{user_id} has no wallet")),
+                Err(error) => Err(error.to_string()),
+            }
+        })
+    }
+}
+
 /// Channels, built.
 pub(crate) struct ChannelsSystem {
     channels: Arc<Channels>,
@@ -43,7 +88,10 @@ pub(crate) struct ChannelsSystem {
 impl ChannelsSystem {
     /// Builds the domain over the store, sharing Pay's identity, with the object store
     /// and Debian's `ffmpeg`/`ffprobe` found on `PATH`.
-    pub(crate) fn build(foundation: &Foundation<'_>, pay: &PayService) -> anyhow::Result<Self> {
+    pub(crate) fn build(
+        foundation: &Foundation<'_>,
+        pay: &Arc<PayService>,
+    ) -> anyhow::Result<Self> {
         let objects =
             plaza_store::objects::LocalObjects::open(foundation.config.data_dir.join(OBJECTS_DIR))
                 .with_context(|| format!("the object store under {OBJECTS_DIR}/"))?;
@@ -54,7 +102,8 @@ impl ChannelsSystem {
             pay.identity().clone(),
             Arc::new(objects),
             Arc::new(plaza_media::Tools::default()),
-        );
+        )
+        .with_money(Arc::new(PayMoney(pay.clone())));
         Ok(Self {
             channels: Arc::new(channels),
         })
@@ -67,10 +116,16 @@ impl System for ChannelsSystem {
     }
 
     fn jobs(&self) -> Vec<(&'static str, Arc<dyn JobHandler>)> {
-        vec![(
-            plaza_channels::posts::JOB_PROCESS,
-            Arc::new(ProcessPost(self.channels.clone())),
-        )]
+        vec![
+            (
+                plaza_channels::posts::JOB_PROCESS,
+                Arc::new(ProcessPost(self.channels.clone())),
+            ),
+            (
+                plaza_channels::incentive::JOB_INCENTIVE,
+                Arc::new(PayIncentives(self.channels.clone())),
+            ),
+        ]
     }
 
     fn start<'a>(&'a self, _data_dir: &'a Path) -> BoxFuture<'a, anyhow::Result<()>> {

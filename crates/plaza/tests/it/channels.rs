@@ -506,6 +506,27 @@ async fn a_reencoded_resized_copy_of_someone_elses_video_is_found() {
         "original"
     );
 
+    // Uploaded at nearly the same time and processed side by side: whichever finishes
+    // first, the earlier upload is the original and the later one the copy.
+    let racer = Creator::open(&server, "先发者", "talent").await;
+    let raced = clip("testsrc2", 3, (640, 360), "mp4").await;
+    let raced_copy = reencoded(&raced, 256).await;
+    let first_id = racer.post_video(&server, &raced, "先发").await;
+    let second_id = copier.post_video(&server, &raced_copy, "后发").await;
+    racer.finished(&server, &first_id).await;
+    let second = copier.finished(&server, &second_id).await;
+    let first = server
+        .get(&format!("/api/v1/channels/posts/{first_id}"))
+        .await
+        .json();
+    let second_now = server
+        .get(&format!("/api/v1/channels/posts/{second_id}"))
+        .await
+        .json();
+    assert_eq!(first["originality"]["kind"], "original", "{first}");
+    assert_eq!(second_now["originality"]["kind"], "copy", "{second}");
+    assert_eq!(second_now["originality"]["of_post"], first_id.as_str());
+
     // Copies rank without the originality term.
     let why = server
         .get(&format!("/api/v1/channels/posts/{copy_id}/why"))
@@ -662,4 +683,236 @@ async fn the_feed_explains_its_order_and_counts_a_view_once_a_day() {
     let server = server.restart();
     let feed = server.get("/api/v1/channels/feed").await.json();
     assert_eq!(feed["items"].as_array().unwrap().len(), 4);
+}
+
+/// A user's wallet balance, fen.
+async fn wallet(server: &TestServer, person: &Payer) -> i64 {
+    server
+        .admin_get(&format!("/api/v1/admin/users/{}", person.user_id))
+        .await
+        .json()["balance"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_monthly_incentive_pays_quality_originals_in_proportion_and_copies_nothing() {
+    let server = TestServer::sandbox(PLAZA);
+    server.pin_clock("10:00").await;
+    let a = Creator::open(&server, "原创甲", "knowledge").await;
+    let b = Creator::open(&server, "原创乙", "music").await;
+    let copier = Creator::open(&server, "搬运丙", "music").await;
+    let newcomer = Creator::open(&server, "新人丁", "sport").await;
+    let viewers: Vec<Payer> = futures_util::future::join_all((0..3).map(|index| {
+        let server = &server;
+        async move { Payer::create(server, &format!("观众{index}"), 1).await }
+    }))
+    .await;
+    let video_a = clip("testsrc", 2, (320, 240), "webm").await;
+    let post_a = a.post_video(&server, &video_a, "甲的原创").await;
+    let post_b = b
+        .post_video(
+            &server,
+            &clip("mandelbrot", 2, (320, 240), "webm").await,
+            "乙的原创",
+        )
+        .await;
+    let post_c = copier.post_video(&server, &video_a, "搬运甲").await;
+    let post_d = newcomer
+        .post_video(
+            &server,
+            &clip("life", 2, (320, 240), "webm").await,
+            "丁的原创",
+        )
+        .await;
+    for (creator, post) in [
+        (&a, &post_a),
+        (&b, &post_b),
+        (&copier, &post_c),
+        (&newcomer, &post_d),
+    ] {
+        assert_eq!(creator.finished(&server, post).await["state"], "ready");
+    }
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/channels/posts/{post_c}"))
+            .await
+            .json()["originality"]["kind"],
+        "copy"
+    );
+
+    let month = a
+        .person
+        .get_ok(&server, "/api/v1/channels/me/incentive")
+        .await["month"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fund = |amount: i64, request_id: &str| {
+        let (server, month) = (&server, month.clone());
+        let body = json!({ "amount_minor": amount, "request_id": request_id, "min_followers": 1, "min_views": 2, "min_engagement_bps": 1_000 });
+        async move {
+            server
+                .admin_post(&format!("/api/v1/admin/channels/incentives/{month}"), &body)
+                .await
+        }
+    };
+    assert_eq!(fund(6_000, "fund-1").await.json()["funded_minor"], 6_000);
+    assert_eq!(fund(4_000, "fund-2").await.json()["funded_minor"], 10_000);
+    assert_eq!(
+        fund(4_000, "fund-2").await.json()["funded_minor"],
+        10_000,
+        "the same request adds nothing"
+    );
+    fund(0, "fund-3").await.assert_error(400, "invalid_field");
+    server
+        .admin_post(
+            "/api/v1/admin/channels/incentives/200001",
+            &json!({ "amount_minor": 1, "request_id": "old" }),
+        )
+        .await
+        .assert_error(400, "invalid_field");
+
+    // A: 3 views, 1 like → 3 + 5 = 8. B: 2 views, 2 likes, 1 comment → 2 + 10 + 10 = 22.
+    // The copy gets more than either and earns nothing; D has no follower.
+    for viewer in &viewers {
+        viewer
+            .post_ok(
+                &server,
+                &format!("/api/v1/channels/posts/{post_a}/views"),
+                &json!({}),
+            )
+            .await;
+        viewer
+            .post_ok(
+                &server,
+                &format!("/api/v1/channels/posts/{post_c}/views"),
+                &json!({}),
+            )
+            .await;
+        viewer
+            .post_ok(
+                &server,
+                &format!("/api/v1/channels/posts/{post_c}/like"),
+                &json!({}),
+            )
+            .await;
+    }
+    viewers[0]
+        .post_ok(
+            &server,
+            &format!("/api/v1/channels/posts/{post_a}/like"),
+            &json!({}),
+        )
+        .await;
+    for viewer in &viewers[..2] {
+        viewer
+            .post_ok(
+                &server,
+                &format!("/api/v1/channels/posts/{post_b}/views"),
+                &json!({}),
+            )
+            .await;
+        viewer
+            .post_ok(
+                &server,
+                &format!("/api/v1/channels/posts/{post_b}/like"),
+                &json!({}),
+            )
+            .await;
+        viewer
+            .post_ok(
+                &server,
+                &format!("/api/v1/channels/posts/{post_d}/views"),
+                &json!({}),
+            )
+            .await;
+    }
+    viewers[2]
+        .post_ok(
+            &server,
+            &format!("/api/v1/channels/posts/{post_d}/like"),
+            &json!({}),
+        )
+        .await;
+    let comment = viewers[2]
+        .post(
+            &server,
+            &format!("/api/v1/channels/posts/{post_b}/comments"),
+            &json!({ "text": "好听" }),
+        )
+        .await;
+    assert_eq!(comment.status, 201);
+    for creator in [&a, &b, &copier] {
+        viewers[0]
+            .post_ok(
+                &server,
+                &format!("/api/v1/channels/{}/follow", creator.channel_id),
+                &json!({}),
+            )
+            .await;
+    }
+
+    let standing = newcomer
+        .person
+        .get_ok(&server, "/api/v1/channels/me/incentive")
+        .await;
+    assert_eq!(standing["standing"]["qualified"], false);
+    assert_eq!(standing["standing"]["missing"], json!(["followers 0/1"]));
+    let mine = a
+        .person
+        .get_ok(&server, "/api/v1/channels/me/incentive")
+        .await["standing"]
+        .clone();
+    assert_eq!(
+        (mine["score"].as_u64(), mine["qualified"].as_bool()),
+        (Some(8), Some(true))
+    );
+    let copied = copier
+        .person
+        .get_ok(&server, "/api/v1/channels/me/incentive")
+        .await["standing"]
+        .clone();
+    assert_eq!(copied["score"], 0, "copies never count");
+    assert_eq!(copied["qualified"], false);
+
+    let before: Vec<i64> = futures_util::future::join_all(
+        [&a, &b, &copier, &newcomer].map(|c| wallet(&server, &c.person)),
+    )
+    .await;
+    let payday = plaza_channels::incentive::payday(&month).unwrap().unix_ms();
+    server.set_clock(payday + 60_000).await;
+    let report = server
+        .admin_get(&format!("/api/v1/admin/channels/incentives/{month}"))
+        .await
+        .json();
+    assert_eq!(report["payout"]["pool_minor"], 10_000, "{report}");
+    // ⌊10000 × 8 / 30⌋ = 2666 and ⌊10000 × 22 / 30⌋ = 7333; the 1 fen left goes back.
+    assert_eq!(report["payout"]["paid_minor"], 9_999);
+    assert_eq!(report["payout"]["returned_minor"], 1);
+    let after: Vec<i64> = futures_util::future::join_all(
+        [&a, &b, &copier, &newcomer].map(|c| wallet(&server, &c.person)),
+    )
+    .await;
+    let gained: Vec<i64> = after
+        .iter()
+        .zip(&before)
+        .map(|(after, before)| after - before)
+        .collect();
+    assert_eq!(gained, [2_666, 7_333, 0, 0]);
+    // The month's lines say who got what and why (sessions ended over the month, so the
+    // operator's report is read).
+    let lines = report["creators"].as_array().unwrap();
+    let line = |channel: &str| lines.iter().find(|l| l["channel_id"] == channel).cloned();
+    assert_eq!(line(&a.channel_id).unwrap()["paid_minor"], 2_666);
+    assert_eq!(line(&b.channel_id).unwrap()["score"], 22);
+    assert!(
+        line(&copier.channel_id).is_none(),
+        "a copier has no original activity"
+    );
+    assert_eq!(
+        line(&newcomer.channel_id).unwrap()["missing"],
+        json!(["followers 0/1"])
+    );
+    server.assert_ledger_sound().await;
 }
