@@ -103,6 +103,8 @@ try {
   await creator.waitForSelector("#ch-posts tr[data-state]:has-text('从浏览器上传')", { timeout: 30_000 });
   await creator.waitForSelector("#ch-posts tr[data-state=ready]:has-text('从浏览器上传')", { timeout: 60_000 });
   check(true, "the studio's upload is processed and published");
+  const missing = await creator.$$eval("#ch-missing li", (items) => items.map((item) => item.textContent));
+  check(missing.some((item) => item.startsWith("followers")), `the studio says what the incentive still needs (${missing})`);
   await creator.screenshot({ path: screenshots + "/channels-studio.png", fullPage: true });
 
   console.log("all checks passed");

@@ -85,6 +85,84 @@ async fn posts_table(state: &ChannelsState, channel: &Channel, user_id: &str) ->
     )
 }
 
+/// The month before `month` (`yyyymm`).
+fn previous_month(month: &str) -> String {
+    let year: u32 = month.get(..4).and_then(|y| y.parse().ok()).unwrap_or(1970);
+    let number: u32 = month.get(4..).and_then(|m| m.parse().ok()).unwrap_or(1);
+    if number <= 1 {
+        format!("{:04}12", year.saturating_sub(1))
+    } else {
+        format!("{year:04}{:02}", number - 1)
+    }
+}
+
+/// The incentive card: this month's standing against the plan's thresholds (what
+/// qualifies, what is still missing) and the last months' income.
+async fn income_card(state: &ChannelsState, channel: &Channel) -> String {
+    let channels = &state.channels;
+    let month = plaza_channels::incentive::month_of(channels.now());
+    let Ok(standing) = channels.standing(&channel.channel_id, &month).await else {
+        return String::new();
+    };
+    let plan = channels.plan(&month).await.ok().flatten();
+    let pool = plan.as_ref().map_or_else(
+        || "本月未设激励池 No pool this month yet".to_owned(),
+        |plan| {
+            format!(
+                "本月激励池 This month's pool {}",
+                plaza_http::web::money(plan.funded_minor)
+            )
+        },
+    );
+    let verdict = if standing.qualified() {
+        "<p class=\"ch-state ready\" id=\"ch-qualified\">已达标 Qualified: your share is paid on the 1st.</p>".to_owned()
+    } else {
+        let missing: String = standing
+            .missing
+            .iter()
+            .map(|item| format!("<li>{}</li>", escape(item)))
+            .collect();
+        format!(
+            "<p class=\"muted\">还差 Still missing:</p><ul class=\"ch-missing\" id=\"ch-missing\">{missing}</ul>"
+        )
+    };
+    let mut history = String::new();
+    let mut past = month.clone();
+    for _ in 0..3 {
+        past = previous_month(&past);
+        if let Ok(Some(payout)) = channels.payout(&past).await {
+            let paid = payout
+                .creators
+                .iter()
+                .find(|c| c.channel_id == channel.channel_id)
+                .map_or(0, |c| c.paid_minor);
+            history.push_str(&format!(
+                "<li><span>{}年{}月</span><strong class=\"money\">{}</strong></li>",
+                &past[..4],
+                &past[4..],
+                plaza_http::web::money(paid)
+            ));
+        }
+    }
+    let history = if history.is_empty() {
+        String::new()
+    } else {
+        format!("<ul class=\"ch-income\" id=\"ch-income\">{history}</ul>")
+    };
+    format!(
+        "<section class=\"card\"><h2>创作者激励 Creator incentive</h2><p class=\"muted\">{pool}</p>\
+         <p>本月原创作品 Original posts this month: {views} 播放 · {likes} 赞 · {comments} 评论 · {shares} 分享 · 互动率 {rate}.{rate_frac:02}% · 得分 Score <strong id=\"ch-incentive-score\">{score}</strong></p>\
+         {verdict}{history}</section>",
+        views = standing.views,
+        likes = standing.likes,
+        comments = standing.comments,
+        shares = standing.shares,
+        rate = standing.engagement_bps / 100,
+        rate_frac = standing.engagement_bps % 100,
+        score = standing.score,
+    )
+}
+
 /// `GET /app/channels/studio`.
 pub(crate) async fn studio(State(state): State<ChannelsState>, headers: HeaderMap) -> Response {
     let viewer = viewer(&state.http, &headers).await;
@@ -107,7 +185,7 @@ pub(crate) async fn studio(State(state): State<ChannelsState>, headers: HeaderMa
                 "<section class=\"card ch-profile\">{avatar}<div><h2>{name}</h2>\
                  <p class=\"muted\">{area} · {followers} 关注者 · {posts} 作品</p>\
                  <p><a href=\"/app/channels/c/{cid}\">查看主页 View channel</a></p></div></section>\
-                 {upload}<section class=\"card\"><h2>作品 Posts</h2>{table}</section>",
+                 {upload}{income}<section class=\"card\"><h2>作品 Posts</h2>{table}</section>",
                 avatar = channel_avatar(&channel),
                 name = escape(&channel.name),
                 area = channel.area.label(),
@@ -115,6 +193,7 @@ pub(crate) async fn studio(State(state): State<ChannelsState>, headers: HeaderMa
                 posts = stats.posts,
                 cid = escape(&channel.channel_id),
                 upload = upload_form(),
+                income = income_card(&state, &channel).await,
                 table = posts_table(&state, &channel, &user.user_id).await,
             )
         }
