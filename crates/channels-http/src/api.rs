@@ -503,23 +503,18 @@ async fn following(
     };
     let found = state
         .channels
-        .following_feed(user_id, before, limit)
+        .following_explained(user_id, before, limit)
         .await
         .map_err(api_error)?;
     let mut items = Vec::new();
-    for (_, post_id) in &found {
+    for ((_, post_id), why) in &found {
         let Ok(post) = state.channels.post(post_id, None).await else {
             continue;
         };
-        let why = state
-            .channels
-            .explain(Some(user_id), post_id)
-            .await
-            .map_err(api_error)?;
-        items.push(json!({ "post": post_view(state, &post).await?, "why": why_json(&why) }));
+        items.push(json!({ "post": post_view(state, &post).await?, "why": why_json(why) }));
     }
     let next = (found.len() == limit)
-        .then(|| found.last().map(|(at, id)| format!("{at}~{id}")))
+        .then(|| found.last().map(|((at, id), _)| format!("{at}~{id}")))
         .flatten();
     Ok(AxumJson(
         json!({ "tab": "following", "items": items, "next_cursor": next }),

@@ -124,17 +124,13 @@ async fn feed_cards(
             let (at, id) = text.split_once('~')?;
             Some((at.parse().ok()?, id.to_owned()))
         });
-        let found = channels.following_feed(user_id, before, FEED_PAGE).await?;
+        let found = channels
+            .following_explained(user_id, before, FEED_PAGE)
+            .await?;
         let next = (found.len() == FEED_PAGE)
-            .then(|| found.last().map(|(at, id)| format!("{at}~{id}")))
+            .then(|| found.last().map(|((at, id), _)| format!("{at}~{id}")))
             .flatten();
-        let mut ranked = Vec::new();
-        for (_, post_id) in &found {
-            if let Ok(explained) = channels.explain(Some(user_id), post_id).await {
-                ranked.push(explained);
-            }
-        }
-        (ranked, next)
+        (found.into_iter().map(|(_, ranked)| ranked).collect(), next)
     } else {
         let offset = cursor.and_then(|text| text.parse().ok()).unwrap_or(0);
         let ranked = channels.recommended(viewer, offset, FEED_PAGE).await?;

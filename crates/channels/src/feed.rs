@@ -345,6 +345,38 @@ impl Channels {
         })
     }
 
+    /// Following for `viewer` with each post's terms (as [`Channels::explain`] gives
+    /// them, the viewer's context read once): newest first, older than `before`, at
+    /// most `rows_max`.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn following_explained(
+        &self,
+        viewer: &str,
+        before: Option<(i64, String)>,
+        rows_max: usize,
+    ) -> Result<Vec<((i64, String), Ranked)>, ChannelsError> {
+        let found = self.following_feed(viewer, before, rows_max).await?;
+        let context = self.viewer_context(Some(viewer)).await?;
+        let now_ms = self.now().unix_ms();
+        let inner = self.feed.read();
+        Ok(found
+            .into_iter()
+            .filter_map(|entry| {
+                let facts = inner.posts.get(&entry.1)?;
+                let terms = terms(facts, &context, now_ms);
+                let ranked = Ranked {
+                    post_id: entry.1.clone(),
+                    score: terms.iter().map(|term| term.points).sum(),
+                    terms,
+                };
+                Some((entry, ranked))
+            })
+            .collect())
+    }
+
     /// Following for `viewer`: the followed channels' ready posts, newest first, older
     /// than `before` (a previous page's last: published ms and id), at most `rows_max`.
     ///

@@ -5,6 +5,7 @@ pub(crate) mod chat;
 mod chat_relay;
 pub(crate) mod codepay;
 pub(crate) mod coupons;
+pub(crate) mod feed;
 pub(crate) mod miniapp;
 pub(crate) mod pay;
 
@@ -54,6 +55,10 @@ pub(crate) enum BenchCommand {
     /// member; messages and deliveries per second, send-to-delivery p50/p99, lost and
     /// duplicated.
     Chat(chat::ChatArgs),
+    /// Channels feed requests per second (Recommended and Following, alternating) with
+    /// `--posts` ready posts and `--users` signed-in people, against the same requests
+    /// answered by a handler that does no work (the machine's HTTP bound).
+    Feed(feed::FeedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +98,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
         BenchCommand::Coupons(args) => coupons::run(args).await,
         BenchCommand::Miniapp(args) => miniapp::run(args).await,
         BenchCommand::Chat(args) => chat::run(args).await,
+        BenchCommand::Feed(args) => feed::run(args).await,
     }
 }
 
