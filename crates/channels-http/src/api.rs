@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json as AxumJson, Router};
 use plaza_channels::creators::{ChannelPatch, NewChannel};
+use plaza_channels::feed::FeedItem;
 use plaza_channels::model::{Area, Post, UploadPurpose};
 use plaza_channels::posts::NewPost;
 use plaza_http::ApiError;
@@ -427,7 +428,6 @@ async fn why(
     let ranked = state
         .channels
         .explain(viewer.id(), &post_id)
-        .await
         .map_err(api_error)?;
     Ok(AxumJson(why_json(&ranked)))
 }
@@ -448,6 +448,15 @@ async fn feed(
     }
 }
 
+/// A feed card: the post as the API shows it, and why it is there.
+fn item_json(item: &FeedItem) -> Value {
+    json!({
+        "post": post_json(&item.post, &item.stats, &item.channel.name),
+        "why": why_json(&item.ranked),
+    })
+}
+
+#[allow(clippy::unused_async, reason = "the feed's handlers share one shape")]
 async fn recommended(
     state: &ChannelsState,
     viewer: &MaybeSignedIn,
@@ -460,25 +469,15 @@ async fn recommended(
             .map_err(|_| ApiError::new(crate::error::code::INVALID_QUERY, "cursor is malformed"))?,
         None => 0,
     };
-    let ranked = state
-        .channels
-        .recommended(viewer.id(), offset, limit)
-        .await
-        .map_err(api_error)?;
-    let mut items = Vec::new();
-    for entry in &ranked {
-        // A post deleted since ranking is left out.
-        let Ok(post) = state.channels.post(&entry.post_id, None).await else {
-            continue;
-        };
-        items.push(json!({ "post": post_view(state, &post).await?, "why": why_json(entry) }));
-    }
-    let next = (ranked.len() == limit).then(|| (offset + limit).to_string());
+    let found = state.channels.recommended(viewer.id(), offset, limit);
+    let items: Vec<Value> = found.iter().map(item_json).collect();
+    let next = (found.len() == limit).then(|| (offset + limit).to_string());
     Ok(AxumJson(
         json!({ "tab": "recommended", "items": items, "next_cursor": next }),
     ))
 }
 
+#[allow(clippy::unused_async, reason = "the feed's handlers share one shape")]
 async fn following(
     state: &ChannelsState,
     viewer: &MaybeSignedIn,
@@ -501,18 +500,8 @@ async fn following(
         }
         None => None,
     };
-    let found = state
-        .channels
-        .following_explained(user_id, before, limit)
-        .await
-        .map_err(api_error)?;
-    let mut items = Vec::new();
-    for ((_, post_id), why) in &found {
-        let Ok(post) = state.channels.post(post_id, None).await else {
-            continue;
-        };
-        items.push(json!({ "post": post_view(state, &post).await?, "why": why_json(why) }));
-    }
+    let found = state.channels.following_feed(user_id, before, limit);
+    let items: Vec<Value> = found.iter().map(|(_, item)| item_json(item)).collect();
     let next = (found.len() == limit)
         .then(|| found.last().map(|((at, id), _)| format!("{at}~{id}")))
         .flatten();

@@ -138,7 +138,7 @@ pub(crate) async fn body(
             escape(&label)
         )
     };
-    let why = match channels.explain(viewer, post_id).await {
+    let why = match channels.explain(viewer, post_id) {
         Ok(ranked) => format!(
             "<p class=\"muted small ch-score\" id=\"ch-score\">推荐分 Score {:.3}</p>",
             ranked.score

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use plaza_channels::feed::Ranked;
+use plaza_channels::feed::{FeedItem, Ranked};
 use plaza_channels::model::{Channel, Originality, Post};
 use plaza_channels::{ChannelsError, PostStats};
 use plaza_http::web::{
@@ -116,7 +116,7 @@ async fn feed_cards(
     cursor: Option<&str>,
 ) -> Result<(String, Option<String>), ChannelsError> {
     let channels = &state.channels;
-    let (ranked, next): (Vec<Ranked>, Option<String>) = if following {
+    let (items, next): (Vec<FeedItem>, Option<String>) = if following {
         let Some(user_id) = viewer else {
             return Ok((String::new(), None));
         };
@@ -124,30 +124,21 @@ async fn feed_cards(
             let (at, id) = text.split_once('~')?;
             Some((at.parse().ok()?, id.to_owned()))
         });
-        let found = channels
-            .following_explained(user_id, before, FEED_PAGE)
-            .await?;
+        let found = channels.following_feed(user_id, before, FEED_PAGE);
         let next = (found.len() == FEED_PAGE)
             .then(|| found.last().map(|((at, id), _)| format!("{at}~{id}")))
             .flatten();
-        (found.into_iter().map(|(_, ranked)| ranked).collect(), next)
+        (found.into_iter().map(|(_, item)| item).collect(), next)
     } else {
         let offset = cursor.and_then(|text| text.parse().ok()).unwrap_or(0);
-        let ranked = channels.recommended(viewer, offset, FEED_PAGE).await?;
-        let next = (ranked.len() == FEED_PAGE).then(|| (offset + FEED_PAGE).to_string());
-        (ranked, next)
+        let items = channels.recommended(viewer, offset, FEED_PAGE);
+        let next = (items.len() == FEED_PAGE).then(|| (offset + FEED_PAGE).to_string());
+        (items, next)
     };
-    let mut html = String::new();
-    for entry in &ranked {
-        let Ok(post) = channels.post(&entry.post_id, None).await else {
-            continue;
-        };
-        let Some(channel) = channels.channel(&post.channel_id).await? else {
-            continue;
-        };
-        let stats = channels.post_stats(&post.post_id).await?;
-        html.push_str(&card_html(&post, &channel, &stats, entry));
-    }
+    let html = items
+        .iter()
+        .map(|item| card_html(&item.post, &item.channel, &item.stats, &item.ranked))
+        .collect();
     Ok((html, next))
 }
 

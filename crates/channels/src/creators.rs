@@ -174,6 +174,7 @@ impl Channels {
             ..WriteSet::default()
         };
         if self.try_commit(unit).await? {
+            self.feed.channel_changed(&channel);
             return Ok(channel);
         }
         // Lost a race: say which.
@@ -290,6 +291,7 @@ impl Channels {
             ..WriteSet::default()
         };
         if self.try_commit(unit).await? {
+            self.feed.channel_changed(&channel);
             Ok(channel)
         } else {
             Err(Self::busy("channel"))

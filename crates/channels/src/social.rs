@@ -453,6 +453,7 @@ impl Channels {
                 })
                 .await?
             {
+                self.feed.follow_changed(&record);
                 return Ok(Counted {
                     changed: true,
                     count: stats.followers,

@@ -143,6 +143,7 @@ async fn seed(
     seed_partners_and_codes(client, base, token, demo_dir).await?;
     crate::demo_miniapp::seed(client, base, token, demo_dir, DEMO_PASSWORD).await?;
     crate::demo_wecom::seed(client, base, token, demo_dir, DEMO_PASSWORD, &payer_tokens).await?;
+    crate::demo_channels::seed(client, base, token, DEMO_PASSWORD, &payer_tokens).await?;
     Ok(())
 }
 
@@ -276,6 +277,10 @@ fn greet(base: &str, demo_dir: &Path, appid: &str, backend: &str) -> anyhow::Res
         out,
         "  WeCom          {base}/app/work   sign in as Wang Lei: the workbench; Chats has 星河车友群 with the payers ({})",
         crate::demo_wecom::CORP_NAME
+    )?;
+    writeln!(
+        out,
+        "  Channels       {base}/app/channels    视频号: the feed (sign in as a payer); 晚风乐队 and 山野小林 post from {base}/app/channels/studio"
     )?;
     writeln!(out, "  Sign-in page   {base}/signin")?;
     writeln!(

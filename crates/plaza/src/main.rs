@@ -11,6 +11,7 @@ mod ca;
 mod config;
 mod datadir;
 mod demo;
+mod demo_channels;
 mod demo_miniapp;
 mod demo_wecom;
 mod locate;

@@ -166,6 +166,33 @@ pub async fn clip(source: &str, seconds: u32, size: (u32, u32), format: &str) ->
         .expect("ffmpeg makes a clip (.ci/run installs it)")
 }
 
+/// A `width`×`height` PNG of a colour gradient (`shade` moves its colours).
+///
+/// # Panics
+///
+/// Never for sizes above zero: the encoder writes to memory.
+pub fn png_image(width: u32, height: u32, shade: u8) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().expect("a PNG header");
+        let pixels: Vec<u8> = (0..width * height)
+            .flat_map(|i| {
+                let (x, y) = (i % width, i / width);
+                [
+                    u8::try_from(x * 255 / width.max(1)).unwrap_or(0),
+                    u8::try_from(y * 255 / height.max(1)).unwrap_or(0),
+                    shade,
+                ]
+            })
+            .collect();
+        writer.write_image_data(&pixels).expect("PNG pixels");
+    }
+    bytes
+}
+
 /// `bytes` re-encoded at `width` pixels wide, as someone copying a video would.
 ///
 /// # Panics

@@ -4,7 +4,7 @@
 //! after re-encoding; the feed's explanations match its order.
 
 use plaza_testkit::TestServer;
-use plaza_testkit::channels::{Creator, clip, put_piece, reencoded};
+use plaza_testkit::channels::{Creator, clip, png_image, put_piece, reencoded, upload};
 use plaza_testkit::pay::Payer;
 use serde_json::{Value, json};
 
@@ -915,4 +915,81 @@ async fn the_monthly_incentive_pays_quality_originals_in_proportion_and_copies_n
         json!(["followers 0/1"])
     );
     server.assert_ledger_sound().await;
+}
+
+#[tokio::test]
+async fn an_image_post_serves_its_images_and_an_avatar_is_shown() {
+    let server = TestServer::sandbox(PLAZA);
+    let creator = Creator::open(&server, "图片作者", "lifestyle").await;
+    let first = png_image(320, 240, 40);
+    let second = png_image(240, 320, 200);
+    let uploads = [
+        upload(&server, &creator.person, "image", &first, 4_096).await,
+        upload(&server, &creator.person, "image", &second, 1 << 20).await,
+    ];
+    let post_id = creator
+        .post_uploads(&server, &uploads, "两张图 #风景")
+        .await;
+    let post = creator.finished(&server, &post_id).await;
+    assert_eq!(
+        (post["state"].as_str(), post["kind"].as_str()),
+        (Some("ready"), Some("images")),
+        "{post}"
+    );
+    let images = post["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    assert_eq!(
+        (images[0]["width"].as_u64(), images[0]["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    let (status, served, headers) =
+        get_range(&server, images[1]["url"].as_str().unwrap(), None).await;
+    assert_eq!(
+        (status, headers["content-type"].to_str().unwrap()),
+        (200, "image/png")
+    );
+    assert_eq!(served, second);
+
+    // A video upload cannot join images, and an image upload is no avatar twice.
+    let avatar = upload(
+        &server,
+        &creator.person,
+        "image",
+        &png_image(64, 64, 90),
+        1 << 20,
+    )
+    .await;
+    let changed = creator
+        .person
+        .patch(
+            &server,
+            "/api/v1/channels/me",
+            &json!({ "avatar_upload": avatar, "bio": "新简介" }),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let avatar_url = changed.json()["avatar_url"].as_str().unwrap().to_owned();
+    assert_eq!(get_range(&server, &avatar_url, None).await.0, 200);
+    let again = creator
+        .person
+        .patch(
+            &server,
+            "/api/v1/channels/me",
+            &json!({ "avatar_upload": avatar }),
+        )
+        .await;
+    again.assert_error(409, "upload_unusable");
+    let not_an_image = upload(
+        &server,
+        &creator.person,
+        "image",
+        b"GIF89a but then nothing an image needs",
+        1 << 20,
+    )
+    .await;
+    let refused_id = creator.post_uploads(&server, &[not_an_image], "坏图").await;
+    assert_eq!(
+        creator.finished(&server, &refused_id).await["state"],
+        "failed"
+    );
 }
