@@ -10,6 +10,7 @@
 
 mod hash;
 mod probe;
+pub mod webm;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -190,6 +191,50 @@ impl Tools {
         tokio::fs::read(output.path())
             .await
             .map_err(|error| failed("clip", &error))
+    }
+
+    /// A clip from ffmpeg's test source `source`, written as a live WebM stream to a pipe
+    /// (VP8 with a keyframe every second, Opus), as a live room receives one: the bytes
+    /// in the order they left ffmpeg.
+    ///
+    /// # Errors
+    ///
+    /// [`MediaError::Failed`] when ffmpeg fails.
+    pub async fn live_webm(&self, source: &str, seconds: u32) -> Result<Vec<u8>, MediaError> {
+        let picture = format!("{source}=size=320x240:rate=25");
+        let tone = "sine=frequency=330".to_owned();
+        let length = seconds.to_string();
+        let args = [
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            &picture,
+            "-f",
+            "lavfi",
+            "-i",
+            &tone,
+            "-t",
+            &length,
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-g",
+            "25",
+            "-b:v",
+            "400k",
+            "-c:a",
+            "libopus",
+            "-f",
+            "webm",
+            "-live",
+            "1",
+            "pipe:1",
+        ];
+        self.ffmpeg_output("live clip", &args, TRANSCODE_RUN_MIN)
+            .await
     }
 
     /// The same video re-encoded and resized (another codec, another size, a lower

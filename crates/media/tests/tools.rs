@@ -3,6 +3,7 @@
 //! does not; a non-browser format is transcoded to H.264/AAC; garbage is unreadable.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+use plaza_media::webm::{Piece, Splitter};
 use plaza_media::{MediaError, Tools, videos_match};
 
 #[tokio::test]
@@ -85,4 +86,44 @@ async fn garbage_and_truncated_files_are_unreadable() {
         .unwrap();
     let truncated = tools.process_video(&clip[..200]).await;
     assert!(truncated.is_err(), "{truncated:?}");
+}
+
+#[tokio::test]
+async fn a_live_webm_stream_is_cut_into_init_and_clusters_starting_at_keyframes() {
+    let tools = Tools::default();
+    let stream = tools.live_webm("testsrc2", 4).await.unwrap();
+    let mut splitter = Splitter::new();
+    let mut pieces = Vec::new();
+    let mut step = 1;
+    let mut at = 0;
+    while at < stream.len() {
+        let end = (at + step).min(stream.len());
+        pieces.extend(splitter.push(&stream[at..end]).unwrap());
+        at = end;
+        step = step * 7 % 5_003 + 1;
+    }
+    let Some(Piece::Init(init)) = pieces.first() else {
+        panic!(
+            "the first piece is the init segment: {:?}",
+            pieces.first().map(std::mem::discriminant)
+        );
+    };
+    assert!(stream.starts_with(init));
+    let rest: Vec<u8> = pieces[1..]
+        .iter()
+        .flat_map(|piece| match piece {
+            Piece::ClusterStart { bytes, .. } | Piece::ClusterMore(bytes) => bytes.clone(),
+            Piece::Init(_) => panic!("one init segment"),
+        })
+        .collect();
+    assert_eq!(
+        [init.clone(), rest].concat(),
+        stream,
+        "every byte once, in order"
+    );
+    let keys = pieces
+        .iter()
+        .filter(|piece| matches!(piece, Piece::ClusterStart { key: true, .. }))
+        .count();
+    assert!(keys >= 3, "a keyframe each second starts a cluster: {keys}");
 }
