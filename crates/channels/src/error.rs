@@ -104,6 +104,24 @@ pub enum ChannelsError {
         /// What.
         what: &'static str,
     },
+    /// No such live room (or it is not on air).
+    #[error("no live room {room_id} on air")]
+    RoomNotFound {
+        /// The id asked for.
+        room_id: String,
+    },
+    /// The channel is on air already.
+    #[error("you are live already in room {room_id}")]
+    AlreadyLive {
+        /// That room.
+        room_id: String,
+    },
+    /// The wallet holds less than the gift costs.
+    #[error("the wallet holds less than {needed_minor} fen")]
+    WalletShort {
+        /// What the gift costs.
+        needed_minor: i64,
+    },
     /// Too many concurrent changes to one thing.
     #[error("too many concurrent changes to the {what}; retry")]
     Busy {

@@ -705,15 +705,6 @@ impl Channels {
             Err(error) => Err(error.into()),
         }
     }
-
-    /// The money port, or why there is none.
-    fn money(&self) -> Result<&std::sync::Arc<dyn crate::ports::Money>, ChannelsError> {
-        self.money
-            .as_ref()
-            .ok_or_else(|| ChannelsError::Unavailable {
-                reason: "this Plaza runs no payments".to_owned(),
-            })
-    }
 }
 
 #[cfg(test)]

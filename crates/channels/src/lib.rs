@@ -17,6 +17,7 @@ pub mod creators;
 pub mod error;
 pub mod feed;
 pub mod incentive;
+pub mod live;
 pub mod model;
 pub mod originality;
 pub mod ports;
@@ -50,6 +51,8 @@ pub struct Channels {
     objects: Arc<dyn ObjectStore>,
     media: Arc<dyn ports::MediaTools>,
     money: Option<Arc<dyn ports::Money>>,
+    fanout: Option<plaza_fanout::SharedFanOut>,
+    stages: live::Stages,
     locks: locks::KeyedLocks,
     feed: feed::FeedIndex,
 }
@@ -79,6 +82,8 @@ impl Channels {
             objects,
             media,
             money: None,
+            fanout: None,
+            stages: live::Stages::default(),
             locks: locks::KeyedLocks::default(),
             feed: feed::FeedIndex::default(),
         }
@@ -89,6 +94,18 @@ impl Channels {
     pub fn with_money(mut self, money: Arc<dyn ports::Money>) -> Self {
         self.money = Some(money);
         self
+    }
+
+    /// With the realtime fan-out live rooms publish on.
+    #[must_use]
+    pub fn with_fanout(mut self, fanout: plaza_fanout::SharedFanOut) -> Self {
+        self.fanout = Some(fanout);
+        self
+    }
+
+    /// The realtime fan-out, if attached.
+    pub fn fanout(&self) -> Option<&plaza_fanout::SharedFanOut> {
+        self.fanout.as_ref()
     }
 
     /// People.
@@ -108,6 +125,15 @@ impl Channels {
             Err(LedgerError::RecordConflict { .. }) => Ok(false),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// The money port, or why there is none.
+    pub(crate) fn money(&self) -> Result<&Arc<dyn ports::Money>, ChannelsError> {
+        self.money
+            .as_ref()
+            .ok_or_else(|| ChannelsError::Unavailable {
+                reason: "this Plaza runs no payments".to_owned(),
+            })
     }
 
     fn busy(what: &str) -> ChannelsError {

@@ -42,6 +42,12 @@ pub mod kind {
     /// A post's activity in a month (what the incentive plan scores), by
     /// `post/yyyymm`.
     pub const POST_MONTH: &str = "channels.post_month";
+    /// A live room, by room id.
+    pub const LIVE_ROOM: &str = "channels.live_room";
+    /// A comment in a live room, by `room/seq` (twelve digits).
+    pub const LIVE_COMMENT: &str = "channels.live_comment";
+    /// A gift in a live room, by `room/sender/request_id`.
+    pub const LIVE_GIFT: &str = "channels.live_gift";
     /// A month's incentive plan, by `yyyymm`.
     pub const PLAN: &str = "channels.incentive_plan";
     /// A month's incentive payout, by `yyyymm`.
@@ -63,6 +69,10 @@ pub mod index {
     pub const FRAME_BAND: &str = "frame_band";
     /// Posts' monthly activity by month: `yyyymm/channel/post`.
     pub const MONTH: &str = "month";
+    /// Live rooms on air by channel: `channel_id`.
+    pub const LIVE: &str = "live";
+    /// A room's comments and gifts: `room/seq` or `room/time`.
+    pub const ROOM: &str = "room";
     /// Media records by file: the content address.
     pub const FILE: &str = "file";
     /// Ready posts by topic: `topic/published`.

@@ -18,8 +18,28 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
-/// A payload as published: shared, so one serialisation serves every subscriber.
-pub type Payload = Arc<str>;
+/// A payload as published: shared, so one serialisation serves every subscriber. Most
+/// are JSON text (chat messages, receipts, a live room's events); a live room's media
+/// goes as bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// Text, usually JSON.
+    Text(Arc<str>),
+    /// Bytes, e.g. a piece of a live video stream.
+    Binary(Arc<[u8]>),
+}
+
+impl From<Arc<str>> for Payload {
+    fn from(text: Arc<str>) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<&str> for Payload {
+    fn from(text: &str) -> Self {
+        Self::Text(Arc::from(text))
+    }
+}
 
 /// What a subscription yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,15 +143,21 @@ mod tests {
         let mut first = fanout.subscribe("a");
         let mut second = fanout.subscribe("a");
         let mut other = fanout.subscribe("b");
-        fanout.publish("a", Arc::from("1"));
-        fanout.publish("a", Arc::from("2"));
-        fanout.publish("nobody", Arc::from("x"));
+        fanout.publish("a", Payload::Text(Arc::from("1")));
+        fanout.publish("a", Payload::Text(Arc::from("2")));
+        fanout.publish("nobody", Payload::Text(Arc::from("x")));
         for subscription in [&mut first, &mut second] {
-            assert_eq!(subscription.recv().await, Received::Payload(Arc::from("1")));
-            assert_eq!(subscription.recv().await, Received::Payload(Arc::from("2")));
+            assert_eq!(
+                subscription.recv().await,
+                Received::Payload(Payload::from("1"))
+            );
+            assert_eq!(
+                subscription.recv().await,
+                Received::Payload(Payload::from("2"))
+            );
         }
-        fanout.publish("b", Arc::from("3"));
-        assert_eq!(other.recv().await, Received::Payload(Arc::from("3")));
+        fanout.publish("b", Payload::Text(Arc::from("3")));
+        assert_eq!(other.recv().await, Received::Payload(Payload::from("3")));
     }
 
     #[tokio::test]
@@ -139,17 +165,17 @@ mod tests {
         let fanout = InProcess::new();
         let mut slow = fanout.subscribe("t");
         for i in 0..BUFFER_PER_TOPIC + 10 {
-            fanout.publish("t", Arc::from(i.to_string()));
+            fanout.publish("t", Payload::Text(Arc::from(i.to_string())));
         }
         assert_eq!(slow.recv().await, Received::Lagged(10));
-        assert_eq!(slow.recv().await, Received::Payload(Arc::from("10")));
+        assert_eq!(slow.recv().await, Received::Payload(Payload::from("10")));
     }
 
     #[tokio::test]
     async fn a_topic_without_subscribers_is_forgotten() {
         let fanout = InProcess::new();
         drop(fanout.subscribe("t"));
-        fanout.publish("t", Arc::from("x"));
+        fanout.publish("t", Payload::Text(Arc::from("x")));
         assert_eq!(fanout.topics(), 0);
     }
 }

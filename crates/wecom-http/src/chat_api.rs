@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json as AxumJson, Router};
-use plaza_fanout::Received;
+use plaza_fanout::{Payload, Received};
 use plaza_http::ApiError;
 use plaza_http::extract::Json;
 use plaza_identity::{IdentityError, User};
@@ -599,7 +599,9 @@ impl Forwarding {
         }
         loop {
             let payload = match subscription.recv().await {
-                Received::Payload(payload) => payload,
+                Received::Payload(Payload::Text(payload)) => payload,
+                // Chat topics carry text only.
+                Received::Payload(Payload::Binary(_)) => continue,
                 Received::Lagged(_) => {
                     if self.catch_up(&mut last).await.is_err() {
                         return;

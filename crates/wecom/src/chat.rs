@@ -477,7 +477,10 @@ impl WeCom {
     /// Publishes a payload on a conversation's topic, if a fan-out is attached.
     pub(crate) fn publish(&self, topic: &str, payload: &Value) {
         if let Some(fanout) = &self.fanout {
-            fanout.publish(topic, Arc::from(payload.to_string()));
+            fanout.publish(
+                topic,
+                plaza_fanout::Payload::Text(Arc::from(payload.to_string())),
+            );
         }
     }
 
