@@ -22,6 +22,8 @@ pub mod code {
         NOT_MEDIA = ("not_media", InvalidRequest, 415);
         FILE_TOO_LARGE = ("file_too_large", InvalidRequest, 413);
         MEDIA_TOOLS_UNAVAILABLE = ("media_tools_unavailable", System, 503);
+        ROOM_NOT_FOUND = ("room_not_found", InvalidRequest, 404);
+        ALREADY_LIVE = ("already_live", InvalidRequest, 409);
         NOT_YOURS = ("not_yours", Auth, 403);
         }
     }
@@ -50,6 +52,9 @@ pub(crate) fn api_error(error: ChannelsError) -> ApiError {
         ChannelsError::UploadUnusable { .. } => code::UPLOAD_UNUSABLE,
         ChannelsError::MediaUnavailable { .. } => code::MEDIA_TOOLS_UNAVAILABLE,
         ChannelsError::NotYours { .. } => code::NOT_YOURS,
+        ChannelsError::RoomNotFound { .. } => code::ROOM_NOT_FOUND,
+        ChannelsError::AlreadyLive { .. } => code::ALREADY_LIVE,
+        ChannelsError::WalletShort { .. } => code::INSUFFICIENT_FUNDS,
         ChannelsError::Busy { .. } => code::BUSY,
     };
     ApiError::new(code, message)

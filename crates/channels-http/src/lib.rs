@@ -12,6 +12,7 @@
 mod api;
 mod error;
 mod incentive_api;
+mod live_api;
 mod media;
 mod page_parts;
 mod post_page;
@@ -80,6 +81,7 @@ pub fn routes(state: ChannelsState) -> SystemRoutes {
             .merge(api::router())
             .merge(social_api::router())
             .merge(incentive_api::router())
+            .merge(live_api::router())
             .merge(media::router())
             .merge(web::router())
             .with_state(state),

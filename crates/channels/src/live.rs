@@ -232,13 +232,24 @@ impl Drop for Watching {
 }
 
 /// What a joining viewer gets first: the init segment and the pieces since the last
-/// keyframe.
-#[derive(Debug, Clone, Default)]
+/// keyframe, and the room's topic subscribed at that same instant (so nothing is missed
+/// and nothing comes twice).
 pub struct Catch {
     /// The init segment, once the host sent it.
     pub init: Option<Arc<[u8]>>,
     /// The pieces since the last keyframe cluster start.
     pub recent: Vec<Arc<[u8]>>,
+    /// Everything published on the room from then on (none without a fan-out).
+    pub subscription: Option<Box<dyn plaza_fanout::Subscription>>,
+}
+
+impl std::fmt::Debug for Catch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catch")
+            .field("init", &self.init.as_ref().map(|init| init.len()))
+            .field("recent", &self.recent.len())
+            .finish_non_exhaustive()
+    }
 }
 
 fn room_write(room: &LiveRoom, expect: Expect) -> Result<RecordWrite, ChannelsError> {
@@ -390,16 +401,15 @@ impl Channels {
     pub fn stream_pieces(&self, room_id: &str, pieces: Vec<Piece>) -> Result<(), ChannelsError> {
         let stage = self.on_air(room_id)?;
         for piece in pieces {
+            // Kept and published under the lock a joining viewer takes to copy what is
+            // kept and subscribe, so each piece reaches them exactly once.
+            let mut recent = stage.recent.lock().unwrap_or_else(PoisonError::into_inner);
             let (bytes, restart) = match piece {
                 Piece::Init(bytes) => {
                     let bytes: Arc<[u8]> = bytes.into();
                     *stage.init.lock().unwrap_or_else(PoisonError::into_inner) =
                         Some(bytes.clone());
-                    stage
-                        .recent
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .clear();
+                    recent.clear();
                     self.publish_live(room_id, Payload::Binary(bytes));
                     continue;
                 }
@@ -407,13 +417,10 @@ impl Channels {
                 Piece::ClusterMore(bytes) => (bytes, false),
             };
             let bytes: Arc<[u8]> = bytes.into();
-            {
-                let mut recent = stage.recent.lock().unwrap_or_else(PoisonError::into_inner);
-                if restart || recent.len() >= RECENT_PIECES_MAX {
-                    recent.clear();
-                }
-                recent.push(bytes.clone());
+            if restart || recent.len() >= RECENT_PIECES_MAX {
+                recent.clear();
             }
+            recent.push(bytes.clone());
             self.publish_live(room_id, Payload::Binary(bytes));
         }
         Ok(())
@@ -441,17 +448,20 @@ impl Channels {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(who.to_owned());
-        let catch = Catch {
-            init: stage
-                .init
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
-            recent: stage
-                .recent
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
+        let catch = {
+            let recent = stage.recent.lock().unwrap_or_else(PoisonError::into_inner);
+            Catch {
+                init: stage
+                    .init
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone(),
+                recent: recent.clone(),
+                subscription: self
+                    .fanout
+                    .as_ref()
+                    .map(|fanout| fanout.subscribe(&topic(room_id))),
+            }
         };
         Ok((Watching(stage), catch))
     }
@@ -980,14 +990,20 @@ mod tests {
             assert_eq!(shown.len(), 12);
             assert!(shown.iter().any(|s| &**s == "0") && shown.iter().any(|s| &**s == "1"));
             let numbers: Vec<usize> = shown.iter().map(|s| s.parse().unwrap()).collect();
-            assert!(numbers.windows(2).all(|pair| pair[0] < pair[1]), "in arrival order");
+            assert!(
+                numbers.windows(2).all(|pair| pair[0] < pair[1]),
+                "in arrival order"
+            );
             for number in numbers {
                 seen[number] += 1;
             }
         }
         // Each of the 100 others is shown 10 times in 100 on average: 200 of 2,000.
         let others = &seen[2..];
-        assert!(others.iter().all(|&count| (120..=290).contains(&count)), "{others:?}");
+        assert!(
+            others.iter().all(|&count| (120..=290).contains(&count)),
+            "{others:?}"
+        );
     }
 
     #[test]

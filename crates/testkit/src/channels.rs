@@ -204,3 +204,131 @@ pub async fn reencoded(bytes: &[u8], width: u32) -> Vec<u8> {
         .await
         .expect("ffmpeg re-encodes a clip")
 }
+
+/// A frame read off a live room's socket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveFrame {
+    /// A JSON event.
+    Event(Value),
+    /// Stream bytes.
+    Media(Vec<u8>),
+}
+
+/// A socket on a live room: `publish` (the host) or `watch` (a viewer).
+pub struct LiveSocket {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl LiveSocket {
+    /// Opens `/api/v1/channels/live/{room_id}/{which}`, signed in with `token` if given.
+    ///
+    /// # Errors
+    ///
+    /// The handshake's error (a refusal's HTTP status is in it).
+    pub async fn connect(
+        server: &TestServer,
+        room_id: &str,
+        which: &str,
+        token: Option<&str>,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let url = format!(
+            "{}/api/v1/channels/live/{room_id}/{which}",
+            server.base_url.replacen("http", "ws", 1)
+        );
+        let mut request = url.into_client_request()?;
+        if let Some(token) = token {
+            let bearer = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| tokio_tungstenite::tungstenite::Error::Utf8("bad token".into()))?;
+            request.headers_mut().insert("authorization", bearer);
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Self { socket })
+    }
+
+    /// Sends stream bytes.
+    ///
+    /// # Panics
+    ///
+    /// When the socket is closed.
+    pub async fn send_media(&mut self, bytes: &[u8]) {
+        use futures_util::SinkExt as _;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Binary(
+                bytes.to_vec().into(),
+            ))
+            .await
+            .expect("send stream bytes");
+    }
+
+    /// Sends a JSON frame.
+    ///
+    /// # Panics
+    ///
+    /// When the socket is closed.
+    pub async fn send_json(&mut self, frame: &Value) {
+        use futures_util::SinkExt as _;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                frame.to_string().into(),
+            ))
+            .await
+            .expect("send a frame");
+    }
+
+    /// The next frame (up to 20 s); `None` once the socket closed.
+    ///
+    /// # Panics
+    ///
+    /// When none comes in time.
+    pub async fn next(&mut self) -> Option<LiveFrame> {
+        use futures_util::StreamExt as _;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let frame =
+                tokio::time::timeout(std::time::Duration::from_secs(20), self.socket.next())
+                    .await
+                    .expect("a frame within 20 s");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(LiveFrame::Event(serde_json::from_str(&text).expect("JSON")));
+                }
+                Some(Ok(Message::Binary(bytes))) => return Some(LiveFrame::Media(bytes.to_vec())),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Reads until an event `wanted` accepts, keeping the stream bytes read meanwhile
+    /// in `media`.
+    ///
+    /// # Panics
+    ///
+    /// When the socket closes first or nothing comes for 20 s.
+    pub async fn event(&mut self, media: &mut Vec<u8>, wanted: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            match self.next().await.expect("the socket stays open") {
+                LiveFrame::Event(event) if wanted(&event) => return event,
+                LiveFrame::Event(_) => {}
+                LiveFrame::Media(bytes) => media.extend(bytes),
+            }
+        }
+    }
+
+    /// Reads stream bytes into `media` until it holds `length` bytes (events skipped).
+    ///
+    /// # Panics
+    ///
+    /// When the socket closes first or nothing comes for 20 s.
+    pub async fn media_until(&mut self, media: &mut Vec<u8>, length: usize) {
+        while media.len() < length {
+            if let LiveFrame::Media(bytes) = self.next().await.expect("the socket stays open") {
+                media.extend(bytes);
+            }
+        }
+    }
+}

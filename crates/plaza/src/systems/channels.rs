@@ -91,6 +91,7 @@ impl ChannelsSystem {
     pub(crate) fn build(
         foundation: &Foundation<'_>,
         pay: &Arc<PayService>,
+        fanout: plaza_fanout::SharedFanOut,
     ) -> anyhow::Result<Self> {
         let objects =
             plaza_store::objects::LocalObjects::open(foundation.config.data_dir.join(OBJECTS_DIR))
@@ -103,7 +104,8 @@ impl ChannelsSystem {
             Arc::new(objects),
             Arc::new(plaza_media::Tools::default()),
         )
-        .with_money(Arc::new(PayMoney(pay.clone())));
+        .with_money(Arc::new(PayMoney(pay.clone())))
+        .with_fanout(fanout);
         Ok(Self {
             channels: Arc::new(channels),
         })

@@ -83,8 +83,8 @@ pub(crate) fn build(foundation: &Foundation<'_>) -> anyhow::Result<Vec<Box<dyn S
     // One realtime fan-out for every system (in-process; a broker later behind the same
     // trait).
     let fanout: plaza_fanout::SharedFanOut = Arc::new(plaza_fanout::InProcess::new());
-    let wecom = wecom::WeComSystem::build(foundation, &pay.service(), fanout)?;
-    let channels = channels::ChannelsSystem::build(foundation, &pay.service())?;
+    let wecom = wecom::WeComSystem::build(foundation, &pay.service(), fanout.clone())?;
+    let channels = channels::ChannelsSystem::build(foundation, &pay.service(), fanout)?;
     Ok(vec![
         Box::new(pay),
         Box::new(miniapp),

@@ -993,3 +993,218 @@ async fn an_image_post_serves_its_images_and_an_avatar_is_shown() {
         "failed"
     );
 }
+
+#[tokio::test]
+async fn a_live_room_relays_its_stream_comments_likes_and_exact_gifts() {
+    use plaza_testkit::channels::{LiveFrame, LiveSocket};
+    let server = TestServer::sandbox(PLAZA);
+    let host = Creator::open(&server, "直播主播", "music").await;
+    let viewer_a = Payer::create(&server, "观众甲", 100_000).await;
+    let viewer_b = Payer::create(&server, "观众乙", 100_000).await;
+    let poor = Payer::create(&server, "观众丙", 50).await;
+    let room = host
+        .person
+        .post(
+            &server,
+            "/api/v1/channels/live",
+            &json!({ "title": "周末排练直播" }),
+        )
+        .await;
+    assert_eq!(room.status, 201, "{}", room.text);
+    let room_id = room.json()["room_id"].as_str().unwrap().to_owned();
+    host.person
+        .post(
+            &server,
+            "/api/v1/channels/live",
+            &json!({ "title": "again" }),
+        )
+        .await
+        .assert_error(409, "already_live");
+
+    // A viewer waiting before the stream starts gets every byte of it, in order.
+    let mut early = LiveSocket::connect(&server, &room_id, "watch", Some(&viewer_a.token))
+        .await
+        .unwrap();
+    let Some(LiveFrame::Event(hello)) = early.next().await else {
+        panic!("hello first")
+    };
+    assert_eq!(hello["op"], "hello");
+    let stream = plaza_media::Tools::default()
+        .live_webm("testsrc2", 3)
+        .await
+        .unwrap();
+    let refused = LiveSocket::connect(&server, &room_id, "publish", Some(&viewer_a.token)).await;
+    assert!(refused.is_err(), "only the host publishes");
+    let mut publisher = LiveSocket::connect(&server, &room_id, "publish", Some(&host.person.token))
+        .await
+        .unwrap();
+    publisher.send_media(&[]).await;
+    let empty = publisher.next().await;
+    assert!(
+        matches!(&empty, Some(LiveFrame::Event(event)) if event["message"] == "an empty chunk"),
+        "{empty:?}"
+    );
+    for chunk in stream.chunks(16 * 1024) {
+        publisher.send_media(chunk).await;
+    }
+    let mut received = Vec::new();
+    early.media_until(&mut received, stream.len()).await;
+    assert_eq!(received, stream, "every byte once, in order");
+
+    // A late joiner starts at the init segment and a keyframe cluster.
+    let mut late = LiveSocket::connect(&server, &room_id, "watch", Some(&viewer_b.token))
+        .await
+        .unwrap();
+    let mut first = Vec::new();
+    let Some(LiveFrame::Event(_)) = late.next().await else {
+        panic!("hello first")
+    };
+    let Some(LiveFrame::Media(init)) = late.next().await else {
+        panic!("the init segment")
+    };
+    assert!(stream.starts_with(&init) && init.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]));
+    let Some(LiveFrame::Media(cluster)) = late.next().await else {
+        panic!("a cluster")
+    };
+    assert!(
+        cluster.starts_with(&[0x1F, 0x43, 0xB6, 0x75]),
+        "a cluster start"
+    );
+    first.extend(cluster);
+
+    // Comments and likes: the author has theirs at once, the others with the next tick.
+    early
+        .send_json(&json!({ "op": "comment", "text": "好听！" }))
+        .await;
+    let mine = early.event(&mut received, |e| e["op"] == "comment").await;
+    assert_eq!(
+        (mine["mine"].as_bool(), mine["text"].as_str()),
+        (Some(true), Some("好听！"))
+    );
+    let seen = late.event(&mut first, |e| e["op"] == "comment").await;
+    assert_eq!(seen["author_name"], "观众甲");
+    late.send_json(&json!({ "op": "like", "count": 5 })).await;
+    let stats = early
+        .event(&mut received, |e| {
+            e["op"] == "stats" && e["likes_total"] == 5
+        })
+        .await;
+    assert_eq!(stats["watching"], 2);
+    let anonymous = LiveSocket::connect(&server, &room_id, "watch", None).await;
+    let mut anonymous = anonymous.unwrap();
+    anonymous.next().await;
+    anonymous
+        .send_json(&json!({ "op": "comment", "text": "hi" }))
+        .await;
+    let refused = anonymous
+        .event(&mut Vec::new(), |e| e["op"] == "error")
+        .await;
+    assert_eq!(refused["code"], "unauthorized");
+
+    // Gifts, concurrently: exact in the ledger, the platform's 30% booked.
+    let host_before = wallet(&server, &host.person).await;
+    let gift_path = format!("/api/v1/channels/live/{room_id}/gifts");
+    let sends = futures_util::future::join_all((0..20).map(|index| {
+        let (server, gift_path) = (&server, gift_path.clone());
+        let viewer = if index % 2 == 0 { &viewer_a } else { &viewer_b };
+        async move {
+            viewer
+                .post(
+                    server,
+                    &gift_path,
+                    &json!({ "gift": "rose", "count": 2, "request_id": format!("g{}", index / 2) }),
+                )
+                .await
+        }
+    }))
+    .await;
+    assert!(
+        sends.iter().all(|reply| reply.status == 200),
+        "{:?}",
+        sends.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    let again = viewer_a
+        .post(
+            &server,
+            &gift_path,
+            &json!({ "gift": "rose", "count": 2, "request_id": "g0" }),
+        )
+        .await;
+    assert_eq!(
+        again.json()["total_minor"],
+        200,
+        "the same request sends nothing more"
+    );
+    poor.post(
+        &server,
+        &gift_path,
+        &json!({ "gift": "rocket", "request_id": "big" }),
+    )
+    .await
+    .assert_error(422, "insufficient_funds");
+    server
+        .post_raw(&gift_path, r#"{"gift":"rose","request_id":"x"}"#, None)
+        .await
+        .assert_error(401, "unauthorized");
+    assert_eq!(wallet(&server, &host.person).await - host_before, 20 * 140);
+    assert_eq!(wallet(&server, &viewer_a).await, 100_000 - 10 * 200);
+    let gifted = late.event(&mut first, |e| e["op"] == "gift").await;
+    assert_eq!(gifted["gift"], "rose");
+
+    // A pinned card, then the end: totals kept, the chat replayable, the room closed.
+    let pinned = host
+        .person
+        .post(
+            &server,
+            &format!("/api/v1/channels/live/{room_id}/pins"),
+            &json!({ "kind": "wecom_group", "title": "粉丝群", "url": "/app/wecom/join/abc" }),
+        )
+        .await;
+    assert_eq!(pinned.status, 200, "{}", pinned.text);
+    let pins = early.event(&mut received, |e| e["op"] == "pins").await;
+    assert_eq!(pins["pins"][0]["title"], "粉丝群");
+    viewer_a
+        .post(
+            &server,
+            &format!("/api/v1/channels/live/{room_id}/end"),
+            &json!({}),
+        )
+        .await
+        .assert_error(403, "not_yours");
+    let ended = host
+        .person
+        .post_ok(
+            &server,
+            &format!("/api/v1/channels/live/{room_id}/end"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(ended["state"], "ended");
+    assert_eq!(
+        (
+            ended["comments"].as_u64(),
+            ended["gifts"].as_u64(),
+            ended["gifts_minor"].as_i64()
+        ),
+        (Some(1), Some(40), Some(4_000))
+    );
+    assert_eq!(
+        ended["viewers_total"], 3,
+        "two signed-in viewers and a guest"
+    );
+    assert_eq!(ended["likes"], 5);
+    let told = early.event(&mut received, |e| e["op"] == "ended").await;
+    assert_eq!(told["room"]["gifts_minor"], 4_000);
+    let replay = server
+        .get(&format!("/api/v1/channels/live/{room_id}/comments"))
+        .await
+        .json();
+    assert_eq!(replay["comments"][0]["text"], "好听！");
+    assert!(
+        LiveSocket::connect(&server, &room_id, "watch", None)
+            .await
+            .is_err(),
+        "an ended room cannot be watched"
+    );
+    server.assert_ledger_sound().await;
+}
