@@ -13,6 +13,7 @@ mod api;
 mod error;
 mod incentive_api;
 mod live_api;
+mod live_page;
 mod media;
 mod page_parts;
 mod post_page;
@@ -82,6 +83,7 @@ pub fn routes(state: ChannelsState) -> SystemRoutes {
             .merge(social_api::router())
             .merge(incentive_api::router())
             .merge(live_api::router())
+            .merge(live_page::router())
             .merge(media::router())
             .merge(web::router())
             .with_state(state),

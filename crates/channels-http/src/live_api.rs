@@ -294,8 +294,26 @@ async fn host_loop(state: ChannelsState, room_id: String, mut socket: WebSocket)
     let mut splitter = Splitter::new();
     let mut ticks = tokio::time::interval(TICK);
     let tick_ms = u64::try_from(TICK.as_millis()).unwrap_or(250);
+    // The host sees the room's events (the chat, counts, gifts) on this socket too.
+    let mut events = state
+        .channels
+        .fanout()
+        .map(|fanout| fanout.subscribe(&plaza_channels::live::topic(&room_id)));
     loop {
+        let next_event = async {
+            match events.as_mut() {
+                Some(subscription) => subscription.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            received = next_event => {
+                if let Received::Payload(Payload::Text(text)) = received
+                    && socket.send(Message::Text(text.to_string().into())).await.is_err()
+                {
+                    return;
+                }
+            }
             _ = ticks.tick() => {
                 if state.channels.tick_live(&room_id, tick_ms).is_err() {
                     let _bye = socket.send(Message::Text(json!({ "op": "ended" }).to_string().into())).await;

@@ -184,7 +184,7 @@ pub(crate) async fn studio(State(state): State<ChannelsState>, headers: HeaderMa
             format!(
                 "<section class=\"card ch-profile\">{avatar}<div><h2>{name}</h2>\
                  <p class=\"muted\">{area} · {followers} 关注者 · {posts} 作品</p>\
-                 <p><a href=\"/app/channels/c/{cid}\">查看主页 View channel</a></p></div></section>\
+                 <p><a href=\"/app/channels/c/{cid}\">查看主页 View channel</a> · <a id=\"ch-go-live-link\" href=\"/app/channels/studio/live\">开直播 Go live</a></p></div></section>\
                  {upload}{income}<section class=\"card\"><h2>作品 Posts</h2>{table}</section>",
                 avatar = channel_avatar(&channel),
                 name = escape(&channel.name),

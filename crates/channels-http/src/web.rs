@@ -190,7 +190,8 @@ async fn feed_page(
         )
     });
     let body = format!(
-        "{HEAD}<nav class=\"ch-tabs\">{}{}<a class=\"ch-studio\" href=\"/app/channels/studio\">✚</a></nav>\
+        "{HEAD}<nav class=\"ch-tabs\">{}{}<a id=\"tab-live\" href=\"/app/channels/live\">直播</a>\
+         <a class=\"ch-studio\" href=\"/app/channels/studio\">✚</a></nav>\
          <div class=\"ch-feed\" id=\"ch-feed\">{cards}</div>{empty}{more}{SCRIPT_TAG}",
         tab("recommended", "/app/channels", "推荐", !following),
         tab(

@@ -398,7 +398,12 @@ impl Channels {
         self.open_account(&pool, AccountKind::Frozen).await?;
         let _guard = self.locks.lock(&format!("plan:{}", funding.month)).await;
         let existing = load::<Plan>(&*self.records, kind::PLAN, &funding.month).await?;
-        let transfer_id = format!("channels-fund:{}:{}", funding.month, funding.request_id);
+        // At most 64 bytes: the request id named by its digest.
+        let transfer_id = format!(
+            "channels-fund:{}:{}",
+            funding.month,
+            &store::sha256_hex(funding.request_id.as_bytes())[..40]
+        );
         if self
             .ledger
             .transfer(

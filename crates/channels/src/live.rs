@@ -820,6 +820,7 @@ impl Channels {
                 "op": "gift",
                 "sender_name": sent.sender_name,
                 "gift": sent.gift,
+                "gift_name": GIFTS.iter().find(|(id, _, _)| *id == sent.gift).map_or("", |(_, name, _)| *name),
                 "count": sent.count,
                 "total_minor": sent.total_minor,
                 "gifts_minor": room.gifts_minor,
@@ -861,11 +862,12 @@ impl Channels {
             Ok(_) | Err(LedgerError::AccountConflict { .. }) => {}
             Err(error) => return Err(error.into()),
         }
+        // Ids are at most 64 bytes: the room, sender and request named by their digest.
+        let digest = crate::store::sha256_hex(
+            format!("{}/{}/{}", room.room_id, gift.sender, gift.request_id).as_bytes(),
+        );
         let id = |part: &str| {
-            let text = format!(
-                "channels-gift:{}:{}:{}:{part}",
-                room.room_id, gift.sender, gift.request_id
-            );
+            let text = format!("channels-gift:{}:{part}", &digest[..40]);
             TransferId::parse(&text).map_err(|error| ChannelsError::Unavailable {
                 reason: format!("transfer id {text:?}: {error}"),
             })

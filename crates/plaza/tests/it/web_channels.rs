@@ -53,3 +53,59 @@ async fn a_viewer_watches_likes_and_comments_and_a_creator_posts_from_the_studio
         server.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    plaza_browser_missing,
+    ignore = "browser part skipped: needs node, tests/web/node_modules (npm ci --prefix tests/web) and chromium"
+)]
+async fn a_creator_goes_live_from_the_browser_and_viewers_watch_chat_and_gift() {
+    if !browser_ready() {
+        return;
+    }
+    let server = TestServer::sandbox(PLAZA);
+    let host = Creator::open(&server, "晚风乐队", "music").await;
+    Payer::create(&server, "Viewer A", 10_000).await;
+    Payer::create(&server, "Viewer B", 10_000).await;
+    let balance = |person: &Payer| {
+        let (server, user_id) = (&server, person.user_id.clone());
+        async move {
+            server
+                .admin_get(&format!("/api/v1/admin/users/{user_id}"))
+                .await
+                .json()["balance"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let before = balance(&host.person).await;
+    let output = Command::new("node")
+        .arg(root().join("tests/web/channels-live.mjs"))
+        .args([&server.base_url, "晚风乐队", "Viewer A", "Viewer B"])
+        .arg(root().join("target/screenshots"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("all checks passed"),
+        "channels-live.mjs failed\n{stdout}\n{}\n--- plaza log\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        server.log()
+    );
+    // A rose is 100 fen: the platform keeps 30, the creator gets exactly 70.
+    assert_eq!(balance(&host.person).await - before, 70);
+    let room_id = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("room "))
+        .unwrap();
+    let room = server
+        .get(&format!("/api/v1/channels/live/{room_id}"))
+        .await
+        .json();
+    assert_eq!(
+        (room["state"].as_str(), room["gifts_minor"].as_i64()),
+        (Some("ended"), Some(100))
+    );
+    assert_eq!(room["comments"], 2);
+    server.assert_ledger_sound().await;
+}
