@@ -298,9 +298,9 @@ fn admin_commands_find_the_demo_from_its_folder_and_list_and_show_what_it_seeded
     assert!(row(&table, "Lin Wei").contains(" ¥472.00 "), "{table}");
     let listed = run_json(cwd, &["admin", "user", "list", "--json"]);
     let users = listed["users"].as_array().unwrap();
-    // Three payers, the collection code's owner, the mini program's developer and
-    // the WeCom corp's two sales staff.
-    assert_eq!(users.len(), 7, "{listed}");
+    // Three payers, the collection code's owner, the mini program's developer, the
+    // WeCom corp's two sales staff and the two Channels creators.
+    assert_eq!(users.len(), 9, "{listed}");
     let chen = users
         .iter()
         .find(|user| user["name"] == "Chen Jing")
@@ -378,7 +378,7 @@ fn user_create_takes_yuan_and_gives_sandbox_users_the_demo_password() {
     let users = run_json(cwd, &["admin", "user", "list", "--json"]);
     assert_eq!(
         users["users"].as_array().unwrap().len(),
-        10,
+        12,
         "nothing refused was made"
     );
 }

@@ -941,9 +941,9 @@ async fn plaza_demo_seeds_merchants_payers_and_sdk_configs_once() {
         .json()
         .await
         .unwrap();
-    // Three payers, the collection-code owner, the mini program's developer and the WeCom
-    // corp's two sales staff.
-    assert_eq!(users["users"].as_array().unwrap().len(), 7);
+    // Three payers, the collection-code owner, the mini program's developer, the WeCom
+    // corp's two sales staff and the two Channels creators.
+    assert_eq!(users["users"].as_array().unwrap().len(), 9);
     let corps: Value = get("/api/v1/admin/corps")
         .await
         .unwrap()
