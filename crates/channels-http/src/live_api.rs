@@ -3,8 +3,9 @@
 //!
 //! - `…/{room_id}/publish` (the host): binary frames are the WebM stream as it is
 //!   recorded (a browser's `MediaRecorder` chunks, or ffmpeg's); text frames
-//!   `{"op":"ping"}`. The room ticks while its host is connected: every 250 ms the
-//!   comments that came (sampled fairly when too many), likes and viewer counts go out.
+//!   `{"op":"ping"}`. The room ticks while its host is connected: every 100 ms the
+//!   comments that came go out (sampled fairly when too many), every second the likes
+//!   and viewer counts.
 //! - `…/{room_id}/watch` (anyone): first a `hello` text frame, then binary frames — the
 //!   init segment, the pieces since the last keyframe, then live — for Media Source
 //!   Extensions, and text frames for events (`comment`, `stats`, `gift`, `pins`,
@@ -35,10 +36,14 @@ use crate::ChannelsState;
 use crate::api::{MaybeSignedIn, SignedIn};
 use crate::error::api_error;
 
-/// How often a room ticks while its host is connected.
-const TICK: Duration = Duration::from_millis(250);
+/// How often a room ticks while its host is connected: the comments go out every
+/// tick, the counts every `COUNTS_EVERY` ticks (once a second).
+const TICK: Duration = Duration::from_millis(100);
+const COUNTS_EVERY: u64 = 10;
 /// The largest stream chunk or text frame a socket takes.
 const FRAME_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// A viewer socket's read and write buffers.
+const VIEWER_BUFFER_BYTES: usize = 4 * 1024;
 /// Frames waiting for a slow viewer's socket before it is dropped (it reconnects and
 /// starts again from the last keyframe).
 const VIEWER_QUEUE_MAX: usize = 512;
@@ -293,7 +298,8 @@ async fn publish(
 async fn host_loop(state: ChannelsState, room_id: String, mut socket: WebSocket) {
     let mut splitter = Splitter::new();
     let mut ticks = tokio::time::interval(TICK);
-    let tick_ms = u64::try_from(TICK.as_millis()).unwrap_or(250);
+    let tick_ms = u64::try_from(TICK.as_millis()).unwrap_or(100);
+    let mut tick_count: u64 = 0;
     // The host sees the room's events (the chat, counts, gifts) on this socket too.
     let mut events = state
         .channels
@@ -315,7 +321,8 @@ async fn host_loop(state: ChannelsState, room_id: String, mut socket: WebSocket)
                 }
             }
             _ = ticks.tick() => {
-                if state.channels.tick_live(&room_id, tick_ms).is_err() {
+                tick_count += 1;
+                if state.channels.tick_live(&room_id, tick_ms, tick_count.is_multiple_of(COUNTS_EVERY)).is_err() {
                     let _bye = socket.send(Message::Text(json!({ "op": "ended" }).to_string().into())).await;
                     return;
                 }
@@ -362,8 +369,11 @@ async fn watch(
         }));
     }
     let user = viewer.0;
+    // Small buffers: a room holds many viewers, each reading little.
     Ok(upgrade
         .max_message_size(64 * 1024)
+        .read_buffer_size(VIEWER_BUFFER_BYTES)
+        .write_buffer_size(VIEWER_BUFFER_BYTES)
         .on_upgrade(move |socket| viewer_loop(state, room_id, user, socket)))
 }
 

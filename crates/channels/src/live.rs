@@ -563,13 +563,19 @@ impl Channels {
     }
 
     /// One tick of a room (the caller runs it every `period_ms`): the comments that
-    /// came, sampled fairly when more than a viewer can read (the host's always shown),
-    /// the likes and the viewer counts.
+    /// came, sampled fairly when more than a viewer can read (the host's always shown);
+    /// with `counts` (once a second) also the likes aggregated since the last and the
+    /// viewer counts.
     ///
     /// # Errors
     ///
     /// [`ChannelsError::RoomNotFound`] when the room is off air.
-    pub fn tick_live(&self, room_id: &str, period_ms: u64) -> Result<(), ChannelsError> {
+    pub fn tick_live(
+        &self,
+        room_id: &str,
+        period_ms: u64,
+        counts: bool,
+    ) -> Result<(), ChannelsError> {
         let stage = self.on_air(room_id)?;
         let comments =
             std::mem::take(&mut *stage.tick.lock().unwrap_or_else(PoisonError::into_inner));
@@ -579,6 +585,9 @@ impl Channels {
                 .max(1);
         for event in sample(comments, shown_max) {
             self.publish_live(room_id, Payload::Text(event));
+        }
+        if !counts {
+            return Ok(());
         }
         let likes = stage.likes_pending.swap(0, Ordering::Relaxed);
         let likes_total = stage.likes_total.fetch_add(likes, Ordering::Relaxed) + likes;

@@ -6,6 +6,7 @@ mod chat_relay;
 pub(crate) mod codepay;
 pub(crate) mod coupons;
 pub(crate) mod feed;
+pub(crate) mod live;
 pub(crate) mod miniapp;
 pub(crate) mod pay;
 
@@ -59,6 +60,10 @@ pub(crate) enum BenchCommand {
     /// `--posts` ready posts and `--users` signed-in people, against the same requests
     /// answered by a handler that does no work (the machine's HTTP bound).
     Feed(feed::FeedArgs),
+    /// A Channels live room: `--viewers` WebSocket viewers, comments and gifts at fixed
+    /// rates; frames delivered per second, comment send-to-delivery p50/p99, gifts per
+    /// second checked exact in the ledger, and the server's memory per viewer.
+    Live(live::LiveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +104,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
         BenchCommand::Miniapp(args) => miniapp::run(args).await,
         BenchCommand::Chat(args) => chat::run(args).await,
         BenchCommand::Feed(args) => feed::run(args).await,
+        BenchCommand::Live(args) => live::run(args).await,
     }
 }
 
