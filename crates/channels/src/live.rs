@@ -331,6 +331,38 @@ impl Channels {
         Ok(found.into_iter().map(|(_, room)| room).collect())
     }
 
+    /// Closes the rooms a previous run left on air (their stream, viewers and ticks were
+    /// that process's): each ends now with the totals it has. At start, before anyone
+    /// can go live.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn close_stale_rooms(&self) -> Result<usize, ChannelsError> {
+        let stale = self.live_rooms(10_000).await?;
+        let mut closed = 0;
+        for room in stale {
+            if self.stages.get(&room.room_id).is_some() {
+                continue;
+            }
+            let (mut room, version) = self.room(&room.room_id).await?;
+            room.state = RoomState::Ended;
+            room.ended_at = Some(self.now());
+            // The comments stored are the room's count (read once, at start).
+            room.comments =
+                u64::try_from(self.live_comments(&room.room_id, 0, 1_000_000).await?.len())
+                    .unwrap_or(u64::MAX);
+            let unit = WriteSet {
+                records: vec![room_write(&room, Expect::Version(version))?],
+                ..WriteSet::default()
+            };
+            if self.try_commit(unit).await? {
+                closed += 1;
+            }
+        }
+        Ok(closed)
+    }
+
     /// `user_id` goes live with `title`.
     ///
     /// # Errors

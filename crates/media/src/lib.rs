@@ -237,6 +237,45 @@ impl Tools {
             .await
     }
 
+    /// ffmpeg playing the file at `path` in a loop at its real speed as a live WebM
+    /// stream (VP8 with a keyframe a second, Opus) on its standard output: a live room
+    /// fed from a file. The caller reads the stream and ends the child when done.
+    ///
+    /// # Errors
+    ///
+    /// [`MediaError::Missing`] when ffmpeg does not start.
+    pub fn live_from_file(&self, path: &Path) -> Result<tokio::process::Child, MediaError> {
+        tokio::process::Command::new(&self.ffmpeg)
+            .args(["-v", "error", "-re", "-stream_loop", "-1", "-i"])
+            .arg(path)
+            .args([
+                "-c:v",
+                "libvpx",
+                "-deadline",
+                "realtime",
+                "-g",
+                "25",
+                "-b:v",
+                "600k",
+                "-c:a",
+                "libopus",
+                "-f",
+                "webm",
+                "-live",
+                "1",
+                "pipe:1",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| MediaError::Missing {
+                tool: "ffmpeg",
+                reason: error.to_string(),
+            })
+    }
+
     /// The same video re-encoded and resized (another codec, another size, a lower
     /// quality): what someone re-uploading another's video would make. For tests and the
     /// demo's copy.

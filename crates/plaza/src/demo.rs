@@ -72,7 +72,13 @@ pub(crate) async fn seed_and_greet(
     point_sdk_files_at(&demo_dir, gateway)?;
     let (appid, backend) =
         crate::demo_miniapp::start_backend(&client, base, token, &demo_dir).await?;
-    greet(base, &demo_dir, &appid, &backend)
+    let live = crate::demo_channels::start_live_room(&client, base, token, &demo_dir)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "the demo starts without its live room");
+            None
+        });
+    greet(base, &demo_dir, &appid, &backend, live.as_deref())
 }
 
 /// Seeds the demo's merchants, payers, first paid order, partners, codes and mini
@@ -143,7 +149,7 @@ async fn seed(
     seed_partners_and_codes(client, base, token, demo_dir).await?;
     crate::demo_miniapp::seed(client, base, token, demo_dir, DEMO_PASSWORD).await?;
     crate::demo_wecom::seed(client, base, token, demo_dir, DEMO_PASSWORD, &payer_tokens).await?;
-    crate::demo_channels::seed(client, base, token, DEMO_PASSWORD, &payer_tokens).await?;
+    crate::demo_channels::seed(client, base, token, DEMO_PASSWORD, &payer_tokens, demo_dir).await?;
     Ok(())
 }
 
@@ -232,7 +238,13 @@ async fn seed_partners_and_codes(
     clippy::too_many_lines,
     reason = "the demo's greeting is one printed page, kept in one place to read as it prints"
 )]
-fn greet(base: &str, demo_dir: &Path, appid: &str, backend: &str) -> anyhow::Result<()> {
+fn greet(
+    base: &str,
+    demo_dir: &Path,
+    appid: &str,
+    backend: &str,
+    live: Option<&str>,
+) -> anyhow::Result<()> {
     let first = demo_dir.join(format!("{}.json", MERCHANTS[0].1));
     let merchant: Value = serde_json::from_str(
         &std::fs::read_to_string(&first)
@@ -282,6 +294,12 @@ fn greet(base: &str, demo_dir: &Path, appid: &str, backend: &str) -> anyhow::Res
         out,
         "  Channels       {base}/app/channels    视频号: the feed (sign in as a payer); 晚风乐队 and 山野小林 post from {base}/app/channels/studio"
     )?;
+    if let Some(live) = live {
+        writeln!(
+            out,
+            "  Live room      {live}    晚风乐队 on air, played from a file by ffmpeg"
+        )?;
+    }
     writeln!(out, "  Sign-in page   {base}/signin")?;
     writeln!(
         out,

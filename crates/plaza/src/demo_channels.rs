@@ -89,13 +89,19 @@ async fn upload(
     Ok(upload_id)
 }
 
-/// Seeds the creators, their posts, and the payers' follows, likes and a comment.
+/// Where the demo keeps its live room's host and clip, in the demo folder.
+const LIVE_HOST_FILE: &str = "channels-live-host";
+const LIVE_CLIP_FILE: &str = "channels-live-clip.mp4";
+
+/// Seeds the creators, their posts, and the payers' follows, likes and a comment; keeps
+/// the first creator and a clip for the live room every start opens.
 pub(crate) async fn seed(
     client: &reqwest::Client,
     base: &str,
     admin: &str,
     password: &str,
     payer_tokens: &[String],
+    demo_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
     let tools = plaza_media::Tools::default();
     if let Err(missing) = tools.check().await {
@@ -113,6 +119,15 @@ pub(crate) async fn seed(
         )
         .await?;
         let token = creator["token"].as_str().context("a token")?.to_owned();
+        if !demo_dir.join(LIVE_HOST_FILE).exists() {
+            let user_id = creator["user_id"].as_str().context("a user id")?;
+            std::fs::write(demo_dir.join(LIVE_HOST_FILE), user_id)?;
+            let clip = tools
+                .generate_clip("testsrc2", 10, (640, 360), "mp4")
+                .await
+                .context("the live room's clip")?;
+            std::fs::write(demo_dir.join(LIVE_CLIP_FILE), clip)?;
+        }
         let channel = call(
             client
                 .post(format!("{base}/api/v1/channels/me"))
@@ -194,4 +209,82 @@ async fn react(
         .send()
         .await;
     Ok(())
+}
+
+/// Opens the demo's live room (every start: rooms do not outlive their server) with the
+/// first creator, fed from the kept clip by ffmpeg through the host's publish socket,
+/// like a browser's chunks; the room's page, or `None` without ffmpeg or a seeded host.
+pub(crate) async fn start_live_room(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    demo_dir: &std::path::Path,
+) -> anyhow::Result<Option<String>> {
+    let (Ok(host), clip) = (
+        std::fs::read_to_string(demo_dir.join(LIVE_HOST_FILE)),
+        demo_dir.join(LIVE_CLIP_FILE),
+    ) else {
+        return Ok(None);
+    };
+    let tools = plaza_media::Tools::default();
+    if tools.check().await.is_err() || !clip.exists() {
+        return Ok(None);
+    }
+    let session = call(
+        client
+            .post(format!(
+                "{base}/api/v1/admin/users/{}/sessions",
+                host.trim()
+            ))
+            .bearer_auth(admin),
+        "the host's session",
+    )
+    .await?;
+    let token = session["token"].as_str().context("a token")?.to_owned();
+    let room = call(
+        client
+            .post(format!("{base}/api/v1/channels/live"))
+            .bearer_auth(&token)
+            .json(&json!({ "title": "周末排练直播" })),
+        "the live room",
+    )
+    .await?;
+    let room_id = room["room_id"].as_str().context("a room")?.to_owned();
+    let child = tools.live_from_file(&clip)?;
+    let url = format!(
+        "{}/api/v1/channels/live/{room_id}/publish",
+        base.replacen("http", "ws", 1)
+    );
+    tokio::spawn(async move {
+        if let Err(error) = play(child, &url, &token).await {
+            tracing::warn!(%error, "the demo's live room stopped");
+        }
+    });
+    Ok(Some(format!("{base}/app/channels/live/{room_id}")))
+}
+
+/// Sends ffmpeg's output into the room as the host, until either ends.
+async fn play(mut child: tokio::process::Child, url: &str, token: &str) -> anyhow::Result<()> {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio::io::AsyncReadExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let (mut sink, mut events) = socket.split();
+    // The room's events come back on this socket: read and drop them.
+    tokio::spawn(async move { while events.next().await.is_some() {} });
+    let mut output = child.stdout.take().context("ffmpeg's output")?;
+    let mut buffer = vec![0_u8; 64 * 1024];
+    loop {
+        let read = output.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok(());
+        }
+        sink.send(Message::Binary(buffer[..read].to_vec().into()))
+            .await?;
+    }
 }

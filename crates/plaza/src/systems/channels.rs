@@ -138,6 +138,14 @@ impl System for ChannelsSystem {
                 .await
                 .context("loading the Channels feed")?;
             tracing::info!(posts, "channels feed loaded");
+            let closed = self
+                .channels
+                .close_stale_rooms()
+                .await
+                .context("closing live rooms a previous run left on air")?;
+            if closed > 0 {
+                tracing::info!(closed, "live rooms of a previous run closed");
+            }
             Ok(())
         })
     }

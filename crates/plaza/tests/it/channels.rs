@@ -1208,3 +1208,46 @@ async fn a_live_room_relays_its_stream_comments_likes_and_exact_gifts() {
     );
     server.assert_ledger_sound().await;
 }
+
+#[tokio::test]
+async fn a_room_left_on_air_by_a_stopped_server_is_closed_at_start() {
+    let server = TestServer::sandbox(PLAZA);
+    let host = Creator::open(&server, "重启主播", "news").await;
+    let room = host
+        .person
+        .post(
+            &server,
+            "/api/v1/channels/live",
+            &json!({ "title": "before" }),
+        )
+        .await;
+    assert_eq!(room.status, 201, "{}", room.text);
+    let room_id = room.json()["room_id"].as_str().unwrap().to_owned();
+    let comment = host
+        .person
+        .post(
+            &server,
+            &format!("/api/v1/channels/live/{room_id}/comments"),
+            &json!({ "text": "开播了" }),
+        )
+        .await;
+    assert_eq!(comment.status, 201);
+    let server = server.restart();
+    let after = server
+        .get(&format!("/api/v1/channels/live/{room_id}"))
+        .await
+        .json();
+    assert_eq!(
+        (after["state"].as_str(), after["comments"].as_u64()),
+        (Some("ended"), Some(1))
+    );
+    let again = host
+        .person
+        .post(
+            &server,
+            "/api/v1/channels/live",
+            &json!({ "title": "after" }),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+}
