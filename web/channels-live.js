@@ -27,6 +27,10 @@ function yuan(fen) {
 
 // The room's events, shared by the viewer's and the host's pages.
 function showEvent(event, chat) {
+  if (event.op === "comments") {
+    for (const item of event.items) showEvent(item, chat);
+    return;
+  }
   const set = (id, value) => {
     const node = document.getElementById(id);
     if (node) node.textContent = value;

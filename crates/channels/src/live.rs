@@ -615,8 +615,17 @@ impl Channels {
             usize::try_from((COMMENTS_SHOWN_PER_SECOND as u64 * period_ms).div_ceil(1_000))
                 .unwrap_or(COMMENTS_SHOWN_PER_SECOND)
                 .max(1);
-        for event in sample(comments, shown_max) {
-            self.publish_live(room_id, Payload::Text(event));
+        let shown = sample(comments, shown_max);
+        if !shown.is_empty() {
+            // One frame a tick, however many comments it shows: a room's cost grows with
+            // its viewers, not with its comments.
+            let items = shown.join(",");
+            self.publish_live(
+                room_id,
+                Payload::Text(Arc::from(format!(
+                    "{{\"op\":\"comments\",\"items\":[{items}]}}"
+                ))),
+            );
         }
         if !counts {
             return Ok(());
@@ -984,7 +993,8 @@ pub fn comment_event(comment: &LiveComment) -> serde_json::Value {
     })
 }
 
-/// The comments of a tick to show everyone: all of them when at most `shown_max`;
+/// The comments of a tick to show everyone (each a JSON event; a tick's go out as one
+/// `{"op":"comments","items":[…]}` frame): all of them when at most `shown_max`;
 /// else every host comment and a uniformly random sample of the others filling the
 /// rest, in arrival order.
 pub fn sample(comments: Vec<(String, bool, Arc<str>)>, shown_max: usize) -> Vec<Arc<str>> {

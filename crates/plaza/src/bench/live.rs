@@ -210,20 +210,15 @@ async fn viewer(
     while let Some(Ok(frame)) = socket.next().await {
         let Message::Text(text) = frame else { continue };
         counters.frames.fetch_add(1, Ordering::Relaxed);
-        if let Some(latencies) = &latencies
-            && let Some(start) = text.find("\"text\":\"t=")
-        {
-            let digits: String = text[start + 10..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            if let Ok(sent_us) = digits.parse::<u64>() {
-                let now_us = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-                let took = u32::try_from(now_us.saturating_sub(sent_us)).unwrap_or(u32::MAX);
-                latencies
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(took);
+        if let Some(latencies) = &latencies {
+            // Each comment in the frame: its text is when it was sent.
+            let now_us = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let mut found = latencies.lock().unwrap_or_else(PoisonError::into_inner);
+            for part in text.split("\"text\":\"t=").skip(1) {
+                let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+                if let Ok(sent_us) = digits.parse::<u64>() {
+                    found.push(u32::try_from(now_us.saturating_sub(sent_us)).unwrap_or(u32::MAX));
+                }
             }
         }
     }
@@ -265,9 +260,12 @@ pub(crate) async fn run(args: LiveArgs) -> anyhow::Result<Outcome> {
     );
     let wanted = u64::try_from(args.viewers)?;
     let limit = raise_open_files(wanted + 4_096);
+    // Each side (this process's clients, the server's viewers) holds a socket per
+    // viewer and a few files more.
     anyhow::ensure!(
-        limit >= wanted + 512,
-        "this process may open {limit} files; {wanted} viewers need more (raise `ulimit -n`)"
+        limit >= wanted + 256,
+        "a process may open {limit} files here; {wanted} viewers need {} on each side (raise `ulimit -n`, or ask for fewer viewers)",
+        wanted + 256
     );
     let server = start_server_in(tempfile_dir()?, &[])?;
     let client = reqwest::Client::builder().no_proxy().build()?;
@@ -292,8 +290,10 @@ pub(crate) async fn run(args: LiveArgs) -> anyhow::Result<Outcome> {
     let mut measured = crowd.under(&load, &args).await;
     measured.bytes_per_viewer = bytes_per_viewer;
     let host_gain = wallet(&client, &server, &host_id).await? - host_before;
-    measured.gifts_exact =
+    let (exact, counted) =
         gifts_exact(&client, &server, &room_id, host_gain, measured.gifts_sent).await?;
+    measured.gifts_exact = exact;
+    measured.gifts_sent = counted;
     crowd.stop();
     host_reader.abort();
     drop(server);
@@ -455,31 +455,44 @@ impl Load {
         at_rate(rate, seconds, |n| {
             let (client, url, token) = (self.client.clone(), url.clone(), self.sender(n));
             async move {
-                client
+                let answer = client
                     .post(url)
                     .bearer_auth(token)
                     .json(
                         &json!({ "gift": GIFT.0, "count": 1, "request_id": format!("bench-{n}") }),
                     )
                     .send()
-                    .await
-                    .is_ok_and(|reply| reply.status().is_success())
+                    .await;
+                match answer {
+                    Ok(reply) if reply.status().is_success() => true,
+                    Ok(reply) => {
+                        let status = reply.status();
+                        let text = reply.text().await.unwrap_or_default();
+                        tracing::warn!(%status, %text, "a gift was refused");
+                        false
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "a gift was not answered");
+                        false
+                    }
+                }
             }
         })
         .await
     }
 }
 
-/// Whether the gifts are exact: the host gained each gift less the platform's share, the
-/// room's total is the gifts' and the ledger verifies.
+/// Whether the gifts are exact, by the server's own account: the host gained each gift
+/// the room counts less the platform's share, the room's total is its gifts' price, no
+/// gift was acknowledged that the room does not count, and the ledger verifies; and the
+/// gifts the room counts.
 async fn gifts_exact(
     client: &reqwest::Client,
     server: &Server,
     room_id: &str,
     host_gain: i64,
-    gifts_sent: u64,
-) -> anyhow::Result<bool> {
-    let sent = i64::try_from(gifts_sent)?;
+    gifts_acknowledged: u64,
+) -> anyhow::Result<(bool, u64)> {
     let room: Value = client
         .get(format!(
             "{}/api/v1/channels/live/{room_id}",
@@ -496,9 +509,13 @@ async fn gifts_exact(
         .await?
         .json()
         .await?;
-    Ok(host_gain == sent * GIFT.2
-        && room["gifts_minor"].as_i64() == Some(sent * GIFT.1)
-        && verify["sound"] == true)
+    let counted = room["gifts"].as_u64().unwrap_or(0);
+    let gifts = i64::try_from(counted)?;
+    let exact = host_gain == gifts * GIFT.2
+        && room["gifts_minor"].as_i64() == Some(gifts * GIFT.1)
+        && gifts_acknowledged <= counted
+        && verify["sound"] == true;
+    Ok((exact, counted))
 }
 
 async fn wallet(client: &reqwest::Client, server: &Server, user_id: &str) -> anyhow::Result<i64> {

@@ -1081,8 +1081,8 @@ async fn a_live_room_relays_its_stream_comments_likes_and_exact_gifts() {
         (mine["mine"].as_bool(), mine["text"].as_str()),
         (Some(true), Some("好听！"))
     );
-    let seen = late.event(&mut first, |e| e["op"] == "comment").await;
-    assert_eq!(seen["author_name"], "观众甲");
+    let seen = late.event(&mut first, |e| e["op"] == "comments").await;
+    assert_eq!(seen["items"][0]["author_name"], "观众甲");
     late.send_json(&json!({ "op": "like", "count": 5 })).await;
     let stats = early
         .event(&mut received, |e| {
