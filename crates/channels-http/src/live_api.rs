@@ -380,7 +380,7 @@ async fn watch(
 /// A viewer's socket: what to play first, then the room's topic forwarded; their
 /// comments and likes taken.
 async fn viewer_loop(state: ChannelsState, room_id: String, user: Option<User>, socket: WebSocket) {
-    use futures_util::{SinkExt as _, StreamExt as _};
+    use futures_util::StreamExt as _;
     let who = user.as_ref().map_or_else(
         || format!("guest:{}", rand_suffix()),
         |user| user.user_id.clone(),
@@ -388,8 +388,8 @@ async fn viewer_loop(state: ChannelsState, room_id: String, user: Option<User>, 
     let Ok((watching, catch)) = state.channels.join_live(&room_id, &who) else {
         return;
     };
-    let (mut sink, mut stream) = socket.split();
-    let (frames, mut pending) = mpsc::channel::<Message>(VIEWER_QUEUE_MAX);
+    let (sink, mut stream) = socket.split();
+    let (frames, pending) = mpsc::channel::<Message>(VIEWER_QUEUE_MAX);
     let hello = json!({ "op": "hello", "room_id": room_id, "signed_in": user.is_some() });
     let mut first = vec![Message::Text(hello.to_string().into())];
     first.extend(
@@ -399,33 +399,7 @@ async fn viewer_loop(state: ChannelsState, room_id: String, user: Option<User>, 
             .chain(&catch.recent)
             .map(|bytes| Message::Binary(bytes.to_vec().into())),
     );
-    let writer = tokio::spawn(async move {
-        for frame in first {
-            if sink.feed(frame).await.is_err() {
-                return;
-            }
-        }
-        if sink.flush().await.is_err() {
-            return;
-        }
-        while let Some(frame) = pending.recv().await {
-            if sink.feed(frame).await.is_err() {
-                return;
-            }
-            while let Ok(frame) = pending.try_recv() {
-                if sink.feed(frame).await.is_err() {
-                    return;
-                }
-            }
-            if sink.flush().await.is_err() {
-                return;
-            }
-        }
-        let _closed = sink.close().await;
-    });
-    let forwarder = catch
-        .subscription
-        .map(|subscription| tokio::spawn(forward(subscription, frames.clone())));
+    let writer = tokio::spawn(write_to_viewer(sink, first, catch.subscription, pending));
     while let Some(Ok(frame)) = stream.next().await {
         let Message::Text(text) = frame else {
             if matches!(frame, Message::Close(_)) {
@@ -442,34 +416,86 @@ async fn viewer_loop(state: ChannelsState, room_id: String, user: Option<User>, 
             break;
         }
     }
-    if let Some(forwarder) = forwarder {
-        forwarder.abort();
-    }
+    writer.abort();
     drop(frames);
     drop(watching);
-    let _done = writer.await;
 }
 
-/// Forwards the room's topic to one viewer; a viewer too slow to keep up is dropped (it
-/// reconnects from the last keyframe).
-async fn forward(
-    mut subscription: Box<dyn plaza_fanout::Subscription>,
-    frames: mpsc::Sender<Message>,
+/// A viewer's socket's one writer: the catch-up frames, then the room's topic and the
+/// answers to the viewer's own requests, each wake-up's frames fed and flushed once. A
+/// viewer too slow to keep up is told and dropped (it reconnects from the last
+/// keyframe).
+async fn write_to_viewer(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    first: Vec<Message>,
+    subscription: Option<Box<dyn plaza_fanout::Subscription>>,
+    mut answers: mpsc::Receiver<Message>,
 ) {
-    loop {
-        let frame = match subscription.recv().await {
-            Received::Payload(Payload::Text(text)) => Message::Text(text.to_string().into()),
-            Received::Payload(Payload::Binary(bytes)) => Message::Binary(bytes.to_vec().into()),
-            Received::Lagged(_) => {
-                let _said =
-                    frames.try_send(Message::Text(json!({ "op": "lagged" }).to_string().into()));
-                return;
-            }
-            Received::Closed => return,
-        };
-        if frames.try_send(frame).is_err() {
+    use futures_util::{FutureExt as _, SinkExt as _};
+    for frame in first {
+        if sink.feed(frame).await.is_err() {
             return;
         }
+    }
+    if sink.flush().await.is_err() {
+        return;
+    }
+    let Some(mut subscription) = subscription else {
+        while let Some(frame) = answers.recv().await {
+            if sink.send(frame).await.is_err() {
+                return;
+            }
+        }
+        return;
+    };
+    loop {
+        let frame = tokio::select! {
+            received = subscription.recv() => match as_frame(received) {
+                Some(frame) => frame,
+                None => {
+                    let _told = sink.send(lagged()).await;
+                    break;
+                }
+            },
+            answer = answers.recv() => match answer {
+                Some(frame) => frame,
+                None => break,
+            },
+        };
+        if sink.feed(frame).await.is_err() {
+            return;
+        }
+        // Whatever else is ready goes out with it.
+        while let Some(received) = subscription.recv().now_or_never() {
+            let Some(frame) = as_frame(received) else {
+                let _told = sink.send(lagged()).await;
+                let _closed = sink.close().await;
+                return;
+            };
+            if sink.feed(frame).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+    let _closed = sink.close().await;
+}
+
+/// The frame telling a viewer it fell behind (the socket closes next; the page
+/// reconnects from the last keyframe).
+fn lagged() -> Message {
+    Message::Text(json!({ "op": "lagged" }).to_string().into())
+}
+
+/// A payload of the room as a frame; `None` when the viewer must go (it lagged, or the
+/// room's topic closed).
+fn as_frame(received: Received) -> Option<Message> {
+    match received {
+        Received::Payload(Payload::Text(text)) => Some(Message::Text(text.to_string().into())),
+        Received::Payload(Payload::Binary(bytes)) => Some(Message::Binary(bytes.to_vec().into())),
+        Received::Lagged(_) | Received::Closed => None,
     }
 }
 
