@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json as AxumJson, Router};
@@ -246,27 +246,17 @@ async fn gift(
     })))
 }
 
-/// Refuses sockets opened by other sites' pages.
+/// Refuses sockets opened by other sites' pages (the shell's same-origin rule, as for
+/// every state change from a page).
 fn same_site(state: &ChannelsState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-        return Ok(());
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let same = origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest == host)
-        || origin.trim_end_matches('/') == state.http.public_base_url.trim_end_matches('/');
-    if same {
-        Ok(())
-    } else {
-        Err(ApiError::new(
+    let from = plaza_http::web::provenance(headers, Some(&state.http.public_base_url));
+    if from == plaza_http::web::Provenance::Foreign {
+        return Err(ApiError::new(
             crate::error::code::CROSS_SITE_REQUEST,
             "live sockets are for pages of this site",
-        ))
+        ));
     }
+    Ok(())
 }
 
 async fn publish(

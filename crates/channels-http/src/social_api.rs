@@ -2,7 +2,7 @@
 //! answers the count after the change; repeating a change changes nothing.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json as AxumJson, Router};
 use plaza_channels::social::Counted;
@@ -25,11 +25,11 @@ pub(crate) fn router() -> Router<ChannelsState> {
     Router::new()
         .route(
             "/api/v1/channels/{channel_id}/follow",
-            post(follow).delete(unfollow),
+            post(follow).delete(follow),
         )
         .route(
             "/api/v1/channels/posts/{post_id}/like",
-            post(like).delete(unlike),
+            post(like).delete(like),
         )
         .route(
             "/api/v1/channels/posts/{post_id}/comments",
@@ -41,7 +41,7 @@ pub(crate) fn router() -> Router<ChannelsState> {
         )
         .route(
             "/api/v1/channels/comments/{comment_id}/like",
-            post(like_comment).delete(unlike_comment),
+            post(like_comment).delete(like_comment),
         )
         .route("/api/v1/channels/posts/{post_id}/views", post(view))
         .route("/api/v1/channels/posts/{post_id}/shares", post(share))
@@ -51,15 +51,21 @@ fn counted(name: &str, counted: Counted) -> AxumJson<Value> {
     AxumJson(json!({ name: counted.count, "changed": counted.changed }))
 }
 
-async fn set_follow(
-    state: &ChannelsState,
-    user_id: &str,
-    channel_id: &str,
-    on: bool,
+/// `POST` sets a mark, `DELETE` takes it back.
+fn switched_on(method: &Method) -> bool {
+    *method == Method::POST
+}
+
+async fn follow(
+    State(state): State<ChannelsState>,
+    method: Method,
+    SignedIn(user): SignedIn,
+    Path(channel_id): Path<String>,
 ) -> Result<AxumJson<Value>, ApiError> {
+    let on = switched_on(&method);
     let result = state
         .channels
-        .set_follow(user_id, channel_id, on)
+        .set_follow(&user.user_id, &channel_id, on)
         .await
         .map_err(api_error)?;
     let mut answer = counted("followers", result);
@@ -67,52 +73,21 @@ async fn set_follow(
     Ok(answer)
 }
 
-async fn follow(
+async fn like(
     State(state): State<ChannelsState>,
+    method: Method,
     SignedIn(user): SignedIn,
-    Path(channel_id): Path<String>,
+    Path(post_id): Path<String>,
 ) -> Result<AxumJson<Value>, ApiError> {
-    set_follow(&state, &user.user_id, &channel_id, true).await
-}
-
-async fn unfollow(
-    State(state): State<ChannelsState>,
-    SignedIn(user): SignedIn,
-    Path(channel_id): Path<String>,
-) -> Result<AxumJson<Value>, ApiError> {
-    set_follow(&state, &user.user_id, &channel_id, false).await
-}
-
-async fn set_like(
-    state: &ChannelsState,
-    user_id: &str,
-    post_id: &str,
-    on: bool,
-) -> Result<AxumJson<Value>, ApiError> {
+    let on = switched_on(&method);
     let result = state
         .channels
-        .set_like(user_id, post_id, on)
+        .set_like(&user.user_id, &post_id, on)
         .await
         .map_err(api_error)?;
     let mut answer = counted("likes", result);
     answer.0["liked"] = json!(on);
     Ok(answer)
-}
-
-async fn like(
-    State(state): State<ChannelsState>,
-    SignedIn(user): SignedIn,
-    Path(post_id): Path<String>,
-) -> Result<AxumJson<Value>, ApiError> {
-    set_like(&state, &user.user_id, &post_id, true).await
-}
-
-async fn unlike(
-    State(state): State<ChannelsState>,
-    SignedIn(user): SignedIn,
-    Path(post_id): Path<String>,
-) -> Result<AxumJson<Value>, ApiError> {
-    set_like(&state, &user.user_id, &post_id, false).await
 }
 
 #[derive(Deserialize)]
@@ -240,36 +215,21 @@ async fn list_replies(
     })))
 }
 
-async fn set_comment_like(
-    state: &ChannelsState,
-    user_id: &str,
-    comment_id: &str,
-    on: bool,
+async fn like_comment(
+    State(state): State<ChannelsState>,
+    method: Method,
+    SignedIn(user): SignedIn,
+    Path(comment_id): Path<String>,
 ) -> Result<AxumJson<Value>, ApiError> {
+    let on = switched_on(&method);
     let result = state
         .channels
-        .set_comment_like(user_id, comment_id, on)
+        .set_comment_like(&user.user_id, &comment_id, on)
         .await
         .map_err(api_error)?;
     let mut answer = counted("likes", result);
     answer.0["liked"] = json!(on);
     Ok(answer)
-}
-
-async fn like_comment(
-    State(state): State<ChannelsState>,
-    SignedIn(user): SignedIn,
-    Path(comment_id): Path<String>,
-) -> Result<AxumJson<Value>, ApiError> {
-    set_comment_like(&state, &user.user_id, &comment_id, true).await
-}
-
-async fn unlike_comment(
-    State(state): State<ChannelsState>,
-    SignedIn(user): SignedIn,
-    Path(comment_id): Path<String>,
-) -> Result<AxumJson<Value>, ApiError> {
-    set_comment_like(&state, &user.user_id, &comment_id, false).await
 }
 
 async fn view(

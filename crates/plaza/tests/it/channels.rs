@@ -1223,6 +1223,23 @@ async fn a_room_left_on_air_by_a_stopped_server_is_closed_at_start() {
         .await;
     assert_eq!(room.status, 201, "{}", room.text);
     let room_id = room.json()["room_id"].as_str().unwrap().to_owned();
+    // Another site's page may not open a room's socket.
+    let foreign = {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let url = format!(
+            "{}/api/v1/channels/live/{room_id}/watch",
+            server.base_url.replacen("http", "ws", 1)
+        );
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("origin", "https://evil.example".parse().unwrap());
+        tokio_tungstenite::connect_async(request).await
+    };
+    assert!(
+        matches!(&foreign, Err(tokio_tungstenite::tungstenite::Error::Http(response)) if response.status() == 403),
+        "{foreign:?}"
+    );
     let comment = host
         .person
         .post(
