@@ -725,6 +725,7 @@ mod tests {
             month_of(Timestamp::from_unix_ms(1_796_056_200_000)),
             "202612"
         );
+        // A well-formed month by construction: a failure here is the bug the test reports.
         let due = payday("202612").unwrap();
         // 2027-01-01 02:00 +08:00 = 2026-12-31 18:00 UTC.
         assert_eq!(due.unix_ms(), 1_798_740_000_000);
@@ -755,6 +756,7 @@ mod tests {
             prop_assert!(total <= pool);
             let nonzero = scores.iter().filter(|&&s| s > 0).count();
             if nonzero > 0 {
+                // At most 50 scores, far below i64::MAX.
                 prop_assert!(pool - total < i64::try_from(nonzero).unwrap());
             }
             prop_assert!(paid.iter().all(|&amount| amount >= 0));

@@ -1042,6 +1042,7 @@ mod tests {
             let shown = sample(comments(2, 100), 12);
             assert_eq!(shown.len(), 12);
             assert!(shown.iter().any(|s| &**s == "0") && shown.iter().any(|s| &**s == "1"));
+            // Every sampled event is one of the numbers the test made.
             let numbers: Vec<usize> = shown.iter().map(|s| s.parse().unwrap()).collect();
             assert!(
                 numbers.windows(2).all(|pair| pair[0] < pair[1]),

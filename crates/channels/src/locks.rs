@@ -49,6 +49,7 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());
         drop(held);
+        // The waiting task only takes and drops the lock; a panic or timeout there is the failure under test.
         tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
             .await
             .unwrap()

@@ -69,6 +69,7 @@ mod tests {
 
     #[test]
     fn a_left_to_right_gradient_hashes_to_zero_and_its_mirror_to_ones() {
+        // At most 8 × 20 = 160, which fits a byte.
         let rising: Vec<u8> = (0..72)
             .map(|i| u8::try_from((i % 9) * 20).unwrap())
             .collect();

@@ -160,6 +160,7 @@ mod tests {
 
     #[test]
     fn facts_are_read_and_browser_friendliness_decided() {
+        // The probe fixtures are complete videos by construction; a refusal is the failure under test.
         let mp4 = VideoFacts::from_probe(
             &probe("mov,mp4,m4a,3gp,3g2,mj2", "isom", "h264", Some("aac")),
             10,
@@ -167,19 +168,23 @@ mod tests {
         .unwrap();
         assert_eq!((mp4.duration_ms, mp4.width, mp4.height), (2_500, 640, 360));
         assert!(mp4.browser_friendly());
+        // The probe fixtures are complete videos by construction; a refusal is the failure under test.
         let movie = VideoFacts::from_probe(
             &probe("mov,mp4,m4a,3gp,3g2,mj2", "qt  ", "h264", Some("aac")),
             10,
         )
         .unwrap();
         assert!(!movie.browser_friendly());
+        // The probe fixtures are complete videos by construction; a refusal is the failure under test.
         let webm =
             VideoFacts::from_probe(&probe("matroska,webm", "", "vp9", Some("opus")), 10).unwrap();
         assert!(webm.browser_friendly());
+        // The probe fixtures are complete videos by construction; a refusal is the failure under test.
         let mpeg4 =
             VideoFacts::from_probe(&probe("mov,mp4,m4a,3gp,3g2,mj2", "isom", "mpeg4", None), 10)
                 .unwrap();
         assert!(!mpeg4.browser_friendly());
+        // The probe fixtures are complete videos by construction; a refusal is the failure under test.
         let avi = VideoFacts::from_probe(&probe("avi", "", "h264", Some("mp3")), 10).unwrap();
         assert!(!avi.browser_friendly());
     }

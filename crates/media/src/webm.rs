@@ -410,7 +410,9 @@ mod tests {
         let mut bytes = id.to_vec();
         assert!(body.len() < 0x3FFF);
         bytes.extend([
+            // Bodies are asserted under 0x3FFF bytes just above, so each part fits a byte.
             0x40 | u8::try_from(body.len() >> 8).unwrap(),
+            // Masked to one byte.
             u8::try_from(body.len() & 0xFF).unwrap(),
         ]);
         bytes.extend(body);
@@ -443,6 +445,7 @@ mod tests {
             clusters.extend([
                 0x1F, 0x43, 0xB6, 0x75, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
             ]);
+            // Three clusters: the index is at most 2.
             clusters.extend(element(&[0xE7], &[u8::try_from(index).unwrap()]));
             clusters.extend(block(2, true));
             clusters.extend(block(1, key));
@@ -454,6 +457,7 @@ mod tests {
 
     fn cut(bytes: &[u8], step: usize) -> Vec<Piece> {
         let mut splitter = Splitter::new();
+        // The stream is well-formed by construction; a refusal is the failure under test.
         bytes
             .chunks(step)
             .flat_map(|chunk| splitter.push(chunk).unwrap())

@@ -152,12 +152,16 @@ mod tests {
                 bytes: bytes.to_vec(),
             })
         };
+        // A local temporary folder the test just wrote to; an I/O error is the failure to report.
         let middle = store.get_range(key.clone(), 1, 3).await.unwrap();
         assert_eq!(middle, part(5, b"ell"));
+        // A local temporary folder the test just wrote to; an I/O error is the failure to report.
         let tail = store.get_range(key.clone(), 3, 100).await.unwrap();
         assert_eq!(tail, part(5, b"lo"));
+        // A local temporary folder the test just wrote to; an I/O error is the failure to report.
         let past = store.get_range(key.clone(), 9, 1).await.unwrap();
         assert_eq!(past, part(5, b""));
+        // A local temporary folder the test just wrote to; an I/O error is the failure to report.
         assert_eq!(store.get_range("b".repeat(64), 0, 1).await.unwrap(), None);
         for bad in ["../../etc/passwd", "AB", &"A".repeat(64)] {
             assert!(matches!(

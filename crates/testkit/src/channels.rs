@@ -32,6 +32,7 @@ impl Creator {
             )
             .await;
         assert_eq!(reply.status, 201, "opening a channel: {}", reply.text);
+        // The answer was checked to be 201 just above, whose body carries the id.
         let channel_id = reply.json()["channel_id"]
             .as_str()
             .expect("a channel id")
@@ -70,6 +71,7 @@ impl Creator {
             )
             .await;
         assert_eq!(reply.status, 202, "posting: {}", reply.text);
+        // The answer was checked to be 202 just above, whose body carries the id.
         reply.json()["post_id"]
             .as_str()
             .expect("a post id")
@@ -112,6 +114,7 @@ pub async fn upload(
         )
         .await;
     assert_eq!(started.status, 201, "starting an upload: {}", started.text);
+    // The answer was checked to be 201 just above, whose body carries the id.
     let upload_id = started.json()["upload_id"]
         .as_str()
         .expect("an upload id")
@@ -150,6 +153,8 @@ pub async fn put_piece(
                 .body(bytes),
         )
         .await
+        // Fails only when the server under test does not answer, the test's failure to
+        // report (see the crate's note on `expect`).
         .expect("PUT a piece")
 }
 
@@ -160,6 +165,7 @@ pub async fn put_piece(
 ///
 /// When ffmpeg is missing or fails.
 pub async fn clip(source: &str, seconds: u32, size: (u32, u32), format: &str) -> Vec<u8> {
+    // Fails only without Debian's ffmpeg, which .ci/run installs; no test can go on without its clip.
     plaza_media::Tools::default()
         .generate_clip(source, seconds, size, format)
         .await
@@ -177,6 +183,7 @@ pub fn png_image(width: u32, height: u32, shade: u8) -> Vec<u8> {
         let mut encoder = png::Encoder::new(&mut bytes, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
+        // Encoding into memory with fixed, valid settings cannot fail for sizes above zero.
         let mut writer = encoder.write_header().expect("a PNG header");
         let pixels: Vec<u8> = (0..width * height)
             .flat_map(|i| {
@@ -188,6 +195,7 @@ pub fn png_image(width: u32, height: u32, shade: u8) -> Vec<u8> {
                 ]
             })
             .collect();
+        // The pixel buffer has exactly width × height × 3 bytes, as the header says.
         writer.write_image_data(&pixels).expect("PNG pixels");
     }
     bytes
@@ -199,6 +207,7 @@ pub fn png_image(width: u32, height: u32, shade: u8) -> Vec<u8> {
 ///
 /// When ffmpeg fails.
 pub async fn reencoded(bytes: &[u8], width: u32) -> Vec<u8> {
+    // Fails only without Debian's ffmpeg, which .ci/run installs; the input is a clip ffmpeg made.
     plaza_media::Tools::default()
         .reencode_resized(bytes, width)
         .await
@@ -261,6 +270,7 @@ impl LiveSocket {
                 bytes.to_vec().into(),
             ))
             .await
+            // Fails only when the server closed the socket, the test's failure to report.
             .expect("send stream bytes");
     }
 
@@ -276,6 +286,7 @@ impl LiveSocket {
                 frame.to_string().into(),
             ))
             .await
+            // Fails only when the server closed the socket, the test's failure to report.
             .expect("send a frame");
     }
 
@@ -289,11 +300,13 @@ impl LiveSocket {
         use tokio_tungstenite::tungstenite::Message;
         loop {
             let frame =
+                // A bounded wait: nothing in 20 s is the test's failure to report.
                 tokio::time::timeout(std::time::Duration::from_secs(20), self.socket.next())
                     .await
                     .expect("a frame within 20 s");
             match frame {
                 Some(Ok(Message::Text(text))) => {
+                    // The server sends JSON text frames only; anything else is the failure under test.
                     return Some(LiveFrame::Event(serde_json::from_str(&text).expect("JSON")));
                 }
                 Some(Ok(Message::Binary(bytes))) => return Some(LiveFrame::Media(bytes.to_vec())),
@@ -311,6 +324,7 @@ impl LiveSocket {
     /// When the socket closes first or nothing comes for 20 s.
     pub async fn event(&mut self, media: &mut Vec<u8>, wanted: impl Fn(&Value) -> bool) -> Value {
         loop {
+            // The room is on air for the whole wait; a closed socket is the failure under test.
             match self.next().await.expect("the socket stays open") {
                 LiveFrame::Event(event) if wanted(&event) => return event,
                 LiveFrame::Event(_) => {}
@@ -326,6 +340,7 @@ impl LiveSocket {
     /// When the socket closes first or nothing comes for 20 s.
     pub async fn media_until(&mut self, media: &mut Vec<u8>, length: usize) {
         while media.len() < length {
+            // The room is on air for the whole wait; a closed socket is the failure under test.
             if let LiveFrame::Media(bytes) = self.next().await.expect("the socket stays open") {
                 media.extend(bytes);
             }

@@ -843,6 +843,7 @@ impl Payer {
                     .bearer_auth(&self.token),
             )
             .await
+            // Fails only when the server under test does not answer, the test's failure to report.
             .expect("DELETE as a payer")
     }
 
