@@ -47,8 +47,9 @@ pub(crate) fn router() -> Router<ChannelsState> {
         .route("/api/v1/channels/posts/{post_id}/shares", post(share))
 }
 
-fn counted(name: &str, counted: Counted) -> AxumJson<Value> {
-    AxumJson(json!({ name: counted.count, "changed": counted.changed }))
+/// A mark's answer: the count, whether this call changed it, and the mark's state.
+fn counted(name: &str, counted: Counted, (flag, on): (&str, bool)) -> AxumJson<Value> {
+    AxumJson(json!({ name: counted.count, "changed": counted.changed, flag: on }))
 }
 
 /// `POST` sets a mark, `DELETE` takes it back.
@@ -68,9 +69,7 @@ async fn follow(
         .set_follow(&user.user_id, &channel_id, on)
         .await
         .map_err(api_error)?;
-    let mut answer = counted("followers", result);
-    answer.0["following"] = json!(on);
-    Ok(answer)
+    Ok(counted("followers", result, ("following", on)))
 }
 
 async fn like(
@@ -85,9 +84,7 @@ async fn like(
         .set_like(&user.user_id, &post_id, on)
         .await
         .map_err(api_error)?;
-    let mut answer = counted("likes", result);
-    answer.0["liked"] = json!(on);
-    Ok(answer)
+    Ok(counted("likes", result, ("liked", on)))
 }
 
 #[derive(Deserialize)]
@@ -227,9 +224,7 @@ async fn like_comment(
         .set_comment_like(&user.user_id, &comment_id, on)
         .await
         .map_err(api_error)?;
-    let mut answer = counted("likes", result);
-    answer.0["liked"] = json!(on);
-    Ok(answer)
+    Ok(counted("likes", result, ("liked", on)))
 }
 
 async fn view(

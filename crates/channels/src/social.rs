@@ -99,11 +99,7 @@ impl Channels {
                     count: stats.likes,
                 });
             }
-            stats.likes = if like {
-                stats.likes + 1
-            } else {
-                stats.likes.saturating_sub(1)
-            };
+            stats.likes = stepped(stats.likes, like);
             let record = write(
                 kind::LIKE,
                 &key,
@@ -364,11 +360,7 @@ impl Channels {
                     count: comment.likes,
                 });
             }
-            comment.likes = if like {
-                comment.likes + 1
-            } else {
-                comment.likes.saturating_sub(1)
-            };
+            comment.likes = stepped(comment.likes, like);
             let records = vec![
                 write(
                     kind::COMMENT_LIKE,
@@ -424,11 +416,7 @@ impl Channels {
                     count: stats.followers,
                 });
             }
-            stats.followers = if follow {
-                stats.followers + 1
-            } else {
-                stats.followers.saturating_sub(1)
-            };
+            stats.followers = stepped(stats.followers, follow);
             let record = Follow {
                 follower: user_id.to_owned(),
                 channel_id: channel_id.to_owned(),
@@ -499,6 +487,15 @@ impl Channels {
         )
         .await?;
         Ok(found.into_iter().map(|(_, follow)| follow).collect())
+    }
+}
+
+/// A count one up (`up`) or one down, never below zero.
+fn stepped(count: u64, up: bool) -> u64 {
+    if up {
+        count + 1
+    } else {
+        count.saturating_sub(1)
     }
 }
 
