@@ -36,8 +36,6 @@ use crate::Outcome;
 use crate::bench::chat_relay;
 use crate::bench::pay::start_server_in;
 use crate::bench::{percentile_ms, tempfile_dir};
-use crate::config::{Database, SQLITE_FILE};
-use crate::datadir::DataDir;
 
 #[derive(Debug, Args)]
 pub(crate) struct ChatArgs {
@@ -78,22 +76,12 @@ async fn populate(
     clients: usize,
     group_size: usize,
 ) -> anyhow::Result<Vec<Seat>> {
-    let data_dir = DataDir::open(dir)?;
-    let store = plaza_store::Store::open(
-        &crate::serve::backend(&Database::Sqlite(dir.join(SQLITE_FILE))),
-        Arc::new(SystemClock),
-    )
-    .await?;
-    let shared = Arc::new(store.clone());
-    let identity = Arc::new(Identity::new(
-        shared.clone(),
-        shared.clone(),
-        Arc::new(SystemClock),
-        data_dir
-            .secret(crate::systems::IDENTITY_SECRET_FILE)?
-            .as_bytes()
-            .to_vec(),
-    ));
+    let crate::bench::Seeding {
+        data_dir,
+        store,
+        shared,
+        identity,
+    } = crate::bench::Seeding::open(dir).await?;
     let wecom = Arc::new(WeCom::new(
         shared.clone(),
         shared.clone(),

@@ -29,8 +29,6 @@ use serde_json::{Value, json};
 use crate::Outcome;
 use crate::bench::pay::{Connection, start_server_in};
 use crate::bench::{percentile_ms, serve_on_own_runtime, tempfile_dir};
-use crate::config::{Database, SQLITE_FILE};
-use crate::datadir::DataDir;
 
 #[derive(Debug, Args)]
 pub(crate) struct FeedArgs {
@@ -125,22 +123,12 @@ where
 
 /// Writes people, channels, posts and follows into `dir`; the people's session tokens.
 async fn populate(dir: &std::path::Path, args: &FeedArgs) -> anyhow::Result<Vec<String>> {
-    let data_dir = DataDir::open(dir)?;
-    let store = plaza_store::Store::open(
-        &crate::serve::backend(&Database::Sqlite(dir.join(SQLITE_FILE))),
-        Arc::new(SystemClock),
-    )
-    .await?;
-    let shared = Arc::new(store.clone());
-    let identity = Arc::new(Identity::new(
-        shared.clone(),
-        shared.clone(),
-        Arc::new(SystemClock),
-        data_dir
-            .secret(crate::systems::IDENTITY_SECRET_FILE)?
-            .as_bytes()
-            .to_vec(),
-    ));
+    let crate::bench::Seeding {
+        data_dir,
+        store,
+        shared,
+        identity,
+    } = crate::bench::Seeding::open(dir).await?;
     let objects = Arc::new(plaza_store::objects::LocalObjects::open(
         dir.join(crate::systems::OBJECTS_DIR),
     )?);

@@ -389,6 +389,42 @@ async fn ledger(args: LedgerArgs) -> anyhow::Result<Outcome> {
     }
 }
 
+/// A data directory opened by a bench to write its data through the domain before
+/// `plaza serve` serves it: the folder (its secrets), the SQLite store and identity.
+pub(crate) struct Seeding {
+    pub(crate) data_dir: DataDir,
+    pub(crate) store: Store,
+    pub(crate) shared: Arc<Store>,
+    pub(crate) identity: Arc<plaza_identity::Identity>,
+}
+
+impl Seeding {
+    pub(crate) async fn open(dir: &std::path::Path) -> anyhow::Result<Self> {
+        let data_dir = DataDir::open(dir)?;
+        let store = Store::open(
+            &crate::serve::backend(&crate::config::Database::Sqlite(dir.join(SQLITE_FILE))),
+            Arc::new(SystemClock),
+        )
+        .await?;
+        let shared = Arc::new(store.clone());
+        let identity = Arc::new(plaza_identity::Identity::new(
+            shared.clone(),
+            shared.clone(),
+            Arc::new(SystemClock),
+            data_dir
+                .secret(crate::systems::IDENTITY_SECRET_FILE)?
+                .as_bytes()
+                .to_vec(),
+        ));
+        Ok(Self {
+            data_dir,
+            store,
+            shared,
+            identity,
+        })
+    }
+}
+
 /// A fresh directory under the system's temporary directory.
 pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("plaza-bench-{}", rand::random::<u64>()));
