@@ -40,9 +40,10 @@ pub const MEMO_BYTES_MAX: usize = 256;
 /// 64 KiB × the 4,096 events of the largest commit = 256 MiB worst case in one batch.
 pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
 
-/// A domain record's body. Records are entities (an order, a merchant), not files: 64 KiB
-/// is far above the largest and keeps one group's worst case bounded like payloads.
-pub const RECORD_BYTES_MAX: usize = 64 * 1024;
+/// A domain record's body. Records are entities (an order, a merchant), not files. The
+/// largest is a full WeCom customer group (500 members with their names and join facts,
+/// at most ~400 bytes each), which 256 KiB holds with room; files go to the object store.
+pub const RECORD_BYTES_MAX: usize = 256 * 1024;
 
 /// Index entries on one record, and the bytes of one index value: enough for the few
 /// ways an entity is looked up, small enough to keep index rows cheap.

@@ -7,11 +7,24 @@ use plaza_kernel::record::{Expect, IndexEntry, RecordWrite};
 
 use crate::events::items;
 use crate::model::{GroupChat, GroupMember, JoinWay, Member, MemberStatus};
-use crate::store::{index, kind, load, time_value, with_prefix, write};
+use std::collections::BTreeMap;
+
+use crate::store::{
+    SeatOf, index, kind, load, seat_writes, seated_in, time_value, with_prefix, write,
+};
 use crate::{CONFLICT_RETRIES_MAX, HEX, WeCom, WeComError, random_text};
 
 /// Members a customer group holds at most (WeCom's: 500).
 pub const GROUP_MEMBERS_MAX: usize = 500;
+/// A group member's stored bytes at most: a 64-byte userid, a Plaza user id, a
+/// 64-character name (192 bytes of UTF-8), an invitor and the join facts with keys.
+const GROUP_MEMBER_BYTES_MAX: usize = 400;
+
+// A full group fits one record, with 16 KiB left for its name, notice and admins.
+const _: () = assert!(
+    GROUP_MEMBERS_MAX * GROUP_MEMBER_BYTES_MAX + 16 * 1024
+        <= plaza_kernel::limits::RECORD_BYTES_MAX
+);
 /// Groups a list page holds at most.
 pub const GROUP_LIMIT_MAX: usize = 1_000;
 /// Groups a join way may name.
@@ -33,9 +46,14 @@ fn group_key(corpid: &str, chat_id: &str) -> String {
     format!("{corpid}/{chat_id}")
 }
 
-/// The write of a group with its indexes: the corp's list, by owner, by each member and
-/// by each Plaza user in it (none once dismissed).
-pub(crate) fn group_write(group: &GroupChat, expect: Expect) -> Result<RecordWrite, WeComError> {
+/// The writes of a group: its record (in the corp's list and by owner while live), and
+/// the seats of whoever joined, left or changed since `before` (`None` for a new
+/// group); a dismissed group empties every seat.
+pub(crate) fn group_writes(
+    before: Option<&GroupChat>,
+    group: &GroupChat,
+    expect: Expect,
+) -> Result<Vec<RecordWrite>, WeComError> {
     let mut index = Vec::new();
     if group.dismissed_at.is_none() {
         let created = time_value(group.created_at.unix_ms());
@@ -52,31 +70,43 @@ pub(crate) fn group_write(group: &GroupChat, expect: Expect) -> Result<RecordWri
                 group.chat_id
             ),
         ));
-        for member in &group.members {
-            index.push(IndexEntry::new(
-                index::CHAT_MEMBER,
-                format!(
-                    "{}/{}/{}",
-                    group.corpid,
-                    member.userid.to_ascii_lowercase(),
-                    group.chat_id
-                ),
-            ));
-            if let Some(user_id) = &member.user_id {
-                index.push(IndexEntry::new(
-                    index::USER,
-                    format!("{user_id}/{}/{}", group.corpid, group.chat_id),
-                ));
-            }
-        }
     }
-    write(
+    let mut writes = vec![write(
         kind::GROUP_CHAT,
         &group_key(&group.corpid, &group.chat_id),
         expect,
         group,
         index,
-    )
+    )?];
+    writes.extend(seat_writes(
+        kind::GROUP_SEAT,
+        &group.corpid,
+        &group.chat_id,
+        &seats_of(before),
+        &seats_of(Some(group)),
+    )?);
+    Ok(writes)
+}
+
+/// Who sits in a live group (nobody in a dismissed one).
+pub(crate) fn seats_of(group: Option<&GroupChat>) -> BTreeMap<String, SeatOf> {
+    group
+        .filter(|group| group.dismissed_at.is_none())
+        .map(|group| {
+            group
+                .members
+                .iter()
+                .map(|member| {
+                    (
+                        member.userid.to_ascii_lowercase(),
+                        SeatOf {
+                            user_id: member.user_id.clone(),
+                        },
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn staff_member(
@@ -143,7 +173,10 @@ impl WeCom {
             vec![("ChatId".into(), group.chat_id.clone())],
         )?;
         if self
-            .try_commit_with_jobs(vec![group_write(&group, Expect::Absent)?, event], vec![job])
+            .try_commit_with_jobs(
+                [group_writes(None, &group, Expect::Absent)?, vec![event]].concat(),
+                vec![job],
+            )
             .await?
         {
             Ok(group)
@@ -263,9 +296,9 @@ impl WeCom {
         corpid: &str,
         userid: &str,
     ) -> Result<Vec<GroupChat>, WeComError> {
-        with_prefix(
+        seated_in(
             &*self.records,
-            kind::GROUP_CHAT,
+            (kind::GROUP_SEAT, kind::GROUP_CHAT),
             index::CHAT_MEMBER,
             &format!("{corpid}/{}/", userid.to_ascii_lowercase()),
             1_000,
@@ -279,9 +312,9 @@ impl WeCom {
     ///
     /// Store failures.
     pub async fn groups_of_user(&self, user_id: &str) -> Result<Vec<GroupChat>, WeComError> {
-        with_prefix(
+        seated_in(
             &*self.records,
-            kind::GROUP_CHAT,
+            (kind::GROUP_SEAT, kind::GROUP_CHAT),
             index::USER,
             &format!("{user_id}/"),
             1_000,
@@ -439,6 +472,7 @@ impl WeCom {
             let (mut group, version) = chosen.ok_or_else(|| {
                 WeComError::invalid("config_id", "every group of this QR is full or gone")
             })?;
+            let before = group.clone();
             let last = group.member_version();
             group.members.push(GroupMember {
                 userid: external_userid.clone(),
@@ -449,7 +483,7 @@ impl WeCom {
                 join_scene: 3,
                 invitor: None,
             });
-            let mut records = vec![group_write(&group, Expect::Version(version))?];
+            let mut records = group_writes(Some(&before), &group, Expect::Version(version))?;
             records.extend(self.contact_record(&corpid, user_id, &user.name).await?.1);
             let (event, job) = self.membership_event(
                 &group,
@@ -504,6 +538,7 @@ impl WeCom {
     ) -> Result<GroupChat, WeComError> {
         for _ in 0..CONFLICT_RETRIES_MAX {
             let (mut group, version) = self.group(corpid, chat_id).await?;
+            let before = group.clone();
             if !Self::manages(&group, by) {
                 return Err(WeComError::Forbidden {
                     what: "only the owner or an admin adds members".to_owned(),
@@ -537,7 +572,11 @@ impl WeCom {
                 self.membership_event(&group, "add_member", ("JoinScene", "0"), &changed, &last)?;
             if self
                 .try_commit_with_jobs(
-                    vec![group_write(&group, Expect::Version(version))?, event],
+                    [
+                        group_writes(Some(&before), &group, Expect::Version(version))?,
+                        vec![event],
+                    ]
+                    .concat(),
                     vec![job],
                 )
                 .await?
@@ -573,6 +612,7 @@ impl WeCom {
     ) -> Result<GroupChat, WeComError> {
         for _ in 0..CONFLICT_RETRIES_MAX {
             let (mut group, version) = self.group(corpid, chat_id).await?;
+            let before = group.clone();
             if removed_by.is_some_and(|by| !Self::manages(&group, by)) {
                 return Err(WeComError::Forbidden {
                     what: "only the owner or an admin removes members".to_owned(),
@@ -585,11 +625,11 @@ impl WeCom {
                 ));
             }
             let last = group.member_version();
-            let before = group.members.len();
+            let count_before = group.members.len();
             group
                 .members
                 .retain(|m| !m.userid.eq_ignore_ascii_case(who));
-            if group.members.len() == before {
+            if group.members.len() == count_before {
                 return Err(WeComError::invalid(
                     "userid",
                     format!("{who} is not in the group"),
@@ -606,7 +646,11 @@ impl WeCom {
             )?;
             if self
                 .try_commit_with_jobs(
-                    vec![group_write(&group, Expect::Version(version))?, event],
+                    [
+                        group_writes(Some(&before), &group, Expect::Version(version))?,
+                        vec![event],
+                    ]
+                    .concat(),
                     vec![job],
                 )
                 .await?
@@ -637,6 +681,7 @@ impl WeCom {
         by: &str,
     ) -> Result<(), WeComError> {
         let (mut group, version) = self.group(corpid, chat_id).await?;
+        let before = group.clone();
         if !group.owner.eq_ignore_ascii_case(by) {
             return Err(WeComError::Forbidden {
                 what: "only the owner dismisses a group".to_owned(),
@@ -651,7 +696,11 @@ impl WeCom {
         )?;
         if self
             .try_commit_with_jobs(
-                vec![group_write(&group, Expect::Version(version))?, event],
+                [
+                    group_writes(Some(&before), &group, Expect::Version(version))?,
+                    vec![event],
+                ]
+                .concat(),
                 vec![job],
             )
             .await?

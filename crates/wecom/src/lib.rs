@@ -28,6 +28,7 @@ pub mod store;
 pub mod tags;
 pub mod tokens;
 pub mod transfer;
+pub mod upgrade;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@ use plaza_kernel::record::{Expect, IndexEntry};
 use serde_json::Value;
 
 use crate::model::{AppChat, AppMessage, CorpApp, Member, MemberStatus, Scope};
-use crate::store::{appchat_write, index, kind, load, time_value, with_prefix, write};
+use crate::store::{appchat_writes, index, kind, load, seated_in, time_value, write};
 use crate::{ALNUM, CONFLICT_RETRIES_MAX, HEX, WeCom, WeComError, random_text};
 
 /// Userids a message may name.
@@ -480,7 +480,7 @@ impl WeCom {
             created_at: self.now(),
         };
         if !self
-            .try_commit(vec![appchat_write(&chat, Expect::Absent)?])
+            .try_commit(appchat_writes(None, &chat, Expect::Absent)?)
             .await?
         {
             return Err(WeComError::ChatExists { chatid });
@@ -572,6 +572,7 @@ impl WeCom {
         let added = self.chat_members(corpid, add).await?;
         for _ in 0..CONFLICT_RETRIES_MAX {
             let (mut chat, version) = self.appchat_versioned(corpid, chatid).await?;
+            let before = chat.clone();
             if let Some(name) = name {
                 if name.chars().count() > 50 {
                     return Err(WeComError::invalid_as(
@@ -613,7 +614,11 @@ impl WeCom {
                 chat.owner = chat.userlist[0].clone();
             }
             if self
-                .try_commit(vec![appchat_write(&chat, Expect::Version(version))?])
+                .try_commit(appchat_writes(
+                    Some(&before),
+                    &chat,
+                    Expect::Version(version),
+                )?)
                 .await?
             {
                 return Ok(chat);
@@ -632,9 +637,9 @@ impl WeCom {
         corpid: &str,
         userid: &str,
     ) -> Result<Vec<AppChat>, WeComError> {
-        with_prefix(
+        seated_in(
             &*self.records,
-            kind::APPCHAT,
+            (kind::APPCHAT_SEAT, kind::APPCHAT),
             index::CHAT_MEMBER,
             &format!("{corpid}/{}/", userid.to_ascii_lowercase()),
             200,

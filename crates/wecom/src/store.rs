@@ -1,6 +1,8 @@
 //! The one place that knows how WeCom's entities are stored: their record kinds, keys
 //! and indexes, all under the `wecom.` prefix.
 
+use std::collections::BTreeMap;
+
 use plaza_kernel::record::{Expect, IndexEntry, IndexRange, RecordStore, RecordWrite};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -51,6 +53,14 @@ pub mod kind {
     pub const FOLLOW: &str = "wecom.follow";
     /// A customer group, by `corpid/chat_id`.
     pub const GROUP_CHAT: &str = "wecom.group_chat";
+    /// Someone's seat in a customer group, by `corpid/chat_id/lower-case userid`: how a
+    /// member's or a Plaza user's groups are found (one record per member, so a group
+    /// of any size is indexed).
+    pub const GROUP_SEAT: &str = "wecom.group_seat";
+    /// A member's seat in an appchat, by `corpid/chatid/lower-case userid`.
+    pub const APPCHAT_SEAT: &str = "wecom.appchat_seat";
+    /// Done once-only steps over stored data, by name.
+    pub const UPGRADE: &str = "wecom.upgrade";
     /// A group QR, by config_id.
     pub const JOIN_WAY: &str = "wecom.join_way";
     /// The members a corp archives, by corpid.
@@ -76,7 +86,8 @@ pub mod index {
     pub const USER: &str = "user";
     /// App messages by recipient: `corpid/lower-case userid/sent`.
     pub const RECIPIENT: &str = "recipient";
-    /// Appchats by member: `corpid/lower-case userid`.
+    /// Seats (of a customer group or an appchat) by member:
+    /// `corpid/lower-case userid/chat id`.
     pub const CHAT_MEMBER: &str = "chat_member";
     /// Customer groups by owner: `corpid/lower-case userid/created/chat_id`.
     pub const OWNER: &str = "owner";
@@ -261,27 +272,144 @@ pub(crate) fn member_write(member: &Member, expect: Expect) -> Result<RecordWrit
     write(kind::MEMBER, &key, expect, member, index)
 }
 
-pub(crate) fn appchat_write(chat: &AppChat, expect: Expect) -> Result<RecordWrite, WeComError> {
-    let index = chat
-        .userlist
-        .iter()
-        .map(|userid| {
-            IndexEntry::new(
-                index::CHAT_MEMBER,
-                format!(
-                    "{}/{}/{}",
-                    chat.corpid,
-                    userid.to_ascii_lowercase(),
-                    chat.chatid
-                ),
-            )
+/// The writes of an appchat: its record, and the seats of members who joined or left
+/// since `before` (`None` for a new appchat).
+pub(crate) fn appchat_writes(
+    before: Option<&AppChat>,
+    chat: &AppChat,
+    expect: Expect,
+) -> Result<Vec<RecordWrite>, WeComError> {
+    let seats = |chat: Option<&AppChat>| -> BTreeMap<String, SeatOf> {
+        chat.map(|chat| {
+            chat.userlist
+                .iter()
+                .map(|userid| (userid.to_ascii_lowercase(), SeatOf::default()))
+                .collect()
         })
-        .collect();
-    write(
+        .unwrap_or_default()
+    };
+    let mut writes = vec![write(
         kind::APPCHAT,
         &format!("{}/{}", chat.corpid, chat.chatid),
         expect,
         chat,
-        index,
-    )
+        vec![IndexEntry::new(
+            index::CORP,
+            format!("{}/{}", chat.corpid, chat.chatid),
+        )],
+    )?];
+    writes.extend(seat_writes(
+        kind::APPCHAT_SEAT,
+        &chat.corpid,
+        &chat.chatid,
+        &seats(before),
+        &seats(Some(chat)),
+    )?);
+    Ok(writes)
+}
+
+/// Who holds a seat, beyond their userid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SeatOf {
+    /// The Plaza user, when linked.
+    pub user_id: Option<String>,
+}
+
+/// A seat in a conversation (a customer group or an appchat): found by its member and
+/// by its Plaza user while taken; an empty seat keeps no index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub(crate) struct Seat {
+    pub corpid: String,
+    pub chat_id: String,
+    pub userid: String,
+    pub user_id: Option<String>,
+    pub taken: bool,
+}
+
+/// The seat writes that take `before` (lower-case userid → who) to `after`: a seat for
+/// each newcomer or changed holder, an emptied one for each who left. The caller commits
+/// them with the conversation's versioned write, which orders every change to its seats.
+pub(crate) fn seat_writes(
+    seat_kind: &str,
+    corpid: &str,
+    chat_id: &str,
+    before: &BTreeMap<String, SeatOf>,
+    after: &BTreeMap<String, SeatOf>,
+) -> Result<Vec<RecordWrite>, WeComError> {
+    let mut writes = Vec::new();
+    for (userid, holder) in after {
+        if before.get(userid) == Some(holder) {
+            continue;
+        }
+        let mut index = vec![IndexEntry::new(
+            index::CHAT_MEMBER,
+            format!("{corpid}/{userid}/{chat_id}"),
+        )];
+        if let Some(user_id) = &holder.user_id {
+            index.push(IndexEntry::new(
+                index::USER,
+                format!("{user_id}/{corpid}/{chat_id}"),
+            ));
+        }
+        let seat = Seat {
+            corpid: corpid.to_owned(),
+            chat_id: chat_id.to_owned(),
+            userid: userid.clone(),
+            user_id: holder.user_id.clone(),
+            taken: true,
+        };
+        writes.push(write(
+            seat_kind,
+            &format!("{corpid}/{chat_id}/{userid}"),
+            Expect::Any,
+            &seat,
+            index,
+        )?);
+    }
+    for (userid, holder) in before {
+        if after.contains_key(userid) {
+            continue;
+        }
+        let seat = Seat {
+            corpid: corpid.to_owned(),
+            chat_id: chat_id.to_owned(),
+            userid: userid.clone(),
+            user_id: holder.user_id.clone(),
+            taken: false,
+        };
+        writes.push(write(
+            seat_kind,
+            &format!("{corpid}/{chat_id}/{userid}"),
+            Expect::Any,
+            &seat,
+            Vec::new(),
+        )?);
+    }
+    Ok(writes)
+}
+
+/// The taken seats of `seat_kind` whose index `name` starts with `prefix`, then the
+/// conversations (of `chat_kind`, keyed `corpid/chat id`) they are in, in seat order;
+/// at most `rows_max`.
+pub(crate) async fn seated_in<T: DeserializeOwned>(
+    records: &dyn RecordStore,
+    (seat_kind, chat_kind): (&str, &str),
+    name: &str,
+    prefix: &str,
+    rows_max: usize,
+) -> Result<Vec<T>, WeComError> {
+    let seats: Vec<Seat> = with_prefix(records, seat_kind, name, prefix, rows_max).await?;
+    let mut chats = Vec::with_capacity(seats.len());
+    for seat in seats.iter().filter(|seat| seat.taken) {
+        if let Some((chat, _version)) = load::<T>(
+            records,
+            chat_kind,
+            &format!("{}/{}", seat.corpid, seat.chat_id),
+        )
+        .await?
+        {
+            chats.push(chat);
+        }
+    }
+    Ok(chats)
 }

@@ -9,7 +9,7 @@ use plaza_kernel::queue::NewJob;
 use plaza_kernel::record::Expect;
 
 use crate::contacts::{ADD_WAY_ASSIGNED, follow_key, follow_write};
-use crate::groups::group_write;
+use crate::groups::group_writes;
 use crate::model::{Follow, Member, MemberStatus, PendingTransfer};
 use crate::store::{index, kind, load, with_prefix};
 use crate::{CONFLICT_RETRIES_MAX, WeCom, WeComError};
@@ -394,6 +394,7 @@ impl WeCom {
         new_owner: &Member,
         onjob: bool,
     ) -> Result<bool, WeComError> {
+        let before = group.clone();
         let corpid = group.corpid.clone();
         let corpid = corpid.as_str();
         group.owner = new_owner.userid.clone();
@@ -423,7 +424,11 @@ impl WeCom {
             ],
         )?;
         self.try_commit_with_jobs(
-            vec![group_write(group, Expect::Version(version))?, event],
+            [
+                group_writes(Some(&before), group, Expect::Version(version))?,
+                vec![event],
+            ]
+            .concat(),
             vec![job],
         )
         .await

@@ -159,7 +159,7 @@ impl System for WeComSystem {
     }
 
     fn start<'a>(&'a self, _data_dir: &'a Path) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(self.wecom.upgrade_stored().await?) })
     }
 
     fn nav(&self) -> &'static [NavEntry] {

@@ -869,3 +869,219 @@ async fn callbacks_are_retried_replayed_and_a_hanging_corp_blocks_no_one() {
     .await;
     assert!(hanging.events().is_empty());
 }
+
+/// The ids of the conversations `who`'s workbench or Chats tab lists.
+async fn conversation_ids(server: &TestServer, who: &Payer) -> Vec<String> {
+    me_get(server, who, "/api/v1/me/wecom/conversations").await["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_customer_group_and_a_large_appchat_are_found_by_every_member() {
+    let shop = shop().await;
+    let corpid = shop.corp.corpid.clone();
+    // 50 staff (zhangsan, lisi and 48 more) and 450 customers: WeCom's 500.
+    let mut staff = vec!["lisi".to_owned()];
+    for i in 0..48 {
+        let userid = format!("sales{i:02}");
+        shop.corp
+            .add_member(
+                &shop.server,
+                &userid,
+                &format!("销售{i}"),
+                &format!("1390000{i:04}"),
+            )
+            .await;
+        staff.push(userid);
+    }
+    let created = shop
+        .zhangsan
+        .post(
+            &shop.server,
+            &format!("/api/v1/me/wecom/{corpid}/groups"),
+            &json!({"name": "星河车主大群", "staff": staff}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let chat_id = created.json()["chat_id"].as_str().unwrap().to_owned();
+    let config_id = shop
+        .zhangsan
+        .post(
+            &shop.server,
+            &format!("/api/v1/me/wecom/{corpid}/groups/{chat_id}/join-way"),
+            &json!({}),
+        )
+        .await
+        .json()["config_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let join_path = format!("/api/v1/me/wecom/join-ways/{config_id}");
+    let nothing = json!({});
+    let join = async |who: &Payer| who.post(&shop.server, &join_path, &nothing).await;
+    let mut customers = Vec::new();
+    for i in 0..450 {
+        let customer = Payer::create(&shop.server, &format!("车主{i}"), 1).await;
+        let joined = join(&customer).await;
+        assert_eq!(joined.status, 200, "customer {i}: {}", joined.text);
+        customers.push(customer);
+    }
+    let late = Payer::create(&shop.server, "晚到的车主", 1).await;
+    let full = join(&late).await;
+    assert_eq!(full.status, 400, "{}", full.text);
+
+    let group = post(
+        &shop,
+        "externalcontact/groupchat/get",
+        &json!({"chat_id": chat_id}),
+    )
+    .await;
+    assert_eq!(
+        group["group_chat"]["member_list"].as_array().map(Vec::len),
+        Some(500),
+        "{}",
+        group["errmsg"]
+    );
+    let conversation = format!("g:{corpid}:{chat_id}");
+    assert!(
+        conversation_ids(&shop.server, &shop.zhangsan)
+            .await
+            .contains(&conversation)
+    );
+    for customer in [&customers[0], &customers[449]] {
+        assert!(
+            conversation_ids(&shop.server, customer)
+                .await
+                .contains(&conversation)
+        );
+    }
+    assert!(
+        !conversation_ids(&shop.server, &late)
+            .await
+            .contains(&conversation)
+    );
+    let groups = me_get(
+        &shop.server,
+        &shop.zhangsan,
+        &format!("/api/v1/me/wecom/{corpid}/groups"),
+    )
+    .await;
+    assert!(groups.to_string().contains(&chat_id), "{groups}");
+
+    // A customer who leaves no longer finds it; the one who waited now gets in.
+    let left = plaza_testkit::send(
+        plaza_testkit::http_client()
+            .delete(format!(
+                "{}/api/v1/me/wecom/customer-groups/{corpid}/{chat_id}",
+                shop.server.base_url
+            ))
+            .bearer_auth(&customers[0].token),
+    )
+    .await
+    .unwrap();
+    assert_eq!(left.status, 204, "{}", left.text);
+    assert!(
+        !conversation_ids(&shop.server, &customers[0])
+            .await
+            .contains(&conversation)
+    );
+    assert_eq!(join(&late).await.status, 200);
+    assert!(
+        conversation_ids(&shop.server, &late)
+            .await
+            .contains(&conversation)
+    );
+
+    // An appchat of all 50 staff is found by each of them.
+    let mut userlist = staff.clone();
+    userlist.insert(0, "zhangsan".to_owned());
+    let made = post(
+        &shop,
+        "appchat/create",
+        &json!({"name": "全体销售", "owner": "zhangsan", "userlist": userlist, "chatid": "allsales"}),
+    )
+    .await;
+    assert_eq!(made["errcode"], 0, "{made}");
+    assert!(
+        conversation_ids(&shop.server, &shop.zhangsan)
+            .await
+            .contains(&format!("a:{corpid}:allsales"))
+    );
+    let removed = post(
+        &shop,
+        "appchat/update",
+        &json!({"chatid": "allsales", "del_user_list": ["zhangsan"]}),
+    )
+    .await;
+    assert_eq!(removed["errcode"], 0, "{removed}");
+    assert!(
+        !conversation_ids(&shop.server, &shop.zhangsan)
+            .await
+            .contains(&format!("a:{corpid}:allsales"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_stored_before_seats_are_found_again_after_an_upgrade() {
+    let shop = shop().await;
+    let corpid = shop.corp.corpid.clone();
+    let created = shop
+        .zhangsan
+        .post(
+            &shop.server,
+            &format!("/api/v1/me/wecom/{corpid}/groups"),
+            &json!({"name": "老车友群", "staff": ["lisi"]}),
+        )
+        .await;
+    let chat_id = created.json()["chat_id"].as_str().unwrap().to_owned();
+    let made = post(
+        &shop,
+        "appchat/create",
+        &json!({"name": "老销售群", "owner": "zhangsan", "userlist": ["zhangsan", "lisi"], "chatid": "oldsales"}),
+    )
+    .await;
+    assert_eq!(made["errcode"], 0, "{made}");
+    let wanted = [
+        format!("a:{corpid}:oldsales"),
+        format!("g:{corpid}:{chat_id}"),
+    ];
+    let Shop {
+        mut server,
+        zhangsan,
+        ..
+    } = shop;
+    let mut found = conversation_ids(&server, &zhangsan).await;
+    found.sort();
+    assert_eq!(found, wanted);
+
+    // As an earlier Plaza stored them: no seats; an appchat found by its members'
+    // entries on its own record.
+    server.terminate();
+    {
+        let conn = rusqlite::Connection::open(server.data_dir.join("plaza.sqlite3")).unwrap();
+        for table in ["records", "record_index"] {
+            conn.execute(
+                &format!("DELETE FROM {table} WHERE kind IN ('wecom.group_seat', 'wecom.appchat_seat', 'wecom.upgrade')"),
+                [],
+            )
+            .unwrap();
+        }
+        conn.execute("DELETE FROM record_index WHERE kind = 'wecom.appchat'", [])
+            .unwrap();
+        for userid in ["zhangsan", "lisi"] {
+            conn.execute(
+                "INSERT INTO record_index (kind, name, value, key) VALUES ('wecom.appchat', 'chat_member', ?1, ?2)",
+                [format!("{corpid}/{userid}/oldsales"), format!("{corpid}/oldsales")],
+            )
+            .unwrap();
+        }
+    }
+    server = server.restart();
+    let mut found = conversation_ids(&server, &zhangsan).await;
+    found.sort();
+    assert_eq!(found, wanted);
+}
