@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -387,7 +388,7 @@ async fn viewer_loop(state: ChannelsState, room_id: String, user: Option<User>, 
             .init
             .iter()
             .chain(&catch.recent)
-            .map(|bytes| Message::Binary(bytes.to_vec().into())),
+            .map(|bytes| shared_frame(Payload::Binary(bytes.clone()))),
     );
     let writer = tokio::spawn(write_to_viewer(sink, first, catch.subscription, pending));
     while let Some(Ok(frame)) = stream.next().await {
@@ -483,9 +484,31 @@ fn lagged() -> Message {
 /// room's topic closed).
 fn as_frame(received: Received) -> Option<Message> {
     match received {
-        Received::Payload(Payload::Text(text)) => Some(Message::Text(text.to_string().into())),
-        Received::Payload(Payload::Binary(bytes)) => Some(Message::Binary(bytes.to_vec().into())),
+        Received::Payload(payload) => Some(shared_frame(payload)),
         Received::Lagged(_) | Received::Closed => None,
+    }
+}
+
+/// A published payload as a frame without copying it: every viewer's frame shares the
+/// one published buffer (a room's payload goes to thousands of sockets).
+fn shared_frame(payload: Payload) -> Message {
+    match payload {
+        Payload::Text(text) => {
+            let bytes = Bytes::from_owner(SharedText(text.clone()));
+            // The bytes are a `str`'s, so this is always `Ok`; copying is the fallback.
+            axum::extract::ws::Utf8Bytes::try_from(bytes)
+                .map_or_else(|_| Message::Text(text.as_ref().into()), Message::Text)
+        }
+        Payload::Binary(bytes) => Message::Binary(Bytes::from_owner(bytes)),
+    }
+}
+
+/// A published text as bytes.
+struct SharedText(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 

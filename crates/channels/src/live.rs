@@ -47,6 +47,8 @@ pub const TITLE_CHARS_MAX: usize = 40;
 /// Comments a viewer is shown per second at most; beyond it they see a fair sample
 /// (and always the host's and their own).
 pub const COMMENTS_SHOWN_PER_SECOND: usize = 20;
+/// Gifts a tick shows at most (every gift is counted in the room's total either way).
+pub const GIFTS_SHOWN_PER_TICK: usize = 20;
 /// The stream pieces a room keeps for late joiners at most (since the last keyframe).
 const RECENT_PIECES_MAX: usize = 512;
 /// Cards a room may pin at once.
@@ -186,6 +188,8 @@ pub struct Stage {
     comment_seq: AtomicU64,
     /// Comments of the current tick, for sampling: (author, host, payload).
     tick: Mutex<Vec<(String, bool, Arc<str>)>>,
+    /// Gifts of the current tick: (the room's gift total after it, payload).
+    gifts_tick: Mutex<Vec<(i64, Arc<str>)>>,
 }
 
 /// Rooms on air in this process.
@@ -615,11 +619,24 @@ impl Channels {
             usize::try_from((COMMENTS_SHOWN_PER_SECOND as u64 * period_ms).div_ceil(1_000))
                 .unwrap_or(COMMENTS_SHOWN_PER_SECOND)
                 .max(1);
-        let shown = sample(comments, shown_max);
-        if !shown.is_empty() {
-            // One frame a tick, however many comments it shows: a room's cost grows with
-            // its viewers, not with its comments.
-            let items = shown.join(",");
+        let mut items = sample(comments, shown_max);
+        let mut gifts = std::mem::take(
+            &mut *stage
+                .gifts_tick
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        // Every gift, up to what a screen shows; the last shown carries the room's total.
+        gifts.sort_by_key(|(total, _)| *total);
+        let skipped = gifts.len().saturating_sub(GIFTS_SHOWN_PER_TICK);
+        items.extend(gifts.into_iter().skip(skipped).map(|(_, event)| event));
+        if counts {
+            items.push(Arc::from(Self::counts_event(&stage).to_string()));
+        }
+        if !items.is_empty() {
+            // One frame a tick, whatever it carries: a room's cost grows with its
+            // viewers, not with its comments and gifts.
+            let items = items.join(",");
             self.publish_live(
                 room_id,
                 Payload::Text(Arc::from(format!(
@@ -627,9 +644,12 @@ impl Channels {
                 ))),
             );
         }
-        if !counts {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// The room's counts (the likes since the last counts aggregated), as a `stats`
+    /// event.
+    fn counts_event(stage: &Stage) -> serde_json::Value {
         let likes = stage.likes_pending.swap(0, Ordering::Relaxed);
         let likes_total = stage.likes_total.fetch_add(likes, Ordering::Relaxed) + likes;
         let watching = stage.watching.load(Ordering::Relaxed);
@@ -642,17 +662,13 @@ impl Channels {
                 .len(),
         )
         .unwrap_or(u64::MAX);
-        self.publish_event(
-            room_id,
-            &json!({
-                "op": "stats",
-                "watching": watching,
-                "viewers_total": joined,
-                "likes": likes,
-                "likes_total": likes_total,
-            }),
-        );
-        Ok(())
+        json!({
+            "op": "stats",
+            "watching": watching,
+            "viewers_total": joined,
+            "likes": likes,
+            "likes_total": likes_total,
+        })
     }
 
     /// Pins `pin` in the host's room (replacing one of the same kind); at most
@@ -864,18 +880,24 @@ impl Channels {
             }
             Err(error) => return Err(error.into()),
         }
-        self.publish_event(
-            &room.room_id,
-            &json!({
-                "op": "gift",
-                "sender_name": sent.sender_name,
-                "gift": sent.gift,
-                "gift_name": GIFTS.iter().find(|(id, _, _)| *id == sent.gift).map_or("", |(_, name, _)| *name),
-                "count": sent.count,
-                "total_minor": sent.total_minor,
-                "gifts_minor": room.gifts_minor,
-            }),
-        );
+        let event = json!({
+            "op": "gift",
+            "sender_name": sent.sender_name,
+            "gift": sent.gift,
+            "gift_name": GIFTS.iter().find(|(id, _, _)| *id == sent.gift).map_or("", |(_, name, _)| *name),
+            "count": sent.count,
+            "total_minor": sent.total_minor,
+            "gifts_minor": room.gifts_minor,
+        });
+        // Shown with the next tick; straight away when the room just went off air.
+        match self.on_air(&room.room_id) {
+            Ok(stage) => stage
+                .gifts_tick
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((room.gifts_minor, Arc::from(event.to_string()))),
+            Err(_) => self.publish_event(&room.room_id, &event),
+        }
         Ok(sent.clone())
     }
 

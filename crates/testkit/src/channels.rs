@@ -228,6 +228,8 @@ pub struct LiveSocket {
     socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    /// The items of the last tick frame not yet read.
+    pending: std::collections::VecDeque<Value>,
 }
 
 impl LiveSocket {
@@ -255,7 +257,10 @@ impl LiveSocket {
             request.headers_mut().insert("authorization", bearer);
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-        Ok(Self { socket })
+        Ok(Self {
+            socket,
+            pending: std::collections::VecDeque::new(),
+        })
     }
 
     /// Sends stream bytes.
@@ -290,7 +295,8 @@ impl LiveSocket {
             .expect("send a frame");
     }
 
-    /// The next frame (up to 20 s); `None` once the socket closed.
+    /// The next frame (up to 20 s), after the items of a tick's frame (`comments`) were
+    /// each given as events; `None` once the socket closed.
     ///
     /// # Panics
     ///
@@ -298,6 +304,9 @@ impl LiveSocket {
     pub async fn next(&mut self) -> Option<LiveFrame> {
         use futures_util::StreamExt as _;
         use tokio_tungstenite::tungstenite::Message;
+        if let Some(item) = self.pending.pop_front() {
+            return Some(LiveFrame::Event(item));
+        }
         loop {
             let frame =
                 // A bounded wait: nothing in 20 s is the test's failure to report.
@@ -307,7 +316,14 @@ impl LiveSocket {
             match frame {
                 Some(Ok(Message::Text(text))) => {
                     // The server sends JSON text frames only; anything else is the failure under test.
-                    return Some(LiveFrame::Event(serde_json::from_str(&text).expect("JSON")));
+                    let event: Value = serde_json::from_str(&text).expect("JSON");
+                    // A tick's frame: itself, then each of its items as an event.
+                    if event["op"] == "comments"
+                        && let Some(items) = event["items"].as_array()
+                    {
+                        self.pending.extend(items.iter().cloned());
+                    }
+                    return Some(LiveFrame::Event(event));
                 }
                 Some(Ok(Message::Binary(bytes))) => return Some(LiveFrame::Media(bytes.to_vec())),
                 Some(Ok(Message::Close(_)) | Err(_)) | None => return None,

@@ -6,9 +6,12 @@
 //! are measured, not the stream's bandwidth), connects the viewers, then for
 //! `--seconds` sends comments and gifts at the given rates over HTTP.
 //!
-//! Reported: viewers connected; frames delivered per second to all viewers together
-//! (comments — sampled to at most 20 a second per viewer when more come — and the
-//! room's counts); the time from sending a comment to its arrival, over the comments a
+//! First the machine's bound: the same viewers on `plaza bench live-relay`, which sends
+//! a room's frames over the same stack and does nothing else.
+//!
+//! Reported: viewers connected; comment frames (a tick's frame holding comments —
+//! sampled to at most 20 a second per viewer when more come) and frames of every kind
+//! delivered per second to all viewers together; the time from sending a comment to its arrival, over the comments a
 //! sample of viewers received; gifts per second, checked exact (the host's wallet rose by
 //! exactly the gifts less the platform's share, the room's total matches, the ledger
 //! verifies); and the server's memory per viewer (its resident set before and after
@@ -28,6 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::Outcome;
+use crate::bench::live_relay::unix_micros;
 use crate::bench::pay::{Server, start_server_in};
 use crate::bench::{percentile_ms, tempfile_dir};
 
@@ -54,6 +58,9 @@ pub(crate) struct LiveArgs {
 const LATENCY_SAMPLE_EVERY: usize = 50;
 /// Viewers connecting at once.
 const CONNECTING_AT_ONCE: usize = 256;
+/// What marks a comment in a tick's frame (a room's and the relay's): a frame holding
+/// one is a comment frame.
+const COMMENT_ITEM: &str = "\"op\":\"comment\",";
 /// A viewer client's read buffer.
 const CLIENT_BUFFER_BYTES: usize = 4 * 1024;
 /// The gift sent, and its price and the host's part, fen.
@@ -63,6 +70,7 @@ const GIFT: (&str, i64, i64) = ("heart", 10, 7);
 #[derive(Default)]
 struct Counters {
     frames: AtomicU64,
+    comment_frames: AtomicU64,
     connected: AtomicUsize,
     closed: AtomicUsize,
 }
@@ -196,12 +204,11 @@ async fn set_up(
 }
 
 /// One viewer: connects, then counts frames; a sampled one records comment latencies
-/// (the comment's text is the microseconds since `epoch` it was sent at).
+/// (the comment's text is the Unix time in microseconds it was sent at).
 async fn viewer(
     url: String,
     counters: Arc<Counters>,
     latencies: Option<Arc<std::sync::Mutex<Vec<u32>>>>,
-    epoch: Instant,
 ) -> anyhow::Result<()> {
     let config = WebSocketConfig::default().read_buffer_size(CLIENT_BUFFER_BYTES);
     let (mut socket, _) =
@@ -210,9 +217,12 @@ async fn viewer(
     while let Some(Ok(frame)) = socket.next().await {
         let Message::Text(text) = frame else { continue };
         counters.frames.fetch_add(1, Ordering::Relaxed);
+        if text.contains(COMMENT_ITEM) {
+            counters.comment_frames.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(latencies) = &latencies {
             // Each comment in the frame: its text is when it was sent.
-            let now_us = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let now_us = unix_micros();
             let mut found = latencies.lock().unwrap_or_else(PoisonError::into_inner);
             for part in text.split("\"text\":\"t=").skip(1) {
                 let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
@@ -267,6 +277,7 @@ pub(crate) async fn run(args: LiveArgs) -> anyhow::Result<Outcome> {
         "a process may open {limit} files here; {wanted} viewers need {} on each side (raise `ulimit -n`, or ask for fewer viewers)",
         wanted + 256
     );
+    let bound = relay_bound(&args).await?;
     let server = start_server_in(tempfile_dir()?, &[])?;
     let client = reqwest::Client::builder().no_proxy().build()?;
     let ((host_id, host_token), senders, room_id) = set_up(&client, &server, args.senders).await?;
@@ -274,9 +285,8 @@ pub(crate) async fn run(args: LiveArgs) -> anyhow::Result<Outcome> {
     let host_reader = host_socket(&ws_base, &room_id, &host_token).await?;
     let pid = server.child.id();
     let before = resident_bytes(pid);
-    let epoch = Instant::now();
     let url = format!("{ws_base}/api/v1/channels/live/{room_id}/watch");
-    let crowd = Crowd::connect(&url, args.viewers, epoch).await;
+    let crowd = Crowd::connect(&url, args.viewers).await;
     let bytes_per_viewer =
         resident_bytes(pid).saturating_sub(before) / u64::try_from(crowd.connected.max(1))?;
     let host_before = wallet(&client, &server, &host_id).await?;
@@ -285,7 +295,6 @@ pub(crate) async fn run(args: LiveArgs) -> anyhow::Result<Outcome> {
         base: server.base_url.clone(),
         room_id: room_id.clone(),
         senders: Arc::new(senders),
-        epoch,
     };
     let mut measured = crowd.under(&load, &args).await;
     measured.bytes_per_viewer = bytes_per_viewer;
@@ -294,10 +303,56 @@ pub(crate) async fn run(args: LiveArgs) -> anyhow::Result<Outcome> {
         gifts_exact(&client, &server, &room_id, host_gain, measured.gifts_sent).await?;
     measured.gifts_exact = exact;
     measured.gifts_sent = counted;
-    crowd.stop();
+    crowd.stop().await;
     host_reader.abort();
     drop(server);
-    report(&args, measured)
+    report(&args, &bound, measured)
+}
+
+/// The relay process `plaza bench live-relay`; killed when dropped.
+struct RelayProcess(std::process::Child);
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _killed = self.0.kill();
+        let _waited = self.0.wait();
+    }
+}
+
+/// The machine's bound: the same viewers on the relay (same stack, no room behind it)
+/// for `--seconds` at the same comment rate.
+async fn relay_bound(args: &LiveArgs) -> anyhow::Result<Report> {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "live-relay", "--comment-rate"])
+        .arg(args.comment_rate.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .context("cannot start the relay")?;
+    let stdout = child.stdout.take().context("stdout is piped")?;
+    let relay = RelayProcess(child);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .context("the relay exited before listening")??;
+        if let Some(url) = line.strip_prefix("relay listening on ") {
+            break url.replacen("http", "ws", 1);
+        }
+    };
+    let crowd = Crowd::connect(&format!("{url}/watch"), args.viewers).await;
+    let seconds = args.seconds;
+    let measured = crowd
+        .during(async move {
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            (0, 0)
+        })
+        .await;
+    crowd.stop().await;
+    drop(relay);
+    Ok(measured)
 }
 
 /// The host's publish socket, which drives the room's ticks; read in the background
@@ -330,7 +385,7 @@ struct Crowd {
 
 impl Crowd {
     /// Connects `viewers` viewers, `CONNECTING_AT_ONCE` at a time (two minutes at most).
-    async fn connect(url: &str, viewers: usize, epoch: Instant) -> Self {
+    async fn connect(url: &str, viewers: usize) -> Self {
         let counters = Arc::new(Counters::default());
         let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
         let started = Instant::now();
@@ -344,7 +399,6 @@ impl Crowd {
                 url.to_owned(),
                 counters.clone(),
                 sample,
-                epoch,
             )));
             if index % CONNECTING_AT_ONCE == CONNECTING_AT_ONCE - 1 {
                 while settled(&counters) + CONNECTING_AT_ONCE / 2 < index
@@ -371,20 +425,32 @@ impl Crowd {
 
     /// The crowd under the load's comments and gifts for `--seconds`: what it received.
     async fn under(&self, load: &Load, args: &LiveArgs) -> Report {
+        self.during(async {
+            tokio::join!(
+                load.comments(args.comment_rate, args.seconds),
+                load.gifts(args.gift_rate, args.seconds)
+            )
+        })
+        .await
+    }
+
+    /// What the crowd received while `load` ran (it answers the comments and gifts it
+    /// sent).
+    async fn during(&self, load: impl Future<Output = (u64, u64)>) -> Report {
         self.latencies
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
         let frames_before = self.counters.frames.load(Ordering::Relaxed);
+        let comment_frames_before = self.counters.comment_frames.load(Ordering::Relaxed);
         let window = Instant::now();
-        let (comments_sent, gifts_sent) = tokio::join!(
-            load.comments(args.comment_rate, args.seconds),
-            load.gifts(args.gift_rate, args.seconds)
-        );
+        let (comments_sent, gifts_sent) = load.await;
         let window_s = window.elapsed().as_secs_f64();
         // Let the last tick's frames arrive.
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         let frames = self.counters.frames.load(Ordering::Relaxed) - frames_before;
+        let comment_frames =
+            self.counters.comment_frames.load(Ordering::Relaxed) - comment_frames_before;
         let mut sampled = std::mem::take(
             &mut *self
                 .latencies
@@ -396,6 +462,7 @@ impl Crowd {
             connected: self.connected,
             connect_s: self.connect_s,
             frames,
+            comment_frames,
             window_s,
             sampled,
             comments_sent,
@@ -405,9 +472,13 @@ impl Crowd {
         }
     }
 
-    fn stop(&self) {
+    /// Disconnects every viewer (their sockets closed when this returns).
+    async fn stop(self) {
         for task in &self.tasks {
             task.abort();
+        }
+        for task in self.tasks {
+            let _ended = task.await;
         }
     }
 }
@@ -418,7 +489,6 @@ struct Load {
     base: String,
     room_id: String,
     senders: Arc<Vec<String>>,
-    epoch: Instant,
 }
 
 impl Load {
@@ -426,17 +496,16 @@ impl Load {
         self.senders[usize::try_from(n).unwrap_or(0) % self.senders.len()].clone()
     }
 
-    /// Comments whose text is the microseconds since the epoch they were sent at.
+    /// Comments whose text is the Unix time in microseconds they were sent at.
     async fn comments(&self, rate: u64, seconds: u64) -> u64 {
         let url = format!(
             "{}/api/v1/channels/live/{}/comments",
             self.base, self.room_id
         );
         at_rate(rate, seconds, |n| {
-            let (client, url, token, epoch) =
-                (self.client.clone(), url.clone(), self.sender(n), self.epoch);
+            let (client, url, token) = (self.client.clone(), url.clone(), self.sender(n));
             async move {
-                let sent_us = epoch.elapsed().as_micros();
+                let sent_us = unix_micros();
                 client
                     .post(url)
                     .bearer_auth(token)
@@ -534,6 +603,7 @@ struct Report {
     connected: usize,
     connect_s: f64,
     frames: u64,
+    comment_frames: u64,
     window_s: f64,
     sampled: Vec<u32>,
     comments_sent: u64,
@@ -542,14 +612,20 @@ struct Report {
     bytes_per_viewer: u64,
 }
 
-fn report(args: &LiveArgs, measured: Report) -> anyhow::Result<Outcome> {
+fn report(args: &LiveArgs, bound: &Report, measured: Report) -> anyhow::Result<Outcome> {
     #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
     let per_second = |count: u64| (count as f64 / measured.window_s.max(1e-9)).round();
+    #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    let bound_all_per_second = (bound.frames as f64 / bound.window_s.max(1e-9)).round();
+    #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    let bound_per_second = (bound.comment_frames as f64 / bound.window_s.max(1e-9)).round();
+    let ratio = per_second(measured.comment_frames) / bound_per_second.max(1.0);
     let figures = json!({
         "viewers": measured.connected,
         "viewers_asked": args.viewers,
         "connect_s": (measured.connect_s * 10.0).round() / 10.0,
-        "frames_per_second": per_second(measured.frames),
+        "frames_per_second": per_second(measured.comment_frames),
+        "all_frames_per_second": per_second(measured.frames),
         "comments_sent_per_second": per_second(measured.comments_sent),
         "p50_ms": percentile_ms(&measured.sampled, 0.50),
         "p99_ms": percentile_ms(&measured.sampled, 0.99),
@@ -558,20 +634,36 @@ fn report(args: &LiveArgs, measured: Report) -> anyhow::Result<Outcome> {
         "gifts_exact": measured.gifts_exact,
         "bytes_per_viewer": measured.bytes_per_viewer,
         "seconds": args.seconds,
+        "bound_viewers": bound.connected,
+        "bound_frames_per_second": bound_per_second,
+        "bound_all_frames_per_second": bound_all_per_second,
+        "bound_p50_ms": percentile_ms(&bound.sampled, 0.50),
+        "bound_p99_ms": percentile_ms(&bound.sampled, 0.99),
+        "ratio_to_bound": (ratio * 100.0).round() / 100.0,
     });
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "live: {} viewers connected in {} s; {} frames/s delivered; comment send-to-delivery p50 {} ms, p99 {} ms ({} samples); {} gifts/s, exact: {}; {} bytes of server memory per viewer",
+        "live: {} viewers connected in {} s; {} comment frames/s delivered ({} frames/s of every kind); comment send-to-delivery p50 {} ms, p99 {} ms ({} samples); {} gifts/s, exact: {}; {} bytes of server memory per viewer",
         figures["viewers"],
         figures["connect_s"],
         figures["frames_per_second"],
+        figures["all_frames_per_second"],
         figures["p50_ms"],
         figures["p99_ms"],
         figures["latencies_sampled"],
         figures["gifts_per_second"],
         figures["gifts_exact"],
         figures["bytes_per_viewer"],
+    )?;
+    writeln!(
+        out,
+        "machine's bound (the same viewers on a relay that does no other work): {} comment frames/s ({} of every kind), p50 {} ms, p99 {} ms; Plaza reaches {} of it",
+        figures["bound_frames_per_second"],
+        figures["bound_all_frames_per_second"],
+        figures["bound_p50_ms"],
+        figures["bound_p99_ms"],
+        figures["ratio_to_bound"],
     )?;
     writeln!(out, "{figures}")?;
     Ok(

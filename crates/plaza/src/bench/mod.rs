@@ -7,6 +7,7 @@ pub(crate) mod codepay;
 pub(crate) mod coupons;
 pub(crate) mod feed;
 pub(crate) mod live;
+mod live_relay;
 pub(crate) mod miniapp;
 pub(crate) mod pay;
 
@@ -64,6 +65,9 @@ pub(crate) enum BenchCommand {
     /// rates; frames delivered per second, comment send-to-delivery p50/p99, gifts per
     /// second checked exact in the ledger, and the server's memory per viewer.
     Live(live::LiveArgs),
+    /// The relay `plaza bench live` measures the machine's bound against (started by it).
+    #[command(hide = true)]
+    LiveRelay(live_relay::LiveRelayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +109,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
         BenchCommand::Chat(args) => chat::run(args).await,
         BenchCommand::Feed(args) => feed::run(args).await,
         BenchCommand::Live(args) => live::run(args).await,
+        BenchCommand::LiveRelay(args) => live_relay::run(args).await,
     }
 }
 
