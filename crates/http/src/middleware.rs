@@ -190,8 +190,42 @@ pub(crate) fn per_router(
 
 /// The standard layers around the whole application: the request's span, its id, and a
 /// panic turned into a 500.
+/// Request bodies up to this size are read in full before any handler runs.
+const SMALL_BODY_BYTES_MAX: u64 = 64 * 1024;
+
+/// Reads a small request body in full before the handler runs. A handler that ignores
+/// the body (many WeChat APIs are POSTed `{}`) would otherwise leave it unread when the
+/// client sent it in a second packet that had not arrived yet, and the connection would
+/// then be closed after the answer: a client reusing it (as `requests` does) fails.
+async fn read_small_body(request: Request, next: Next) -> Response {
+    let length = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let Some(length) = length.filter(|length| (1..=SMALL_BODY_BYTES_MAX).contains(length)) else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let limit = usize::try_from(length).unwrap_or(usize::MAX);
+    let read = tokio::time::timeout(
+        Duration::from_millis(plaza_kernel::limits::REQUEST_TIMEOUT_MS_DEFAULT),
+        axum::body::to_bytes(body, limit),
+    )
+    .await;
+    match read {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        // The client did not send what it announced: nothing to answer it with.
+        _ => axum::http::StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
 pub(crate) fn outer(routes: Router) -> Router {
     routes
+        .layer(axum::middleware::from_fn(read_small_body))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let request_id = request

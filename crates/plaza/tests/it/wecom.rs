@@ -655,3 +655,50 @@ async fn appchats_are_made_changed_and_spoken_in_by_the_app() {
         86003,
     );
 }
+
+/// Sends `head` then, a moment later, `body` on `stream`; the status line of the answer.
+async fn late_body_request(stream: &mut tokio::net::TcpStream, head: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    // Bounded: one answer, read until its JSON body closes or the peer hangs up.
+    for _ in 0..100 {
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buffer))
+                .await
+                .unwrap()
+                .unwrap();
+        answer.extend_from_slice(&buffer[..read]);
+        if read == 0 || answer.ends_with(b"}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_stays_usable_when_a_posted_body_arrives_after_its_headers() {
+    let server = TestServer::sandbox(PLAZA);
+    let corp = Corp::create(&server, "星河汽车").await;
+    let token = corp.token(&server, &corp.app_secret).await;
+    let address = server.base_url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // The handler needs nothing from the body ({}), as wechatpy posts it: in two packets.
+    let head = format!(
+        "POST /wecom/cgi-bin/msgaudit/get_permit_user_list?access_token={token} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+    );
+    for attempt in 0..2 {
+        let status = late_body_request(&mut stream, &head, "{}").await;
+        assert_eq!(
+            status, "HTTP/1.1 200 OK",
+            "request {attempt} on one connection"
+        );
+    }
+}

@@ -62,6 +62,20 @@ async fn get(shop: &Shop, path: &str) -> Value {
     wx_get_with(&shop.server, path, &shop.token).await
 }
 
+/// zhangsan makes a customer group named `name` with `staff` in it: its chat_id.
+async fn new_group(shop: &Shop, name: &str, staff: &[impl serde::Serialize]) -> String {
+    let created = shop
+        .zhangsan
+        .post(
+            &shop.server,
+            &format!("/api/v1/me/wecom/{}/groups", shop.corp.corpid),
+            &json!({"name": name, "staff": staff}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    created.json()["chat_id"].as_str().unwrap().to_owned()
+}
+
 /// A Plaza user scans a contact way's QR: the API's answer.
 async fn scan(shop: &Shop, who: &Payer, config_id: &str) -> Value {
     let reply = who
@@ -371,16 +385,7 @@ async fn a_customer_adds_a_member_by_qr_and_the_corp_reads_and_hears_it() {
 async fn customer_groups_mix_members_and_customers_and_report_every_change() {
     let shop = shop().await;
     let corpid = shop.corp.corpid.clone();
-    let created = shop
-        .zhangsan
-        .post(
-            &shop.server,
-            &format!("/api/v1/me/wecom/{corpid}/groups"),
-            &json!({"name": "星河车友群", "staff": ["lisi"]}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let chat_id = created.json()["chat_id"].as_str().unwrap().to_owned();
+    let chat_id = new_group(&shop, "星河车友群", &["lisi"]).await;
     assert!(chat_id.starts_with("wr"));
     shop.callbacks
         .wait_for(&["<ChangeType><![CDATA[create]]></ChangeType>", &chat_id])
@@ -898,16 +903,7 @@ async fn a_full_customer_group_and_a_large_appchat_are_found_by_every_member() {
             .await;
         staff.push(userid);
     }
-    let created = shop
-        .zhangsan
-        .post(
-            &shop.server,
-            &format!("/api/v1/me/wecom/{corpid}/groups"),
-            &json!({"name": "星河车主大群", "staff": staff}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let chat_id = created.json()["chat_id"].as_str().unwrap().to_owned();
+    let chat_id = new_group(&shop, "星河车主大群", &staff).await;
     let config_id = shop
         .zhangsan
         .post(
@@ -1029,15 +1025,7 @@ async fn a_full_customer_group_and_a_large_appchat_are_found_by_every_member() {
 async fn groups_stored_before_seats_are_found_again_after_an_upgrade() {
     let shop = shop().await;
     let corpid = shop.corp.corpid.clone();
-    let created = shop
-        .zhangsan
-        .post(
-            &shop.server,
-            &format!("/api/v1/me/wecom/{corpid}/groups"),
-            &json!({"name": "老车友群", "staff": ["lisi"]}),
-        )
-        .await;
-    let chat_id = created.json()["chat_id"].as_str().unwrap().to_owned();
+    let chat_id = new_group(&shop, "老车友群", &["lisi"]).await;
     let made = post(
         &shop,
         "appchat/create",
