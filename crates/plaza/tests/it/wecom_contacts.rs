@@ -76,6 +76,20 @@ async fn new_group(shop: &Shop, name: &str, staff: &[impl serde::Serialize]) -> 
     created.json()["chat_id"].as_str().unwrap().to_owned()
 }
 
+/// `who` leaves customer group `chat_id`: the answer.
+async fn leave_group(shop: &Shop, who: &Payer, chat_id: &str) -> plaza_testkit::Reply {
+    plaza_testkit::send(
+        plaza_testkit::http_client()
+            .delete(format!(
+                "{}/api/v1/me/wecom/customer-groups/{}/{chat_id}",
+                shop.server.base_url, shop.corp.corpid
+            ))
+            .bearer_auth(&who.token),
+    )
+    .await
+    .unwrap()
+}
+
 /// A Plaza user scans a contact way's QR: the API's answer.
 async fn scan(shop: &Shop, who: &Payer, config_id: &str) -> Value {
     let reply = who
@@ -525,16 +539,7 @@ async fn customer_groups_mix_members_and_customers_and_report_every_change() {
     // A customer leaves (quit scene 0); the owner removes another (1); a member who does
     // not manage the group cannot remove anyone.
     let external = |i: usize| members[2 + i]["userid"].as_str().unwrap().to_owned();
-    let left = plaza_testkit::send(
-        plaza_testkit::http_client()
-            .delete(format!(
-                "{}/api/v1/me/wecom/customer-groups/{corpid}/{chat_id}",
-                shop.server.base_url
-            ))
-            .bearer_auth(&buyers[0].token),
-    )
-    .await
-    .unwrap();
+    let left = leave_group(&shop, &buyers[0], &chat_id).await;
     assert_eq!(left.status, 204, "{}", left.text);
     shop.callbacks
         .wait_for(&[
@@ -969,16 +974,7 @@ async fn a_full_customer_group_and_a_large_appchat_are_found_by_every_member() {
     assert!(groups.to_string().contains(&chat_id), "{groups}");
 
     // A customer who leaves no longer finds it; the one who waited now gets in.
-    let left = plaza_testkit::send(
-        plaza_testkit::http_client()
-            .delete(format!(
-                "{}/api/v1/me/wecom/customer-groups/{corpid}/{chat_id}",
-                shop.server.base_url
-            ))
-            .bearer_auth(&customers[0].token),
-    )
-    .await
-    .unwrap();
+    let left = leave_group(&shop, &customers[0], &chat_id).await;
     assert_eq!(left.status, 204, "{}", left.text);
     assert!(
         !conversation_ids(&shop.server, &customers[0])
