@@ -1,0 +1,374 @@
+//! The tantivy index: its fields, how a document becomes them, and the one writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::analyze::{self, Analyzer, Span};
+use crate::document::{Document, Section};
+use crate::error::SearchError;
+use crate::fold::fold;
+
+/// Bumped whenever fields or analysis change: an index of another version is rebuilt.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The file in the index directory naming its schema version.
+const VERSION_FILE: &str = "plaza-search-version";
+/// The incremental writer's memory (tantivy's floor is 15 MB per thread).
+const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+
+/// The index's fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields {
+    pub key: Field,
+    pub section: Field,
+    pub title: Field,
+    pub keywords: Field,
+    pub body: Field,
+    pub title_grams: Field,
+    pub body_grams: Field,
+    pub title_chars: Field,
+    pub pinyin: Field,
+    pub initials: Field,
+    pub name_pinyin: Field,
+    pub name_initials: Field,
+    pub name_exact: Field,
+    pub service: Field,
+    pub popularity: Field,
+    pub published: Field,
+    pub owner: Field,
+    pub stored: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = |record: IndexRecordOption| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("raw")
+                .set_index_option(record),
+        )
+    };
+    let freqs = IndexRecordOption::WithFreqs;
+    let positions = IndexRecordOption::WithFreqsAndPositions;
+    let fields = Fields {
+        key: builder.add_text_field("key", STRING),
+        section: builder.add_u64_field("section", INDEXED | FAST),
+        title: builder.add_text_field("title", text(freqs)),
+        keywords: builder.add_text_field("keywords", text(freqs)),
+        body: builder.add_text_field("body", text(freqs)),
+        title_grams: builder.add_text_field("title_grams", text(positions)),
+        body_grams: builder.add_text_field("body_grams", text(positions)),
+        title_chars: builder.add_text_field("title_chars", text(freqs)),
+        pinyin: builder.add_text_field("pinyin", text(freqs)),
+        initials: builder.add_text_field("initials", text(freqs)),
+        name_pinyin: builder.add_text_field("name_pinyin", text(freqs)),
+        name_initials: builder.add_text_field("name_initials", text(freqs)),
+        name_exact: builder.add_text_field("name_exact", STRING),
+        service: builder.add_text_field("service", STRING),
+        popularity: builder.add_u64_field("popularity", FAST),
+        published: builder.add_i64_field("published", FAST),
+        owner: builder.add_u64_field("owner", FAST),
+        stored: builder.add_text_field("doc", STORED),
+    };
+    (builder.build(), fields)
+}
+
+/// Tokens of `spans` over `text` for a pre-tokenized field.
+fn pre_tokenized(text: &str, spans: Vec<Span>) -> PreTokenizedString {
+    let tokens = spans
+        .into_iter()
+        .map(|span| Token {
+            offset_from: span.start,
+            offset_to: span.end,
+            position: span.position,
+            text: span.text,
+            position_length: 1,
+        })
+        .collect();
+    PreTokenizedString {
+        text: text.to_owned(),
+        tokens,
+    }
+}
+
+/// What opening found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// The index on disk, as it was.
+    Existing,
+    /// A new empty index: the reason is why (none there, unreadable, another version).
+    /// The caller rebuilds it from the database.
+    Fresh(String),
+}
+
+/// The search index: a reader reloaded after each commit and one writer.
+pub struct SearchIndex {
+    pub(crate) reader: IndexReader,
+    writer: Mutex<IndexWriter<TantivyDocument>>,
+    pub(crate) fields: Fields,
+    pub(crate) analyzer: Analyzer,
+    dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl SearchIndex {
+    /// An index in memory (tests and measurements).
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError::Index`] when tantivy cannot make its writer.
+    pub fn in_memory(analyzer: Analyzer, writer_threads: usize) -> Result<Self, SearchError> {
+        let (schema, fields) = schema();
+        let index = Index::create_in_ram(schema);
+        Self::with_index(index, fields, analyzer, None, writer_threads)
+    }
+
+    /// Opens the index in `dir`, or makes a new one there when it is missing, cannot be
+    /// read, or was written by another schema version.
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError::Index`] when even a new index cannot be made there.
+    pub fn open(
+        dir: &Path,
+        analyzer: Analyzer,
+        writer_threads: usize,
+    ) -> Result<(Self, Opened), SearchError> {
+        let (schema, fields) = schema();
+        let version = std::fs::read_to_string(dir.join(VERSION_FILE)).ok();
+        let existing = match version.as_deref().map(str::trim) {
+            Some(v) if v == SCHEMA_VERSION.to_string() => Index::open_in_dir(dir)
+                .map_err(|error| format!("the index could not be read: {error}"))
+                .and_then(|index| {
+                    if index.schema() == schema {
+                        Ok(index)
+                    } else {
+                        Err("the index's fields differ from this version's".to_owned())
+                    }
+                }),
+            Some(other) => Err(format!("the index has schema version {other}")),
+            None if dir.exists() => Err("the index has no version file".to_owned()),
+            None => Err("there was no index".to_owned()),
+        };
+        let (index, opened) = match existing {
+            Ok(index) => (index, Opened::Existing),
+            Err(reason) => {
+                if dir.exists() {
+                    std::fs::remove_dir_all(dir).map_err(|error| SearchError::io(dir, &error))?;
+                }
+                std::fs::create_dir_all(dir).map_err(|error| SearchError::io(dir, &error))?;
+                let directory = MmapDirectory::open(dir)?;
+                let index = Index::create(directory, schema, tantivy::IndexSettings::default())?;
+                std::fs::write(dir.join(VERSION_FILE), SCHEMA_VERSION.to_string())
+                    .map_err(|error| SearchError::io(dir, &error))?;
+                (index, Opened::Fresh(reason))
+            }
+        };
+        let search = Self::with_index(index, fields, analyzer, Some(dir.to_owned()), writer_threads)?;
+        Ok((search, opened))
+    }
+
+    fn with_index(
+        index: Index,
+        fields: Fields,
+        analyzer: Analyzer,
+        dir: Option<PathBuf>,
+        writer_threads: usize,
+    ) -> Result<Self, SearchError> {
+        let threads = writer_threads.max(1);
+        let writer = index.writer_with_num_threads(threads, WRITER_HEAP_BYTES * threads)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            analyzer,
+            dir,
+        })
+    }
+
+    /// The analyzer this index reads text with.
+    #[must_use]
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// Turns `document` into the index's fields: all analysis happens here, so callers
+    /// may prepare documents on several threads before [`SearchIndex::add_prepared`].
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError::Document`] when the document cannot be stored as JSON.
+    pub fn prepare(&self, document: &Document) -> Result<TantivyDocument, SearchError> {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.key, document.key());
+        doc.add_u64(f.section, document.section.code());
+        let title = fold(document.title.trim());
+        let body = fold(&document.body);
+        let keywords = fold(&document.keywords.join(" | "));
+        let analyzer = &self.analyzer;
+        doc.add_pre_tokenized_text(f.title, pre_tokenized(&title, analyzer.words(&title)));
+        doc.add_pre_tokenized_text(f.keywords, pre_tokenized(&keywords, analyzer.words(&keywords)));
+        doc.add_pre_tokenized_text(f.body, pre_tokenized(&body, analyzer.words(&body)));
+        // Keywords are a title's extension for substrings and pinyin alike; they follow
+        // the title after a gap, so no pair or phrase spans the two.
+        let named = format!("{title} | {keywords}");
+        doc.add_pre_tokenized_text(f.title_grams, pre_tokenized(&named, analyze::grams(&named)));
+        doc.add_pre_tokenized_text(f.body_grams, pre_tokenized(&body, analyze::grams(&body)));
+        doc.add_pre_tokenized_text(f.title_chars, pre_tokenized(&title, analyze::han_chars(&title)));
+        let (full, initials) = analyzer.pinyin_words(&named);
+        doc.add_pre_tokenized_text(f.pinyin, pre_tokenized(&named, full));
+        doc.add_pre_tokenized_text(f.initials, pre_tokenized(&named, initials));
+        let (full, initials) = analyze::pinyin_runs(&title);
+        doc.add_pre_tokenized_text(f.name_pinyin, pre_tokenized(&title, full));
+        doc.add_pre_tokenized_text(f.name_initials, pre_tokenized(&title, initials));
+        doc.add_text(f.name_exact, exact_name(&title));
+        if document.section == Section::Services {
+            doc.add_text(f.service, exact_name(&title));
+        }
+        doc.add_u64(f.popularity, document.popularity);
+        doc.add_i64(f.published, document.published_at_ms.unwrap_or(0));
+        doc.add_u64(f.owner, owner_hash(&document.owner));
+        let json = serde_json::to_string(document).map_err(SearchError::document)?;
+        doc.add_text(f.stored, json);
+        Ok(doc)
+    }
+
+    /// Adds a prepared document without removing an earlier one of the same key (bulk
+    /// loading into an empty index).
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError::Index`] when tantivy refuses it.
+    pub fn add_prepared(&self, doc: TantivyDocument) -> Result<(), SearchError> {
+        self.writer()?.add_document(doc)?;
+        Ok(())
+    }
+
+    /// Puts `document` in the index in place of any earlier one with its key. Visible
+    /// after the next [`SearchIndex::commit`].
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError`] when it cannot be prepared or written.
+    pub fn upsert(&self, document: &Document) -> Result<(), SearchError> {
+        let prepared = self.prepare(document)?;
+        let writer = self.writer()?;
+        writer.delete_term(Term::from_field_text(self.fields.key, &document.key()));
+        writer.add_document(prepared)?;
+        Ok(())
+    }
+
+    /// Removes the document with `key`. Visible after the next commit.
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError::Index`] when the writer is unusable.
+    pub fn delete(&self, key: &str) -> Result<(), SearchError> {
+        self.writer()?.delete_term(Term::from_field_text(self.fields.key, key));
+        Ok(())
+    }
+
+    /// Removes every document. Visible after the next commit.
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError::Index`] when tantivy refuses.
+    pub fn clear(&self) -> Result<(), SearchError> {
+        self.writer()?.delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Makes everything written so far durable and visible to searches.
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError::Index`] when tantivy cannot commit.
+    pub fn commit(&self) -> Result<(), SearchError> {
+        self.writer()?.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// How many documents searches see.
+    #[must_use]
+    pub fn document_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// The index's size on disk, in bytes (0 in memory).
+    #[must_use]
+    pub fn bytes_on_disk(&self) -> u64 {
+        let Some(dir) = &self.dir else { return 0 };
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|entry| entry.metadata().ok())
+                    .filter(std::fs::Metadata::is_file)
+                    .map(|meta| meta.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// The stored document at `address`.
+    pub(crate) fn stored(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: DocAddress,
+    ) -> Result<Document, SearchError> {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let json = doc
+            .get_first(self.fields.stored)
+            .and_then(|value| value.as_str())
+            .ok_or_else(|| SearchError::Document("a stored document has no body".to_owned()))?;
+        serde_json::from_str(json).map_err(SearchError::document)
+    }
+
+    fn writer(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, IndexWriter<TantivyDocument>>, SearchError> {
+        self.writer
+            .lock()
+            .map_err(|_| SearchError::Index("the index writer was poisoned by a panic".to_owned()))
+    }
+}
+
+/// A name as exact matching sees it: folded, spaces collapsed.
+#[must_use]
+pub fn exact_name(folded: &str) -> String {
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A stable 64-bit hash of an owner id (FNV-1a), kept as a fast field so the searcher's
+/// context is compared without reading stored documents. Stable across builds, unlike
+/// the standard library's hasher; 0 means no owner.
+#[must_use]
+pub fn owner_hash(owner: &str) -> u64 {
+    if owner.is_empty() {
+        return 0;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in owner.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash.max(1)
+}

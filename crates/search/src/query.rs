@@ -1,0 +1,304 @@
+//! Reading a query: cut to the limit, folded, split into pieces, each piece answered by
+//! alternatives across the fields. No character is syntax: quotes, colons, stars and
+//! brackets separate pieces like spaces do.
+
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::Term;
+
+use crate::analyze::{self, Analyzer};
+use crate::document::Section;
+use crate::fold::{fold, is_han, is_latin_or_digit};
+use crate::index::{Fields, exact_name};
+
+/// The longest query read, in characters; the rest is cut (documented in docs/search.md).
+pub const QUERY_CHARS_MAX: usize = 64;
+/// The most pieces a query is read as; later ones are dropped.
+pub const PIECES_MAX: usize = 8;
+/// Latin words at least this long also match with one typo.
+pub const TYPO_MIN_LETTERS: usize = 5;
+
+/// Field weights: where a match counts most.
+pub mod weight {
+    /// A word of the title.
+    pub const TITLE: f32 = 3.0;
+    /// A keyword (service keyword, topic, category).
+    pub const KEYWORDS: f32 = 2.0;
+    /// A word of the text.
+    pub const BODY: f32 = 1.0;
+    /// A substring of the title or keywords (character pairs).
+    pub const TITLE_SUBSTRING: f32 = 2.5;
+    /// A substring of the text.
+    pub const BODY_SUBSTRING: f32 = 0.8;
+    /// One character of the title.
+    pub const TITLE_CHAR: f32 = 1.5;
+    /// A word's full pinyin.
+    pub const PINYIN: f32 = 2.5;
+    /// A word's initials.
+    pub const INITIALS: f32 = 2.0;
+    /// The start of a name's pinyin or initials.
+    pub const NAME_PREFIX: f32 = 2.0;
+    /// A Latin word with one typo.
+    pub const TYPO: f32 = 1.0;
+    /// The query is the whole name, exactly (a constant added to the text score).
+    pub const EXACT_NAME: f32 = 8.0;
+}
+
+/// One piece of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// A run of Han characters.
+    Han(String),
+    /// A Latin word, a number, or both (`iphone15`).
+    Latin(String),
+}
+
+impl Piece {
+    /// Its text.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        match self {
+            Piece::Han(text) | Piece::Latin(text) => text,
+        }
+    }
+
+    fn is_letters(&self) -> bool {
+        matches!(self, Piece::Latin(text) if text.chars().all(|c| c.is_ascii_lowercase()))
+    }
+}
+
+/// A query as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadQuery {
+    /// The text searched for, after cutting and cleaning (what the page shows).
+    pub text: String,
+    /// Folded and spaces collapsed: what exact names are compared with.
+    pub folded: String,
+    /// Its pieces, in order.
+    pub pieces: Vec<Piece>,
+    /// Whether it was longer than [`QUERY_CHARS_MAX`] and cut.
+    pub cut: bool,
+}
+
+impl ReadQuery {
+    /// Reads `raw`: control characters dropped, cut to [`QUERY_CHARS_MAX`] characters,
+    /// folded, split into pieces.
+    #[must_use]
+    pub fn read(raw: &str) -> ReadQuery {
+        let cleaned: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let trimmed = cleaned.trim();
+        let cut = trimmed.chars().count() > QUERY_CHARS_MAX;
+        let text: String = trimmed.chars().take(QUERY_CHARS_MAX).collect();
+        let text = text.trim().to_owned();
+        let folded = exact_name(&fold(&text));
+        let mut pieces: Vec<Piece> = Vec::new();
+        let mut current = String::new();
+        let mut current_han = false;
+        let flush = |current: &mut String, han: bool, pieces: &mut Vec<Piece>| {
+            if !current.is_empty() {
+                let text = std::mem::take(current);
+                pieces.push(if han { Piece::Han(text) } else { Piece::Latin(text) });
+            }
+        };
+        for c in folded.chars() {
+            let han = is_han(c);
+            let latin = is_latin_or_digit(c);
+            if !han && !latin {
+                flush(&mut current, current_han, &mut pieces);
+                continue;
+            }
+            if !current.is_empty() && han != current_han {
+                flush(&mut current, current_han, &mut pieces);
+            }
+            current_han = han;
+            current.push(c);
+        }
+        flush(&mut current, current_han, &mut pieces);
+        pieces.truncate(PIECES_MAX);
+        ReadQuery {
+            text,
+            folded,
+            pieces,
+            cut,
+        }
+    }
+
+    /// Whether there is nothing to search for.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+}
+
+fn term(field: Field, text: &str) -> Term {
+    Term::from_field_text(field, text)
+}
+
+fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(query, boost))
+}
+
+fn term_query(field: Field, text: &str, boost: f32) -> Box<dyn Query> {
+    boosted(
+        Box::new(TermQuery::new(term(field, text), IndexRecordOption::WithFreqs)),
+        boost,
+    )
+}
+
+/// A substring of Han characters as a phrase of its character pairs in `field`.
+fn substring_query(field: Field, run: &str, boost: f32) -> Option<Box<dyn Query>> {
+    let pairs: Vec<(usize, Term)> = analyze::grams(run)
+        .into_iter()
+        .map(|span| (span.position, term(field, &span.text)))
+        .collect();
+    let query: Box<dyn Query> = match pairs.len() {
+        0 => return None,
+        1 => Box::new(TermQuery::new(
+            pairs.into_iter().next()?.1,
+            IndexRecordOption::WithFreqs,
+        )),
+        _ => Box::new(PhraseQuery::new_with_offset(pairs)),
+    };
+    Some(boosted(query, boost))
+}
+
+/// Any one of `alternatives`.
+fn any(alternatives: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(
+        alternatives.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
+/// How one piece can match a document.
+pub(crate) fn piece_query(fields: &Fields, analyzer: &Analyzer, piece: &Piece) -> Box<dyn Query> {
+    let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
+    match piece {
+        Piece::Han(run) => {
+            let words = analyzer.query_words(run);
+            let all_words: Vec<(Occur, Box<dyn Query>)> = words
+                .iter()
+                .map(|word| {
+                    let in_any_field = any(vec![
+                        term_query(fields.title, word, weight::TITLE),
+                        term_query(fields.keywords, word, weight::KEYWORDS),
+                        term_query(fields.body, word, weight::BODY),
+                    ]);
+                    (Occur::Must, in_any_field)
+                })
+                .collect();
+            if !all_words.is_empty() {
+                alternatives.push(Box::new(BooleanQuery::new(all_words)));
+            }
+            if run.chars().count() == 1 {
+                alternatives.push(term_query(fields.title_chars, run, weight::TITLE_CHAR));
+            }
+            alternatives.extend(substring_query(fields.title_grams, run, weight::TITLE_SUBSTRING));
+            alternatives.extend(substring_query(fields.body_grams, run, weight::BODY_SUBSTRING));
+        }
+        Piece::Latin(word) => {
+            alternatives.push(term_query(fields.title, word, weight::TITLE));
+            alternatives.push(term_query(fields.keywords, word, weight::KEYWORDS));
+            alternatives.push(term_query(fields.body, word, weight::BODY));
+            if piece.is_letters() {
+                if word.chars().count() >= TYPO_MIN_LETTERS {
+                    for field in [fields.title, fields.keywords] {
+                        alternatives.push(boosted(
+                            Box::new(FuzzyTermQuery::new(term(field, word), 1, true)),
+                            weight::TYPO,
+                        ));
+                    }
+                }
+                alternatives.push(term_query(fields.pinyin, word, weight::PINYIN));
+                if word.len() >= 2 {
+                    alternatives.push(term_query(fields.initials, word, weight::INITIALS));
+                    for field in [fields.name_pinyin, fields.name_initials] {
+                        alternatives.push(boosted(
+                            Box::new(ConstScoreQuery::new(
+                                Box::new(FuzzyTermQuery::new_prefix(term(field, word), 0, false)),
+                                1.0,
+                            )),
+                            weight::NAME_PREFIX,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    any(alternatives)
+}
+
+/// The whole query: every piece must match (or, relaxed, any piece), within `section`
+/// when one is given; the exact name adds its constant.
+pub(crate) fn build(
+    fields: &Fields,
+    analyzer: &Analyzer,
+    read: &ReadQuery,
+    section: Option<Section>,
+    relaxed: bool,
+) -> Box<dyn Query> {
+    let occur = if relaxed { Occur::Should } else { Occur::Must };
+    let pieces: Vec<(Occur, Box<dyn Query>)> = read
+        .pieces
+        .iter()
+        .map(|piece| (occur, piece_query(fields, analyzer, piece)))
+        .collect();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(pieces)))];
+    clauses.push((
+        Occur::Should,
+        Box::new(ConstScoreQuery::new(
+            Box::new(TermQuery::new(
+                term(fields.name_exact, &read.folded),
+                IndexRecordOption::Basic,
+            )),
+            weight::EXACT_NAME,
+        )),
+    ));
+    if let Some(section) = section {
+        clauses.push((Occur::Must, section_filter(fields, section)));
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// Documents of `section`, scoring nothing.
+pub(crate) fn section_filter(fields: &Fields, section: Section) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(
+        Box::new(TermQuery::new(
+            Term::from_field_u64(fields.section, section.code()),
+            IndexRecordOption::Basic,
+        )),
+        0.0,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_characters_are_separators_not_syntax() {
+        let read = ReadQuery::read("\"iPhone\":维修*(上海)");
+        assert_eq!(
+            read.pieces,
+            [
+                Piece::Latin("iphone".into()),
+                Piece::Han("维修".into()),
+                Piece::Han("上海".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn long_queries_are_cut_and_blank_ones_are_empty() {
+        let long = "农".repeat(10_000);
+        let read = ReadQuery::read(&long);
+        assert!(read.cut);
+        assert_eq!(read.text.chars().count(), QUERY_CHARS_MAX);
+        assert!(ReadQuery::read("   \t\n ").is_empty());
+        assert!(ReadQuery::read("🙂🙂 ！").is_empty());
+        assert_eq!(ReadQuery::read("ｗｘ").pieces, [Piece::Latin("wx".into())]);
+        assert_eq!(ReadQuery::read("中國").pieces, [Piece::Han("中国".into())]);
+    }
+}
