@@ -112,7 +112,8 @@ pub(crate) fn channel_write(
 }
 
 /// The outbox event of a channel as it now is: its public profile.
-fn channel_event(channel: &Channel) -> NewEvent {
+#[must_use]
+pub fn channel_event(channel: &Channel) -> NewEvent {
     NewEvent {
         topic: TOPIC_CHANNEL.to_owned(),
         key: channel.channel_id.clone(),

@@ -133,7 +133,8 @@ pub(crate) fn post_write(post: &Post, expect: Expect) -> Result<RecordWrite, Cha
 
 /// The outbox event of a post as it now is: its public facts when ready, its id when
 /// gone.
-pub(crate) fn post_event(post: &Post, channel: &Channel) -> NewEvent {
+#[must_use]
+pub fn post_event(post: &Post, channel: &Channel) -> NewEvent {
     let payload = if post.ready() {
         json!({
             "post_id": post.post_id,

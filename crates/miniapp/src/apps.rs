@@ -15,6 +15,28 @@ pub const TESTERS_MAX: usize = 30;
 pub const KEYWORDS_MAX: usize = 10;
 /// The largest ext config, as JSON text.
 pub const EXT_CONFIG_BYTES_MAX: usize = 4_096;
+/// The outbox topic of a mini program's public profile, written with every change of
+/// the app (Search reads it).
+pub const TOPIC_APP: &str = "miniapp.app";
+
+/// The outbox event of a mini program as it now is: what anyone may see of it — no
+/// secret, domain, tester or merchant.
+#[must_use]
+pub fn app_event(app: &MiniApp) -> plaza_kernel::queue::NewEvent {
+    plaza_kernel::queue::NewEvent {
+        topic: TOPIC_APP.to_owned(),
+        key: app.appid.clone(),
+        payload: serde_json::json!({
+            "appid": app.appid,
+            "name": app.name,
+            "icon": app.icon,
+            "category": app.category,
+            "description": app.description,
+            "service_keywords": app.service_keywords,
+        })
+        .to_string(),
+    }
+}
 
 /// What a developer gives to create a mini program.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -244,7 +266,10 @@ impl MiniApps {
             };
             new.settings.clone().apply(&mut app);
             let writes = vec![app_write, self.app_write(&app, Expect::Absent)?];
-            if self.try_commit(writes).await? {
+            if self
+                .try_commit_with_events(writes, vec![app_event(&app)])
+                .await?
+            {
                 self.remember_app(&app, 1);
                 return Ok((app, secret));
             }
@@ -370,7 +395,10 @@ impl MiniApps {
                 })?;
             let answer = change(&mut app)?;
             let write = self.app_write(&app, Expect::Version(version))?;
-            if self.try_commit(vec![write]).await? {
+            if self
+                .try_commit_with_events(vec![write], vec![app_event(&app)])
+                .await?
+            {
                 self.remember_app(&app, version + 1);
                 return Ok((app, answer));
             }

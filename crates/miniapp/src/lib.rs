@@ -35,7 +35,7 @@ use plaza_kernel::objects::ObjectStore;
 use plaza_kernel::record::{RecordStore, RecordWrite};
 use plaza_ledger::{LedgerError, LedgerStore, WriteSet};
 
-pub use apps::{AppSettings, NewMiniApp};
+pub use apps::{AppSettings, NewMiniApp, TOPIC_APP, app_event};
 pub use error::MiniAppError;
 pub use login::CodeSession;
 pub use model::{AccessToken, LoginSession, MiniApp, ServiceMessage, Template};
@@ -141,8 +141,18 @@ impl MiniApps {
 
     /// Commits records; `Ok(false)` when one it relied on changed meanwhile.
     async fn try_commit(&self, records: Vec<RecordWrite>) -> Result<bool, MiniAppError> {
+        self.try_commit_with_events(records, Vec::new()).await
+    }
+
+    /// Commits records with the outbox events they cause; `Ok(false)` on a conflict.
+    async fn try_commit_with_events(
+        &self,
+        records: Vec<RecordWrite>,
+        events: Vec<plaza_kernel::queue::NewEvent>,
+    ) -> Result<bool, MiniAppError> {
         let write = WriteSet {
             records,
+            events,
             ..WriteSet::default()
         };
         match self.ledger.commit(write).await {

@@ -67,7 +67,12 @@ impl Analyzer {
         self.jieba
             .cut_for_search(folded, true)
             .into_iter()
-            .filter(|token| token.word.chars().any(|c| is_han(c) || is_latin_or_digit(c)))
+            .filter(|token| {
+                token
+                    .word
+                    .chars()
+                    .any(|c| is_han(c) || is_latin_or_digit(c))
+            })
             .enumerate()
             .map(|(position, token)| Span {
                 text: token.word.to_owned(),
@@ -85,7 +90,12 @@ impl Analyzer {
         self.jieba
             .cut(folded, true)
             .into_iter()
-            .filter(|token| token.word.chars().any(|c| is_han(c) || is_latin_or_digit(c)))
+            .filter(|token| {
+                token
+                    .word
+                    .chars()
+                    .any(|c| is_han(c) || is_latin_or_digit(c))
+            })
             .map(|token| token.word.to_owned())
             .collect()
     }
@@ -101,30 +111,60 @@ impl Analyzer {
             }
             let (spellings, letters) = spellings(&word.text);
             for text in spellings {
-                full.push(Span { text, position, ..word.clone() });
+                full.push(Span {
+                    text,
+                    position,
+                    ..word.clone()
+                });
             }
             for text in letters {
-                initials.push(Span { text, position, ..word.clone() });
+                initials.push(Span {
+                    text,
+                    position,
+                    ..word.clone()
+                });
             }
         }
         (full, initials)
     }
 }
 
-/// Each run of Han characters of `folded` as one spelling, full and initials, for
-/// prefix matching.
+/// Characters of a run from which its spellings are also indexed (a name's later
+/// words: 中国**工商银行**); longer runs keep their first this many starts.
+pub const RUN_STARTS_MAX: usize = 16;
+
+/// Each run of Han characters of `folded` spelled whole from each of its characters
+/// on, full and initials, for prefix matching: "gongshang" and "gsyh" both begin a
+/// spelling of 中国工商银行.
 #[must_use]
 pub fn pinyin_runs(folded: &str) -> (Vec<Span>, Vec<Span>) {
     let mut full = Vec::new();
     let mut initials = Vec::new();
-    for (position, (start, run)) in han_runs(folded).into_iter().enumerate() {
-        let end = start + run.chars().count();
-        let (spellings, letters) = spellings(&run);
-        for text in spellings {
-            full.push(Span { text, start, end, position });
-        }
-        for text in letters {
-            initials.push(Span { text, start, end, position });
+    let mut position = 0;
+    for (run_start, run) in han_runs(folded) {
+        let chars: Vec<char> = run.chars().collect();
+        let end = run_start + chars.len();
+        for offset in 0..chars.len().min(RUN_STARTS_MAX) {
+            let start = run_start + offset;
+            let suffix: String = chars[offset..].iter().collect();
+            let (spellings, letters) = spellings(&suffix);
+            for text in spellings {
+                full.push(Span {
+                    text,
+                    start,
+                    end,
+                    position,
+                });
+            }
+            for text in letters {
+                initials.push(Span {
+                    text,
+                    start,
+                    end,
+                    position,
+                });
+            }
+            position += 1;
         }
     }
     (full, initials)
@@ -187,7 +227,14 @@ pub fn readings(c: char) -> Vec<&'static str> {
     let mut found: Vec<&'static str> = Vec::new();
     if let Some(multi) = c.to_pinyin_multi() {
         for reading in multi {
-            let plain = reading.plain();
+            // Input methods type ü as v (lv, nv): the index spells it so.
+            let plain = match reading.plain() {
+                "lü" => "lv",
+                "nü" => "nv",
+                "lüe" => "lve",
+                "nüe" => "nve",
+                other => other,
+            };
             if !found.contains(&plain) {
                 found.push(plain);
             }
@@ -201,7 +248,9 @@ pub fn readings(c: char) -> Vec<&'static str> {
 /// room. A character without pinyin (a rare ideograph) leaves the run unspelled.
 #[must_use]
 pub fn spellings(run: &str) -> (Vec<String>, Vec<String>) {
-    let full = combine(run, |c| readings(c).into_iter().map(str::to_owned).collect());
+    let full = combine(run, |c| {
+        readings(c).into_iter().map(str::to_owned).collect()
+    });
     let initials = combine(run, |c| {
         let mut letters: Vec<String> = Vec::new();
         for reading in readings(c) {
@@ -264,7 +313,10 @@ mod tests {
 
     #[test]
     fn grams_cover_every_neighbouring_pair_of_han_characters() {
-        let texts: Vec<String> = grams("中国农业 ab 银行").into_iter().map(|s| s.text).collect();
+        let texts: Vec<String> = grams("中国农业 ab 银行")
+            .into_iter()
+            .map(|s| s.text)
+            .collect();
         assert_eq!(texts, ["中国", "国农", "农业", "银行"]);
         let at: Vec<usize> = grams("中国农业").into_iter().map(|s| s.position).collect();
         assert_eq!(at, [0, 1, 2]);
@@ -286,7 +338,13 @@ mod tests {
     #[test]
     fn runs_are_whole_spellings_for_prefixes() {
         let (full, initials) = pinyin_runs("中国农业发展银行 app");
-        assert!(full.iter().any(|s| s.text.starts_with("zhongguonongye")), "{full:?}");
-        assert!(initials.iter().any(|s| s.text == "zgnyfzyh"), "{initials:?}");
+        assert!(
+            full.iter().any(|s| s.text.starts_with("zhongguonongye")),
+            "{full:?}"
+        );
+        assert!(
+            initials.iter().any(|s| s.text == "zgnyfzyh"),
+            "{initials:?}"
+        );
     }
 }

@@ -47,7 +47,9 @@ impl Section {
     /// The section named `name`, if any.
     #[must_use]
     pub fn parse(name: &str) -> Option<Section> {
-        Section::ALL.into_iter().find(|section| section.as_str() == name)
+        Section::ALL
+            .into_iter()
+            .find(|section| section.as_str() == name)
     }
 
     /// The number the index keeps for it.
@@ -66,7 +68,9 @@ impl Section {
     /// The section kept as `code`.
     #[must_use]
     pub fn from_code(code: u64) -> Option<Section> {
-        Section::ALL.into_iter().find(|section| section.code() == code)
+        Section::ALL
+            .into_iter()
+            .find(|section| section.code() == code)
     }
 
     /// Its heading on the page.

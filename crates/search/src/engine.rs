@@ -188,19 +188,38 @@ impl SearchIndex {
             return Ok(answer);
         }
         let searcher = self.reader.searcher();
+        let mut read = read;
         if request.section.is_none() && request.page == 0 {
             let mut checks = Vec::new();
-            answer.intent = self.intent(&searcher, &read, dictionary, request.context, &mut checks)?;
+            answer.intent =
+                self.intent(&searcher, &read, dictionary, request.context, &mut checks)?;
             if let Some(explained) = &mut answer.intent_checks {
                 *explained = checks;
             }
+        }
+        // A service asked for with words around it (附近 核酸) lists what serves the
+        // service: the results are searched without those words.
+        let asked = strip_fillers(&read.folded);
+        if answer
+            .intent
+            .as_ref()
+            .is_some_and(|card| card.kind == "service")
+            && !asked.is_empty()
+        {
+            read = ReadQuery::read(&asked);
         }
         for relaxed in [false, true] {
             if relaxed && (read.pieces.len() < 2 || answer.hit_count() > 0) {
                 break;
             }
             answer.relaxed = relaxed;
-            let query = query::build(&self.fields, &self.analyzer, &read, request.section, relaxed);
+            let query = query::build(
+                &self.fields,
+                &self.analyzer,
+                &read,
+                request.section,
+                relaxed,
+            );
             answer.sections = self.ranked_sections(&searcher, &*query, &read, request)?;
         }
         if answer.hit_count() == 0 {
@@ -224,11 +243,16 @@ impl SearchIndex {
         let candidates = self.candidates(searcher, query, depth, request)?;
         let mut by_section: HashMap<Section, Vec<Candidate>> = HashMap::new();
         for candidate in candidates {
-            by_section.entry(candidate.section).or_default().push(candidate);
+            by_section
+                .entry(candidate.section)
+                .or_default()
+                .push(candidate);
         }
         let mut sections = Vec::new();
         for section in Section::ALL {
-            let Some(mut list) = by_section.remove(&section) else { continue };
+            let Some(mut list) = by_section.remove(&section) else {
+                continue;
+            };
             list.sort_by(|a, b| b.factors.score.total_cmp(&a.factors.score));
             let (skip, take) = match request.section {
                 None => (0, OVERVIEW_SIZE),
@@ -279,7 +303,14 @@ impl SearchIndex {
             let published = columns.published.first(doc).unwrap_or(0);
             let owner = columns.owner.first(doc).unwrap_or(0);
             let in_context = owner != 0 && request.context.owners.contains(&owner);
-            let factors = rank::score(text, section, popularity, published, request.now_ms, in_context);
+            let factors = rank::score(
+                text,
+                section,
+                popularity,
+                published,
+                request.now_ms,
+                in_context,
+            );
             candidates.push(Candidate {
                 address,
                 section,
@@ -361,7 +392,12 @@ impl SearchIndex {
         }))
     }
 
-    fn exact_name_matches(&self, searcher: &Searcher, read: &ReadQuery, address: DocAddress) -> bool {
+    fn exact_name_matches(
+        &self,
+        searcher: &Searcher,
+        read: &ReadQuery,
+        address: DocAddress,
+    ) -> bool {
         let query = TermQuery::new(
             Term::from_field_text(self.fields.name_exact, &read.folded),
             IndexRecordOption::Basic,
@@ -380,12 +416,18 @@ impl SearchIndex {
         checks: &mut Vec<IntentCheck>,
     ) -> Result<Option<IntentCard>, SearchError> {
         let asked = strip_fillers(&read.folded);
-        let declared: Vec<String> = if asked.is_empty() {
-            Vec::new()
-        } else {
-            let term = Term::from_field_text(self.fields.service, &asked);
-            if searcher.doc_freq(&term)? > 0 { vec![asked.clone()] } else { Vec::new() }
-        };
+        // A mini program's own keyword counts as typed (快递查询) and without fillers.
+        let mut declared: Vec<String> = Vec::new();
+        let typed: String = read.folded.split_whitespace().collect();
+        for candidate in [typed, asked.clone()] {
+            if candidate.is_empty() || declared.contains(&candidate) {
+                continue;
+            }
+            let term = Term::from_field_text(self.fields.service, &candidate);
+            if searcher.doc_freq(&term)? > 0 {
+                declared.push(candidate);
+            }
+        }
         match dictionary.recognise(&read.folded, &declared) {
             Some(recognised) => {
                 checks.push(IntentCheck {
@@ -449,8 +491,10 @@ impl SearchIndex {
         Ok(None)
     }
 
-    /// The mini program service serving `recognised`: declared under the service's name
-    /// or one of its phrasings; the most used (and the searcher's own first).
+    /// The mini program service serving `recognised`, looked for in tiers: a service
+    /// declared as exactly what was asked, then under the service's name, then under one
+    /// of its phrasings. Within a tier, the rest of the query (浙大一院 in 浙大一院挂号)
+    /// scores the services by their text, then popularity and the searcher's context.
     fn serving(
         &self,
         searcher: &Searcher,
@@ -458,29 +502,76 @@ impl SearchIndex {
         dictionary: &IntentDictionary,
         context: &Context,
     ) -> Result<Option<IntentCard>, SearchError> {
-        let mut names = vec![crate::fold::fold(&recognised.service)];
-        if let Some(entry) = dictionary.entries.iter().find(|e| e.service == recognised.service) {
-            names.extend(entry.phrasings.iter().map(|p| crate::fold::fold(p)));
-        }
-        let any_name: Vec<(Occur, Box<dyn Query>)> = names
+        let fold = |text: &str| exact_name(&crate::fold::fold(text));
+        let mut tiers: Vec<Vec<String>> = vec![
+            vec![fold(&recognised.asked)],
+            vec![fold(&recognised.service)],
+        ];
+        if let Some(entry) = dictionary
+            .entries
             .iter()
-            .map(|name| {
-                (
+            .find(|e| e.service == recognised.service)
+        {
+            tiers.push(entry.phrasings.iter().map(|p| fold(p)).collect());
+        }
+        for names in &tiers {
+            let mut rest = recognised.asked.clone();
+            for name in tiers.iter().flatten() {
+                rest = rest.replace(name.as_str(), " ");
+            }
+            let any_name: Vec<(Occur, Box<dyn Query>)> = names
+                .iter()
+                .map(|name| {
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(self.fields.service, name),
+                            IndexRecordOption::Basic,
+                        )) as Box<dyn Query>,
+                    )
+                })
+                .collect();
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+                vec![(Occur::Must, Box::new(BooleanQuery::new(any_name)))];
+            for piece in &ReadQuery::read(&rest).pieces {
+                clauses.push((
                     Occur::Should,
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(self.fields.service, &exact_name(name)),
-                        IndexRecordOption::Basic,
-                    )) as Box<dyn Query>,
-                )
-            })
-            .collect();
-        let query = BooleanQuery::new(vec![(Occur::Must, Box::new(BooleanQuery::new(any_name)) as Box<dyn Query>)]);
-        Ok(self.best_by_popularity(searcher, &query, context)?.map(|document| IntentCard {
-            kind: "service",
-            reason: format!("“{}” asks for {}", recognised.asked, recognised.service),
-            service: Some(recognised.service.clone()),
-            document,
-        }))
+                    query::piece_query(&self.fields, &self.analyzer, piece),
+                ));
+            }
+            let query = BooleanQuery::new(clauses);
+            if let Some(document) = self.best(searcher, &query, context)? {
+                return Ok(Some(IntentCard {
+                    kind: "service",
+                    reason: format!("“{}” asks for {}", recognised.asked, recognised.service),
+                    service: Some(recognised.service.clone()),
+                    document,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The best of `query`'s matches by the full score (text, popularity, context).
+    fn best(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        context: &Context,
+    ) -> Result<Option<Document>, SearchError> {
+        let request = Request {
+            q: "",
+            section: None,
+            page: 0,
+            explain: false,
+            context,
+            now_ms: 0,
+        };
+        let candidates = self.candidates(searcher, query, 50, &request)?;
+        let best = candidates
+            .into_iter()
+            .max_by(|a, b| a.factors.score.total_cmp(&b.factors.score));
+        best.map(|c| self.stored(searcher, c.address)).transpose()
     }
 
     fn best_by_popularity(
@@ -513,10 +604,16 @@ impl SearchIndex {
     /// [`SearchError::Index`] when the index cannot be read.
     pub fn suggest(&self, q: &str) -> Result<Vec<Suggestion>, SearchError> {
         let read = ReadQuery::read(q);
-        let Some(last) = read.pieces.last() else { return Ok(Vec::new()) };
+        let Some(last) = read.pieces.last() else {
+            return Ok(Vec::new());
+        };
         let f = &self.fields;
         let prefix = |field, text: &str| -> Box<dyn Query> {
-            Box::new(FuzzyTermQuery::new_prefix(Term::from_field_text(field, text), 0, false))
+            Box::new(FuzzyTermQuery::new_prefix(
+                Term::from_field_text(field, text),
+                0,
+                false,
+            ))
         };
         let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         match last {

@@ -8,7 +8,12 @@ use crate::query::{Piece, ReadQuery, TYPO_MIN_LETTERS};
 
 /// Spans `[start, end)` in characters of `text` that `read` matched, sorted, merged.
 #[must_use]
-pub fn spans(analyzer: &Analyzer, read: &ReadQuery, text: &str, with_pinyin: bool) -> Vec<[usize; 2]> {
+pub fn spans(
+    analyzer: &Analyzer,
+    read: &ReadQuery,
+    text: &str,
+    with_pinyin: bool,
+) -> Vec<[usize; 2]> {
     let folded: Vec<char> = fold(text).chars().collect();
     let folded_text: String = folded.iter().collect();
     let mut found: Vec<[usize; 2]> = Vec::new();
@@ -85,10 +90,15 @@ fn pinyin_spans(analyzer: &Analyzer, folded: &str, word: &str) -> Vec<[usize; 2]
             found.push([span.start, span.end]);
         }
     }
-    for (start, run) in analyze::han_runs(folded) {
-        let covered = prefix_chars(&run, word);
-        if covered > 0 {
-            found.push([start, start + covered]);
+    for (run_start, run) in analyze::han_runs(folded) {
+        let chars: Vec<char> = run.chars().collect();
+        for offset in 0..chars.len().min(analyze::RUN_STARTS_MAX) {
+            let suffix: String = chars[offset..].iter().collect();
+            let covered = prefix_chars(&suffix, word);
+            if covered > 0 {
+                found.push([run_start + offset, run_start + offset + covered]);
+                break;
+            }
         }
     }
     found
@@ -100,9 +110,10 @@ fn prefix_chars(run: &str, typed: &str) -> usize {
     let chars: Vec<char> = run.chars().collect();
     // Initials: one letter per character.
     let by_initials = typed.chars().count() <= chars.len()
-        && typed.chars().zip(&chars).all(|(letter, c)| {
-            readings(*c).iter().any(|r| r.starts_with(letter))
-        });
+        && typed
+            .chars()
+            .zip(&chars)
+            .all(|(letter, c)| readings(*c).iter().any(|r| r.starts_with(letter)));
     if by_initials && typed.len() >= 2 {
         return typed.chars().count();
     }
@@ -113,7 +124,11 @@ fn prefix_chars(run: &str, typed: &str) -> usize {
             return index;
         }
         let options = readings(*c);
-        if let Some(reading) = options.iter().filter(|r| rest.starts_with(**r)).max_by_key(|r| r.len()) {
+        if let Some(reading) = options
+            .iter()
+            .filter(|r| rest.starts_with(**r))
+            .max_by_key(|r| r.len())
+        {
             rest = &rest[reading.len()..];
         } else if options.iter().any(|r| r.starts_with(rest)) && index > 0 {
             return index + 1;
@@ -133,7 +148,11 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     match long.len() - short.len() {
         0 => {
             let differing: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
@@ -144,7 +163,9 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
             }
         }
         1 => {
-            let first = (0..short.len()).find(|&i| short[i] != long[i]).unwrap_or(short.len());
+            let first = (0..short.len())
+                .find(|&i| short[i] != long[i])
+                .unwrap_or(short.len());
             short[first..] == long[first + 1..]
         }
         _ => false,

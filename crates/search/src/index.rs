@@ -40,6 +40,7 @@ pub(crate) struct Fields {
     pub name_initials: Field,
     pub name_exact: Field,
     pub service: Field,
+    pub service_of: Field,
     pub popularity: Field,
     pub published: Field,
     pub owner: Field,
@@ -72,6 +73,7 @@ fn schema() -> (Schema, Fields) {
         name_initials: builder.add_text_field("name_initials", text(freqs)),
         name_exact: builder.add_text_field("name_exact", STRING),
         service: builder.add_text_field("service", STRING),
+        service_of: builder.add_text_field("service_of", STRING),
         popularity: builder.add_u64_field("popularity", FAST),
         published: builder.add_i64_field("published", FAST),
         owner: builder.add_u64_field("owner", FAST),
@@ -119,7 +121,9 @@ pub struct SearchIndex {
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SearchIndex").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("SearchIndex")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -176,7 +180,13 @@ impl SearchIndex {
                 (index, Opened::Fresh(reason))
             }
         };
-        let search = Self::with_index(index, fields, analyzer, Some(dir.to_owned()), writer_threads)?;
+        let search = Self::with_index(
+            index,
+            fields,
+            analyzer,
+            Some(dir.to_owned()),
+            writer_threads,
+        )?;
         Ok((search, opened))
     }
 
@@ -224,14 +234,20 @@ impl SearchIndex {
         let keywords = fold(&document.keywords.join(" | "));
         let analyzer = &self.analyzer;
         doc.add_pre_tokenized_text(f.title, pre_tokenized(&title, analyzer.words(&title)));
-        doc.add_pre_tokenized_text(f.keywords, pre_tokenized(&keywords, analyzer.words(&keywords)));
+        doc.add_pre_tokenized_text(
+            f.keywords,
+            pre_tokenized(&keywords, analyzer.words(&keywords)),
+        );
         doc.add_pre_tokenized_text(f.body, pre_tokenized(&body, analyzer.words(&body)));
         // Keywords are a title's extension for substrings and pinyin alike; they follow
         // the title after a gap, so no pair or phrase spans the two.
         let named = format!("{title} | {keywords}");
         doc.add_pre_tokenized_text(f.title_grams, pre_tokenized(&named, analyze::grams(&named)));
         doc.add_pre_tokenized_text(f.body_grams, pre_tokenized(&body, analyze::grams(&body)));
-        doc.add_pre_tokenized_text(f.title_chars, pre_tokenized(&title, analyze::han_chars(&title)));
+        doc.add_pre_tokenized_text(
+            f.title_chars,
+            pre_tokenized(&title, analyze::han_chars(&title)),
+        );
         let (full, initials) = analyzer.pinyin_words(&named);
         doc.add_pre_tokenized_text(f.pinyin, pre_tokenized(&named, full));
         doc.add_pre_tokenized_text(f.initials, pre_tokenized(&named, initials));
@@ -241,6 +257,7 @@ impl SearchIndex {
         doc.add_text(f.name_exact, exact_name(&title));
         if document.section == Section::Services {
             doc.add_text(f.service, exact_name(&title));
+            doc.add_text(f.service_of, &document.owner);
         }
         doc.add_u64(f.popularity, document.popularity);
         doc.add_i64(f.published, document.published_at_ms.unwrap_or(0));
@@ -281,8 +298,34 @@ impl SearchIndex {
     ///
     /// [`SearchError::Index`] when the writer is unusable.
     pub fn delete(&self, key: &str) -> Result<(), SearchError> {
-        self.writer()?.delete_term(Term::from_field_text(self.fields.key, key));
+        self.writer()?
+            .delete_term(Term::from_field_text(self.fields.key, key));
         Ok(())
+    }
+
+    /// Removes the services mini program `appid` declared. Visible after the next
+    /// commit.
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError::Index`] when the writer is unusable.
+    pub fn delete_services_of(&self, appid: &str) -> Result<(), SearchError> {
+        self.writer()?
+            .delete_term(Term::from_field_text(self.fields.service_of, appid));
+        Ok(())
+    }
+
+    /// Applies `change`. Visible after the next commit.
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError`] when it cannot be written.
+    pub fn apply(&self, change: &crate::events::Change) -> Result<(), SearchError> {
+        match change {
+            crate::events::Change::Upsert(document) => self.upsert(document),
+            crate::events::Change::Delete(key) => self.delete(key),
+            crate::events::Change::DeleteServicesOf(appid) => self.delete_services_of(appid),
+        }
     }
 
     /// Removes every document. Visible after the next commit.

@@ -10,8 +10,30 @@ use crate::fold::fold;
 /// Words around a request that do not change what is asked for ("社保**怎么查**",
 /// "**附近** 核酸"), removed before matching; longest first.
 pub const FILLERS: [&str; 24] = [
-    "在哪里", "怎么办", "怎么查", "怎么", "怎样", "如何", "哪里", "在哪", "附近", "我要", "我想",
-    "想要", "一下", "办理", "查询", "预约", "在线", "网上", "入口", "去", "查", "的", "吗", "呢",
+    "在哪里",
+    "怎么办",
+    "怎么查",
+    "怎么",
+    "怎样",
+    "如何",
+    "哪里",
+    "在哪",
+    "附近",
+    "我要",
+    "我想",
+    "想要",
+    "一下",
+    "办理",
+    "查询",
+    "预约",
+    "在线",
+    "网上",
+    "入口",
+    "去",
+    "查",
+    "的",
+    "吗",
+    "呢",
 ];
 
 /// A service and the ways people ask for it.
@@ -53,11 +75,24 @@ impl IntentDictionary {
         };
         Self {
             entries: vec![
-                entry("核酸检测", &["核酸", "做核酸", "测核酸", "核酸采样", "核酸结果"]),
-                entry("疫苗预约", &["打疫苗", "疫苗", "接种疫苗", "疫苗接种", "新冠疫苗"]),
-                entry("社保查询", &["社保", "社保卡", "社会保险", "养老保险", "医保"]),
-                entry("公积金", &["住房公积金", "公积金提取", "提取公积金", "公积金贷款"]),
-                entry("交通违章", &["违章", "违章查询", "查违章", "交通罚款", "罚单"]),
+                entry(
+                    "核酸检测",
+                    &["核酸", "做核酸", "测核酸", "核酸采样", "核酸结果"],
+                ),
+                entry(
+                    "疫苗预约",
+                    &["打疫苗", "疫苗", "接种疫苗", "疫苗接种", "新冠疫苗"],
+                ),
+                entry("社保查询", &["社保", "社保卡", "社会保险", "养老保险"]),
+                entry("医保", &["医疗保险", "医保卡", "医保报销"]),
+                entry(
+                    "公积金",
+                    &["住房公积金", "公积金提取", "提取公积金", "公积金贷款"],
+                ),
+                entry(
+                    "交通违章",
+                    &["违章", "违章查询", "查违章", "交通罚款", "罚单"],
+                ),
                 entry("挂号", &["预约挂号", "医院挂号", "看病挂号", "门诊挂号"]),
                 entry("充电", &["充电桩", "汽车充电", "新能源充电"]),
                 entry("电费", &["交电费", "缴电费", "电费缴纳"]),
@@ -95,16 +130,15 @@ impl IntentDictionary {
                 return Err(invalid(format!("{}: listed twice", entry.service)));
             }
             seen.push(folded);
-            entry.phrasings = entry
-                .phrasings
-                .iter()
-                .map(|p| p.trim().to_owned())
-                .fold(Vec::new(), |mut kept, p| {
+            entry.phrasings = entry.phrasings.iter().map(|p| p.trim().to_owned()).fold(
+                Vec::new(),
+                |mut kept, p| {
                     if !kept.contains(&p) {
                         kept.push(p);
                     }
                     kept
-                });
+                },
+            );
         }
         Ok(self)
     }
@@ -158,7 +192,10 @@ fn recognised(service: &str, asked: &str, how: &'static str) -> Recognised {
 /// `folded` without spaces and filler words.
 #[must_use]
 pub fn strip_fillers(folded: &str) -> String {
-    let mut text: String = folded.chars().filter(|c| !c.is_whitespace() && !"?？!！,，。".contains(*c)).collect();
+    let mut text: String = folded
+        .chars()
+        .filter(|c| !c.is_whitespace() && !"?？!！,，。".contains(*c))
+        .collect();
     for filler in FILLERS {
         // A filler is removed only when something is left: "预约" alone stays a request.
         let without = text.replace(filler, "");
@@ -197,13 +234,22 @@ mod tests {
     fn a_bad_dictionary_is_refused() {
         let twice = IntentDictionary {
             entries: vec![
-                ServiceIntent { service: "挂号".into(), phrasings: vec![] },
-                ServiceIntent { service: "掛號".into(), phrasings: vec![] },
+                ServiceIntent {
+                    service: "挂号".into(),
+                    phrasings: vec![],
+                },
+                ServiceIntent {
+                    service: "掛號".into(),
+                    phrasings: vec![],
+                },
             ],
         };
         assert!(twice.checked().is_err());
         let empty = IntentDictionary {
-            entries: vec![ServiceIntent { service: " ".into(), phrasings: vec![] }],
+            entries: vec![ServiceIntent {
+                service: " ".into(),
+                phrasings: vec![],
+            }],
         };
         assert!(empty.checked().is_err());
     }

@@ -2,12 +2,11 @@
 //! alternatives across the fields. No character is syntax: quotes, colons, stars and
 //! brackets separate pieces like spaces do.
 
+use tantivy::Term;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::Term;
 
 use crate::analyze::{self, Analyzer};
 use crate::document::Section;
@@ -41,8 +40,10 @@ pub mod weight {
     pub const INITIALS: f32 = 2.0;
     /// The start of a name's pinyin or initials.
     pub const NAME_PREFIX: f32 = 2.0;
-    /// A Latin word with one typo.
+    /// A Latin word of the title or keywords with one typo.
     pub const TYPO: f32 = 1.0;
+    /// A Latin word of the text with one typo.
+    pub const TYPO_BODY: f32 = 0.4;
     /// The query is the whole name, exactly (a constant added to the text score).
     pub const EXACT_NAME: f32 = 8.0;
 }
@@ -88,7 +89,10 @@ impl ReadQuery {
     /// folded, split into pieces.
     #[must_use]
     pub fn read(raw: &str) -> ReadQuery {
-        let cleaned: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let cleaned: String = raw
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         let trimmed = cleaned.trim();
         let cut = trimmed.chars().count() > QUERY_CHARS_MAX;
         let text: String = trimmed.chars().take(QUERY_CHARS_MAX).collect();
@@ -100,7 +104,11 @@ impl ReadQuery {
         let flush = |current: &mut String, han: bool, pieces: &mut Vec<Piece>| {
             if !current.is_empty() {
                 let text = std::mem::take(current);
-                pieces.push(if han { Piece::Han(text) } else { Piece::Latin(text) });
+                pieces.push(if han {
+                    Piece::Han(text)
+                } else {
+                    Piece::Latin(text)
+                });
             }
         };
         for c in folded.chars() {
@@ -143,7 +151,10 @@ fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
 
 fn term_query(field: Field, text: &str, boost: f32) -> Box<dyn Query> {
     boosted(
-        Box::new(TermQuery::new(term(field, text), IndexRecordOption::WithFreqs)),
+        Box::new(TermQuery::new(
+            term(field, text),
+            IndexRecordOption::WithFreqs,
+        )),
         boost,
     )
 }
@@ -168,7 +179,10 @@ fn substring_query(field: Field, run: &str, boost: f32) -> Option<Box<dyn Query>
 /// Any one of `alternatives`.
 fn any(alternatives: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(
-        alternatives.into_iter().map(|q| (Occur::Should, q)).collect(),
+        alternatives
+            .into_iter()
+            .map(|q| (Occur::Should, q))
+            .collect(),
     ))
 }
 
@@ -195,8 +209,16 @@ pub(crate) fn piece_query(fields: &Fields, analyzer: &Analyzer, piece: &Piece) -
             if run.chars().count() == 1 {
                 alternatives.push(term_query(fields.title_chars, run, weight::TITLE_CHAR));
             }
-            alternatives.extend(substring_query(fields.title_grams, run, weight::TITLE_SUBSTRING));
-            alternatives.extend(substring_query(fields.body_grams, run, weight::BODY_SUBSTRING));
+            alternatives.extend(substring_query(
+                fields.title_grams,
+                run,
+                weight::TITLE_SUBSTRING,
+            ));
+            alternatives.extend(substring_query(
+                fields.body_grams,
+                run,
+                weight::BODY_SUBSTRING,
+            ));
         }
         Piece::Latin(word) => {
             alternatives.push(term_query(fields.title, word, weight::TITLE));
@@ -204,10 +226,14 @@ pub(crate) fn piece_query(fields: &Fields, analyzer: &Analyzer, piece: &Piece) -
             alternatives.push(term_query(fields.body, word, weight::BODY));
             if piece.is_letters() {
                 if word.chars().count() >= TYPO_MIN_LETTERS {
-                    for field in [fields.title, fields.keywords] {
+                    for (field, boost) in [
+                        (fields.title, weight::TYPO),
+                        (fields.keywords, weight::TYPO),
+                        (fields.body, weight::TYPO_BODY),
+                    ] {
                         alternatives.push(boosted(
                             Box::new(FuzzyTermQuery::new(term(field, word), 1, true)),
-                            weight::TYPO,
+                            boost,
                         ));
                     }
                 }
@@ -245,7 +271,8 @@ pub(crate) fn build(
         .iter()
         .map(|piece| (occur, piece_query(fields, analyzer, piece)))
         .collect();
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(pieces)))];
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+        vec![(Occur::Must, Box::new(BooleanQuery::new(pieces)))];
     clauses.push((
         Occur::Should,
         Box::new(ConstScoreQuery::new(

@@ -71,7 +71,10 @@ pub fn score(
     now_ms: i64,
     in_context: bool,
 ) -> Factors {
-    #[allow(clippy::cast_precision_loss, reason = "a logarithm's input needs no exactness")]
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "a logarithm's input needs no exactness"
+    )]
     let popularity = 1.0 + POPULARITY_WEIGHT * (1.0 + popularity_count as f64).ln() as f32;
     let freshness = if section == Section::Posts && published_at_ms > 0 {
         #[allow(clippy::cast_precision_loss, reason = "days of age need no exactness")]

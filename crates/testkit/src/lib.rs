@@ -15,6 +15,7 @@ pub mod clock;
 pub mod ledger;
 pub mod miniapp;
 pub mod pay;
+pub mod search;
 pub mod wecom;
 
 use std::io::{BufRead, BufReader};

@@ -2,6 +2,7 @@
 //! and which corp and scope a secret opens.
 
 use plaza_kernel::record::Expect;
+use plaza_ledger::WriteSet;
 
 use crate::model::{Corp, CorpApp, Department, ROOT_DEPARTMENT, Scope, SecretGrant};
 use crate::store::{
@@ -56,6 +57,19 @@ pub(crate) fn check_name(field: &str, value: &str, max: usize) -> Result<(), WeC
     }
 }
 
+/// The outbox topic of a corp's public profile (Search reads it).
+pub const TOPIC_CORP: &str = "wecom.corp";
+
+/// The outbox event of a corp as it now is: its public name; never its people.
+#[must_use]
+pub fn corp_event(corp: &Corp) -> plaza_kernel::queue::NewEvent {
+    plaza_kernel::queue::NewEvent {
+        topic: TOPIC_CORP.to_owned(),
+        key: corp.corpid.clone(),
+        payload: serde_json::json!({ "corpid": corp.corpid, "name": corp.name }).to_string(),
+    }
+}
+
 impl WeCom {
     /// Creates a corp: its root department (named like the corp), its contacts secret
     /// and a first self-built app visible to the whole corp, in one unit of work.
@@ -105,7 +119,12 @@ impl WeCom {
             grant_write(&contacts_secret, &corpid, Scope::Contacts)?,
             grant_write(&app_secret, &corpid, Scope::Agent(FIRST_AGENTID))?,
         ];
-        if !self.try_commit(writes).await? {
+        let published = WriteSet {
+            records: writes,
+            events: vec![corp_event(&corp)],
+            ..WriteSet::default()
+        };
+        if !self.try_commit_set(published).await? {
             return Err(Self::busy("corp"));
         }
         Ok(CorpCreated {

@@ -157,7 +157,9 @@ impl PayService {
         write: RecordWrite,
         merchant: &Merchant,
     ) -> Result<bool, PayError> {
-        let committed = self.try_commit_write(records_only(vec![write])).await;
+        let mut set = records_only(vec![write]);
+        set.events.extend(merchant_event(merchant));
+        let committed = self.try_commit_write(set).await;
         match &committed {
             Ok(true) => self.remember(merchant),
             _ => self.forget(&merchant.mchid),
@@ -404,4 +406,30 @@ fn merchant_index(merchant: &Merchant) -> Vec<IndexEntry> {
         entries.push(IndexEntry::new(index::COLLECTION_TOKEN, token.clone()));
     }
     entries
+}
+
+/// The outbox topic of a merchant's public name, written with every change of the
+/// merchant (Search reads it).
+pub const TOPIC_MERCHANT: &str = "pay.merchant";
+
+/// The outbox event of a business merchant as it now is: its name and kind, nothing
+/// else. A person's collection code (a micro merchant) is a person's, never published.
+#[must_use]
+pub fn merchant_event(merchant: &Merchant) -> Option<plaza_kernel::queue::NewEvent> {
+    let kind = match merchant.kind {
+        MerchantKind::Micro => return None,
+        MerchantKind::Direct => "direct",
+        MerchantKind::Provider => "provider",
+        MerchantKind::SubMerchant => "sub_merchant",
+    };
+    Some(plaza_kernel::queue::NewEvent {
+        topic: TOPIC_MERCHANT.to_owned(),
+        key: merchant.mchid.clone(),
+        payload: serde_json::json!({
+            "mchid": merchant.mchid,
+            "name": merchant.name,
+            "kind": kind,
+        })
+        .to_string(),
+    })
 }

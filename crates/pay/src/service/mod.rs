@@ -45,7 +45,7 @@ pub use checks::check_notify_url;
 pub(crate) use checks::{check_chars, check_fee_rate, check_text};
 pub(crate) use identity::payer_record;
 pub use identity::{PASSWORD_ATTEMPTS_MAX, PASSWORD_LOCK_MS};
-pub use merchants::NewMerchant;
+pub use merchants::{NewMerchant, TOPIC_MERCHANT, merchant_event};
 pub use notifications::{JOB_NOTIFY, NOTIFY_RETRY_DELAYS_S, NotifyOutcome, next_retry_at};
 pub(crate) use notifications::{new_notification, notification_write};
 pub use orders::{JOB_EXPIRE, ORDER_EXPIRE_MS_DEFAULT, OrderRef, PrepayRequest};

@@ -86,6 +86,11 @@ pub(crate) struct ChannelsSystem {
 }
 
 impl ChannelsSystem {
+    /// The domain, for systems that read it (Search's catalog and context).
+    pub(crate) fn channels(&self) -> Arc<Channels> {
+        self.channels.clone()
+    }
+
     /// Builds the domain over the store, sharing Pay's identity, with the object store
     /// and Debian's `ffmpeg`/`ffprobe` found on `PATH`.
     pub(crate) fn build(

@@ -94,6 +94,11 @@ impl Fetch for ServerFetch {
 
 impl MiniProgram {
     /// Builds the domain over the store, with Pay's merchants behind its port.
+    /// The domain, for systems that read it (Search's catalog).
+    pub(crate) fn miniapps(&self) -> Arc<MiniApps> {
+        self.miniapps.clone()
+    }
+
     pub(crate) fn build(foundation: &Foundation<'_>, pay: Arc<PayService>) -> anyhow::Result<Self> {
         let data_dir = foundation.data_dir;
         let store = foundation.store.clone();

@@ -6,6 +6,7 @@
 mod channels;
 mod miniapp;
 mod pay;
+mod search;
 mod wecom;
 
 use std::path::Path;
@@ -85,11 +86,19 @@ pub(crate) fn build(foundation: &Foundation<'_>) -> anyhow::Result<Vec<Box<dyn S
     let fanout: plaza_fanout::SharedFanOut = Arc::new(plaza_fanout::InProcess::new());
     let wecom = wecom::WeComSystem::build(foundation, &pay.service(), fanout.clone())?;
     let channels = channels::ChannelsSystem::build(foundation, &pay.service(), fanout)?;
+    let search = search::SearchSystem::build(
+        foundation,
+        &pay.service(),
+        &miniapp.miniapps(),
+        &wecom.wecom(),
+        &channels.channels(),
+    )?;
     Ok(vec![
         Box::new(pay),
         Box::new(miniapp),
         Box::new(wecom),
         Box::new(channels),
+        Box::new(search),
     ])
 }
 

@@ -108,6 +108,11 @@ pub(crate) struct WeComSystem {
 impl WeComSystem {
     /// Builds the domain over the store, sharing Pay's identity (one instance for every
     /// system keeps its caches exact).
+    /// The domain, for systems that read it (Search's catalog).
+    pub(crate) fn wecom(&self) -> Arc<WeCom> {
+        self.wecom.clone()
+    }
+
     pub(crate) fn build(
         foundation: &Foundation<'_>,
         pay: &PayService,

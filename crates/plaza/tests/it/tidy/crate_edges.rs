@@ -56,6 +56,7 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
     ("plaza-miniapp", Role::Domain),
     ("plaza-wecom", Role::Domain),
     ("plaza-channels", Role::Domain),
+    ("plaza-search", Role::Domain),
     ("plaza-http", Role::Http),
     (
         "plaza-pay-http",
@@ -79,6 +80,12 @@ pub(crate) const ROLES: &[(&str, Role)] = &[
         "plaza-channels-http",
         Role::SystemHttp {
             domain: "plaza-channels",
+        },
+    ),
+    (
+        "plaza-search-http",
+        Role::SystemHttp {
+            domain: "plaza-search",
         },
     ),
     ("plaza-demo-clinic", Role::Outsider),

@@ -1,0 +1,291 @@
+//! Search as a system: the index in the data directory, the outbox consumer that keeps
+//! it current, the catalog a reindex reads from every system, and the searcher's
+//! context (the channels they follow).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use plaza_channels::Channels;
+use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
+use plaza_kernel::BoxFuture;
+use plaza_kernel::queue::{NewEvent, OutboxStore};
+use plaza_miniapp::MiniApps;
+use plaza_pay::PayService;
+use plaza_search::analyze::Analyzer;
+use plaza_search::{Catalog, Opened, Personal, Search, SearchIndex, SearchParts};
+use plaza_search_http::{SearchState, SearchStateParts};
+use plaza_store::Store;
+use plaza_wecom::WeCom;
+
+use super::{Foundation, System};
+use crate::scheduler::JobHandler;
+
+/// The index's folder in the data directory.
+pub(crate) const INDEX_DIR: &str = "search-index";
+/// Events the consumer reads at a time.
+const CONSUMER_BATCH: usize = 512;
+/// How long the consumer waits when the outbox has nothing new: the bound on how stale
+/// search is (well inside the second the issue allows).
+const CONSUMER_IDLE: Duration = Duration::from_millis(100);
+/// How long it waits after a failure before reading again.
+const CONSUMER_RETRY: Duration = Duration::from_secs(1);
+/// The most rows a catalog source reads of one kind (a reindex of a larger platform
+/// pages channels and posts; the others list at most this many).
+const CATALOG_ROWS_MAX: usize = 1_000_000;
+/// Channels read per page by the catalog, and posts per page of a channel.
+const CATALOG_PAGE: usize = 500;
+/// Channels a searcher's context holds at most.
+const CONTEXT_FOLLOWS_MAX: usize = 500;
+
+/// Every system's public things, as the events that publish them.
+struct SystemsCatalog {
+    pay: Arc<PayService>,
+    miniapps: Arc<MiniApps>,
+    wecom: Arc<WeCom>,
+    channels: Arc<Channels>,
+}
+
+impl SystemsCatalog {
+    async fn channel_events(&self) -> Result<Vec<NewEvent>, String> {
+        let mut events = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .channels
+                .channels(after.clone(), CATALOG_PAGE)
+                .await
+                .map_err(|error| error.to_string())?;
+            let Some((value, last)) = page.last() else {
+                break;
+            };
+            after = Some((value.clone(), last.channel_id.clone()));
+            for (_, channel) in &page {
+                events.push(plaza_channels::creators::channel_event(channel));
+                let mut before = None;
+                loop {
+                    let posts = self
+                        .channels
+                        .posts_of(&channel.channel_id, None, before.clone(), CATALOG_PAGE)
+                        .await
+                        .map_err(|error| error.to_string())?;
+                    let Some((value, last)) = posts.last() else {
+                        break;
+                    };
+                    before = Some((value.clone(), last.post_id.clone()));
+                    events.extend(
+                        posts
+                            .iter()
+                            .map(|(_, post)| plaza_channels::posts::post_event(post, channel)),
+                    );
+                    if posts.len() < CATALOG_PAGE {
+                        break;
+                    }
+                }
+            }
+            if page.len() < CATALOG_PAGE {
+                break;
+            }
+        }
+        Ok(events)
+    }
+}
+
+impl Catalog for SystemsCatalog {
+    fn sources(&self) -> Vec<&'static str> {
+        vec!["miniapp", "channels", "pay", "wecom"]
+    }
+
+    fn events_of(&self, source: &'static str) -> BoxFuture<'_, Result<Vec<NewEvent>, String>> {
+        Box::pin(async move {
+            match source {
+                "miniapp" => Ok(self
+                    .miniapps
+                    .apps(CATALOG_ROWS_MAX)
+                    .await
+                    .map_err(|error| error.to_string())?
+                    .iter()
+                    .map(plaza_miniapp::app_event)
+                    .collect()),
+                "channels" => self.channel_events().await,
+                "pay" => Ok(self
+                    .pay
+                    .merchants(CATALOG_ROWS_MAX)
+                    .await
+                    .map_err(|error| error.to_string())?
+                    .iter()
+                    .filter_map(plaza_pay::service::merchant_event)
+                    .collect()),
+                "wecom" => Ok(self
+                    .wecom
+                    .corps()
+                    .await
+                    .map_err(|error| error.to_string())?
+                    .iter()
+                    .map(plaza_wecom::corps::corp_event)
+                    .collect()),
+                other => Err(format!("no catalog source {other}")),
+            }
+        })
+    }
+}
+
+/// A searcher's context: the channels they follow.
+struct FollowedChannels(Arc<Channels>);
+
+impl Personal for FollowedChannels {
+    fn owners(&self, user_id: &str) -> BoxFuture<'_, Vec<String>> {
+        let user_id = user_id.to_owned();
+        Box::pin(async move {
+            match self.0.following(&user_id, CONTEXT_FOLLOWS_MAX).await {
+                Ok(follows) => follows
+                    .into_iter()
+                    .filter(|follow| follow.active)
+                    .map(|follow| follow.channel_id)
+                    .collect(),
+                Err(error) => {
+                    tracing::warn!(%error, "a searcher's follows could not be read");
+                    Vec::new()
+                }
+            }
+        })
+    }
+}
+
+/// Search, built.
+pub(crate) struct SearchSystem {
+    search: Arc<Search>,
+    opened: Opened,
+    catalog: Arc<SystemsCatalog>,
+    personal: Arc<FollowedChannels>,
+    identity: Arc<plaza_identity::Identity>,
+    store: Arc<Store>,
+}
+
+impl SearchSystem {
+    /// Opens the index under the data directory (a missing, unreadable or outdated one is
+    /// made anew and rebuilt at start) with the systems it reads.
+    pub(crate) fn build(
+        foundation: &Foundation<'_>,
+        pay: &Arc<PayService>,
+        miniapps: &Arc<MiniApps>,
+        wecom: &Arc<WeCom>,
+        channels: &Arc<Channels>,
+    ) -> anyhow::Result<Self> {
+        let dir = foundation.config.data_dir.join(INDEX_DIR);
+        let (index, opened) = SearchIndex::open(&dir, Analyzer::new(), 1)
+            .with_context(|| format!("the search index under {INDEX_DIR}/"))?;
+        let search = Search::new(SearchParts {
+            index,
+            records: foundation.store.clone(),
+            ledger: foundation.store.clone(),
+            clock: foundation.clock.clone(),
+        });
+        Ok(Self {
+            search: Arc::new(search),
+            opened,
+            catalog: Arc::new(SystemsCatalog {
+                pay: pay.clone(),
+                miniapps: miniapps.clone(),
+                wecom: wecom.clone(),
+                channels: channels.clone(),
+            }),
+            personal: Arc::new(FollowedChannels(channels.clone())),
+            identity: pay.identity().clone(),
+            store: foundation.store.clone(),
+        })
+    }
+}
+
+/// Keeps the index current: reads the outbox after the `search` cursor, applies, and
+/// moves the cursor only after the index committed (a crash between re-reads the
+/// events; applying is idempotent).
+async fn consume(search: Arc<Search>, outbox: Arc<Store>) {
+    loop {
+        let events = match outbox
+            .read_events(plaza_search::service::CONSUMER.to_owned(), CONSUMER_BATCH)
+            .await
+        {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(%error, "search could not read the outbox");
+                tokio::time::sleep(CONSUMER_RETRY).await;
+                continue;
+            }
+        };
+        let Some(last) = events.last().map(|event| event.seq) else {
+            tokio::time::sleep(CONSUMER_IDLE).await;
+            continue;
+        };
+        if let Err(error) = search.apply_events(&events).await {
+            tracing::error!(%error, "search could not index events; retrying");
+            tokio::time::sleep(CONSUMER_RETRY).await;
+            continue;
+        }
+        if let Err(error) = outbox
+            .ack_events(plaza_search::service::CONSUMER.to_owned(), last)
+            .await
+        {
+            tracing::warn!(%error, "search could not move its outbox cursor");
+            tokio::time::sleep(CONSUMER_RETRY).await;
+        }
+    }
+}
+
+impl System for SearchSystem {
+    fn name(&self) -> &'static str {
+        "search"
+    }
+
+    fn jobs(&self) -> Vec<(&'static str, Arc<dyn JobHandler>)> {
+        Vec::new()
+    }
+
+    fn start<'a>(&'a self, _data_dir: &'a Path) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.search
+                .load()
+                .await
+                .context("reading search's intent dictionary")?;
+            if let Opened::Fresh(reason) = &self.opened {
+                tracing::warn!(%reason, "the search index is new; rebuilding it from the database");
+                let search = self.search.clone();
+                let catalog = self.catalog.clone();
+                tokio::spawn(async move {
+                    match search.reindex(&*catalog).await {
+                        Ok(documents) => tracing::info!(documents, "search index rebuilt"),
+                        Err(error) => {
+                            tracing::error!(%error, "the search index could not be rebuilt")
+                        }
+                    }
+                });
+            } else {
+                tracing::info!(
+                    documents = self.search.index().document_count(),
+                    "search index opened"
+                );
+            }
+            tokio::spawn(consume(self.search.clone(), self.store.clone()));
+            Ok(())
+        })
+    }
+
+    fn nav(&self) -> &'static [NavEntry] {
+        &[]
+    }
+
+    fn error_codes(&self) -> &'static [ErrorCode] {
+        plaza_search_http::SEARCH_ERROR_CODES
+    }
+
+    fn routes(&self, http: &HttpState) -> SystemRoutes {
+        plaza_search_http::routes(SearchState::new(SearchStateParts {
+            http: http.clone(),
+            search: self.search.clone(),
+            catalog: self.catalog.clone(),
+            personal: self.personal.clone(),
+            identity: self.identity.clone(),
+        }))
+    }
+}

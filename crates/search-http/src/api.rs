@@ -1,0 +1,174 @@
+//! `/api/v1/search`, `/api/v1/search/suggest` and the operator's `/api/v1/admin/search/…`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use plaza_http::ApiError;
+use plaza_http::extract::{Admin, Json, Query};
+use plaza_search::engine::PAGE_MAX;
+use plaza_search::{Context, IntentDictionary, Request, Section};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::SearchState;
+use crate::error::api_error;
+
+pub(crate) fn router() -> Router<SearchState> {
+    Router::new()
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/search/suggest", get(suggest))
+        .route(
+            "/api/v1/admin/search/reindex",
+            get(reindex_progress).post(start_reindex),
+        )
+        .route(
+            "/api/v1/admin/search/intents",
+            get(intents).put(set_intents),
+        )
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    section: Option<String>,
+    page: Option<usize>,
+    explain: Option<bool>,
+}
+
+/// The searcher's context when a live session came with the request; none otherwise
+/// (searching needs no sign-in, and a stale cookie must not break it).
+async fn context_of(state: &SearchState, headers: &HeaderMap) -> (Option<String>, Context) {
+    let Ok(token) = plaza_http::web::session_token(headers) else {
+        return (None, Context::default());
+    };
+    let Ok(user) = state.identity.session_user(token).await else {
+        return (None, Context::default());
+    };
+    let owners = state.personal.owners(&user.user_id).await;
+    let context = Context::from_owners(owners.iter().map(String::as_str));
+    (Some(user.user_id), context)
+}
+
+/// `GET /api/v1/search?q=&section=&page=&explain=`.
+async fn search(
+    State(state): State<SearchState>,
+    headers: HeaderMap,
+    Query(query): Query<SearchQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let section = match query.section.as_deref() {
+        None | Some("" | "all") => None,
+        Some(name) => Some(Section::parse(name).ok_or_else(|| {
+            ApiError::invalid_field(
+                "section",
+                "one of all, services, mini_programs, creators, posts, merchants, corps",
+            )
+        })?),
+    };
+    let page = query.page.unwrap_or(0);
+    if page > PAGE_MAX {
+        return Err(ApiError::invalid_field(
+            "page",
+            format!("pages go from 0 to {PAGE_MAX}"),
+        ));
+    }
+    if page > 0 && section.is_none() {
+        return Err(ApiError::invalid_field(
+            "page",
+            "pages beyond the first are per section: give `section`",
+        ));
+    }
+    let (_user, context) = context_of(&state, &headers).await;
+    let request = Request {
+        q: &query.q,
+        section,
+        page,
+        explain: query.explain.unwrap_or(false),
+        context: &context,
+        now_ms: state.search.now_ms(),
+    };
+    let answer = state.search.search(&request).map_err(api_error)?;
+    Ok(axum::Json(serde_json::to_value(&answer).map_err(
+        |error| ApiError::unavailable(&format!("an answer could not be written: {error}")),
+    )?))
+}
+
+#[derive(Deserialize)]
+struct SuggestQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /api/v1/search/suggest?q=`.
+async fn suggest(
+    State(state): State<SearchState>,
+    Query(query): Query<SuggestQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let suggestions = state.search.suggest(&query.q).map_err(api_error)?;
+    Ok(axum::Json(
+        json!({ "query": query.q, "suggestions": suggestions }),
+    ))
+}
+
+fn progress_json(state: &SearchState) -> Value {
+    let progress = state.search.reindex_progress();
+    json!({
+        "running": progress.running,
+        "total": progress.total,
+        "done": progress.done,
+        "finished": progress.finished,
+        "error": progress.error,
+        "documents": state.search.index().document_count(),
+    })
+}
+
+/// `GET /api/v1/admin/search/reindex`: how the current or last reindex stands.
+async fn reindex_progress(_admin: Admin, State(state): State<SearchState>) -> axum::Json<Value> {
+    axum::Json(progress_json(&state))
+}
+
+/// `POST /api/v1/admin/search/reindex`: rebuilds the index from the database; 202 with
+/// the progress, read again with `GET` (409 `reindex_running` while one runs).
+async fn start_reindex(
+    _admin: Admin,
+    State(state): State<SearchState>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    if state.search.reindexing() {
+        return Err(ApiError::new(
+            crate::error::code::REINDEX_RUNNING,
+            "a reindex is already running",
+        ));
+    }
+    let search = std::sync::Arc::clone(&state.search);
+    let catalog = std::sync::Arc::clone(&state.catalog);
+    tokio::spawn(async move {
+        match search.reindex(&*catalog).await {
+            Ok(documents) => tracing::info!(documents, "search reindex finished"),
+            Err(error) => tracing::error!(%error, "search reindex failed"),
+        }
+    });
+    // The task marks itself running at once; give it the turn so the answer shows it.
+    tokio::task::yield_now().await;
+    Ok((StatusCode::ACCEPTED, axum::Json(progress_json(&state))))
+}
+
+/// `GET /api/v1/admin/search/intents`: the intent dictionary in force.
+async fn intents(_admin: Admin, State(state): State<SearchState>) -> axum::Json<Value> {
+    axum::Json(json!(*state.search.dictionary()))
+}
+
+/// `PUT /api/v1/admin/search/intents`: replaces the dictionary
+/// (`{"entries": [{"service", "phrasings": [...]}]}`).
+async fn set_intents(
+    _admin: Admin,
+    State(state): State<SearchState>,
+    Json(dictionary): Json<IntentDictionary>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let saved = state
+        .search
+        .set_dictionary(dictionary)
+        .await
+        .map_err(api_error)?;
+    Ok(axum::Json(json!(saved)))
+}

@@ -1,0 +1,58 @@
+//! Search's HTTP surfaces: `/api/v1/search` and `/api/v1/search/suggest` for everyone
+//! (a signed-in searcher's own context counts in the ranking), and the operator's
+//! reindex and intent dictionary under `/api/v1/admin/search`.
+
+mod api;
+pub mod error;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use plaza_http::{HttpState, SystemRoutes};
+use plaza_search::{Catalog, Personal, Search};
+
+pub use error::SEARCH_ERROR_CODES;
+
+/// What Search's handlers share.
+#[derive(Clone)]
+pub struct SearchState(Arc<SearchStateParts>);
+
+impl SearchState {
+    /// Shares the parts.
+    pub fn new(parts: SearchStateParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for SearchState {
+    type Target = SearchStateParts;
+
+    fn deref(&self) -> &SearchStateParts {
+        &self.0
+    }
+}
+
+impl FromRef<SearchState> for HttpState {
+    fn from_ref(state: &SearchState) -> HttpState {
+        state.http.clone()
+    }
+}
+
+/// The parts.
+pub struct SearchStateParts {
+    /// What every surface shares.
+    pub http: HttpState,
+    /// The domain.
+    pub search: Arc<Search>,
+    /// Where a reindex reads from.
+    pub catalog: Arc<dyn Catalog>,
+    /// A searcher's own context.
+    pub personal: Arc<dyn Personal>,
+    /// Who a session is.
+    pub identity: Arc<plaza_identity::Identity>,
+}
+
+/// Everything Search serves, on Plaza's own host.
+pub fn routes(state: SearchState) -> SystemRoutes {
+    SystemRoutes::own(api::router().with_state(state))
+}
