@@ -454,6 +454,18 @@ impl SearchIndex {
                 result: format!("“{asked}” is no service of the dictionary or of a mini program"),
             }),
         }
+        self.named_intent(searcher, read, context, checks)
+    }
+
+    /// The card of a creator, mini program, merchant or corp whose exact name is the
+    /// query, in that order.
+    fn named_intent(
+        &self,
+        searcher: &Searcher,
+        read: &ReadQuery,
+        context: &Context,
+        checks: &mut Vec<IntentCheck>,
+    ) -> Result<Option<IntentCard>, SearchError> {
         for (section, kind, what) in [
             (Section::Creators, "creator", "a creator"),
             (Section::MiniPrograms, "mini_program", "a mini program"),
@@ -604,44 +616,9 @@ impl SearchIndex {
     /// [`SearchError::Index`] when the index cannot be read.
     pub fn suggest(&self, q: &str) -> Result<Vec<Suggestion>, SearchError> {
         let read = ReadQuery::read(q);
-        let Some(last) = read.pieces.last() else {
+        let Some(query) = self.suggest_query(&read) else {
             return Ok(Vec::new());
         };
-        let f = &self.fields;
-        let prefix = |field, text: &str| -> Box<dyn Query> {
-            Box::new(FuzzyTermQuery::new_prefix(
-                Term::from_field_text(field, text),
-                0,
-                false,
-            ))
-        };
-        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        match last {
-            Piece::Han(run) => {
-                alternatives.push((Occur::Should, prefix(f.title, run)));
-                alternatives.push((Occur::Should, prefix(f.name_exact, &read.folded)));
-                if run.chars().count() >= 2 {
-                    alternatives.push((Occur::Should, query::piece_query(f, &self.analyzer, last)));
-                }
-            }
-            Piece::Latin(word) => {
-                alternatives.push((Occur::Should, prefix(f.title, word)));
-                alternatives.push((Occur::Should, prefix(f.name_exact, &read.folded)));
-                if word.chars().all(|c| c.is_ascii_lowercase()) {
-                    alternatives.push((Occur::Should, prefix(f.name_pinyin, word)));
-                    alternatives.push((Occur::Should, prefix(f.pinyin, word)));
-                    if word.len() >= 2 {
-                        alternatives.push((Occur::Should, prefix(f.name_initials, word)));
-                    }
-                }
-            }
-        }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, Box::new(BooleanQuery::new(alternatives)))];
-        for piece in &read.pieces[..read.pieces.len() - 1] {
-            clauses.push((Occur::Must, query::piece_query(f, &self.analyzer, piece)));
-        }
-        let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let request = Request {
             q,
@@ -676,6 +653,47 @@ impl SearchIndex {
             }
         }
         Ok(suggestions)
+    }
+
+    /// What suggestions match: the last piece as the beginning of a word, a name, its
+    /// pinyin or initials; the pieces before it as a search reads them.
+    fn suggest_query(&self, read: &ReadQuery) -> Option<BooleanQuery> {
+        let last = read.pieces.last()?;
+        let f = &self.fields;
+        let prefix = |field, text: &str| -> Box<dyn Query> {
+            Box::new(FuzzyTermQuery::new_prefix(
+                Term::from_field_text(field, text),
+                0,
+                false,
+            ))
+        };
+        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        match last {
+            Piece::Han(run) => {
+                alternatives.push((Occur::Should, prefix(f.title, run)));
+                alternatives.push((Occur::Should, prefix(f.name_exact, &read.folded)));
+                if run.chars().count() >= 2 {
+                    alternatives.push((Occur::Should, query::piece_query(f, &self.analyzer, last)));
+                }
+            }
+            Piece::Latin(word) => {
+                alternatives.push((Occur::Should, prefix(f.title, word)));
+                alternatives.push((Occur::Should, prefix(f.name_exact, &read.folded)));
+                if word.chars().all(|c| c.is_ascii_lowercase()) {
+                    alternatives.push((Occur::Should, prefix(f.name_pinyin, word)));
+                    alternatives.push((Occur::Should, prefix(f.pinyin, word)));
+                    if word.len() >= 2 {
+                        alternatives.push((Occur::Should, prefix(f.name_initials, word)));
+                    }
+                }
+            }
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(BooleanQuery::new(alternatives)))];
+        for piece in &read.pieces[..read.pieces.len() - 1] {
+            clauses.push((Occur::Must, query::piece_query(f, &self.analyzer, piece)));
+        }
+        Some(BooleanQuery::new(clauses))
     }
 }
 

@@ -120,120 +120,125 @@ pub fn changes(topic: &str, key: &str, payload: &str) -> Result<Vec<Change>, Sea
         reason: error.to_string(),
     };
     Ok(match topic {
-        "miniapp.app" => {
-            let app: AppPayload = serde_json::from_str(payload).map_err(bad)?;
-            let mut changes = vec![Change::DeleteServicesOf(app.appid.clone())];
-            let mut keywords = app.service_keywords.clone();
-            if !app.category.is_empty() {
-                keywords.push(app.category.clone());
-            }
-            changes.push(Change::Upsert(Document {
-                section: Section::MiniPrograms,
-                id: app.appid.clone(),
-                title: app.name.clone(),
-                body: app.description.clone(),
-                keywords,
-                popularity: 0,
-                published_at_ms: None,
-                owner: app.appid.clone(),
-                link: format!("/app/mp/{}", app.appid),
-                card: card(json!({ "icon": app.icon, "category": app.category })),
-            }));
-            for keyword in &app.service_keywords {
-                let page = app.service_pages.get(keyword).cloned().unwrap_or_default();
-                let link = if page.is_empty() {
-                    format!("/app/mp/{}", app.appid)
-                } else {
-                    format!("/app/mp/{}/{page}", app.appid)
-                };
-                changes.push(Change::Upsert(Document {
-                    section: Section::Services,
-                    id: format!("{}:{keyword}", app.appid),
-                    title: keyword.clone(),
-                    body: format!("{} {}", app.name, app.description),
-                    keywords: Vec::new(),
-                    popularity: 0,
-                    published_at_ms: None,
-                    owner: app.appid.clone(),
-                    link,
-                    card: card(json!({ "app_name": app.name, "icon": app.icon, "page": page })),
-                }));
-            }
-            changes
-        }
-        "channels.channel" => {
-            let channel: ChannelPayload = serde_json::from_str(payload).map_err(bad)?;
-            vec![Change::Upsert(Document {
-                section: Section::Creators,
-                id: channel.channel_id.clone(),
-                title: channel.name,
-                body: channel.bio,
-                keywords: Vec::new(),
-                popularity: 0,
-                published_at_ms: None,
-                owner: channel.channel_id.clone(),
-                link: format!("/app/channels/c/{}", channel.channel_id),
-                card: card(json!({ "avatar": channel.avatar, "area": channel.area })),
-            })]
-        }
-        "channels.post" => {
-            let post: PostPayload = serde_json::from_str(payload).map_err(bad)?;
-            if post.state != "ready" {
-                return Ok(vec![Change::Delete(document_key(
-                    Section::Posts,
-                    &post.post_id,
-                ))]);
-            }
-            let first_line = post.caption.lines().next().unwrap_or_default();
-            let title: String = first_line.chars().take(POST_TITLE_CHARS).collect();
-            vec![Change::Upsert(Document {
-                section: Section::Posts,
-                id: post.post_id.clone(),
-                title,
-                body: post.caption,
-                keywords: post.topics,
-                popularity: 0,
-                published_at_ms: post.published_at,
-                owner: post.channel_id.clone(),
-                link: format!("/app/channels/posts/{}", post.post_id),
-                card: card(json!({
-                    "channel_id": post.channel_id,
-                    "channel_name": post.channel_name,
-                    "area": post.area,
-                })),
-            })]
-        }
+        "miniapp.app" => app_changes(serde_json::from_str(payload).map_err(bad)?),
+        "channels.channel" => vec![channel_change(serde_json::from_str(payload).map_err(bad)?)],
+        "channels.post" => vec![post_change(serde_json::from_str(payload).map_err(bad)?)],
         "pay.merchant" => {
             let merchant: MerchantPayload = serde_json::from_str(payload).map_err(bad)?;
-            vec![Change::Upsert(Document {
-                section: Section::Merchants,
-                id: merchant.mchid.clone(),
-                title: merchant.name,
-                body: String::new(),
-                keywords: Vec::new(),
-                popularity: 0,
-                published_at_ms: None,
-                owner: merchant.mchid.clone(),
-                link: String::new(),
-                card: card(json!({ "kind": merchant.kind })),
-            })]
+            vec![Change::Upsert(plain(
+                Section::Merchants,
+                merchant.mchid,
+                merchant.name,
+                card(json!({ "kind": merchant.kind })),
+            ))]
         }
         "wecom.corp" => {
             let corp: CorpPayload = serde_json::from_str(payload).map_err(bad)?;
-            vec![Change::Upsert(Document {
-                section: Section::Corps,
-                id: corp.corpid.clone(),
-                title: corp.name,
-                body: String::new(),
-                keywords: Vec::new(),
-                popularity: 0,
-                published_at_ms: None,
-                owner: corp.corpid.clone(),
-                link: String::new(),
-                card: Map::new(),
-            })]
+            vec![Change::Upsert(plain(
+                Section::Corps,
+                corp.corpid,
+                corp.name,
+                Map::new(),
+            ))]
         }
         _ => Vec::new(),
+    })
+}
+
+/// A document that is a name only (merchants, corps): no page of its own to open.
+fn plain(section: Section, id: String, title: String, card: Map<String, Value>) -> Document {
+    Document {
+        section,
+        owner: id.clone(),
+        id,
+        title,
+        body: String::new(),
+        keywords: Vec::new(),
+        popularity: 0,
+        published_at_ms: None,
+        link: String::new(),
+        card,
+    }
+}
+
+/// A mini program's card and one service per keyword, after its old services go.
+fn app_changes(app: AppPayload) -> Vec<Change> {
+    let mut changes = vec![Change::DeleteServicesOf(app.appid.clone())];
+    let mut keywords = app.service_keywords.clone();
+    if !app.category.is_empty() {
+        keywords.push(app.category.clone());
+    }
+    changes.push(Change::Upsert(Document {
+        section: Section::MiniPrograms,
+        id: app.appid.clone(),
+        title: app.name.clone(),
+        body: app.description.clone(),
+        keywords,
+        popularity: 0,
+        published_at_ms: None,
+        owner: app.appid.clone(),
+        link: format!("/app/mp/{}", app.appid),
+        card: card(json!({ "icon": app.icon, "category": app.category })),
+    }));
+    for keyword in &app.service_keywords {
+        let page = app.service_pages.get(keyword).cloned().unwrap_or_default();
+        let link = if page.is_empty() {
+            format!("/app/mp/{}", app.appid)
+        } else {
+            format!("/app/mp/{}/{page}", app.appid)
+        };
+        changes.push(Change::Upsert(Document {
+            section: Section::Services,
+            id: format!("{}:{keyword}", app.appid),
+            title: keyword.clone(),
+            body: format!("{} {}", app.name, app.description),
+            keywords: Vec::new(),
+            popularity: 0,
+            published_at_ms: None,
+            owner: app.appid.clone(),
+            link,
+            card: card(json!({ "app_name": app.name, "icon": app.icon, "page": page })),
+        }));
+    }
+    changes
+}
+
+fn channel_change(channel: ChannelPayload) -> Change {
+    Change::Upsert(Document {
+        section: Section::Creators,
+        id: channel.channel_id.clone(),
+        title: channel.name,
+        body: channel.bio,
+        keywords: Vec::new(),
+        popularity: 0,
+        published_at_ms: None,
+        owner: channel.channel_id.clone(),
+        link: format!("/app/channels/c/{}", channel.channel_id),
+        card: card(json!({ "avatar": channel.avatar, "area": channel.area })),
+    })
+}
+
+fn post_change(post: PostPayload) -> Change {
+    if post.state != "ready" {
+        return Change::Delete(document_key(Section::Posts, &post.post_id));
+    }
+    let first_line = post.caption.lines().next().unwrap_or_default();
+    let title: String = first_line.chars().take(POST_TITLE_CHARS).collect();
+    Change::Upsert(Document {
+        section: Section::Posts,
+        id: post.post_id.clone(),
+        title,
+        body: post.caption,
+        keywords: post.topics,
+        popularity: 0,
+        published_at_ms: post.published_at,
+        owner: post.channel_id.clone(),
+        link: format!("/app/channels/posts/{}", post.post_id),
+        card: card(json!({
+            "channel_id": post.channel_id,
+            "channel_name": post.channel_name,
+            "area": post.area,
+        })),
     })
 }
 

@@ -213,6 +213,10 @@ fn judge(judged: &Judged, answer: &Answer, scores: &mut Scores) {
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario read top to bottom: load, index, score, report, assert"
+)]
 #[test]
 fn judged_queries_meet_the_thresholds() {
     let corpus: Vec<Document> = serde_json::from_str(CORPUS).unwrap();

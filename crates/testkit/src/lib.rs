@@ -603,6 +603,22 @@ impl TestServer {
         .expect("PUT")
     }
 
+    /// `PATCH path` with a JSON body and the admin token.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub async fn admin_patch(&self, path: &str, body: &Value) -> Reply {
+        self.send(
+            self.client
+                .patch(format!("{}{path}", self.base_url))
+                .bearer_auth(&self.admin_token)
+                .json(body),
+        )
+        .await
+        .expect("PATCH")
+    }
+
     /// `DELETE path` with the admin token.
     ///
     /// # Panics

@@ -26,6 +26,7 @@ use crate::{Outcome, StoreArgs};
 
 mod corp;
 mod miniapp;
+mod search;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AdminCommand {
@@ -53,6 +54,9 @@ pub(crate) enum AdminCommand {
     /// WeCom corps (corpid, contacts secret, a first app), through the running Plaza.
     #[command(subcommand)]
     Corp(corp::CorpCommand),
+    /// Search's index (rebuild it from the database), through the running Plaza.
+    #[command(subcommand)]
+    Search(search::SearchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +279,7 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<Outcome> {
         }
         AdminCommand::Miniapp(command) => miniapp::run(command).await,
         AdminCommand::Corp(command) => corp::run(command).await,
+        AdminCommand::Search(command) => search::run(command).await,
         AdminCommand::VerifyLedger(args) => verify_ledger(args).await,
         AdminCommand::Token(args) => {
             let survey = Survey::of(&args.load()?);

@@ -33,6 +33,7 @@ mod pay;
 mod report;
 mod sandbox_powers;
 mod sdk;
+mod search;
 mod server;
 mod sharing;
 mod tidy;
