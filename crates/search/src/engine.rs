@@ -482,7 +482,7 @@ impl SearchIndex {
                 ),
                 (Occur::Must, query::section_filter(&self.fields, section)),
             ]);
-            let best = self.best_by_popularity(searcher, &query, context)?;
+            let best = self.best(searcher, &query, context)?;
             if let Some(document) = best {
                 checks.push(IntentCheck {
                     check: kind,
@@ -583,29 +583,6 @@ impl SearchIndex {
         let best = candidates
             .into_iter()
             .max_by(|a, b| a.factors.score.total_cmp(&b.factors.score));
-        best.map(|c| self.stored(searcher, c.address)).transpose()
-    }
-
-    fn best_by_popularity(
-        &self,
-        searcher: &Searcher,
-        query: &dyn Query,
-        context: &Context,
-    ) -> Result<Option<Document>, SearchError> {
-        let request = Request {
-            q: "",
-            section: None,
-            page: 0,
-            explain: false,
-            context,
-            now_ms: 0,
-        };
-        let candidates = self.candidates(searcher, query, 50, &request)?;
-        let best = candidates.into_iter().max_by(|a, b| {
-            // Text scores are equal constants here; popularity and context decide.
-            let key = |c: &Candidate| c.factors.popularity * c.factors.context;
-            key(a).total_cmp(&key(b))
-        });
         best.map(|c| self.stored(searcher, c.address)).transpose()
     }
 

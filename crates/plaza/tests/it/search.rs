@@ -143,14 +143,9 @@ async fn a_missing_or_corrupt_index_is_rebuilt_and_a_crash_loses_nothing() {
 
     // Created, then killed before the consumer may have read it: caught up at start.
     let second = Merchant::create(&server, "楼外楼餐厅").await;
+    let second_key = format!("merchants:{}", second.mchid);
     let server = server.restart();
-    wait_for(
-        &server,
-        "楼外楼",
-        &format!("merchants:{}", second.mchid),
-        true,
-    )
-    .await;
+    wait_for(&server, "楼外楼", &second_key, true).await;
 
     // The index's files garbled while stopped: rebuilt from the database at start.
     let mut server = server;
@@ -170,13 +165,7 @@ async fn a_missing_or_corrupt_index_is_rebuilt_and_a_crash_loses_nothing() {
     let _status = server.terminate();
     std::fs::remove_dir_all(&dir).unwrap();
     let server = server.restart();
-    wait_for(
-        &server,
-        "楼外楼",
-        &format!("merchants:{}", second.mchid),
-        true,
-    )
-    .await;
+    wait_for(&server, "楼外楼", &second_key, true).await;
 
     // The operator's command rebuilds it with a progress bar.
     let mut command = std::process::Command::new(PLAZA);
