@@ -246,6 +246,7 @@ fn post_change(post: PostPayload) -> Change {
 mod tests {
     use super::*;
 
+    // Tests: an unexpected error or shape fails the test where it happens.
     #[test]
     fn a_mini_program_is_its_card_and_one_service_per_keyword() {
         let payload = r#"{"appid":"wx1","name":"健康城市","icon":"健","category":"政务民生",

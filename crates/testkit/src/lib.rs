@@ -616,6 +616,7 @@ impl TestServer {
                 .json(body),
         )
         .await
+        // A test kit call: an unreachable server fails the test here, as documented.
         .expect("PATCH")
     }
 

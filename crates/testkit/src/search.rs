@@ -16,6 +16,7 @@ pub async fn search(server: &TestServer, params: &[(&str, &str)]) -> Reply {
         .client
         .get(format!("{}/api/v1/search", server.base_url))
         .query(params);
+    // A test kit call: an unreachable server fails the test here, as documented.
     server.send(request).await.expect("GET /api/v1/search")
 }
 
