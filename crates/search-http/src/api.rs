@@ -7,7 +7,9 @@ use axum::routing::get;
 use plaza_http::ApiError;
 use plaza_http::extract::{Admin, Json, Query};
 use plaza_search::engine::PAGE_MAX;
-use plaza_search::{Context, IntentDictionary, Request, Section};
+use plaza_search::{
+    Answer, Context, HotSettings, IntentDictionary, LoggedSearch, Request, Section,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -26,6 +28,43 @@ pub(crate) fn router() -> Router<SearchState> {
             "/api/v1/admin/search/intents",
             get(intents).put(set_intents),
         )
+        .route("/api/v1/search/hot", get(hot))
+        .route("/api/v1/admin/search/log", get(query_log))
+        .route("/api/v1/admin/search/stats", get(stats))
+        .route(
+            "/api/v1/admin/search/hot",
+            get(hot_settings).put(set_hot_settings),
+        )
+}
+
+/// Notes a first page's search in the query log (later pages are the same search).
+pub(crate) fn note(
+    state: &SearchState,
+    request: &Request<'_>,
+    answer: &Answer,
+    user: Option<String>,
+) {
+    if request.page > 0 {
+        return;
+    }
+    let results: usize = answer
+        .sections
+        .iter()
+        .map(|section| section.hits.len())
+        .sum();
+    state.search.activity().note(LoggedSearch {
+        at_ms: request.now_ms,
+        q: request.q.to_owned(),
+        searcher: user,
+        section: request.section,
+        results: (results + usize::from(answer.intent.is_some())) as u64,
+        relaxed: answer.relaxed,
+        intent: answer.intent.as_ref().map(|card| {
+            card.service
+                .clone()
+                .unwrap_or_else(|| card.document.title.clone())
+        }),
+    });
 }
 
 #[derive(Deserialize)]
@@ -39,7 +78,10 @@ struct SearchQuery {
 
 /// The searcher's context when a live session came with the request; none otherwise
 /// (searching needs no sign-in, and a stale cookie must not break it).
-async fn context_of(state: &SearchState, headers: &HeaderMap) -> (Option<String>, Context) {
+pub(crate) async fn context_of(
+    state: &SearchState,
+    headers: &HeaderMap,
+) -> (Option<String>, Context) {
     let Ok(token) = plaza_http::web::session_token(headers) else {
         return (None, Context::default());
     };
@@ -79,7 +121,7 @@ async fn search(
             "pages beyond the first are per section: give `section`",
         ));
     }
-    let (_user, context) = context_of(&state, &headers).await;
+    let (user, context) = context_of(&state, &headers).await;
     let request = Request {
         q: &query.q,
         section,
@@ -89,6 +131,7 @@ async fn search(
         now_ms: state.search.now_ms(),
     };
     let answer = state.search.search(&request).map_err(api_error)?;
+    note(&state, &request, &answer, user);
     Ok(axum::Json(serde_json::to_value(&answer).map_err(
         |error| ApiError::unavailable(&format!("an answer could not be written: {error}")),
     )?))
@@ -168,6 +211,83 @@ async fn set_intents(
     let saved = state
         .search
         .set_dictionary(dictionary)
+        .await
+        .map_err(api_error)?;
+    Ok(axum::Json(json!(saved)))
+}
+
+/// `GET /api/v1/search/hot`: hot searches of the last hour and day.
+async fn hot(State(state): State<SearchState>) -> axum::Json<Value> {
+    axum::Json(json!(state.search.activity().hot(state.search.now_ms())))
+}
+
+/// Rows the log answers at most.
+const LOG_ROWS_MAX: usize = 500;
+
+#[derive(Deserialize)]
+struct LogQuery {
+    zero_results: Option<bool>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/admin/search/log?zero_results=&limit=`: the newest searches (only those
+/// that found nothing with `zero_results=true`), 50 unless `limit` (1–500) says.
+async fn query_log(
+    _admin: Admin,
+    State(state): State<SearchState>,
+    Query(query): Query<LogQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=LOG_ROWS_MAX).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("from 1 to {LOG_ROWS_MAX}"),
+        ));
+    }
+    let searches = state
+        .search
+        .activity()
+        .log(query.zero_results.unwrap_or(false), limit)
+        .await
+        .map_err(api_error)?;
+    Ok(axum::Json(json!({ "searches": searches })))
+}
+
+/// `GET /api/v1/admin/search/stats`: Search's daily and monthly users, hot searches,
+/// the queries that found nothing, and the index.
+async fn stats(
+    _admin: Admin,
+    State(state): State<SearchState>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let activity = state.search.activity();
+    let now = state.search.now_ms();
+    let users = activity.users(now).await.map_err(api_error)?;
+    let zero = activity.zero_result_queries(50).await.map_err(api_error)?;
+    Ok(axum::Json(json!({
+        "users": users,
+        "hot": activity.hot(now),
+        "zero_result_queries": zero,
+        "dropped_from_log": activity.dropped(),
+        "documents": state.search.index().document_count(),
+    })))
+}
+
+/// `GET /api/v1/admin/search/hot`: the hot-search settings.
+async fn hot_settings(_admin: Admin, State(state): State<SearchState>) -> axum::Json<Value> {
+    axum::Json(json!(state.search.activity().settings()))
+}
+
+/// `PUT /api/v1/admin/search/hot`: replaces them
+/// (`{"min_searchers": 3, "blocked": [...], "pinned": [...]}`).
+async fn set_hot_settings(
+    _admin: Admin,
+    State(state): State<SearchState>,
+    Json(settings): Json<HotSettings>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let saved = state
+        .search
+        .activity()
+        .set_settings(settings)
         .await
         .map_err(api_error)?;
     Ok(axum::Json(json!(saved)))

@@ -6,6 +6,7 @@
 //! [`fold`]; [`engine`] answers queries ranked as [`rank`] documents, with the intents of
 //! [`intent`] and highlights from [`highlight`].
 
+pub mod activity;
 pub mod analyze;
 pub mod document;
 pub mod engine;
@@ -19,6 +20,7 @@ pub mod query;
 pub mod rank;
 pub mod service;
 
+pub use activity::{Activity, HotSearches, HotSettings, LoggedSearch, SearchUsers};
 pub use document::{Document, Section, document_key};
 pub use engine::{Answer, Request, Suggestion};
 pub use error::SearchError;

@@ -10,6 +10,7 @@ use plaza_kernel::record::{Expect, RecordStore, encode_json, load_json};
 use plaza_ledger::{LedgerError, LedgerStore, WriteSet};
 use serde::Serialize;
 
+use crate::activity::Activity;
 use crate::engine::{Answer, Request, Suggestion};
 use crate::error::SearchError;
 use crate::events;
@@ -77,6 +78,7 @@ pub struct Search {
     ledger: Arc<dyn LedgerStore>,
     clock: Arc<dyn Clock>,
     dictionary: RwLock<Arc<IntentDictionary>>,
+    activity: Activity,
     /// Held while the index is written, so a reindex's clear and rebuild commit as one.
     turn: tokio::sync::Mutex<()>,
     progress: Mutex<ReindexProgress>,
@@ -96,6 +98,7 @@ impl Search {
     pub fn new(parts: SearchParts) -> Self {
         Self {
             index: Arc::new(parts.index),
+            activity: Activity::new(Arc::clone(&parts.records), Arc::clone(&parts.ledger)),
             records: parts.records,
             ledger: parts.ledger,
             clock: parts.clock,
@@ -105,7 +108,8 @@ impl Search {
         }
     }
 
-    /// Reads the operator's dictionary (the starter one until an operator saves one).
+    /// Reads the operator's dictionary (the starter one until an operator saves one) and
+    /// what people searched lately.
     ///
     /// # Errors
     ///
@@ -118,7 +122,13 @@ impl Search {
         {
             self.remember(dictionary);
         }
-        Ok(())
+        self.activity.load(self.now_ms()).await
+    }
+
+    /// The query log, hot searches and users.
+    #[must_use]
+    pub fn activity(&self) -> &Activity {
+        &self.activity
     }
 
     fn remember(&self, dictionary: IntentDictionary) {

@@ -341,6 +341,16 @@ pub fn app_layout(page: AppPage<'_>, viewer: &Viewer, body: &str) -> Html<String
     } else {
         String::new()
     };
+    let search_bar = match viewer.nav_at(NavPlace::AppSearch).next() {
+        Some(entry) if page.back.is_none() => format!(
+            "<form class=\"app-search\" role=\"search\" method=\"get\" action=\"{href}\">\
+             <svg viewBox=\"0 0 24 24\" aria-hidden=\"true\"><circle cx=\"11\" cy=\"11\" r=\"6.5\"/><path d=\"M16 16l4 4\"/></svg>\
+             <input type=\"search\" name=\"q\" id=\"app-search-bar\" placeholder=\"{label}\" aria-label=\"{label}\" autocomplete=\"off\" enterkeyhint=\"search\"></form>",
+            href = escape(entry.href),
+            label = escape(entry.label),
+        ),
+        _ => String::new(),
+    };
     let with_tabs = if page.back.is_none() {
         " with-tabs"
     } else {
@@ -351,7 +361,7 @@ pub fn app_layout(page: AppPage<'_>, viewer: &Viewer, body: &str) -> Html<String
         &format!("app{with_tabs}"),
         &format!(
             "<div class=\"app-frame\" data-tab=\"{key}\"><header class=\"app-bar\">{back}\
-             <h1>{title}</h1>{badge}</header><main class=\"app-main\">{body}</main>{tabbar}</div>",
+             <h1>{title}</h1>{badge}</header>{search_bar}<main class=\"app-main\">{body}</main>{tabbar}</div>",
             key = page.tab.key(),
             title = escape(page.title),
             badge = sandbox_badge(viewer),
@@ -453,6 +463,26 @@ mod tests {
         let below = app_layout(AppPage::below(AppTab::Me, "Bills", "/app/me"), &viewer, "").0;
         assert!(below.contains("id=\"app-back\" href=\"/app/me\""));
         assert!(!below.contains("class=\"tabbar\""));
+        assert!(!tab.contains("app-search"), "no system offers search here");
+        let mut nav = viewer.nav.to_vec();
+        nav.push(NavEntry::app_search("search", "/app/search", "搜索 Search"));
+        let searching = Viewer {
+            nav: nav.into(),
+            ..viewer
+        };
+        let tab = app_layout(AppPage::tab(AppTab::Chats, "Chats"), &searching, "").0;
+        assert!(tab.contains("action=\"/app/search\""), "{tab}");
+        assert!(tab.contains("name=\"q\""));
+        let below = app_layout(
+            AppPage::below(AppTab::Me, "Bills", "/app/me"),
+            &searching,
+            "",
+        )
+        .0;
+        assert!(
+            !below.contains("app-search"),
+            "below a tab the page has its own bar"
+        );
     }
 
     #[test]

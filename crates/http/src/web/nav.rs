@@ -60,6 +60,9 @@ pub enum NavPlace {
     Discover,
     /// A row of the user app's Me tab.
     Me,
+    /// The search bar atop every tab's page: the first such entry is drawn, a form
+    /// that opens its page with the typed text as `q`.
+    AppSearch,
     /// The left navigation of one role's console.
     Console(Role),
 }
@@ -125,6 +128,23 @@ impl NavEntry {
             href,
             label,
             icon,
+            sandbox_only: false,
+        }
+    }
+
+    /// The search bar atop the app's tabs, opening `href?q=…`; `label` is its
+    /// placeholder.
+    pub const fn app_search(
+        section: &'static str,
+        href: &'static str,
+        label: &'static str,
+    ) -> Self {
+        Self {
+            place: NavPlace::AppSearch,
+            section,
+            href,
+            label,
+            icon: "",
             sandbox_only: false,
         }
     }

@@ -29,6 +29,8 @@ const CONSUMER_BATCH: usize = 512;
 /// How long the consumer waits when the outbox has nothing new: the bound on how stale
 /// search is (well inside the second the issue allows).
 const CONSUMER_IDLE: Duration = Duration::from_millis(100);
+/// How often what people searched is written (the query log, hot searches, users).
+const ACTIVITY_FLUSH: Duration = Duration::from_secs(1);
 /// How long it waits after a failure before reading again.
 const CONSUMER_RETRY: Duration = Duration::from_secs(1);
 /// The most rows a catalog source reads of one kind (a reindex of a larger platform
@@ -233,6 +235,18 @@ async fn consume(search: Arc<Search>, outbox: Arc<Store>) {
     }
 }
 
+/// Writes what people searched, every [`ACTIVITY_FLUSH`].
+async fn flush_activity(search: Arc<Search>) {
+    let mut tick = tokio::time::interval(ACTIVITY_FLUSH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(error) = search.activity().flush().await {
+            tracing::warn!(%error, "search could not write its query log; retrying");
+        }
+    }
+}
+
 impl System for SearchSystem {
     fn name(&self) -> &'static str {
         "search"
@@ -247,7 +261,7 @@ impl System for SearchSystem {
             self.search
                 .load()
                 .await
-                .context("reading search's intent dictionary")?;
+                .context("reading search's intent dictionary and recent searches")?;
             if let Opened::Fresh(reason) = &self.opened {
                 tracing::warn!(%reason, "the search index is new; rebuilding it from the database");
                 let search = self.search.clone();
@@ -267,12 +281,13 @@ impl System for SearchSystem {
                 );
             }
             tokio::spawn(consume(self.search.clone(), self.store.clone()));
+            tokio::spawn(flush_activity(self.search.clone()));
             Ok(())
         })
     }
 
     fn nav(&self) -> &'static [NavEntry] {
-        &[]
+        plaza_search_http::NAV
     }
 
     fn error_codes(&self) -> &'static [ErrorCode] {

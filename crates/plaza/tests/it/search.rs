@@ -2,7 +2,8 @@
 //! deletion), a reindex from the database gives the same answers, private things are
 //! never indexed, a missing or corrupt index is rebuilt at start, events committed just
 //! before a crash are caught up, intents lead to the serving mini program, and bad
-//! queries are answered, not refused.
+//! queries are answered, not refused; the query log, hot searches and Search's users
+//! are kept (also across a restart), and the search page and the operator's page work.
 
 use plaza_testkit::TestServer;
 use plaza_testkit::channels::{Creator, png_image, upload};
@@ -295,4 +296,299 @@ async fn bad_queries_are_answered_and_bad_parameters_named() {
     );
     let none = server.get("/api/v1/search/suggest?q=").await.json();
     assert_eq!(none["suggestions"], json!([]));
+}
+
+/// The stats an operator reads.
+async fn stats(server: &TestServer) -> serde_json::Value {
+    let reply = server.admin_get("/api/v1/admin/search/stats").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json()
+}
+
+fn hot_terms(hot: &serde_json::Value, window: &str) -> Vec<String> {
+    hot[window]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|term| term["q"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_query_log_hot_searches_and_search_users_are_kept() {
+    let server = TestServer::sandbox(PLAZA);
+    let pinned = server.pin_clock("10:00").await;
+    let app = health_app(&server).await;
+    // Waiting searches for the app's name, which no check below counts.
+    wait_for(
+        &server,
+        "健康杭州",
+        &format!("mini_programs:{}", app.appid),
+        true,
+    )
+    .await;
+    let people = [
+        Payer::create(&server, "搜索者甲", 1).await,
+        Payer::create(&server, "搜索者乙", 1).await,
+        Payer::create(&server, "搜索者丙", 1).await,
+    ];
+    for person in &people {
+        let reply = person.get(&server, "/api/v1/search?q=核酸检测").await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    // One person searching a term many times does not make it hot.
+    for _ in 0..20 {
+        people[0].get(&server, "/api/v1/search?q=刷榜").await;
+    }
+    // Anonymous searches are logged but vote for nothing.
+    for _ in 0..5 {
+        search(&server, &[("q", "疫苗预约")]).await;
+    }
+    search(&server, &[("q", "完全没有的东西")]).await;
+    // A later page of a section is the same search, not another.
+    search(
+        &server,
+        &[("q", "核酸"), ("section", "services"), ("page", "1")],
+    )
+    .await;
+
+    let hot = server.get("/api/v1/search/hot").await.json();
+    assert_eq!(hot_terms(&hot, "hour"), ["核酸检测"], "{hot}");
+    assert_eq!(hot["hour"][0]["searchers"], 3, "{hot}");
+    assert_eq!(hot["hour"][0]["searches"], 3, "{hot}");
+    assert_eq!(hot_terms(&hot, "day"), ["核酸检测"]);
+    assert_eq!(hot["min_searchers"], 3);
+
+    let figures = stats(&server).await;
+    assert_eq!(figures["users"]["daily_users"], 3, "{figures}");
+    assert_eq!(figures["users"]["monthly_users"], 3, "{figures}");
+    // Most searched first; 刷榜 found nothing either.
+    let zero = figures["zero_result_queries"].as_array().unwrap();
+    assert_eq!(zero[0]["q"], "刷榜", "{figures}");
+    assert_eq!(zero[0]["searches"], 20);
+    assert!(zero.iter().any(|query| query["q"] == "完全没有的东西"));
+    assert!(!zero.iter().any(|query| query["q"] == "核酸检测"));
+
+    let log = server
+        .admin_get("/api/v1/admin/search/log?limit=2")
+        .await
+        .json();
+    let newest = &log["searches"][0];
+    assert_eq!(newest["q"], "完全没有的东西", "{log}");
+    assert_eq!(newest["results"], 0);
+    assert!(newest["searcher"].is_null(), "anonymous: {log}");
+    assert_eq!(log["searches"][1]["q"], "疫苗预约");
+    assert_eq!(log["searches"][1]["intent"], "疫苗预约", "{log}");
+    let all = server
+        .admin_get("/api/v1/admin/search/log?limit=500")
+        .await
+        .json();
+    let logged = all["searches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|search| search["q"] != "健康杭州")
+        .count();
+    assert_eq!(logged, 3 + 20 + 5 + 1, "{all}");
+    let refused = server.admin_get("/api/v1/admin/search/log?limit=0").await;
+    refused.assert_error(400, "invalid_field");
+    assert_eq!(
+        server.get("/api/v1/admin/search/log").await.status,
+        401,
+        "the log is the operator's"
+    );
+
+    // The operator's controls: a higher bar, a pinned term, a blocked word.
+    let saved = server
+        .admin_put(
+            "/api/v1/admin/search/hot",
+            &json!({ "min_searchers": 1, "pinned": ["社保查询"], "blocked": ["刷"] }),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    let hot = server.get("/api/v1/search/hot").await.json();
+    assert_eq!(hot_terms(&hot, "hour"), ["社保查询", "核酸检测"], "{hot}");
+    assert_eq!(hot["hour"][0]["pinned"], true);
+    let refused = server
+        .admin_put("/api/v1/admin/search/hot", &json!({ "min_searchers": 0 }))
+        .await;
+    refused.assert_error(400, "invalid_field");
+    assert!(refused.text.contains("min_searchers"), "{}", refused.text);
+
+    // Everything survives a restart; a person searching again is not counted twice.
+    let server = server.restart();
+    people[1].get(&server, "/api/v1/search?q=核酸检测").await;
+    let figures = stats(&server).await;
+    assert_eq!(figures["users"]["daily_users"], 3, "{figures}");
+    assert_eq!(hot_terms(&figures["hot"], "hour"), ["社保查询", "核酸检测"]);
+    assert_eq!(figures["hot"]["hour"][1]["searches"], 4, "{figures}");
+
+    // A day later: a new day's users; the hour and the day have passed.
+    server.set_clock(pinned.at_ms + 86_400_000 + 60_000).await;
+    people[2].get(&server, "/api/v1/search?q=疫苗").await;
+    let figures = stats(&server).await;
+    let users = &figures["users"];
+    assert_eq!(users["daily_users"], 1, "{figures}");
+    let days = users["last_days"].as_array().unwrap();
+    assert_eq!(days.len(), 7);
+    assert_eq!(days[5][1], 3, "yesterday: {figures}");
+    let same_month = days[5][0].as_str().unwrap()[..7] == users["month"];
+    let monthly = if same_month { 3 } else { 1 };
+    assert_eq!(users["monthly_users"], monthly, "{figures}");
+    assert_eq!(hot_terms(&figures["hot"], "hour"), ["社保查询", "疫苗"]);
+    assert_eq!(hot_terms(&figures["hot"], "day"), ["社保查询", "疫苗"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_search_page_marks_matches_leads_to_services_and_pages_a_section() {
+    let server = TestServer::sandbox(PLAZA);
+    let app = health_app(&server).await;
+    let developer = Payer::create(&server, "开发者小张", 1).await;
+    let mut last = None;
+    for n in 0..12 {
+        last = Some(
+            MiniProgram::create_with(
+                &server,
+                &json!({ "developer": developer.user_id, "name": format!("城市停车{n}号") }),
+            )
+            .await,
+        );
+    }
+    let last = format!("mini_programs:{}", last.unwrap().appid);
+    wait_for(&server, "城市停车11号", &last, true).await;
+    wait_for(
+        &server,
+        "核酸",
+        &format!("services:{}:核酸检测", app.appid),
+        true,
+    )
+    .await;
+
+    // The bar atop every tab opens the search page.
+    let discover = server.get("/app/discover").await;
+    assert!(
+        discover.text.contains("action=\"/app/search\""),
+        "{}",
+        discover.text
+    );
+    assert!(discover.text.contains("id=\"entry-search\""));
+    let empty = server.get("/app/search").await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.text.contains("id=\"sr-hot\""), "{}", empty.text);
+
+    // Pinyin finds the service and marks the characters it matched.
+    let page = server.get("/app/search?q=hesuan").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("id=\"sr-hits-services\""),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("<mark>核酸</mark>检测"), "{}", page.text);
+    // A service request shows the card that opens the mini program.
+    let page = server.get("/app/search?q=核酸检测预约").await;
+    assert!(
+        page.text.contains(&format!(
+            "id=\"sr-intent-open\" href=\"/app/mp/{}\"",
+            app.appid
+        )),
+        "{}",
+        page.text
+    );
+    // Nothing found: kindly said, with something to try.
+    let page = server.get("/app/search?q=xyzzy完全没有").await;
+    assert!(page.text.contains("没有找到"), "{}", page.text);
+
+    // All sections show their first cards and a link to more; one section pages on.
+    let page = server.get("/app/search?q=城市停车").await;
+    assert_eq!(
+        page.text.matches("class=\"sr-hit\"").count(),
+        3,
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("section=mini_programs\">更多"),
+        "{}",
+        page.text
+    );
+    let page = server
+        .get("/app/search?q=城市停车&section=mini_programs")
+        .await;
+    assert!(page.text.contains("id=\"sr-more\""), "{}", page.text);
+    assert_eq!(page.text.matches("class=\"sr-hit\"").count(), 10);
+    let more = server
+        .get("/app/search/more?q=城市停车&section=mini_programs&page=1")
+        .await;
+    assert_eq!(more.status, 200);
+    assert_eq!(
+        more.text.matches("class=\"sr-hit\"").count(),
+        2,
+        "{}",
+        more.text
+    );
+    assert!(more.header("x-next-page").is_none());
+    let bad = server.get("/app/search/more?q=城市停车&page=1").await;
+    assert_eq!(bad.status, 400);
+
+    // The operator's page: the log, the users, hot searches and the dictionary.
+    let cookie = server.operator_cookie().await;
+    let console = server
+        .operator_request(reqwest::Method::GET, "/console/search", &cookie, &[])
+        .await;
+    assert_eq!(console.status, 200);
+    for id in [
+        "search-dau",
+        "search-mau",
+        "hot-settings",
+        "zero-results",
+        "query-log",
+        "save-intents",
+    ] {
+        assert!(
+            console.text.contains(&format!("id=\"{id}\"")),
+            "{id}: {}",
+            console.text
+        );
+    }
+    assert!(
+        console.text.contains("xyzzy完全没有"),
+        "the zero-result query is listed"
+    );
+    let saved = server
+        .operator_request(
+            reqwest::Method::POST,
+            "/console/search/hot",
+            &cookie,
+            &[
+                ("min_searchers", "2"),
+                ("pinned", "核酸检测\n"),
+                ("blocked", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let settings = server.admin_get("/api/v1/admin/search/hot").await.json();
+    assert_eq!(
+        settings,
+        json!({ "min_searchers": 2, "blocked": [], "pinned": ["核酸检测"] })
+    );
+    let saved = server
+        .operator_request(
+            reqwest::Method::POST,
+            "/console/search/intents",
+            &cookie,
+            &[(
+                "dictionary",
+                "核酸检测: 捅喉咙, 做核酸\n社保查询: 社保怎么查",
+            )],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let answer = search(&server, &[("q", "捅喉咙")]).await.json();
+    assert_eq!(answer["intent"]["service"], "核酸检测", "{answer}");
+    let anonymous = server
+        .operator_request(reqwest::Method::GET, "/console/search", "x=y", &[])
+        .await;
+    assert_eq!(anonymous.status, 303, "the operator signs in first");
 }
