@@ -33,6 +33,7 @@ pub fn app_event(app: &MiniApp) -> plaza_kernel::queue::NewEvent {
             "category": app.category,
             "description": app.description,
             "service_keywords": app.service_keywords,
+            "service_pages": app.service_pages,
         })
         .to_string(),
     }
@@ -60,6 +61,9 @@ pub struct AppSettings {
     pub description: Option<String>,
     /// Up to [`KEYWORDS_MAX`] words of 1–20 characters.
     pub service_keywords: Option<Vec<String>>,
+    /// The page each declared service keyword opens: a package page (`pages/…`) with
+    /// an optional query.
+    pub service_pages: Option<std::collections::BTreeMap<String, String>>,
     /// Up to [`REQUEST_DOMAINS_MAX`] origins (`https://host[:port]`; `http://` for
     /// back ends on a local network).
     pub request_domains: Option<Vec<String>>,
@@ -108,6 +112,25 @@ pub fn parse_origin(text: &str) -> Result<String, String> {
     }
 }
 
+/// Whether `page` is a package page with an optional query: `pages/…` of letters,
+/// digits, `_`, `-`, `.` and `/` (no `..`), then `?` and a query without spaces,
+/// control characters, `#`, quotes or angle brackets.
+fn page_shaped(page: &str) -> bool {
+    let (path, query) = page.split_once('?').unwrap_or((page, ""));
+    let path_ok = path.starts_with("pages/")
+        && path.len() <= 100
+        && !path.contains("..")
+        && !path.contains("//")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b));
+    let query_ok = query.chars().count() <= 200
+        && !query
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "#\"'<>".contains(c));
+    path_ok && query_ok
+}
+
 impl AppSettings {
     /// Checks every given field; the first bad one is named.
     fn check(&self) -> Result<(), MiniAppError> {
@@ -132,6 +155,24 @@ impl AppSettings {
             }
             for keyword in keywords {
                 check_chars("service_keywords", keyword, 1, 20)?;
+            }
+        }
+        if let Some(pages) = &self.service_pages {
+            if pages.len() > KEYWORDS_MAX {
+                return Err(MiniAppError::invalid(
+                    "service_pages",
+                    format!("at most {KEYWORDS_MAX}"),
+                ));
+            }
+            for (keyword, page) in pages {
+                if !page_shaped(page) {
+                    return Err(MiniAppError::invalid(
+                        "service_pages",
+                        format!(
+                            "{keyword}: {page} is not a package page (pages/…, with an optional ?query)"
+                        ),
+                    ));
+                }
             }
         }
         if let Some(domains) = &self.request_domains {
@@ -167,6 +208,28 @@ impl AppSettings {
         Ok(())
     }
 
+    /// Applies the settings to `app`; a page given for a keyword the app does not
+    /// declare is refused, and a keyword no longer declared loses its page.
+    fn apply_checked(self, app: &mut MiniApp) -> Result<(), MiniAppError> {
+        let pages_given = self.service_pages.is_some();
+        self.apply(app);
+        if pages_given
+            && let Some(keyword) = app
+                .service_pages
+                .keys()
+                .find(|keyword| !app.service_keywords.contains(keyword))
+        {
+            return Err(MiniAppError::invalid(
+                "service_pages",
+                format!("{keyword} is not one of service_keywords"),
+            ));
+        }
+        let keywords = app.service_keywords.clone();
+        app.service_pages
+            .retain(|keyword, _| keywords.contains(keyword));
+        Ok(())
+    }
+
     fn apply(self, app: &mut MiniApp) {
         if let Some(name) = self.name {
             app.name = name;
@@ -182,6 +245,9 @@ impl AppSettings {
         }
         if let Some(keywords) = self.service_keywords {
             app.service_keywords = dedup(keywords);
+        }
+        if let Some(pages) = self.service_pages {
+            app.service_pages = pages;
         }
         if let Some(domains) = self.request_domains {
             app.request_domains = dedup(
@@ -256,6 +322,7 @@ impl MiniApps {
                 category: String::new(),
                 description: String::new(),
                 service_keywords: Vec::new(),
+                service_pages: std::collections::BTreeMap::new(),
                 request_domains: Vec::new(),
                 testers: Vec::new(),
                 mchid: None,
@@ -264,7 +331,7 @@ impl MiniApps {
                 secret_made_at: now,
                 created_at: now,
             };
-            new.settings.clone().apply(&mut app);
+            new.settings.clone().apply_checked(&mut app)?;
             let writes = vec![app_write, self.app_write(&app, Expect::Absent)?];
             if self
                 .try_commit_with_events(writes, vec![app_event(&app)])
@@ -430,10 +497,7 @@ impl MiniApps {
             }
         }
         let (app, ()) = self
-            .change_app(appid, |app| {
-                settings.clone().apply(app);
-                Ok(())
-            })
+            .change_app(appid, |app| settings.clone().apply_checked(app))
             .await?;
         Ok(app)
     }

@@ -20,6 +20,10 @@ pub struct MiniApp {
     pub description: String,
     /// Words people search to find its services (Search reads them).
     pub service_keywords: Vec<String>,
+    /// The page each service keyword opens (`pages/book/book?service=核酸检测`), for
+    /// Search's intent cards; a keyword without one opens the home page.
+    #[serde(default)]
+    pub service_pages: std::collections::BTreeMap<String, String>,
     /// Origins `wx.request` may reach (`https://api.example.com`).
     pub request_domains: Vec<String>,
     /// Users who may run its trial version.

@@ -465,6 +465,7 @@ pub(crate) async fn save_settings(
         category: Some(form.category.trim().to_owned()),
         description: Some(form.description.trim().to_owned()),
         service_keywords: Some(split_lines(&form.service_keywords)),
+        service_pages: None,
         request_domains: Some(split_lines(&form.request_domains)),
         testers: Some(split_lines(&form.testers)),
         ext_config: None,

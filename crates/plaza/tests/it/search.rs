@@ -232,6 +232,40 @@ async fn a_service_request_opens_the_mini_program_that_serves_it() {
         )
         .await;
     refused.assert_error(400, "invalid_field");
+    // A mini program names the page each service opens; the card opens it there.
+    let settings = format!("/api/v1/admin/miniapps/{}", app.appid);
+    let saved = server
+        .admin_patch(
+            &settings,
+            &json!({ "service_pages": { "核酸检测": "pages/book/book?service=核酸检测" } }),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    assert_eq!(
+        saved.json()["service_pages"]["核酸检测"],
+        "pages/book/book?service=核酸检测"
+    );
+    let link = format!("/app/mp/{}/pages/book/book?service=核酸检测", app.appid);
+    eventually_linked(&server, "捅喉咙", &link).await;
+    for (pages, why) in [
+        (
+            json!({ "打疫苗": "pages/index/index" }),
+            "not one of service_keywords",
+        ),
+        (json!({ "核酸检测": "../secret" }), "is not a package page"),
+        (json!({ "核酸检测": "pages/a b" }), "is not a package page"),
+    ] {
+        let refused = server
+            .admin_patch(&settings, &json!({ "service_pages": pages }))
+            .await;
+        refused.assert_error(400, "invalid_field");
+        assert!(refused.text.contains(why), "{}", refused.text);
+    }
+    // A keyword no longer declared loses its page.
+    let saved = server
+        .admin_patch(&settings, &json!({ "service_keywords": ["疫苗预约"] }))
+        .await;
+    assert_eq!(saved.json()["service_pages"], json!({}), "{}", saved.text);
     // An explanation shows the formula's factors for each result.
     let answer = search(&server, &[("q", "杭州"), ("explain", "true")])
         .await
@@ -296,6 +330,15 @@ async fn bad_queries_are_answered_and_bad_parameters_named() {
     );
     let none = server.get("/api/v1/search/suggest?q=").await.json();
     assert_eq!(none["suggestions"], json!([]));
+}
+
+/// Waits (bounded) until the intent card for `q` links `link`.
+async fn eventually_linked(server: &TestServer, q: &str, link: &str) {
+    plaza_testkit::eventually(&format!("{q:?} to open {link}"), || async {
+        let answer = search(server, &[("q", q)]).await.json();
+        (answer["intent"]["document"]["link"] == link).then_some(())
+    })
+    .await;
 }
 
 /// The stats an operator reads.
