@@ -131,6 +131,23 @@ fn page_shaped(page: &str) -> bool {
     path_ok && query_ok
 }
 
+/// Checks service pages: at most one per keyword allowed, each a package page.
+fn check_pages(pages: &std::collections::BTreeMap<String, String>) -> Result<(), MiniAppError> {
+    if pages.len() > KEYWORDS_MAX {
+        return Err(MiniAppError::invalid(
+            "service_pages",
+            format!("at most {KEYWORDS_MAX}"),
+        ));
+    }
+    match pages.iter().find(|(_, page)| !page_shaped(page)) {
+        Some((keyword, page)) => Err(MiniAppError::invalid(
+            "service_pages",
+            format!("{keyword}: {page} is not a package page (pages/…, with an optional ?query)"),
+        )),
+        None => Ok(()),
+    }
+}
+
 impl AppSettings {
     /// Checks every given field; the first bad one is named.
     fn check(&self) -> Result<(), MiniAppError> {
@@ -158,22 +175,7 @@ impl AppSettings {
             }
         }
         if let Some(pages) = &self.service_pages {
-            if pages.len() > KEYWORDS_MAX {
-                return Err(MiniAppError::invalid(
-                    "service_pages",
-                    format!("at most {KEYWORDS_MAX}"),
-                ));
-            }
-            for (keyword, page) in pages {
-                if !page_shaped(page) {
-                    return Err(MiniAppError::invalid(
-                        "service_pages",
-                        format!(
-                            "{keyword}: {page} is not a package page (pages/…, with an optional ?query)"
-                        ),
-                    ));
-                }
-            }
+            check_pages(pages)?;
         }
         if let Some(domains) = &self.request_domains {
             if domains.len() > REQUEST_DOMAINS_MAX {
