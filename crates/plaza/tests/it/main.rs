@@ -41,6 +41,7 @@ mod web;
 mod web_app;
 mod web_channels;
 mod web_miniapp;
+mod web_search;
 mod web_security;
 mod web_wecom;
 mod wecom;
