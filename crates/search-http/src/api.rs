@@ -29,6 +29,10 @@ pub(crate) fn router() -> Router<SearchState> {
             get(intents).put(set_intents),
         )
         .route("/api/v1/search/hot", get(hot))
+        .route(
+            "/api/v1/admin/search/popularity",
+            axum::routing::post(refresh_popularity),
+        )
         .route("/api/v1/admin/search/log", get(query_log))
         .route("/api/v1/admin/search/stats", get(stats))
         .route(
@@ -291,4 +295,18 @@ async fn set_hot_settings(
         .await
         .map_err(api_error)?;
     Ok(axum::Json(json!(saved)))
+}
+
+/// `POST /api/v1/admin/search/popularity`: reads visits, followers and views from the
+/// systems now (it also happens every five minutes); how many documents changed.
+async fn refresh_popularity(
+    _admin: Admin,
+    State(state): State<SearchState>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let changed = state
+        .search
+        .refresh_popularity(&*state.popularity)
+        .await
+        .map_err(api_error)?;
+    Ok(axum::Json(json!({ "changed": changed })))
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use plaza_http::web::Role;
 use plaza_http::{HttpState, NavEntry, SystemRoutes};
-use plaza_search::{Catalog, Personal, Search};
+use plaza_search::{Catalog, Personal, PopularitySource, Search};
 
 pub use error::SEARCH_ERROR_CODES;
 
@@ -59,6 +59,8 @@ pub struct SearchStateParts {
     pub search: Arc<Search>,
     /// Where a reindex reads from.
     pub catalog: Arc<dyn Catalog>,
+    /// Where popularity is read from.
+    pub popularity: Arc<dyn PopularitySource>,
     /// A searcher's own context.
     pub personal: Arc<dyn Personal>,
     /// Who a session is.

@@ -292,6 +292,63 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// The document with `key` as searches now see it (written but uncommitted changes
+    /// not included).
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError`] when the index cannot be read.
+    pub fn document(&self, key: &str) -> Result<Option<Document>, SearchError> {
+        let searcher = self.reader.searcher();
+        let query = tantivy::query::TermQuery::new(
+            Term::from_field_text(self.fields.key, key),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(
+            &query,
+            &tantivy::collector::TopDocs::with_limit(1).order_by_score(),
+        )?;
+        top.first()
+            .map(|(_, address)| self.stored(&searcher, *address))
+            .transpose()
+    }
+
+    /// Puts `document` in place like [`SearchIndex::upsert`], keeping the popularity
+    /// the index knows when the document comes without one: producers' events describe
+    /// a thing, and its popularity is refreshed apart ([`SearchIndex::set_popularity`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError`] when it cannot be read, prepared or written.
+    pub fn upsert_keeping_popularity(&self, document: &Document) -> Result<(), SearchError> {
+        if document.popularity == 0
+            && let Some(known) = self.document(&document.key())?
+            && known.popularity > 0
+        {
+            let mut document = document.clone();
+            document.popularity = known.popularity;
+            return self.upsert(&document);
+        }
+        self.upsert(document)
+    }
+
+    /// Sets the popularity of the document with `key`, if there is one and it differs;
+    /// whether it changed. Visible after the next commit.
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError`] when it cannot be read or written.
+    pub fn set_popularity(&self, key: &str, popularity: u64) -> Result<bool, SearchError> {
+        match self.document(key)? {
+            Some(mut document) if document.popularity != popularity => {
+                document.popularity = popularity;
+                self.upsert(&document)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Removes the document with `key`. Visible after the next commit.
     ///
     /// # Errors
@@ -322,7 +379,7 @@ impl SearchIndex {
     /// [`SearchError`] when it cannot be written.
     pub fn apply(&self, change: &crate::events::Change) -> Result<(), SearchError> {
         match change {
-            crate::events::Change::Upsert(document) => self.upsert(document),
+            crate::events::Change::Upsert(document) => self.upsert_keeping_popularity(document),
             crate::events::Change::Delete(key) => self.delete(key),
             crate::events::Change::DeleteServicesOf(appid) => self.delete_services_of(appid),
         }

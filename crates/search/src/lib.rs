@@ -27,4 +27,4 @@ pub use error::SearchError;
 pub use index::{Opened, SearchIndex};
 pub use intent::{IntentDictionary, ServiceIntent};
 pub use rank::Context;
-pub use service::{Catalog, Personal, ReindexProgress, Search, SearchParts};
+pub use service::{Catalog, Personal, PopularitySource, ReindexProgress, Search, SearchParts};

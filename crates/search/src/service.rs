@@ -42,6 +42,13 @@ pub trait Personal: Send + Sync {
     fn owners(&self, user_id: &str) -> BoxFuture<'_, Vec<String>>;
 }
 
+/// How much people use each public thing: visits, followers, views. The binary reads
+/// it from each system, so search knows none of them.
+pub trait PopularitySource: Send + Sync {
+    /// (document key, count) for every thing that has a count.
+    fn popularity(&self) -> BoxFuture<'_, Result<Vec<(String, u64)>, String>>;
+}
+
 /// How a reindex stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReindexProgress {
@@ -243,6 +250,35 @@ impl Search {
         })
         .await?;
         Ok(applied)
+    }
+
+    /// Sets every document's popularity from `source` and commits; how many changed.
+    /// Documents the source does not name keep theirs.
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError`] when the source or the index fails.
+    pub async fn refresh_popularity(
+        &self,
+        source: &dyn PopularitySource,
+    ) -> Result<usize, SearchError> {
+        let counts = source
+            .popularity()
+            .await
+            .map_err(|reason| SearchError::Store(format!("popularity: {reason}")))?;
+        let _turn = self.turn.lock().await;
+        let index = Arc::clone(&self.index);
+        blocking(move || {
+            let mut changed = 0;
+            for (key, count) in &counts {
+                changed += usize::from(index.set_popularity(key, *count)?);
+            }
+            if changed > 0 {
+                index.commit()?;
+            }
+            Ok(changed)
+        })
+        .await
     }
 
     /// How the current or last reindex stands.

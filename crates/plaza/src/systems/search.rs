@@ -14,7 +14,10 @@ use plaza_kernel::queue::{NewEvent, OutboxStore};
 use plaza_miniapp::MiniApps;
 use plaza_pay::PayService;
 use plaza_search::analyze::Analyzer;
-use plaza_search::{Catalog, Opened, Personal, Search, SearchIndex, SearchParts};
+use plaza_search::{
+    Catalog, Opened, Personal, PopularitySource, Search, SearchIndex, SearchParts, Section,
+    document_key,
+};
 use plaza_search_http::{SearchState, SearchStateParts};
 use plaza_store::Store;
 use plaza_wecom::WeCom;
@@ -31,6 +34,8 @@ const CONSUMER_BATCH: usize = 512;
 const CONSUMER_IDLE: Duration = Duration::from_millis(100);
 /// How often what people searched is written (the query log, hot searches, users).
 const ACTIVITY_FLUSH: Duration = Duration::from_secs(1);
+/// How often popularity (visits, followers, views) is read from the systems.
+const POPULARITY_REFRESH: Duration = Duration::from_secs(300);
 /// How long it waits after a failure before reading again.
 const CONSUMER_RETRY: Duration = Duration::from_secs(1);
 /// The most rows a catalog source reads of one kind (a reindex of a larger platform
@@ -47,6 +52,8 @@ struct SystemsCatalog {
     miniapps: Arc<MiniApps>,
     wecom: Arc<WeCom>,
     channels: Arc<Channels>,
+    /// The domain clock: which China day's visits are the latest.
+    clock: Arc<dyn plaza_kernel::clock::Clock>,
 }
 
 impl SystemsCatalog {
@@ -133,6 +140,106 @@ impl Catalog for SystemsCatalog {
     }
 }
 
+impl SystemsCatalog {
+    /// Each mini program's users ever and each of its services' (the app's).
+    async fn app_popularity(&self, counts: &mut Vec<(String, u64)>) -> Result<(), String> {
+        let today = plaza_miniapp::china_day(self.clock.now());
+        for app in self
+            .miniapps
+            .apps(CATALOG_ROWS_MAX)
+            .await
+            .map_err(|error| error.to_string())?
+        {
+            let users = self
+                .miniapps
+                .day_visits(&app.appid, today)
+                .await
+                .map_err(|error| error.to_string())?
+                .visit_total;
+            counts.push((document_key(Section::MiniPrograms, &app.appid), users));
+            for keyword in &app.service_keywords {
+                let id = format!("{}:{keyword}", app.appid);
+                counts.push((document_key(Section::Services, &id), users));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each channel's followers and each post's views.
+    async fn channel_popularity(&self, counts: &mut Vec<(String, u64)>) -> Result<(), String> {
+        let mut after = None;
+        loop {
+            let page = self
+                .channels
+                .channels(after.clone(), CATALOG_PAGE)
+                .await
+                .map_err(|error| error.to_string())?;
+            let Some((value, last)) = page.last() else {
+                break;
+            };
+            after = Some((value.clone(), last.channel_id.clone()));
+            for (_, channel) in &page {
+                let stats = self
+                    .channels
+                    .channel_stats(&channel.channel_id)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                counts.push((
+                    document_key(Section::Creators, &channel.channel_id),
+                    stats.followers,
+                ));
+                self.post_popularity(&channel.channel_id, counts).await?;
+            }
+            if page.len() < CATALOG_PAGE {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_popularity(
+        &self,
+        channel_id: &str,
+        counts: &mut Vec<(String, u64)>,
+    ) -> Result<(), String> {
+        let mut before = None;
+        loop {
+            let posts = self
+                .channels
+                .posts_of(channel_id, None, before.clone(), CATALOG_PAGE)
+                .await
+                .map_err(|error| error.to_string())?;
+            let Some((value, last)) = posts.last() else {
+                break;
+            };
+            before = Some((value.clone(), last.post_id.clone()));
+            for (_, post) in posts.iter().filter(|(_, post)| post.ready()) {
+                let stats = self
+                    .channels
+                    .post_stats(&post.post_id)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                counts.push((document_key(Section::Posts, &post.post_id), stats.views));
+            }
+            if posts.len() < CATALOG_PAGE {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PopularitySource for SystemsCatalog {
+    fn popularity(&self) -> BoxFuture<'_, Result<Vec<(String, u64)>, String>> {
+        Box::pin(async move {
+            let mut counts = Vec::new();
+            self.app_popularity(&mut counts).await?;
+            self.channel_popularity(&mut counts).await?;
+            Ok(counts)
+        })
+    }
+}
+
 /// A searcher's context: the channels they follow.
 struct FollowedChannels(Arc<Channels>);
 
@@ -192,6 +299,7 @@ impl SearchSystem {
                 miniapps: miniapps.clone(),
                 wecom: wecom.clone(),
                 channels: channels.clone(),
+                clock: foundation.clock.clone(),
             }),
             personal: Arc::new(FollowedChannels(channels.clone())),
             identity: pay.identity().clone(),
@@ -247,6 +355,19 @@ async fn flush_activity(search: Arc<Search>) {
     }
 }
 
+/// Refreshes popularity every [`POPULARITY_REFRESH`], the first time soon after start.
+async fn refresh_popularity(search: Arc<Search>, source: Arc<SystemsCatalog>) {
+    let mut tick = tokio::time::interval(POPULARITY_REFRESH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match search.refresh_popularity(&*source).await {
+            Ok(changed) => tracing::debug!(changed, "search popularity refreshed"),
+            Err(error) => tracing::warn!(%error, "search popularity could not be refreshed"),
+        }
+    }
+}
+
 impl System for SearchSystem {
     fn name(&self) -> &'static str {
         "search"
@@ -282,6 +403,10 @@ impl System for SearchSystem {
             }
             tokio::spawn(consume(self.search.clone(), self.store.clone()));
             tokio::spawn(flush_activity(self.search.clone()));
+            tokio::spawn(refresh_popularity(
+                self.search.clone(),
+                self.catalog.clone(),
+            ));
             Ok(())
         })
     }
@@ -299,6 +424,7 @@ impl System for SearchSystem {
             http: http.clone(),
             search: self.search.clone(),
             catalog: self.catalog.clone(),
+            popularity: self.catalog.clone(),
             personal: self.personal.clone(),
             identity: self.identity.clone(),
         }))

@@ -635,3 +635,84 @@ async fn the_search_page_marks_matches_leads_to_services_and_pages_a_section() {
         .await;
     assert_eq!(anonymous.status, 303, "the operator signs in first");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn popularity_comes_from_followers_and_survives_a_change_and_a_reindex() {
+    let server = TestServer::sandbox(PLAZA);
+    let quiet = Creator::open(&server, "西湖美食探店", "lifestyle").await;
+    let followed = Creator::open(&server, "西湖美食日记", "lifestyle").await;
+    let quiet_key = format!("creators:{}", quiet.channel_id);
+    let followed_key = format!("creators:{}", followed.channel_id);
+    wait_for(&server, "西湖美食", &quiet_key, true).await;
+    wait_for(&server, "西湖美食", &followed_key, true).await;
+    for name in ["粉丝一", "粉丝二", "粉丝三"] {
+        let fan = Payer::create(&server, name, 1).await;
+        let path = format!("/api/v1/channels/{}/follow", followed.channel_id);
+        let reply = fan.post(&server, &path, &json!({})).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let refreshed = server
+        .admin_post("/api/v1/admin/search/popularity", &json!({}))
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    assert!(
+        refreshed.json()["changed"].as_u64().unwrap() >= 1,
+        "{}",
+        refreshed.text
+    );
+
+    let popularity_of = |answer: &serde_json::Value, key: &str| {
+        answer["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|section| section["hits"].as_array().unwrap().clone())
+            .find(|hit| {
+                format!(
+                    "{}:{}",
+                    hit["section"].as_str().unwrap(),
+                    hit["id"].as_str().unwrap()
+                ) == key
+            })
+            .map(|hit| hit["popularity"].clone())
+    };
+    let answer = search(&server, &[("q", "西湖美食"), ("explain", "true")])
+        .await
+        .json();
+    assert_eq!(
+        popularity_of(&answer, &followed_key),
+        Some(json!(3)),
+        "{answer}"
+    );
+    assert_eq!(popularity_of(&answer, &quiet_key), Some(json!(0)));
+    let creators = &answer["sections"][0];
+    assert_eq!(creators["section"], "creators");
+    let first = &creators["hits"][0];
+    assert_eq!(first["id"], followed.channel_id.as_str(), "{answer}");
+    assert_eq!(first["explanation"]["popularity"]["count"], 3, "{answer}");
+
+    // A renamed channel keeps its popularity; so does a reindex.
+    let renamed = followed
+        .person
+        .patch(
+            &server,
+            "/api/v1/channels/me",
+            &json!({ "name": "西湖美食日志" }),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    wait_for(&server, "美食日志", &followed_key, true).await;
+    let answer = search(&server, &[("q", "西湖美食")]).await.json();
+    assert_eq!(
+        popularity_of(&answer, &followed_key),
+        Some(json!(3)),
+        "{answer}"
+    );
+    reindex(&server).await;
+    let answer = search(&server, &[("q", "西湖美食")]).await.json();
+    assert_eq!(
+        popularity_of(&answer, &followed_key),
+        Some(json!(3)),
+        "{answer}"
+    );
+}
