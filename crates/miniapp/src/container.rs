@@ -363,7 +363,7 @@ impl MiniApps {
                 &ever_key,
                 Expect::Absent,
                 &true,
-                vec![],
+                vec![IndexEntry::new(crate::store::index::VISITOR, user_id)],
             )?);
             writes.push(write(kind::VISITORS, appid, total_expect, &*total, vec![])?);
         }
@@ -403,6 +403,32 @@ impl MiniApps {
             visit_total,
             ..DayVisits::default()
         })
+    }
+
+    /// The appids of mini programs `user_id` ever opened (at most `rows_max`), for
+    /// Search's sense of the searcher.
+    ///
+    /// # Errors
+    ///
+    /// [`MiniAppError::Unavailable`] when the store fails.
+    pub async fn apps_used_by(
+        &self,
+        user_id: &str,
+        rows_max: usize,
+    ) -> Result<Vec<String>, MiniAppError> {
+        let found = self
+            .records
+            .find(
+                kind::VISITOR_DAY,
+                crate::store::index::VISITOR,
+                user_id,
+                rows_max,
+            )
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|record| record.key.split('/').next().map(str::to_owned))
+            .collect())
     }
 
     /// `wx.checkSession`: whether the user has a login session in the app.

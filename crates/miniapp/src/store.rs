@@ -59,6 +59,8 @@ pub mod kind {
 
 /// Index names.
 pub mod index {
+    /// A user's first open of an app (the ever marker), by `user_id`.
+    pub const VISITOR: &str = "visitor";
     /// Apps by developer account: `developer_id/created`.
     pub const DEVELOPER: &str = "developer";
     /// Apps by creation time.

@@ -1,6 +1,6 @@
 //! Search as a system: the index in the data directory, the outbox consumer that keeps
 //! it current, the catalog a reindex reads from every system, and the searcher's
-//! context (the channels they follow).
+//! context (the channels they follow, the mini programs they used), and popularity.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,6 +45,8 @@ const CATALOG_ROWS_MAX: usize = 1_000_000;
 const CATALOG_PAGE: usize = 500;
 /// Channels a searcher's context holds at most.
 const CONTEXT_FOLLOWS_MAX: usize = 500;
+/// Mini programs a searcher's context holds at most.
+const CONTEXT_APPS_MAX: usize = 500;
 
 /// Every system's public things, as the events that publish them.
 struct SystemsCatalog {
@@ -240,14 +242,17 @@ impl PopularitySource for SystemsCatalog {
     }
 }
 
-/// A searcher's context: the channels they follow.
-struct FollowedChannels(Arc<Channels>);
+/// A searcher's context: the channels they follow and the mini programs they used.
+struct SearcherContext {
+    channels: Arc<Channels>,
+    miniapps: Arc<MiniApps>,
+}
 
-impl Personal for FollowedChannels {
+impl Personal for SearcherContext {
     fn owners(&self, user_id: &str) -> BoxFuture<'_, Vec<String>> {
         let user_id = user_id.to_owned();
         Box::pin(async move {
-            match self.0.following(&user_id, CONTEXT_FOLLOWS_MAX).await {
+            let mut owners = match self.channels.following(&user_id, CONTEXT_FOLLOWS_MAX).await {
                 Ok(follows) => follows
                     .into_iter()
                     .filter(|follow| follow.active)
@@ -257,7 +262,14 @@ impl Personal for FollowedChannels {
                     tracing::warn!(%error, "a searcher's follows could not be read");
                     Vec::new()
                 }
+            };
+            match self.miniapps.apps_used_by(&user_id, CONTEXT_APPS_MAX).await {
+                Ok(apps) => owners.extend(apps),
+                Err(error) => {
+                    tracing::warn!(%error, "a searcher's mini programs could not be read")
+                }
             }
+            owners
         })
     }
 }
@@ -267,7 +279,7 @@ pub(crate) struct SearchSystem {
     search: Arc<Search>,
     opened: Opened,
     catalog: Arc<SystemsCatalog>,
-    personal: Arc<FollowedChannels>,
+    personal: Arc<SearcherContext>,
     identity: Arc<plaza_identity::Identity>,
     store: Arc<Store>,
 }
@@ -301,7 +313,10 @@ impl SearchSystem {
                 channels: channels.clone(),
                 clock: foundation.clock.clone(),
             }),
-            personal: Arc::new(FollowedChannels(channels.clone())),
+            personal: Arc::new(SearcherContext {
+                channels: channels.clone(),
+                miniapps: miniapps.clone(),
+            }),
             identity: pay.identity().clone(),
             store: foundation.store.clone(),
         })

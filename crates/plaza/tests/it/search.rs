@@ -716,3 +716,60 @@ async fn popularity_comes_from_followers_and_survives_a_change_and_a_reindex() {
         "{answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mini_program_someone_used_ranks_higher_for_them() {
+    let server = TestServer::sandbox(PLAZA);
+    let developer = Payer::create(&server, "开发者老周", 1).await;
+    let mut apps = Vec::new();
+    for name in ["湖滨停车场", "湖滨停车位"] {
+        apps.push(
+            MiniProgram::create_with(
+                &server,
+                &json!({ "developer": developer.user_id, "name": name }),
+            )
+            .await,
+        );
+    }
+    for app in &apps {
+        wait_for(
+            &server,
+            "湖滨停车",
+            &format!("mini_programs:{}", app.appid),
+            true,
+        )
+        .await;
+    }
+    let user = Payer::create(&server, "常客小吴", 1).await;
+    let used = &apps[1];
+    let reply = user
+        .post(
+            &server,
+            &format!("/api/v1/mp/{}/visit", used.appid),
+            &json!({ "event": "open" }),
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text);
+
+    let answer = user
+        .get(&server, "/api/v1/search?q=湖滨停车&explain=true")
+        .await
+        .json();
+    let hits = answer["sections"][0]["hits"].as_array().unwrap();
+    assert_eq!(hits[0]["id"], used.appid.as_str(), "{answer}");
+    assert_eq!(hits[0]["explanation"]["context"], 1.5, "{answer}");
+    assert_eq!(hits[1]["explanation"]["context"], 1.0, "{answer}");
+    // Anyone else sees no context; the visit is popularity once refreshed.
+    let answer = search(&server, &[("q", "湖滨停车"), ("explain", "true")])
+        .await
+        .json();
+    let hits = answer["sections"][0]["hits"].as_array().unwrap();
+    assert!(hits.iter().all(|hit| hit["explanation"]["context"] == 1.0));
+    server
+        .admin_post("/api/v1/admin/search/popularity", &json!({}))
+        .await;
+    let answer = search(&server, &[("q", "湖滨停车")]).await.json();
+    let hits = answer["sections"][0]["hits"].as_array().unwrap();
+    assert_eq!(hits[0]["id"], used.appid.as_str(), "{answer}");
+    assert_eq!(hits[0]["popularity"], 1, "{answer}");
+}
