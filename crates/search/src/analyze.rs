@@ -67,12 +67,7 @@ impl Analyzer {
         self.jieba
             .cut_for_search(folded, true)
             .into_iter()
-            .filter(|token| {
-                token
-                    .word
-                    .chars()
-                    .any(|c| is_han(c) || is_latin_or_digit(c))
-            })
+            .filter(|token| is_word(token.word))
             .enumerate()
             .map(|(position, token)| Span {
                 text: token.word.to_owned(),
@@ -90,13 +85,9 @@ impl Analyzer {
         self.jieba
             .cut(folded, true)
             .into_iter()
-            .filter(|token| {
-                token
-                    .word
-                    .chars()
-                    .any(|c| is_han(c) || is_latin_or_digit(c))
-            })
-            .map(|token| token.word.to_owned())
+            .map(|token| token.word)
+            .filter(|word| is_word(word))
+            .map(str::to_owned)
             .collect()
     }
 
@@ -293,6 +284,12 @@ fn combine(run: &str, options_of: impl Fn(char) -> Vec<String>) -> Vec<String> {
         }
     }
     unique
+}
+
+/// Whether a token jieba cut is a word (has a Han character, a letter or a digit)
+/// rather than spaces or punctuation.
+fn is_word(token: &str) -> bool {
+    token.chars().any(|c| is_han(c) || is_latin_or_digit(c))
 }
 
 #[cfg(test)]
