@@ -2,7 +2,8 @@
 // search bar takes "hesuan" (pinyin) and opens the search page, where the service is
 // found with the characters the pinyin matched marked; typing "hes" offers 核酸检测 as
 // a suggestion; picking it answers with the intent card, which opens the serving mini
-// program in the container at the page it declared for the service.
+// program in the container at the page it declared for the service. The operator then
+// finds the searchers, the query log and the hot term on the console's search page.
 //
 // Usage: node search.mjs BASE_URL APPID USER_NAME SCREENSHOT_DIR
 // Exits non-zero on the first failed check.
@@ -82,6 +83,17 @@ try {
   await page.locator("#mp-view").waitFor({ timeout: 20000 });
   check(true, "the container opened the mini program at pages/about/about");
   check(failures.length === 0, "no script errors: " + failures.join("; "));
+
+  // The operator's page on a desktop.
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const console_ = await desk.newPage();
+  await console_.goto(base + "/console/search");
+  await console_.click(`button[data-operator="operator"]`);
+  await console_.waitForURL(/\/console\/search$/);
+  check(Number(await console_.textContent("#search-dau")) >= 3, "the console counts today's searchers");
+  check((await console_.locator("#query-log tbody tr").count()) >= 3, "the query log lists the searches");
+  check((await console_.locator("#hot-hour li", { hasText: "核酸检测" }).count()) === 1, "the console shows the hot term");
+  await console_.screenshot({ path: screenshots + "/search-console.png", fullPage: true });
   console.log("all checks passed");
 } finally {
   await browser.close();

@@ -75,23 +75,22 @@ fn users_html(users: &SearchUsers) -> String {
 }
 
 fn hot_list(terms: &[HotTerm]) -> String {
-    let rows: String = terms
+    if terms.is_empty() {
+        return "<p class=\"muted\">Nothing hot</p>".to_owned();
+    }
+    let items: String = terms
         .iter()
         .map(|term| {
             format!(
-                "<tr><td>{q}{pin}</td><td>{people}</td><td>{searches}</td></tr>",
+                "<li><span>{q}{pin}</span><span class=\"muted\">{people} people · {searches} searches</span></li>",
                 q = escape(&term.q),
-                pin = if term.pinned {
-                    " <span class=\"badge\">pinned</span>"
-                } else {
-                    ""
-                },
+                pin = if term.pinned { " <span class=\"badge\">pinned</span>" } else { "" },
                 people = term.searchers,
                 searches = term.searches,
             )
         })
         .collect();
-    table("", &["Term", "People", "Searches"], &rows, "Nothing hot")
+    format!("<ol class=\"hot-terms\">{items}</ol>")
 }
 
 fn hot_html(state: &SearchState) -> String {
@@ -253,7 +252,7 @@ async fn page(
         "<link rel=\"stylesheet\" href=\"/static/search.css\">{flash}<h1>搜一搜 Search</h1><div class=\"grid\">{users}{index}</div>{hot}{zero}{log}\
          <section class=\"card\" id=\"search-intents\"><h2>意图词典 Intent dictionary</h2>\
          <form method=\"post\" action=\"/console/search/intents\" class=\"stack\">\
-         <label>One service per line: <code>service: phrasing, phrasing</code>. A query naming a phrasing leads to the mini program serving the service.\
+         <label><span>One service per line, <code>service: phrasing, phrasing</code>. A query naming a phrasing leads to the mini program serving the service.</span>\
          <textarea name=\"dictionary\" rows=\"12\">{dictionary}</textarea></label>\
          <button id=\"save-intents\">Save the dictionary</button></form></section>",
         flash = flash.html(),
