@@ -90,6 +90,12 @@ pub(crate) async fn seed(
             "category": "政务民生",
             "description": "核酸检测、疫苗接种在线预约与缴费",
             "service_keywords": ["核酸检测", "核酸预约", "疫苗预约", "打疫苗"],
+            "service_pages": {
+                "核酸检测": "pages/index/index?service=nat",
+                "核酸预约": "pages/index/index?service=nat",
+                "疫苗预约": "pages/index/index?service=vaccine",
+                "打疫苗": "pages/index/index?service=vaccine",
+            },
         })),
         "the mini program",
     )
