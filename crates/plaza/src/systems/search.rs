@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use plaza_channels::Channels;
+use plaza_channels::model::{Channel, Post};
 use plaza_http::{ErrorCode, HttpState, NavEntry, SystemRoutes};
 use plaza_kernel::BoxFuture;
 use plaza_kernel::queue::{NewEvent, OutboxStore};
@@ -59,8 +60,9 @@ struct SystemsCatalog {
 }
 
 impl SystemsCatalog {
-    async fn channel_events(&self) -> Result<Vec<NewEvent>, String> {
-        let mut events = Vec::new();
+    /// Every channel, page by page.
+    async fn all_channels(&self) -> Result<Vec<Channel>, String> {
+        let mut channels = Vec::new();
         let mut after = None;
         loop {
             let page = self
@@ -72,32 +74,48 @@ impl SystemsCatalog {
                 break;
             };
             after = Some((value.clone(), last.channel_id.clone()));
-            for (_, channel) in &page {
-                events.push(plaza_channels::creators::channel_event(channel));
-                let mut before = None;
-                loop {
-                    let posts = self
-                        .channels
-                        .posts_of(&channel.channel_id, None, before.clone(), CATALOG_PAGE)
-                        .await
-                        .map_err(|error| error.to_string())?;
-                    let Some((value, last)) = posts.last() else {
-                        break;
-                    };
-                    before = Some((value.clone(), last.post_id.clone()));
-                    events.extend(
-                        posts
-                            .iter()
-                            .map(|(_, post)| plaza_channels::posts::post_event(post, channel)),
-                    );
-                    if posts.len() < CATALOG_PAGE {
-                        break;
-                    }
-                }
-            }
-            if page.len() < CATALOG_PAGE {
+            let full = page.len() == CATALOG_PAGE;
+            channels.extend(page.into_iter().map(|(_, channel)| channel));
+            if !full {
                 break;
             }
+        }
+        Ok(channels)
+    }
+
+    /// Every post of `channel_id` in any state, page by page.
+    async fn all_posts_of(&self, channel_id: &str) -> Result<Vec<Post>, String> {
+        let mut posts = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self
+                .channels
+                .posts_of(channel_id, None, before.clone(), CATALOG_PAGE)
+                .await
+                .map_err(|error| error.to_string())?;
+            let Some((value, last)) = page.last() else {
+                break;
+            };
+            before = Some((value.clone(), last.post_id.clone()));
+            let full = page.len() == CATALOG_PAGE;
+            posts.extend(page.into_iter().map(|(_, post)| post));
+            if !full {
+                break;
+            }
+        }
+        Ok(posts)
+    }
+
+    async fn channel_events(&self) -> Result<Vec<NewEvent>, String> {
+        let mut events = Vec::new();
+        for channel in self.all_channels().await? {
+            events.push(plaza_channels::creators::channel_event(&channel));
+            events.extend(
+                self.all_posts_of(&channel.channel_id)
+                    .await?
+                    .iter()
+                    .map(|post| plaza_channels::posts::post_event(post, &channel)),
+            );
         }
         Ok(events)
     }
@@ -167,64 +185,28 @@ impl SystemsCatalog {
         Ok(())
     }
 
-    /// Each channel's followers and each post's views.
+    /// Each channel's followers and each ready post's views.
     async fn channel_popularity(&self, counts: &mut Vec<(String, u64)>) -> Result<(), String> {
-        let mut after = None;
-        loop {
-            let page = self
+        for channel in self.all_channels().await? {
+            let stats = self
                 .channels
-                .channels(after.clone(), CATALOG_PAGE)
+                .channel_stats(&channel.channel_id)
                 .await
                 .map_err(|error| error.to_string())?;
-            let Some((value, last)) = page.last() else {
-                break;
-            };
-            after = Some((value.clone(), last.channel_id.clone()));
-            for (_, channel) in &page {
-                let stats = self
-                    .channels
-                    .channel_stats(&channel.channel_id)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                counts.push((
-                    document_key(Section::Creators, &channel.channel_id),
-                    stats.followers,
-                ));
-                self.post_popularity(&channel.channel_id, counts).await?;
-            }
-            if page.len() < CATALOG_PAGE {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    async fn post_popularity(
-        &self,
-        channel_id: &str,
-        counts: &mut Vec<(String, u64)>,
-    ) -> Result<(), String> {
-        let mut before = None;
-        loop {
-            let posts = self
-                .channels
-                .posts_of(channel_id, None, before.clone(), CATALOG_PAGE)
-                .await
-                .map_err(|error| error.to_string())?;
-            let Some((value, last)) = posts.last() else {
-                break;
-            };
-            before = Some((value.clone(), last.post_id.clone()));
-            for (_, post) in posts.iter().filter(|(_, post)| post.ready()) {
+            counts.push((
+                document_key(Section::Creators, &channel.channel_id),
+                stats.followers,
+            ));
+            for post in self.all_posts_of(&channel.channel_id).await? {
+                if !post.ready() {
+                    continue;
+                }
                 let stats = self
                     .channels
                     .post_stats(&post.post_id)
                     .await
                     .map_err(|error| error.to_string())?;
                 counts.push((document_key(Section::Posts, &post.post_id), stats.views));
-            }
-            if posts.len() < CATALOG_PAGE {
-                break;
             }
         }
         Ok(())
