@@ -10,6 +10,7 @@ pub(crate) mod live;
 mod live_relay;
 pub(crate) mod miniapp;
 pub(crate) mod pay;
+pub(crate) mod search;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -68,6 +69,12 @@ pub(crate) enum BenchCommand {
     /// The relay `plaza bench live` measures the machine's bound against (started by it).
     #[command(hide = true)]
     LiveRelay(live_relay::LiveRelayArgs),
+    /// Search: indexing documents per second over `--docs` generated documents (Chinese
+    /// text, every section), then mixed queries (terms, phrases, substrings, pinyin,
+    /// intents, section pages) at a fixed `--rate` over HTTP; queries/s, p50/p99 from
+    /// when each request was due, and the index's size on disk, with the same queries
+    /// answered in process by the index alone (the machine's bound).
+    Search(search::SearchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +117,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<Outcome> {
         BenchCommand::Feed(args) => feed::run(args).await,
         BenchCommand::Live(args) => live::run(args).await,
         BenchCommand::LiveRelay(args) => live_relay::run(args).await,
+        BenchCommand::Search(args) => search::run(args).await,
     }
 }
 

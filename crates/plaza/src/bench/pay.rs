@@ -52,14 +52,25 @@ pub(crate) struct Server {
     pub(crate) child: std::process::Child,
     pub(crate) base_url: String,
     pub(crate) admin_token: String,
-    dir: PathBuf,
+    /// Removed when the server is dropped, unless kept.
+    dir: Option<PathBuf>,
+}
+
+impl Server {
+    /// Leaves the data directory in place when the server is dropped (one the caller
+    /// was given rather than made).
+    pub(crate) fn keep_data_dir(&mut self) {
+        self.dir = None;
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _killed = self.child.kill();
         let _waited = self.child.wait();
-        let _removed = std::fs::remove_dir_all(&self.dir);
+        if let Some(dir) = &self.dir {
+            let _removed = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -104,7 +115,7 @@ pub(crate) fn start_server_in(dir: PathBuf, extra: &[String]) -> anyhow::Result<
         child,
         base_url,
         admin_token,
-        dir,
+        dir: Some(dir),
     })
 }
 
