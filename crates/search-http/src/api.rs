@@ -41,6 +41,52 @@ pub(crate) fn router() -> Router<SearchState> {
         )
 }
 
+/// What to search, owned, so the search can leave the async workers.
+pub(crate) struct Asked {
+    pub q: String,
+    pub section: Option<Section>,
+    pub page: usize,
+    pub explain: bool,
+    pub context: Context,
+    pub now_ms: i64,
+}
+
+/// Runs a search on the blocking pool (a search of a large index takes milliseconds of
+/// CPU and must not hold one of the few async workers every request shares), and notes
+/// a first page's search in the query log.
+pub(crate) async fn searched(
+    state: &SearchState,
+    asked: Asked,
+    user: Option<String>,
+) -> Result<Answer, plaza_search::SearchError> {
+    let search = std::sync::Arc::clone(&state.search);
+    let (asked, answer) = tokio::task::spawn_blocking(move || {
+        let request = Request {
+            q: &asked.q,
+            section: asked.section,
+            page: asked.page,
+            explain: asked.explain,
+            context: &asked.context,
+            now_ms: asked.now_ms,
+        };
+        let answer = search.search(&request);
+        (asked, answer)
+    })
+    .await
+    .map_err(|error| plaza_search::SearchError::Index(format!("a search stopped: {error}")))?;
+    let answer = answer?;
+    let request = Request {
+        q: &asked.q,
+        section: asked.section,
+        page: asked.page,
+        explain: asked.explain,
+        context: &asked.context,
+        now_ms: asked.now_ms,
+    };
+    note(state, &request, &answer, user);
+    Ok(answer)
+}
+
 /// Notes a first page's search in the query log (later pages are the same search).
 pub(crate) fn note(
     state: &SearchState,
@@ -126,16 +172,15 @@ async fn search(
         ));
     }
     let (user, context) = context_of(&state, &headers).await;
-    let request = Request {
-        q: &query.q,
+    let asked = Asked {
+        q: query.q,
         section,
         page,
         explain: query.explain.unwrap_or(false),
-        context: &context,
+        context,
         now_ms: state.search.now_ms(),
     };
-    let answer = state.search.search(&request).map_err(api_error)?;
-    note(&state, &request, &answer, user);
+    let answer = searched(&state, asked, user).await.map_err(api_error)?;
     Ok(axum::Json(serde_json::to_value(&answer).map_err(
         |error| ApiError::unavailable(&format!("an answer could not be written: {error}")),
     )?))
@@ -152,7 +197,12 @@ async fn suggest(
     State(state): State<SearchState>,
     Query(query): Query<SuggestQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let suggestions = state.search.suggest(&query.q).map_err(api_error)?;
+    let search = std::sync::Arc::clone(&state.search);
+    let q = query.q.clone();
+    let suggestions = tokio::task::spawn_blocking(move || search.suggest(&q))
+        .await
+        .map_err(|error| ApiError::unavailable(&format!("suggestions stopped: {error}")))?
+        .map_err(api_error)?;
     Ok(axum::Json(
         json!({ "query": query.q, "suggestions": suggestions }),
     ))

@@ -15,11 +15,11 @@ use plaza_http::web::{
 };
 use plaza_kernel::clock::Timestamp;
 use plaza_search::engine::{Hit, IntentCard, PAGE_MAX, SectionHits};
-use plaza_search::{Answer, Context, Request, Section};
+use plaza_search::{Answer, Context, Section};
 use serde::Deserialize;
 
 use crate::SearchState;
-use crate::api::note;
+use crate::api::{Asked, searched};
 
 const SCRIPT: &str = include_str!("../../../web/search.js");
 const STYLESHEET: &str = include_str!("../../../web/search.css");
@@ -368,19 +368,16 @@ async fn search_page(
         hot_html(&state)
     } else {
         let (user, context) = searcher(&state, &viewer).await;
-        let request = Request {
-            q,
+        let asked = Asked {
+            q: q.to_owned(),
             section,
             page: 0,
             explain: false,
-            context: &context,
+            context,
             now_ms: state.search.now_ms(),
         };
-        match state.search.search(&request) {
-            Ok(answer) => {
-                note(&state, &request, &answer, user);
-                answer_html(q, section, &answer)
-            }
+        match searched(&state, asked, user).await {
+            Ok(answer) => answer_html(q, section, &answer),
             Err(error) => {
                 return ErrorPage::from_api(&crate::error::api_error(error)).into_response();
             }
@@ -415,15 +412,15 @@ async fn more(
     let viewer = viewer(&state.http, &headers).await;
     let (_, context) = searcher(&state, &viewer).await;
     let q = params.q.trim();
-    let request = Request {
-        q,
+    let asked = Asked {
+        q: q.to_owned(),
         section: Some(section),
         page,
         explain: false,
-        context: &context,
+        context,
         now_ms: state.search.now_ms(),
     };
-    let answer = match state.search.search(&request) {
+    let answer = match searched(&state, asked, None).await {
         Ok(answer) => answer,
         Err(error) => {
             return ErrorPage::from_api(&crate::error::api_error(error)).into_response();
