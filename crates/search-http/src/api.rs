@@ -51,6 +51,19 @@ pub(crate) struct Asked {
     pub now_ms: i64,
 }
 
+impl Asked {
+    fn request(&self) -> Request<'_> {
+        Request {
+            q: &self.q,
+            section: self.section,
+            page: self.page,
+            explain: self.explain,
+            context: &self.context,
+            now_ms: self.now_ms,
+        }
+    }
+}
+
 /// Runs a search on the blocking pool (a search of a large index takes milliseconds of
 /// CPU and must not hold one of the few async workers every request shares), and notes
 /// a first page's search in the query log.
@@ -61,29 +74,13 @@ pub(crate) async fn searched(
 ) -> Result<Answer, plaza_search::SearchError> {
     let search = std::sync::Arc::clone(&state.search);
     let (asked, answer) = tokio::task::spawn_blocking(move || {
-        let request = Request {
-            q: &asked.q,
-            section: asked.section,
-            page: asked.page,
-            explain: asked.explain,
-            context: &asked.context,
-            now_ms: asked.now_ms,
-        };
-        let answer = search.search(&request);
+        let answer = search.search(&asked.request());
         (asked, answer)
     })
     .await
     .map_err(|error| plaza_search::SearchError::Index(format!("a search stopped: {error}")))?;
     let answer = answer?;
-    let request = Request {
-        q: &asked.q,
-        section: asked.section,
-        page: asked.page,
-        explain: asked.explain,
-        context: &asked.context,
-        now_ms: asked.now_ms,
-    };
-    note(state, &request, &answer, user);
+    note(state, &asked.request(), &answer, user);
     Ok(answer)
 }
 
