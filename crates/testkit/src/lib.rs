@@ -616,7 +616,8 @@ impl TestServer {
                 .json(body),
         )
         .await
-        // A test kit call: an unreachable server fails the test here, as documented.
+        // Test-only code (the kit is a dev-dependency): the only failure is a server that
+        // does not answer, and failing the calling test here is this helper's documented contract.
         .expect("PATCH")
     }
 

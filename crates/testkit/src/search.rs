@@ -16,7 +16,8 @@ pub async fn search(server: &TestServer, params: &[(&str, &str)]) -> Reply {
         .client
         .get(format!("{}/api/v1/search", server.base_url))
         .query(params);
-    // A test kit call: an unreachable server fails the test here, as documented.
+    // Test-only code (the kit is a dev-dependency): the only failure is a server that
+    // does not answer, and failing the calling test here is this helper's documented contract.
     server.send(request).await.expect("GET /api/v1/search")
 }
 
