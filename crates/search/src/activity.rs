@@ -439,8 +439,13 @@ impl Activity {
         if terms.len() < TERMS_PER_BUCKET_MAX || terms.contains_key(&key) {
             terms.entry(key).or_default().add(&TermCount::of(&search));
         }
+        // Buckets are kept in time order: only the oldest ones can have left the day.
         let oldest = bucket - DAY_MS - BUCKET_MS;
-        noted.window.retain(|start, _| *start > oldest);
+        while let Some((&start, _)) = noted.window.first_key_value()
+            && start <= oldest
+        {
+            noted.window.pop_first();
+        }
         if noted.pending.len() < PENDING_MAX {
             noted.pending.push(search);
         } else {
