@@ -305,7 +305,7 @@ async fn query_log(
 }
 
 /// `GET /api/v1/admin/search/stats`: Search's daily and monthly users, hot searches,
-/// the queries that found nothing, and the index.
+/// the queries that found nothing, the index, and the answer cache's counts.
 async fn stats(
     _admin: Admin,
     State(state): State<SearchState>,
@@ -320,6 +320,7 @@ async fn stats(
         "zero_result_queries": zero,
         "dropped_from_log": activity.dropped(),
         "documents": state.search.index().document_count(),
+        "answer_cache": state.search.cache_stats(),
     })))
 }
 

@@ -3,8 +3,9 @@
 //!
 //! - **words**: jieba's search mode (a long word and the shorter words inside it), and
 //!   Latin words and numbers as they are (folding already lower-cased them);
-//! - **grams**: every pair of neighbouring Han characters, at the first one's place, so
-//!   any substring of two or more characters is a phrase of pairs;
+//! - **grams**: every run of two or three neighbouring Han characters, so any substring
+//!   of two or three characters is one term and a longer one is all of its
+//!   three-character windows;
 //! - **chars**: each Han character alone (titles only, for one-character queries);
 //! - **pinyin**: each word's full pinyin and initials, every reading of a character with
 //!   several (银行 is `yinhang` and `yinxing`), and each Han run's whole spelling, which
@@ -29,7 +30,7 @@ pub struct Span {
     pub start: usize,
     /// One past the last character.
     pub end: usize,
-    /// Its position for phrase matching.
+    /// Its position (its word's place, or its first character's).
     pub position: usize,
 }
 
@@ -94,30 +95,65 @@ impl Analyzer {
     /// Full pinyin and initials of each word of `folded` that is all Han characters.
     #[must_use]
     pub fn pinyin_words(&self, folded: &str) -> (Vec<Span>, Vec<Span>) {
-        let mut full = Vec::new();
-        let mut initials = Vec::new();
-        for (position, word) in self.words(folded).into_iter().enumerate() {
-            if !word.text.chars().all(is_han) {
-                continue;
-            }
-            let (spellings, letters) = spellings(&word.text);
-            for text in spellings {
-                full.push(Span {
-                    text,
-                    position,
-                    ..word.clone()
-                });
-            }
-            for text in letters {
-                initials.push(Span {
-                    text,
-                    position,
-                    ..word.clone()
-                });
-            }
-        }
-        (full, initials)
+        pinyin_of_words(&self.words(folded))
     }
+}
+
+/// Full pinyin and initials of each of `words` that is all Han characters, at the
+/// word's place in the list.
+#[must_use]
+pub fn pinyin_of_words(words: &[Span]) -> (Vec<Span>, Vec<Span>) {
+    let mut full = Vec::new();
+    let mut initials = Vec::new();
+    for (position, word) in words.iter().enumerate() {
+        if !word.text.chars().all(is_han) {
+            continue;
+        }
+        let spelled = spellings_of_word(&word.text);
+        let (spellings, letters) = &*spelled;
+        for text in spellings {
+            full.push(Span {
+                text: text.clone(),
+                position,
+                ..word.clone()
+            });
+        }
+        for text in letters {
+            initials.push(Span {
+                text: text.clone(),
+                position,
+                ..word.clone()
+            });
+        }
+    }
+    (full, initials)
+}
+
+/// Words remembered per thread with their spellings: a language's words repeat, and
+/// spelling one is most of what pinyin costs.
+const SPELLED_WORDS_KEPT: usize = 65_536;
+
+type Spelled = Arc<(Vec<String>, Vec<String>)>;
+
+thread_local! {
+    static SPELLED: std::cell::RefCell<std::collections::HashMap<String, Spelled>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// [`spellings`] of a word, remembered.
+fn spellings_of_word(word: &str) -> Spelled {
+    SPELLED.with(|cell| {
+        if let Some(known) = cell.borrow().get(word) {
+            return Arc::clone(known);
+        }
+        let spelled = Arc::new(spellings(word));
+        let mut known = cell.borrow_mut();
+        if known.len() >= SPELLED_WORDS_KEPT {
+            known.clear();
+        }
+        known.insert(word.to_owned(), Arc::clone(&spelled));
+        spelled
+    })
 }
 
 /// Characters of a run from which its spellings are also indexed (a name's later
@@ -161,21 +197,50 @@ pub fn pinyin_runs(folded: &str) -> (Vec<Span>, Vec<Span>) {
     (full, initials)
 }
 
-/// Pairs of neighbouring Han characters, each at its first character's place.
+/// The longest substring indexed as one gram: longer ones are found as all their grams
+/// of this length ([`query_grams`]).
+pub const GRAM_MAX: usize = 3;
+
+/// Every run of 2 to [`GRAM_MAX`] neighbouring Han characters, each at its first
+/// character's place: any substring of two or three characters is one term, so
+/// finding it reads one posting list and no positions.
 #[must_use]
 pub fn grams(folded: &str) -> Vec<Span> {
     let chars: Vec<char> = folded.chars().collect();
-    chars
-        .windows(2)
-        .enumerate()
-        .filter(|(_, pair)| is_han(pair[0]) && is_han(pair[1]))
-        .map(|(start, pair)| Span {
-            text: pair.iter().collect(),
-            start,
-            end: start + 2,
-            position: start,
-        })
-        .collect()
+    let mut spans = Vec::new();
+    for start in 0..chars.len() {
+        for length in 2..=GRAM_MAX {
+            let Some(gram) = chars.get(start..start + length) else {
+                break;
+            };
+            if !gram.iter().all(|c| is_han(*c)) {
+                break;
+            }
+            spans.push(Span {
+                text: gram.iter().collect(),
+                start,
+                end: start + length,
+                position: start,
+            });
+        }
+    }
+    spans
+}
+
+/// The grams a run of Han characters is found by: the run itself when it is a gram,
+/// else every [`GRAM_MAX`]-character window of it, which a text holding the run holds
+/// all of (and a text holding all of them almost always holds the run).
+#[must_use]
+pub fn query_grams(run: &str) -> Vec<String> {
+    let chars: Vec<char> = run.chars().collect();
+    match chars.len() {
+        0 | 1 => Vec::new(),
+        n if n <= GRAM_MAX => vec![run.to_owned()],
+        _ => chars
+            .windows(GRAM_MAX)
+            .map(|window| window.iter().collect())
+            .collect(),
+    }
 }
 
 /// Each Han character alone, at its place.
@@ -309,14 +374,18 @@ mod tests {
     }
 
     #[test]
-    fn grams_cover_every_neighbouring_pair_of_han_characters() {
+    fn grams_cover_every_two_and_three_neighbouring_han_characters() {
         let texts: Vec<String> = grams("中国农业 ab 银行")
             .into_iter()
             .map(|s| s.text)
             .collect();
-        assert_eq!(texts, ["中国", "国农", "农业", "银行"]);
+        assert_eq!(texts, ["中国", "中国农", "国农", "国农业", "农业", "银行"]);
         let at: Vec<usize> = grams("中国农业").into_iter().map(|s| s.position).collect();
-        assert_eq!(at, [0, 1, 2]);
+        assert_eq!(at, [0, 0, 1, 1, 2]);
+        assert_eq!(query_grams("农业"), ["农业"]);
+        assert_eq!(query_grams("农业发"), ["农业发"]);
+        assert_eq!(query_grams("农业发展"), ["农业发", "业发展"]);
+        assert!(query_grams("农").is_empty());
     }
 
     #[test]

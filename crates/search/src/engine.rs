@@ -4,9 +4,8 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use tantivy::collector::TopDocs;
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, EnableScoring, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Searcher, Term};
 
@@ -155,6 +154,69 @@ struct SegmentColumns {
     published: Column<i64>,
     owner: Column<u64>,
     section: Column<u64>,
+    name_key: Column<u64>,
+}
+
+/// The best scores offered so far, at most a given number of them.
+struct TopScores {
+    depth: usize,
+    /// Smallest first (a min-heap), so the one to drop is at the top.
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<Scored>>,
+}
+
+/// A score and its document, ordered by score, then the earlier document first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Scored(f32, DocAddress);
+
+impl Eq for Scored {}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0
+            .total_cmp(&other.0)
+            .then_with(|| other.1.cmp(&self.1))
+    }
+}
+
+impl TopScores {
+    fn new(depth: usize) -> Self {
+        Self {
+            depth,
+            heap: std::collections::BinaryHeap::with_capacity(depth + 1),
+        }
+    }
+
+    /// The score a document must beat to enter once the list is full.
+    fn threshold(&self) -> f32 {
+        match self.heap.peek() {
+            Some(std::cmp::Reverse(lowest)) if self.heap.len() >= self.depth => lowest.0,
+            _ => f32::MIN,
+        }
+    }
+
+    fn offer(&mut self, score: f32, address: DocAddress) {
+        if self.depth == 0 {
+            return;
+        }
+        self.heap.push(std::cmp::Reverse(Scored(score, address)));
+        if self.heap.len() > self.depth {
+            self.heap.pop();
+        }
+    }
+
+    fn into_sorted(self) -> Vec<(f32, DocAddress)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|std::cmp::Reverse(Scored(score, address))| (score, address))
+            .collect()
+    }
 }
 
 struct Candidate {
@@ -213,13 +275,7 @@ impl SearchIndex {
                 break;
             }
             answer.relaxed = relaxed;
-            let query = query::build(
-                &self.fields,
-                &self.analyzer,
-                &read,
-                request.section,
-                relaxed,
-            );
+            let query = query::build(&self.fields, &self.analyzer, &read, relaxed);
             answer.sections = self.ranked_sections(&searcher, &*query, &read, request)?;
         }
         if answer.hit_count() == 0 {
@@ -240,7 +296,8 @@ impl SearchIndex {
             None => OVERVIEW_DEPTH,
             Some(_) => ((page + 1) * PAGE_SIZE).div_ceil(RANK_BLOCK) * RANK_BLOCK + 1,
         };
-        let candidates = self.candidates(searcher, query, depth, request)?;
+        let top = self.top_by_text(searcher, query, depth, request.section)?;
+        let candidates = self.scored(searcher, top, Some(&read.folded), request)?;
         let mut by_section: HashMap<Section, Vec<Candidate>> = HashMap::new();
         for candidate in candidates {
             by_section
@@ -285,7 +342,60 @@ impl SearchIndex {
         depth: usize,
         request: &Request<'_>,
     ) -> Result<Vec<Candidate>, SearchError> {
-        let top = searcher.search(query, &TopDocs::with_limit(depth).order_by_score())?;
+        let top = self.top_by_text(searcher, query, depth, None)?;
+        self.scored(searcher, top, None, request)
+    }
+
+    /// The best `depth` documents of `query` by text score, of `section` only when one
+    /// is given, best first. Segments are read in turn with one threshold, the score a
+    /// document must beat to enter, which tantivy uses to skip blocks of documents that
+    /// cannot (block-max WAND, for a query that is a disjunction of terms); the section
+    /// is checked only for documents that would enter, so a section's page is pruned
+    /// like the whole index.
+    fn top_by_text(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        depth: usize,
+        section: Option<Section>,
+    ) -> Result<Vec<(f32, DocAddress)>, SearchError> {
+        let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+        let mut best = TopScores::new(depth);
+        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+            let segment_ord = u32::try_from(ord)
+                .map_err(|_| SearchError::Index("more segments than addresses".to_owned()))?;
+            let alive = reader.alive_bitset();
+            let sections = match section {
+                Some(_) => Some(reader.fast_fields().u64("section")?),
+                None => None,
+            };
+            let wanted = section.map(Section::code);
+            weight.for_each_pruning(best.threshold(), reader, &mut |doc, score| {
+                let dead = alive.is_some_and(|alive| !alive.is_alive(doc));
+                let elsewhere = sections
+                    .as_ref()
+                    .is_some_and(|column| column.first(doc) != wanted);
+                if !dead && !elsewhere {
+                    best.offer(score, DocAddress::new(segment_ord, doc));
+                }
+                best.threshold()
+            })?;
+        }
+        Ok(best.into_sorted())
+    }
+
+    /// Each of `top` with its ranking factors; those whose whole name is `exact_name`
+    /// (a folded query) have the exact name's constant added to their text score.
+    fn scored(
+        &self,
+        searcher: &Searcher,
+        top: Vec<(f32, DocAddress)>,
+        exact_name: Option<&str>,
+        request: &Request<'_>,
+    ) -> Result<Vec<Candidate>, SearchError> {
+        let exact_key = exact_name
+            .map(crate::index::name_key)
+            .filter(|key| *key != 0);
         let mut columns: HashMap<u32, SegmentColumns> = HashMap::new();
         let mut candidates = Vec::with_capacity(top.len());
         for (text, address) in top {
@@ -302,6 +412,12 @@ impl SearchIndex {
             let popularity = columns.popularity.first(doc).unwrap_or(0);
             let published = columns.published.first(doc).unwrap_or(0);
             let owner = columns.owner.first(doc).unwrap_or(0);
+            let text = match exact_key {
+                Some(key) if columns.name_key.first(doc) == Some(key) => {
+                    text + query::weight::EXACT_NAME
+                }
+                _ => text,
+            };
             let in_context = owner != 0 && request.context.owners.contains(&owner);
             let factors = rank::score(
                 text,
@@ -327,6 +443,7 @@ impl SearchIndex {
             published: fast.i64("published")?,
             owner: fast.u64("owner")?,
             section: fast.u64("section")?,
+            name_key: fast.u64("name_key")?,
         })
     }
 
@@ -593,10 +710,10 @@ impl SearchIndex {
     /// [`SearchError::Index`] when the index cannot be read.
     pub fn suggest(&self, q: &str) -> Result<Vec<Suggestion>, SearchError> {
         let read = ReadQuery::read(q);
+        let searcher = self.reader.searcher();
         let Some(query) = self.suggest_query(&read) else {
             return Ok(Vec::new());
         };
-        let searcher = self.reader.searcher();
         let request = Request {
             q,
             section: None,

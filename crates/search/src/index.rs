@@ -3,11 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use std::collections::BTreeMap;
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
+
+use tantivy::schema::OwnedValue;
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -17,7 +20,7 @@ use crate::error::SearchError;
 use crate::fold::fold;
 
 /// Bumped whenever fields or analysis change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 5;
 /// The file in the index directory naming its schema version.
 const VERSION_FILE: &str = "plaza-search-version";
 /// The incremental writer's memory (tantivy's floor is 15 MB per thread).
@@ -30,15 +33,20 @@ pub(crate) struct Fields {
     pub section: Field,
     pub title: Field,
     pub keywords: Field,
-    pub body: Field,
+    /// Every word of the title, keywords and text: where all of a query's words are
+    /// looked for together.
+    pub words: Field,
     pub title_grams: Field,
     pub body_grams: Field,
     pub title_chars: Field,
+    pub typo_names: Field,
+    pub typo_body: Field,
     pub pinyin: Field,
     pub initials: Field,
     pub name_pinyin: Field,
     pub name_initials: Field,
     pub name_exact: Field,
+    pub name_key: Field,
     pub service: Field,
     pub service_of: Field,
     pub popularity: Field,
@@ -57,21 +65,23 @@ fn schema() -> (Schema, Fields) {
         )
     };
     let freqs = IndexRecordOption::WithFreqs;
-    let positions = IndexRecordOption::WithFreqsAndPositions;
     let fields = Fields {
         key: builder.add_text_field("key", STRING),
         section: builder.add_u64_field("section", INDEXED | FAST),
         title: builder.add_text_field("title", text(freqs)),
         keywords: builder.add_text_field("keywords", text(freqs)),
-        body: builder.add_text_field("body", text(freqs)),
-        title_grams: builder.add_text_field("title_grams", text(positions)),
-        body_grams: builder.add_text_field("body_grams", text(positions)),
+        words: builder.add_text_field("words", text(freqs)),
+        title_grams: builder.add_text_field("title_grams", text(freqs)),
+        body_grams: builder.add_text_field("body_grams", text(freqs)),
         title_chars: builder.add_text_field("title_chars", text(freqs)),
+        typo_names: builder.add_text_field("typo_names", text(freqs)),
+        typo_body: builder.add_text_field("typo_body", text(freqs)),
         pinyin: builder.add_text_field("pinyin", text(freqs)),
         initials: builder.add_text_field("initials", text(freqs)),
         name_pinyin: builder.add_text_field("name_pinyin", text(freqs)),
         name_initials: builder.add_text_field("name_initials", text(freqs)),
         name_exact: builder.add_text_field("name_exact", STRING),
+        name_key: builder.add_u64_field("name_key", FAST),
         service: builder.add_text_field("service", STRING),
         service_of: builder.add_text_field("service_of", STRING),
         popularity: builder.add_u64_field("popularity", FAST),
@@ -82,8 +92,9 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
-/// Tokens of `spans` over `text` for a pre-tokenized field.
-fn pre_tokenized(text: &str, spans: Vec<Span>) -> PreTokenizedString {
+/// Tokens of `spans` for a pre-tokenized field. The text itself is left out: no
+/// analysed field is stored, and tantivy reads only the tokens.
+fn pre_tokenized(spans: Vec<Span>) -> PreTokenizedString {
     let tokens = spans
         .into_iter()
         .map(|span| Token {
@@ -95,8 +106,34 @@ fn pre_tokenized(text: &str, spans: Vec<Span>) -> PreTokenizedString {
         })
         .collect();
     PreTokenizedString {
-        text: text.to_owned(),
+        text: String::new(),
         tokens,
+    }
+}
+
+/// A document turned into the index's fields ([`SearchIndex::prepare`]), ready to add.
+///
+/// Its fields are kept as values, not as tantivy's compact document: that one stores
+/// pre-tokenized text as JSON and the indexing thread parses it back, which was about
+/// two-fifths of indexing's time.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared(BTreeMap<Field, OwnedValue>);
+
+impl Prepared {
+    fn text(&mut self, field: Field, text: impl Into<String>) {
+        self.0.insert(field, OwnedValue::Str(text.into()));
+    }
+
+    fn tokens(&mut self, field: Field, tokens: PreTokenizedString) {
+        self.0.insert(field, OwnedValue::PreTokStr(tokens));
+    }
+
+    fn u64(&mut self, field: Field, value: u64) {
+        self.0.insert(field, OwnedValue::U64(value));
+    }
+
+    fn i64(&mut self, field: Field, value: i64) {
+        self.0.insert(field, OwnedValue::I64(value));
     }
 }
 
@@ -113,7 +150,7 @@ pub enum Opened {
 /// The search index: a reader reloaded after each commit and one writer.
 pub struct SearchIndex {
     pub(crate) reader: IndexReader,
-    writer: Mutex<IndexWriter<TantivyDocument>>,
+    writer: Mutex<IndexWriter<BTreeMap<Field, OwnedValue>>>,
     pub(crate) fields: Fields,
     pub(crate) analyzer: Analyzer,
     dir: Option<PathBuf>,
@@ -224,46 +261,68 @@ impl SearchIndex {
     /// # Errors
     ///
     /// [`SearchError::Document`] when the document cannot be stored as JSON.
-    pub fn prepare(&self, document: &Document) -> Result<TantivyDocument, SearchError> {
+    pub fn prepare(&self, document: &Document) -> Result<Prepared, SearchError> {
         let f = &self.fields;
-        let mut doc = TantivyDocument::default();
-        doc.add_text(f.key, document.key());
-        doc.add_u64(f.section, document.section.code());
+        let mut doc = Prepared::default();
+        doc.text(f.key, document.key());
+        doc.u64(f.section, document.section.code());
         let title = fold(document.title.trim());
         let body = fold(&document.body);
         let keywords = fold(&document.keywords.join(" | "));
         let analyzer = &self.analyzer;
-        doc.add_pre_tokenized_text(f.title, pre_tokenized(&title, analyzer.words(&title)));
-        doc.add_pre_tokenized_text(
-            f.keywords,
-            pre_tokenized(&keywords, analyzer.words(&keywords)),
-        );
-        doc.add_pre_tokenized_text(f.body, pre_tokenized(&body, analyzer.words(&body)));
+        let title_words = analyzer.words(&title);
+        let keyword_words = analyzer.words(&keywords);
         // Keywords are a title's extension for substrings and pinyin alike; they follow
-        // the title after a gap, so no pair or phrase spans the two.
+        // the title after a gap, so no gram spans the two.
         let named = format!("{title} | {keywords}");
-        doc.add_pre_tokenized_text(f.title_grams, pre_tokenized(&named, analyze::grams(&named)));
-        doc.add_pre_tokenized_text(f.body_grams, pre_tokenized(&body, analyze::grams(&body)));
-        doc.add_pre_tokenized_text(
-            f.title_chars,
-            pre_tokenized(&title, analyze::han_chars(&title)),
+        let gap = title.chars().count() + 3;
+        let named_words: Vec<Span> = title_words
+            .iter()
+            .cloned()
+            .chain(keyword_words.iter().map(|word| Span {
+                start: word.start + gap,
+                end: word.end + gap,
+                ..word.clone()
+            }))
+            .collect();
+        let (full, initials) = analyze::pinyin_of_words(&named_words);
+        doc.tokens(f.pinyin, pre_tokenized(full));
+        doc.tokens(f.initials, pre_tokenized(initials));
+        // Typos are looked for among letter words only, whose dictionary is small.
+        doc.tokens(
+            f.typo_names,
+            pre_tokenized(letter_words(named_words.iter())),
         );
-        let (full, initials) = analyzer.pinyin_words(&named);
-        doc.add_pre_tokenized_text(f.pinyin, pre_tokenized(&named, full));
-        doc.add_pre_tokenized_text(f.initials, pre_tokenized(&named, initials));
+        let body_words = analyzer.words(&body);
+        doc.tokens(f.typo_body, pre_tokenized(letter_words(body_words.iter())));
+        let named_count = named_words.len();
+        let all_words: Vec<Span> = named_words
+            .into_iter()
+            .chain(body_words.into_iter().map(|word| Span {
+                position: word.position + named_count,
+                ..word
+            }))
+            .collect();
+        doc.tokens(f.title, pre_tokenized(title_words));
+        doc.tokens(f.keywords, pre_tokenized(keyword_words));
+        doc.tokens(f.words, pre_tokenized(all_words));
+        doc.tokens(f.title_grams, pre_tokenized(analyze::grams(&named)));
+        doc.tokens(f.body_grams, pre_tokenized(analyze::grams(&body)));
+        doc.tokens(f.title_chars, pre_tokenized(analyze::han_chars(&title)));
         let (full, initials) = analyze::pinyin_runs(&title);
-        doc.add_pre_tokenized_text(f.name_pinyin, pre_tokenized(&title, full));
-        doc.add_pre_tokenized_text(f.name_initials, pre_tokenized(&title, initials));
-        doc.add_text(f.name_exact, exact_name(&title));
+        doc.tokens(f.name_pinyin, pre_tokenized(full));
+        doc.tokens(f.name_initials, pre_tokenized(initials));
+        doc.text(f.name_exact, exact_name(&title));
+        doc.u64(f.name_key, name_key(&exact_name(&title)));
         if document.section == Section::Services {
-            doc.add_text(f.service, exact_name(&title));
-            doc.add_text(f.service_of, &document.owner);
+            doc.text(f.service, exact_name(&title));
+            doc.text(f.service_of, &document.owner);
         }
-        doc.add_u64(f.popularity, document.popularity);
-        doc.add_i64(f.published, document.published_at_ms.unwrap_or(0));
-        doc.add_u64(f.owner, owner_hash(&document.owner));
+        doc.u64(f.popularity, document.popularity);
+        doc.i64(f.published, document.published_at_ms.unwrap_or(0));
+        doc.u64(f.owner, owner_hash(&document.owner));
         let json = serde_json::to_string(document).map_err(SearchError::document)?;
-        doc.add_text(f.stored, json);
+        doc.text(f.stored, json);
         Ok(doc)
     }
 
@@ -273,8 +332,8 @@ impl SearchIndex {
     /// # Errors
     ///
     /// [`SearchError::Index`] when tantivy refuses it.
-    pub fn add_prepared(&self, doc: TantivyDocument) -> Result<(), SearchError> {
-        self.writer()?.add_document(doc)?;
+    pub fn add_prepared(&self, doc: Prepared) -> Result<(), SearchError> {
+        self.writer()?.add_document(doc.0)?;
         Ok(())
     }
 
@@ -288,7 +347,7 @@ impl SearchIndex {
         let prepared = self.prepare(document)?;
         let writer = self.writer()?;
         writer.delete_term(Term::from_field_text(self.fields.key, &document.key()));
-        writer.add_document(prepared)?;
+        writer.add_document(prepared.0)?;
         Ok(())
     }
 
@@ -406,6 +465,12 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Which commit searches see: it changes whenever what they find may have.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.reader.searcher().generation().generation_id()
+    }
+
     /// How many documents searches see.
     #[must_use]
     pub fn document_count(&self) -> u64 {
@@ -444,17 +509,38 @@ impl SearchIndex {
 
     fn writer(
         &self,
-    ) -> Result<std::sync::MutexGuard<'_, IndexWriter<TantivyDocument>>, SearchError> {
+    ) -> Result<std::sync::MutexGuard<'_, IndexWriter<BTreeMap<Field, OwnedValue>>>, SearchError>
+    {
         self.writer
             .lock()
             .map_err(|_| SearchError::Index("the index writer was poisoned by a panic".to_owned()))
     }
 }
 
+/// The words of `words` that are all ASCII letters and long enough to be matched with
+/// a typo ([`crate::query::TYPO_MIN_LETTERS`]).
+fn letter_words<'a>(words: impl Iterator<Item = &'a Span>) -> Vec<Span> {
+    words
+        .filter(|word| {
+            word.text.len() >= crate::query::TYPO_MIN_LETTERS
+                && word.text.bytes().all(|b| b.is_ascii_lowercase())
+        })
+        .cloned()
+        .collect()
+}
+
 /// A name as exact matching sees it: folded, spaces collapsed.
 #[must_use]
 pub fn exact_name(folded: &str) -> String {
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A stable 64-bit hash of an exact name ([`exact_name`]), kept as a fast field so a
+/// candidate's name is compared with the query without reading its stored document;
+/// 0 for no name.
+#[must_use]
+pub fn name_key(exact: &str) -> u64 {
+    owner_hash(exact)
 }
 
 /// A stable 64-bit hash of an owner id (FNV-1a), kept as a fast field so the searcher's

@@ -2,12 +2,14 @@
 //!
 //! Producers publish what anyone may see through the outbox; [`events`] turns their
 //! events into [`Document`]s; [`SearchIndex`] keeps them in tantivy with the analysis
-//! of [`analyze`] (jieba words, character pairs, pinyin and initials) over text folded by
+//! of [`analyze`] (jieba words, character grams, pinyin and initials) over text folded by
 //! [`fold`]; [`engine`] answers queries ranked as [`rank`] documents, with the intents of
-//! [`intent`] and highlights from [`highlight`].
+//! [`intent`] and highlights from [`highlight`]; [`cache`] keeps answers until the index
+//! changes.
 
 pub mod activity;
 pub mod analyze;
+pub mod cache;
 pub mod document;
 pub mod engine;
 pub mod error;
@@ -21,6 +23,7 @@ pub mod rank;
 pub mod service;
 
 pub use activity::{Activity, HotSearches, HotSettings, LoggedSearch, SearchUsers};
+pub use cache::CacheStats;
 pub use document::{Document, Section, document_key};
 pub use engine::{Answer, Request, Suggestion};
 pub use error::SearchError;

@@ -4,7 +4,7 @@
 
 use tantivy::Term;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
@@ -26,9 +26,9 @@ pub mod weight {
     pub const TITLE: f32 = 3.0;
     /// A keyword (service keyword, topic, category).
     pub const KEYWORDS: f32 = 2.0;
-    /// A word of the text.
+    /// A word anywhere in the document: title, keywords or text.
     pub const BODY: f32 = 1.0;
-    /// A substring of the title or keywords (character pairs).
+    /// A substring of the title or keywords (character grams).
     pub const TITLE_SUBSTRING: f32 = 2.5;
     /// A substring of the text.
     pub const BODY_SUBSTRING: f32 = 0.8;
@@ -44,7 +44,8 @@ pub mod weight {
     pub const TYPO: f32 = 1.0;
     /// A Latin word of the text with one typo.
     pub const TYPO_BODY: f32 = 0.4;
-    /// The query is the whole name, exactly (a constant added to the text score).
+    /// The query is the whole name, exactly (a constant added to a candidate's text
+    /// score).
     pub const EXACT_NAME: f32 = 8.0;
 }
 
@@ -159,21 +160,27 @@ fn term_query(field: Field, text: &str, boost: f32) -> Box<dyn Query> {
     )
 }
 
-/// A substring of Han characters as a phrase of its character pairs in `field`.
+/// A substring of Han characters in `field`: its one gram, or all of its grams, each
+/// weighing its share of `boost` so a long substring counts like a short one.
 fn substring_query(field: Field, run: &str, boost: f32) -> Option<Box<dyn Query>> {
-    let pairs: Vec<(usize, Term)> = analyze::grams(run)
-        .into_iter()
-        .map(|span| (span.position, term(field, &span.text)))
-        .collect();
-    let query: Box<dyn Query> = match pairs.len() {
-        0 => return None,
-        1 => Box::new(TermQuery::new(
-            pairs.into_iter().next()?.1,
-            IndexRecordOption::WithFreqs,
-        )),
-        _ => Box::new(PhraseQuery::new_with_offset(pairs)),
-    };
-    Some(boosted(query, boost))
+    let grams = analyze::query_grams(run);
+    match grams.as_slice() {
+        [] => None,
+        [gram] => Some(term_query(field, gram, boost)),
+        _ => {
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "a query has at most a few dozen grams"
+            )]
+            let share = boost / grams.len() as f32;
+            Some(Box::new(BooleanQuery::new(
+                grams
+                    .iter()
+                    .map(|gram| (Occur::Must, term_query(field, gram, share)))
+                    .collect(),
+            )))
+        }
+    }
 }
 
 /// Any one of `alternatives`.
@@ -186,107 +193,121 @@ fn any(alternatives: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     ))
 }
 
-/// How one piece can match a document.
+/// How one piece can match a document. Alternatives that are single terms are kept
+/// flat, so a query of such pieces is a plain disjunction of terms and tantivy can skip
+/// the blocks that cannot reach the best documents (block-max WAND).
 pub(crate) fn piece_query(fields: &Fields, analyzer: &Analyzer, piece: &Piece) -> Box<dyn Query> {
-    let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
-    match piece {
-        Piece::Han(run) => {
-            let words = analyzer.query_words(run);
-            let all_words: Vec<(Occur, Box<dyn Query>)> = words
-                .iter()
-                .map(|word| {
-                    let in_any_field = any(vec![
-                        term_query(fields.title, word, weight::TITLE),
-                        term_query(fields.keywords, word, weight::KEYWORDS),
-                        term_query(fields.body, word, weight::BODY),
-                    ]);
-                    (Occur::Must, in_any_field)
-                })
-                .collect();
-            if !all_words.is_empty() {
-                alternatives.push(Box::new(BooleanQuery::new(all_words)));
-            }
-            if run.chars().count() == 1 {
-                alternatives.push(term_query(fields.title_chars, run, weight::TITLE_CHAR));
-            }
-            alternatives.extend(substring_query(
-                fields.title_grams,
-                run,
-                weight::TITLE_SUBSTRING,
-            ));
-            alternatives.extend(substring_query(
-                fields.body_grams,
-                run,
-                weight::BODY_SUBSTRING,
-            ));
-        }
-        Piece::Latin(word) => {
-            alternatives.push(term_query(fields.title, word, weight::TITLE));
-            alternatives.push(term_query(fields.keywords, word, weight::KEYWORDS));
-            alternatives.push(term_query(fields.body, word, weight::BODY));
-            if piece.is_letters() {
-                if word.chars().count() >= TYPO_MIN_LETTERS {
-                    for (field, boost) in [
-                        (fields.title, weight::TYPO),
-                        (fields.keywords, weight::TYPO),
-                        (fields.body, weight::TYPO_BODY),
-                    ] {
-                        alternatives.push(boosted(
-                            Box::new(FuzzyTermQuery::new(term(field, word), 1, true)),
-                            boost,
-                        ));
-                    }
-                }
-                alternatives.push(term_query(fields.pinyin, word, weight::PINYIN));
-                if word.len() >= 2 {
-                    alternatives.push(term_query(fields.initials, word, weight::INITIALS));
-                    for field in [fields.name_pinyin, fields.name_initials] {
-                        alternatives.push(boosted(
-                            Box::new(ConstScoreQuery::new(
-                                Box::new(FuzzyTermQuery::new_prefix(term(field, word), 0, false)),
-                                1.0,
-                            )),
-                            weight::NAME_PREFIX,
-                        ));
-                    }
-                }
-            }
-        }
-    }
+    let alternatives = match piece {
+        Piece::Han(run) => han_alternatives(fields, analyzer, run),
+        Piece::Latin(word) => latin_alternatives(fields, word, piece.is_letters()),
+    };
     any(alternatives)
 }
 
-/// The whole query: every piece must match (or, relaxed, any piece), within `section`
-/// when one is given; the exact name adds its constant.
+/// A run of Han characters: its words, one title character, or a substring.
+fn han_alternatives(fields: &Fields, analyzer: &Analyzer, run: &str) -> Vec<Box<dyn Query>> {
+    let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
+    let words = analyzer.query_words(run);
+    match words.as_slice() {
+        [] => {}
+        [word] => {
+            alternatives.push(term_query(fields.title, word, weight::TITLE));
+            alternatives.push(term_query(fields.keywords, word, weight::KEYWORDS));
+            alternatives.push(term_query(fields.words, word, weight::BODY));
+        }
+        // Every word, in the whole document; and every word in the title, or in the
+        // keywords, which weigh more. Each is an intersection of terms, which tantivy
+        // walks by skipping.
+        _ => {
+            for (field, boost) in [
+                (fields.words, weight::BODY),
+                (fields.title, weight::TITLE),
+                (fields.keywords, weight::KEYWORDS),
+            ] {
+                alternatives.push(Box::new(BooleanQuery::new(
+                    words
+                        .iter()
+                        .map(|word| (Occur::Must, term_query(field, word, boost)))
+                        .collect(),
+                )));
+            }
+        }
+    }
+    if run.chars().count() == 1 {
+        alternatives.push(term_query(fields.title_chars, run, weight::TITLE_CHAR));
+    }
+    alternatives.extend(substring_query(
+        fields.title_grams,
+        run,
+        weight::TITLE_SUBSTRING,
+    ));
+    alternatives.extend(substring_query(
+        fields.body_grams,
+        run,
+        weight::BODY_SUBSTRING,
+    ));
+    alternatives
+}
+
+/// A Latin word: as a word, with a typo, as pinyin or initials, as a name's beginning.
+fn latin_alternatives(fields: &Fields, word: &str, letters: bool) -> Vec<Box<dyn Query>> {
+    let mut alternatives: Vec<Box<dyn Query>> = vec![
+        term_query(fields.title, word, weight::TITLE),
+        term_query(fields.keywords, word, weight::KEYWORDS),
+        term_query(fields.words, word, weight::BODY),
+    ];
+    if !letters {
+        return alternatives;
+    }
+    if word.chars().count() >= TYPO_MIN_LETTERS {
+        for (field, boost) in [
+            (fields.typo_names, weight::TYPO),
+            (fields.typo_body, weight::TYPO_BODY),
+        ] {
+            alternatives.push(boosted(
+                Box::new(FuzzyTermQuery::new(term(field, word), 1, true)),
+                boost,
+            ));
+        }
+    }
+    alternatives.push(term_query(fields.pinyin, word, weight::PINYIN));
+    if word.len() >= 2 {
+        alternatives.push(term_query(fields.initials, word, weight::INITIALS));
+        for field in [fields.name_pinyin, fields.name_initials] {
+            alternatives.push(boosted(
+                Box::new(ConstScoreQuery::new(
+                    Box::new(FuzzyTermQuery::new_prefix(term(field, word), 0, false)),
+                    1.0,
+                )),
+                weight::NAME_PREFIX,
+            ));
+        }
+    }
+    alternatives
+}
+
+/// The whole query's text match: every piece must match (or, relaxed, any piece). The
+/// section and the exact name are not part of it: the engine filters sections while
+/// collecting, and adds the exact name's constant to the candidates whose name is the
+/// query, so a query of flat pieces stays prunable.
 pub(crate) fn build(
     fields: &Fields,
     analyzer: &Analyzer,
     read: &ReadQuery,
-    section: Option<Section>,
     relaxed: bool,
 ) -> Box<dyn Query> {
     let occur = if relaxed { Occur::Should } else { Occur::Must };
-    let pieces: Vec<(Occur, Box<dyn Query>)> = read
+    let mut pieces: Vec<(Occur, Box<dyn Query>)> = read
         .pieces
         .iter()
         .map(|piece| (occur, piece_query(fields, analyzer, piece)))
         .collect();
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-        vec![(Occur::Must, Box::new(BooleanQuery::new(pieces)))];
-    clauses.push((
-        Occur::Should,
-        Box::new(ConstScoreQuery::new(
-            Box::new(TermQuery::new(
-                term(fields.name_exact, &read.folded),
-                IndexRecordOption::Basic,
-            )),
-            weight::EXACT_NAME,
-        )),
-    ));
-    if let Some(section) = section {
-        clauses.push((Occur::Must, section_filter(fields, section)));
+    if pieces.len() == 1
+        && let Some((_, only)) = pieces.pop()
+    {
+        return only;
     }
-    Box::new(BooleanQuery::new(clauses))
+    Box::new(BooleanQuery::new(pieces))
 }
 
 /// Documents of `section`, scoring nothing.

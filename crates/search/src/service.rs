@@ -1,6 +1,7 @@
 //! `Search`, the one entry: the index with its writer's turn, the operator's intent
 //! dictionary (a record), the outbox consumer's step, and reindexing from a catalog.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use plaza_kernel::BoxFuture;
@@ -11,6 +12,7 @@ use plaza_ledger::{LedgerError, LedgerStore, WriteSet};
 use serde::Serialize;
 
 use crate::activity::Activity;
+use crate::cache::{AnswerCache, CacheStats};
 use crate::engine::{Answer, Request, Suggestion};
 use crate::error::SearchError;
 use crate::events;
@@ -85,6 +87,9 @@ pub struct Search {
     ledger: Arc<dyn LedgerStore>,
     clock: Arc<dyn Clock>,
     dictionary: RwLock<Arc<IntentDictionary>>,
+    /// Bumped whenever the dictionary changes, so kept answers are not reused.
+    dictionary_version: AtomicU64,
+    answers: AnswerCache,
     activity: Activity,
     /// Held while the index is written, so a reindex's clear and rebuild commit as one.
     turn: tokio::sync::Mutex<()>,
@@ -110,6 +115,8 @@ impl Search {
             ledger: parts.ledger,
             clock: parts.clock,
             dictionary: RwLock::new(Arc::new(IntentDictionary::starter())),
+            dictionary_version: AtomicU64::new(0),
+            answers: AnswerCache::default(),
             turn: tokio::sync::Mutex::new(()),
             progress: Mutex::new(ReindexProgress::default()),
         }
@@ -141,6 +148,7 @@ impl Search {
     fn remember(&self, dictionary: IntentDictionary) {
         if let Ok(mut held) = self.dictionary.write() {
             *held = Arc::new(dictionary);
+            self.dictionary_version.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -206,7 +214,24 @@ impl Search {
     ///
     /// [`SearchError::Index`] when the index cannot be read.
     pub fn search(&self, request: &Request<'_>) -> Result<Answer, SearchError> {
-        self.index.search(request, &self.dictionary())
+        // The versions are read before searching: a change meanwhile makes the answer
+        // kept under the old ones, which no later search asks for.
+        let version = (
+            self.index.generation(),
+            self.dictionary_version.load(Ordering::Relaxed),
+        );
+        if let Some(answer) = self.answers.get(request, version) {
+            return Ok(answer);
+        }
+        let answer = self.index.search(request, &self.dictionary())?;
+        self.answers.put(request, version, &answer);
+        Ok(answer)
+    }
+
+    /// How the answer cache did since start.
+    #[must_use]
+    pub fn cache_stats(&self) -> CacheStats {
+        self.answers.stats()
     }
 
     /// Suggestions for what is being typed.

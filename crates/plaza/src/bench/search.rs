@@ -17,7 +17,9 @@
 //! connections send `GET /api/v1/search?q=…` on an open loop: request `i` is due at
 //! `start + i / rate`, and its latency is counted from when it was due, so a server
 //! that falls behind pays for the requests waiting behind it (no coordinated
-//! omission). Each request draws its query at random from a mixed set: terms,
+//! omission). The first `--warmup-seconds` of requests are not counted: connections
+//! open, the index's pages come into memory and the server's answer cache fills; the
+//! cache's hit ratio over the whole run is reported (the bound above never uses it). Each request draws its query at random from a mixed set: terms,
 //! two-word phrases, substrings of titles, full pinyin, initials, intents ("附近 核酸",
 //! "社保怎么查") and section pages (`section=posts&page=1`).
 
@@ -49,9 +51,14 @@ pub(crate) struct SearchArgs {
     /// Queries per second offered, on an open loop (request i is due at start + i/rate).
     #[arg(long, default_value_t = 1_000)]
     rate: u32,
-    /// Measured seconds of queries (after a two-second warm-up that is not counted).
+    /// Measured seconds of queries, after the warm-up.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// Seconds of queries at the same rate before the measured ones, not counted: the
+    /// clients' connections open, the index's pages come into memory and the server's
+    /// answer cache fills with the set's queries (0 measures from a cold start).
+    #[arg(long, default_value_t = 10)]
+    warmup_seconds: u64,
     /// Concurrent clients, each a keep-alive connection.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -66,13 +73,19 @@ pub(crate) struct SearchArgs {
     /// search index yet [default: a temporary directory, removed after].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// With `--data-dir`: open the search index already there (built by an earlier run
+    /// with the same `--docs` and `--seed`) instead of building one; indexing is then
+    /// not measured. For working on queries.
+    #[arg(long, requires = "data_dir")]
+    reuse_index: bool,
+    /// Measure the in-process bound only, without starting the server.
+    #[arg(long)]
+    bound_only: bool,
 }
 
 /// The index's folder in a data directory: where `plaza serve` opens it
 /// (`systems::search::INDEX_DIR`).
 const INDEX_DIR: &str = "search-index";
-/// Not counted: the server's caches and the clients' connections settle.
-const WARMUP: Duration = Duration::from_secs(2);
 /// How long requests due in the window may still be sent after it ends; the rest are
 /// counted as unsent.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -922,6 +935,30 @@ fn build(seed: u64, docs: usize, index_dir: &Path) -> anyhow::Result<(SearchInde
     Ok((index, built))
 }
 
+/// Opens the index an earlier run built in `index_dir` (`--reuse-index`): nothing is
+/// measured of indexing.
+fn reopen(index_dir: &Path) -> anyhow::Result<(SearchIndex, Built)> {
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let (index, opened) = SearchIndex::open(index_dir, Analyzer::new(), threads)
+        .with_context(|| format!("the search index in {}", index_dir.display()))?;
+    if opened != Opened::Existing {
+        bail!("{} held no index to reuse", index_dir.display());
+    }
+    let built = Built {
+        generate_s: 0.0,
+        index_s: 0.0,
+        prepare_s: 0.0,
+        add_wait_s: 0.0,
+        commit_s: 0.0,
+        machine_cores: None,
+        threads,
+        documents: index.document_count(),
+        index_bytes: index.bytes_on_disk(),
+        segments: segment_count(index_dir),
+    };
+    Ok((index, built))
+}
+
 /// Queries answered by the index in this process.
 struct Bound {
     /// On one thread.
@@ -1193,7 +1230,7 @@ async fn drive(
     args: &SearchArgs,
 ) -> anyhow::Result<Measured> {
     let start = Instant::now() + Duration::from_millis(200);
-    let measure_from = start + WARMUP;
+    let measure_from = start + Duration::from_secs(args.warmup_seconds);
     let measure_until = measure_from + Duration::from_secs(args.seconds);
     let rate = u64::from(args.rate);
     let schedule = Arc::new(Schedule {
@@ -1203,7 +1240,7 @@ async fn drive(
         start,
         measure_from,
         measure_until,
-        total: (WARMUP.as_secs() + args.seconds) * rate,
+        total: (args.warmup_seconds + args.seconds) * rate,
         next: AtomicU64::new(0),
         seed: args.seed,
     });
@@ -1280,6 +1317,20 @@ async fn served_documents(base_url: &str, admin_token: &str) -> anyhow::Result<(
     Ok((documents, progress))
 }
 
+/// The server's answer-cache counts (`answer_cache` of the search stats).
+async fn answer_cache(base_url: &str, admin_token: &str) -> anyhow::Result<Value> {
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let stats = api_call(
+        &client,
+        reqwest::Method::GET,
+        format!("{base_url}/api/v1/admin/search/stats"),
+        admin_token,
+        None,
+    )
+    .await?;
+    Ok(stats["answer_cache"].clone())
+}
+
 fn print(line: &str) -> anyhow::Result<()> {
     writeln!(std::io::stdout().lock(), "{line}")?;
     Ok(())
@@ -1292,8 +1343,13 @@ async fn build_and_bound(
     index_dir: PathBuf,
 ) -> anyhow::Result<(Built, Bound, Vec<Query>)> {
     let (seed, docs, bound_seconds) = (args.seed, args.docs, args.bound_seconds);
+    let reuse = args.reuse_index;
     tokio::task::spawn_blocking(move || -> anyhow::Result<(Built, Bound, Vec<Query>)> {
-        let (index, built) = build(seed, docs, &index_dir)?;
+        let (index, built) = if reuse {
+            reopen(&index_dir)?
+        } else {
+            build(seed, docs, &index_dir)?
+        };
         print(&format!(
             "indexed {} documents in {:.1} s: {:.0} documents/s ({} threads, summed: preparing {:.1} s, waiting to add {:.1} s; commit {:.1} s; {} segments, {} MB); the bound: {} s of queries in process on one thread, then on every core…",
             built.documents,
@@ -1325,7 +1381,7 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
         None => tempfile_dir()?,
     };
     let index_dir = dir.join(INDEX_DIR);
-    if index_dir.exists() {
+    if index_dir.exists() && !args.reuse_index {
         bail!(
             "{} already holds a search index: give a data directory without one",
             dir.display()
@@ -1349,6 +1405,9 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
             return Err(error);
         }
     };
+    if args.bound_only {
+        return report_bound(&built, &bound);
+    }
     let mut server = start_server_in(dir, &[])?;
     if args.data_dir.is_some() {
         server.keep_data_dir();
@@ -1366,15 +1425,44 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
         args.rate,
         args.concurrency,
         args.seconds,
-        WARMUP.as_secs(),
+        args.warmup_seconds,
     ))?;
     let measured = drive(address, server.child.id(), &queries, &args).await?;
     let (served_after, progress) = served_documents(&server.base_url, &server.admin_token).await?;
+    let cache = answer_cache(&server.base_url, &server.admin_token).await?;
     drop(server);
     let kept = served_before == built.documents
         && served_after == built.documents
         && progress["finished"].as_u64() == Some(0);
-    report(&args, &built, &bound, &measured, kept, &progress)
+    report(&args, &built, &bound, &measured, kept, &progress, &cache)
+}
+
+/// `--bound-only`'s figures: the engine alone, in process.
+fn report_bound(built: &Built, bound: &Bound) -> anyhow::Result<Outcome> {
+    let figures = json!({
+        "bench": "search",
+        "docs": built.documents,
+        "index_docs_per_second": (built.documents as f64 / built.index_s).round(),
+        "bound_queries_per_second_one_thread": bound.queries_per_second.round(),
+        "bound_queries_per_second_all_cores": bound.all_cores_queries_per_second.round(),
+        "bound_by_kind": kind_figures(&bound.by_kind_us),
+        "bound_slowest": bound.slowest,
+    });
+    print(&figures.to_string())?;
+    Ok(Outcome::Success)
+}
+
+/// The share of searches the server's answer cache answered.
+fn hit_ratio(cache: &Value) -> f64 {
+    let (hits, misses) = (
+        cache["hits"].as_u64().unwrap_or(0),
+        cache["misses"].as_u64().unwrap_or(0),
+    );
+    if hits + misses == 0 {
+        0.0
+    } else {
+        round(hits as f64 / (hits + misses) as f64, 3)
+    }
 }
 
 fn kind_figures(by_kind_us: &HashMap<Kind, Vec<u32>>) -> Value {
@@ -1405,6 +1493,7 @@ fn report(
     measured: &Measured,
     kept: bool,
     progress: &Value,
+    cache: &Value,
 ) -> anyhow::Result<Outcome> {
     let queries_per_second = measured.completed_in_window as f64 / args.seconds as f64;
     let figures = json!({
@@ -1417,6 +1506,7 @@ fn report(
         "index_bytes": built.index_bytes,
         "rate": args.rate,
         "seconds": args.seconds,
+        "warmup_seconds": args.warmup_seconds,
         "concurrency": args.concurrency,
         "errors": measured.errors,
         "unsent": measured.unsent,
@@ -1442,10 +1532,12 @@ fn report(
         "client_cores_used": measured.client_cores,
         "machine_cores_used": measured.machine_cores,
         "index_kept_by_server": kept,
+        "answer_cache": cache,
+        "answer_cache_hit_ratio": hit_ratio(cache),
         "server_reindex": progress,
     });
     print(&format!(
-        "search: {} documents indexed at {} documents/s ({} MB on disk); {} queries/s of {} offered, p50 {} ms, p99 {} ms (from when due; {} ms from when sent); in process {} queries/s on one thread, {} on every core; the server used {} cores, every process {}; {} errors, {} unsent{}",
+        "search: {} documents indexed at {} documents/s ({} MB on disk); {} queries/s of {} offered, p50 {} ms, p99 {} ms (from when due; {} ms from when sent); in process (no answer cache) {} queries/s on one thread, {} on every core; answer cache hit ratio {}; the server used {} cores, every process {}; {} errors, {} unsent{}",
         figures["docs"],
         figures["index_docs_per_second"],
         built.index_bytes / 1_000_000,
@@ -1456,6 +1548,7 @@ fn report(
         figures["service_p99_ms"],
         figures["bound_queries_per_second_one_thread"],
         figures["bound_queries_per_second_all_cores"],
+        figures["answer_cache_hit_ratio"],
         figures["server_cores_used"],
         figures["machine_cores_used"],
         measured.errors,
