@@ -18,6 +18,9 @@ use pinyin::ToPinyinMulti;
 
 use crate::fold::{is_han, is_latin_or_digit};
 
+/// Latin words at least this long also match with one typo.
+pub const TYPO_MIN_LETTERS: usize = 5;
+
 /// Most spellings kept for one word or run when its characters have several readings.
 pub const SPELLINGS_MAX: usize = 4;
 

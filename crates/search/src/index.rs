@@ -518,11 +518,11 @@ impl SearchIndex {
 }
 
 /// The words of `words` that are all ASCII letters and long enough to be matched with
-/// a typo ([`crate::query::TYPO_MIN_LETTERS`]).
+/// a typo ([`analyze::TYPO_MIN_LETTERS`]).
 fn letter_words<'a>(words: impl Iterator<Item = &'a Span>) -> Vec<Span> {
     words
         .filter(|word| {
-            word.text.len() >= crate::query::TYPO_MIN_LETTERS
+            word.text.len() >= analyze::TYPO_MIN_LETTERS
                 && word.text.bytes().all(|b| b.is_ascii_lowercase())
         })
         .cloned()

@@ -2,11 +2,12 @@
 //! alternatives across the fields. No character is syntax: quotes, colons, stars and
 //! brackets separate pieces like spaces do.
 
-use tantivy::Term;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
 };
+use tantivy::query::{EnableScoring, Explanation, Scorer, Weight};
 use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocId, DocSet, Score, SegmentReader, TantivyError, Term};
 
 use crate::analyze::{self, Analyzer};
 use crate::document::Section;
@@ -17,8 +18,7 @@ use crate::index::{Fields, exact_name};
 pub const QUERY_CHARS_MAX: usize = 64;
 /// The most pieces a query is read as; later ones are dropped.
 pub const PIECES_MAX: usize = 8;
-/// Latin words at least this long also match with one typo.
-pub const TYPO_MIN_LETTERS: usize = 5;
+pub use crate::analyze::TYPO_MIN_LETTERS;
 
 /// Field weights: where a match counts most.
 pub mod weight {
@@ -173,13 +173,61 @@ fn substring_query(field: Field, run: &str, boost: f32) -> Option<Box<dyn Query>
                 reason = "a query has at most a few dozen grams"
             )]
             let share = boost / grams.len() as f32;
-            Some(Box::new(BooleanQuery::new(
+            Some(all_of(
                 grams
                     .iter()
-                    .map(|gram| (Occur::Must, term_query(field, gram, share)))
+                    .map(|gram| term_query(field, gram, share))
                     .collect(),
-            )))
+            ))
         }
+    }
+}
+
+/// Every one of `parts`.
+fn all_of(parts: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    Box::new(Explainable(Box::new(BooleanQuery::new(
+        parts.into_iter().map(|q| (Occur::Must, q)).collect(),
+    ))))
+}
+
+/// A query whose explanation first checks that the document explained is not before
+/// its first match. Tantivy explains a boolean query by seeking a new scorer to the
+/// document, and an intersection's scorer starts on its first match and must never be
+/// sought backwards (a debug assertion); explaining a document that matches another
+/// alternative but comes before this one's first match would.
+#[derive(Debug)]
+pub(crate) struct Explainable(pub(crate) Box<dyn Query>);
+
+impl Clone for Explainable {
+    fn clone(&self) -> Self {
+        Self(self.0.box_clone())
+    }
+}
+
+impl Query for Explainable {
+    fn weight(&self, enable_scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(ExplainableWeight(self.0.weight(enable_scoring)?)))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        self.0.query_terms(visitor);
+    }
+}
+
+struct ExplainableWeight(Box<dyn Weight>);
+
+impl Weight for ExplainableWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        self.0.scorer(reader, boost)
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        if self.0.scorer(reader, 1.0)?.doc() > doc {
+            return Err(TantivyError::InvalidArgument(format!(
+                "document #{doc} does not match"
+            )));
+        }
+        self.0.explain(reader, doc)
     }
 }
 
@@ -224,12 +272,12 @@ fn han_alternatives(fields: &Fields, analyzer: &Analyzer, run: &str) -> Vec<Box<
                 (fields.title, weight::TITLE),
                 (fields.keywords, weight::KEYWORDS),
             ] {
-                alternatives.push(Box::new(BooleanQuery::new(
+                alternatives.push(all_of(
                     words
                         .iter()
-                        .map(|word| (Occur::Must, term_query(field, word, boost)))
+                        .map(|word| term_query(field, word, boost))
                         .collect(),
-                )));
+                ));
             }
         }
     }
@@ -307,7 +355,11 @@ pub(crate) fn build(
     {
         return only;
     }
-    Box::new(BooleanQuery::new(pieces))
+    if relaxed {
+        Box::new(BooleanQuery::new(pieces))
+    } else {
+        Box::new(Explainable(Box::new(BooleanQuery::new(pieces))))
+    }
 }
 
 /// Documents of `section`, scoring nothing.

@@ -1301,33 +1301,30 @@ fn machine_busy_seconds() -> Option<f64> {
 /// Linux's `USER_HZ`, the unit of `/proc` times.
 const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
-/// The documents the running server's index holds, and whether it rebuilt it (a
-/// rebuild from this data directory's empty database would leave none).
-async fn served_documents(base_url: &str, admin_token: &str) -> anyhow::Result<(u64, Value)> {
+/// `GET` of an operator's search API on the running server.
+async fn admin_get(base_url: &str, admin_token: &str, path: &str) -> anyhow::Result<Value> {
     let client = reqwest::Client::builder().no_proxy().build()?;
-    let progress = api_call(
+    api_call(
         &client,
         reqwest::Method::GET,
-        format!("{base_url}/api/v1/admin/search/reindex"),
+        format!("{base_url}/api/v1/admin/search/{path}"),
         admin_token,
         None,
     )
-    .await?;
+    .await
+}
+
+/// The documents the running server's index holds, and whether it rebuilt it (a
+/// rebuild from this data directory's empty database would leave none).
+async fn served_documents(base_url: &str, admin_token: &str) -> anyhow::Result<(u64, Value)> {
+    let progress = admin_get(base_url, admin_token, "reindex").await?;
     let documents = progress["documents"].as_u64().unwrap_or(0);
     Ok((documents, progress))
 }
 
 /// The server's answer-cache counts (`answer_cache` of the search stats).
 async fn answer_cache(base_url: &str, admin_token: &str) -> anyhow::Result<Value> {
-    let client = reqwest::Client::builder().no_proxy().build()?;
-    let stats = api_call(
-        &client,
-        reqwest::Method::GET,
-        format!("{base_url}/api/v1/admin/search/stats"),
-        admin_token,
-        None,
-    )
-    .await?;
+    let stats = admin_get(base_url, admin_token, "stats").await?;
     Ok(stats["answer_cache"].clone())
 }
 

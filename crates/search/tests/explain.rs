@@ -1,0 +1,62 @@
+//! Explanations of queries whose alternatives are intersections (several words, long
+//! substrings, several pieces): a document explained may come before an
+//! intersection's first match, which tantivy must never be asked to seek back to.
+
+use plaza_search::analyze::Analyzer;
+use plaza_search::{Context, Document, IntentDictionary, Request, SearchIndex, Section};
+
+fn post(id: &str, title: &str, body: &str) -> Document {
+    Document {
+        section: Section::Posts,
+        id: id.to_owned(),
+        title: title.to_owned(),
+        body: body.to_owned(),
+        keywords: Vec::new(),
+        popularity: 0,
+        published_at_ms: None,
+        owner: String::new(),
+        link: format!("/app/posts/{id}"),
+        card: serde_json::Map::new(),
+    }
+}
+
+#[test]
+fn a_document_before_an_intersections_first_match_is_explained() {
+    let index = SearchIndex::in_memory(Analyzer::new(), 1).unwrap();
+    // The first document holds the query only as a substring of its title; the later
+    // ones hold its words apart, which only the intersection of words finds.
+    let documents = [
+        post("a", "瑞幸咖啡新品", "今天的新品"),
+        post("b", "早餐", "瑞幸 的 咖啡 不错"),
+        post("c", "午餐", "咖啡 和 瑞幸"),
+        post("d", "核酸检测预约点", "核酸检测 预约 在这里"),
+    ];
+    for document in &documents {
+        index.upsert(document).unwrap();
+    }
+    index.commit().unwrap();
+    let context = Context::default();
+    for q in ["瑞幸咖啡", "核酸检测预约", "瑞幸 咖啡", "咖啡 新品"] {
+        let answer = index
+            .search(
+                &Request {
+                    q,
+                    section: None,
+                    page: 0,
+                    explain: true,
+                    context: &context,
+                    now_ms: 0,
+                },
+                &IntentDictionary::starter(),
+            )
+            .unwrap();
+        assert!(answer.hit_count() > 0, "{q}");
+        for hit in answer.sections.iter().flat_map(|s| &s.hits) {
+            let explanation = hit.explanation.as_ref().unwrap();
+            assert!(explanation["detail"].is_object(), "{q}: {explanation}");
+            for piece in explanation["pieces"].as_array().unwrap() {
+                assert_eq!(piece["matched"], true, "{q}: {explanation}");
+            }
+        }
+    }
+}
