@@ -55,9 +55,10 @@ pub(crate) struct SearchArgs {
     #[arg(long, default_value_t = 20)]
     seconds: u64,
     /// Seconds of queries at the same rate before the measured ones, not counted: the
-    /// clients' connections open, the index's pages come into memory and the server's
-    /// answer cache fills with the set's queries (0 measures from a cold start).
-    #[arg(long, default_value_t = 10)]
+    /// clients' connections open, the index's pages come into memory, the server's
+    /// answer cache fills with the set's queries and the queue of the cold start drains
+    /// (which took 9 to 15 s here; 0 measures from a cold start).
+    #[arg(long, default_value_t = 20)]
     warmup_seconds: u64,
     /// Concurrent clients, each a keep-alive connection.
     #[arg(long, default_value_t = 64)]
