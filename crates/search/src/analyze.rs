@@ -3,9 +3,8 @@
 //!
 //! - **words**: jieba's search mode (a long word and the shorter words inside it), and
 //!   Latin words and numbers as they are (folding already lower-cased them);
-//! - **grams**: every run of two or three neighbouring Han characters, so any substring
-//!   of two or three characters is one term and a longer one is all of its
-//!   three-character windows;
+//! - **grams**: every pair of neighbouring Han characters, so any substring of two
+//!   characters is one term and a longer one is all of its pairs;
 //! - **chars**: each Han character alone (titles only, for one-character queries);
 //! - **pinyin**: each word's full pinyin and initials, every reading of a character with
 //!   several (银行 is `yinhang` and `yinxing`), and each Han run's whole spelling, which
@@ -17,6 +16,7 @@ use jieba_rs::Jieba;
 use pinyin::ToPinyinMulti;
 
 use crate::fold::{is_han, is_latin_or_digit};
+use crate::tokens::Tokens;
 
 /// Latin words at least this long also match with one typo.
 pub const TYPO_MIN_LETTERS: usize = 5;
@@ -82,6 +82,16 @@ impl Analyzer {
             .collect()
     }
 
+    /// Calls `found` with each word of search mode, as [`Analyzer::words`] lists them,
+    /// without making a list.
+    pub fn for_each_word(&self, folded: &str, mut found: impl FnMut(&str)) {
+        for token in self.jieba.cut_for_search(folded, true) {
+            if is_word(token.word) {
+                found(token.word);
+            }
+        }
+    }
+
     /// Words as one reading of the text (no overlapping shorter words): what a query
     /// requires.
     #[must_use]
@@ -132,6 +142,28 @@ pub fn pinyin_of_words(words: &[Span]) -> (Vec<Span>, Vec<Span>) {
     (full, initials)
 }
 
+/// Adds the full pinyin and initials of each of `words` that is all Han characters to
+/// `full` and `initials`: [`pinyin_of_words`] for the index, without places.
+pub fn spell_words<'a>(
+    words: impl Iterator<Item = &'a str>,
+    full: &mut Tokens,
+    initials: &mut Tokens,
+) {
+    for word in words {
+        if !word.chars().all(is_han) {
+            continue;
+        }
+        let spelled = spellings_of_word(word);
+        let (spellings, letters) = &*spelled;
+        for text in spellings {
+            full.push(text);
+        }
+        for text in letters {
+            initials.push(text);
+        }
+    }
+}
+
 /// Words remembered per thread with their spellings: a language's words repeat, and
 /// spelling one is most of what pinyin costs.
 const SPELLED_WORDS_KEPT: usize = 65_536;
@@ -159,42 +191,32 @@ fn spellings_of_word(word: &str) -> Spelled {
     })
 }
 
-/// Characters of a run from which its spellings are also indexed (a name's later
+/// Word starts of a run from which its spellings are also indexed (a name's later
 /// words: 中国**工商银行**); longer runs keep their first this many starts.
 pub const RUN_STARTS_MAX: usize = 16;
 
-/// Each run of Han characters of `folded` spelled whole from each of its characters
-/// on, full and initials, for prefix matching: "gongshang" and "gsyh" both begin a
-/// spelling of 中国工商银行.
+/// Each run of Han characters of `folded` spelled whole from its start and from each
+/// of its `words`' starts on, full and initials, for prefix matching: "gongshang" and
+/// "gsyh" both begin a spelling of 中国工商银行 (from 工商). `words` are `folded`'s
+/// words ([`Analyzer::words`]), whose places are in `folded`'s characters.
 #[must_use]
-pub fn pinyin_runs(folded: &str) -> (Vec<Span>, Vec<Span>) {
-    let mut full = Vec::new();
-    let mut initials = Vec::new();
-    let mut position = 0;
+pub fn pinyin_runs(folded: &str, words: &[Span]) -> (Tokens, Tokens) {
+    let word_starts: std::collections::BTreeSet<usize> =
+        words.iter().map(|word| word.start).collect();
+    let mut full = Tokens::default();
+    let mut initials = Tokens::default();
     for (run_start, run) in han_runs(folded) {
-        let chars: Vec<char> = run.chars().collect();
-        let end = run_start + chars.len();
-        for offset in 0..chars.len().min(RUN_STARTS_MAX) {
-            let start = run_start + offset;
-            let suffix: String = chars[offset..].iter().collect();
-            let (spellings, letters) = spellings(&suffix);
-            for text in spellings {
-                full.push(Span {
-                    text,
-                    start,
-                    end,
-                    position,
-                });
-            }
-            for text in letters {
-                initials.push(Span {
-                    text,
-                    start,
-                    end,
-                    position,
-                });
-            }
-            position += 1;
+        let full_options: Vec<Vec<&'static str>> = run.chars().map(readings).collect();
+        let initial_options: Vec<Vec<&'static str>> = full_options
+            .iter()
+            .map(|options| initials_of(options))
+            .collect();
+        let starts = (0..full_options.len())
+            .filter(|offset| *offset == 0 || word_starts.contains(&(run_start + offset)))
+            .take(RUN_STARTS_MAX);
+        for offset in starts {
+            full.extend(combine(&full_options[offset..]));
+            initials.extend(combine(&initial_options[offset..]));
         }
     }
     (full, initials)
@@ -202,32 +224,30 @@ pub fn pinyin_runs(folded: &str) -> (Vec<Span>, Vec<Span>) {
 
 /// The longest substring indexed as one gram: longer ones are found as all their grams
 /// of this length ([`query_grams`]).
-pub const GRAM_MAX: usize = 3;
+pub const GRAM_MAX: usize = 2;
 
-/// Every run of 2 to [`GRAM_MAX`] neighbouring Han characters, each at its first
-/// character's place: any substring of two or three characters is one term, so
-/// finding it reads one posting list and no positions.
+/// Every run of 2 to [`GRAM_MAX`] neighbouring Han characters: any substring of that
+/// length is one term, so finding it reads one posting list and no positions. Runs of
+/// three as well were tried: they nearly doubled the grams and halved indexing's rate,
+/// and queries were no faster.
 #[must_use]
-pub fn grams(folded: &str) -> Vec<Span> {
+pub fn grams(folded: &str) -> Tokens {
     let chars: Vec<char> = folded.chars().collect();
-    let mut spans = Vec::new();
+    let mut tokens = Tokens::default();
+    let mut gram = String::new();
     for start in 0..chars.len() {
-        for length in 2..=GRAM_MAX {
-            let Some(gram) = chars.get(start..start + length) else {
-                break;
-            };
-            if !gram.iter().all(|c| is_han(*c)) {
+        gram.clear();
+        for (length, c) in chars[start..].iter().take(GRAM_MAX).enumerate() {
+            if !is_han(*c) {
                 break;
             }
-            spans.push(Span {
-                text: gram.iter().collect(),
-                start,
-                end: start + length,
-                position: start,
-            });
+            gram.push(*c);
+            if length > 0 {
+                tokens.push(&gram);
+            }
         }
     }
-    spans
+    tokens
 }
 
 /// The grams a run of Han characters is found by: the run itself when it is a gram,
@@ -246,20 +266,15 @@ pub fn query_grams(run: &str) -> Vec<String> {
     }
 }
 
-/// Each Han character alone, at its place.
+/// Each Han character alone.
 #[must_use]
-pub fn han_chars(folded: &str) -> Vec<Span> {
-    folded
-        .chars()
-        .enumerate()
-        .filter(|(_, c)| is_han(*c))
-        .map(|(start, c)| Span {
-            text: c.to_string(),
-            start,
-            end: start + 1,
-            position: start,
-        })
-        .collect()
+pub fn han_chars(folded: &str) -> Tokens {
+    let mut tokens = Tokens::default();
+    let mut one = [0_u8; 4];
+    for c in folded.chars().filter(|c| is_han(*c)) {
+        tokens.push(c.encode_utf8(&mut one));
+    }
+    tokens
 }
 
 /// The runs of Han characters of `text` with their first character's place.
@@ -307,43 +322,52 @@ pub fn readings(c: char) -> Vec<&'static str> {
 /// room. A character without pinyin (a rare ideograph) leaves the run unspelled.
 #[must_use]
 pub fn spellings(run: &str) -> (Vec<String>, Vec<String>) {
-    let full = combine(run, |c| {
-        readings(c).into_iter().map(str::to_owned).collect()
-    });
-    let initials = combine(run, |c| {
-        let mut letters: Vec<String> = Vec::new();
-        for reading in readings(c) {
-            let first: String = reading.chars().take(1).collect();
-            if !letters.contains(&first) {
-                letters.push(first);
-            }
-        }
-        letters
-    });
-    (full, initials)
+    let full_options: Vec<Vec<&'static str>> = run.chars().map(readings).collect();
+    let initial_options: Vec<Vec<&'static str>> = full_options
+        .iter()
+        .map(|options| initials_of(options))
+        .collect();
+    (combine(&full_options), combine(&initial_options))
 }
 
-/// Every way to spell `run` choosing one option per character, the first options
-/// first, at most [`SPELLINGS_MAX`] ways, without repeats.
-fn combine(run: &str, options_of: impl Fn(char) -> Vec<String>) -> Vec<String> {
-    let mut combined: Vec<String> = vec![String::new()];
-    for c in run.chars() {
-        let options = options_of(c);
-        if options.is_empty() {
-            return Vec::new();
+/// The first letters of a character's `readings`, without repeats.
+fn initials_of(readings: &[&'static str]) -> Vec<&'static str> {
+    let mut letters: Vec<&'static str> = Vec::new();
+    for reading in readings {
+        // Readings are ASCII letters (ü is spelled v), so a first letter is one byte;
+        // `get` leaves out anything else rather than cut a character.
+        if let Some(first) = reading.get(..1)
+            && !letters.contains(&first)
+        {
+            letters.push(first);
         }
-        let mut next: Vec<String> = Vec::with_capacity(SPELLINGS_MAX);
-        for (index, option) in options.iter().enumerate() {
+    }
+    letters
+}
+
+/// Every way to spell a run choosing one of each character's `options`, the first
+/// options first, at most [`SPELLINGS_MAX`] ways, without repeats.
+fn combine(options: &[Vec<&'static str>]) -> Vec<String> {
+    let mut combined: Vec<String> = vec![String::new()];
+    for choices in options {
+        let Some((first, others)) = choices.split_first() else {
+            return Vec::new();
+        };
+        // The first choice extends every spelling; the others only add while there is
+        // room, so the list never grows past the limit.
+        let mut more: Vec<String> = Vec::new();
+        'room: for choice in others {
             for prefix in &combined {
-                // The first option extends every spelling; the others only add while
-                // there is room, so the list never grows past the limit.
-                if index > 0 && next.len() >= SPELLINGS_MAX {
-                    break;
+                if combined.len() + more.len() >= SPELLINGS_MAX {
+                    break 'room;
                 }
-                next.push(format!("{prefix}{option}"));
+                more.push(format!("{prefix}{choice}"));
             }
         }
-        combined = next;
+        for spelling in &mut combined {
+            spelling.push_str(first);
+        }
+        combined.extend(more);
     }
     let mut unique: Vec<String> = Vec::with_capacity(combined.len());
     for spelling in combined {
@@ -377,18 +401,26 @@ mod tests {
     }
 
     #[test]
-    fn grams_cover_every_two_and_three_neighbouring_han_characters() {
+    fn grams_cover_every_pair_of_neighbouring_han_characters() {
         let texts: Vec<String> = grams("中国农业 ab 银行")
-            .into_iter()
-            .map(|s| s.text)
+            .iter()
+            .map(str::to_owned)
             .collect();
-        assert_eq!(texts, ["中国", "中国农", "国农", "国农业", "农业", "银行"]);
-        let at: Vec<usize> = grams("中国农业").into_iter().map(|s| s.position).collect();
-        assert_eq!(at, [0, 0, 1, 1, 2]);
+        assert_eq!(texts, ["中国", "国农", "农业", "银行"]);
+        assert!(grams("中 a").is_empty());
         assert_eq!(query_grams("农业"), ["农业"]);
-        assert_eq!(query_grams("农业发"), ["农业发"]);
-        assert_eq!(query_grams("农业发展"), ["农业发", "业发展"]);
+        assert_eq!(query_grams("农业发"), ["农业", "业发"]);
+        assert_eq!(query_grams("农业发展"), ["农业", "业发", "发展"]);
         assert!(query_grams("农").is_empty());
+    }
+
+    #[test]
+    fn each_han_character_is_a_token() {
+        let chars: Vec<String> = han_chars("微信 pay 支付")
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(chars, ["微", "信", "支", "付"]);
     }
 
     #[test]
@@ -406,14 +438,17 @@ mod tests {
 
     #[test]
     fn runs_are_whole_spellings_for_prefixes() {
-        let (full, initials) = pinyin_runs("中国农业发展银行 app");
+        let analyzer = Analyzer::new();
+        let text = "中国农业发展银行 app";
+        let (full, initials) = pinyin_runs(text, &analyzer.words(text));
         assert!(
-            full.iter().any(|s| s.text.starts_with("zhongguonongye")),
+            full.iter().any(|s| s.starts_with("zhongguonongye")),
             "{full:?}"
         );
-        assert!(
-            initials.iter().any(|s| s.text == "zgnyfzyh"),
-            "{initials:?}"
-        );
+        assert!(initials.contains("zgnyfzyh"), "{initials:?}");
+        // From a later word's start, not from inside a word.
+        assert!(full.contains("fazhanyinhang"), "{full:?}");
+        assert!(initials.contains("yh"), "{initials:?}");
+        assert!(!initials.contains("gnyfzyh"), "{initials:?}");
     }
 }

@@ -223,6 +223,9 @@ struct Candidate {
     address: DocAddress,
     section: Section,
     factors: Factors,
+    /// Whether its whole name is the query: the exact name's constant is in its text
+    /// score.
+    exact: bool,
 }
 
 impl SearchIndex {
@@ -412,11 +415,11 @@ impl SearchIndex {
             let popularity = columns.popularity.first(doc).unwrap_or(0);
             let published = columns.published.first(doc).unwrap_or(0);
             let owner = columns.owner.first(doc).unwrap_or(0);
-            let text = match exact_key {
-                Some(key) if columns.name_key.first(doc) == Some(key) => {
-                    text + query::weight::EXACT_NAME
-                }
-                _ => text,
+            let exact = exact_key.is_some() && columns.name_key.first(doc) == exact_key;
+            let text = if exact {
+                text + query::weight::EXACT_NAME
+            } else {
+                text
             };
             let in_context = owner != 0 && request.context.owners.contains(&owner);
             let factors = rank::score(
@@ -431,6 +434,7 @@ impl SearchIndex {
                 address,
                 section,
                 factors,
+                exact,
             });
         }
         Ok(candidates)
@@ -500,26 +504,13 @@ impl SearchIndex {
             "formula": "score = text × popularity × freshness × context",
             "text": f.text,
             "pieces": pieces,
-            "exact_name": (self.exact_name_matches(searcher, read, candidate.address)).then_some(query::weight::EXACT_NAME),
+            "exact_name": candidate.exact.then_some(query::weight::EXACT_NAME),
             "popularity": { "count": f.popularity_count, "factor": f.popularity },
             "freshness": f.freshness,
             "context": f.context,
             "score": f.score,
             "detail": detail,
         }))
-    }
-
-    fn exact_name_matches(
-        &self,
-        searcher: &Searcher,
-        read: &ReadQuery,
-        address: DocAddress,
-    ) -> bool {
-        let query = TermQuery::new(
-            Term::from_field_text(self.fields.name_exact, &read.folded),
-            IndexRecordOption::Basic,
-        );
-        query.explain(searcher, address).is_ok()
     }
 
     /// The intent card, if the query asks for a service or names a creator, a mini

@@ -11,16 +11,17 @@ use tantivy::schema::{
 };
 
 use tantivy::schema::OwnedValue;
-use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::analyze::{self, Analyzer, Span};
+use crate::analyze::{self, Analyzer};
 use crate::document::{Document, Section};
 use crate::error::SearchError;
 use crate::fold::fold;
+use crate::tokens::{self, JoinedTokenizer, Tokens};
 
 /// Bumped whenever fields or analysis change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 /// The file in the index directory naming its schema version.
 const VERSION_FILE: &str = "plaza-search-version";
 /// The incremental writer's memory (tantivy's floor is 15 MB per thread).
@@ -60,7 +61,7 @@ fn schema() -> (Schema, Fields) {
     let text = |record: IndexRecordOption| {
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
-                .set_tokenizer("raw")
+                .set_tokenizer(tokens::TOKENIZER)
                 .set_index_option(record),
         )
     };
@@ -92,30 +93,12 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
-/// Tokens of `spans` for a pre-tokenized field. The text itself is left out: no
-/// analysed field is stored, and tantivy reads only the tokens.
-fn pre_tokenized(spans: Vec<Span>) -> PreTokenizedString {
-    let tokens = spans
-        .into_iter()
-        .map(|span| Token {
-            offset_from: span.start,
-            offset_to: span.end,
-            position: span.position,
-            text: span.text,
-            position_length: 1,
-        })
-        .collect();
-    PreTokenizedString {
-        text: String::new(),
-        tokens,
-    }
-}
-
 /// A document turned into the index's fields ([`SearchIndex::prepare`]), ready to add.
 ///
 /// Its fields are kept as values, not as tantivy's compact document: that one stores
 /// pre-tokenized text as JSON and the indexing thread parses it back, which was about
-/// two-fifths of indexing's time.
+/// two-fifths of indexing's time. Analysed fields hold their tokens joined
+/// ([`Tokens`]), which the index's [`JoinedTokenizer`] splits again.
 #[derive(Debug, Clone, Default)]
 pub struct Prepared(BTreeMap<Field, OwnedValue>);
 
@@ -124,8 +107,8 @@ impl Prepared {
         self.0.insert(field, OwnedValue::Str(text.into()));
     }
 
-    fn tokens(&mut self, field: Field, tokens: PreTokenizedString) {
-        self.0.insert(field, OwnedValue::PreTokStr(tokens));
+    fn tokens(&mut self, field: Field, tokens: Tokens) {
+        self.0.insert(field, OwnedValue::Str(tokens.into_joined()));
     }
 
     fn u64(&mut self, field: Field, value: u64) {
@@ -234,6 +217,11 @@ impl SearchIndex {
         dir: Option<PathBuf>,
         writer_threads: usize,
     ) -> Result<Self, SearchError> {
+        // The analysed fields' tokens arrive joined; tantivy reads them with this.
+        index.tokenizers().register(
+            tokens::TOKENIZER,
+            TextAnalyzer::from(JoinedTokenizer::default()),
+        );
         let threads = writer_threads.max(1);
         let writer = index.writer_with_num_threads(threads, WRITER_HEAP_BYTES * threads)?;
         let reader = index
@@ -255,6 +243,20 @@ impl SearchIndex {
         &self.analyzer
     }
 
+    /// Closes the index once the merges its writer started have finished (after a bulk
+    /// load, before measuring anything else).
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError::Index`] when a merge failed or the writer was poisoned.
+    pub fn wait_for_merges(self) -> Result<(), SearchError> {
+        let writer = self.writer.into_inner().map_err(|_| {
+            SearchError::Index("the index writer was poisoned by a panic".to_owned())
+        })?;
+        writer.wait_merging_threads()?;
+        Ok(())
+    }
+
     /// Turns `document` into the index's fields: all analysis happens here, so callers
     /// may prepare documents on several threads before [`SearchIndex::add_prepared`].
     ///
@@ -272,46 +274,51 @@ impl SearchIndex {
         let analyzer = &self.analyzer;
         let title_words = analyzer.words(&title);
         let keyword_words = analyzer.words(&keywords);
-        // Keywords are a title's extension for substrings and pinyin alike; they follow
-        // the title after a gap, so no gram spans the two.
+        let named_words = || {
+            title_words
+                .iter()
+                .chain(&keyword_words)
+                .map(|w| w.text.as_str())
+        };
+        // Keywords are a title's extension for substrings and pinyin alike; a gap
+        // between the two keeps grams from spanning them.
         let named = format!("{title} | {keywords}");
-        let gap = title.chars().count() + 3;
-        let named_words: Vec<Span> = title_words
-            .iter()
-            .cloned()
-            .chain(keyword_words.iter().map(|word| Span {
-                start: word.start + gap,
-                end: word.end + gap,
-                ..word.clone()
-            }))
-            .collect();
-        let (full, initials) = analyze::pinyin_of_words(&named_words);
-        doc.tokens(f.pinyin, pre_tokenized(full));
-        doc.tokens(f.initials, pre_tokenized(initials));
+        let (mut full, mut initials) = (Tokens::default(), Tokens::default());
+        analyze::spell_words(named_words(), &mut full, &mut initials);
+        doc.tokens(f.pinyin, full);
+        doc.tokens(f.initials, initials);
         // Typos are looked for among letter words only, whose dictionary is small.
-        doc.tokens(
-            f.typo_names,
-            pre_tokenized(letter_words(named_words.iter())),
-        );
-        let body_words = analyzer.words(&body);
-        doc.tokens(f.typo_body, pre_tokenized(letter_words(body_words.iter())));
-        let named_count = named_words.len();
-        let all_words: Vec<Span> = named_words
-            .into_iter()
-            .chain(body_words.into_iter().map(|word| Span {
-                position: word.position + named_count,
-                ..word
-            }))
-            .collect();
-        doc.tokens(f.title, pre_tokenized(title_words));
-        doc.tokens(f.keywords, pre_tokenized(keyword_words));
-        doc.tokens(f.words, pre_tokenized(all_words));
-        doc.tokens(f.title_grams, pre_tokenized(analyze::grams(&named)));
-        doc.tokens(f.body_grams, pre_tokenized(analyze::grams(&body)));
-        doc.tokens(f.title_chars, pre_tokenized(analyze::han_chars(&title)));
-        let (full, initials) = analyze::pinyin_runs(&title);
-        doc.tokens(f.name_pinyin, pre_tokenized(full));
-        doc.tokens(f.name_initials, pre_tokenized(initials));
+        let mut typo_names = Tokens::default();
+        named_words()
+            .filter(|word| is_typo_word(word))
+            .for_each(|word| typo_names.push(word));
+        doc.tokens(f.typo_names, typo_names);
+        let (mut words, mut typo_body) = (Tokens::default(), Tokens::default());
+        named_words().for_each(|word| words.push(word));
+        analyzer.for_each_word(&body, |word| {
+            words.push(word);
+            if is_typo_word(word) {
+                typo_body.push(word);
+            }
+        });
+        doc.tokens(f.words, words);
+        doc.tokens(f.typo_body, typo_body);
+        doc.tokens(f.title_grams, analyze::grams(&named));
+        doc.tokens(f.body_grams, analyze::grams(&body));
+        doc.tokens(f.title_chars, analyze::han_chars(&title));
+        let (full, initials) = analyze::pinyin_runs(&title, &title_words);
+        doc.tokens(f.name_pinyin, full);
+        doc.tokens(f.name_initials, initials);
+        let mut title_tokens = Tokens::default();
+        title_words
+            .iter()
+            .for_each(|word| title_tokens.push(&word.text));
+        doc.tokens(f.title, title_tokens);
+        let mut keyword_tokens = Tokens::default();
+        keyword_words
+            .iter()
+            .for_each(|word| keyword_tokens.push(&word.text));
+        doc.tokens(f.keywords, keyword_tokens);
         doc.text(f.name_exact, exact_name(&title));
         doc.u64(f.name_key, name_key(&exact_name(&title)));
         if document.section == Section::Services {
@@ -517,16 +524,10 @@ impl SearchIndex {
     }
 }
 
-/// The words of `words` that are all ASCII letters and long enough to be matched with
-/// a typo ([`analyze::TYPO_MIN_LETTERS`]).
-fn letter_words<'a>(words: impl Iterator<Item = &'a Span>) -> Vec<Span> {
-    words
-        .filter(|word| {
-            word.text.len() >= analyze::TYPO_MIN_LETTERS
-                && word.text.bytes().all(|b| b.is_ascii_lowercase())
-        })
-        .cloned()
-        .collect()
+/// Whether `word` is all ASCII letters and long enough to be matched with a typo
+/// ([`analyze::TYPO_MIN_LETTERS`]).
+fn is_typo_word(word: &str) -> bool {
+    word.len() >= analyze::TYPO_MIN_LETTERS && word.bytes().all(|b| b.is_ascii_lowercase())
 }
 
 /// A name as exact matching sees it: folded, spaces collapsed.

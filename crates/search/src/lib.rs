@@ -21,6 +21,7 @@ pub mod intent;
 pub mod query;
 pub mod rank;
 pub mod service;
+pub mod tokens;
 
 pub use activity::{Activity, HotSearches, HotSettings, LoggedSearch, SearchUsers};
 pub use cache::CacheStats;

@@ -60,3 +60,41 @@ fn a_document_before_an_intersections_first_match_is_explained() {
         }
     }
 }
+
+#[test]
+fn the_exact_name_constant_is_explained_where_it_was_added() {
+    let index = SearchIndex::in_memory(Analyzer::new(), 1).unwrap();
+    // The name's spaces collapse when it is compared; the other post only holds it.
+    for document in [
+        post("named", "瑞幸  咖啡", "门店"),
+        post("holder", "瑞幸咖啡的新品", "瑞幸 咖啡"),
+    ] {
+        index.upsert(&document).unwrap();
+    }
+    index.commit().unwrap();
+    let context = Context::default();
+    let answer = index
+        .search(
+            &Request {
+                q: "瑞幸 咖啡",
+                section: None,
+                page: 0,
+                explain: true,
+                context: &context,
+                now_ms: 0,
+            },
+            &IntentDictionary::starter(),
+        )
+        .unwrap();
+    let hits: Vec<_> = answer.sections.iter().flat_map(|s| &s.hits).collect();
+    assert_eq!(hits.len(), 2);
+    for hit in hits {
+        let explanation = hit.explanation.as_ref().unwrap();
+        let expected = if hit.document.id == "named" {
+            serde_json::json!(8.0)
+        } else {
+            serde_json::Value::Null
+        };
+        assert_eq!(explanation["exact_name"], expected, "{explanation}");
+    }
+}

@@ -8,6 +8,11 @@
 //! document prepared on every core, added to the one writer, one commit. Documents per
 //! second is the documents over the wall time of prepare, add and commit.
 //!
+//! Indexing's own bound follows (`index_bound`): on the first 100,000 documents, in a
+//! second index, analysis alone on one thread, then tantivy alone adding what it made
+//! and committing. The CPU time each part takes per document gives the most the cores
+//! could index if they did nothing else.
+//!
 //! The machine's own bound is measured next, in this process: the mixed queries
 //! answered by the index directly (no HTTP) on one thread, then on one thread per core,
 //! so the HTTP overhead shows.
@@ -815,6 +820,112 @@ struct Built {
     documents: u64,
     index_bytes: u64,
     segments: usize,
+    /// Indexing's parts measured apart on a sample (none when the index was reused).
+    bound: Option<IndexBound>,
+}
+
+impl Built {
+    /// Where indexing's time went.
+    fn figures(&self) -> Value {
+        json!({
+            "generate_seconds": round(self.generate_s, 2),
+            "index_seconds": round(self.index_s, 2),
+            "prepare_thread_seconds": round(self.prepare_s, 2),
+            "add_wait_seconds": round(self.add_wait_s, 2),
+            "commit_seconds": round(self.commit_s, 2),
+            "index_threads": self.threads,
+            "index_machine_cores_used": self.machine_cores,
+            "segments": self.segments,
+        })
+    }
+}
+
+/// Documents of the indexing bound's sample.
+const INDEX_BOUND_SAMPLE: usize = 100_000;
+
+/// Indexing's two parts measured one after the other on a sample of the documents, in
+/// a second index: analysis alone on one thread, then tantivy alone adding the
+/// analysed documents (made beforehand, not timed) on its threads and committing. Their CPU time per document
+/// bounds what the machine's cores can index when both run at once.
+struct IndexBound {
+    sample: usize,
+    prepare_s: f64,
+    prepare_cpu_s: f64,
+    add_s: f64,
+    add_cpu_s: f64,
+    cores: usize,
+}
+
+impl IndexBound {
+    fn per_doc_us(&self, seconds: f64) -> f64 {
+        seconds / self.sample as f64 * 1e6
+    }
+
+    /// Documents per second if every core did nothing but index, both parts at the CPU
+    /// cost they had apart.
+    fn ceiling(&self) -> f64 {
+        let cpu_per_doc = (self.prepare_cpu_s + self.add_cpu_s) / self.sample as f64;
+        self.cores as f64 / cpu_per_doc
+    }
+
+    fn figures(&self) -> Value {
+        json!({
+            "sample_docs": self.sample,
+            "prepare_docs_per_second_one_thread": (self.sample as f64 / self.prepare_s).round(),
+            "prepare_cpu_us_per_doc": round(self.per_doc_us(self.prepare_cpu_s), 1),
+            "add_docs_per_second": (self.sample as f64 / self.add_s).round(),
+            "add_cpu_us_per_doc": round(self.per_doc_us(self.add_cpu_s), 1),
+            "ceiling_docs_per_second": self.ceiling().round(),
+        })
+    }
+}
+
+/// This process's CPU seconds so far, every thread's.
+fn process_cpu_seconds() -> anyhow::Result<f64> {
+    cpu_seconds("self").context("this process's CPU time (/proc/self/stat)")
+}
+
+/// This thread's CPU seconds so far.
+fn thread_cpu_seconds() -> anyhow::Result<f64> {
+    cpu_seconds("thread-self").context("this thread's CPU time (/proc/thread-self/stat)")
+}
+
+/// Measures [`IndexBound`] on the first [`INDEX_BOUND_SAMPLE`] of `documents`.
+fn index_bound(documents: &[Document], threads: usize) -> anyhow::Result<IndexBound> {
+    let sample = &documents[..documents.len().min(INDEX_BOUND_SAMPLE)];
+    let dir = tempfile_dir()?;
+    let measured = (|| -> anyhow::Result<IndexBound> {
+        let (index, _) = SearchIndex::open(&dir, Analyzer::new(), threads)?;
+        // Analysis as the pipeline has it: each document's fields made and let go.
+        let (started, cpu) = (Instant::now(), thread_cpu_seconds()?);
+        for document in sample {
+            drop(index.prepare(document)?);
+        }
+        let (prepare_s, prepare_cpu_s) =
+            (started.elapsed().as_secs_f64(), thread_cpu_seconds()? - cpu);
+        let prepared = sample
+            .iter()
+            .map(|document| index.prepare(document))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (started, cpu) = (Instant::now(), process_cpu_seconds()?);
+        for doc in prepared {
+            index.add_prepared(doc)?;
+        }
+        index.commit()?;
+        let bound = IndexBound {
+            sample: sample.len(),
+            prepare_s,
+            prepare_cpu_s,
+            add_s: started.elapsed().as_secs_f64(),
+            add_cpu_s: process_cpu_seconds()? - cpu,
+            cores: threads,
+        };
+        // Its merges must not run beside the main build.
+        index.wait_for_merges()?;
+        Ok(bound)
+    })();
+    let _removed = std::fs::remove_dir_all(&dir);
+    measured
 }
 
 /// Generates `docs` documents on `threads` threads.
@@ -905,6 +1016,8 @@ fn build(seed: u64, docs: usize, index_dir: &Path) -> anyhow::Result<(SearchInde
     let started = Instant::now();
     let documents = generate(seed, docs, threads)?;
     let generate_s = started.elapsed().as_secs_f64();
+    // First, while nothing else runs: the main index's merges would count in its CPU.
+    let bound = index_bound(&documents, threads)?;
     let (index, opened) = SearchIndex::open(index_dir, Analyzer::new(), threads)
         .with_context(|| format!("the search index in {}", index_dir.display()))?;
     if opened == Opened::Existing {
@@ -932,6 +1045,7 @@ fn build(seed: u64, docs: usize, index_dir: &Path) -> anyhow::Result<(SearchInde
         documents: index.document_count(),
         index_bytes: index.bytes_on_disk(),
         segments: segment_count(index_dir),
+        bound: Some(bound),
     };
     Ok((index, built))
 }
@@ -956,6 +1070,7 @@ fn reopen(index_dir: &Path) -> anyhow::Result<(SearchIndex, Built)> {
         documents: index.document_count(),
         index_bytes: index.bytes_on_disk(),
         segments: segment_count(index_dir),
+        bound: None,
     };
     Ok((index, built))
 }
@@ -1361,6 +1476,18 @@ async fn build_and_bound(
             built.index_bytes / 1_000_000,
             bound_seconds,
         ))?;
+        if let Some(apart) = &built.bound {
+            print(&format!(
+                "indexing's parts apart, on {} documents: analysis {:.0} documents/s on one thread ({:.1} µs of CPU each), tantivy adding them {:.0} documents/s ({:.1} µs of CPU each): at most {:.0} documents/s on {} cores",
+                apart.sample,
+                apart.sample as f64 / apart.prepare_s,
+                apart.per_doc_us(apart.prepare_cpu_s),
+                apart.sample as f64 / apart.add_s,
+                apart.per_doc_us(apart.add_cpu_s),
+                apart.ceiling(),
+                apart.cores,
+            ))?;
+        }
         let queries = query_set(seed, docs, QUERY_SET);
         let bound = in_process_bound(&index, &queries, bound_seconds, seed, built.threads)?;
         // The writer's lock must be free before `plaza serve` opens the index.
@@ -1441,6 +1568,7 @@ fn report_bound(built: &Built, bound: &Bound) -> anyhow::Result<Outcome> {
         "bench": "search",
         "docs": built.documents,
         "index_docs_per_second": (built.documents as f64 / built.index_s).round(),
+        "index_bound": built.bound.as_ref().map(IndexBound::figures),
         "bound_queries_per_second_one_thread": bound.queries_per_second.round(),
         "bound_queries_per_second_all_cores": bound.all_cores_queries_per_second.round(),
         "bound_by_kind": kind_figures(&bound.by_kind_us),
@@ -1513,14 +1641,8 @@ fn report(
         "service_p50_ms": percentile_ms(&measured.service_us, 0.50),
         "service_p99_ms": percentile_ms(&measured.service_us, 0.99),
         "by_kind": kind_figures(&measured.by_kind_us),
-        "generate_seconds": round(built.generate_s, 2),
-        "index_seconds": round(built.index_s, 2),
-        "prepare_thread_seconds": round(built.prepare_s, 2),
-        "add_wait_seconds": round(built.add_wait_s, 2),
-        "commit_seconds": round(built.commit_s, 2),
-        "index_threads": built.threads,
-        "index_machine_cores_used": built.machine_cores,
-        "segments": built.segments,
+        "index": built.figures(),
+        "index_bound": built.bound.as_ref().map(IndexBound::figures),
         "bound_queries_per_second_one_thread": bound.queries_per_second.round(),
         "bound_queries_per_second_all_cores": bound.all_cores_queries_per_second.round(),
         "bound_by_kind": kind_figures(&bound.by_kind_us),
