@@ -1,9 +1,12 @@
 //! Explanations of queries whose alternatives are intersections (several words, long
 //! substrings, several pieces): a document explained may come before an
-//! intersection's first match, which tantivy must never be asked to seek back to.
+//! intersection's first match, which tantivy must never be asked to seek back to. And
+//! the exact name's constant, shown for the documents it was added to and no others.
 
 use plaza_search::analyze::Analyzer;
-use plaza_search::{Context, Document, IntentDictionary, Request, SearchIndex, Section};
+use plaza_search::{
+    Answer, Context, Document, IntentDictionary, Request, SearchError, SearchIndex, Section,
+};
 
 fn post(id: &str, title: &str, body: &str) -> Document {
     Document {
@@ -18,6 +21,21 @@ fn post(id: &str, title: &str, body: &str) -> Document {
         link: format!("/app/posts/{id}"),
         card: serde_json::Map::new(),
     }
+}
+
+/// `q` searched with explanations, by no one in particular.
+fn explained(index: &SearchIndex, q: &str) -> Result<Answer, SearchError> {
+    index.search(
+        &Request {
+            q,
+            section: None,
+            page: 0,
+            explain: true,
+            context: &Context::default(),
+            now_ms: 0,
+        },
+        &IntentDictionary::starter(),
+    )
 }
 
 #[test]
@@ -35,21 +53,8 @@ fn a_document_before_an_intersections_first_match_is_explained() {
         index.upsert(document).unwrap();
     }
     index.commit().unwrap();
-    let context = Context::default();
     for q in ["瑞幸咖啡", "核酸检测预约", "瑞幸 咖啡", "咖啡 新品"] {
-        let answer = index
-            .search(
-                &Request {
-                    q,
-                    section: None,
-                    page: 0,
-                    explain: true,
-                    context: &context,
-                    now_ms: 0,
-                },
-                &IntentDictionary::starter(),
-            )
-            .unwrap();
+        let answer = explained(&index, q).unwrap();
         assert!(answer.hit_count() > 0, "{q}");
         for hit in answer.sections.iter().flat_map(|s| &s.hits) {
             let explanation = hit.explanation.as_ref().unwrap();
@@ -72,20 +77,7 @@ fn the_exact_name_constant_is_explained_where_it_was_added() {
         index.upsert(&document).unwrap();
     }
     index.commit().unwrap();
-    let context = Context::default();
-    let answer = index
-        .search(
-            &Request {
-                q: "瑞幸 咖啡",
-                section: None,
-                page: 0,
-                explain: true,
-                context: &context,
-                now_ms: 0,
-            },
-            &IntentDictionary::starter(),
-        )
-        .unwrap();
+    let answer = explained(&index, "瑞幸 咖啡").unwrap();
     let hits: Vec<_> = answer.sections.iter().flat_map(|s| &s.hits).collect();
     assert_eq!(hits.len(), 2);
     for hit in hits {
