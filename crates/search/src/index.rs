@@ -14,7 +14,7 @@ use tantivy::schema::OwnedValue;
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::analyze::{self, Analyzer};
+use crate::analyze::{self, Analyzer, Span};
 use crate::document::{Document, Section};
 use crate::error::SearchError;
 use crate::fold::fold;
@@ -288,13 +288,11 @@ impl SearchIndex {
         doc.tokens(f.pinyin, full);
         doc.tokens(f.initials, initials);
         // Typos are looked for among letter words only, whose dictionary is small.
-        let mut typo_names = Tokens::default();
-        named_words()
-            .filter(|word| is_typo_word(word))
-            .for_each(|word| typo_names.push(word));
-        doc.tokens(f.typo_names, typo_names);
-        let (mut words, mut typo_body) = (Tokens::default(), Tokens::default());
-        named_words().for_each(|word| words.push(word));
+        doc.tokens(
+            f.typo_names,
+            named_words().filter(|word| is_typo_word(word)).collect(),
+        );
+        let (mut words, mut typo_body) = (named_words().collect::<Tokens>(), Tokens::default());
         analyzer.for_each_word(&body, |word| {
             words.push(word);
             if is_typo_word(word) {
@@ -309,22 +307,16 @@ impl SearchIndex {
         let (full, initials) = analyze::pinyin_runs(&title, &title_words);
         doc.tokens(f.name_pinyin, full);
         doc.tokens(f.name_initials, initials);
-        let mut title_tokens = Tokens::default();
-        title_words
-            .iter()
-            .for_each(|word| title_tokens.push(&word.text));
-        doc.tokens(f.title, title_tokens);
-        let mut keyword_tokens = Tokens::default();
-        keyword_words
-            .iter()
-            .for_each(|word| keyword_tokens.push(&word.text));
-        doc.tokens(f.keywords, keyword_tokens);
-        doc.text(f.name_exact, exact_name(&title));
-        doc.u64(f.name_key, name_key(&exact_name(&title)));
+        let texts = |words: &[Span]| words.iter().map(|word| word.text.as_str()).collect();
+        doc.tokens(f.title, texts(&title_words));
+        doc.tokens(f.keywords, texts(&keyword_words));
+        let exact = exact_name(&title);
+        doc.u64(f.name_key, name_key(&exact));
         if document.section == Section::Services {
-            doc.text(f.service, exact_name(&title));
+            doc.text(f.service, exact.clone());
             doc.text(f.service_of, &document.owner);
         }
+        doc.text(f.name_exact, exact);
         doc.u64(f.popularity, document.popularity);
         doc.i64(f.published, document.published_at_ms.unwrap_or(0));
         doc.u64(f.owner, owner_hash(&document.owner));

@@ -72,6 +72,16 @@ impl Extend<String> for Tokens {
     }
 }
 
+impl<'a> FromIterator<&'a str> for Tokens {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(tokens: I) -> Self {
+        let mut joined = Tokens::default();
+        for token in tokens {
+            joined.push(token);
+        }
+        joined
+    }
+}
+
 /// Splits text joined by [`Tokens`] back into its tokens, each at the next position.
 #[derive(Debug, Clone, Default)]
 pub struct JoinedTokenizer {

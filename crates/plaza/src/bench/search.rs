@@ -845,8 +845,9 @@ const INDEX_BOUND_SAMPLE: usize = 100_000;
 
 /// Indexing's two parts measured one after the other on a sample of the documents, in
 /// a second index: analysis alone on one thread, then tantivy alone adding the
-/// analysed documents (made beforehand, not timed) on its threads and committing. Their CPU time per document
-/// bounds what the machine's cores can index when both run at once.
+/// analysed documents (made beforehand, not timed) on its threads and committing.
+/// Their CPU time per document bounds what the machine's cores can index when both run
+/// at once.
 struct IndexBound {
     sample: usize,
     prepare_s: f64,
@@ -861,6 +862,11 @@ impl IndexBound {
         seconds / self.sample as f64 * 1e6
     }
 
+    /// The sample's documents over `seconds`.
+    fn rate(&self, seconds: f64) -> f64 {
+        self.sample as f64 / seconds
+    }
+
     /// Documents per second if every core did nothing but index, both parts at the CPU
     /// cost they had apart.
     fn ceiling(&self) -> f64 {
@@ -871,9 +877,9 @@ impl IndexBound {
     fn figures(&self) -> Value {
         json!({
             "sample_docs": self.sample,
-            "prepare_docs_per_second_one_thread": (self.sample as f64 / self.prepare_s).round(),
+            "prepare_docs_per_second_one_thread": self.rate(self.prepare_s).round(),
             "prepare_cpu_us_per_doc": round(self.per_doc_us(self.prepare_cpu_s), 1),
-            "add_docs_per_second": (self.sample as f64 / self.add_s).round(),
+            "add_docs_per_second": self.rate(self.add_s).round(),
             "add_cpu_us_per_doc": round(self.per_doc_us(self.add_cpu_s), 1),
             "ceiling_docs_per_second": self.ceiling().round(),
         })
@@ -1480,9 +1486,9 @@ async fn build_and_bound(
             print(&format!(
                 "indexing's parts apart, on {} documents: analysis {:.0} documents/s on one thread ({:.1} µs of CPU each), tantivy adding them {:.0} documents/s ({:.1} µs of CPU each): at most {:.0} documents/s on {} cores",
                 apart.sample,
-                apart.sample as f64 / apart.prepare_s,
+                apart.rate(apart.prepare_s),
                 apart.per_doc_us(apart.prepare_cpu_s),
-                apart.sample as f64 / apart.add_s,
+                apart.rate(apart.add_s),
                 apart.per_doc_us(apart.add_cpu_s),
                 apart.ceiling(),
                 apart.cores,
