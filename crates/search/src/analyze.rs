@@ -222,32 +222,39 @@ pub fn pinyin_runs(folded: &str, words: &[Span]) -> (Tokens, Tokens) {
     (full, initials)
 }
 
-/// The longest substring indexed as one gram: longer ones are found as all their grams
-/// of this length ([`query_grams`]).
+/// The length of a gram, the longest substring indexed as one term: longer ones are
+/// found as all their grams ([`query_grams`]).
 pub const GRAM_MAX: usize = 2;
 
-/// Every run of 2 to [`GRAM_MAX`] neighbouring Han characters: any substring of that
-/// length is one term, so finding it reads one posting list and no positions. Runs of
-/// three as well were tried: they nearly doubled the grams and halved indexing's rate,
-/// and queries were no faster.
+/// Every pair of neighbouring Han characters ([`GRAM_MAX`]): any substring of two is
+/// one term, so finding it reads one posting list and no positions. Runs of three as
+/// well were tried: they nearly doubled the grams and halved indexing's rate, and
+/// queries were no faster.
 #[must_use]
 pub fn grams(folded: &str) -> Tokens {
-    let chars: Vec<char> = folded.chars().collect();
     let mut tokens = Tokens::default();
-    let mut gram = String::new();
-    for start in 0..chars.len() {
-        gram.clear();
-        for (length, c) in chars[start..].iter().take(GRAM_MAX).enumerate() {
-            if !is_han(*c) {
-                break;
-            }
-            gram.push(*c);
-            if length > 0 {
-                tokens.push(&gram);
-            }
+    // Where the previous character began, when it was a Han character.
+    let mut previous: Option<usize> = None;
+    for (at, c) in folded.char_indices() {
+        if !is_han(c) {
+            previous = None;
+            continue;
         }
+        if let Some(start) = previous {
+            tokens.push(&folded[start..at + c.len_utf8()]);
+        }
+        previous = Some(at);
     }
     tokens
+}
+
+/// Whether `word` is one gram: [`GRAM_MAX`] Han characters. Such a word is not kept
+/// among a document's words, since its gram is the same term in the grams fields.
+#[must_use]
+pub fn is_gram(word: &str) -> bool {
+    let mut chars = word.chars();
+    chars.by_ref().take(GRAM_MAX).filter(|c| is_han(*c)).count() == GRAM_MAX
+        && chars.next().is_none()
 }
 
 /// The grams a run of Han characters is found by: the run itself when it is a gram,
@@ -348,29 +355,36 @@ fn initials_of(readings: &[&'static str]) -> Vec<&'static str> {
 /// Every way to spell a run choosing one of each character's `options`, the first
 /// options first, at most [`SPELLINGS_MAX`] ways, without repeats.
 fn combine(options: &[Vec<&'static str>]) -> Vec<String> {
-    let mut combined: Vec<String> = vec![String::new()];
+    // Which option each way takes at each character, decided before any spelling is
+    // written: each is then written once, into a string of its final length.
+    let mut ways: Vec<Vec<usize>> = vec![Vec::with_capacity(options.len())];
     for choices in options {
-        let Some((first, others)) = choices.split_first() else {
+        if choices.is_empty() {
             return Vec::new();
-        };
-        // The first choice extends every spelling; the others only add while there is
+        }
+        // The first option extends every way; the others only add while there is
         // room, so the list never grows past the limit.
-        let mut more: Vec<String> = Vec::new();
-        'room: for choice in others {
-            for prefix in &combined {
-                if combined.len() + more.len() >= SPELLINGS_MAX {
+        let mut more: Vec<Vec<usize>> = Vec::new();
+        'room: for other in 1..choices.len() {
+            for way in &ways {
+                if ways.len() + more.len() >= SPELLINGS_MAX {
                     break 'room;
                 }
-                more.push(format!("{prefix}{choice}"));
+                let mut taken = way.clone();
+                taken.push(other);
+                more.push(taken);
             }
         }
-        for spelling in &mut combined {
-            spelling.push_str(first);
+        for way in &mut ways {
+            way.push(0);
         }
-        combined.extend(more);
+        ways.extend(more);
     }
-    let mut unique: Vec<String> = Vec::with_capacity(combined.len());
-    for spelling in combined {
+    let mut unique: Vec<String> = Vec::with_capacity(ways.len());
+    for way in ways {
+        let picked = || way.iter().zip(options).map(|(at, choices)| choices[*at]);
+        let mut spelling = String::with_capacity(picked().map(str::len).sum());
+        picked().for_each(|reading| spelling.push_str(reading));
         if !unique.contains(&spelling) {
             unique.push(spelling);
         }

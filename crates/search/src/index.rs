@@ -3,14 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use std::collections::BTreeMap;
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
 
-use tantivy::schema::OwnedValue;
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -21,11 +19,14 @@ use crate::fold::fold;
 use crate::tokens::{self, JoinedTokenizer, Tokens};
 
 /// Bumped whenever fields or analysis change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 /// The file in the index directory naming its schema version.
 const VERSION_FILE: &str = "plaza-search-version";
-/// The incremental writer's memory (tantivy's floor is 15 MB per thread).
-const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// The writer's memory per thread, at most (tantivy's floor is 15 MB): a segment is
+/// written out when its thread's share is full. Updates between commits use a little
+/// of it; a reindex all of it. Against 64 MB, 128 MB made half as many segments to
+/// write and merge, and indexing about a tenth faster; 256 MB was no faster again.
+const WRITER_HEAP_BYTES: usize = 128 * 1024 * 1024;
 
 /// The index's fields.
 #[derive(Debug, Clone, Copy)]
@@ -34,8 +35,9 @@ pub(crate) struct Fields {
     pub section: Field,
     pub title: Field,
     pub keywords: Field,
-    /// Every word of the title, keywords and text: where all of a query's words are
-    /// looked for together.
+    /// Every word of the title, keywords and text but those of two Han characters,
+    /// which are grams ([`analyze::is_gram`]): where all of a query's words are looked
+    /// for together.
     pub words: Field,
     pub title_grams: Field,
     pub body_grams: Field,
@@ -62,10 +64,14 @@ fn schema() -> (Schema, Fields) {
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(tokens::TOKENIZER)
-                .set_index_option(record),
+                .set_index_option(record)
+                .set_fieldnorms(record != IndexRecordOption::Basic),
         )
     };
     let freqs = IndexRecordOption::WithFreqs;
+    // Fields only ever matched by prefix or with a typo: such matches score a constant,
+    // so neither how often a token occurs nor the field's length is kept.
+    let matched = IndexRecordOption::Basic;
     let fields = Fields {
         key: builder.add_text_field("key", STRING),
         section: builder.add_u64_field("section", INDEXED | FAST),
@@ -75,12 +81,12 @@ fn schema() -> (Schema, Fields) {
         title_grams: builder.add_text_field("title_grams", text(freqs)),
         body_grams: builder.add_text_field("body_grams", text(freqs)),
         title_chars: builder.add_text_field("title_chars", text(freqs)),
-        typo_names: builder.add_text_field("typo_names", text(freqs)),
-        typo_body: builder.add_text_field("typo_body", text(freqs)),
+        typo_names: builder.add_text_field("typo_names", text(matched)),
+        typo_body: builder.add_text_field("typo_body", text(matched)),
         pinyin: builder.add_text_field("pinyin", text(freqs)),
         initials: builder.add_text_field("initials", text(freqs)),
-        name_pinyin: builder.add_text_field("name_pinyin", text(freqs)),
-        name_initials: builder.add_text_field("name_initials", text(freqs)),
+        name_pinyin: builder.add_text_field("name_pinyin", text(matched)),
+        name_initials: builder.add_text_field("name_initials", text(matched)),
         name_exact: builder.add_text_field("name_exact", STRING),
         name_key: builder.add_u64_field("name_key", FAST),
         service: builder.add_text_field("service", STRING),
@@ -95,28 +101,37 @@ fn schema() -> (Schema, Fields) {
 
 /// A document turned into the index's fields ([`SearchIndex::prepare`]), ready to add.
 ///
-/// Its fields are kept as values, not as tantivy's compact document: that one stores
-/// pre-tokenized text as JSON and the indexing thread parses it back, which was about
-/// two-fifths of indexing's time. Analysed fields hold their tokens joined
+/// It is tantivy's own document, which the writer takes as it is: any other kind is
+/// copied into one on the writer's thread. Analysed fields hold their tokens joined
 /// ([`Tokens`]), which the index's [`JoinedTokenizer`] splits again.
 #[derive(Debug, Clone, Default)]
-pub struct Prepared(BTreeMap<Field, OwnedValue>);
+pub struct Prepared {
+    document: TantivyDocument,
+    tokens: usize,
+}
 
 impl Prepared {
-    fn text(&mut self, field: Field, text: impl Into<String>) {
-        self.0.insert(field, OwnedValue::Str(text.into()));
+    fn text(&mut self, field: Field, text: &str) {
+        self.document.add_text(field, text);
     }
 
-    fn tokens(&mut self, field: Field, tokens: Tokens) {
-        self.0.insert(field, OwnedValue::Str(tokens.into_joined()));
+    fn tokens(&mut self, field: Field, tokens: &Tokens) {
+        self.tokens += tokens.len();
+        self.document.add_text(field, tokens.joined());
     }
 
     fn u64(&mut self, field: Field, value: u64) {
-        self.0.insert(field, OwnedValue::U64(value));
+        self.document.add_u64(field, value);
     }
 
     fn i64(&mut self, field: Field, value: i64) {
-        self.0.insert(field, OwnedValue::I64(value));
+        self.document.add_i64(field, value);
+    }
+
+    /// How many tokens its analysed fields hold: what indexing pays for, one by one.
+    #[must_use]
+    pub fn token_count(&self) -> usize {
+        self.tokens
     }
 }
 
@@ -133,7 +148,7 @@ pub enum Opened {
 /// The search index: a reader reloaded after each commit and one writer.
 pub struct SearchIndex {
     pub(crate) reader: IndexReader,
-    writer: Mutex<IndexWriter<BTreeMap<Field, OwnedValue>>>,
+    writer: Mutex<IndexWriter>,
     pub(crate) fields: Fields,
     pub(crate) analyzer: Analyzer,
     dir: Option<PathBuf>,
@@ -266,7 +281,7 @@ impl SearchIndex {
     pub fn prepare(&self, document: &Document) -> Result<Prepared, SearchError> {
         let f = &self.fields;
         let mut doc = Prepared::default();
-        doc.text(f.key, document.key());
+        doc.text(f.key, &document.key());
         doc.u64(f.section, document.section.code());
         let title = fold(document.title.trim());
         let body = fold(&document.body);
@@ -285,43 +300,49 @@ impl SearchIndex {
         let named = format!("{title} | {keywords}");
         let (mut full, mut initials) = (Tokens::default(), Tokens::default());
         analyze::spell_words(named_words(), &mut full, &mut initials);
-        doc.tokens(f.pinyin, full);
-        doc.tokens(f.initials, initials);
+        doc.tokens(f.pinyin, &full);
+        doc.tokens(f.initials, &initials);
         // Typos are looked for among letter words only, whose dictionary is small.
         doc.tokens(
             f.typo_names,
-            named_words().filter(|word| is_typo_word(word)).collect(),
+            &named_words().filter(|word| is_typo_word(word)).collect(),
         );
-        let (mut words, mut typo_body) = (named_words().collect::<Tokens>(), Tokens::default());
+        // A word of two Han characters is a gram, already a term of the grams fields.
+        let mut words: Tokens = named_words()
+            .filter(|word| !analyze::is_gram(word))
+            .collect();
+        let mut typo_body = Tokens::default();
         analyzer.for_each_word(&body, |word| {
-            words.push(word);
+            if !analyze::is_gram(word) {
+                words.push(word);
+            }
             if is_typo_word(word) {
                 typo_body.push(word);
             }
         });
-        doc.tokens(f.words, words);
-        doc.tokens(f.typo_body, typo_body);
-        doc.tokens(f.title_grams, analyze::grams(&named));
-        doc.tokens(f.body_grams, analyze::grams(&body));
-        doc.tokens(f.title_chars, analyze::han_chars(&title));
+        doc.tokens(f.words, &words);
+        doc.tokens(f.typo_body, &typo_body);
+        doc.tokens(f.title_grams, &analyze::grams(&named));
+        doc.tokens(f.body_grams, &analyze::grams(&body));
+        doc.tokens(f.title_chars, &analyze::han_chars(&title));
         let (full, initials) = analyze::pinyin_runs(&title, &title_words);
-        doc.tokens(f.name_pinyin, full);
-        doc.tokens(f.name_initials, initials);
+        doc.tokens(f.name_pinyin, &full);
+        doc.tokens(f.name_initials, &initials);
         let texts = |words: &[Span]| words.iter().map(|word| word.text.as_str()).collect();
-        doc.tokens(f.title, texts(&title_words));
-        doc.tokens(f.keywords, texts(&keyword_words));
+        doc.tokens(f.title, &texts(&title_words));
+        doc.tokens(f.keywords, &texts(&keyword_words));
         let exact = exact_name(&title);
         doc.u64(f.name_key, name_key(&exact));
         if document.section == Section::Services {
-            doc.text(f.service, exact.clone());
+            doc.text(f.service, &exact);
             doc.text(f.service_of, &document.owner);
         }
-        doc.text(f.name_exact, exact);
+        doc.text(f.name_exact, &exact);
         doc.u64(f.popularity, document.popularity);
         doc.i64(f.published, document.published_at_ms.unwrap_or(0));
         doc.u64(f.owner, owner_hash(&document.owner));
         let json = serde_json::to_string(document).map_err(SearchError::document)?;
-        doc.text(f.stored, json);
+        doc.text(f.stored, &json);
         Ok(doc)
     }
 
@@ -332,7 +353,7 @@ impl SearchIndex {
     ///
     /// [`SearchError::Index`] when tantivy refuses it.
     pub fn add_prepared(&self, doc: Prepared) -> Result<(), SearchError> {
-        self.writer()?.add_document(doc.0)?;
+        self.writer()?.add_document(doc.document)?;
         Ok(())
     }
 
@@ -346,7 +367,7 @@ impl SearchIndex {
         let prepared = self.prepare(document)?;
         let writer = self.writer()?;
         writer.delete_term(Term::from_field_text(self.fields.key, &document.key()));
-        writer.add_document(prepared.0)?;
+        writer.add_document(prepared.document)?;
         Ok(())
     }
 
@@ -506,10 +527,7 @@ impl SearchIndex {
         serde_json::from_str(json).map_err(SearchError::document)
     }
 
-    fn writer(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, IndexWriter<BTreeMap<Field, OwnedValue>>>, SearchError>
-    {
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>, SearchError> {
         self.writer
             .lock()
             .map_err(|_| SearchError::Index("the index writer was poisoned by a panic".to_owned()))

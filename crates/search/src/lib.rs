@@ -28,7 +28,7 @@ pub use cache::CacheStats;
 pub use document::{Document, Section, document_key};
 pub use engine::{Answer, Request, Suggestion};
 pub use error::SearchError;
-pub use index::{Opened, SearchIndex};
+pub use index::{Opened, Prepared, SearchIndex};
 pub use intent::{IntentDictionary, ServiceIntent};
 pub use rank::Context;
 pub use service::{Catalog, Personal, PopularitySource, ReindexProgress, Search, SearchParts};

@@ -255,20 +255,34 @@ pub(crate) fn piece_query(fields: &Fields, analyzer: &Analyzer, piece: &Piece) -
 /// A run of Han characters: its words, one title character, or a substring.
 fn han_alternatives(fields: &Fields, analyzer: &Analyzer, run: &str) -> Vec<Box<dyn Query>> {
     let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
+    let (mut title_substring, mut body_substring) =
+        (weight::TITLE_SUBSTRING, weight::BODY_SUBSTRING);
     let words = analyzer.query_words(run);
     match words.as_slice() {
         [] => {}
         [word] => {
             alternatives.push(term_query(fields.title, word, weight::TITLE));
             alternatives.push(term_query(fields.keywords, word, weight::KEYWORDS));
-            alternatives.push(term_query(fields.words, word, weight::BODY));
+            if analyze::is_gram(word) {
+                // The word anywhere is the run's one gram, which the substrings below
+                // look for: the word's weight joins theirs.
+                title_substring += weight::BODY;
+                body_substring += weight::BODY;
+            } else {
+                alternatives.push(term_query(fields.words, word, weight::BODY));
+            }
         }
         // Every word, in the whole document; and every word in the title, or in the
-        // keywords, which weigh more. Each is an intersection of terms, which tantivy
-        // walks by skipping.
+        // keywords, which weigh more. Each is an intersection, which tantivy walks by
+        // skipping.
         _ => {
+            alternatives.push(all_of(
+                words
+                    .iter()
+                    .map(|word| word_anywhere(fields, word, weight::BODY))
+                    .collect(),
+            ));
             for (field, boost) in [
-                (fields.words, weight::BODY),
                 (fields.title, weight::TITLE),
                 (fields.keywords, weight::KEYWORDS),
             ] {
@@ -284,17 +298,22 @@ fn han_alternatives(fields: &Fields, analyzer: &Analyzer, run: &str) -> Vec<Box<
     if run.chars().count() == 1 {
         alternatives.push(term_query(fields.title_chars, run, weight::TITLE_CHAR));
     }
-    alternatives.extend(substring_query(
-        fields.title_grams,
-        run,
-        weight::TITLE_SUBSTRING,
-    ));
-    alternatives.extend(substring_query(
-        fields.body_grams,
-        run,
-        weight::BODY_SUBSTRING,
-    ));
+    alternatives.extend(substring_query(fields.title_grams, run, title_substring));
+    alternatives.extend(substring_query(fields.body_grams, run, body_substring));
     alternatives
+}
+
+/// A word anywhere in a document: in the words field, or, for a word that is one gram
+/// (which that field leaves out), in either grams field.
+fn word_anywhere(fields: &Fields, word: &str, boost: f32) -> Box<dyn Query> {
+    if analyze::is_gram(word) {
+        any(vec![
+            term_query(fields.title_grams, word, boost),
+            term_query(fields.body_grams, word, boost),
+        ])
+    } else {
+        term_query(fields.words, word, boost)
+    }
 }
 
 /// A Latin word: as a word, with a typo, as pinyin or initials, as a name's beginning.

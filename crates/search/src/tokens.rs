@@ -20,7 +20,10 @@ pub const TOKENIZER: &str = "plaza_joined";
 
 /// The tokens of one field, in order, joined by [`SEPARATOR`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tokens(String);
+pub struct Tokens {
+    joined: String,
+    count: usize,
+}
 
 impl Tokens {
     /// Adds `token`; an empty one, or one holding [`SEPARATOR`], is left out.
@@ -28,15 +31,18 @@ impl Tokens {
         if token.is_empty() || token.contains(SEPARATOR) {
             return;
         }
-        if !self.0.is_empty() {
-            self.0.push(SEPARATOR);
+        if !self.joined.is_empty() {
+            self.joined.push(SEPARATOR);
         }
-        self.0.push_str(token);
+        self.joined.push_str(token);
+        self.count += 1;
     }
 
     /// The tokens, in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.split(SEPARATOR).filter(|token| !token.is_empty())
+        self.joined
+            .split(SEPARATOR)
+            .filter(|token| !token.is_empty())
     }
 
     /// Whether `token` is one of them.
@@ -48,19 +54,19 @@ impl Tokens {
     /// How many there are.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.iter().count()
+        self.count
     }
 
     /// Whether there are none.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.count == 0
     }
 
     /// The joined text, as [`JoinedTokenizer`] reads it.
     #[must_use]
-    pub fn into_joined(self) -> String {
-        self.0
+    pub fn joined(&self) -> &str {
+        &self.joined
     }
 }
 
@@ -167,7 +173,7 @@ mod tests {
         assert_eq!(tokens.len(), 4);
         assert!(tokens.contains("nongye"));
         assert!(!tokens.contains("bad"));
-        let read = read_back(&tokens.into_joined());
+        let read = read_back(tokens.joined());
         assert_eq!(
             read,
             [

@@ -39,7 +39,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use plaza_kernel::clock::{Clock, SystemClock};
 use plaza_search::analyze::{Analyzer, han_runs};
-use plaza_search::{Document, IntentDictionary, Opened, Request, SearchIndex, Section};
+use plaza_search::{Document, IntentDictionary, Opened, Prepared, Request, SearchIndex, Section};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -854,6 +854,8 @@ struct IndexBound {
     prepare_cpu_s: f64,
     add_s: f64,
     add_cpu_s: f64,
+    /// Tokens of the sample's analysed fields.
+    tokens: usize,
     cores: usize,
 }
 
@@ -877,6 +879,7 @@ impl IndexBound {
     fn figures(&self) -> Value {
         json!({
             "sample_docs": self.sample,
+            "tokens_per_doc": round(self.tokens as f64 / self.sample as f64, 1),
             "prepare_docs_per_second_one_thread": self.rate(self.prepare_s).round(),
             "prepare_cpu_us_per_doc": round(self.per_doc_us(self.prepare_cpu_s), 1),
             "add_docs_per_second": self.rate(self.add_s).round(),
@@ -913,6 +916,7 @@ fn index_bound(documents: &[Document], threads: usize) -> anyhow::Result<IndexBo
             .iter()
             .map(|document| index.prepare(document))
             .collect::<Result<Vec<_>, _>>()?;
+        let tokens = prepared.iter().map(Prepared::token_count).sum();
         let (started, cpu) = (Instant::now(), process_cpu_seconds()?);
         for doc in prepared {
             index.add_prepared(doc)?;
@@ -924,6 +928,7 @@ fn index_bound(documents: &[Document], threads: usize) -> anyhow::Result<IndexBo
             prepare_cpu_s,
             add_s: started.elapsed().as_secs_f64(),
             add_cpu_s: process_cpu_seconds()? - cpu,
+            tokens,
             cores: threads,
         };
         // Its merges must not run beside the main build.
@@ -1484,8 +1489,9 @@ async fn build_and_bound(
         ))?;
         if let Some(apart) = &built.bound {
             print(&format!(
-                "indexing's parts apart, on {} documents: analysis {:.0} documents/s on one thread ({:.1} µs of CPU each), tantivy adding them {:.0} documents/s ({:.1} µs of CPU each): at most {:.0} documents/s on {} cores",
+                "indexing's parts apart, on {} documents of {:.1} tokens each: analysis {:.0} documents/s on one thread ({:.1} µs of CPU each), tantivy adding them {:.0} documents/s ({:.1} µs of CPU each): at most {:.0} documents/s on {} cores",
                 apart.sample,
+                apart.tokens as f64 / apart.sample as f64,
                 apart.rate(apart.prepare_s),
                 apart.per_doc_us(apart.prepare_cpu_s),
                 apart.rate(apart.add_s),
