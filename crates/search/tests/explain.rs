@@ -3,39 +3,15 @@
 //! intersection's first match, which tantivy must never be asked to seek back to. And
 //! the exact name's constant, shown for the documents it was added to and no others.
 
+mod common;
+
+use common::{post, search};
 use plaza_search::analyze::Analyzer;
-use plaza_search::{
-    Answer, Context, Document, IntentDictionary, Request, SearchError, SearchIndex, Section,
-};
+use plaza_search::{Answer, SearchError, SearchIndex};
 
-fn post(id: &str, title: &str, body: &str) -> Document {
-    Document {
-        section: Section::Posts,
-        id: id.to_owned(),
-        title: title.to_owned(),
-        body: body.to_owned(),
-        keywords: Vec::new(),
-        popularity: 0,
-        published_at_ms: None,
-        owner: String::new(),
-        link: format!("/app/posts/{id}"),
-        card: serde_json::Map::new(),
-    }
-}
-
-/// `q` searched with explanations, by no one in particular.
+/// `q` searched with explanations.
 fn explained(index: &SearchIndex, q: &str) -> Result<Answer, SearchError> {
-    index.search(
-        &Request {
-            q,
-            section: None,
-            page: 0,
-            explain: true,
-            context: &Context::default(),
-            now_ms: 0,
-        },
-        &IntentDictionary::starter(),
-    )
+    search(index, q, None, true)
 }
 
 #[test]

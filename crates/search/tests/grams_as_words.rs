@@ -1,39 +1,15 @@
 //! A word of two Han characters is indexed once, as its gram: the words field leaves it
 //! out, and a query finds it through the grams fields, alone or beside other words.
 
-use plaza_search::analyze::{Analyzer, is_gram};
-use plaza_search::{
-    Context, Document, IntentDictionary, Request, SearchError, SearchIndex, Section,
-};
+mod common;
 
-fn post(id: &str, title: &str, body: &str) -> Document {
-    Document {
-        section: Section::Posts,
-        id: id.to_owned(),
-        title: title.to_owned(),
-        body: body.to_owned(),
-        keywords: Vec::new(),
-        popularity: 0,
-        published_at_ms: None,
-        owner: String::new(),
-        link: format!("/app/posts/{id}"),
-        card: serde_json::Map::new(),
-    }
-}
+use common::{post, search};
+use plaza_search::analyze::{Analyzer, is_gram};
+use plaza_search::{SearchError, SearchIndex, Section};
 
 /// The ids `q` finds among posts, best first.
 fn found(index: &SearchIndex, q: &str) -> Result<Vec<String>, SearchError> {
-    let answer = index.search(
-        &Request {
-            q,
-            section: Some(Section::Posts),
-            page: 0,
-            explain: false,
-            context: &Context::default(),
-            now_ms: 0,
-        },
-        &IntentDictionary::starter(),
-    )?;
+    let answer = search(index, q, Some(Section::Posts), false)?;
     Ok(answer
         .sections
         .iter()
